@@ -1,0 +1,80 @@
+/** Typed configuration built from the environment; the only module that reads `process.env`. */
+import { type } from "arktype";
+import { envSchema } from "./env.ts";
+
+export type DatabaseConfig =
+  | { driver: "pglite"; dataDir: string | undefined }
+  | { driver: "neon" | "postgres"; url: string; readUrl: string | undefined; wsProxy: string | undefined };
+
+export type StoreConfig =
+  | { driver: "memory" }
+  | { driver: "upstash"; url: string; token: string; timeoutMs: number };
+
+export interface Config {
+  env: "development" | "production" | "test";
+  port: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  database: DatabaseConfig;
+  store: StoreConfig;
+  cronSecret: string | undefined;
+  shutdownDrainMs: number;
+  readinessCacheMs: number;
+}
+
+export const DEFAULT_CONFIG = {
+  port: 3000,
+  logLevel: "info",
+  pgliteDataDir: ".data/pglite",
+  storeTimeoutMs: 250,
+  shutdownDrainMs: 10_000,
+  readinessCacheMs: 500,
+} as const;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses and validates an environment; throws ConfigError naming each bad variable. */
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema(env);
+  if (parsed instanceof type.errors) {
+    // The received value is left out: several of these variables hold secrets.
+    const lines = parsed.map((e) => `  ${e.message.replace(/ \(was .*\)$/s, "")}`);
+    throw new ConfigError(`Invalid environment:\n${lines.join("\n")}`);
+  }
+  const missing = (name: string, because: string) => new ConfigError(`Invalid environment:\n  ${name} must be set ${because}`);
+
+  const hasUpstashUrl = parsed.UPSTASH_REDIS_REST_URL !== undefined;
+  if (hasUpstashUrl !== (parsed.UPSTASH_REDIS_REST_TOKEN !== undefined)) {
+    throw missing(hasUpstashUrl ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL", "together with the other UPSTASH_REDIS_REST_* variable");
+  }
+  if (parsed.DATABASE_URL === undefined && parsed.DATABASE_READ_URL !== undefined) {
+    throw missing("DATABASE_URL", "when DATABASE_READ_URL is set");
+  }
+  const env_ = parsed.NODE_ENV ?? "development";
+  if (env_ === "production" && parsed.DATABASE_URL === undefined) {
+    throw missing("DATABASE_URL", "in production (the embedded PGlite database is for development)");
+  }
+
+  const database: DatabaseConfig =
+    parsed.DATABASE_URL === undefined
+      ? { driver: "pglite", dataDir: parsed.PGLITE_DATA_DIR ?? (env_ === "test" ? undefined : DEFAULT_CONFIG.pgliteDataDir) }
+      : { driver: parsed.DATABASE_DRIVER ?? "neon", url: parsed.DATABASE_URL, readUrl: parsed.DATABASE_READ_URL, wsProxy: parsed.NEON_WS_PROXY };
+
+  const store: StoreConfig =
+    parsed.UPSTASH_REDIS_REST_URL !== undefined && parsed.UPSTASH_REDIS_REST_TOKEN !== undefined
+      ? { driver: "upstash", url: parsed.UPSTASH_REDIS_REST_URL, token: parsed.UPSTASH_REDIS_REST_TOKEN, timeoutMs: parsed.STORE_TIMEOUT_MS ?? DEFAULT_CONFIG.storeTimeoutMs }
+      : { driver: "memory" };
+
+  return {
+    env: env_,
+    port: parsed.PORT ?? DEFAULT_CONFIG.port,
+    logLevel: parsed.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
+    database,
+    store,
+    cronSecret: parsed.CRON_SECRET,
+    shutdownDrainMs: parsed.SHUTDOWN_DRAIN_MS ?? DEFAULT_CONFIG.shutdownDrainMs,
+    readinessCacheMs: parsed.READINESS_CACHE_MS ?? DEFAULT_CONFIG.readinessCacheMs,
+  };
+}

@@ -1,0 +1,9 @@
+/** Every scheduled job; vercel.json's crons and the Deno entry are checked against this list. */
+import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
+import type { ScheduledJob } from "./scheduled-job.ts";
+
+export const SCHEDULED_JOBS: readonly ScheduledJob[] = [pruneJobRuns];
+
+export function findScheduledJob(name: string): ScheduledJob | undefined {
+  return SCHEDULED_JOBS.find((job) => job.name === name);
+}

@@ -1,0 +1,19 @@
+/** The database handle the rest of the lib receives, whatever driver is behind it. */
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type * as schema from "./schema/index.ts";
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Database {
+  readonly driver: "pglite" | "neon" | "postgres";
+  /** Writes, and reads that must see the caller's own writes. */
+  readonly primary: Db;
+  /** Runs a read on the replica when there is one, falling back to the primary if the replica fails. */
+  read<T>(query: (db: Db) => Promise<T>): Promise<T>;
+  ping(signal?: AbortSignal): Promise<void>;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_FOLDER = new URL("../../migrations", import.meta.url).pathname;

@@ -1,0 +1,45 @@
+/** Neon's serverless driver over WebSockets: a pool, so interactive transactions work on serverless. */
+import { Pool, neonConfig } from "@neondatabase/serverless";
+import { drizzle } from "drizzle-orm/neon-serverless";
+import { migrate } from "drizzle-orm/neon-serverless/migrator";
+import type { Logger } from "../log/logger.ts";
+import { type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
+import { createReadRouter } from "./read-replica.ts";
+import * as schema from "./schema/index.ts";
+
+export interface NeonOptions {
+  url: string;
+  readUrl: string | undefined;
+  /** `host:port` of a local WebSocket-to-TCP proxy, for self-hosted PostgreSQL behind the Neon driver. */
+  wsProxy: string | undefined;
+}
+
+function useLocalProxy(proxy: string): void {
+  neonConfig.wsProxy = (host, port) => `${proxy}/v1?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+}
+
+export function openNeon(options: NeonOptions, logger: Logger): Database {
+  if (options.wsProxy !== undefined) useLocalProxy(options.wsProxy);
+  const pool = new Pool({ connectionString: options.url });
+  const replicaPool = options.readUrl === undefined ? undefined : new Pool({ connectionString: options.readUrl });
+  // Idle clients that lose their socket emit 'error' on the pool; without a listener that crashes the process.
+  pool.on("error", (error: Error) => logger.warn("database pool error", { error }));
+  replicaPool?.on("error", (error: Error) => logger.warn("read replica pool error", { error }));
+  const primary = drizzle({ client: pool, schema }) as unknown as Db;
+  const replica = replicaPool === undefined ? undefined : (drizzle({ client: replicaPool, schema }) as unknown as Db);
+  return {
+    driver: "neon",
+    primary,
+    read: createReadRouter(primary, replica, logger),
+    ping: async () => {
+      await pool.query("select 1");
+    },
+    migrate: () => migrate(drizzle({ client: pool, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
+    close: async () => {
+      await Promise.all([pool.end(), replicaPool?.end()]);
+    },
+  };
+}

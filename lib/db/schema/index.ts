@@ -1,0 +1,2 @@
+/** The whole drizzle schema; drizzle-kit generates migrations/ from it. */
+export * from "./job-runs.ts";

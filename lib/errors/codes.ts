@@ -1,0 +1,20 @@
+/** The stable table of error codes: each with its HTTP status and default message. */
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, message: "The request is malformed." },
+  INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },
+  VALIDATION_FAILED: { status: 422, message: "The request does not match the expected schema." },
+  UNAUTHORIZED: { status: 401, message: "Authentication is required." },
+  FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
+  NOT_FOUND: { status: 404, message: "No such resource." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
+  CONFLICT: { status: 409, message: "The request conflicts with the current state." },
+  PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
+  RATE_LIMITED: { status: 429, message: "Too many requests." },
+  INTERNAL: { status: 500, message: "An unexpected error occurred." },
+  DEPENDENCY_UNAVAILABLE: { status: 503, message: "A dependency is unavailable." },
+  SHUTTING_DOWN: { status: 503, message: "The server is shutting down." },
+  TIMEOUT: { status: 504, message: "The request took too long." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

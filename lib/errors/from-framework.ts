@@ -1,0 +1,37 @@
+/** Maps whatever a handler or the framework threw onto an AppError; anything unexpected is INTERNAL. */
+import { AppError } from "./app-error.ts";
+
+interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+interface FrameworkValidationError {
+  all: ReadonlyArray<{ path?: string; message?: string; summary?: string }>;
+}
+
+function validationIssues(error: unknown): ValidationIssue[] {
+  const all = (error as Partial<FrameworkValidationError>).all ?? [];
+  // Drop the "(was …)" echo of the received value: it may be a password.
+  return all.map((issue) => ({
+    path: String(issue.path ?? "").replace(/^\//, "").replaceAll("/", "."),
+    message: String(issue.message ?? issue.summary ?? "is invalid").replace(/ \(was .*\)$/s, ""),
+  }));
+}
+
+export function toAppError(code: string | number, error: unknown): { appError: AppError; unexpected: boolean } {
+  if (error instanceof AppError) return { appError: error, unexpected: false };
+  switch (code) {
+    case "NOT_FOUND":
+      return { appError: new AppError("NOT_FOUND"), unexpected: false };
+    case "PARSE":
+      return { appError: new AppError("INVALID_JSON"), unexpected: false };
+    case "VALIDATION":
+      return { appError: new AppError("VALIDATION_FAILED", undefined, { fields: validationIssues(error) }), unexpected: false };
+    case "INVALID_COOKIE_SIGNATURE":
+    case "INVALID_FILE_TYPE":
+      return { appError: new AppError("BAD_REQUEST"), unexpected: false };
+    default:
+      return { appError: new AppError("INTERNAL"), unexpected: true };
+  }
+}

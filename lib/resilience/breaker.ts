@@ -1,0 +1,45 @@
+/**
+ * Circuit breakers for outbound dependencies, on cockatiel (dependency-free, web-standard, well kept):
+ * after consecutive failures calls fail fast, then one probe is let through after `halfOpenAfterMs`.
+ */
+import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
+import type { Logger } from "../log/logger.ts";
+
+export interface BreakerOptions {
+  consecutiveFailures: number;
+  halfOpenAfterMs: number;
+}
+
+export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { consecutiveFailures: 3, halfOpenAfterMs: 2_000 };
+
+export type BreakerState = "closed" | "open" | "half-open";
+
+const STATE_NAMES: Record<CircuitState, BreakerState> = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "open",
+};
+
+export interface Breaker {
+  readonly name: string;
+  readonly state: BreakerState;
+  execute<T>(call: () => Promise<T>): Promise<T>;
+}
+
+export function createBreaker(name: string, logger: Logger, options: Partial<BreakerOptions> = {}): Breaker {
+  const { consecutiveFailures, halfOpenAfterMs } = { ...DEFAULT_BREAKER_OPTIONS, ...options };
+  const policy = circuitBreaker(handleAll, {
+    halfOpenAfter: halfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(consecutiveFailures),
+  });
+  policy.onBreak(() => logger.warn("circuit opened", { dependency: name }));
+  policy.onReset(() => logger.info("circuit closed", { dependency: name }));
+  return {
+    name,
+    get state() {
+      return STATE_NAMES[policy.state];
+    },
+    execute: (call) => policy.execute(call),
+  };
+}

@@ -1,0 +1,33 @@
+/** The dependencies every route receives: configuration, logger, database, store and lifecycle. */
+import type { Config } from "../config/config.ts";
+import type { Database } from "../db/database.ts";
+import { openDatabase } from "../db/open-database.ts";
+import { type Logger, createLogger } from "../log/logger.ts";
+import { openStore } from "../store/open-store.ts";
+import type { Store } from "../store/store.ts";
+
+export interface Lifecycle {
+  shuttingDown: boolean;
+}
+
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly store: Store;
+  readonly lifecycle: Lifecycle;
+}
+
+export interface RuntimeParts {
+  logger?: Logger;
+  db?: Database;
+  store?: Store;
+}
+
+/** Opens what the configuration names; parts passed in (tests, dev hot reload) are used as they are. */
+export async function openRuntime(config: Config, parts: RuntimeParts = {}): Promise<Runtime> {
+  const logger = parts.logger ?? createLogger({ level: config.logLevel });
+  const db = parts.db ?? (await openDatabase(config.database, logger));
+  const store = parts.store ?? openStore(config.store, logger);
+  return { config, logger, db, store, lifecycle: { shuttingDown: false } };
+}

@@ -1,0 +1,87 @@
+/**
+ * Wraps the Redis store so that a slow or failing Redis degrades to the in-process store instead of
+ * failing requests. Entering and leaving degraded mode are logged once each.
+ */
+import type { Logger } from "../log/logger.ts";
+import type { Breaker } from "../resilience/breaker.ts";
+import { MemoryStore } from "./memory-store.ts";
+import type { SetOptions, Store } from "./store.ts";
+
+export interface StoreHealth {
+  degraded: boolean;
+  breaker: Breaker["state"];
+}
+
+export class FallbackStore implements Store {
+  readonly kind;
+  private degraded = false;
+
+  constructor(
+    readonly primary: Store,
+    private readonly breaker: Breaker,
+    private readonly logger: Logger,
+    private readonly fallback: Store = new MemoryStore(),
+  ) {
+    this.kind = primary.kind;
+  }
+
+  health(): StoreHealth {
+    return { degraded: this.degraded, breaker: this.breaker.state };
+  }
+
+  /** Pings Redis itself through the breaker, never the fallback: this is what readiness reports. */
+  pingPrimary(): Promise<void> {
+    return this.breaker.execute(() => this.primary.ping()).then(
+      () => this.markRecovered(),
+      (error: unknown) => {
+        this.markDegraded(error);
+        throw error;
+      },
+    );
+  }
+
+  private markDegraded(error: unknown): void {
+    if (this.degraded) return;
+    this.degraded = true;
+    this.logger.warn("store unavailable, serving from the in-process fallback", { store: this.primary.kind, error });
+  }
+
+  private markRecovered(): void {
+    if (!this.degraded) return;
+    this.degraded = false;
+    this.logger.info("store recovered", { store: this.primary.kind });
+  }
+
+  private async run<T>(call: (store: Store) => Promise<T>): Promise<T> {
+    try {
+      const result = await this.breaker.execute(() => call(this.primary));
+      this.markRecovered();
+      return result;
+    } catch (error) {
+      this.markDegraded(error);
+      return call(this.fallback);
+    }
+  }
+
+  get(key: string) {
+    return this.run((s) => s.get(key));
+  }
+  set(key: string, value: string, options?: SetOptions) {
+    return this.run((s) => s.set(key, value, options));
+  }
+  incr(key: string, ttlMs?: number) {
+    return this.run((s) => s.incr(key, ttlMs));
+  }
+  expire(key: string, ttlMs: number) {
+    return this.run((s) => s.expire(key, ttlMs));
+  }
+  ttl(key: string) {
+    return this.run((s) => s.ttl(key));
+  }
+  del(...keys: string[]) {
+    return this.run((s) => s.del(...keys));
+  }
+  ping() {
+    return this.run((s) => s.ping());
+  }
+}

@@ -1,0 +1,19 @@
+/** What the lib needs of Redis: a small key-value interface with TTLs and atomic counters. */
+export interface SetOptions {
+  ttlMs?: number;
+  /** Only set when the key does not exist (SET NX); `set` then returns whether it did. */
+  onlyIfAbsent?: boolean;
+}
+
+export interface Store {
+  readonly kind: "memory" | "upstash";
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, options?: SetOptions): Promise<boolean>;
+  /** Increments a counter; when `ttlMs` is given, a counter that did not exist expires after it. */
+  incr(key: string, ttlMs?: number): Promise<number>;
+  expire(key: string, ttlMs: number): Promise<boolean>;
+  /** Remaining time to live in ms; -1 without expiry, -2 when the key does not exist. */
+  ttl(key: string): Promise<number>;
+  del(...keys: string[]): Promise<number>;
+  ping(): Promise<void>;
+}

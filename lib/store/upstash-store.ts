@@ -1,0 +1,70 @@
+/** Redis over HTTP through @upstash/redis, with a hard per-call deadline and no client-side retries. */
+import { Redis } from "@upstash/redis";
+import type { SetOptions, Store } from "./store.ts";
+
+export interface UpstashStoreOptions {
+  url: string;
+  token: string;
+  timeoutMs: number;
+}
+
+// INCR and PEXPIRE in one round trip, so a counter can never be left without its expiry.
+const INCR_WITH_EXPIRY = `local v = redis.call('INCR', KEYS[1])
+if v == 1 and tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return v`;
+
+export function createUpstashClient(options: UpstashStoreOptions): Redis {
+  return new Redis({
+    url: options.url,
+    token: options.token,
+    // The client's default is 5 retries with exponential backoff; our breaker decides instead.
+    retry: false,
+    automaticDeserialization: false,
+    enableTelemetry: false,
+    signal: () => AbortSignal.timeout(options.timeoutMs),
+  });
+}
+
+export class UpstashStore implements Store {
+  readonly kind = "upstash";
+  readonly redis: Redis;
+  private readonly incrScript;
+
+  constructor(options: UpstashStoreOptions) {
+    this.redis = createUpstashClient(options);
+    this.incrScript = this.redis.createScript<number>(INCR_WITH_EXPIRY);
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.redis.get<string>(key);
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
+    const flags = {
+      ...(options.ttlMs === undefined ? {} : { px: options.ttlMs }),
+      ...(options.onlyIfAbsent ? { nx: true as const } : {}),
+    };
+    const reply = await this.redis.set(key, value, flags as { px: number; nx: true });
+    return reply === "OK";
+  }
+
+  incr(key: string, ttlMs?: number): Promise<number> {
+    return this.incrScript.exec([key], [String(ttlMs ?? 0)]);
+  }
+
+  async expire(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.pexpire(key, ttlMs)) === 1;
+  }
+
+  ttl(key: string): Promise<number> {
+    return this.redis.pttl(key);
+  }
+
+  del(...keys: string[]): Promise<number> {
+    return this.redis.del(...keys);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}
