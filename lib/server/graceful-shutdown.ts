@@ -1,6 +1,6 @@
 /**
- * SIGINT/SIGTERM for a long-lived server: stop accepting, let in-flight requests finish up to the
- * deadline, close the database, exit 0.
+ * Graceful shutdown of a long-lived server: stop accepting, let in-flight requests finish up to the
+ * deadline, then close the database.
  */
 import type { RampartApp } from "../http/app.ts";
 import type { Runtime } from "../runtime/runtime.ts";

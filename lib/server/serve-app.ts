@@ -1,0 +1,48 @@
+/** Serves a Rampart app with Bun.serve as a long-lived process, with graceful shutdown on SIGINT/SIGTERM. */
+import type { Server } from "bun";
+import { startInProcessScheduler } from "../cron/in-process-scheduler.ts";
+import type { ScheduledJob } from "../cron/scheduled-job.ts";
+import { type RampartApp, buildApp } from "../http/app.ts";
+import type { RouteGroup } from "../http/route-group.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { shutDown } from "./graceful-shutdown.ts";
+
+export interface ServedApp {
+  readonly runtime: Runtime;
+  readonly server: Server<undefined>;
+  app: RampartApp;
+  /** Swaps in freshly built route groups without dropping the listener (hot reload). */
+  replaceRoutes(groups: readonly RouteGroup[]): void;
+}
+
+export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: readonly ScheduledJob[]): ServedApp {
+  const app = buildApp(runtime, groups);
+  const server = Bun.serve({ port: runtime.config.port, fetch: app.fetch });
+  const scheduler = startInProcessScheduler(runtime, jobs);
+  const served: ServedApp = {
+    runtime,
+    server,
+    app,
+    replaceRoutes(next) {
+      served.app = buildApp(runtime, next);
+      server.reload({ fetch: served.app.fetch });
+    },
+  };
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const target = { app: served.app, runtime, stopListening: () => void server.stop(), beforeClose: () => scheduler.stop() };
+    shutDown(target, signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        runtime.logger.error("shutdown failed", { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return served;
+}

@@ -1,0 +1,106 @@
+/**
+ * The real parts tests run against: PGlite always; PostgreSQL through the Neon driver and over TCP when
+ * TEST_POSTGRES_URL is set; Redis through @upstash/redis (via the local gateway) when TEST_REDIS_URL is set.
+ * Each database a test opens is a fresh one, dropped when the test closes it.
+ */
+import postgres from "postgres";
+import { loadConfig } from "../lib/config/config.ts";
+import type { Database } from "../lib/db/database.ts";
+import { openNeon } from "../lib/db/neon.ts";
+import { openPglite } from "../lib/db/pglite.ts";
+import { openPostgres } from "../lib/db/postgres.ts";
+import { type Logger, createLogger, createMemorySink } from "../lib/log/logger.ts";
+import { createBreaker } from "../lib/resilience/breaker.ts";
+import { type Runtime, openRuntime } from "../lib/runtime/runtime.ts";
+import { FallbackStore } from "../lib/store/fallback-store.ts";
+import { MemoryStore } from "../lib/store/memory-store.ts";
+import type { Store } from "../lib/store/store.ts";
+import { UpstashStore } from "../lib/store/upstash-store.ts";
+
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL;
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
+export const GATEWAY_TOKEN = "test-gateway-token";
+
+export type DatabaseBackend = "pglite" | "neon" | "postgres";
+export type StoreBackend = "memory" | "upstash";
+
+export const DATABASE_BACKENDS: DatabaseBackend[] = TEST_POSTGRES_URL === undefined ? ["pglite"] : ["pglite", "neon", "postgres"];
+export const STORE_BACKENDS: StoreBackend[] = TEST_REDIS_URL === undefined ? ["memory"] : ["memory", "upstash"];
+
+const quietLogger = createLogger({ sink: () => {} });
+
+// The gateways are loaded only when a real server is in play.
+let neonProxy: Promise<{ port: number }> | undefined;
+let gateway: Promise<{ url: string }> | undefined;
+
+/** A fresh, empty database on the test server; returns its URL and a function that drops it. */
+export async function createScratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (TEST_POSTGRES_URL === undefined) throw new Error("TEST_POSTGRES_URL is not set");
+  const name = `rampart_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export async function neonProxyAddress(): Promise<string> {
+  neonProxy ??= import("../tools/neon-ws-proxy.ts").then(({ startNeonWsProxy }) => startNeonWsProxy({}));
+  return `127.0.0.1:${(await neonProxy).port}`;
+}
+
+export async function openTestDatabase(backend: DatabaseBackend, logger: Logger = quietLogger, url?: string): Promise<Database> {
+  if (backend === "pglite") return openPglite(undefined);
+  const scratch = url === undefined ? await createScratchDatabase() : undefined;
+  const connection = url ?? (scratch as { url: string }).url;
+  const db =
+    backend === "neon"
+      ? openNeon({ url: connection, readUrl: undefined, wsProxy: await neonProxyAddress() }, logger)
+      : openPostgres({ url: connection, readUrl: undefined }, logger);
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      await scratch?.drop();
+    },
+  };
+}
+
+/** The URL of an Upstash-compatible gateway over `redisUrl` (one shared gateway for TEST_REDIS_URL). */
+export async function upstashGatewayUrl(redisUrl: string = TEST_REDIS_URL ?? ""): Promise<string> {
+  const start = () => import("../tools/upstash-gateway.ts").then(({ startUpstashGateway }) => startUpstashGateway({ redisUrl, token: GATEWAY_TOKEN }));
+  if (redisUrl !== TEST_REDIS_URL) return (await start()).url;
+  gateway ??= start();
+  return (await gateway).url;
+}
+
+export async function openTestStore(backend: StoreBackend, logger: Logger = quietLogger): Promise<Store> {
+  if (backend === "memory") return new MemoryStore();
+  const upstash = new UpstashStore({ url: await upstashGatewayUrl(), token: GATEWAY_TOKEN, timeoutMs: 1_000 });
+  return new FallbackStore(upstash, createBreaker("redis", logger), logger);
+}
+
+export interface TestRuntime extends Runtime {
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+/** A runtime on the given backends whose log lines are kept for assertions. */
+export async function openTestRuntime(
+  options: { database?: DatabaseBackend; store?: StoreBackend; env?: Record<string, string> } = {},
+): Promise<TestRuntime> {
+  const capture = createMemorySink();
+  const logger = createLogger({ level: "debug", sink: capture.sink });
+  const config = loadConfig({ NODE_ENV: "test", ...options.env });
+  const db = await openTestDatabase(options.database ?? "pglite", logger);
+  await db.migrate();
+  const store = await openTestStore(options.store ?? "memory", logger);
+  const runtime = await openRuntime(config, { logger, db, store });
+  return { ...runtime, logLines: capture.lines, close: () => db.close() };
+}
