@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { loadConfig } from "../lib/config/config.ts";
+import { openNeon } from "../lib/db/neon.ts";
+import { openPostgres } from "../lib/db/postgres.ts";
+import { type RampartApp, buildApp } from "../lib/http/app.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import { createBreaker } from "../lib/resilience/breaker.ts";
+import { openRuntime } from "../lib/runtime/runtime.ts";
+import { FallbackStore } from "../lib/store/fallback-store.ts";
+import { MemoryStore } from "../lib/store/memory-store.ts";
+import { UpstashStore } from "../lib/store/upstash-store.ts";
+import {
+  GATEWAY_TOKEN,
+  TEST_POSTGRES_URL,
+  TEST_REDIS_URL,
+  type TestRuntime,
+  createScratchDatabase,
+  neonProxyAddress,
+  openTestDatabase,
+  openTestRuntime,
+  upstashGatewayUrl,
+} from "../test/backends.ts";
+import { startTcpRelay } from "../test/tcp-relay.ts";
+import health from "./health.ts";
+
+const get = (app: RampartApp, path: string) => app.fetch(new Request(`http://localhost${path}`));
+const config = loadConfig({ NODE_ENV: "test", READINESS_CACHE_MS: "100" });
+const quiet = createLogger({ sink: () => {} });
+
+async function waitForStatus(app: RampartApp, status: number, withinMs: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < withinMs) {
+    if ((await get(app, "/health/ready")).status === status) return performance.now() - started;
+    await Bun.sleep(25);
+  }
+  throw new Error(`/health/ready did not answer ${status} within ${withinMs} ms`);
+}
+
+describe("health on embedded defaults", () => {
+  let runtime: TestRuntime;
+  let app: RampartApp;
+  beforeAll(async () => {
+    runtime = await openTestRuntime();
+    app = buildApp(runtime, [health]);
+  });
+  afterAll(() => runtime.close());
+
+  test("live answers 200 while the process serves", async () => {
+    const response = await get(app, "/health/live");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "live" });
+  });
+
+  test("ready is 200 with each dependency's status and latency", async () => {
+    const response = await get(app, "/health/ready");
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; checks: Record<string, { status: string; latencyMs: number; driver: string }> };
+    expect(body.status).toBe("ready");
+    expect(body.checks.database).toMatchObject({ status: "up", driver: "pglite" });
+    expect(body.checks.store).toMatchObject({ status: "up", driver: "memory" });
+    expect(body.checks.database?.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  test("a burst of readiness probes costs one database round trip", async () => {
+    const db = runtime.db;
+    let pings = 0;
+    const counted = { ...runtime, db: { ...db, ping: (signal?: AbortSignal) => (pings++, db.ping(signal)) } };
+    const probed = buildApp(counted, [health]);
+    const statuses = await Promise.all(Array.from({ length: 50 }, () => get(probed, "/health/ready").then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(pings).toBe(1);
+  });
+
+  test("ready is 503 while shutting down", async () => {
+    const local = { ...runtime, lifecycle: { shuttingDown: false } };
+    const probed = buildApp(local, [health]);
+    expect((await get(probed, "/health/ready")).status).toBe(200);
+    local.lifecycle.shuttingDown = true;
+    // The app itself refuses new requests while draining; readiness reports the same state.
+    expect((await get(probed, "/health/ready")).status).toBe(503);
+  });
+});
+
+describe.if(TEST_POSTGRES_URL !== undefined)("health when PostgreSQL dies", () => {
+  for (const driver of ["neon", "postgres"] as const) {
+    test(`${driver}: ready turns 503 within a second and back to 200 without a restart`, async () => {
+      const scratch = await createScratchDatabase();
+      const target = new URL(scratch.url);
+      const relay = startTcpRelay({ hostname: target.hostname, port: Number(target.port) });
+      target.port = String(relay.port);
+      const db =
+        driver === "neon"
+          ? openNeon({ url: target.toString(), readUrl: undefined, wsProxy: await neonProxyAddress() }, quiet)
+          : openPostgres({ url: target.toString(), readUrl: undefined }, quiet);
+      const runtime = await openRuntime(config, { logger: quiet, db, store: new MemoryStore() });
+      const app = buildApp(runtime, [health]);
+      try {
+        await waitForStatus(app, 200, 5_000);
+        relay.kill();
+        const tookMs = await waitForStatus(app, 503, 1_000);
+        expect(tookMs).toBeLessThan(1_000);
+        const body = (await (await get(app, "/health/ready")).json()) as { checks: { database: { status: string } } };
+        expect(body.checks.database.status).toBe("down");
+        relay.revive();
+        await waitForStatus(app, 200, 5_000);
+      } finally {
+        relay.close();
+        await db.close();
+        await scratch.drop();
+      }
+    });
+  }
+});
+
+describe.if(TEST_REDIS_URL !== undefined)("health when Redis dies", () => {
+  test("ready reports the store down with the in-process fallback, then recovers", async () => {
+    const redisUrl = new URL(TEST_REDIS_URL ?? "");
+    const relay = startTcpRelay({ hostname: redisUrl.hostname, port: Number(redisUrl.port) });
+    const upstash = new UpstashStore({ url: await upstashGatewayUrl(`redis://127.0.0.1:${relay.port}`), token: GATEWAY_TOKEN, timeoutMs: 250 });
+    const store = new FallbackStore(upstash, createBreaker("redis", quiet, { halfOpenAfterMs: 200 }), quiet);
+    const db = await openTestDatabase("pglite");
+    const app = buildApp(await openRuntime(config, { logger: quiet, db, store }), [health]);
+    try {
+      await waitForStatus(app, 200, 5_000);
+      relay.kill();
+      await waitForStatus(app, 503, 1_000);
+      const body = (await (await get(app, "/health/ready")).json()) as { checks: { store: Record<string, string> } };
+      expect(body.checks.store).toMatchObject({ status: "down", fallback: "in-process" });
+      relay.revive();
+      await waitForStatus(app, 200, 5_000);
+    } finally {
+      relay.close();
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+/** The same migrations, queries and transactions on every database driver Rampart ships. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
+import type { Database } from "../lib/db/database.ts";
+import { openNeon } from "../lib/db/neon.ts";
+import { openPostgres } from "../lib/db/postgres.ts";
+import { jobRuns } from "../lib/db/schema/index.ts";
+import { createLogger, createMemorySink } from "../lib/log/logger.ts";
+import { DATABASE_BACKENDS, TEST_POSTGRES_URL, createScratchDatabase, neonProxyAddress, openTestDatabase } from "./backends.ts";
+
+describe.each(DATABASE_BACKENDS)("database on %s", (backend) => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openTestDatabase(backend);
+    await db.migrate();
+  });
+  afterAll(() => db.close());
+
+  test("migrations are idempotent", async () => {
+    await db.migrate();
+    const tables = await db.primary.execute(sql`select table_name from information_schema.tables where table_name = 'job_runs'`);
+    expect(tables.rows).toHaveLength(1);
+  });
+
+  test("insert, conflict handling and select round-trip typed rows", async () => {
+    const first = await db.primary.insert(jobRuns).values({ job: "t", slot: "s1" }).onConflictDoNothing().returning();
+    const again = await db.primary.insert(jobRuns).values({ job: "t", slot: "s1" }).onConflictDoNothing().returning();
+    expect(first).toHaveLength(1);
+    expect(again).toHaveLength(0);
+    const [row] = await db.read((r) => r.select().from(jobRuns).where(eq(jobRuns.slot, "s1")));
+    expect(row?.status).toBe("running");
+    expect(row?.startedAt).toBeInstanceOf(Date);
+  });
+
+  test("an interactive transaction that throws is rolled back", async () => {
+    const attempt = db.primary.transaction(async (tx) => {
+      await tx.insert(jobRuns).values({ job: "t", slot: "rolled-back" });
+      const seen = await tx.select().from(jobRuns).where(eq(jobRuns.slot, "rolled-back"));
+      expect(seen).toHaveLength(1);
+      throw new Error("abort");
+    });
+    await expect(attempt).rejects.toThrow("abort");
+    expect(await db.primary.select().from(jobRuns).where(eq(jobRuns.slot, "rolled-back"))).toHaveLength(0);
+  });
+
+  test("ping answers", async () => {
+    await db.ping();
+  });
+});
+
+describe.if(TEST_POSTGRES_URL !== undefined)("read replica", () => {
+  const deadReplica = "postgres://nobody@127.0.0.1:9/none";
+
+  for (const driver of ["neon", "postgres"] as const) {
+    test(`${driver}: reads fall back to the primary when the replica fails, logged once`, async () => {
+      const scratch = await createScratchDatabase();
+      const capture = createMemorySink();
+      const logger = createLogger({ sink: capture.sink });
+      const options = { url: scratch.url, readUrl: deadReplica };
+      const db = driver === "neon" ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, logger) : openPostgres(options, logger);
+      try {
+        await db.migrate();
+        await db.primary.insert(jobRuns).values({ job: "replica", slot: "1" });
+        for (let i = 0; i < 3; i++) expect(await db.read((r) => r.select().from(jobRuns))).toHaveLength(1);
+        expect(capture.lines.filter((l) => l.includes("read replica failed"))).toHaveLength(1);
+      } finally {
+        await db.close();
+        await scratch.drop();
+      }
+    });
+  }
+});
