@@ -1,0 +1,99 @@
+/** The long-lived server as a process: start-up on embedded defaults, bad configuration, SIGTERM draining. */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = join(import.meta.dir, "..");
+
+function freePort(): number {
+  const server = Bun.serve({ port: 0, fetch: () => new Response() });
+  const { port } = server;
+  server.stop(true);
+  return port as number;
+}
+
+function spawnServer(entry: string, env: Record<string, string>): Subprocess<"ignore", "pipe", "pipe"> {
+  return Bun.spawn(["bun", entry], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+async function waitUntilReady(port: number, withinMs: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < withinMs) {
+    const status = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0);
+    if (status === 200) return performance.now() - started;
+    await Bun.sleep(50);
+  }
+  throw new Error(`not ready within ${withinMs} ms`);
+}
+
+describe("bun dev", () => {
+  test("serves on embedded defaults, ready within 15 s, and exits 0 on SIGTERM", async () => {
+    const port = freePort();
+    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: mkdtempSync(join(tmpdir(), "rampart-dev-")) });
+    try {
+      expect(await waitUntilReady(port, 15_000)).toBeLessThan(15_000);
+      server.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+      const out = await new Response(server.stdout).text();
+      expect(out).toContain(`Rampart listening on http://localhost:${port}`);
+      expect(out).toContain("database: PGlite");
+    } finally {
+      server.kill("SIGKILL");
+    }
+  });
+
+  test("a bad variable stops start-up with a message naming it", async () => {
+    const server = spawnServer("dev/server.ts", { PORT: "not-a-port" });
+    expect(await server.exited).toBe(1);
+    const err = await new Response(server.stderr).text();
+    expect(err).toContain("Invalid environment");
+    expect(err).toContain("PORT must be a well-formed integer");
+  });
+});
+
+describe("graceful shutdown", () => {
+  test("on SIGTERM in-flight requests complete, new ones are refused, and the process exits 0", async () => {
+    const port = freePort();
+    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "5000", NODE_ENV: "test" });
+    try {
+      await waitUntilReady(port, 15_000);
+      const inFlight = Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/slow?ms=700`).then(async (r) => ({ status: r.status, body: await r.json() })));
+      await Bun.sleep(150);
+      const signalledAt = performance.now();
+      server.kill("SIGTERM");
+      await Bun.sleep(100);
+      const refused = await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.status, () => "refused");
+      expect([503, "refused"]).toContain(refused);
+      for (const result of await Promise.all(inFlight)) expect(result).toEqual({ status: 200, body: { finished: true } });
+      expect(await server.exited).toBe(0);
+      expect(performance.now() - signalledAt).toBeLessThan(5_000);
+    } finally {
+      server.kill("SIGKILL");
+    }
+  });
+
+  test("requests still running at the deadline are abandoned and the process still exits 0", async () => {
+    const port = freePort();
+    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "200", NODE_ENV: "test" });
+    try {
+      await waitUntilReady(port, 15_000);
+      const stuck = fetch(`http://127.0.0.1:${port}/slow?ms=10000`).catch(() => undefined);
+      await Bun.sleep(100);
+      const signalledAt = performance.now();
+      server.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+      expect(performance.now() - signalledAt).toBeLessThan(3_000);
+      await stuck;
+    } finally {
+      server.kill("SIGKILL");
+    }
+  });
+});
