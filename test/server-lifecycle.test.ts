@@ -1,6 +1,6 @@
 /** The long-lived server as a process: start-up on embedded defaults, bad configuration, SIGTERM draining. */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -37,7 +37,8 @@ async function waitUntilReady(port: number, withinMs: number): Promise<number> {
 describe("bun dev", () => {
   test("serves on embedded defaults, ready within 15 s, and exits 0 on SIGTERM", async () => {
     const port = freePort();
-    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: mkdtempSync(join(tmpdir(), "rampart-dev-")) });
+    const dataDir = mkdtempSync(join(tmpdir(), "rampart-dev-"));
+    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: dataDir });
     try {
       expect(await waitUntilReady(port, 15_000)).toBeLessThan(15_000);
       server.kill("SIGTERM");
@@ -47,6 +48,7 @@ describe("bun dev", () => {
       expect(out).toContain("database: PGlite");
     } finally {
       server.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
