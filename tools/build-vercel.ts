@@ -1,0 +1,96 @@
+/**
+ * `bun run build`: writes Vercel's Build Output API folder (.vercel/output) from functions/: one bundled
+ * Bun function per route group, routes sending each group's paths to its function, the cron schedules,
+ * and no static files at all, so no source folder can ever be served.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { loadConfig } from "../lib/config/config.ts";
+import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
+import type { RouteGroup } from "../lib/http/route-group.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import type { Runtime } from "../lib/runtime/runtime.ts";
+import { MemoryStore } from "../lib/store/memory-store.ts";
+import { routeGroupFiles } from "./route-groups.ts";
+
+const ROOT = join(import.meta.dir, "..");
+export const VERCEL_OUTPUT_DIR = join(ROOT, ".vercel", "output");
+const FUNCTION_DEFAULTS = { runtime: "bun1.x", handler: "index.mjs", launcherType: "Nodejs", shouldAddHelpers: false, supportsResponseStreaming: true, maxDuration: 30 };
+const MAX_DURATION_BY_GROUP: Record<string, number> = { cron: 300 };
+const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/** Builds a group's routes against a runtime whose database refuses use: building must not do I/O. */
+function routePathsOf(group: RouteGroup): string[] {
+  const refuse = () => {
+    throw new Error(`route group "${group.name}" used the database while being built`);
+  };
+  const runtime: Runtime = {
+    config: loadConfig({ NODE_ENV: "test" }),
+    logger: createLogger({ sink: () => {} }),
+    db: { driver: "pglite", get primary(): never { return refuse(); }, read: refuse, ping: refuse, migrate: refuse, close: refuse },
+    store: new MemoryStore(),
+    lifecycle: { shuttingDown: false },
+  };
+  return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))];
+}
+
+function pathToRouteSource(path: string): string {
+  const escaped = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
+  return `^${escaped}/?$`;
+}
+
+function entrySource(groupFile: string, outDir: string): string {
+  const lib = (file: string) => JSON.stringify(relative(outDir, join(ROOT, "lib", file)));
+  return [
+    `import group from ${JSON.stringify(relative(outDir, groupFile))};`,
+    `import { createServerlessApp, loadConfigOrThrow } from ${lib("serverless/serverless-app.ts")};`,
+    `const app = createServerlessApp(loadConfigOrThrow(process.env), [group]);`,
+    `export default { fetch: app.fetch };`,
+    ...HTTP_METHODS.map((method) => `export const ${method} = app.fetch;`),
+    "",
+  ].join("\n");
+}
+
+export async function buildVercelOutput(): Promise<{ functions: string[]; routes: number }> {
+  rmSync(VERCEL_OUTPUT_DIR, { recursive: true, force: true });
+  const routes: { src: string; dest: string }[] = [];
+  const functions: string[] = [];
+  let fallback: string | undefined;
+  for (const file of routeGroupFiles()) {
+    const group = ((await import(file)) as { default: RouteGroup }).default;
+    const name = basename(file, ".ts");
+    const funcDir = join(VERCEL_OUTPUT_DIR, "functions", `${name}.func`);
+    mkdirSync(funcDir, { recursive: true });
+    const entry = join(funcDir, "entry.ts");
+    writeFileSync(entry, entrySource(file, funcDir));
+    const result = await Bun.build({
+      entrypoints: [entry],
+      outdir: funcDir,
+      target: "bun",
+      format: "esm",
+      minify: true,
+      naming: "index.mjs",
+      // Production always has DATABASE_URL; the embedded database never ships in a function.
+      external: ["@electric-sql/pglite"],
+    });
+    rmSync(entry);
+    if (!result.success) throw new AggregateError(result.logs, `bundling ${name} failed`);
+    writeFileSync(join(funcDir, ".vc-config.json"), JSON.stringify({ ...FUNCTION_DEFAULTS, maxDuration: MAX_DURATION_BY_GROUP[name] ?? FUNCTION_DEFAULTS.maxDuration }, null, 2));
+    for (const path of routePathsOf(group)) routes.push({ src: pathToRouteSource(path), dest: `/${name}` });
+    functions.push(name);
+    if (fallback === undefined || name === "health") fallback = name;
+  }
+  const config = {
+    version: 3,
+    // Everything not matched goes to a function, which answers the enveloped 404; nothing is static.
+    routes: [...routes, ...(fallback === undefined ? [] : [{ src: "^/.*$", dest: `/${fallback}` }])],
+    crons: SCHEDULED_JOBS.map((job) => ({ path: `/cron/${job.name}`, schedule: job.schedule })),
+  };
+  writeFileSync(join(VERCEL_OUTPUT_DIR, "config.json"), JSON.stringify(config, null, 2));
+  return { functions, routes: routes.length };
+}
+
+if (import.meta.main) {
+  const { functions, routes } = await buildVercelOutput();
+  console.log(`wrote ${relative(ROOT, VERCEL_OUTPUT_DIR)}: ${functions.length} functions (${functions.join(", ")}), ${routes} routes`);
+}
