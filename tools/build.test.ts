@@ -1,0 +1,72 @@
+/** The deployment artefacts are real bundles that answer requests, built from functions/ alone. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
+import { buildDenoBundle } from "./build-deno.ts";
+import { VERCEL_OUTPUT_DIR, buildVercelOutput } from "./build-vercel.ts";
+import { routeGroupFiles } from "./route-groups.ts";
+
+type Handler = (request: Request) => Promise<Response>;
+
+describe("Vercel build output", () => {
+  test("one Bun function per route group, routed by path, with the cron schedules and no static files", async () => {
+    const { functions } = await buildVercelOutput();
+    expect(functions.length).toBe(routeGroupFiles().length);
+    expect(existsSync(join(VERCEL_OUTPUT_DIR, "static"))).toBe(false);
+    const config = JSON.parse(readFileSync(join(VERCEL_OUTPUT_DIR, "config.json"), "utf8")) as {
+      version: number;
+      routes: { src: string; dest: string }[];
+      crons: { path: string; schedule: string }[];
+    };
+    expect(config.version).toBe(3);
+    for (const route of config.routes) expect(functions).toContain(route.dest.slice(1));
+    const destinationOf = (path: string) => config.routes.find((r) => new RegExp(r.src).test(path))?.dest;
+    expect(destinationOf("/health/ready")).toBe("/health");
+    expect(destinationOf("/cron/prune-job-runs")).toBe("/cron");
+    expect(destinationOf("/functions/health.ts")).toBe("/health");
+    expect(config.crons).toEqual(SCHEDULED_JOBS.map((job) => ({ path: `/cron/${job.name}`, schedule: job.schedule })));
+    for (const name of functions) {
+      const dir = join(VERCEL_OUTPUT_DIR, "functions", `${name}.func`);
+      expect(readdirSync(dir).sort()).toEqual([".vc-config.json", "index.mjs"]);
+      expect(JSON.parse(readFileSync(join(dir, ".vc-config.json"), "utf8"))).toMatchObject({ runtime: "bun1.x", handler: "index.mjs" });
+    }
+  });
+
+  test("a bundled function answers with the pipeline's headers and envelope", async () => {
+    await buildVercelOutput();
+    const bundle = (await import(join(VERCEL_OUTPUT_DIR, "functions", "health.func", "index.mjs"))) as { default: { fetch: Handler }; GET: Handler };
+    const live = await bundle.default.fetch(new Request("https://api.example.com/health/live"));
+    expect(live.status).toBe(200);
+    expect(live.headers.get("x-request-id")).toBeTruthy();
+    const missing = await bundle.GET(new Request("https://api.example.com/src/lib/config.ts"));
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("Deno Deploy bundle", () => {
+  test("serves the apps with Deno.serve and registers every schedule with Deno.cron", async () => {
+    const bundle = await buildDenoBundle();
+    const crons: { name: string; schedule: string }[] = [];
+    let served: Handler | undefined;
+    (globalThis as { Deno?: unknown }).Deno = {
+      env: { toObject: () => ({ NODE_ENV: "test" }) },
+      serve: (handler: Handler) => {
+        served = handler;
+      },
+      cron: async (name: string, schedule: string) => {
+        crons.push({ name, schedule });
+      },
+    };
+    try {
+      await import(bundle);
+    } finally {
+      delete (globalThis as { Deno?: unknown }).Deno;
+    }
+    expect(crons).toEqual(SCHEDULED_JOBS.map((job) => ({ name: job.name, schedule: job.schedule })));
+    if (served === undefined) throw new Error("Deno.serve was not called");
+    const live = await served(new Request("https://rampart.deno.dev/health/live"));
+    expect(live.status).toBe(200);
+  });
+});
