@@ -1,15 +1,21 @@
-/** Liveness and readiness probes. */
+/** Liveness and readiness probes: public, never rate limited, never cached. */
 import { Elysia } from "elysia";
 import { createReadinessCheck } from "../lib/health/readiness.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RoutePolicy } from "../lib/http/route-policy.ts";
+
+// Load balancers probe from a handful of addresses; a limit would take the instance out of rotation.
+const PROBE: RoutePolicy = { access: "public", rateLimits: [], bodyLimitBytes: 0, timeout: "read" };
 
 export default defineRouteGroup("health", (runtime) => {
   const checkReadiness = createReadinessCheck(runtime, { cacheMs: runtime.config.readinessCacheMs });
   return new Elysia({ name: "health" })
-    .get("/health/live", () => ({ status: "live" }))
+    .use(policyPlugin)
+    .get("/health/live", () => ({ status: "live" }), { policy: PROBE })
     .get("/health/ready", async ({ set }) => {
       const report = await checkReadiness();
       set.status = report.status === "ready" ? 200 : 503;
       return report;
-    });
+    }, { policy: PROBE });
 });

@@ -10,6 +10,7 @@ import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
+import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
@@ -24,14 +25,16 @@ function routePathsOf(group: RouteGroup): string[] {
   const refuse = () => {
     throw new Error(`route group "${group.name}" used the database while being built`);
   };
+  const config = loadConfig({ NODE_ENV: "test" });
   const runtime: Runtime = {
-    config: loadConfig({ NODE_ENV: "test" }),
+    config,
+    settings: staticSettings(settingsFromConfig(config)),
     logger: createLogger({ sink: () => {} }),
     db: { driver: "pglite", get primary(): never { return refuse(); }, read: refuse, ping: refuse, migrate: refuse, close: refuse },
     store: new MemoryStore(),
     lifecycle: { shuttingDown: false },
   };
-  return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))];
+  return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter((path) => path !== "/*");
 }
 
 function pathToRouteSource(path: string): string {

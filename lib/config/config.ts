@@ -10,6 +10,9 @@ export type StoreConfig =
   | { driver: "memory" }
   | { driver: "upstash"; url: string; token: string; timeoutMs: number };
 
+/** Which proxy headers carry the client's address: none, Vercel's, or the Nth-from-last X-Forwarded-For hop. */
+export type TrustProxy = { kind: "none" } | { kind: "vercel" } | { kind: "hops"; hops: number };
+
 export interface Config {
   env: "development" | "production" | "test";
   port: number;
@@ -19,6 +22,13 @@ export interface Config {
   cronSecret: string | undefined;
   shutdownDrainMs: number;
   readinessCacheMs: number;
+  trustProxy: TrustProxy;
+  corsOrigins: string[];
+  corsCredentials: boolean;
+  hstsMaxAge: number;
+  adminToken: string | undefined;
+  emergencyMode: boolean;
+  settingsPollMs: number;
 }
 
 export const DEFAULT_CONFIG = {
@@ -28,7 +38,33 @@ export const DEFAULT_CONFIG = {
   storeTimeoutMs: 250,
   shutdownDrainMs: 10_000,
   readinessCacheMs: 500,
+  hstsMaxAge: 31_536_000,
+  settingsPollMs: 2_000,
 } as const;
+
+function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined || value === "none") return { kind: "none" };
+  if (value === "vercel") return { kind: "vercel" };
+  return { kind: "hops", hops: Number(value) };
+}
+
+function parseOrigins(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const origins = value.split(",").map((o) => o.trim()).filter((o) => o.length > 0);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    // Only exact origins are allowed: no wildcard, no path, no "null".
+    if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+      throw new ConfigError(`Invalid environment:\n  CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com (got "${origin}")`);
+    }
+  }
+  return origins;
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -76,5 +112,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     cronSecret: parsed.CRON_SECRET,
     shutdownDrainMs: parsed.SHUTDOWN_DRAIN_MS ?? DEFAULT_CONFIG.shutdownDrainMs,
     readinessCacheMs: parsed.READINESS_CACHE_MS ?? DEFAULT_CONFIG.readinessCacheMs,
+    trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
+    corsOrigins: parseOrigins(parsed.CORS_ORIGINS),
+    corsCredentials: parsed.CORS_CREDENTIALS === "true",
+    hstsMaxAge: parsed.HSTS_MAX_AGE ?? DEFAULT_CONFIG.hstsMaxAge,
+    adminToken: parsed.ADMIN_TOKEN,
+    emergencyMode: parsed.EMERGENCY_MODE === "on",
+    settingsPollMs: parsed.SETTINGS_POLL_MS ?? DEFAULT_CONFIG.settingsPollMs,
   };
 }

@@ -18,6 +18,13 @@ export const envSchema = type({
   "CRON_SECRET?": "string >= 16",
   "SHUTDOWN_DRAIN_MS?": positiveInt,
   "READINESS_CACHE_MS?": positiveInt,
+  "TRUST_PROXY?": /^(none|vercel|[1-9][0-9]?)$/,
+  "CORS_ORIGINS?": "string",
+  "CORS_CREDENTIALS?": "'true' | 'false'",
+  "HSTS_MAX_AGE?": "string.integer.parse",
+  "ADMIN_TOKEN?": "string >= 32",
+  "EMERGENCY_MODE?": "'on' | 'off'",
+  "SETTINGS_POLL_MS?": positiveInt,
 });
 
 export type RawEnv = typeof envSchema.inferIn;

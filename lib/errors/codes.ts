@@ -5,6 +5,7 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 422, message: "The request does not match the expected schema." },
   UNAUTHORIZED: { status: 401, message: "Authentication is required." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
+  IP_BLOCKED: { status: 403, message: "Requests from this address are blocked." },
   NOT_FOUND: { status: 404, message: "No such resource." },
   METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },

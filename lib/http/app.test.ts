@@ -5,22 +5,27 @@ import { type TestRuntime, openTestRuntime } from "../../test/backends.ts";
 import { AppError } from "../errors/app-error.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
 import { type RampartApp, buildApp } from "./app.ts";
+import { policyPlugin } from "./policy-plugin.ts";
 import { defineRouteGroup } from "./route-group.ts";
+import type { RoutePolicy } from "./route-policy.ts";
+
+const open: RoutePolicy = { access: "public", rateLimits: [] };
 
 const widgets = defineRouteGroup("widgets", () =>
   new Elysia()
-    .get("/widgets/:id", ({ params }) => ({ id: params.id }))
-    .post("/widgets", ({ body }) => body, { body: type({ name: "string", size: "number.integer" }) })
+    .use(policyPlugin)
+    .get("/widgets/:id", ({ params }) => ({ id: params.id }), { policy: open })
+    .post("/widgets", ({ body }) => body, { policy: open, body: type({ name: "string", size: "number.integer" }) })
     .get("/conflict", () => {
       throw new AppError("CONFLICT", "Widget exists.", { id: "w1" });
-    })
+    }, { policy: open })
     .get("/crash", () => {
       throw new Error("relation users does not exist at postgres://admin:hunter2@db/app");
-    })
+    }, { policy: open })
     .get("/slow", async () => {
       await Bun.sleep(150);
       return { done: true };
-    }),
+    }, { policy: open }),
 );
 
 let runtime: TestRuntime;

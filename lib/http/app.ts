@@ -1,20 +1,36 @@
 /**
- * Builds the HTTP entry point from route groups. Order per request: shutdown gate → request id →
- * Elysia (routes, guards, error envelope) → response headers → one JSON log line.
+ * Builds the HTTP entry point from route groups. The guards run in this order, for every route:
+ *
+ *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
+ *                   X-Request-ID, one JSON log line
+ *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → access
+ *                   (admin / cron) → rate limits → declared body size and type → deadline (by route class)
+ *   onParse:        body read up to the route's limit → strict JSON
+ *   then:           schema validation (arktype) → handler → error envelope
  */
 import { Elysia } from "elysia";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
 import { toAppError } from "../errors/from-framework.ts";
+import { createAccessChecks } from "../guards/access.ts";
+import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
+import { createClientIpResolver } from "../guards/client-ip.ts";
+import { createCorsPlugin } from "../guards/cors.ts";
+import { parseJsonBody } from "../guards/json-body.ts";
+import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
+import { rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
+import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { createAllowedMethodsLookup } from "./method-not-allowed.ts";
-import { type RequestContext, openRequestContext, requestContextOf } from "./request-context.ts";
+import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import type { RouteGroup } from "./route-group.ts";
+import { DEFAULT_POLICY } from "./route-policy.ts";
+import { type RouteTable, createRouteTable } from "./route-table.ts";
 
 export interface RampartApp {
   /** The Web-standard handler: Bun.serve, Deno.serve and Vercel's Bun runtime all call this. */
-  fetch(request: Request): Promise<Response>;
+  fetch(request: Request, server?: { requestIP(request: Request): { address: string } | null }): Promise<Response>;
+  readonly routes: RouteTable;
   readonly inFlight: number;
   /** Refuses new requests and resolves when in-flight ones are done or the deadline passes. */
   drain(deadlineMs: number): Promise<{ drained: boolean; abandoned: number }>;
@@ -29,73 +45,124 @@ function pathOf(url: string): string {
 // Responses from fetch() have immutable headers; copy only then.
 function withMutableHeaders(response: Response): Response {
   try {
-    response.headers.set(REQUEST_ID_HEADER, response.headers.get(REQUEST_ID_HEADER) ?? "");
+    response.headers.set(REQUEST_ID_HEADER, "");
     return response;
   } catch {
     return new Response(response.body, response);
   }
 }
 
+function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { value: String(error) };
+}
+
 export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): RampartApp {
-  const { logger, lifecycle } = runtime;
-  let allowedMethods: (path: string) => string[] = () => [];
+  const { logger, lifecycle, config, settings } = runtime;
+  const defaultHeaders = buildSecurityHeaders({ hstsMaxAge: config.hstsMaxAge });
+  const resolveClientIp = createClientIpResolver(config.trustProxy);
+  const accessChecks = createAccessChecks(config, logger);
+  const rateLimiter = openRateLimiter(runtime);
+  let routeTable: RouteTable = createRouteTable([]);
 
   const app = new Elysia({ name: "rampart" })
+    .use(createCorsPlugin(settings))
+    .onRequest(async ({ request, set }) => {
+      const route = routeTable.find(request.method, pathOf(request.url));
+      if (route === undefined) return;
+      const context = requestContextOf(request);
+      const { policy } = route;
+      context.route = route.path;
+      context.policy = policy;
+      const ip = resolveClientIp(request, context.socketAddress);
+      context.clientIp = ip;
+      accessChecks[policy.access]?.(request);
+      const outcome = await rateLimiter.check(`${route.method} ${route.path}`, policy.rateLimits, { ip });
+      if (outcome !== undefined) {
+        Object.assign(set.headers, rateLimitHeaders(outcome));
+        if (!outcome.allowed) throw new AppError("RATE_LIMITED");
+      }
+      checkDeclaredBody(request, policy);
+      context.setDeadline(settings.current().timeoutsMs[policy.timeout]);
+    })
+    .onParse({ as: "global" }, async ({ request }) => {
+      const limit = requestContextOf(request).policy?.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes;
+      const bytes = await readBodyWithin(request, limit);
+      const mediaType = mediaTypeOf(request.headers.get("content-type"));
+      if (mediaType === "application/json" || mediaType?.endsWith("+json")) return bytes.byteLength === 0 ? undefined : parseJsonBody(bytes);
+      return new TextDecoder().decode(bytes);
+    })
     .onError({ as: "global" }, ({ code, error, request }) => {
       const context = requestContextOf(request);
       let { appError, unexpected } = toAppError(code, error);
       if (appError.code === "NOT_FOUND" && !(error instanceof AppError)) {
-        const allow = allowedMethods(pathOf(request.url));
+        const allow = routeTable.allowedMethods(pathOf(request.url));
         if (allow.length > 0) appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
       }
       if (unexpected) logger.error("unhandled error", { requestId: context.requestId, route: context.route, error: describeError(error) });
       return errorResponse(appError, context.requestId, new Headers());
-    })
-    .onBeforeHandle({ as: "global" }, ({ request, route }) => {
-      requestContextOf(request).route = route;
     });
   for (const group of groups) app.use(group.build(runtime));
-  allowedMethods = createAllowedMethodsLookup(app.routes);
+  // CORS preflight routes belong to the CORS guard, not to a route group.
+  routeTable = createRouteTable(app.routes.filter((route) => route.method !== "OPTIONS" || route.hooks?.detail !== undefined));
+
+  const headersFor = new Map<string, HeaderList>();
+  for (const route of routeTable.routes) headersFor.set(route.path, withOverrides(defaultHeaders, route.policy.headers));
 
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
 
-  const log = (request: Request, context: RequestContext, status: number) => {
-    const fields = {
-      requestId: context.requestId,
-      method: request.method,
-      route: context.route ?? pathOf(request.url),
-      status,
-      durationMs: Math.round((performance.now() - context.startedAt) * 100) / 100,
-      ...(context.userId === undefined ? {} : { userId: context.userId }),
-      ...(context.orgId === undefined ? {} : { orgId: context.orgId }),
-    };
-    if (status >= 500) logger.error("request", fields);
-    else logger.info("request", fields);
-  };
+  const timeoutResponse = (requestId: string) => errorResponse(new AppError("TIMEOUT"), requestId, new Headers());
 
   return {
+    routes: routeTable,
     get inFlight() {
       return inFlight;
     },
-    async fetch(request) {
-      const context = openRequestContext(request, requestIdFor(request));
+    async fetch(request, server) {
+      let expire: ((ms: number) => void) | undefined;
+      const context = openRequestContext(request, requestIdFor(request), (_, ms) => expire?.(ms));
       let response: Response;
       if (lifecycle.shuttingDown) {
         response = errorResponse(new AppError("SHUTTING_DOWN", undefined, undefined, { connection: "close", "retry-after": "1" }), context.requestId, new Headers());
       } else {
         inFlight++;
+        const method = request.method;
+        context.setDeadline(settings.current().timeoutsMs[method === "GET" || method === "HEAD" ? "read" : "write"]);
+        context.socketAddress = server?.requestIP(request)?.address;
+        const expired = new Promise<Response>((resolve) => {
+          expire = (ms) => {
+            logger.warn("request deadline passed", { requestId: context.requestId, route: context.route, deadlineMs: ms, pending: [...context.pending] });
+            resolve(timeoutResponse(context.requestId));
+          };
+        });
         try {
-          response = withMutableHeaders(await app.handle(request));
+          response = withMutableHeaders(await Promise.race([app.handle(request), expired]));
         } catch (error) {
           logger.error("unhandled error", { requestId: context.requestId, error: describeError(error) });
           response = errorResponse(new AppError("INTERNAL"), context.requestId, new Headers());
         } finally {
+          context.clearDeadline();
           if (--inFlight === 0) onIdle?.();
         }
       }
-      response.headers.set(REQUEST_ID_HEADER, context.requestId);
-      log(request, context, response.status);
+      const headers = response.headers;
+      applyHeaders(headers, (context.route === undefined ? undefined : headersFor.get(context.route)) ?? defaultHeaders);
+      if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
+      headers.set(REQUEST_ID_HEADER, context.requestId);
+      const status = response.status;
+      const fields = {
+        requestId: context.requestId,
+        method: request.method,
+        route: context.route ?? pathOf(request.url),
+        status,
+        durationMs: Math.round((performance.now() - context.startedAt) * 100) / 100,
+        ...(context.clientIp === undefined ? {} : { ip: context.clientIp }),
+        ...(context.userId === undefined ? {} : { userId: context.userId }),
+        ...(context.orgId === undefined ? {} : { orgId: context.orgId }),
+      };
+      if (status >= 500) logger.error("request", fields);
+      else logger.info("request", fields);
       return response;
     },
     drain(deadlineMs) {
@@ -110,9 +177,4 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       });
     },
   };
-}
-
-function describeError(error: unknown): Record<string, unknown> {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
-  return { value: String(error) };
 }

@@ -1,19 +1,56 @@
 /**
- * Per-request facts the pipeline and guards share (id, start, route, caller), kept in a WeakMap
- * keyed by the Request so no hook needs the whole Elysia context.
+ * Per-request facts the pipeline and guards share (id, start, route, client, caller, deadline), kept
+ * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
+import type { ResolvedPolicy } from "./route-policy.ts";
+
 export interface RequestContext {
   readonly requestId: string;
   readonly startedAt: number;
   route?: string;
+  policy?: ResolvedPolicy;
+  clientIp?: string;
   userId?: string;
   orgId?: string;
+  apiKeyId?: string;
+  /** Aborts when the request's deadline passes; pass it to database, store and outbound calls. */
+  readonly signal: AbortSignal;
+  /** The peer address of the connection, when the server knows it. */
+  socketAddress?: string;
+  /** Names of dependency calls still running, reported if the deadline passes. */
+  readonly pending: Set<string>;
+  /** Starts, or restarts with a new length, the request's deadline. */
+  setDeadline(ms: number): void;
+  clearDeadline(): void;
 }
+
+export type DeadlineHandler = (context: RequestContext, ms: number) => void;
 
 const contexts = new WeakMap<Request, RequestContext>();
 
-export function openRequestContext(request: Request, requestId: string): RequestContext {
-  const context: RequestContext = { requestId, startedAt: performance.now() };
+export function openRequestContext(request: Request, requestId: string, onDeadline?: DeadlineHandler): RequestContext {
+  let controller: AbortController | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const context: RequestContext = {
+    requestId,
+    startedAt: performance.now(),
+    // Created on first use: most requests never hand their signal to anything.
+    get signal() {
+      controller ??= new AbortController();
+      return controller.signal;
+    },
+    pending: new Set(),
+    setDeadline(ms) {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(() => {
+        controller?.abort(new Error(`deadline of ${ms} ms passed`));
+        onDeadline?.(context, ms);
+      }, ms);
+    },
+    clearDeadline() {
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
   contexts.set(request, context);
   return context;
 }

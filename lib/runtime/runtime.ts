@@ -3,6 +3,7 @@ import type { Config } from "../config/config.ts";
 import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open-database.ts";
 import { type Logger, createLogger } from "../log/logger.ts";
+import { type SettingsSource, settingsFromConfig, staticSettings } from "../settings/settings.ts";
 import { openStore } from "../store/open-store.ts";
 import type { Store } from "../store/store.ts";
 
@@ -16,12 +17,14 @@ export interface Runtime {
   readonly db: Database;
   readonly store: Store;
   readonly lifecycle: Lifecycle;
+  readonly settings: SettingsSource;
 }
 
 export interface RuntimeParts {
   logger?: Logger;
   db?: Database;
   store?: Store;
+  settings?: SettingsSource;
 }
 
 /** Opens what the configuration names; parts passed in (tests, dev hot reload) are used as they are. */
@@ -29,5 +32,6 @@ export async function openRuntime(config: Config, parts: RuntimeParts = {}): Pro
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
   const db = parts.db ?? (await openDatabase(config.database, logger));
   const store = parts.store ?? openStore(config.store, logger);
-  return { config, logger, db, store, lifecycle: { shuttingDown: false } };
+  const settings = parts.settings ?? staticSettings(settingsFromConfig(config));
+  return { config, logger, db, store, lifecycle: { shuttingDown: false }, settings };
 }

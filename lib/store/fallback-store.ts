@@ -29,6 +29,11 @@ export class FallbackStore implements Store {
     return { degraded: this.degraded, breaker: this.breaker.state };
   }
 
+  /** Runs another client's call on the same Redis through this store's breaker (rate limiting does). */
+  throughBreaker<T>(call: () => Promise<T>): Promise<T> {
+    return this.breaker.execute(call);
+  }
+
   /** Pings Redis itself through the breaker, never the fallback: this is what readiness reports. */
   pingPrimary(): Promise<void> {
     return this.breaker.execute(() => this.primary.ping()).then(

@@ -1,0 +1,33 @@
+/**
+ * Who may call a route, checked before the body is read: anyone, the operator (ADMIN_TOKEN), or the
+ * scheduler (CRON_SECRET). A missing secret refuses every call: fail closed.
+ */
+import { secretsEqual } from "../auth/constant-time.ts";
+import type { Config } from "../config/config.ts";
+import { AppError } from "../errors/app-error.ts";
+import type { Access } from "../http/route-policy.ts";
+import type { Logger } from "../log/logger.ts";
+
+export type AccessCheck = (request: Request) => void;
+
+function bearerCheck(secret: string | undefined, name: string, logger: Logger): AccessCheck {
+  let warned = false;
+  return (request) => {
+    if (secret === undefined) {
+      if (!warned) logger.warn(`request refused: ${name} is not set`);
+      warned = true;
+      throw new AppError("UNAUTHORIZED");
+    }
+    const authorization = request.headers.get("authorization") ?? "";
+    const token = authorization.startsWith("Bearer ") ? authorization.slice(7) : "";
+    if (!secretsEqual(token, secret)) throw new AppError("UNAUTHORIZED");
+  };
+}
+
+export function createAccessChecks(config: Config, logger: Logger): Record<Access, AccessCheck | undefined> {
+  return {
+    public: undefined,
+    admin: bearerCheck(config.adminToken, "ADMIN_TOKEN", logger),
+    cron: bearerCheck(config.cronSecret, "CRON_SECRET", logger),
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * CORS through @elysiajs/cors, configured strictly. Left to its defaults it reflects any Origin with
+ * credentials, and its string rules match across schemes; here an origin is allowed only when it is,
+ * character for character, one of the configured full origins (scheme, host and port). `null`, scheme
+ * downgrades, look-alike suffixes and unlisted subdomains all fail that test. Origins are read from
+ * the live settings, so a change applies without a restart.
+ */
+import { cors } from "@elysiajs/cors";
+import type { SettingsSource } from "../settings/settings.ts";
+
+export const CORS_ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+export const CORS_ALLOWED_HEADERS = ["authorization", "content-type", "idempotency-key", "x-request-id"];
+export const CORS_EXPOSED_HEADERS = ["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy", "retry-after"];
+
+export function createOriginCheck(settings: SettingsSource): (origin: string | null) => boolean {
+  let version = -1;
+  let allowed = new Set<string>();
+  return (origin) => {
+    const current = settings.current();
+    if (current.version !== version) {
+      allowed = new Set(current.cors.origins);
+      version = current.version;
+    }
+    return origin !== null && allowed.has(origin);
+  };
+}
+
+export function createCorsPlugin(settings: SettingsSource) {
+  const isAllowedOrigin = createOriginCheck(settings);
+  const { credentials, maxAgeSeconds } = settings.current().cors;
+  return cors({
+    origin: (request: Request) => isAllowedOrigin(request.headers.get("origin")),
+    methods: CORS_ALLOWED_METHODS,
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposeHeaders: CORS_EXPOSED_HEADERS,
+    credentials,
+    maxAge: maxAgeSeconds,
+    preflight: true,
+  });
+}

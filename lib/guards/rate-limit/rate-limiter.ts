@@ -1,0 +1,76 @@
+/**
+ * Applies a route's rate-limit rules to a caller. Every rule is checked (a burst and a sustained one,
+ * say) and the most restrictive answer is reported. In emergency mode every limit is divided.
+ * When Redis fails, a rule that fails open falls back to the in-process limiter and one that fails
+ * closed refuses with 503.
+ */
+import { AppError } from "../../errors/app-error.ts";
+import type { RateLimitScope, ResolvedRateLimitRule } from "../../http/route-policy.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { SettingsSource } from "../../settings/settings.ts";
+import { InProcessLimiter } from "./in-process-limiter.ts";
+import type { LimitResult, WindowLimiter } from "./limit-result.ts";
+
+export type CallerIdentity = Partial<Record<RateLimitScope, string>> & { ip: string };
+
+export interface RateLimitOutcome {
+  allowed: boolean;
+  /** The binding result: the refusing one, or the one with the fewest remaining. */
+  binding: LimitResult;
+  /** `RateLimit-Policy` value listing every rule, e.g. `10;w=1, 100;w=60`. */
+  policy: string;
+}
+
+export interface RateLimiter {
+  check(routeKey: string, rules: readonly ResolvedRateLimitRule[], caller: CallerIdentity): Promise<RateLimitOutcome | undefined>;
+}
+
+export function createRateLimiter(options: { shared: WindowLimiter | undefined; settings: SettingsSource; logger: Logger }): RateLimiter {
+  const local = new InProcessLimiter();
+  const { shared, settings, logger } = options;
+
+  const checkRule = async (routeKey: string, rule: ResolvedRateLimitRule, caller: CallerIdentity, divisor: number): Promise<LimitResult> => {
+    const limit = Math.max(1, Math.floor(rule.limit / divisor));
+    // A scope the caller has no value for (e.g. "user" before sign-in) counts by address instead.
+    const subject = caller[rule.scope] === undefined ? `ip:${caller.ip}` : `${rule.scope}:${caller[rule.scope]}`;
+    const identifier = `${routeKey}:${rule.name}:${subject}`;
+    if (shared === undefined) return local.limit(identifier, limit, rule.windowMs);
+    try {
+      return await shared.limit(identifier, limit, rule.windowMs);
+    } catch (error) {
+      if (rule.onStoreFailure === "closed") {
+        logger.warn("rate limit store unavailable, refusing (fail-closed)", { rule: rule.name, route: routeKey, error });
+        throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, { "retry-after": "1" });
+      }
+      return local.limit(identifier, limit, rule.windowMs);
+    }
+  };
+
+  return {
+    async check(routeKey, rules, caller) {
+      if (rules.length === 0) return undefined;
+      const { emergency } = settings.current();
+      const divisor = emergency.enabled ? emergency.limitDivisor : 1;
+      const results = await Promise.all(rules.map((rule) => checkRule(routeKey, rule, caller, divisor)));
+      let binding = results[0] as LimitResult;
+      for (const result of results) {
+        if (!result.success && binding.success) binding = result;
+        else if (result.success === binding.success && result.remaining < binding.remaining) binding = result;
+      }
+      const policy = rules.map((rule, i) => `${results[i]?.limit ?? rule.limit};w=${Math.ceil(rule.windowMs / 1000)}`).join(", ");
+      return { allowed: binding.success, binding, policy };
+    },
+  };
+}
+
+export function rateLimitHeaders(outcome: RateLimitOutcome, now: number = Date.now()): Record<string, string> {
+  const resetSeconds = Math.max(0, Math.ceil((outcome.binding.reset - now) / 1000));
+  const headers: Record<string, string> = {
+    "ratelimit-limit": String(outcome.binding.limit),
+    "ratelimit-remaining": String(outcome.binding.remaining),
+    "ratelimit-reset": String(resetSeconds),
+    "ratelimit-policy": outcome.policy,
+  };
+  if (!outcome.allowed) headers["retry-after"] = String(Math.max(1, resetSeconds));
+  return headers;
+}

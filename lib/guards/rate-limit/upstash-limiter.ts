@@ -1,0 +1,49 @@
+/**
+ * Redis-backed limiter through @upstash/ratelimit: one round trip per check, and an in-memory cache of
+ * identifiers already blocked so a flood costs no Redis calls. Limiter instances are created once per
+ * (limit, window) and reused.
+ */
+import { Ratelimit } from "@upstash/ratelimit";
+import type { Redis } from "@upstash/redis";
+import type { LimitResult, WindowLimiter } from "./limit-result.ts";
+
+// Module scope on purpose: the blocked-identifier cache survives across requests on a warm instance.
+const blockedIdentifiers = new Map<string, number>();
+
+export interface UpstashLimiterOptions {
+  redis: Redis;
+  prefix: string;
+  timeoutMs: number;
+  waitUntil(pending: Promise<unknown>): void;
+}
+
+export class UpstashLimiter implements WindowLimiter {
+  private readonly limiters = new Map<string, Ratelimit>();
+
+  constructor(private readonly options: UpstashLimiterOptions) {}
+
+  private limiterFor(limit: number, windowMs: number): Ratelimit {
+    const id = `${limit}/${windowMs}`;
+    let limiter = this.limiters.get(id);
+    if (limiter === undefined) {
+      limiter = new Ratelimit({
+        redis: this.options.redis,
+        limiter: Ratelimit.slidingWindow(limit, `${windowMs} ms`),
+        prefix: `${this.options.prefix}:${id}`,
+        ephemeralCache: blockedIdentifiers,
+        timeout: this.options.timeoutMs,
+        analytics: false,
+      });
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
+  }
+
+  async limit(identifier: string, limit: number, windowMs: number): Promise<LimitResult> {
+    const result = await this.limiterFor(limit, windowMs).limit(identifier);
+    this.options.waitUntil(result.pending);
+    // The library answers "allowed" when Redis misses its deadline; the caller decides what that means.
+    if (result.reason === "timeout") throw new Error(`rate limit check exceeded ${this.options.timeoutMs} ms`);
+    return { success: result.success, limit: result.limit, remaining: result.remaining, reset: result.reset };
+  }
+}

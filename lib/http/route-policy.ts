@@ -1,0 +1,69 @@
+/**
+ * What a route declares about itself: who may call it, its rate limits, body limit, accepted content
+ * types, timeout class and cache policy. Defaults live here; a declaration is resolved once, when the
+ * route is defined.
+ */
+export type Access = "public" | "admin" | "cron";
+export type TimeoutClass = "read" | "write" | "auth" | "cron";
+export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
+export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
+
+export interface RateLimitRule {
+  /** Distinguishes several rules on one route, e.g. "burst" and "sustained". */
+  name: string;
+  limit: number;
+  windowMs: number;
+  algorithm?: RateLimitAlgorithm;
+  scope: RateLimitScope;
+  /** When Redis does not answer: "open" falls back to the in-process limiter, "closed" refuses (503). */
+  onStoreFailure?: "open" | "closed";
+}
+
+export interface RoutePolicy {
+  access: Access;
+  rateLimits?: readonly RateLimitRule[];
+  bodyLimitBytes?: number;
+  accepts?: readonly string[];
+  timeout?: TimeoutClass;
+  /** A Cache-Control value; responses are `no-store` unless the route says otherwise. */
+  cache?: string;
+  /** Replaces the default security headers, e.g. a Content-Security-Policy for an HTML docs page. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+export interface ResolvedRateLimitRule extends Required<RateLimitRule> {}
+
+export interface ResolvedPolicy {
+  access: Access;
+  rateLimits: readonly ResolvedRateLimitRule[];
+  bodyLimitBytes: number;
+  accepts: ReadonlySet<string>;
+  timeout: TimeoutClass;
+  cache: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+export const MiB = 1024 * 1024;
+
+export const DEFAULT_POLICY = {
+  bodyLimitBytes: MiB,
+  accepts: ["application/json"],
+  cache: "no-store",
+  rateLimit: { algorithm: "sliding-window", onStoreFailure: "open" },
+  /** Routes that declare no rate limit still get this one per client address. */
+  rateLimits: [{ name: "default", limit: 300, windowMs: 60_000, scope: "ip" }],
+} as const satisfies { rateLimits: readonly RateLimitRule[] } & Record<string, unknown>;
+
+export const POLICY_DETAIL_KEY = "x-rampart-policy";
+
+export function resolvePolicy(policy: RoutePolicy, method: string): ResolvedPolicy {
+  return {
+    access: policy.access,
+    rateLimits: (policy.rateLimits ?? DEFAULT_POLICY.rateLimits).map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule })),
+    bodyLimitBytes: policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes,
+    accepts: new Set(policy.accepts ?? DEFAULT_POLICY.accepts),
+    timeout: policy.timeout ?? (method === "GET" || method === "HEAD" ? "read" : "write"),
+    cache: policy.cache ?? DEFAULT_POLICY.cache,
+    headers: policy.headers ?? {},
+  };
+}

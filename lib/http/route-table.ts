@@ -1,0 +1,59 @@
+/**
+ * The app's routes with their resolved policies, built once from the Elysia route list, so the
+ * pipeline can apply transport guards and answer 404/405 before Elysia runs.
+ */
+import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy } from "./route-policy.ts";
+
+export interface RouteEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly policy: ResolvedPolicy;
+}
+
+interface ElysiaRouteInfo {
+  method: string;
+  path: string;
+  hooks?: { detail?: Record<string, unknown> };
+}
+
+export interface RouteTable {
+  find(method: string, pathname: string): RouteEntry | undefined;
+  allowedMethods(pathname: string): string[];
+  readonly routes: readonly RouteEntry[];
+}
+
+function patternOf(path: string): RegExp {
+  const source = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
+  return new RegExp(`^${source}/?$`);
+}
+
+export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): RouteTable {
+  const routes: RouteEntry[] = elysiaRoutes.map((route) => {
+    const declared = route.hooks?.detail?.[POLICY_DETAIL_KEY] as RoutePolicy | undefined;
+    if (declared === undefined) throw new Error(`route ${route.method} ${route.path} declares no policy`);
+    return { method: route.method.toUpperCase(), path: route.path, policy: resolvePolicy(declared, route.method.toUpperCase()) };
+  });
+  const exact = new Map<string, RouteEntry>();
+  const patterned: { entry: RouteEntry; pattern: RegExp }[] = [];
+  for (const entry of routes) {
+    if (/[:*]/.test(entry.path)) patterned.push({ entry, pattern: patternOf(entry.path) });
+    else {
+      exact.set(`${entry.method} ${entry.path}`, entry);
+      if (entry.path !== "/") exact.set(`${entry.method} ${entry.path}/`, entry);
+    }
+  }
+  return {
+    routes,
+    find(method, pathname) {
+      const hit = exact.get(`${method} ${pathname}`);
+      if (hit !== undefined) return hit;
+      for (const { entry, pattern } of patterned) if (entry.method === method && pattern.test(pathname)) return entry;
+      return undefined;
+    },
+    allowedMethods(pathname) {
+      const methods = new Set<string>();
+      for (const entry of routes) if (patternOf(entry.path).test(pathname)) methods.add(entry.method);
+      return [...methods];
+    },
+  };
+}
