@@ -1,2 +1,8 @@
 /** The whole drizzle schema; drizzle-kit generates migrations/ from it. */
+export * from "./api-keys.ts";
+export * from "./audit-events.ts";
 export * from "./job-runs.ts";
+export * from "./organizations.ts";
+export * from "./sessions.ts";
+export * from "./signing-keys.ts";
+export * from "./users.ts";
