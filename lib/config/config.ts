@@ -13,6 +13,21 @@ export type StoreConfig =
 /** Which proxy headers carry the client's address: none, Vercel's, or the Nth-from-last X-Forwarded-For hop. */
 export type TrustProxy = { kind: "none" } | { kind: "vercel" } | { kind: "hops"; hops: number };
 
+export interface EncryptionKey {
+  version: number;
+  /** 32 raw bytes for AES-256-GCM. */
+  key: Uint8Array;
+}
+
+export interface AuthConfig {
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshIdleTtlSeconds: number;
+  sessionAbsoluteTtlSeconds: number;
+  apiKeyPrefix: string;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   port: number;
@@ -29,6 +44,10 @@ export interface Config {
   adminToken: string | undefined;
   emergencyMode: boolean;
   settingsPollMs: number;
+  /** Newest version first; the first one encrypts. */
+  encryptionKeys: EncryptionKey[];
+  retiredEncryptionVersions: number[];
+  auth: AuthConfig;
 }
 
 export const DEFAULT_CONFIG = {
@@ -40,7 +59,28 @@ export const DEFAULT_CONFIG = {
   readinessCacheMs: 500,
   hstsMaxAge: 31_536_000,
   settingsPollMs: 2_000,
+  auth: {
+    issuer: "rampart",
+    audience: "rampart-api",
+    accessTokenTtlSeconds: 900,
+    refreshIdleTtlSeconds: 14 * 86_400,
+    sessionAbsoluteTtlSeconds: 30 * 86_400,
+    apiKeyPrefix: "rk",
+  },
 } as const;
+
+// Outside production, a fixed key keeps `bun dev` working on a fresh machine. Never valid in production.
+const DEVELOPMENT_ENCRYPTION_KEY = "v1:cmFtcGFydC1kZXZlbG9wbWVudC1rZXktZG8tbm90LXU=";
+
+function parseEncryptionKeys(value: string): EncryptionKey[] {
+  return value
+    .split(",")
+    .map((entry) => {
+      const [version = "", key = ""] = entry.split(":");
+      return { version: Number(version.slice(1)), key: Uint8Array.from(Buffer.from(key, "base64")) };
+    })
+    .sort((a, b) => b.version - a.version);
+}
 
 function parseTrustProxy(value: string | undefined): TrustProxy {
   if (value === undefined || value === "none") return { kind: "none" };
@@ -92,6 +132,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (env_ === "production" && parsed.DATABASE_URL === undefined) {
     throw missing("DATABASE_URL", "in production (the embedded PGlite database is for development)");
   }
+  if (env_ === "production" && parsed.ENCRYPTION_KEYS === undefined) {
+    throw missing("ENCRYPTION_KEYS", "in production (v1:<32 bytes in base64>, comma-separated versions)");
+  }
+  const encryptionKeys = parseEncryptionKeys(parsed.ENCRYPTION_KEYS ?? DEVELOPMENT_ENCRYPTION_KEY);
+  if (encryptionKeys.some((k) => k.key.byteLength !== 32)) throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes");
 
   const database: DatabaseConfig =
     parsed.DATABASE_URL === undefined
@@ -119,5 +164,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     adminToken: parsed.ADMIN_TOKEN,
     emergencyMode: parsed.EMERGENCY_MODE === "on",
     settingsPollMs: parsed.SETTINGS_POLL_MS ?? DEFAULT_CONFIG.settingsPollMs,
+    encryptionKeys,
+    retiredEncryptionVersions: (parsed.ENCRYPTION_RETIRED_VERSIONS ?? "").split(",").filter((v) => v !== "").map((v) => Number(v.slice(1))),
+    auth: {
+      issuer: parsed.JWT_ISSUER ?? DEFAULT_CONFIG.auth.issuer,
+      audience: parsed.JWT_AUDIENCE ?? DEFAULT_CONFIG.auth.audience,
+      accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_CONFIG.auth.accessTokenTtlSeconds,
+      refreshIdleTtlSeconds: parsed.REFRESH_IDLE_TTL_SECONDS ?? DEFAULT_CONFIG.auth.refreshIdleTtlSeconds,
+      sessionAbsoluteTtlSeconds: parsed.SESSION_ABSOLUTE_TTL_SECONDS ?? DEFAULT_CONFIG.auth.sessionAbsoluteTtlSeconds,
+      apiKeyPrefix: parsed.API_KEY_PREFIX ?? DEFAULT_CONFIG.auth.apiKeyPrefix,
+    },
   };
 }

@@ -25,6 +25,14 @@ export const envSchema = type({
   "ADMIN_TOKEN?": "string >= 32",
   "EMERGENCY_MODE?": "'on' | 'off'",
   "SETTINGS_POLL_MS?": positiveInt,
+  "ENCRYPTION_KEYS?": /^v\d+:[A-Za-z0-9+/_-]{43}=?(,v\d+:[A-Za-z0-9+/_-]{43}=?)*$/,
+  "ENCRYPTION_RETIRED_VERSIONS?": /^v\d+(,v\d+)*$/,
+  "JWT_ISSUER?": "string > 0",
+  "JWT_AUDIENCE?": "string > 0",
+  "ACCESS_TOKEN_TTL_SECONDS?": positiveInt,
+  "REFRESH_IDLE_TTL_SECONDS?": positiveInt,
+  "SESSION_ABSOLUTE_TTL_SECONDS?": positiveInt,
+  "API_KEY_PREFIX?": /^[a-z]{2,8}$/,
 });
 
 export type RawEnv = typeof envSchema.inferIn;

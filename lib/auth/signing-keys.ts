@@ -1,0 +1,87 @@
+/**
+ * The JWT signing key ring. Keys move next → current → retiring → retired: the next key is published
+ * in the JWKS before anything is signed with it, and a retiring key keeps verifying until every token
+ * it signed has expired. Private keys are stored encrypted, bound to their kid.
+ */
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { type CryptoKey, type JWK, exportJWK, generateKeyPair, importJWK } from "jose";
+import type { Db } from "../db/database.ts";
+import { signingKeys } from "../db/schema/index.ts";
+import type { Encryptor } from "../crypto/envelope-encryption.ts";
+
+export const SIGNING_ALGORITHM = "EdDSA";
+
+export interface KeyRing {
+  readonly signingKid: string;
+  readonly signingKey: CryptoKey;
+  /** Every key that may verify: next, current and retiring. */
+  readonly verificationKeys: ReadonlyMap<string, CryptoKey>;
+  readonly jwks: { keys: JWK[] };
+}
+
+const SIGNING_KEYS_LOCK = 7201;
+
+const rowIdentity = (kid: string) => `signing_keys:${kid}`;
+
+export async function createSigningKey(db: Db, encryptor: Encryptor, state: "next" | "current"): Promise<string> {
+  const kid = crypto.randomUUID();
+  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { crv: "Ed25519", extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALGORITHM, use: "sig" };
+  const privateJwk = JSON.stringify(await exportJWK(privateKey));
+  await db.insert(signingKeys).values({
+    kid,
+    algorithm: SIGNING_ALGORITHM,
+    state,
+    publicJwk: JSON.stringify(publicJwk),
+    privateKeyCiphertext: await encryptor.encrypt(privateJwk, rowIdentity(kid)),
+    activatedAt: state === "current" ? new Date() : null,
+  });
+  return kid;
+}
+
+/** Creates the first current and next keys when there are none; safe to run concurrently. */
+export async function ensureSigningKeys(db: Db, encryptor: Encryptor): Promise<void> {
+  await db.transaction(async (tx) => {
+    // One writer at a time: the advisory lock makes two cold starts agree on a single first key.
+    await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`);
+    const existing = await tx.select({ state: signingKeys.state }).from(signingKeys).where(inArray(signingKeys.state, ["current", "next"]));
+    if (!existing.some((k) => k.state === "current")) await createSigningKey(tx as unknown as Db, encryptor, "current");
+    if (!existing.some((k) => k.state === "next")) await createSigningKey(tx as unknown as Db, encryptor, "next");
+  });
+}
+
+export async function loadKeyRing(db: Db, encryptor: Encryptor): Promise<KeyRing> {
+  const rows = await db.select().from(signingKeys).where(inArray(signingKeys.state, ["next", "current", "retiring"]));
+  const current = rows.find((row) => row.state === "current");
+  if (current === undefined) throw new Error("no current signing key");
+  const verificationKeys = new Map<string, CryptoKey>();
+  const jwks: JWK[] = [];
+  for (const row of rows) {
+    const jwk = JSON.parse(row.publicJwk) as JWK;
+    jwks.push(jwk);
+    verificationKeys.set(row.kid, (await importJWK(jwk, SIGNING_ALGORITHM)) as CryptoKey);
+  }
+  const privateJwk = JSON.parse(await encryptor.decrypt(current.privateKeyCiphertext, rowIdentity(current.kid))) as JWK;
+  const signingKey = (await importJWK(privateJwk, SIGNING_ALGORITHM)) as CryptoKey;
+  return { signingKid: current.kid, signingKey, verificationKeys, jwks: { keys: jwks } };
+}
+
+/**
+ * One rotation step: retiring keys older than `retireAfterMs` are retired, the current key starts
+ * retiring, the next key becomes current, and a fresh next key is created.
+ */
+export async function rotateSigningKeys(db: Db, encryptor: Encryptor, retireAfterMs: number): Promise<{ current: string; next: string }> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`);
+    const now = new Date();
+    await tx
+      .update(signingKeys)
+      .set({ state: "retired", retiredAt: now })
+      .where(and(eq(signingKeys.state, "retiring"), lt(signingKeys.retiringAt, new Date(now.getTime() - retireAfterMs))));
+    await tx.update(signingKeys).set({ state: "retiring", retiringAt: now }).where(eq(signingKeys.state, "current"));
+    const [promoted] = await tx.update(signingKeys).set({ state: "current", activatedAt: now }).where(eq(signingKeys.state, "next")).returning({ kid: signingKeys.kid });
+    const current = promoted?.kid ?? (await createSigningKey(tx as unknown as Db, encryptor, "current"));
+    const next = await createSigningKey(tx as unknown as Db, encryptor, "next");
+    return { current, next };
+  });
+}
