@@ -29,5 +29,8 @@ export function createAccessChecks(config: Config, logger: Logger): Record<Acces
     public: undefined,
     admin: bearerCheck(config.adminToken, "ADMIN_TOKEN", logger),
     cron: bearerCheck(config.cronSecret, "CRON_SECRET", logger),
+    // Callers of these are authenticated by lib/auth/authenticate.ts, which needs the runtime's keys.
+    user: undefined,
+    "user-or-key": undefined,
   };
 }

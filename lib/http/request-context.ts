@@ -2,6 +2,7 @@
  * Per-request facts the pipeline and guards share (id, start, route, client, caller, deadline), kept
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
+import type { Caller } from "../auth/caller.ts";
 import type { ResolvedPolicy } from "./route-policy.ts";
 
 export interface RequestContext {
@@ -10,9 +11,9 @@ export interface RequestContext {
   route?: string;
   policy?: ResolvedPolicy;
   clientIp?: string;
+  caller?: Caller;
   userId?: string;
   orgId?: string;
-  apiKeyId?: string;
   /** Aborts when the request's deadline passes; pass it to database, store and outbound calls. */
   readonly signal: AbortSignal;
   /** The peer address of the connection, when the server knows it. */

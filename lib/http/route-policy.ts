@@ -3,7 +3,8 @@
  * types, timeout class and cache policy. Defaults live here; a declaration is resolved once, when the
  * route is defined.
  */
-export type Access = "public" | "admin" | "cron";
+/** public: anyone; admin: ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
+export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
 export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
@@ -17,10 +18,14 @@ export interface RateLimitRule {
   scope: RateLimitScope;
   /** When Redis does not answer: "open" falls back to the in-process limiter, "closed" refuses (503). */
   onStoreFailure?: "open" | "closed";
+  /** Count across every route instead of per route (an API key's own limit). */
+  acrossRoutes?: boolean;
 }
 
 export interface RoutePolicy {
   access: Access;
+  /** Scopes an API key must hold to call the route (users are authorised by role in the handler). */
+  scopes?: readonly string[];
   rateLimits?: readonly RateLimitRule[];
   bodyLimitBytes?: number;
   accepts?: readonly string[];
@@ -35,6 +40,7 @@ export interface ResolvedRateLimitRule extends Required<RateLimitRule> {}
 
 export interface ResolvedPolicy {
   access: Access;
+  scopes: readonly string[];
   rateLimits: readonly ResolvedRateLimitRule[];
   bodyLimitBytes: number;
   accepts: ReadonlySet<string>;
@@ -49,7 +55,7 @@ export const DEFAULT_POLICY = {
   bodyLimitBytes: MiB,
   accepts: ["application/json"],
   cache: "no-store",
-  rateLimit: { algorithm: "sliding-window", onStoreFailure: "open" },
+  rateLimit: { algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
   /** Routes that declare no rate limit still get this one per client address. */
   rateLimits: [{ name: "default", limit: 300, windowMs: 60_000, scope: "ip" }],
 } as const satisfies { rateLimits: readonly RateLimitRule[] } & Record<string, unknown>;
@@ -59,6 +65,7 @@ export const POLICY_DETAIL_KEY = "x-rampart-policy";
 export function resolvePolicy(policy: RoutePolicy, method: string): ResolvedPolicy {
   return {
     access: policy.access,
+    scopes: policy.scopes ?? [],
     rateLimits: (policy.rateLimits ?? DEFAULT_POLICY.rateLimits).map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule })),
     bodyLimitBytes: policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes,
     accepts: new Set(policy.accepts ?? DEFAULT_POLICY.accepts),

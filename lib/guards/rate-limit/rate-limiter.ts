@@ -33,7 +33,7 @@ export function createRateLimiter(options: { shared: WindowLimiter | undefined; 
     const limit = Math.max(1, Math.floor(rule.limit / divisor));
     // A scope the caller has no value for (e.g. "user" before sign-in) counts by address instead.
     const subject = caller[rule.scope] === undefined ? `ip:${caller.ip}` : `${rule.scope}:${caller[rule.scope]}`;
-    const identifier = `${routeKey}:${rule.name}:${subject}`;
+    const identifier = `${rule.acrossRoutes ? "*" : routeKey}:${rule.name}:${subject}`;
     if (shared === undefined) return local.limit(identifier, limit, rule.windowMs);
     try {
       return await shared.limit(identifier, limit, rule.windowMs);

@@ -1,0 +1,56 @@
+/**
+ * Writes security events to the append-only audit table. Callers pass what happened and to what; the
+ * request's id, address and user agent come from the request context. Never pass a secret in metadata.
+ */
+import type { Db } from "../db/database.ts";
+import { auditEvents } from "../db/schema/index.ts";
+import { requestContextOf } from "../http/request-context.ts";
+
+export type AuditAction =
+  | "user.signup"
+  | "user.login.succeeded"
+  | "user.login.failed"
+  | "user.password.changed"
+  | "user.disabled"
+  | "session.refreshed"
+  | "session.token_reused"
+  | "session.logout"
+  | "session.revoked"
+  | "org.created"
+  | "org.member.added"
+  | "org.member.removed"
+  | "org.member.role_changed"
+  | "api_key.created"
+  | "api_key.rotated"
+  | "api_key.revoked"
+  | "api_key.flagged"
+  | "signing_key.rotated"
+  | "admin.settings.changed"
+  | "admin.emergency.changed"
+  | "admin.ip_block.added"
+  | "admin.ip_block.removed"
+  | "ip.blocked";
+
+export interface AuditEvent {
+  action: AuditAction;
+  actor: { type: "user" | "api_key" | "admin" | "system" | "anonymous"; id?: string };
+  orgId?: string;
+  target?: { type: string; id: string };
+  metadata?: Record<string, unknown>;
+}
+
+export async function recordAuditEvent(db: Db, event: AuditEvent, request?: Request): Promise<void> {
+  const context = request === undefined ? undefined : requestContextOf(request);
+  await db.insert(auditEvents).values({
+    action: event.action,
+    actorType: event.actor.type,
+    actorId: event.actor.id ?? null,
+    orgId: event.orgId ?? null,
+    targetType: event.target?.type ?? null,
+    targetId: event.target?.id ?? null,
+    ip: context?.clientIp ?? null,
+    userAgent: request?.headers.get("user-agent")?.slice(0, 512) ?? null,
+    requestId: context?.requestId ?? null,
+    metadata: event.metadata ?? null,
+  });
+}

@@ -1,0 +1,32 @@
+/** The identity services of a runtime, created once per runtime on first use. */
+import { type Encryptor, createEncryptor } from "../crypto/envelope-encryption.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
+import type { ApiKeyVerifier } from "./caller.ts";
+import { type KeyRingProvider, createKeyRingProvider } from "./key-ring-provider.ts";
+import { type SessionRevocations, createSessionRevocations } from "./session-revocation.ts";
+
+export interface IdentityServices {
+  encryptor: Encryptor;
+  keyRing: KeyRingProvider;
+  revocations: SessionRevocations;
+  apiKeys: ApiKeyVerifier | undefined;
+}
+
+const services = new WeakMap<Runtime, IdentityServices>();
+
+export function identityOf(runtime: Runtime): IdentityServices {
+  let identity = services.get(runtime);
+  if (identity === undefined) {
+    const { config, db, store } = runtime;
+    const encryptor = createEncryptor(config.encryptionKeys, config.retiredEncryptionVersions);
+    identity = {
+      encryptor,
+      keyRing: createKeyRingProvider(db.primary, encryptor),
+      revocations: createSessionRevocations(store, (config.auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000),
+      apiKeys: undefined,
+    };
+    services.set(runtime, identity);
+  }
+  return identity;
+}

@@ -1,0 +1,36 @@
+/**
+ * Revoked sessions, shared through the store so every instance refuses their access tokens. An entry
+ * lives as long as an access token can, so the list never grows past the tokens still in circulation.
+ * A "not revoked" answer is reused for `negativeCacheMs`: that, plus the store's own replication, is the
+ * documented bound on how long a revoked session's token can still work.
+ */
+import type { Store } from "../store/store.ts";
+
+export const REVOKED_SESSION_PREFIX = "rampart:revoked-session:";
+export const DEFAULT_NEGATIVE_CACHE_MS = 5_000;
+const MAX_NEGATIVE_ENTRIES = 50_000;
+
+export interface SessionRevocations {
+  revoke(sessionId: string): Promise<void>;
+  isRevoked(sessionId: string): Promise<boolean>;
+}
+
+export function createSessionRevocations(store: Store, entryTtlMs: number, negativeCacheMs = DEFAULT_NEGATIVE_CACHE_MS): SessionRevocations {
+  const checkedAt = new Map<string, number>();
+  return {
+    async revoke(sessionId) {
+      checkedAt.delete(sessionId);
+      await store.set(`${REVOKED_SESSION_PREFIX}${sessionId}`, "1", { ttlMs: entryTtlMs });
+    },
+    async isRevoked(sessionId) {
+      const now = Date.now();
+      const seen = checkedAt.get(sessionId);
+      if (seen !== undefined && now - seen < negativeCacheMs) return false;
+      const revoked = (await store.get(`${REVOKED_SESSION_PREFIX}${sessionId}`)) !== null;
+      if (revoked) return true;
+      if (checkedAt.size >= MAX_NEGATIVE_ENTRIES) checkedAt.clear();
+      checkedAt.set(sessionId, now);
+      return false;
+    },
+  };
+}
