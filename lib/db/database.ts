@@ -1,5 +1,6 @@
 /** The database handle the rest of the lib receives, whatever driver is behind it. */
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { Breaker } from "../resilience/breaker.ts";
 import type * as schema from "./schema/index.ts";
 
 export type Schema = typeof schema;
@@ -7,6 +8,8 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
 export interface Database {
   readonly driver: "pglite" | "neon" | "postgres";
+  /** The breaker pooled queries pass through, where the driver allows one. */
+  readonly breaker?: Breaker;
   /** Writes, and reads that must see the caller's own writes. */
   readonly primary: Db;
   /** Runs a read on the replica when there is one, falling back to the primary if the replica fails. */

@@ -3,6 +3,7 @@ import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
 import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import type { Logger } from "../log/logger.ts";
+import { type Breaker, createBreaker } from "../resilience/breaker.ts";
 import { type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
 import { createReadRouter } from "./read-replica.ts";
 import * as schema from "./schema/index.ts";
@@ -21,9 +22,18 @@ function useLocalProxy(proxy: string): void {
   neonConfig.pipelineConnect = false;
 }
 
+// Every pooled query goes through the breaker, so a dead database fails requests fast (503) instead of
+// each one waiting out a connection attempt. Interactive transactions hold their own client and are not wrapped.
+function guardQueries(pool: Pool, breaker: Breaker): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => breaker.execute(() => query(...args));
+}
+
 export function openNeon(options: NeonOptions, logger: Logger): Database {
   if (options.wsProxy !== undefined) useLocalProxy(options.wsProxy);
   const pool = new Pool({ connectionString: options.url });
+  const breaker = createBreaker("postgres", logger, { consecutiveFailures: 5, halfOpenAfterMs: 1_000 });
+  guardQueries(pool, breaker);
   const replicaPool = options.readUrl === undefined ? undefined : new Pool({ connectionString: options.readUrl });
   // Idle clients that lose their socket emit 'error' on the pool; without a listener that crashes the process.
   pool.on("error", (error: Error) => logger.warn("database pool error", { error }));
@@ -32,6 +42,7 @@ export function openNeon(options: NeonOptions, logger: Logger): Database {
   const replica = replicaPool === undefined ? undefined : (drizzle({ client: replicaPool, schema }) as unknown as Db);
   return {
     driver: "neon",
+    breaker,
     primary,
     read: createReadRouter(primary, replica, logger),
     ping: async () => {

@@ -1,4 +1,5 @@
 /** Maps whatever a handler or the framework threw onto an AppError; anything unexpected is INTERNAL. */
+import { BrokenCircuitError } from "cockatiel";
 import { AppError } from "./app-error.ts";
 
 interface ValidationIssue {
@@ -21,6 +22,8 @@ function validationIssues(error: unknown): ValidationIssue[] {
 
 export function toAppError(code: string | number, error: unknown): { appError: AppError; unexpected: boolean } {
   if (error instanceof AppError) return { appError: error, unexpected: false };
+  // A dependency behind an open breaker: say so quickly rather than a 500.
+  if (error instanceof BrokenCircuitError) return { appError: new AppError("DEPENDENCY_UNAVAILABLE", undefined, undefined, { "retry-after": "1" }), unexpected: false };
   switch (code) {
     case "NOT_FOUND":
       return { appError: new AppError("NOT_FOUND"), unexpected: false };

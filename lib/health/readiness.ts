@@ -55,7 +55,8 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
   };
 
   const run = async (): Promise<ReadinessReport> => {
-    const [database, storeStatus] = await Promise.all([probe(db.driver, (signal) => db.ping(signal), dependencyTimeoutMs), checkStore()]);
+    const [databaseStatus, storeStatus] = await Promise.all([probe(db.driver, (signal) => db.ping(signal), dependencyTimeoutMs), checkStore()]);
+    const database = db.breaker === undefined ? databaseStatus : { ...databaseStatus, breaker: db.breaker.state };
     const ready = database.status === "up" && storeStatus.status === "up";
     return { status: ready ? "ready" : "not_ready", checks: { database, store: storeStatus } };
   };
