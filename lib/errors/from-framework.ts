@@ -28,7 +28,8 @@ export function toAppError(code: string | number, error: unknown): { appError: A
     case "NOT_FOUND":
       return { appError: new AppError("NOT_FOUND"), unexpected: false };
     case "PARSE":
-      return { appError: new AppError("INVALID_JSON"), unexpected: false };
+      // Elysia wraps whatever a parse hook throws (our 413 and strict-JSON errors) in a ParseError.
+      return { appError: (error as { cause?: unknown }).cause instanceof AppError ? ((error as { cause: AppError }).cause) : new AppError("INVALID_JSON"), unexpected: false };
     case "VALIDATION":
       return { appError: new AppError("VALIDATION_FAILED", undefined, { fields: validationIssues(error) }), unexpected: false };
     case "INVALID_COOKIE_SIGNATURE":

@@ -17,8 +17,9 @@ export function createUpstashClient(options: UpstashStoreOptions): Redis {
   return new Redis({
     url: options.url,
     token: options.token,
-    // The client's default is 5 retries with exponential backoff; our breaker decides instead.
-    retry: false,
+    // The client's default is 5 retries with exponential backoff (and `retry: false` still tries
+    // twice); one attempt, and the breaker decides what happens next.
+    retry: { retries: 0, backoff: () => 0 },
     automaticDeserialization: false,
     enableTelemetry: false,
     signal: () => AbortSignal.timeout(options.timeoutMs),
