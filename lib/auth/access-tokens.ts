@@ -1,9 +1,9 @@
 /**
  * Access tokens: short-lived EdDSA JWTs. Verification pins everything an attacker could steer: the
- * algorithm list, issuer, audience and `typ`; it requires exp, iat, sub and jti, allows a small clock
- * skew, refuses oversized tokens before parsing, ignores no header it does not understand (`crit`),
- * never fetches or trusts keys named in the token (jku, x5u, jwk, x5c), and looks keys up by kid in
- * the local ring only.
+ * algorithm list, issuer, audience and `typ`; it requires exp, iat, sub, jti and sid, refuses a lifetime
+ * longer than the TTL, allows a small clock skew, refuses oversized tokens before parsing, ignores no
+ * header it does not understand (`crit`), never fetches or trusts keys named in the token (jku, x5u,
+ * jwk, x5c), and looks keys up by kid in the local ring only.
  */
 import { type JWTHeaderParameters, SignJWT, errors, jwtVerify } from "jose";
 import type { AuthConfig } from "../config/config.ts";
@@ -15,6 +15,10 @@ export const ACCESS_TOKEN_TYPE = "at+jwt";
 export const MAX_ACCESS_TOKEN_BYTES = 4_096;
 export const CLOCK_SKEW_SECONDS = 30;
 const KID_PATTERN = /^[0-9a-f-]{36}$/;
+// Canonical base64url only, and an Ed25519 signature is exactly 64 bytes: 85 characters and a last one
+// whose unused low bits are zero. Lenient decoders also accept padding, whitespace and other last
+// characters, which would give every token many spellings that all verify.
+const COMPACT_ED25519_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{85}[AQgw]$/;
 const FORBIDDEN_HEADERS = ["jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"] as const;
 
 export interface AccessTokenSubject {
@@ -29,22 +33,26 @@ export interface VerifiedAccessToken extends AccessTokenSubject {
 
 export async function signAccessToken(ring: KeyRingProvider, auth: AuthConfig, subject: AccessTokenSubject): Promise<{ token: string; expiresIn: number }> {
   const { signingKid, signingKey } = await ring.get();
+  // One clock reading for both claims: verification refuses a lifetime longer than the TTL by even a second.
+  const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ sid: subject.sessionId })
     .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: signingKid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(auth.issuer)
     .setAudience(auth.audience)
     .setSubject(subject.userId)
-    .setIssuedAt()
-    .setExpirationTime(`${auth.accessTokenTtlSeconds}s`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + auth.accessTokenTtlSeconds)
     .setJti(crypto.randomUUID())
     .sign(signingKey);
   return { token, expiresIn: auth.accessTokenTtlSeconds };
 }
 
-const unauthorized = () => new AppError("UNAUTHORIZED", "The access token is invalid or expired.");
+// The default message: a refused token must not be told apart from a missing one or a revoked session.
+const unauthorized = () => new AppError("UNAUTHORIZED");
+const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value.length > 0;
 
 export async function verifyAccessToken(ring: KeyRingProvider, auth: AuthConfig, token: string): Promise<VerifiedAccessToken> {
-  if (token.length > MAX_ACCESS_TOKEN_BYTES || token.split(".").length !== 3) throw unauthorized();
+  if (token.length > MAX_ACCESS_TOKEN_BYTES || !COMPACT_ED25519_JWS.test(token)) throw unauthorized();
   const keyFor = async (header: JWTHeaderParameters) => {
     if (FORBIDDEN_HEADERS.some((name) => name in header)) throw unauthorized();
     if (typeof header.kid !== "string" || !KID_PATTERN.test(header.kid)) throw unauthorized();
@@ -63,12 +71,14 @@ export async function verifyAccessToken(ring: KeyRingProvider, auth: AuthConfig,
       maxTokenAge: `${auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS}s`,
     });
     const { sub, sid, jti, exp, iat } = payload;
-    if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string" || typeof exp !== "number") throw unauthorized();
-    // An iat in the future beyond the skew means a forged or badly clocked token.
-    if (typeof iat !== "number" || iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) throw unauthorized();
+    if (!isNonEmptyString(sub) || !isNonEmptyString(sid) || !isNonEmptyString(jti) || typeof exp !== "number" || typeof iat !== "number") throw unauthorized();
+    // jose bounds iat (not in the future, not older than the TTL) and exp (not past) one at a time; an exp
+    // further from iat than the TTL is a lifetime we never issue, so the token was not minted by signAccessToken.
+    if (exp - iat > auth.accessTokenTtlSeconds) throw unauthorized();
     return { userId: sub, sessionId: sid, jti, expiresAt: exp * 1000 };
   } catch (error) {
-    if (error instanceof AppError || error instanceof errors.JOSEError || error instanceof TypeError || error instanceof SyntaxError) throw unauthorized();
+    // Only verdicts on the token become 401; a failure to load the key ring (database down) stays a 5xx.
+    if (error instanceof errors.JOSEError) throw unauthorized();
     throw error;
   }
 }

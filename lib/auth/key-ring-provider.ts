@@ -22,36 +22,39 @@ export interface KeyRingProvider {
 
 export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Partial<KeyRingProviderOptions> = {}): KeyRingProvider {
   const { ttlMs, unknownKidRefreshMs } = { ...DEFAULT_KEY_RING_OPTIONS, ...options };
-  let loading: Promise<KeyRing> | undefined;
-  let loadedAt = 0;
+  // Ages count from when a load starts, so callers arriving while it runs share it instead of starting more.
+  let latest: { ring: Promise<KeyRing>; startedAt: number } | undefined;
   let ensured = false;
-  const load = () => {
-    loading = (async () => {
+  const load = (): Promise<KeyRing> => {
+    const ring = (async () => {
       if (!ensured) {
         await ensureSigningKeys(db, encryptor);
         ensured = true;
       }
-      const ring = await loadKeyRing(db, encryptor);
-      loadedAt = performance.now();
-      return ring;
+      return loadKeyRing(db, encryptor);
     })();
-    loading.catch(() => {
-      loading = undefined;
+    const attempt = { ring, startedAt: performance.now() };
+    latest = attempt;
+    // Awaiters still receive the error; this only makes the next caller retry instead of reusing the failure.
+    ring.catch(() => {
+      if (latest === attempt) latest = undefined;
     });
-    return loading;
+    return ring;
   };
   const provider: KeyRingProvider = {
     get() {
-      if (loading === undefined || performance.now() - loadedAt > ttlMs) return load();
-      return loading;
+      if (latest === undefined || performance.now() - latest.startedAt > ttlMs) return load();
+      return latest.ring;
     },
     async forKid(kid) {
       const ring = await provider.get();
-      if (ring.verificationKeys.has(kid) || performance.now() - loadedAt < unknownKidRefreshMs) return ring;
+      if (ring.verificationKeys.has(kid)) return ring;
+      // A load started recently (possibly by a concurrent request with the same unknown kid) answers for it.
+      if (latest !== undefined && performance.now() - latest.startedAt < unknownKidRefreshMs) return latest.ring;
       return load();
     },
     invalidate() {
-      loading = undefined;
+      latest = undefined;
     },
   };
   return provider;

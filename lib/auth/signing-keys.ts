@@ -11,29 +11,62 @@ import type { Encryptor } from "../crypto/envelope-encryption.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
 
+/** A public key as the JWKS publishes it: these fields and no others. */
+export interface PublicSigningJwk {
+  kty: string;
+  crv: string;
+  x: string;
+  kid: string;
+  alg: typeof SIGNING_ALGORITHM;
+  use: "sig";
+}
+
 export interface KeyRing {
   readonly signingKid: string;
   readonly signingKey: CryptoKey;
   /** Every key that may verify: next, current and retiring. */
   readonly verificationKeys: ReadonlyMap<string, CryptoKey>;
-  readonly jwks: { keys: JWK[] };
+  readonly jwks: { keys: PublicSigningJwk[] };
+}
+
+export interface RotationOptions {
+  /** How long a retiring key keeps verifying: at least the longest an access token it signed can live. */
+  retireAfterMs: number;
+  /** Rotate only when the current key has signed for this long; overdue retiring keys are retired either way. */
+  onlyIfCurrentOlderThanMs?: number;
+}
+
+export interface RotationOutcome {
+  rotated: boolean;
+  current: string;
+  next: string;
+  /** Keys moved to retired by this call. */
+  retired: string[];
 }
 
 const SIGNING_KEYS_LOCK = 7201;
 
-const rowIdentity = (kid: string) => `signing_keys:${kid}`;
+/** The additional authenticated data a key's private ciphertext is bound to. */
+export const signingKeyRowIdentity = (kid: string) => `signing_keys:${kid}`;
+
+// Copies only the public fields, so a stray private member ("d") in a stored row can never be published.
+function toPublicJwk(stored: JWK, kid: string): PublicSigningJwk {
+  const { kty, crv, x } = stored;
+  if (typeof kty !== "string" || typeof crv !== "string" || typeof x !== "string") throw new Error(`signing key ${kid} has no public key`);
+  return { kty, crv, x, kid, alg: SIGNING_ALGORITHM, use: "sig" };
+}
 
 export async function createSigningKey(db: Db, encryptor: Encryptor, state: "next" | "current"): Promise<string> {
   const kid = crypto.randomUUID();
   const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { crv: "Ed25519", extractable: true });
-  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALGORITHM, use: "sig" };
+  const publicJwk = toPublicJwk(await exportJWK(publicKey), kid);
   const privateJwk = JSON.stringify(await exportJWK(privateKey));
   await db.insert(signingKeys).values({
     kid,
     algorithm: SIGNING_ALGORITHM,
     state,
     publicJwk: JSON.stringify(publicJwk),
-    privateKeyCiphertext: await encryptor.encrypt(privateJwk, rowIdentity(kid)),
+    privateKeyCiphertext: await encryptor.encrypt(privateJwk, signingKeyRowIdentity(kid)),
     activatedAt: state === "current" ? new Date() : null,
   });
   return kid;
@@ -55,33 +88,42 @@ export async function loadKeyRing(db: Db, encryptor: Encryptor): Promise<KeyRing
   const current = rows.find((row) => row.state === "current");
   if (current === undefined) throw new Error("no current signing key");
   const verificationKeys = new Map<string, CryptoKey>();
-  const jwks: JWK[] = [];
+  const jwks: PublicSigningJwk[] = [];
   for (const row of rows) {
-    const jwk = JSON.parse(row.publicJwk) as JWK;
+    const jwk = toPublicJwk(JSON.parse(row.publicJwk) as JWK, row.kid);
     jwks.push(jwk);
     verificationKeys.set(row.kid, (await importJWK(jwk, SIGNING_ALGORITHM)) as CryptoKey);
   }
-  const privateJwk = JSON.parse(await encryptor.decrypt(current.privateKeyCiphertext, rowIdentity(current.kid))) as JWK;
+  const privateJwk = JSON.parse(await encryptor.decrypt(current.privateKeyCiphertext, signingKeyRowIdentity(current.kid))) as JWK;
   const signingKey = (await importJWK(privateJwk, SIGNING_ALGORITHM)) as CryptoKey;
   return { signingKid: current.kid, signingKey, verificationKeys, jwks: { keys: jwks } };
 }
 
 /**
- * One rotation step: retiring keys older than `retireAfterMs` are retired, the current key starts
- * retiring, the next key becomes current, and a fresh next key is created.
+ * One rotation step, under a lock so concurrent callers serialise: retiring keys older than
+ * `retireAfterMs` are retired, then (unless the current key is younger than `onlyIfCurrentOlderThanMs`)
+ * the current key starts retiring, the next key becomes current, and a fresh next key is created.
  */
-export async function rotateSigningKeys(db: Db, encryptor: Encryptor, retireAfterMs: number): Promise<{ current: string; next: string }> {
+export async function rotateSigningKeys(db: Db, encryptor: Encryptor, options: RotationOptions): Promise<RotationOutcome> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`);
     const now = new Date();
-    await tx
+    const retired = await tx
       .update(signingKeys)
       .set({ state: "retired", retiredAt: now })
-      .where(and(eq(signingKeys.state, "retiring"), lt(signingKeys.retiringAt, new Date(now.getTime() - retireAfterMs))));
+      .where(and(eq(signingKeys.state, "retiring"), lt(signingKeys.retiringAt, new Date(now.getTime() - options.retireAfterMs))))
+      .returning({ kid: signingKeys.kid });
+    const live = await tx.select({ kid: signingKeys.kid, state: signingKeys.state, activatedAt: signingKeys.activatedAt }).from(signingKeys).where(inArray(signingKeys.state, ["current", "next"]));
+    const current = live.find((k) => k.state === "current");
+    const next = live.find((k) => k.state === "next");
+    const minAge = options.onlyIfCurrentOlderThanMs;
+    if (minAge !== undefined && current?.activatedAt != null && next !== undefined && now.getTime() - current.activatedAt.getTime() < minAge) {
+      return { rotated: false, current: current.kid, next: next.kid, retired: retired.map((k) => k.kid) };
+    }
     await tx.update(signingKeys).set({ state: "retiring", retiringAt: now }).where(eq(signingKeys.state, "current"));
     const [promoted] = await tx.update(signingKeys).set({ state: "current", activatedAt: now }).where(eq(signingKeys.state, "next")).returning({ kid: signingKeys.kid });
-    const current = promoted?.kid ?? (await createSigningKey(tx as unknown as Db, encryptor, "current"));
-    const next = await createSigningKey(tx as unknown as Db, encryptor, "next");
-    return { current, next };
+    const newCurrent = promoted?.kid ?? (await createSigningKey(tx as unknown as Db, encryptor, "current"));
+    const newNext = await createSigningKey(tx as unknown as Db, encryptor, "next");
+    return { rotated: true, current: newCurrent, next: newNext, retired: retired.map((k) => k.kid) };
   });
 }

@@ -1,8 +1,10 @@
 /** Every scheduled job; vercel.json's crons and the Deno entry are checked against this list. */
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
+import { reencryptSecrets } from "./jobs/reencrypt-secrets.ts";
+import { rotateSigningKeysJob } from "./jobs/rotate-signing-keys.ts";
 import type { ScheduledJob } from "./scheduled-job.ts";
 
-export const SCHEDULED_JOBS: readonly ScheduledJob[] = [pruneJobRuns];
+export const SCHEDULED_JOBS: readonly ScheduledJob[] = [pruneJobRuns, rotateSigningKeysJob, reencryptSecrets];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {
   return SCHEDULED_JOBS.find((job) => job.name === name);

@@ -1,0 +1,22 @@
+/** The public keys that verify access tokens (RFC 7517): next, current and retiring, never private material. */
+import { Elysia } from "elysia";
+import { identityOf } from "../lib/auth/identity.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RoutePolicy } from "../lib/http/route-policy.ts";
+
+// Five minutes of caching is safe because a key is published a full rotation before it signs.
+const JWKS: RoutePolicy = {
+  access: "public",
+  rateLimits: [{ name: "jwks", limit: 120, windowMs: 60_000, scope: "ip" }],
+  bodyLimitBytes: 0,
+  timeout: "read",
+  cache: "public, max-age=300, stale-while-revalidate=60",
+};
+
+// identityOf is looked up per request: building a group (tools/build-vercel.ts) must not touch the database.
+export default defineRouteGroup("jwks", (runtime) =>
+  new Elysia({ name: "jwks" })
+    .use(policyPlugin)
+    .get("/.well-known/jwks.json", async () => (await identityOf(runtime).keyRing.get()).jwks, { policy: JWKS }),
+);

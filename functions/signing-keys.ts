@@ -1,0 +1,22 @@
+/** Operator control of the JWT signing keys: a forced rotation, e.g. when a key may have leaked. */
+import { Elysia } from "elysia";
+import { rotateRuntimeSigningKeys } from "../lib/auth/signing-key-rotation.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RoutePolicy } from "../lib/http/route-policy.ts";
+
+const ROTATE: RoutePolicy = {
+  access: "admin",
+  rateLimits: [{ name: "rotate", limit: 5, windowMs: 60_000, scope: "ip" }],
+  bodyLimitBytes: 0,
+  timeout: "write",
+};
+
+export default defineRouteGroup("signing-keys", (runtime) =>
+  new Elysia({ name: "signing-keys" })
+    .use(policyPlugin)
+    .post("/admin/signing-keys/rotate", async ({ request }) => {
+      const { current, next, retired } = await rotateRuntimeSigningKeys(runtime, { actor: { type: "admin" }, request });
+      return { current, next, retired };
+    }, { policy: ROTATE }),
+);
