@@ -3,8 +3,9 @@
  *
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
- *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → access
- *                   (admin / cron) → rate limits → declared body size and type → deadline (by route class)
+ *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block →
+ *                   access (admin / cron secret, or access token / API key with scopes) → rate limits
+ *                   (per ip, user, org or key) → declared body size and type → deadline (by route class)
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
  */
@@ -12,19 +13,21 @@ import { Elysia } from "elysia";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
 import { toAppError } from "../errors/from-framework.ts";
+import { createAuthenticator } from "../auth/authenticate.ts";
+import { identityOf } from "../auth/identity.ts";
 import { createAccessChecks } from "../guards/access.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { createCorsPlugin } from "../guards/cors.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
-import { rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
+import { type CallerIdentity, rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import type { RouteGroup } from "./route-group.ts";
-import { DEFAULT_POLICY } from "./route-policy.ts";
+import { DEFAULT_POLICY, type ResolvedRateLimitRule } from "./route-policy.ts";
 import { type RouteTable, createRouteTable } from "./route-table.ts";
 
 export interface RampartApp {
@@ -35,6 +38,9 @@ export interface RampartApp {
   /** Refuses new requests and resolves when in-flight ones are done or the deadline passes. */
   drain(deadlineMs: number): Promise<{ drained: boolean; abandoned: number }>;
 }
+
+// An API key's own per-minute limit, counted per key across every route.
+const PER_KEY_RULE: ResolvedRateLimitRule = { name: "api-key", limit: 0, windowMs: 60_000, scope: "key", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: true };
 
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -63,6 +69,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const resolveClientIp = createClientIpResolver(config.trustProxy);
   const accessChecks = createAccessChecks(config, logger);
   const rateLimiter = openRateLimiter(runtime);
+  const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   let routeTable: RouteTable = createRouteTable([]);
 
   const app = new Elysia({ name: "rampart" })
@@ -77,7 +84,19 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const ip = resolveClientIp(request, context.socketAddress);
       context.clientIp = ip;
       accessChecks[policy.access]?.(request);
-      const outcome = await rateLimiter.check(`${route.method} ${route.path}`, policy.rateLimits, { ip });
+      const identity: CallerIdentity = { ip };
+      let rules = policy.rateLimits;
+      if (policy.access === "user" || policy.access === "user-or-key") {
+        const caller = await authenticate(request, policy);
+        context.caller = caller;
+        if (caller.kind === "user") context.userId = identity.user = caller.userId;
+        else {
+          context.orgId = identity.org = caller.orgId;
+          identity.key = caller.keyId;
+          if (caller.rateLimitPerMinute !== undefined) rules = [...rules, { ...PER_KEY_RULE, limit: caller.rateLimitPerMinute }];
+        }
+      }
+      const outcome = await rateLimiter.check(`${route.method} ${route.path}`, rules, identity);
       if (outcome !== undefined) {
         Object.assign(set.headers, rateLimitHeaders(outcome));
         if (!outcome.allowed) throw new AppError("RATE_LIMITED");
