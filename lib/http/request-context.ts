@@ -3,6 +3,7 @@
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
 import type { Caller } from "../auth/caller.ts";
+import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
 import type { ResolvedPolicy } from "./route-policy.ts";
 
 export interface RequestContext {
@@ -31,7 +32,14 @@ const contexts = new WeakMap<Request, RequestContext>();
 
 export function openRequestContext(request: Request, requestId: string, onDeadline?: DeadlineHandler): RequestContext {
   let controller: AbortController | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lengthMs = 0;
+  const deadline: Deadline = {
+    at: 0,
+    expire() {
+      controller?.abort(new Error(`deadline of ${lengthMs} ms passed`));
+      onDeadline?.(context, lengthMs);
+    },
+  };
   const context: RequestContext = {
     requestId,
     startedAt: performance.now(),
@@ -42,14 +50,12 @@ export function openRequestContext(request: Request, requestId: string, onDeadli
     },
     pending: new Set(),
     setDeadline(ms) {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = setTimeout(() => {
-        controller?.abort(new Error(`deadline of ${ms} ms passed`));
-        onDeadline?.(context, ms);
-      }, ms);
+      lengthMs = ms;
+      deadline.at = context.startedAt + ms;
+      watchDeadline(deadline);
     },
     clearDeadline() {
-      if (timer !== undefined) clearTimeout(timer);
+      unwatchDeadline(deadline);
     },
   };
   contexts.set(request, context);
