@@ -20,6 +20,11 @@ export class InProcessLimiter implements WindowLimiter {
   constructor(private readonly now: () => number = Date.now) {}
 
   async limit(identifier: string, limit: number, windowMs: number): Promise<LimitResult> {
+    return this.take(identifier, limit, windowMs);
+  }
+
+  /** The same check without a promise, for the hot path when no shared backend is configured. */
+  take(identifier: string, limit: number, windowMs: number): LimitResult {
     const now = this.now();
     const window = Math.floor(now / windowMs);
     const key = `${windowMs}:${identifier}`;

@@ -29,21 +29,32 @@ export function createRateLimiter(options: { shared: WindowLimiter | undefined; 
   const local = new InProcessLimiter();
   const { shared, settings, logger } = options;
 
-  const checkRule = async (routeKey: string, rule: ResolvedRateLimitRule, caller: CallerIdentity, divisor: number): Promise<LimitResult> => {
+  const checkRule = (routeKey: string, rule: ResolvedRateLimitRule, caller: CallerIdentity, divisor: number): LimitResult | Promise<LimitResult> => {
     const limit = Math.max(1, Math.floor(rule.limit / divisor));
     // A scope the caller has no value for (e.g. "user" before sign-in) counts by address instead.
     const subject = caller[rule.scope] === undefined ? `ip:${caller.ip}` : `${rule.scope}:${caller[rule.scope]}`;
     const identifier = `${rule.acrossRoutes ? "*" : routeKey}:${rule.name}:${subject}`;
-    if (shared === undefined) return local.limit(identifier, limit, rule.windowMs);
-    try {
-      return await shared.limit(identifier, limit, rule.windowMs);
-    } catch (error) {
+    if (shared === undefined) return local.take(identifier, limit, rule.windowMs);
+    return shared.limit(identifier, limit, rule.windowMs).catch((error: unknown) => {
       if (rule.onStoreFailure === "closed") {
         logger.warn("rate limit store unavailable, refusing (fail-closed)", { rule: rule.name, route: routeKey, error });
         throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, { "retry-after": "1" });
       }
-      return local.limit(identifier, limit, rule.windowMs);
+      return local.take(identifier, limit, rule.windowMs);
+    });
+  };
+
+  // The RateLimit-Policy value depends only on the rules and the divisor: build it once per pair.
+  const policyStrings = new WeakMap<readonly ResolvedRateLimitRule[], Map<number, string>>();
+  const policyFor = (rules: readonly ResolvedRateLimitRule[], divisor: number): string => {
+    let byDivisor = policyStrings.get(rules);
+    if (byDivisor === undefined) policyStrings.set(rules, (byDivisor = new Map()));
+    let policy = byDivisor.get(divisor);
+    if (policy === undefined) {
+      policy = rules.map((rule) => `${Math.max(1, Math.floor(rule.limit / divisor))};w=${Math.ceil(rule.windowMs / 1000)}`).join(", ");
+      byDivisor.set(divisor, policy);
     }
+    return policy;
   };
 
   return {
@@ -51,14 +62,14 @@ export function createRateLimiter(options: { shared: WindowLimiter | undefined; 
       if (rules.length === 0) return undefined;
       const { emergency } = settings.current();
       const divisor = emergency.enabled ? emergency.limitDivisor : 1;
-      const results = await Promise.all(rules.map((rule) => checkRule(routeKey, rule, caller, divisor)));
+      const pending = rules.map((rule) => checkRule(routeKey, rule, caller, divisor));
+      const results = shared === undefined ? (pending as LimitResult[]) : await Promise.all(pending);
       let binding = results[0] as LimitResult;
       for (const result of results) {
         if (!result.success && binding.success) binding = result;
         else if (result.success === binding.success && result.remaining < binding.remaining) binding = result;
       }
-      const policy = rules.map((rule, i) => `${results[i]?.limit ?? rule.limit};w=${Math.ceil(rule.windowMs / 1000)}`).join(", ");
-      return { allowed: binding.success, binding, policy };
+      return { allowed: binding.success, binding, policy: policyFor(rules, divisor) };
     },
   };
 }
