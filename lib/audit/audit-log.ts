@@ -2,6 +2,7 @@
  * Writes security events to the append-only audit table. Callers pass what happened and to what; the
  * request's id, address and user agent come from the request context. Never pass a secret in metadata.
  */
+import type { Caller } from "../auth/caller.ts";
 import type { Db } from "../db/database.ts";
 import { auditEvents } from "../db/schema/index.ts";
 import { requestContextOf } from "../http/request-context.ts";
@@ -11,12 +12,14 @@ export type AuditAction =
   | "user.login.succeeded"
   | "user.login.failed"
   | "user.password.changed"
+  | "user.password.change_failed"
   | "user.disabled"
   | "session.refreshed"
   | "session.token_reused"
   | "session.logout"
   | "session.revoked"
   | "org.created"
+  | "org.updated"
   | "org.member.added"
   | "org.member.removed"
   | "org.member.role_changed"
@@ -39,9 +42,9 @@ export interface AuditEvent {
   metadata?: Record<string, unknown>;
 }
 
-export async function recordAuditEvent(db: Db, event: AuditEvent, request?: Request): Promise<void> {
+function rowOf(event: AuditEvent, request?: Request): typeof auditEvents.$inferInsert {
   const context = request === undefined ? undefined : requestContextOf(request);
-  await db.insert(auditEvents).values({
+  return {
     action: event.action,
     actorType: event.actor.type,
     actorId: event.actor.id ?? null,
@@ -52,5 +55,20 @@ export async function recordAuditEvent(db: Db, event: AuditEvent, request?: Requ
     userAgent: request?.headers.get("user-agent")?.slice(0, 512) ?? null,
     requestId: context?.requestId ?? null,
     metadata: event.metadata ?? null,
-  });
+  };
+}
+
+export async function recordAuditEvent(db: Db, event: AuditEvent, request?: Request): Promise<void> {
+  await db.insert(auditEvents).values(rowOf(event, request));
+}
+
+/** Several events in one insert (a scheduled job's batch). */
+export async function recordAuditEvents(db: Db, events: readonly AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insert(auditEvents).values(events.map((event) => rowOf(event)));
+}
+
+/** The audit actor for an authenticated caller. */
+export function auditActorOf(caller: Caller): AuditEvent["actor"] {
+  return caller.kind === "user" ? { type: "user", id: caller.userId } : { type: "api_key", id: caller.keyId };
 }

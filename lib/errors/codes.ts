@@ -4,6 +4,7 @@ export const ERROR_CODES = {
   INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },
   VALIDATION_FAILED: { status: 422, message: "The request does not match the expected schema." },
   UNAUTHORIZED: { status: 401, message: "Authentication is required." },
+  TOKEN_REUSED: { status: 401, message: "This refresh token was already used; the session has been revoked." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   IP_BLOCKED: { status: 403, message: "Requests from this address are blocked." },
   NOT_FOUND: { status: 404, message: "No such resource." },

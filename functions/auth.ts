@@ -1,0 +1,138 @@
+/**
+ * Sign-up, login, token refresh, logout, the caller's sessions and password change. Login and sign-up
+ * refuse (503) rather than fall back when the shared rate-limit store is down.
+ */
+import { type } from "arktype";
+import { Elysia } from "elysia";
+import { signAccessToken } from "../lib/auth/access-tokens.ts";
+import { type SignedIn, changePassword, logIn, signUp } from "../lib/auth/accounts.ts";
+import { loginBody, passwordChangeBody, signupBody } from "../lib/auth/credentials.ts";
+import { createEmailRateLimit } from "../lib/auth/email-rate-limit.ts";
+import { identityOf } from "../lib/auth/identity.ts";
+import { DEFAULT_PASSWORD_HASHING, type PasswordHashingOptions, createPasswordHasher } from "../lib/auth/password-hashing.ts";
+import { REFRESH_TOKEN_PATTERN, logOut, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
+import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";
+import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
+import { AppError } from "../lib/errors/app-error.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { type RouteGroup, defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RateLimitRule, RoutePolicy } from "../lib/http/route-policy.ts";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const CREDENTIALS_BODY_BYTES = 4 * 1024;
+
+const SIGNUP: RoutePolicy = {
+  access: "public",
+  rateLimits: [
+    { name: "burst", limit: 5, windowMs: MINUTE, scope: "ip", onStoreFailure: "closed" },
+    { name: "sustained", limit: 30, windowMs: HOUR, scope: "ip", onStoreFailure: "closed" },
+  ],
+  bodyLimitBytes: CREDENTIALS_BODY_BYTES,
+  timeout: "auth",
+};
+
+const LOGIN: RoutePolicy = {
+  access: "public",
+  rateLimits: [
+    { name: "burst", limit: 10, windowMs: MINUTE, scope: "ip", onStoreFailure: "closed" },
+    { name: "sustained", limit: 100, windowMs: HOUR, scope: "ip", onStoreFailure: "closed" },
+  ],
+  bodyLimitBytes: CREDENTIALS_BODY_BYTES,
+  timeout: "auth",
+};
+
+// Applied by the handler once the body names the account, before any password work. Counting every
+// attempt, not only failures, lets anyone lock an address out for a while: the price of stopping a
+// guessing campaign spread over many addresses.
+const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [{ name: "email", limit: 10, windowMs: 15 * MINUTE, scope: "email", onStoreFailure: "closed" }];
+
+const REFRESH: RoutePolicy = {
+  access: "public",
+  rateLimits: [{ name: "refresh", limit: 30, windowMs: MINUTE, scope: "ip" }],
+  bodyLimitBytes: 1024,
+  timeout: "auth",
+};
+
+const LOGOUT: RoutePolicy = { ...REFRESH, rateLimits: [{ name: "logout", limit: 30, windowMs: MINUTE, scope: "ip" }] };
+
+const LIST_SESSIONS: RoutePolicy = {
+  access: "user",
+  rateLimits: [{ name: "sessions", limit: 60, windowMs: MINUTE, scope: "user" }],
+  bodyLimitBytes: 0,
+  timeout: "auth",
+};
+
+const REVOKE_SESSION: RoutePolicy = { ...LIST_SESSIONS, rateLimits: [{ name: "revoke", limit: 30, windowMs: MINUTE, scope: "user" }] };
+
+// Each attempt costs two argon2 runs, and a stolen access token must not be a way to guess the password.
+const CHANGE_PASSWORD: RoutePolicy = {
+  access: "user",
+  rateLimits: [{ name: "password", limit: 5, windowMs: 15 * MINUTE, scope: "user", onStoreFailure: "closed" }],
+  bodyLimitBytes: CREDENTIALS_BODY_BYTES,
+  timeout: "auth",
+};
+
+const refreshBody = type({ "+": "reject", refreshToken: REFRESH_TOKEN_PATTERN });
+const sessionParams = type({ id: "string.uuid" });
+
+export interface AuthRouteOptions {
+  passwordHashing: PasswordHashingOptions;
+}
+
+export const DEFAULT_AUTH_ROUTE_OPTIONS: AuthRouteOptions = { passwordHashing: DEFAULT_PASSWORD_HASHING };
+
+/** The auth route group; tests pass a cheaper password hashing cost. */
+export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): RouteGroup {
+  const { passwordHashing } = { ...DEFAULT_AUTH_ROUTE_OPTIONS, ...options };
+  return defineRouteGroup("auth", (runtime) => {
+    const hasher = createPasswordHasher(passwordHashing);
+    const limitLoginsPerEmail = createEmailRateLimit(runtime, "POST /v1/auth/login", LOGIN_PER_EMAIL);
+    const { auth } = runtime.config;
+
+    const tokensFor = async (user: { id: string; email: string }, session: { sessionId: string; refreshToken: string }) => {
+      // Looked up per call (a WeakMap hit): building a route group must not open the key ring's database.
+      const { token, expiresIn } = await signAccessToken(identityOf(runtime).keyRing, auth, { userId: user.id, sessionId: session.sessionId });
+      return { accessToken: token, refreshToken: session.refreshToken, expiresIn, user: { id: user.id, email: user.email } };
+    };
+    const tokensOf = ({ account, session }: SignedIn) => tokensFor(account, session);
+
+    return new Elysia({ name: "auth" })
+      .use(policyPlugin)
+      .post("/v1/auth/signup", async ({ body, request, set }) => {
+        const signedIn = await signUp(runtime, hasher, body, request);
+        set.status = 201;
+        return tokensOf(signedIn);
+      }, { policy: SIGNUP, body: signupBody })
+      .post("/v1/auth/login", async ({ body, request }) => {
+        await limitLoginsPerEmail(request, body.email);
+        return tokensOf(await logIn(runtime, hasher, body, request));
+      }, { policy: LOGIN, body: loginBody })
+      .post("/v1/auth/refresh", async ({ body, request }) => {
+        const rotated = await rotateRefreshToken(runtime, body.refreshToken, request);
+        return tokensFor({ id: rotated.userId, email: rotated.email }, rotated);
+      }, { policy: REFRESH, body: refreshBody })
+      // Logout takes the refresh token, not the access token: it works after the access token has
+      // expired, and a client that lost its access token can still end the session.
+      .post("/v1/auth/logout", async ({ body, request, set }) => {
+        await logOut(runtime, body.refreshToken, request);
+        set.status = 204;
+      }, { policy: LOGOUT, body: refreshBody })
+      .get("/v1/auth/sessions", async ({ request }) => {
+        const caller = signedInUserOf(request);
+        const sessions = await listLiveSessions(runtime.db.primary, auth, caller.userId);
+        return { sessions: sessions.map((session) => ({ ...session, current: session.id === caller.sessionId })) };
+      }, { policy: LIST_SESSIONS })
+      .delete("/v1/auth/sessions/:id", async ({ params, request, set }) => {
+        // Another user's session answers exactly like one that does not exist.
+        if (!(await revokeOwnSession(runtime, signedInUserOf(request), params.id, request))) throw new AppError("NOT_FOUND", "No such session.");
+        set.status = 204;
+      }, { policy: REVOKE_SESSION, params: sessionParams })
+      .post("/v1/auth/password", async ({ body, request }) => {
+        const { userId } = signedInUserOf(request);
+        return tokensOf(await changePassword(runtime, hasher, { userId, ...body }, request));
+      }, { policy: CHANGE_PASSWORD, body: passwordChangeBody });
+  });
+}
+
+export default createAuthRoutes();

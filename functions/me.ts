@@ -1,0 +1,26 @@
+/** The signed-in user's own account. */
+import { Elysia } from "elysia";
+import { findActiveAccount } from "../lib/auth/accounts.ts";
+import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
+import { AppError } from "../lib/errors/app-error.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RoutePolicy } from "../lib/http/route-policy.ts";
+
+const ME: RoutePolicy = {
+  access: "user",
+  rateLimits: [{ name: "me", limit: 120, windowMs: 60_000, scope: "user" }],
+  bodyLimitBytes: 0,
+  timeout: "read",
+};
+
+export default defineRouteGroup("me", (runtime) =>
+  new Elysia({ name: "me" })
+    .use(policyPlugin)
+    .get("/v1/me", async ({ request }) => {
+      // A deleted or disabled account's token is refused here too, not only once its session revocation lands.
+      const account = await findActiveAccount(runtime, signedInUserOf(request).userId);
+      if (account === undefined) throw new AppError("UNAUTHORIZED");
+      return { id: account.id, email: account.email, createdAt: account.createdAt.toISOString() };
+    }, { policy: ME }),
+);

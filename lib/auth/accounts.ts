@@ -1,0 +1,115 @@
+/**
+ * Accounts: signing up, logging in, changing the password and disabling, each with its audit event.
+ * E-mail addresses arrive normalised (credentials.ts); no password or token ever reaches an audit row.
+ */
+import { eq } from "drizzle-orm";
+import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import { users } from "../db/schema/index.ts";
+import { AppError } from "../errors/app-error.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { passwordProblem } from "./credentials.ts";
+import type { PasswordHasher } from "./password-hashing.ts";
+import { type IssuedSession, startSession } from "./refresh-tokens.ts";
+import { revokeSessions } from "./sessions.ts";
+
+export interface Account {
+  id: string;
+  email: string;
+  createdAt: Date;
+}
+
+export interface Credentials {
+  /** Normalised: trimmed and lower-cased. */
+  email: string;
+  password: string;
+}
+
+export interface SignedIn {
+  account: Account;
+  session: IssuedSession;
+}
+
+// One answer for an unknown e-mail, a wrong password and a disabled account: none may be told apart.
+export const INVALID_CREDENTIALS_MESSAGE = "The e-mail address or password is incorrect.";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
+
+export async function signUp(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {
+  const db = runtime.db.primary;
+  const passwordHash = await hasher.hash(credentials.password);
+  const [account] = await db.insert(users).values({ email: credentials.email, passwordHash }).onConflictDoNothing({ target: users.email }).returning(ACCOUNT_COLUMNS);
+  if (account === undefined) throw new AppError("CONFLICT", "An account with this e-mail address already exists.");
+  const session = await startSession(db, runtime.config.auth, account.id, request);
+  await recordAuditEvent(db, { action: "user.signup", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
+  return { account, session };
+}
+
+/**
+ * Checks the password and opens a session. Every refusal does the same work (an unknown e-mail is verified
+ * against a dummy hash of the same cost, a disabled account's password is still checked) and the same audit write.
+ */
+export async function logIn(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {
+  const db = runtime.db.primary;
+  const [user] = await db.select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled }).from(users).where(eq(users.email, credentials.email));
+  const matches = user === undefined ? await hasher.verifyAgainstDummy(credentials.password) : await hasher.verify(credentials.password, user.passwordHash);
+  if (user === undefined || !matches || user.disabled) {
+    const reason = user === undefined ? "unknown_email" : matches ? "disabled" : "wrong_password";
+    const target: AuditEvent["target"] = user === undefined ? undefined : { type: "user", id: user.id };
+    await recordAuditEvent(db, { action: "user.login.failed", actor: { type: "anonymous" }, target, metadata: { reason } }, request);
+    throw new AppError("UNAUTHORIZED", INVALID_CREDENTIALS_MESSAGE);
+  }
+  // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
+  if (hasher.needsRehash(user.passwordHash)) await db.update(users).set({ passwordHash: await hasher.hash(credentials.password) }).where(eq(users.id, user.id));
+  const account = { id: user.id, email: user.email, createdAt: user.createdAt };
+  const session = await startSession(db, runtime.config.auth, account.id, request);
+  await recordAuditEvent(db, { action: "user.login.succeeded", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
+  return { account, session };
+}
+
+export async function findActiveAccount(runtime: Runtime, userId: string): Promise<Account | undefined> {
+  const [user] = await runtime.db.primary.select({ ...ACCOUNT_COLUMNS, disabled: users.disabled }).from(users).where(eq(users.id, userId));
+  return user === undefined || user.disabled ? undefined : { id: user.id, email: user.email, createdAt: user.createdAt };
+}
+
+const invalidNewPassword = (message: string) => new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "newPassword", message: `newPassword ${message}` }] });
+
+/**
+ * Replaces the password after checking the current one, revokes every session of the account (the
+ * caller's too: a thief's session must not survive) and opens a fresh one for the caller, who just proved
+ * the password.
+ */
+export async function changePassword(
+  runtime: Runtime,
+  hasher: PasswordHasher,
+  change: { userId: string; currentPassword: string; newPassword: string },
+  request?: Request,
+): Promise<SignedIn> {
+  const db = runtime.db.primary;
+  const [user] = await db.select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled }).from(users).where(eq(users.id, change.userId));
+  if (user === undefined || user.disabled) throw new AppError("UNAUTHORIZED");
+  const problem = passwordProblem(change.newPassword, user.email);
+  if (problem !== undefined) throw invalidNewPassword(problem);
+  if (change.newPassword === change.currentPassword) throw invalidNewPassword("must differ from the current password");
+  if (!(await hasher.verify(change.currentPassword, user.passwordHash))) {
+    await recordAuditEvent(db, { action: "user.password.change_failed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id } }, request);
+    // 403, not 401: the access token is fine, and a client must not read this as "signed out".
+    throw new AppError("FORBIDDEN", "The current password is incorrect.");
+  }
+  await db.update(users).set({ passwordHash: await hasher.hash(change.newPassword), passwordChangedAt: new Date() }).where(eq(users.id, user.id));
+  const revoked = await revokeSessions(runtime, { userId: user.id }, "password_changed");
+  await recordAuditEvent(db, { action: "user.password.changed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id }, metadata: { revokedSessions: revoked.length } }, request);
+  const session = await startSession(db, runtime.config.auth, user.id, request);
+  return { account: { id: user.id, email: user.email, createdAt: user.createdAt }, session };
+}
+
+/** Disables an account: it can no longer log in, and every session and access token it holds stops working. */
+export async function disableUser(runtime: Runtime, userId: string, actor: AuditEvent["actor"], request?: Request): Promise<{ revokedSessions: number }> {
+  if (!UUID.test(userId)) throw new AppError("NOT_FOUND", "No such user.");
+  const db = runtime.db.primary;
+  const [user] = await db.update(users).set({ disabled: true }).where(eq(users.id, userId)).returning({ id: users.id });
+  if (user === undefined) throw new AppError("NOT_FOUND", "No such user.");
+  const revoked = await revokeSessions(runtime, { userId }, "user_disabled");
+  await recordAuditEvent(db, { action: "user.disabled", actor, target: { type: "user", id: userId }, metadata: { revokedSessions: revoked.length } }, request);
+  return { revokedSessions: revoked.length };
+}

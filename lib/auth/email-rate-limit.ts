@@ -1,0 +1,26 @@
+/**
+ * Rate limits keyed on the e-mail a request names. The guard chain runs before the body is read, so the
+ * handler applies these rules itself, through a limiter built once with the route group.
+ */
+import { createHash } from "node:crypto";
+import { AppError } from "../errors/app-error.ts";
+import { UNKNOWN_CLIENT } from "../guards/client-ip.ts";
+import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
+import { rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
+import { requestContextOf } from "../http/request-context.ts";
+import { DEFAULT_POLICY, type RateLimitRule } from "../http/route-policy.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+
+/** Counts one attempt for `email` (normalised); throws 429 RATE_LIMITED once a rule is exhausted. */
+export type EmailRateLimit = (request: Request, email: string) => Promise<void>;
+
+export function createEmailRateLimit(runtime: Runtime, routeKey: string, rules: readonly RateLimitRule[]): EmailRateLimit {
+  const limiter = openRateLimiter(runtime);
+  const resolved = rules.map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule }));
+  return async (request, email) => {
+    // Counted under a digest: the store's keys should not be a list of our users' addresses.
+    const subject = createHash("sha256").update(email).digest("base64url");
+    const outcome = await limiter.check(routeKey, resolved, { ip: requestContextOf(request).clientIp ?? UNKNOWN_CLIENT, email: subject });
+    if (outcome !== undefined && !outcome.allowed) throw new AppError("RATE_LIMITED", undefined, undefined, rateLimitHeaders(outcome));
+  };
+}

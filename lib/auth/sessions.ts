@@ -1,0 +1,55 @@
+/**
+ * A user's sessions: the live ones, and revoking them both in the database (refresh tokens stop working)
+ * and in the store (access tokens stop working, within the bound documented in session-revocation.ts).
+ */
+import { and, desc, eq, gt, isNull } from "drizzle-orm";
+import { recordAuditEvent } from "../audit/audit-log.ts";
+import type { AuthConfig } from "../config/config.ts";
+import type { Db } from "../db/database.ts";
+import { sessions } from "../db/schema/index.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { identityOf } from "./identity.ts";
+
+export type RevocationReason = "logout" | "revoked" | "token_reused" | "password_changed" | "user_disabled";
+
+export interface SessionSummary {
+  id: string;
+  device: string | null;
+  ip: string | null;
+  createdAt: Date;
+  lastUsedAt: Date;
+}
+
+/** Sessions that can still be refreshed: not revoked, within their absolute lifetime, used within the idle one. */
+export function listLiveSessions(db: Db, auth: AuthConfig, userId: string, now: Date = new Date()): Promise<SessionSummary[]> {
+  const idleSince = new Date(now.getTime() - auth.refreshIdleTtlSeconds * 1000);
+  return db
+    .select({ id: sessions.id, device: sessions.device, ip: sessions.ip, createdAt: sessions.createdAt, lastUsedAt: sessions.lastUsedAt })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleSince)))
+    .orderBy(desc(sessions.lastUsedAt));
+}
+
+/** Revokes the user's sessions not yet revoked (only `sessionId`, when given) and returns their ids. */
+export async function revokeSessions(runtime: Runtime, target: { userId: string; sessionId?: string }, reason: RevocationReason): Promise<string[]> {
+  const revoked = await runtime.db.primary
+    .update(sessions)
+    .set({ revokedAt: new Date(), revokedReason: reason })
+    .where(and(eq(sessions.userId, target.userId), target.sessionId === undefined ? undefined : eq(sessions.id, target.sessionId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  const { revocations } = identityOf(runtime);
+  await Promise.all(revoked.map((session) => revocations.revoke(session.id)));
+  return revoked.map((session) => session.id);
+}
+
+/** A user revoking one of their own sessions; false when it is not theirs or not live (the caller answers 404). */
+export async function revokeOwnSession(runtime: Runtime, caller: { userId: string; sessionId: string }, sessionId: string, request?: Request): Promise<boolean> {
+  const revoked = await revokeSessions(runtime, { userId: caller.userId, sessionId }, "revoked");
+  if (revoked.length === 0) return false;
+  await recordAuditEvent(
+    runtime.db.primary,
+    { action: "session.revoked", actor: { type: "user", id: caller.userId }, target: { type: "session", id: sessionId }, metadata: { current: sessionId === caller.sessionId } },
+    request,
+  );
+  return true;
+}

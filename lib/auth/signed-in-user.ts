@@ -1,0 +1,10 @@
+/** The signed-in user behind a request that passed the `user` access check. */
+import { AppError } from "../errors/app-error.ts";
+import { requestContextOf } from "../http/request-context.ts";
+
+export function signedInUserOf(request: Request): { userId: string; sessionId: string } {
+  const caller = requestContextOf(request).caller;
+  // Only a route declared `access: "user"` should ask; an API key there is refused before the handler runs.
+  if (caller?.kind !== "user") throw new AppError("UNAUTHORIZED");
+  return { userId: caller.userId, sessionId: caller.sessionId };
+}
