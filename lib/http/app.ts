@@ -19,11 +19,13 @@ import { createAccessChecks } from "../guards/access.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { createCorsPlugin } from "../guards/cors.ts";
+import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
 import { type CallerIdentity, rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { createWaitUntil } from "../runtime/wait-until.ts";
 import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import type { RouteGroup } from "./route-group.ts";
@@ -69,6 +71,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const resolveClientIp = createClientIpResolver(config.trustProxy);
   const accessChecks = createAccessChecks(config, logger);
   const rateLimiter = openRateLimiter(runtime);
+  const ipBlocker = openIpBlocker(runtime);
+  const inBackground = createWaitUntil(logger);
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   let routeTable: RouteTable = createRouteTable([]);
 
@@ -83,6 +87,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       context.policy = policy;
       const ip = resolveClientIp(request, context.socketAddress);
       context.clientIp = ip;
+      if (ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
       accessChecks[policy.access]?.(request);
       const identity: CallerIdentity = { ip };
       let rules = policy.rateLimits;
@@ -99,7 +104,10 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const outcome = await rateLimiter.check(`${route.method} ${route.path}`, rules, identity);
       if (outcome !== undefined) {
         Object.assign(set.headers, rateLimitHeaders(outcome));
-        if (!outcome.allowed) throw new AppError("RATE_LIMITED");
+        if (!outcome.allowed) {
+          inBackground(ipBlocker.recordViolation(ip));
+          throw new AppError("RATE_LIMITED");
+        }
       }
       checkDeclaredBody(request, policy);
       context.setDeadline(settings.current().timeoutsMs[policy.timeout]);

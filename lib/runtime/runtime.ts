@@ -3,7 +3,8 @@ import type { Config } from "../config/config.ts";
 import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open-database.ts";
 import { type Logger, createLogger } from "../log/logger.ts";
-import { type SettingsSource, settingsFromConfig, staticSettings } from "../settings/settings.ts";
+import { createLiveSettings } from "../settings/live-settings.ts";
+import { type SettingsSource, settingsFromConfig } from "../settings/settings.ts";
 import { openStore } from "../store/open-store.ts";
 import type { Store } from "../store/store.ts";
 
@@ -27,11 +28,14 @@ export interface RuntimeParts {
   settings?: SettingsSource;
 }
 
-/** Opens what the configuration names; parts passed in (tests, dev hot reload) are used as they are. */
+/**
+ * Opens what the configuration names; parts passed in (tests, dev hot reload) are used as they are.
+ * Settings are shared through the store and start polling when the server or function says so.
+ */
 export async function openRuntime(config: Config, parts: RuntimeParts = {}): Promise<Runtime> {
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
   const db = parts.db ?? (await openDatabase(config.database, logger));
   const store = parts.store ?? openStore(config.store, logger);
-  const settings = parts.settings ?? staticSettings(settingsFromConfig(config));
+  const settings = parts.settings ?? createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
   return { config, logger, db, store, lifecycle: { shuttingDown: false }, settings };
 }

@@ -1,4 +1,7 @@
-/** Serves a Rampart app with Bun.serve as a long-lived process, with graceful shutdown on SIGINT/SIGTERM. */
+/**
+ * Serves a Rampart app with Bun.serve as a long-lived process, with graceful shutdown on SIGINT/SIGTERM.
+ * Shared settings and the IP blocklist are polled on a timer while it serves.
+ */
 import type { Server } from "bun";
 import { startInProcessScheduler } from "../cron/in-process-scheduler.ts";
 import type { ScheduledJob } from "../cron/scheduled-job.ts";
@@ -19,6 +22,7 @@ export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: 
   const app = buildApp(runtime, groups);
   const server = Bun.serve({ port: runtime.config.port, fetch: app.fetch });
   const scheduler = startInProcessScheduler(runtime, jobs);
+  runtime.settings.start();
   const served: ServedApp = {
     runtime,
     server,
@@ -33,7 +37,11 @@ export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: 
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    const target = { app: served.app, runtime, stopListening: () => void server.stop(), beforeClose: () => scheduler.stop() };
+    const beforeClose = () => {
+      scheduler.stop();
+      runtime.settings.stop();
+    };
+    const target = { app: served.app, runtime, stopListening: () => void server.stop(), beforeClose };
     shutDown(target, signal).then(
       () => process.exit(0),
       (error: unknown) => {

@@ -1,12 +1,15 @@
 /**
  * The entry of a deployed function (Vercel, Deno Deploy): configuration is validated when the module
  * loads; the runtime opens on the first request and is reused while the instance stays warm.
+ * Shared settings and the IP blocklist are loaded before the first request, then refreshed in the
+ * background by a request that finds them older than the poll interval: a frozen instance runs no timer.
  * Migrations are never applied here: production runs `bun run db:migrate`.
  */
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
 import { type Runtime, openRuntime } from "../runtime/runtime.ts";
+import { createWaitUntil } from "../runtime/wait-until.ts";
 
 export interface ServerlessApp {
   fetch(request: Request): Promise<Response>;
@@ -23,14 +26,25 @@ export function loadConfigOrThrow(env: Record<string, string | undefined>): Conf
 }
 
 export function createServerlessApp(config: Config, groups: readonly RouteGroup[]): ServerlessApp {
-  let opening: Promise<{ runtime: Runtime; app: RampartApp }> | undefined;
+  let opening: Promise<{ runtime: Runtime; app: RampartApp; inBackground: (pending: Promise<unknown>) => void }> | undefined;
   const open = () =>
-    (opening ??= openRuntime(config).then((runtime) => ({ runtime, app: buildApp(runtime, groups) })).catch((error: unknown) => {
-      opening = undefined;
-      throw error;
-    }));
+    (opening ??= openRuntime(config)
+      .then(async (runtime) => {
+        const app = buildApp(runtime, groups);
+        await runtime.settings.poll();
+        return { runtime, app, inBackground: createWaitUntil(runtime.logger) };
+      })
+      .catch((error: unknown) => {
+        opening = undefined;
+        throw error;
+      }));
   return {
-    fetch: async (request) => (await open()).app.fetch(request),
+    fetch: async (request) => {
+      const { runtime, app, inBackground } = await open();
+      const polling = runtime.settings.pollIfStale();
+      if (polling !== undefined) inBackground(polling);
+      return app.fetch(request);
+    },
     runtime: async () => (await open()).runtime,
   };
 }

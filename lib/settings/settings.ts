@@ -5,6 +5,9 @@
  */
 import type { Config } from "../config/config.ts";
 import type { RateLimitRule, TimeoutClass } from "../http/route-policy.ts";
+import { type Logger, createLogger } from "../log/logger.ts";
+import { MemoryStore } from "../store/memory-store.ts";
+import { createLiveSettings } from "./live-settings.ts";
 
 export interface Settings {
   version: number;
@@ -16,8 +19,27 @@ export interface Settings {
   rateLimitOverrides: Record<string, RateLimitRule[]>;
 }
 
+/** Settings without their version: what an operator changes and what the store keeps. */
+export type SettingsBody = Omit<Settings, "version">;
+
+/** A change to some settings: each section is merged field by field, except `rateLimitOverrides`, replaced whole. */
+export type SettingsPatch = {
+  [Section in keyof SettingsBody]?: Section extends "rateLimitOverrides" ? SettingsBody[Section] : Partial<SettingsBody[Section]>;
+};
+
 export interface SettingsSource {
   current(): Settings;
+  /** Validates the patch merged over the newest settings, shares it and applies it here at once; throws VALIDATION_FAILED. */
+  update(patch: SettingsPatch, actor: string): Promise<Settings>;
+  /** Adds other shared state to each poll (the IP blocklist); a registration makes the next `pollIfStale` poll. */
+  onPoll(name: string, refresh: () => Promise<void>): void;
+  /** Refreshes the settings and every registered part now; failures are logged and the last good state kept. */
+  poll(): Promise<void>;
+  /** For serverless, which has no timer: a poll's promise when the last poll is older than the interval. */
+  pollIfStale(): Promise<void> | undefined;
+  /** Polls every interval on an unref'd timer, starting now (long-lived servers). */
+  start(): void;
+  stop(): void;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, "cors" | "emergency"> & { corsMaxAgeSeconds: number; emergency: Omit<Settings["emergency"], "enabled"> } = {
@@ -40,6 +62,9 @@ export function settingsFromConfig(config: Config): Settings {
   };
 }
 
-export function staticSettings(settings: Settings): SettingsSource {
-  return { current: () => settings };
+const DEFAULT_STATIC_POLL_MS = 2_000;
+
+/** Settings no other instance shares (tests, build tools): they change only through this source's `update`. */
+export function staticSettings(settings: Settings, logger: Logger = createLogger({ sink: () => {} })): SettingsSource {
+  return createLiveSettings({ store: new MemoryStore(), logger, base: settings, pollMs: DEFAULT_STATIC_POLL_MS });
 }

@@ -1,0 +1,82 @@
+/** Operator endpoints: the IP blocklist, live settings and emergency mode, behind the ADMIN_TOKEN bearer. */
+import { type } from "arktype";
+import { Elysia } from "elysia";
+import { type AuditEvent, recordAuditEvent } from "../lib/audit/audit-log.ts";
+import { AppError } from "../lib/errors/app-error.ts";
+import { type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import { settingsPatchSchema } from "../lib/settings/settings-schema.ts";
+
+const AddIpBlockBody = type({
+  "+": "reject",
+  /** "203.0.113.7", "10.0.0.0/8", "2001:db8::/48"; a single IPv6 address blocks its /64. */
+  target: "0 < string <= 64",
+  "ttlSeconds?": "1 <= number.integer <= 31536000",
+  "reason?": "0 < string <= 200",
+});
+/** Any section of the settings, any of its fields; unknown keys are refused at every level. */
+const SettingsPatchBody = settingsPatchSchema;
+const EmergencyBody = type({ "+": "reject", enabled: "boolean" });
+
+const ADMIN_READ: RoutePolicy = {
+  access: "admin",
+  rateLimits: [{ name: "admin-read", limit: 120, windowMs: 60_000, scope: "ip" }],
+  bodyLimitBytes: 0,
+  timeout: "read",
+};
+const ADMIN_WRITE: RoutePolicy = {
+  access: "admin",
+  rateLimits: [{ name: "admin-write", limit: 30, windowMs: 60_000, scope: "ip" }],
+  bodyLimitBytes: 16 * 1024,
+  timeout: "write",
+};
+
+// Who made a change, in logs and the audit trail, until operators sign in with user roles.
+const ACTOR = "admin";
+
+function present(block: IpBlock) {
+  return {
+    target: block.target,
+    expiresAt: block.expiresAt === null ? null : new Date(block.expiresAt).toISOString(),
+    reason: block.reason,
+    source: block.source,
+    createdBy: block.createdBy,
+    createdAt: new Date(block.createdAt).toISOString(),
+  };
+}
+
+export default defineRouteGroup("admin", (runtime) => {
+  const blocker = openIpBlocker(runtime);
+  const { settings } = runtime;
+  const audit = (request: Request, event: Omit<AuditEvent, "actor">) => recordAuditEvent(runtime.db.primary, { ...event, actor: { type: "admin", id: ACTOR } }, request);
+
+  return new Elysia({ name: "admin" })
+    .use(policyPlugin)
+    .get("/admin/ip-blocks", async () => ({ blocks: (await blocker.list()).map(present) }), { policy: ADMIN_READ })
+    .post("/admin/ip-blocks", async ({ body, request, set }) => {
+      const ttlMs = body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000;
+      const block = await blocker.add(body.target, { ttlMs, reason: body.reason }, ACTOR);
+      await audit(request, { action: "admin.ip_block.added", target: { type: "ip", id: block.target }, metadata: { reason: block.reason, expiresAt: block.expiresAt } });
+      set.status = 201;
+      return { block: present(block) };
+    }, { policy: ADMIN_WRITE, body: AddIpBlockBody })
+    .delete("/admin/ip-blocks/:target", async ({ params, request }) => {
+      const removed = await blocker.remove(params.target, ACTOR);
+      if (removed === undefined) throw new AppError("NOT_FOUND", "No block on this address or range.");
+      await audit(request, { action: "admin.ip_block.removed", target: { type: "ip", id: removed } });
+      return { removed };
+    }, { policy: ADMIN_WRITE })
+    .get("/admin/settings", () => ({ settings: settings.current() }), { policy: ADMIN_READ })
+    .patch("/admin/settings", async ({ body, request }) => {
+      const next = await settings.update(body, ACTOR);
+      await audit(request, { action: "admin.settings.changed", target: { type: "settings", id: String(next.version) }, metadata: { patch: body } });
+      return { settings: next };
+    }, { policy: ADMIN_WRITE, body: SettingsPatchBody })
+    .post("/admin/emergency", async ({ body, request }) => {
+      const next = await settings.update({ emergency: { enabled: body.enabled } }, ACTOR);
+      await audit(request, { action: "admin.emergency.changed", target: { type: "settings", id: String(next.version) }, metadata: { enabled: body.enabled } });
+      return { emergency: next.emergency };
+    }, { policy: ADMIN_WRITE, body: EmergencyBody });
+});

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Elysia } from "elysia";
+import { STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { ERROR_CODES } from "../errors/codes.ts";
+import { type RampartApp, buildApp } from "../http/app.ts";
+import { policyPlugin } from "../http/policy-plugin.ts";
+import { defineRouteGroup } from "../http/route-group.ts";
+import type { RoutePolicy } from "../http/route-policy.ts";
+import { type Runtime, openRuntime } from "../runtime/runtime.ts";
+import { openIpBlocker } from "./ip-block.ts";
+
+const LIMIT = 2;
+const THRESHOLD = 3;
+const POLL_MS = 50;
+// Opening PGlite and migrating it takes a few seconds on a loaded machine.
+const OPEN_TIMEOUT_MS = 30_000;
+const limited: RoutePolicy = { access: "public", rateLimits: [{ name: "burst", limit: LIMIT, windowMs: 60_000, scope: "ip" }] };
+const unlimited: RoutePolicy = { access: "public", rateLimits: [] };
+
+const routes = defineRouteGroup("ip-block-test", () =>
+  new Elysia()
+    .use(policyPlugin)
+    .get("/limited", () => ({ ok: true }), { policy: limited })
+    .get("/open", () => ({ ok: true }), { policy: unlimited }),
+);
+
+// Real Redis keeps state between runs: every test uses addresses of its own.
+const octet = () => Math.floor(Math.random() * 256);
+const freshIpv4 = () => `198.${18 + Math.floor(Math.random() * 2)}.${octet()}.${octet()}`;
+const hex = () => Math.floor(Math.random() * 0xffff).toString(16);
+
+const from = (app: RampartApp, path: string, ip: string) => app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": ip } }));
+
+async function refuseUntilBlocked(app: RampartApp, ip: string, refusals: number): Promise<void> {
+  for (let i = 0; i < LIMIT; i++) expect((await from(app, "/limited", ip)).status).toBe(200);
+  for (let i = 0; i < refusals; i++) expect((await from(app, "/limited", ip)).status).toBe(429);
+}
+
+/** Retries `check` (requests that count no violation) until it holds or `withinMs` passes. */
+async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(5);
+  }
+}
+
+const blockedOn = (app: RampartApp, ip: string) => async () => (await from(app, "/open", ip)).status === 403;
+
+describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
+  let runtime: TestRuntime;
+  let app: RampartApp;
+  let peer: Runtime;
+  let peerApp: RampartApp;
+
+  beforeAll(async () => {
+    runtime = await openTestRuntime({ store: backend, env: { TRUST_PROXY: "1", SETTINGS_POLL_MS: String(POLL_MS) } });
+    await runtime.settings.update({ blocking: { threshold: THRESHOLD, windowMs: 60_000, blockMs: 60_000 }, emergency: { enabled: false, blockThreshold: 1 } }, "test");
+    app = buildApp(runtime, [routes]);
+    // A second instance: its own memory, the same store.
+    peer = await openRuntime(runtime.config, { logger: runtime.logger, db: runtime.db, store: runtime.store });
+    peerApp = buildApp(peer, [routes]);
+    peer.settings.start();
+  }, OPEN_TIMEOUT_MS);
+  afterAll(async () => {
+    peer.settings.stop();
+    await runtime.close();
+  });
+
+  test("after the threshold of rate-limit refusals the address gets 403 IP_BLOCKED, on every route", async () => {
+    const ip = freshIpv4();
+    await refuseUntilBlocked(app, ip, THRESHOLD);
+    expect(await eventually(blockedOn(app, ip), 500)).toBe(true);
+    const response = await from(app, "/limited", ip);
+    expect(response.status).toBe(403);
+    const { error } = (await response.json()) as { error: Record<string, unknown> };
+    expect(error).toMatchObject({ code: "IP_BLOCKED", message: ERROR_CODES.IP_BLOCKED.message, requestId: response.headers.get("x-request-id") });
+    expect(new Date(String(error.timestamp)).toISOString()).toBe(String(error.timestamp));
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect((await from(app, "/open", freshIpv4())).status).toBe(200);
+    expect(runtime.logLines.some((line) => line.includes('"ip blocked"') && line.includes(ip))).toBe(true);
+  });
+
+  test("fewer refusals than the threshold block nothing", async () => {
+    const ip = freshIpv4();
+    await refuseUntilBlocked(app, ip, THRESHOLD - 1);
+    await Bun.sleep(30);
+    expect((await from(app, "/open", ip)).status).toBe(200);
+  });
+
+  test("the block reaches another instance sharing the store within the poll interval", async () => {
+    const ip = freshIpv4();
+    await refuseUntilBlocked(app, ip, THRESHOLD);
+    expect(await eventually(blockedOn(app, ip), 500)).toBe(true);
+    const started = Date.now();
+    expect(await eventually(blockedOn(peerApp, ip), POLL_MS * 4)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(POLL_MS * 4);
+  });
+
+  test("a block lifts when it expires", async () => {
+    const blocker = openIpBlocker(runtime);
+    const ip = freshIpv4();
+    await blocker.add(ip, { ttlMs: 150 }, "test");
+    expect((await from(app, "/open", ip)).status).toBe(403);
+    await Bun.sleep(200);
+    expect((await from(app, "/open", ip)).status).toBe(200);
+    expect((await blocker.list()).some((block) => block.target === ip)).toBe(false);
+  });
+
+  test("an automatic block lasts blocking.blockMs", async () => {
+    await runtime.settings.update({ blocking: { blockMs: 200 } }, "test");
+    try {
+      const ip = freshIpv4();
+      await refuseUntilBlocked(app, ip, THRESHOLD);
+      expect(await eventually(blockedOn(app, ip), 500)).toBe(true);
+      await Bun.sleep(250);
+      expect((await from(app, "/open", ip)).status).toBe(200);
+    } finally {
+      await runtime.settings.update({ blocking: { blockMs: 60_000 } }, "test");
+    }
+  });
+
+  test("a CIDR block covers every address inside it and none outside, IPv4 and IPv6", async () => {
+    const blocker = openIpBlocker(runtime);
+    const [a, b] = [octet(), octet()];
+    expect((await blocker.add(`10.${a}.${b}.77/16`, { ttlMs: 60_000 }, "test")).target).toBe(`10.${a}.0.0/16`);
+    const prefix = `2001:db8:${hex()}`;
+    await blocker.add(`${prefix}::/48`, { ttlMs: 60_000 }, "test");
+    for (const inside of [`10.${a}.0.1`, `10.${a}.255.254`, `${prefix}:1::1`, `${prefix}:ffff:1:2:3:4`]) expect((await from(app, "/open", inside)).status).toBe(403);
+    for (const outside of [`10.${(a + 1) % 256}.0.1`, `11.${a}.0.1`, `2001:db9:${hex()}::1`]) expect((await from(app, "/open", outside)).status).toBe(200);
+  });
+
+  test("IPv6 clients are counted and blocked by /64: addresses in one /64 share a count", async () => {
+    const net = `2001:db8:${hex()}:${hex()}`;
+    const hosts = [`${net}::1`, `${net}:aaaa::2`, `${net}:1:2:3:4`, `${net}::ffff`, `${net}::5`];
+    for (const host of hosts.slice(0, LIMIT)) expect((await from(app, "/limited", host)).status).toBe(200);
+    for (const host of hosts.slice(LIMIT, LIMIT + THRESHOLD)) expect((await from(app, "/limited", host)).status).toBe(429);
+    expect(await eventually(blockedOn(app, `${net}::abcd`), 500)).toBe(true);
+    expect((await openIpBlocker(runtime).list()).some((block) => block.target === `${net}::/64`)).toBe(true);
+    expect((await from(app, "/open", `2001:db8:${hex()}:${hex()}::1`)).status).toBe(200);
+  });
+
+  test("emergency mode blocks after emergency.blockThreshold refusals", async () => {
+    await runtime.settings.update({ emergency: { enabled: true, limitDivisor: 1 } }, "test");
+    try {
+      const ip = freshIpv4();
+      await refuseUntilBlocked(app, ip, 1);
+      expect(await eventually(blockedOn(app, ip), 500)).toBe(true);
+    } finally {
+      await runtime.settings.update({ emergency: { enabled: false, limitDivisor: 4 } }, "test");
+    }
+  });
+});
+
+describe("requests without a known address", () => {
+  let runtime: TestRuntime;
+  beforeAll(async () => {
+    runtime = await openTestRuntime();
+    await runtime.settings.update({ blocking: { threshold: 1 } }, "test");
+  }, OPEN_TIMEOUT_MS);
+  afterAll(() => runtime.close());
+
+  test("are rate limited but never blocked: their shared key stands for every such caller", async () => {
+    const app = buildApp(runtime, [routes]);
+    const request = (path: string) => app.fetch(new Request(`http://localhost${path}`));
+    for (let i = 0; i < LIMIT; i++) expect((await request("/limited")).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await request("/limited")).status).toBe(429);
+    await Bun.sleep(30);
+    expect((await request("/open")).status).toBe(200);
+  });
+});

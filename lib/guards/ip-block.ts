@@ -1,0 +1,213 @@
+/**
+ * Blocks client addresses: automatically after repeated rate-limit refusals, or by an operator (one
+ * address or a CIDR range, IPv4 or IPv6). `isBlocked` reads only memory; the list is shared through the
+ * store and refreshed on the settings poll.
+ */
+// The list is one versioned JSON document rather than a key per block: the store cannot list keys,
+// and every instance needs the whole list anyway; a poll that finds no change costs one GET.
+import { type } from "arktype";
+import { AppError } from "../errors/app-error.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { SettingsSource } from "../settings/settings.ts";
+import type { Store } from "../store/store.ts";
+import { type DocumentVersion, createVersionedDocument } from "../store/versioned-document.ts";
+import { type Network, covers, isFullAddress, networkOfClientKey, parseNetwork } from "./ip-network.ts";
+
+export interface IpBlock {
+  /** An address as clients are keyed (`1.2.3.4`, `2001:db8:1:2::/64`) or a wider CIDR range. */
+  target: string;
+  /** Epoch ms; null until an operator removes it. */
+  expiresAt: number | null;
+  reason: string;
+  source: "auto" | "admin";
+  createdBy: string;
+  createdAt: number;
+}
+
+export interface IpBlocker {
+  /** The hot path: memory only. */
+  isBlocked(ip: string): boolean;
+  /** Counts one rate-limit refusal; past the threshold, blocks the address everywhere. */
+  recordViolation(ip: string): Promise<void>;
+  /** Every live block, read from the store. */
+  list(): Promise<IpBlock[]>;
+  /** Blocks an address or CIDR range; throws VALIDATION_FAILED for anything else. */
+  add(target: string, options: { ttlMs?: number | undefined; reason?: string | undefined }, actor: string): Promise<IpBlock>;
+  /** Lifts a block; the canonical target lifted, or undefined when there was none. */
+  remove(target: string, actor: string): Promise<string | undefined>;
+  refresh(): Promise<void>;
+}
+
+export interface IpBlockerOptions {
+  store: Store;
+  settings: SettingsSource;
+  logger: Logger;
+  key?: string;
+  violationPrefix?: string;
+}
+
+export const DEFAULT_IP_BLOCKER = {
+  key: "rampart:ip-blocks",
+  violationPrefix: "rampart:ip-violations",
+  adminReason: "blocked by an operator",
+} as const;
+
+const storedBlocks = type({
+  target: "string",
+  expiresAt: "number | null",
+  reason: "string",
+  source: "'auto' | 'admin'",
+  createdBy: "string",
+  createdAt: "number",
+}).array();
+
+export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
+  const { store, settings, logger, key, violationPrefix } = { ...DEFAULT_IP_BLOCKER, ...options };
+  const document = createVersionedDocument({ store, key, field: "blocks" });
+  let stored: IpBlock[] = [];
+  let indexedVersion = 0;
+  // Blocks this instance made that the store does not hold yet: kept through refreshes until written.
+  const unsaved = new Map<string, IpBlock>();
+  let exact = new Map<string, number>();
+  let ranges: (Network & { expiresAt: number })[] = [];
+  const blocking = new Set<string>();
+
+  const isLive = (block: IpBlock, now: number) => block.expiresAt === null || block.expiresAt > now;
+
+  const index = () => {
+    const now = Date.now();
+    for (const [target, block] of unsaved) if (!isLive(block, now)) unsaved.delete(target);
+    const nextExact = new Map<string, number>();
+    const nextRanges: (Network & { expiresAt: number })[] = [];
+    for (const block of [...stored, ...unsaved.values()]) {
+      if (!isLive(block, now)) continue;
+      const parsed = parseNetwork(block.target);
+      if ("problem" in parsed) continue;
+      const expiresAt = block.expiresAt ?? Number.POSITIVE_INFINITY;
+      if (isFullAddress(parsed.network)) nextExact.set(parsed.target, Math.max(expiresAt, nextExact.get(parsed.target) ?? 0));
+      else nextRanges.push({ ...parsed.network, expiresAt });
+    }
+    exact = nextExact;
+    ranges = nextRanges;
+  };
+
+  const blocksOf = (doc: DocumentVersion | undefined): IpBlock[] => {
+    if (doc === undefined) return [];
+    const blocks = storedBlocks(doc.value);
+    if (blocks instanceof type.errors) throw new Error(`${key} version ${doc.version} is malformed: ${blocks.summary}`);
+    return blocks;
+  };
+
+  const load = (doc: DocumentVersion | undefined) => {
+    if (doc === undefined || doc.version <= indexedVersion) return;
+    stored = blocksOf(doc);
+    indexedVersion = doc.version;
+    index();
+  };
+
+  /** Writes the list as `edit` changes it, dropping expired entries on the way. */
+  const change = async (edit: (blocks: IpBlock[]) => IpBlock[], actor: string) => {
+    const doc = await document.write((latest) => {
+      const now = Date.now();
+      return edit(blocksOf(latest).filter((block) => isLive(block, now)));
+    }, actor);
+    load(doc);
+  };
+
+  const isBlocked = (ip: string): boolean => {
+    const until = exact.get(ip);
+    if (until === undefined && ranges.length === 0) return false;
+    const now = Date.now();
+    if (until !== undefined && until > now) return true;
+    const address = ranges.length === 0 ? undefined : networkOfClientKey(ip);
+    if (address === undefined) return false;
+    for (const range of ranges) if (range.expiresAt > now && covers(range, address)) return true;
+    return false;
+  };
+
+  const block = async (entry: IpBlock) => {
+    unsaved.set(entry.target, entry);
+    index();
+    try {
+      await change((blocks) => [...blocks.filter((b) => b.target !== entry.target), entry], entry.createdBy);
+      unsaved.delete(entry.target);
+    } catch (error) {
+      // An automatic block keeps protecting this instance when the write fails; an operator is told it failed instead.
+      if (entry.source === "admin") unsaved.delete(entry.target);
+      throw error;
+    } finally {
+      index();
+    }
+  };
+
+  const blocker: IpBlocker = {
+    isBlocked,
+
+    async recordViolation(ip) {
+      // "unknown" and other non-addresses are shared by every caller whose address is not known: never block them.
+      if (networkOfClientKey(ip) === undefined || isBlocked(ip) || blocking.has(ip)) return;
+      const current = settings.current();
+      const threshold = current.emergency.enabled ? current.emergency.blockThreshold : current.blocking.threshold;
+      const counter = `${violationPrefix}:${ip}`;
+      const violations = await store.incr(counter, current.blocking.windowMs);
+      if (violations < threshold || isBlocked(ip) || blocking.has(ip)) return;
+      blocking.add(ip);
+      try {
+        const now = Date.now();
+        const reason = `${violations} rate-limit refusals within ${current.blocking.windowMs} ms`;
+        logger.warn("ip blocked", { ip, reason, blockMs: current.blocking.blockMs, actor: "auto-block" });
+        await block({ target: ip, expiresAt: now + current.blocking.blockMs, reason, source: "auto", createdBy: "auto-block", createdAt: now });
+        await store.del(counter);
+      } finally {
+        blocking.delete(ip);
+      }
+    },
+
+    async list() {
+      await blocker.refresh();
+      const now = Date.now();
+      return [...stored.filter((b) => !unsaved.has(b.target)), ...unsaved.values()].filter((b) => isLive(b, now));
+    },
+
+    async add(target, { ttlMs, reason = DEFAULT_IP_BLOCKER.adminReason }, actor) {
+      const parsed = parseNetwork(target);
+      if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
+      const now = Date.now();
+      const entry: IpBlock = { target: parsed.target, expiresAt: ttlMs === undefined ? null : now + ttlMs, reason, source: "admin", createdBy: actor, createdAt: now };
+      await block(entry);
+      logger.info("ip blocked", { ip: entry.target, reason, expiresAt: entry.expiresAt, actor });
+      return entry;
+    },
+
+    async remove(target, actor) {
+      const parsed = parseNetwork(target);
+      if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
+      const wasUnsaved = unsaved.delete(parsed.target);
+      const isStored = blocksOf(await document.latest()).some((b) => b.target === parsed.target && isLive(b, Date.now()));
+      if (isStored) await change((blocks) => blocks.filter((b) => b.target !== parsed.target), actor);
+      index();
+      if (!wasUnsaved && !isStored) return undefined;
+      logger.info("ip unblocked", { ip: parsed.target, actor });
+      return parsed.target;
+    },
+
+    async refresh() {
+      load(await document.latest());
+    },
+  };
+  settings.onPoll("ip blocklist", blocker.refresh);
+  return blocker;
+}
+
+// One blocker per runtime, so the guard in buildApp and the admin routes share its memory and poll.
+const blockers = new WeakMap<Runtime, IpBlocker>();
+
+export function openIpBlocker(runtime: Runtime): IpBlocker {
+  let blocker = blockers.get(runtime);
+  if (blocker === undefined) {
+    blocker = createIpBlocker({ store: runtime.store, settings: runtime.settings, logger: runtime.logger });
+    blockers.set(runtime, blocker);
+  }
+  return blocker;
+}

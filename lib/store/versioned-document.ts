@@ -1,0 +1,94 @@
+/**
+ * A JSON document in the store that several instances change without losing a write: version N+1 is
+ * claimed with SET NX on its own key before the main key is overwritten, and readers follow those
+ * version keys, so a poll that finds nothing new costs one GET of a key that does not exist.
+ */
+import { type } from "arktype";
+import { AppError } from "../errors/app-error.ts";
+import type { Store } from "./store.ts";
+
+export interface DocumentVersion {
+  version: number;
+  /** The payload, unvalidated: each caller checks it against its own schema. */
+  value: unknown;
+  changedBy: string;
+  changedAt: string;
+}
+
+export interface VersionedDocumentOptions {
+  store: Store;
+  /** The main key, holding the newest version; version N also lives at `<key>:v<N>`. */
+  key: string;
+  /** Field of the stored JSON that holds the payload, e.g. "settings": `{version, settings, changedBy, changedAt}`. */
+  field: string;
+  /** How long a version's own key is kept: long enough for every poller to follow it. */
+  historyTtlMs?: number;
+  /** Write attempts under contention before giving up with 409. */
+  maxAttempts?: number;
+}
+
+export interface VersionedDocument {
+  /** The newest version in the store, or undefined when none was ever written. */
+  latest(): Promise<DocumentVersion | undefined>;
+  /** Writes `next(latest)` as the following version, recomputed and retried when another instance wrote first; `next` may throw to write nothing. */
+  write(next: (latest: DocumentVersion | undefined) => unknown, actor: string): Promise<DocumentVersion>;
+}
+
+export const DEFAULT_VERSIONED_DOCUMENT = {
+  historyTtlMs: 60 * 60_000,
+  maxAttempts: 8,
+} as const;
+
+const storedHeader = type({ version: "number.integer >= 1", changedBy: "string", changedAt: "string" });
+
+export function createVersionedDocument(options: VersionedDocumentOptions): VersionedDocument {
+  const { store, key, field, historyTtlMs, maxAttempts } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
+  const versionKey = (version: number) => `${key}:v${version}`;
+  let known: DocumentVersion | undefined;
+  let loadedMain = false;
+
+  const parse = (raw: string): DocumentVersion => {
+    const parsed: unknown = JSON.parse(raw);
+    const header = storedHeader(parsed);
+    if (header instanceof type.errors) throw new Error(`${key} holds a malformed document: ${header.summary}`);
+    return { version: header.version, value: (parsed as Record<string, unknown>)[field], changedBy: header.changedBy, changedAt: header.changedAt };
+  };
+  const serialise = (doc: DocumentVersion) => JSON.stringify({ version: doc.version, [field]: doc.value, changedBy: doc.changedBy, changedAt: doc.changedAt });
+  // Concurrent reads and writes may finish in any order; what this instance knows only moves forward.
+  const remember = (doc: DocumentVersion) => {
+    if (known === undefined || doc.version > known.version) known = doc;
+  };
+
+  const latest = async (): Promise<DocumentVersion | undefined> => {
+    if (!loadedMain) {
+      const raw = await store.get(key);
+      if (raw !== null) remember(parse(raw));
+      loadedMain = true;
+    }
+    for (;;) {
+      const raw = await store.get(versionKey((known?.version ?? 0) + 1));
+      if (raw === null) return known;
+      remember(parse(raw));
+    }
+  };
+
+  return {
+    latest,
+    async write(next, actor) {
+      for (let attempt = 0; attempt < maxAttempts; attempt++) {
+        const base = await latest();
+        const doc: DocumentVersion = { version: (base?.version ?? 0) + 1, value: next(base), changedBy: actor, changedAt: new Date().toISOString() };
+        const json = serialise(doc);
+        if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) continue;
+        remember(doc);
+        await store.set(key, json);
+        // A writer that claimed a later version may have set the main key before this one did: put it back,
+        // so an instance starting cold does not begin from an older version.
+        const newest = await latest();
+        if (newest !== undefined && newest.version > doc.version) await store.set(key, serialise(newest));
+        return doc;
+      }
+      throw new AppError("CONFLICT", "Another change was being written at the same moment; try again.");
+    },
+  };
+}
