@@ -2,7 +2,7 @@
 import { type Encryptor, createEncryptor } from "../crypto/envelope-encryption.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
-import type { ApiKeyVerifier } from "./caller.ts";
+import { type ApiKeyService, createApiKeyVerifier } from "./api-key-verifier.ts";
 import { type KeyRingProvider, createKeyRingProvider } from "./key-ring-provider.ts";
 import { type SessionRevocations, createSessionRevocations } from "./session-revocation.ts";
 
@@ -10,7 +10,7 @@ export interface IdentityServices {
   encryptor: Encryptor;
   keyRing: KeyRingProvider;
   revocations: SessionRevocations;
-  apiKeys: ApiKeyVerifier | undefined;
+  apiKeys: ApiKeyService;
 }
 
 const services = new WeakMap<Runtime, IdentityServices>();
@@ -18,13 +18,13 @@ const services = new WeakMap<Runtime, IdentityServices>();
 export function identityOf(runtime: Runtime): IdentityServices {
   let identity = services.get(runtime);
   if (identity === undefined) {
-    const { config, db, store } = runtime;
+    const { config, db, store, logger } = runtime;
     const encryptor = createEncryptor(config.encryptionKeys, config.retiredEncryptionVersions);
     identity = {
       encryptor,
       keyRing: createKeyRingProvider(db.primary, encryptor),
       revocations: createSessionRevocations(store, (config.auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000),
-      apiKeys: undefined,
+      apiKeys: createApiKeyVerifier({ db: db.primary, store, logger, prefix: config.auth.apiKeyPrefix }),
     };
     services.set(runtime, identity);
   }

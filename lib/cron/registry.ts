@@ -1,10 +1,12 @@
 /** Every scheduled job; vercel.json's crons and the Deno entry are checked against this list. */
+import { flagOldApiKeys } from "./jobs/flag-old-api-keys.ts";
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
+import { pruneSessions } from "./jobs/prune-sessions.ts";
 import { reencryptSecrets } from "./jobs/reencrypt-secrets.ts";
 import { rotateSigningKeysJob } from "./jobs/rotate-signing-keys.ts";
 import type { ScheduledJob } from "./scheduled-job.ts";
 
-export const SCHEDULED_JOBS: readonly ScheduledJob[] = [pruneJobRuns, rotateSigningKeysJob, reencryptSecrets];
+export const SCHEDULED_JOBS: readonly ScheduledJob[] = [pruneJobRuns, pruneSessions, rotateSigningKeysJob, reencryptSecrets, flagOldApiKeys];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {
   return SCHEDULED_JOBS.find((job) => job.name === name);

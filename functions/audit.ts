@@ -1,0 +1,50 @@
+/**
+ * Reading the audit log: an organization's own events for its admins (or its keys holding `audit:read`),
+ * and every organization's for the operator. Newest first, paginated by a cursor on the event id.
+ */
+import { type } from "arktype";
+import { Elysia } from "elysia";
+import { type AuditFilters, MAX_AUDIT_PAGE_SIZE, queryAuditEvents } from "../lib/audit/audit-query.ts";
+import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
+import { requireOrgRole } from "../lib/auth/org-access.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
+import type { RoutePolicy } from "../lib/http/route-policy.ts";
+
+const MINUTE = 60_000;
+
+const ORG_AUDIT: RoutePolicy = {
+  access: "user-or-key",
+  scopes: ["audit:read"],
+  rateLimits: [
+    { name: "per-user", limit: 120, windowMs: MINUTE, scope: "user" },
+    { name: "per-key", limit: 120, windowMs: MINUTE, scope: "key" },
+  ],
+  bodyLimitBytes: 0,
+  timeout: "read",
+};
+const ADMIN_AUDIT: RoutePolicy = { access: "admin", rateLimits: [{ name: "admin-audit", limit: 120, windowMs: MINUTE, scope: "ip" }], bodyLimitBytes: 0, timeout: "read" };
+
+const filters = {
+  "+": "reject",
+  "action?": "0 < string <= 100",
+  "actor?": "0 < string <= 100",
+  "since?": "string.date.iso.parse",
+  "until?": "string.date.iso.parse",
+  "cursor?": type("string.integer.parse").to("number > 0"),
+  "limit?": type("string.integer.parse").to(`1 <= number <= ${MAX_AUDIT_PAGE_SIZE}`),
+} as const;
+const orgAuditQuery = type(filters);
+const adminAuditQuery = type({ ...filters, "orgId?": "string.uuid" });
+const orgParams = type({ orgId: "string.uuid" });
+
+export default defineRouteGroup("audit", (runtime) =>
+  new Elysia({ name: "audit" })
+    .use(policyPlugin)
+    .get("/v1/orgs/:orgId/audit", async ({ params, query, request }) => {
+      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "admin");
+      const search: AuditFilters = { ...query, orgId: params.orgId };
+      return queryAuditEvents(runtime.db, search);
+    }, { policy: ORG_AUDIT, params: orgParams, query: orgAuditQuery })
+    .get("/admin/audit", ({ query }) => queryAuditEvents(runtime.db, query), { policy: ADMIN_AUDIT, query: adminAuditQuery }),
+);

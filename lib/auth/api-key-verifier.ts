@@ -1,0 +1,147 @@
+/**
+ * Verifies API keys against an in-process cache, so a warm key costs no database round trip. Revoking or
+ * rotating a key writes a "dead at" marker to the shared store; each instance reads a cached key's marker
+ * at most once per `revocationCheckMs`, which bounds how long a key revoked elsewhere still works.
+ */
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/database.ts";
+import { apiKeys } from "../db/schema/index.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Store } from "../store/store.ts";
+import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
+import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
+import type { ApiKeyCaller, ApiKeyVerifier } from "./caller.ts";
+
+export interface ApiKeyVerifierOptions {
+  /** How long a key's row is trusted before it is read again: the bound when the store cannot carry a marker. */
+  cacheTtlMs: number;
+  /** How long "no marker" is believed for a cached key: the bound for a revocation on another instance. */
+  revocationCheckMs: number;
+  /** How long an unknown or dead key's hash is remembered, so repeating it costs no query. */
+  unknownTtlMs: number;
+  /** Entries per cache (live keys, unknown keys); the oldest go first. */
+  maxEntries: number;
+  usage: Partial<ApiKeyUsageOptions>;
+}
+
+export const DEFAULT_API_KEY_VERIFIER_OPTIONS: ApiKeyVerifierOptions = {
+  cacheTtlMs: 30_000,
+  revocationCheckMs: 2_000,
+  unknownTtlMs: 10_000,
+  maxEntries: 10_000,
+  usage: {},
+};
+
+export const API_KEY_DEAD_AT_PREFIX = "rampart:api-key-dead-at:";
+
+export interface ApiKeyService extends ApiKeyVerifier {
+  readonly format: ApiKeyFormat;
+  /** The key stops working at `deadAt`: on this instance at once, on the others within `revocationCheckMs`. */
+  invalidate(keyId: string, deadAt: Date): Promise<void>;
+  /** Resolves when pending last-used writes have finished. */
+  settled(): Promise<void>;
+}
+
+export interface ApiKeyVerifierDeps {
+  db: Db;
+  store: Store;
+  logger: Logger;
+  prefix: string;
+}
+
+interface LiveKey {
+  caller: ApiKeyCaller;
+  /** Epoch ms at which the key stops working: its expiry, grace end or marker, whichever is first. */
+  liveUntil: number;
+  loadedAt: number;
+  markerCheckedAt: number;
+}
+
+type Loaded = LiveKey | undefined;
+
+function remember<V>(map: Map<string, V>, key: string, value: V, maxEntries: number): void {
+  if (map.size >= maxEntries && !map.has(key)) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
+
+export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<ApiKeyVerifierOptions> = {}): ApiKeyService {
+  const { cacheTtlMs, revocationCheckMs, unknownTtlMs, maxEntries, usage: usageOptions } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
+  const { db, store } = deps;
+  const format = createApiKeyFormat(deps.prefix);
+  const usage: ApiKeyUsage = createApiKeyUsage(db, deps.logger, usageOptions);
+  // Outlives every cache entry loaded before the marker was written; after that the row itself says so.
+  const markerTtlMs = 2 * cacheTtlMs + revocationCheckMs;
+  const live = new Map<string, LiveKey>();
+  const hashOfKeyId = new Map<string, string>();
+  const unknownSince = new Map<string, number>();
+  const loading = new Map<string, Promise<Loaded>>();
+
+  const load = async (hash: string, now: number): Promise<Loaded> => {
+    const [row] = await db
+      .select({ id: apiKeys.id, orgId: apiKeys.orgId, scopes: apiKeys.scopes, rateLimitPerMinute: apiKeys.rateLimitPerMinute, expiresAt: apiKeys.expiresAt, graceEndsAt: apiKeys.graceEndsAt, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys)
+      .where(eq(apiKeys.keyHash, hash));
+    const liveUntil = Math.min(row?.expiresAt?.getTime() ?? Infinity, row?.graceEndsAt?.getTime() ?? Infinity);
+    if (row === undefined || row.revokedAt !== null || liveUntil <= now) {
+      live.delete(hash);
+      remember(unknownSince, hash, now, maxEntries);
+      return undefined;
+    }
+    const caller: ApiKeyCaller = { kind: "api_key", keyId: row.id, orgId: row.orgId, scopes: Object.freeze([...row.scopes]), rateLimitPerMinute: row.rateLimitPerMinute ?? undefined };
+    // A fresh row already shows a committed revocation; one read just before it is caught by the marker
+    // within revocationCheckMs, like any cached entry.
+    const entry: LiveKey = { caller, liveUntil, loadedAt: now, markerCheckedAt: now };
+    remember(live, hash, entry, maxEntries);
+    remember(hashOfKeyId, row.id, hash, maxEntries);
+    return entry;
+  };
+
+  // Concurrent first uses of one key (a cold instance under load) share a single query.
+  const loadOnce = (hash: string, now: number): Promise<Loaded> => {
+    let pending = loading.get(hash);
+    if (pending === undefined) {
+      pending = load(hash, now).finally(() => loading.delete(hash));
+      loading.set(hash, pending);
+    }
+    return pending;
+  };
+
+  const checkMarker = async (entry: LiveKey, now: number): Promise<void> => {
+    const deadAt = await store.get(`${API_KEY_DEAD_AT_PREFIX}${entry.caller.keyId}`);
+    if (deadAt !== null) entry.liveUntil = Math.min(entry.liveUntil, Number(deadAt));
+    entry.markerCheckedAt = now;
+  };
+
+  return {
+    format,
+    isApiKey: format.isApiKey,
+    async verify(presented) {
+      // Unknown, malformed, bad checksum, revoked, expired and past grace all answer the same undefined.
+      if (!format.isWellFormed(presented)) return undefined;
+      const hash = format.hash(presented);
+      const now = Date.now();
+      let entry = live.get(hash);
+      if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
+        const seen = unknownSince.get(hash);
+        if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
+        entry = await loadOnce(hash, now);
+        if (entry === undefined) return undefined;
+      }
+      if (now - entry.markerCheckedAt >= revocationCheckMs) await checkMarker(entry, now);
+      if (now >= entry.liveUntil) return undefined;
+      usage.record(entry.caller.keyId, now);
+      return entry.caller;
+    },
+    async invalidate(keyId, deadAt) {
+      const at = deadAt.getTime();
+      const hash = hashOfKeyId.get(keyId);
+      const entry = hash === undefined ? undefined : live.get(hash);
+      if (entry !== undefined) entry.liveUntil = Math.min(entry.liveUntil, at);
+      await store.set(`${API_KEY_DEAD_AT_PREFIX}${keyId}`, String(at), { ttlMs: markerTtlMs });
+    },
+    settled: () => usage.settled(),
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Managing an organization's API keys: create (the key is returned once), list, revoke and rotate, each
+ * with its audit event. Only the hash and a short visible prefix are stored; no key reaches a log or audit row.
+ */
+import { and, desc, eq, isNull } from "drizzle-orm";
+import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import type { Db } from "../db/database.ts";
+import { apiKeys } from "../db/schema/index.ts";
+import { AppError } from "../errors/app-error.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { identityOf } from "./identity.ts";
+
+export const API_KEY_SCOPES = ["orgs:read", "orgs:write", "keys:read", "audit:read"] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 86_400;
+
+export interface NewApiKey {
+  name: string;
+  scopes: readonly ApiKeyScope[];
+  expiresAt?: Date;
+  rateLimitPerMinute?: number;
+}
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  visiblePrefix: string;
+  scopes: string[];
+  rateLimitPerMinute: number | null;
+  createdBy: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  graceEndsAt: string | null;
+  replacedBy: string | null;
+  lastUsedAt: string | null;
+  flaggedAt: string | null;
+}
+
+export interface IssuedApiKey extends ApiKeyView {
+  /** The key itself: shown this once and never again. */
+  key: string;
+}
+
+const VIEW_COLUMNS = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  visiblePrefix: apiKeys.visiblePrefix,
+  scopes: apiKeys.scopes,
+  rateLimitPerMinute: apiKeys.rateLimitPerMinute,
+  createdBy: apiKeys.createdBy,
+  createdAt: apiKeys.createdAt,
+  expiresAt: apiKeys.expiresAt,
+  revokedAt: apiKeys.revokedAt,
+  graceEndsAt: apiKeys.graceEndsAt,
+  replacedBy: apiKeys.replacedBy,
+  lastUsedAt: apiKeys.lastUsedAt,
+  flaggedAt: apiKeys.flaggedAt,
+};
+
+type ViewRow = Pick<typeof apiKeys.$inferSelect, keyof typeof VIEW_COLUMNS>;
+
+const iso = (at: Date | null) => (at === null ? null : at.toISOString());
+
+function viewOf(row: ViewRow): ApiKeyView {
+  return {
+    ...row,
+    scopes: [...row.scopes],
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: iso(row.expiresAt),
+    revokedAt: iso(row.revokedAt),
+    graceEndsAt: iso(row.graceEndsAt),
+    lastUsedAt: iso(row.lastUsedAt),
+    flaggedAt: iso(row.flaggedAt),
+  };
+}
+
+/** The same answer for a key that does not exist and one of another organization. */
+export const keyNotFound = () => new AppError("NOT_FOUND", "No such API key.");
+
+// An author's user id, or null when an API key acted (it is not a user).
+const createdByOf = (actor: AuditEvent["actor"]) => (actor.type === "user" ? (actor.id ?? null) : null);
+
+export async function createApiKey(runtime: Runtime, actor: AuditEvent["actor"], orgId: string, input: NewApiKey, request?: Request): Promise<IssuedApiKey> {
+  const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
+  return runtime.db.primary.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(apiKeys)
+      .values({ orgId, name: input.name, keyHash: hash, visiblePrefix, scopes: [...input.scopes], rateLimitPerMinute: input.rateLimitPerMinute ?? null, expiresAt: input.expiresAt ?? null, createdBy: createdByOf(actor) })
+      .returning(VIEW_COLUMNS);
+    if (row === undefined) throw new Error("inserting an API key returned no row");
+    const metadata = { name: row.name, scopes: row.scopes, expiresAt: iso(row.expiresAt), rateLimitPerMinute: row.rateLimitPerMinute };
+    await recordAuditEvent(tx, { action: "api_key.created", actor, orgId, target: { type: "api_key", id: row.id }, metadata }, request);
+    return { ...viewOf(row), key };
+  });
+}
+
+export async function listApiKeys(db: Db, orgId: string): Promise<ApiKeyView[]> {
+  const rows = await db.select(VIEW_COLUMNS).from(apiKeys).where(eq(apiKeys.orgId, orgId)).orderBy(desc(apiKeys.createdAt), apiKeys.id);
+  return rows.map(viewOf);
+}
+
+/** The organization a key belongs to, to authorise an action named by the key's id alone. */
+export async function orgOfApiKey(db: Db, keyId: string): Promise<string | undefined> {
+  const [row] = await db.select({ orgId: apiKeys.orgId }).from(apiKeys).where(eq(apiKeys.id, keyId));
+  return row?.orgId;
+}
+
+/** Revokes at once, here and (through the verifier's marker) on every instance. Revoking twice is a no-op. */
+export async function revokeApiKey(runtime: Runtime, actor: AuditEvent["actor"], orgId: string, keyId: string, request?: Request): Promise<void> {
+  const now = new Date();
+  const revoked = await runtime.db.primary.transaction(async (tx) => {
+    const [row] = await tx
+      .update(apiKeys)
+      .set({ revokedAt: now })
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    if (row === undefined) {
+      const [known] = await tx.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)));
+      if (known === undefined) throw keyNotFound();
+      return false;
+    }
+    await recordAuditEvent(tx, { action: "api_key.revoked", actor, orgId, target: { type: "api_key", id: keyId } }, request);
+    return true;
+  });
+  if (revoked) await identityOf(runtime).apiKeys.invalidate(keyId, now);
+}
+
+/**
+ * Issues a successor with the same organization, name, scopes, rate limit and expiry. The old key keeps
+ * working for the grace period, never past its own expiry; a key already rotated or revoked cannot be.
+ */
+export async function rotateApiKey(runtime: Runtime, actor: AuditEvent["actor"], keyId: string, graceSeconds: number, request?: Request): Promise<IssuedApiKey & { replaces: { id: string; graceEndsAt: string } }> {
+  const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
+  const now = new Date();
+  const rotated = await runtime.db.primary.transaction(async (tx) => {
+    const [old] = await tx.select().from(apiKeys).where(eq(apiKeys.id, keyId)).for("update");
+    if (old === undefined) throw keyNotFound();
+    const dead = old.revokedAt !== null || old.replacedBy !== null || (old.expiresAt !== null && old.expiresAt <= now);
+    if (dead) throw new AppError("CONFLICT", "This key was already revoked, rotated or has expired.");
+    const graceEndsAt = new Date(Math.min(now.getTime() + graceSeconds * 1000, old.expiresAt?.getTime() ?? Infinity));
+    const [row] = await tx
+      .insert(apiKeys)
+      .values({ orgId: old.orgId, name: old.name, keyHash: hash, visiblePrefix, scopes: old.scopes, rateLimitPerMinute: old.rateLimitPerMinute, expiresAt: old.expiresAt, createdBy: createdByOf(actor) })
+      .returning(VIEW_COLUMNS);
+    if (row === undefined) throw new Error("inserting an API key returned no row");
+    await tx.update(apiKeys).set({ graceEndsAt, replacedBy: row.id }).where(eq(apiKeys.id, keyId));
+    await recordAuditEvent(tx, { action: "api_key.rotated", actor, orgId: old.orgId, target: { type: "api_key", id: keyId }, metadata: { newKeyId: row.id, graceEndsAt: graceEndsAt.toISOString() } }, request);
+    return { row, graceEndsAt };
+  });
+  await identityOf(runtime).apiKeys.invalidate(keyId, rotated.graceEndsAt);
+  return { ...viewOf(rotated.row), key, replaces: { id: keyId, graceEndsAt: rotated.graceEndsAt.toISOString() } };
+}

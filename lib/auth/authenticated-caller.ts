@@ -1,0 +1,11 @@
+/** The caller behind a request that passed a `user` or `user-or-key` access check: a user or an API key. */
+import { AppError } from "../errors/app-error.ts";
+import { requestContextOf } from "../http/request-context.ts";
+import type { Caller } from "./caller.ts";
+
+export function authenticatedCallerOf(request: Request): Caller {
+  const { caller } = requestContextOf(request);
+  // Only routes the pipeline authenticated should ask.
+  if (caller === undefined) throw new AppError("UNAUTHORIZED");
+  return caller;
+}
