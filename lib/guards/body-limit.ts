@@ -17,8 +17,9 @@ export function checkDeclaredBody(request: Request, policy: ResolvedPolicy): voi
   if (request.body === null) return;
   const declared = request.headers.get("content-length");
   if (declared !== null) {
-    const length = Number(declared);
-    if (!Number.isSafeInteger(length) || length < 0) throw new AppError("BAD_REQUEST", "Content-Length is not a valid length.");
+    // RFC 9110: digits only. Number() alone would also take "1e3", "0x10" and "+5".
+    const length = /^\d+$/.test(declared) ? Number(declared) : Number.NaN;
+    if (!Number.isSafeInteger(length)) throw new AppError("BAD_REQUEST", "Content-Length is not a valid length.");
     if (length > policy.bodyLimitBytes) throw tooLarge(policy.bodyLimitBytes);
     if (length === 0) return;
   }

@@ -7,20 +7,32 @@ import type { TrustProxy } from "../config/config.ts";
 
 export const UNKNOWN_CLIENT = "unknown";
 
-function expandIpv6(address: string): number[] | undefined {
-  const [head = "", tail] = address.split("::");
-  if (address.split("::").length > 2) return undefined;
-  const parse = (part: string) => (part === "" ? [] : part.split(":").map((group) => Number.parseInt(group, 16)));
-  const left = parse(head);
-  const right = tail === undefined ? [] : parse(tail);
-  const missing = 8 - left.length - right.length;
-  if ((tail === undefined && missing !== 0) || missing < 0) return undefined;
-  const groups = [...left, ...Array<number>(missing).fill(0), ...right];
-  return groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
-}
-
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const MAPPED_IPV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+const HEX_GROUP = /^[0-9a-f]{1,4}$/;
+
+function expandIpv6(address: string): number[] | undefined {
+  const halves = address.split("::");
+  if (halves.length > 2) return undefined;
+  const [head = "", tail] = halves;
+  const parse = (part: string) => (part === "" ? [] : part.split(":"));
+  const parts = [...parse(head), ...(tail === undefined ? [] : ["::"]), ...parse(tail ?? "")];
+  // A dotted quad may stand for the last two groups (RFC 4291 2.2), and only there.
+  const last = parts.at(-1) ?? "";
+  if (last.includes(".")) {
+    if (!IPV4.test(last)) return undefined;
+    const [a = 0, b = 0, c = 0, d = 0] = last.split(".").map(Number);
+    parts.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
+  }
+  const gap = parts.indexOf("::");
+  const written = parts.filter((part) => part !== "::");
+  if (!written.every((group) => HEX_GROUP.test(group))) return undefined;
+  const missing = 8 - written.length;
+  if ((gap === -1 && missing !== 0) || (gap !== -1 && missing < 1)) return undefined;
+  const groups = written.map((group) => Number.parseInt(group, 16));
+  if (gap !== -1) groups.splice(gap, 0, ...Array<number>(missing).fill(0));
+  return groups;
+}
 
 /** The key an address is counted and blocked under; undefined when it is not an IP address. */
 export function normaliseClientAddress(raw: string): string | undefined {
@@ -48,6 +60,7 @@ export function createClientIpResolver(trust: TrustProxy) {
       const hops = (request.headers.get("x-forwarded-for") ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
       candidate = hops[hops.length - trust.hops];
     }
-    return normaliseClientAddress(candidate ?? socketAddress ?? "") ?? (socketAddress === undefined ? UNKNOWN_CLIENT : socketAddress);
+    // A believed header that holds no address falls back to the connection, keyed the same way.
+    return normaliseClientAddress(candidate ?? "") ?? normaliseClientAddress(socketAddress ?? "") ?? socketAddress ?? UNKNOWN_CLIENT;
   };
 }

@@ -40,6 +40,8 @@ export function createRateLimiter(options: { shared: WindowLimiter | undefined; 
         logger.warn("rate limit store unavailable, refusing (fail-closed)", { rule: rule.name, route: routeKey, error });
         throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, { "retry-after": "1" });
       }
+      // Said out loud: while this lasts each instance counts alone, so N instances admit up to N times the limit.
+      logger.warn("rate limit store unavailable, counting in-process (fail-open)", { rule: rule.name, route: routeKey, error });
       return local.take(identifier, limit, rule.windowMs);
     });
   };
