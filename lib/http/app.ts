@@ -28,6 +28,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
+import { assertDecodablePath, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";
 import { DEFAULT_POLICY, type ResolvedRateLimitRule } from "./route-policy.ts";
 import { type RouteTable, createRouteTable } from "./route-table.ts";
@@ -43,12 +44,6 @@ export interface RampartApp {
 
 // An API key's own per-minute limit, counted per key across every route.
 const PER_KEY_RULE: ResolvedRateLimitRule = { name: "api-key", limit: 0, windowMs: 60_000, scope: "key", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: true };
-
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const query = url.indexOf("?", start);
-  return start === -1 ? "/" : url.slice(start, query === -1 ? undefined : query);
-}
 
 // Responses from fetch() have immutable headers; copy only then.
 function withMutableHeaders(response: Response): Response {
@@ -79,9 +74,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const app = new Elysia({ name: "rampart" })
     .use(createCorsPlugin(settings))
     .onRequest(async ({ request, set }) => {
-      const route = routeTable.find(request.method, pathOf(request.url));
-      if (route === undefined) return;
       const context = requestContextOf(request);
+      const path = (context.path ??= requestTargetOf(request).path);
+      const route = routeTable.find(request.method, path);
+      if (route === undefined) return;
+      assertDecodablePath(path);
       const { policy } = route;
       context.route = route.path;
       context.policy = policy;
@@ -123,7 +120,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const context = requestContextOf(request);
       let { appError, unexpected } = toAppError(code, error);
       if (appError.code === "NOT_FOUND" && !(error instanceof AppError)) {
-        const allow = routeTable.allowedMethods(pathOf(request.url));
+        const allow = routeTable.allowedMethods(context.path ?? requestTargetOf(request).path);
         if (allow.length > 0) appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
       }
       if (unexpected) logger.error("unhandled error", { requestId: context.requestId, route: context.route, error: describeError(error) });
@@ -146,9 +143,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
     get inFlight() {
       return inFlight;
     },
-    async fetch(request, server) {
+    async fetch(received, server) {
       let expire: ((ms: number) => void) | undefined;
+      const { request, path } = requestTargetOf(received);
       const context = openRequestContext(request, requestIdFor(request), (_, ms) => expire?.(ms));
+      context.path = path;
       let response: Response;
       if (lifecycle.shuttingDown) {
         response = errorResponse(new AppError("SHUTTING_DOWN", undefined, undefined, { connection: "close", "retry-after": "1" }), context.requestId, new Headers());
@@ -156,7 +155,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         inFlight++;
         const method = request.method;
         context.setDeadline(settings.current().timeoutsMs[method === "GET" || method === "HEAD" ? "read" : "write"]);
-        context.socketAddress = server?.requestIP(request)?.address;
+        context.socketAddress = server?.requestIP(received)?.address;
         const expired = new Promise<Response>((resolve) => {
           expire = (ms) => {
             logger.warn("request deadline passed", { requestId: context.requestId, route: context.route, deadlineMs: ms, pending: [...context.pending] });
@@ -175,13 +174,15 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       }
       const headers = response.headers;
       applyHeaders(headers, (context.route === undefined ? undefined : headersFor.get(context.route)) ?? defaultHeaders);
-      if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
-      headers.set(REQUEST_ID_HEADER, context.requestId);
       const status = response.status;
+      // An error is never cached, whatever the route's policy for its successes.
+      if (status >= 400) headers.set("cache-control", DEFAULT_POLICY.cache);
+      else if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
+      headers.set(REQUEST_ID_HEADER, context.requestId);
       const fields = {
         requestId: context.requestId,
         method: request.method,
-        route: context.route ?? pathOf(request.url),
+        route: context.route ?? path,
         status,
         durationMs: Math.round((performance.now() - context.startedAt) * 100) / 100,
         ...(context.clientIp === undefined ? {} : { ip: context.clientIp }),

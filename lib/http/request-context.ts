@@ -9,6 +9,8 @@ import type { ResolvedPolicy } from "./route-policy.ts";
 export interface RequestContext {
   readonly requestId: string;
   readonly startedAt: number;
+  /** The path as sent, without query. */
+  path?: string;
   route?: string;
   policy?: ResolvedPolicy;
   clientIp?: string;

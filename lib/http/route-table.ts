@@ -42,17 +42,20 @@ export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): Rout
       if (entry.path !== "/") exact.set(`${entry.method} ${entry.path}/`, entry);
     }
   }
+  const find = (method: string, pathname: string): RouteEntry | undefined => {
+    const hit = exact.get(`${method} ${pathname}`);
+    if (hit !== undefined) return hit;
+    for (const { entry, pattern } of patterned) if (entry.method === method && pattern.test(pathname)) return entry;
+    // Elysia answers HEAD with the GET handler, so HEAD is guarded as that GET.
+    return method === "HEAD" ? find("GET", pathname) : undefined;
+  };
   return {
     routes,
-    find(method, pathname) {
-      const hit = exact.get(`${method} ${pathname}`);
-      if (hit !== undefined) return hit;
-      for (const { entry, pattern } of patterned) if (entry.method === method && pattern.test(pathname)) return entry;
-      return undefined;
-    },
+    find,
     allowedMethods(pathname) {
       const methods = new Set<string>();
       for (const entry of routes) if (patternOf(entry.path).test(pathname)) methods.add(entry.method);
+      if (methods.has("GET")) methods.add("HEAD");
       return [...methods];
     },
   };
