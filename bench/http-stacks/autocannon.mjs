@@ -1,0 +1,37 @@
+/**
+ * Fallback load generator when wrk is not installed: autocannon with the same requests as ping.lua,
+ * printing the same BENCH_RESULT line. Usage: node autocannon.mjs <url> <connections> <seconds>.
+ */
+import autocannon from "autocannon";
+
+const [url, connections, seconds] = process.argv.slice(2);
+const browser = {
+  accept: "application/json",
+  "accept-language": "en-GB,en;q=0.9",
+  origin: "https://app.example.com",
+  referer: "https://app.example.com/",
+  "sec-fetch-mode": "cors",
+  "sec-fetch-site": "same-site",
+  "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+};
+const result = await autocannon({
+  url,
+  connections: Number(connections),
+  duration: Number(seconds),
+  requests: [
+    { method: "GET", path: "/v1/ping", headers: browser },
+    { method: "GET", path: "/v1/ping", headers: { ...browser, "x-request-id": "web-0002-9e3779b1" } },
+  ],
+});
+const summary = {
+  requests: result.requests.total,
+  durationUs: Math.round(result.duration * 1e6),
+  p50Us: Math.round(result.latency.p50 * 1000),
+  p99Us: Math.round(result.latency.p99 * 1000),
+  connectErrors: result.errors,
+  readErrors: 0,
+  writeErrors: 0,
+  timeouts: result.timeouts,
+  non2xx: result.non2xx,
+};
+process.stdout.write(`BENCH_RESULT ${JSON.stringify(summary)}\n`);

@@ -1,0 +1,39 @@
+/**
+ * Hono on Bun with the middleware closest to Rampart's chain: request id, a JSON request log line,
+ * secure headers, CORS for one origin and hono-rate-limiter's in-memory store keyed by client address.
+ */
+import { Hono } from "hono";
+import { getConnInfo } from "hono/bun";
+import { cors } from "hono/cors";
+import { type RequestIdVariables, requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { rateLimiter } from "hono-rate-limiter";
+import { logSinkFromEnv, openLogSink } from "./log-sink.ts";
+
+const writeLine = openLogSink(logSinkFromEnv());
+
+const app = new Hono<{ Variables: RequestIdVariables }>();
+app.use(requestId());
+app.use(async (c, next) => {
+  const startedAt = performance.now();
+  await next();
+  writeLine(JSON.stringify({
+    level: "info",
+    time: new Date().toISOString(),
+    msg: "request",
+    requestId: c.get("requestId"),
+    method: c.req.method,
+    route: c.req.routePath,
+    status: c.res.status,
+    durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+    ip: getConnInfo(c).remote.address,
+  }));
+});
+app.use(secureHeaders());
+app.use(cors({ origin: ["https://app.example.com"] }));
+app.use(rateLimiter({ windowMs: 60_000, limit: 1e9, standardHeaders: "draft-6", keyGenerator: (c) => getConnInfo(c).remote.address ?? "unknown" }));
+app.get("/v1/ping", (c) => c.json({ ok: true, time: Date.now() }));
+
+Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: app.fetch });
+// Exit normally on SIGTERM so `bun --cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));

@@ -1,0 +1,268 @@
+/**
+ * Throughput of one small JSON route (GET /v1/ping) served four ways: bare Elysia, Rampart's full guard
+ * chain, Hono with equivalent middleware (all on Bun) and Express 5 with helmet/cors/rate-limit on Node.
+ * Each server is its own child process; wrk (autocannon when wrk is missing) loads it over loopback.
+ * `--breakdown` adds Rampart variants (no log sink, no rate limit, stdout logging, no PGlite in the process)
+ * to price each part. Besides req/s, the server's own CPU time per request is reported: it does not depend
+ * on which side (server or wrk) was the bottleneck.
+ */
+import { cpus } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+const STACKS_DIR = join(import.meta.dir, "http-stacks");
+const RESULTS_FILE = join(import.meta.dir, "results", "http.txt");
+
+const DURATION_S = Number(process.env.HTTP_BENCH_SECONDS ?? 8);
+const WARMUP_S = Number(process.env.HTTP_BENCH_WARMUP_SECONDS ?? 2);
+const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 32);
+const BREAKDOWN = process.argv.includes("--breakdown");
+const ORIGIN = "https://app.example.com";
+const GOALS = { vsElysia: 0.75, vsHono: 1.5 };
+
+interface Stack {
+  key: string;
+  label: string;
+  command: string[];
+  env?: Record<string, string>;
+  /** Headers a guarded stack must send: security headers, echoed request id, rate-limit headers. */
+  guarded: boolean;
+  rateLimited: boolean;
+}
+
+const bunStack = (key: string, label: string, file: string, env: Record<string, string> = {}, guarded = true): Stack => ({
+  key,
+  label,
+  command: ["bun", join(STACKS_DIR, file)],
+  env,
+  guarded,
+  rateLimited: guarded && env.BENCH_RATE_LIMIT !== "off",
+});
+
+const STACKS: Stack[] = [
+  bunStack("elysia", "bare Elysia (Bun)", "elysia.ts", {}, false),
+  bunStack("rampart", "Rampart, full chain (Bun)", "rampart.ts"),
+  bunStack("hono", "Hono + middleware (Bun)", "hono.ts"),
+  { key: "express", label: "Express 5 + helmet/cors/erl (Node)", command: ["node", join(STACKS_DIR, "express.mjs")], guarded: true, rateLimited: true },
+];
+const BREAKDOWN_STACKS: Stack[] = [
+  bunStack("rampart-nolog", "Rampart, log sink: none", "rampart.ts", { BENCH_LOG_SINK: "none" }),
+  bunStack("rampart-norl", "Rampart, no rate limit rule", "rampart.ts", { BENCH_RATE_LIMIT: "off" }),
+  bunStack("rampart-bare", "Rampart, no log sink, no rate limit", "rampart.ts", { BENCH_LOG_SINK: "none", BENCH_RATE_LIMIT: "off" }),
+  bunStack("rampart-stdout", "Rampart, log to stdout (/dev/null)", "rampart.ts", { BENCH_LOG_SINK: "stdout" }),
+  bunStack("rampart-postgres", "Rampart, postgres.js instead of PGlite", "rampart.ts", { BENCH_DB: "postgres" }),
+];
+
+interface LoadResult {
+  requests: number;
+  durationUs: number;
+  p50Us: number;
+  p99Us: number;
+  connectErrors: number;
+  readErrors: number;
+  writeErrors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+interface Measurement extends LoadResult {
+  /** Server process CPU (all threads, user + system) over the measured window, in seconds. */
+  serverCpuS: number;
+  /** CPU used by everything else on the machine meanwhile (not the server, not the load generator). */
+  otherCpuS: number;
+}
+
+// On two or more cores the server and the load generator each get a core of their own.
+const pin = Bun.which("taskset") !== null && cpus().length >= 2;
+const pinned = (cpu: number, command: string[]) => (pin ? ["taskset", "-c", String(cpu), ...command] : command);
+// HTTP_BENCH_LOAD_TOOL=autocannon forces the fallback (to check it still works where wrk is installed).
+const wrk = process.env.HTTP_BENCH_LOAD_TOOL === "autocannon" ? null : Bun.which("wrk");
+const loadTool = wrk === null ? "autocannon" : "wrk";
+const running = new Set<Bun.Subprocess>();
+
+/** Share of a core that other processes used while a stack was measured. */
+const busyElsewhere = (r: Measurement) => r.otherCpuS / (r.durationUs / 1e6);
+// Past this, a measurement is taken again (once) and the quieter one kept.
+const DISTURBED = 0.25;
+
+const CLOCK_TICKS_PER_S = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+/** utime + stime of a whole process (every thread), from /proc; Linux only. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+/** CPU seconds the whole machine spent busy (not idle, not waiting on I/O) since boot. */
+async function machineBusySeconds(): Promise<number> {
+  const firstLine = (await Bun.file("/proc/stat").text()).split("\n", 1)[0] ?? "";
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const ticks = firstLine.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return (ticks.reduce((sum, t) => sum + t, 0) - idle) / CLOCK_TICKS_PER_S;
+}
+
+function freePort(): number {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const port = server.port as number;
+  server.stop(true);
+  return port;
+}
+
+function versionOf(command: string[]): string {
+  const child = Bun.spawnSync(command, { stdout: "pipe", stderr: "pipe" });
+  return `${child.stdout.toString()}${child.stderr.toString()}`.split("\n")[0]?.trim() ?? "?";
+}
+
+async function waitUntilServing(url: string, child: Bun.Subprocess, label: string): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${label} exited with ${child.exitCode} before serving`);
+    const status = await fetch(url).then((r) => r.status, () => 0);
+    if (status !== 0) return;
+    if (performance.now() - started > 30_000) throw new Error(`${label} did not answer within 30 s`);
+    await Bun.sleep(20);
+  }
+}
+
+/** One request as a browser would send it; any missing piece fails the bench instead of timing a broken server. */
+async function checkResponse(url: string, stack: Stack): Promise<void> {
+  const requestId = "check-0001-abcdef";
+  const response = await fetch(url, { headers: { origin: ORIGIN, "x-request-id": requestId } });
+  const text = await response.text();
+  const problems: string[] = [];
+  if (response.status !== 200) problems.push(`status ${response.status}`);
+  if (!response.headers.get("content-type")?.startsWith("application/json")) problems.push(`content-type ${response.headers.get("content-type")}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    problems.push("body is not JSON");
+  }
+  const ping = body as { ok?: unknown; time?: unknown } | undefined;
+  if (ping?.ok !== true || typeof ping.time !== "number") problems.push(`body ${text.slice(0, 80)}`);
+  if (stack.guarded) {
+    const expect = (name: string, value?: string) => {
+      const got = response.headers.get(name);
+      if (got === null || (value !== undefined && got !== value)) problems.push(`${name}: ${got ?? "missing"}`);
+    };
+    expect("access-control-allow-origin", ORIGIN);
+    expect("x-content-type-options", "nosniff");
+    expect("strict-transport-security");
+    expect("x-frame-options");
+    expect("referrer-policy");
+    expect("x-request-id", requestId);
+    if (stack.rateLimited) expect("ratelimit-limit", "1000000000");
+  }
+  if (problems.length > 0) throw new Error(`${stack.label} answered wrongly: ${problems.join("; ")}`);
+}
+
+async function load(url: string, seconds: number): Promise<LoadResult & { loadCpuS: number }> {
+  const command =
+    wrk === null
+      ? ["node", join(STACKS_DIR, "autocannon.mjs"), url, String(CONNECTIONS), String(seconds)]
+      : [wrk, "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(STACKS_DIR, "ping.lua"), url];
+  const child = Bun.spawn(pinned(0, command), { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
+  running.add(child);
+  const output = await new Response(child.stdout).text();
+  const exitCode = await child.exited;
+  running.delete(child);
+  if (exitCode !== 0) throw new Error(`${loadTool} failed:\n${output}`);
+  const line = output.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (line === undefined) throw new Error(`${loadTool} printed no result:\n${output}`);
+  const loadCpuS = Number(child.resourceUsage()?.cpuTime.total ?? 0n) / 1e6;
+  return { ...(JSON.parse(line.slice("BENCH_RESULT ".length)) as LoadResult), loadCpuS };
+}
+
+async function measure(stack: Stack): Promise<Measurement> {
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}/v1/ping`;
+  const child = Bun.spawn(pinned(1, stack.command), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), ...stack.env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  running.add(child);
+  try {
+    await waitUntilServing(url, child, stack.label);
+    await checkResponse(url, stack);
+    await load(url, WARMUP_S);
+    // Other work on the machine (a test run, a type check) steals the server's or wrk's core: when it
+    // did, measure once more and keep the quieter run.
+    let kept: Measurement | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (kept !== undefined && busyElsewhere(kept) <= DISTURBED) break;
+      const [cpuBefore, busyBefore] = [await cpuSecondsOf(child.pid), await machineBusySeconds()];
+      const { loadCpuS, ...result } = await load(url, DURATION_S);
+      const serverCpuS = (await cpuSecondsOf(child.pid)) - cpuBefore;
+      const otherCpuS = Math.max(0, (await machineBusySeconds()) - busyBefore - serverCpuS - loadCpuS);
+      const failures = result.connectErrors + result.readErrors + result.writeErrors + result.timeouts + result.non2xx;
+      if (failures > 0) throw new Error(`${stack.label}: ${failures} failed requests under load ${JSON.stringify(result)}`);
+      if (child.exitCode !== null) throw new Error(`${stack.label} died under load`);
+      const measurement = { ...result, serverCpuS, otherCpuS };
+      if (kept === undefined || busyElsewhere(measurement) < busyElsewhere(kept)) kept = measurement;
+    }
+    return kept as Measurement;
+  } finally {
+    child.kill("SIGKILL");
+    await child.exited;
+    running.delete(child);
+  }
+}
+
+// Interrupted mid-run: take the server and the load generator down with us.
+process.on("SIGINT", () => {
+  for (const child of running) child.kill("SIGKILL");
+  process.exit(130);
+});
+
+const stacks = BREAKDOWN ? [...STACKS, ...BREAKDOWN_STACKS] : STACKS;
+const results = new Map<string, Measurement>();
+for (const stack of stacks) {
+  process.stderr.write(`${stack.label}...\n`);
+  results.set(stack.key, await measure(stack));
+}
+
+const rps = (r: Measurement) => r.requests / (r.durationUs / 1e6);
+// Server CPU per request: independent of whether the server or the load generator was the bottleneck.
+const cpuUsPerRequest = (r: Measurement) => (r.serverCpuS * 1e6) / r.requests;
+const utilisation = (r: Measurement) => r.serverCpuS / (r.durationUs / 1e6);
+const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+const get = (key: string) => results.get(key) as Measurement;
+const ratio = (a: string, b: string) => rps(get(a)) / rps(get(b));
+const cpuRatio = (a: string, b: string) => cpuUsPerRequest(get(b)) / cpuUsPerRequest(get(a));
+const verdict = (value: number, goal: number) => `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
+// "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
+const loadToolVersion = wrk === null ? "autocannon (wrk not installed or not chosen)" : versionOf([wrk, "--version"]).split(" ").slice(0, 2).join(" ");
+// Below ~90% of a core the server was waiting on the load generator, so its req/s is a floor.
+const loadBound = stacks.filter((s) => utilisation(get(s.key)) < 0.9);
+
+const lines = [
+  `# bun run bench:http${BREAKDOWN ? " -- --breakdown" : ""} (${new Date().toISOString()})`,
+  `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), bun ${Bun.version}, node ${versionOf(["node", "--version"])}`,
+  `load: ${loadToolVersion}, 1 thread, ${CONNECTIONS} connections, ${DURATION_S}s after a ${WARMUP_S}s warm-up, ` +
+    (pin ? "server pinned to CPU 1, load generator to CPU 0 (taskset)" : "not pinned"),
+  "requests: GET /v1/ping with Origin https://app.example.com and browser headers; X-Request-ID on every other request",
+  "log: one JSON line per request to /dev/null, through a buffered Bun FileSink (Bun stacks) or fs.createWriteStream (Node)",
+  "rate limit: 1e9 per minute per client address (never refuses): Rampart's in-process limiter, hono-rate-limiter MemoryStore, express-rate-limit MemoryStore",
+  "",
+  `${"stack".padEnd(38)}${"req/s".padStart(9)}${"p50".padStart(10)}${"p99".padStart(10)}${"server CPU".padStart(12)}${"CPU/req".padStart(10)}${"other CPU".padStart(11)}`,
+  ...stacks.map((s) => {
+    const r = get(s.key);
+    const mark = loadBound.includes(s) ? " *" : "";
+    return `${s.label.padEnd(38)}${Math.round(rps(r)).toString().padStart(9)}${ms(r.p50Us).padStart(10)}${ms(r.p99Us).padStart(10)}${`${Math.round(utilisation(r) * 100)}%`.padStart(12)}${`${cpuUsPerRequest(r).toFixed(1)} us`.padStart(10)}${`${Math.round(busyElsewhere(r) * 100)}%`.padStart(11)}${mark}`;
+  }),
+  ...(loadBound.length > 0 ? ["* server below 90% of a core: it waited on the load generator (or lost its core to other work), so req/s understates it; compare CPU/req"] : []),
+  ...(stacks.some((s) => busyElsewhere(get(s.key)) > DISTURBED)
+    ? [`WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry (other CPU column); those figures are disturbed`]
+    : []),
+  "",
+  `Rampart / bare Elysia   req/s ${verdict(ratio("rampart", "elysia"), GOALS.vsElysia)}; by CPU/req ${cpuRatio("rampart", "elysia").toFixed(2)}x`,
+  `Rampart / Hono          req/s ${verdict(ratio("rampart", "hono"), GOALS.vsHono)}; by CPU/req ${cpuRatio("rampart", "hono").toFixed(2)}x`,
+  `Rampart / Express       req/s ${ratio("rampart", "express").toFixed(2)}x; by CPU/req ${cpuRatio("rampart", "express").toFixed(2)}x`,
+];
+const text = `${lines.join("\n")}\n`;
+process.stdout.write(text);
+await Bun.write(RESULTS_FILE, text);
