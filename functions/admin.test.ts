@@ -256,6 +256,33 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect((await api.call("POST", "/admin/emergency", { body: { enabled: true, divisor: 2 } })).status).toBe(422);
   });
 
+  test("rateLimitOverrides replace a route's declared limits here and on the other instance, and removing them restores the declared ones", async () => {
+    const override = { "/eight": [{ name: "tight", limit: 2, windowMs: 60_000, scope: "ip" as const }] };
+    const response = await api.call("PATCH", "/admin/settings", { body: { rateLimitOverrides: override } });
+    expect(response.status).toBe(200);
+    const { settings } = (await response.json()) as { settings: Settings };
+    try {
+      const ip = freshIpv4();
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push(await api.probe(ip, "/eight"));
+      expect(statuses).toEqual([200, 200, 429]);
+      const since = Date.now();
+      while (peer.settings.current().version !== settings.version && Date.now() - since < POLL_MS * 4) await Bun.sleep(5);
+      const peerIp = freshIpv4();
+      const peerStatuses = [];
+      for (let i = 0; i < 3; i++) peerStatuses.push(await peerApi.probe(peerIp, "/eight"));
+      expect(peerStatuses).toEqual([200, 200, 429]);
+      const limited = await peerApi.call("GET", "/eight", { ip: peerIp, token: null });
+      expect(limited.headers.get("ratelimit-policy")).toBe("2;w=60");
+    } finally {
+      expect((await api.call("PATCH", "/admin/settings", { body: { rateLimitOverrides: {} } })).status).toBe(200);
+    }
+    const ip = freshIpv4();
+    const statuses = [];
+    for (let i = 0; i < 9; i++) statuses.push(await api.probe(ip, "/eight"));
+    expect(statuses).toEqual([...Array<number>(8).fill(200), 429]);
+  });
+
   test("each change is recorded in the audit log as done by the admin", async () => {
     const ip = freshIpv4();
     await api.call("POST", "/admin/ip-blocks", { body: { target: ip, ttlSeconds: 60, reason: "audit check" } });

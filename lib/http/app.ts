@@ -22,6 +22,7 @@ import { createCorsPlugin } from "../guards/cors.ts";
 import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
+import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overrides.ts";
 import { type CallerIdentity, rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { Runtime } from "../runtime/runtime.ts";
@@ -66,6 +67,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const resolveClientIp = createClientIpResolver(config.trustProxy);
   const accessChecks = createAccessChecks(config, logger);
   const rateLimiter = openRateLimiter(runtime);
+  const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = openIpBlocker(runtime);
   const inBackground = createWaitUntil(logger);
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
@@ -87,7 +89,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       if (ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
       accessChecks[policy.access]?.(request);
       const identity: CallerIdentity = { ip };
-      let rules = policy.rateLimits;
+      let rules = rateLimitRulesFor(route.path, policy.rateLimits);
       if (policy.access === "user" || policy.access === "user-or-key") {
         const caller = await authenticate(request, policy);
         context.caller = caller;
