@@ -2,6 +2,8 @@
  * Password hashing with argon2id at a measured cost. A login for an unknown e-mail verifies against a
  * dummy hash of the same cost, so it takes as long as a wrong password does.
  */
+import { type Argon2, platformArgon2 } from "./argon2.ts";
+
 export interface PasswordHashingOptions {
   /** Memory per hash, in KiB. */
   memoryCost: number;
@@ -31,17 +33,17 @@ export interface PasswordHasher {
 // NFKC (NIST SP 800-63B 5.1.1.2): the same password typed on another keyboard or input method still matches.
 const normalise = (password: string) => password.normalize("NFKC");
 
-export function createPasswordHasher(options: PasswordHashingOptions = DEFAULT_PASSWORD_HASHING): PasswordHasher {
-  const algorithm = { algorithm: "argon2id", memoryCost: options.memoryCost, timeCost: options.timeCost } as const;
+export function createPasswordHasher(options: PasswordHashingOptions = DEFAULT_PASSWORD_HASHING, argon2: Argon2 = platformArgon2): PasswordHasher {
+  const cost = { memoryCost: options.memoryCost, timeCost: options.timeCost };
   const parameters = `$argon2id$v=19$m=${options.memoryCost},t=${options.timeCost},p=1$`;
-  const hash = (password: string) => Bun.password.hash(normalise(password), algorithm);
+  const hash = (password: string) => argon2.hash(normalise(password), cost);
   // At another cost, made now rather than at the first unknown e-mail, which would otherwise take twice as long.
   const dummy = DEFAULT_DUMMY_HASH.startsWith(parameters) ? Promise.resolve(DEFAULT_DUMMY_HASH) : hash(crypto.randomUUID());
   return {
     hash,
-    verify: (password, stored) => Bun.password.verify(normalise(password), stored, "argon2id"),
+    verify: (password, stored) => argon2.verify(normalise(password), stored),
     async verifyAgainstDummy(password) {
-      await Bun.password.verify(normalise(password), await dummy, "argon2id");
+      await argon2.verify(normalise(password), await dummy);
       return false;
     },
     needsRehash: (stored) => !stored.startsWith(parameters),

@@ -47,7 +47,7 @@ export function createOutboundFetch(logger: Logger, options: Partial<OutboundFet
     const breaker = breakerFor(new URL(url).host);
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await Bun.sleep(backoffDelay(attempt - 1, settings.baseDelayMs, settings.maxDelayMs));
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt - 1, settings.baseDelayMs, settings.maxDelayMs)));
       const signals = [AbortSignal.timeout(settings.timeoutMs), ...(init.signal === undefined ? [] : [init.signal])];
       try {
         return await breaker.execute(async () => {
