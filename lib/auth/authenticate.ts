@@ -4,7 +4,7 @@
  */
 import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
-import { verifyAccessToken } from "./access-tokens.ts";
+import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import type { Caller } from "./caller.ts";
 import type { IdentityServices } from "./identity.ts";
 import type { AuthConfig } from "../config/config.ts";
@@ -12,6 +12,7 @@ import type { AuthConfig } from "../config/config.ts";
 const unauthorized = () => new AppError("UNAUTHORIZED");
 
 export function createAuthenticator(identity: IdentityServices, auth: AuthConfig) {
+  const verifyAccessToken = createAccessTokenVerifier(identity.keyRing, auth);
   return async (request: Request, policy: ResolvedPolicy): Promise<Caller> => {
     const authorization = request.headers.get("authorization");
     if (authorization === null || !authorization.startsWith("Bearer ")) throw unauthorized();
@@ -26,7 +27,7 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
       }
       return caller;
     }
-    const token = await verifyAccessToken(identity.keyRing, auth, presented);
+    const token = await verifyAccessToken(presented);
     if (await identity.revocations.isRevoked(token.sessionId)) throw unauthorized();
     return { kind: "user", userId: token.userId, sessionId: token.sessionId };
   };

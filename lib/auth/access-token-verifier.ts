@@ -1,0 +1,55 @@
+/**
+ * Access-token verification with a bounded cache of tokens already verified. A signature check costs
+ * tens of microseconds, while a client sends the same token on every request until it expires; a hit
+ * skips the signature but not the rest: the token must be the same string, still within its lifetime,
+ * and its key still in the ring (a retired key's tokens stop at once). Session revocation is checked
+ * by the caller on every request either way.
+ */
+import type { AuthConfig } from "../config/config.ts";
+import { CLOCK_SKEW_SECONDS, type VerifiedAccessToken, verifyAccessToken } from "./access-tokens.ts";
+import type { KeyRingProvider } from "./key-ring-provider.ts";
+
+export interface AccessTokenVerifierOptions {
+  /** Tokens kept; the oldest is dropped past this. */
+  maxEntries: number;
+}
+
+export const DEFAULT_ACCESS_TOKEN_VERIFIER: AccessTokenVerifierOptions = { maxEntries: 10_000 };
+
+export type AccessTokenVerifier = (token: string) => Promise<VerifiedAccessToken>;
+
+interface CachedToken {
+  verified: VerifiedAccessToken;
+  kid: string;
+}
+
+function kidOf(token: string): string | undefined {
+  try {
+    const header = JSON.parse(atob(token.slice(0, token.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/"))) as { kid?: unknown };
+    return typeof header.kid === "string" ? header.kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createAccessTokenVerifier(ring: KeyRingProvider, auth: AuthConfig, options: Partial<AccessTokenVerifierOptions> = {}): AccessTokenVerifier {
+  const { maxEntries } = { ...DEFAULT_ACCESS_TOKEN_VERIFIER, ...options };
+  // A Map iterates in insertion order: its first key is the oldest entry.
+  const verifiedTokens = new Map<string, CachedToken>();
+
+  return async (token) => {
+    const cached = verifiedTokens.get(token);
+    if (cached !== undefined) {
+      const live = Date.now() <= cached.verified.expiresAt + CLOCK_SKEW_SECONDS * 1000;
+      if (live && (await ring.get()).verificationKeys.has(cached.kid)) return cached.verified;
+      verifiedTokens.delete(token);
+    }
+    const verified = await verifyAccessToken(ring, auth, token);
+    const kid = kidOf(token);
+    if (kid !== undefined) {
+      if (verifiedTokens.size >= maxEntries) verifiedTokens.delete(verifiedTokens.keys().next().value as string);
+      verifiedTokens.set(token, { verified, kid });
+    }
+    return verified;
+  };
+}
