@@ -1,13 +1,19 @@
 /**
  * Throughput of one small JSON route (GET /v1/ping) served four ways: bare Elysia, Rampart's full guard
- * chain, Hono with equivalent middleware (all on Bun) and Express 5 with helmet/cors/rate-limit on Node.
+ * chain, Hono with equivalent middleware (all on Bun) and Express 5 with helmet/cors/rate-limit on Node;
+ * then an authenticated route (GET /v1/whoami) on Rampart with an access token and with an API key, and on
+ * Hono behind hono/jwt (`--no-auth` leaves these out).
  * Each server is its own child process; wrk (autocannon when wrk is missing) loads it over loopback.
  * `--breakdown` adds Rampart variants (no log sink, no rate limit, stdout logging, no PGlite in the process)
  * to price each part. Besides req/s, the server's own CPU time per request is reported: it does not depend
  * on which side (server or wrk) was the bottleneck.
  */
-import { cpus } from "node:os";
+import { rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { mintHonoJwt } from "./http-stacks/hono-jwt.ts";
+import type { BenchCredentials } from "./http-stacks/rampart-credentials.ts";
+import { type Credential, type PresentedCredential, type Route, type Stack, checkStack } from "./http-stacks/stack-check.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const STACKS_DIR = join(import.meta.dir, "http-stacks");
@@ -17,40 +23,66 @@ const DURATION_S = Number(process.env.HTTP_BENCH_SECONDS ?? 8);
 const WARMUP_S = Number(process.env.HTTP_BENCH_WARMUP_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 32);
 const BREAKDOWN = process.argv.includes("--breakdown");
-const ORIGIN = "https://app.example.com";
-const GOALS = { vsElysia: 0.75, vsHono: 1.5 };
+const AUTH = !process.argv.includes("--no-auth");
+// keyVsPublic: the issue's "an API key on a warm cache costs little more than a public route", as a number.
+const GOALS = { vsElysia: 0.75, vsHono: 1.5, keyVsPublic: 0.9 };
 
-interface Stack {
-  key: string;
-  label: string;
-  command: string[];
+const PING: Route = { path: "/v1/ping" };
+
+interface BunStackOptions {
   env?: Record<string, string>;
-  /** Headers a guarded stack must send: security headers, echoed request id, rate-limit headers. */
-  guarded: boolean;
-  rateLimited: boolean;
+  guarded?: boolean;
+  route?: Route;
 }
 
-const bunStack = (key: string, label: string, file: string, env: Record<string, string> = {}, guarded = true): Stack => ({
+const bunStack = (key: string, label: string, file: string, { env = {}, guarded = true, route = PING }: BunStackOptions = {}): Stack => ({
   key,
   label,
   command: ["bun", join(STACKS_DIR, file)],
-  env,
+  env: { ...env, ...route.credential?.env },
   guarded,
   rateLimited: guarded && env.BENCH_RATE_LIMIT !== "off",
+  route,
 });
 
+/** Credentials the Rampart server mints through the real account and key code, read from the file it writes. */
+function rampartCredential(which: keyof BenchCredentials): Credential {
+  const file = join(tmpdir(), `rampart-bench-${process.pid}-${which}.json`);
+  return {
+    callerKind: which === "accessToken" ? "user" : "api_key",
+    env: { BENCH_CREDENTIALS_FILE: file },
+    async authorization() {
+      const credentials = (await Bun.file(file).json()) as BenchCredentials;
+      await rm(file);
+      return `Bearer ${credentials[which]}`;
+    },
+  };
+}
+
+// The key pair and token of Hono's JWT route. Both Hono stacks get the verification, so like Rampart's its
+// public and authenticated figures come from the same app.
+const honoJwt = await mintHonoJwt();
+const HONO_JWT_ENV = { BENCH_JWT_VERIFICATION: JSON.stringify(honoJwt.verification) };
+const HONO_JWT: Credential = { callerKind: "user", env: HONO_JWT_ENV, authorization: async () => `Bearer ${honoJwt.token}` };
+
 const STACKS: Stack[] = [
-  bunStack("elysia", "bare Elysia (Bun)", "elysia.ts", {}, false),
+  bunStack("elysia", "bare Elysia (Bun)", "elysia.ts", { guarded: false }),
   bunStack("rampart", "Rampart, full chain (Bun)", "rampart.ts"),
-  bunStack("hono", "Hono + middleware (Bun)", "hono.ts"),
-  { key: "express", label: "Express 5 + helmet/cors/erl (Node)", command: ["node", join(STACKS_DIR, "express.mjs")], guarded: true, rateLimited: true },
+  bunStack("hono", "Hono + middleware (Bun)", "hono.ts", { env: HONO_JWT_ENV }),
+  { key: "express", label: "Express 5 + helmet/cors/erl (Node)", command: ["node", join(STACKS_DIR, "express.mjs")], guarded: true, rateLimited: true, route: PING },
+];
+const WHOAMI = "/v1/whoami";
+const AUTH_STACKS: Stack[] = [
+  bunStack("rampart-jwt", "Rampart, access token (EdDSA JWT)", "rampart.ts", { route: { path: WHOAMI, credential: rampartCredential("accessToken") } }),
+  bunStack("rampart-key", "Rampart, API key (warm cache)", "rampart.ts", { route: { path: WHOAMI, credential: rampartCredential("apiKey") } }),
+  bunStack("hono-jwt", "Hono + middleware + hono/jwt (EdDSA)", "hono.ts", { route: { path: WHOAMI, credential: HONO_JWT } }),
 ];
 const BREAKDOWN_STACKS: Stack[] = [
-  bunStack("rampart-nolog", "Rampart, log sink: none", "rampart.ts", { BENCH_LOG_SINK: "none" }),
-  bunStack("rampart-norl", "Rampart, no rate limit rule", "rampart.ts", { BENCH_RATE_LIMIT: "off" }),
-  bunStack("rampart-bare", "Rampart, no log sink, no rate limit", "rampart.ts", { BENCH_LOG_SINK: "none", BENCH_RATE_LIMIT: "off" }),
-  bunStack("rampart-stdout", "Rampart, log to stdout (/dev/null)", "rampart.ts", { BENCH_LOG_SINK: "stdout" }),
-  bunStack("rampart-postgres", "Rampart, postgres.js instead of PGlite", "rampart.ts", { BENCH_DB: "postgres" }),
+  bunStack("rampart-nolog", "Rampart, log sink: none", "rampart.ts", { env: { BENCH_LOG_SINK: "none" } }),
+  bunStack("rampart-norl", "Rampart, no rate limit rule", "rampart.ts", { env: { BENCH_RATE_LIMIT: "off" } }),
+  bunStack("rampart-bare", "Rampart, no log sink, no rate limit", "rampart.ts", { env: { BENCH_LOG_SINK: "none", BENCH_RATE_LIMIT: "off" } }),
+  bunStack("rampart-stdout", "Rampart, log to stdout (/dev/null)", "rampart.ts", { env: { BENCH_LOG_SINK: "stdout" } }),
+  bunStack("rampart-postgres", "Rampart, postgres.js instead of PGlite", "rampart.ts", { env: { BENCH_DB: "postgres" } }),
 ];
 
 interface LoadResult {
@@ -126,44 +158,14 @@ async function waitUntilServing(url: string, child: Bun.Subprocess, label: strin
   }
 }
 
-/** One request as a browser would send it; any missing piece fails the bench instead of timing a broken server. */
-async function checkResponse(url: string, stack: Stack): Promise<void> {
-  const requestId = "check-0001-abcdef";
-  const response = await fetch(url, { headers: { origin: ORIGIN, "x-request-id": requestId } });
-  const text = await response.text();
-  const problems: string[] = [];
-  if (response.status !== 200) problems.push(`status ${response.status}`);
-  if (!response.headers.get("content-type")?.startsWith("application/json")) problems.push(`content-type ${response.headers.get("content-type")}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    problems.push("body is not JSON");
-  }
-  const ping = body as { ok?: unknown; time?: unknown } | undefined;
-  if (ping?.ok !== true || typeof ping.time !== "number") problems.push(`body ${text.slice(0, 80)}`);
-  if (stack.guarded) {
-    const expect = (name: string, value?: string) => {
-      const got = response.headers.get(name);
-      if (got === null || (value !== undefined && got !== value)) problems.push(`${name}: ${got ?? "missing"}`);
-    };
-    expect("access-control-allow-origin", ORIGIN);
-    expect("x-content-type-options", "nosniff");
-    expect("strict-transport-security");
-    expect("x-frame-options");
-    expect("referrer-policy");
-    expect("x-request-id", requestId);
-    if (stack.rateLimited) expect("ratelimit-limit", "1000000000");
-  }
-  if (problems.length > 0) throw new Error(`${stack.label} answered wrongly: ${problems.join("; ")}`);
-}
-
-async function load(url: string, seconds: number): Promise<LoadResult & { loadCpuS: number }> {
+async function load(url: string, seconds: number, presented: PresentedCredential | undefined): Promise<LoadResult & { loadCpuS: number }> {
   const command =
     wrk === null
       ? ["node", join(STACKS_DIR, "autocannon.mjs"), url, String(CONNECTIONS), String(seconds)]
-      : [wrk, "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(STACKS_DIR, "ping.lua"), url];
-  const child = Bun.spawn(pinned(0, command), { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
+      : [wrk, "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(STACKS_DIR, "browser.lua"), url];
+  // Both load generators read the credential from the environment.
+  const env = presented === undefined ? process.env : { ...process.env, BENCH_AUTHORIZATION: presented.authorization };
+  const child = Bun.spawn(pinned(0, command), { cwd: ROOT, env, stdout: "pipe", stderr: "inherit" });
   running.add(child);
   const output = await new Response(child.stdout).text();
   const exitCode = await child.exited;
@@ -177,7 +179,7 @@ async function load(url: string, seconds: number): Promise<LoadResult & { loadCp
 
 async function measure(stack: Stack): Promise<Measurement> {
   const port = freePort();
-  const url = `http://127.0.0.1:${port}/v1/ping`;
+  const url = `http://127.0.0.1:${port}${stack.route.path}`;
   const child = Bun.spawn(pinned(1, stack.command), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), ...stack.env },
@@ -187,15 +189,17 @@ async function measure(stack: Stack): Promise<Measurement> {
   running.add(child);
   try {
     await waitUntilServing(url, child, stack.label);
-    await checkResponse(url, stack);
-    await load(url, WARMUP_S);
+    const { credential } = stack.route;
+    const presented = credential === undefined ? undefined : { callerKind: credential.callerKind, authorization: await credential.authorization() };
+    await checkStack(url, stack, presented);
+    await load(url, WARMUP_S, presented);
     // Other work on the machine (a test run, a type check) steals the server's or wrk's core: when it
     // did, measure once more and keep the quieter run.
     let kept: Measurement | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (kept !== undefined && busyElsewhere(kept) <= DISTURBED) break;
       const [cpuBefore, busyBefore] = [await cpuSecondsOf(child.pid), await machineBusySeconds()];
-      const { loadCpuS, ...result } = await load(url, DURATION_S);
+      const { loadCpuS, ...result } = await load(url, DURATION_S, presented);
       const serverCpuS = (await cpuSecondsOf(child.pid)) - cpuBefore;
       const otherCpuS = Math.max(0, (await machineBusySeconds()) - busyBefore - serverCpuS - loadCpuS);
       const failures = result.connectErrors + result.readErrors + result.writeErrors + result.timeouts + result.non2xx;
@@ -218,7 +222,7 @@ process.on("SIGINT", () => {
   process.exit(130);
 });
 
-const stacks = BREAKDOWN ? [...STACKS, ...BREAKDOWN_STACKS] : STACKS;
+const stacks = [...STACKS, ...(AUTH ? AUTH_STACKS : []), ...(BREAKDOWN ? BREAKDOWN_STACKS : [])];
 const results = new Map<string, Measurement>();
 for (const stack of stacks) {
   process.stderr.write(`${stack.label}...\n`);
@@ -234,19 +238,29 @@ const get = (key: string) => results.get(key) as Measurement;
 const ratio = (a: string, b: string) => rps(get(a)) / rps(get(b));
 const cpuRatio = (a: string, b: string) => cpuUsPerRequest(get(b)) / cpuUsPerRequest(get(a));
 const verdict = (value: number, goal: number) => `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
+const ratioLine = (label: string, a: string, b: string, goal?: number) =>
+  `${label.padEnd(26)}req/s ${goal === undefined ? `${ratio(a, b).toFixed(2)}x` : verdict(ratio(a, b), goal)}; by CPU/req ${cpuRatio(a, b).toFixed(2)}x; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
+const flags = [...(AUTH ? [] : ["--no-auth"]), ...(BREAKDOWN ? ["--breakdown"] : [])];
 // "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
 const loadToolVersion = wrk === null ? "autocannon (wrk not installed or not chosen)" : versionOf([wrk, "--version"]).split(" ").slice(0, 2).join(" ");
 // Below ~90% of a core the server was waiting on the load generator, so its req/s is a floor.
 const loadBound = stacks.filter((s) => utilisation(get(s.key)) < 0.9);
 
 const lines = [
-  `# bun run bench:http${BREAKDOWN ? " -- --breakdown" : ""} (${new Date().toISOString()})`,
+  `# bun run bench:http${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""} (${new Date().toISOString()})`,
   `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), bun ${Bun.version}, node ${versionOf(["node", "--version"])}`,
   `load: ${loadToolVersion}, 1 thread, ${CONNECTIONS} connections, ${DURATION_S}s after a ${WARMUP_S}s warm-up, ` +
     (pin ? "server pinned to CPU 1, load generator to CPU 0 (taskset)" : "not pinned"),
   "requests: GET /v1/ping with Origin https://app.example.com and browser headers; X-Request-ID on every other request",
   "log: one JSON line per request to /dev/null, through a buffered Bun FileSink (Bun stacks) or fs.createWriteStream (Node)",
   "rate limit: 1e9 per minute per client address (never refuses): Rampart's in-process limiter, hono-rate-limiter MemoryStore, express-rate-limit MemoryStore",
+  ...(AUTH
+    ? [
+        `authenticated: GET ${WHOAMI} with the same headers plus Authorization: Bearer, the same rate limit rule, served by the same app as the public route`,
+        "  Rampart (user-or-key): an EdDSA access token (signature, claims, session revocation check) or an API key (checksum, hash, in-process cache, warm after the first request)",
+        "  Hono: hono/jwt, EdDSA, checking iss, aud, typ, exp and iat; public key imported once",
+      ]
+    : []),
   "",
   `${"stack".padEnd(38)}${"req/s".padStart(9)}${"p50".padStart(10)}${"p99".padStart(10)}${"server CPU".padStart(12)}${"CPU/req".padStart(10)}${"other CPU".padStart(11)}`,
   ...stacks.map((s) => {
@@ -259,9 +273,17 @@ const lines = [
     ? [`WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry (other CPU column); those figures are disturbed`]
     : []),
   "",
-  `Rampart / bare Elysia   req/s ${verdict(ratio("rampart", "elysia"), GOALS.vsElysia)}; by CPU/req ${cpuRatio("rampart", "elysia").toFixed(2)}x`,
-  `Rampart / Hono          req/s ${verdict(ratio("rampart", "hono"), GOALS.vsHono)}; by CPU/req ${cpuRatio("rampart", "hono").toFixed(2)}x`,
-  `Rampart / Express       req/s ${ratio("rampart", "express").toFixed(2)}x; by CPU/req ${cpuRatio("rampart", "express").toFixed(2)}x`,
+  ratioLine("Rampart / bare Elysia", "rampart", "elysia", GOALS.vsElysia),
+  ratioLine("Rampart / Hono", "rampart", "hono", GOALS.vsHono),
+  ratioLine("Rampart / Express", "rampart", "express"),
+  ...(AUTH
+    ? [
+        ratioLine("Rampart JWT / Hono JWT", "rampart-jwt", "hono-jwt"),
+        ratioLine("Rampart API key / public", "rampart-key", "rampart", GOALS.keyVsPublic),
+        ratioLine("Rampart JWT / public", "rampart-jwt", "rampart"),
+        ratioLine("Hono JWT / public", "hono-jwt", "hono"),
+      ]
+    : []),
 ];
 const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);

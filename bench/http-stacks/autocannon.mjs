@@ -1,10 +1,13 @@
 /**
- * Fallback load generator when wrk is not installed: autocannon with the same requests as ping.lua,
- * printing the same BENCH_RESULT line. Usage: node autocannon.mjs <url> <connections> <seconds>.
+ * Fallback load generator when wrk is not installed: autocannon with the same requests as browser.lua
+ * (the URL's path; BENCH_AUTHORIZATION as the Authorization header when set), printing the same
+ * BENCH_RESULT line. Usage: node autocannon.mjs <url> <connections> <seconds>.
  */
 import autocannon from "autocannon";
 
 const [url, connections, seconds] = process.argv.slice(2);
+const { pathname } = new URL(url);
+const authorization = process.env.BENCH_AUTHORIZATION;
 const browser = {
   accept: "application/json",
   "accept-language": "en-GB,en;q=0.9",
@@ -13,14 +16,15 @@ const browser = {
   "sec-fetch-mode": "cors",
   "sec-fetch-site": "same-site",
   "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+  ...(authorization ? { authorization } : {}),
 };
 const result = await autocannon({
   url,
   connections: Number(connections),
   duration: Number(seconds),
   requests: [
-    { method: "GET", path: "/v1/ping", headers: browser },
-    { method: "GET", path: "/v1/ping", headers: { ...browser, "x-request-id": "web-0002-9e3779b1" } },
+    { method: "GET", path: pathname, headers: browser },
+    { method: "GET", path: pathname, headers: { ...browser, "x-request-id": "web-0002-9e3779b1" } },
   ],
 });
 const summary = {

@@ -1,18 +1,23 @@
 /**
  * Hono on Bun with the middleware closest to Rampart's chain: request id, a JSON request log line,
  * secure headers, CORS for one origin and hono-rate-limiter's in-memory store keyed by client address.
+ * With BENCH_JWT_VERIFICATION (see hono-jwt.ts) it also serves GET /v1/whoami behind hono/jwt (EdDSA,
+ * checking iss, aud, typ, exp, nbf and iat).
  */
 import { Hono } from "hono";
 import { getConnInfo } from "hono/bun";
 import { cors } from "hono/cors";
+import { type JwtVariables, jwt } from "hono/jwt";
 import { type RequestIdVariables, requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { rateLimiter } from "hono-rate-limiter";
+// A type only: the token is minted by the driver, so jose is never loaded here.
+import type { HonoJwtVerification } from "./hono-jwt.ts";
 import { logSinkFromEnv, openLogSink } from "./log-sink.ts";
 
 const writeLine = openLogSink(logSinkFromEnv());
 
-const app = new Hono<{ Variables: RequestIdVariables }>();
+const app = new Hono<{ Variables: RequestIdVariables & JwtVariables<{ sub: string }> }>();
 app.use(requestId());
 app.use(async (c, next) => {
   const startedAt = performance.now();
@@ -33,6 +38,15 @@ app.use(secureHeaders());
 app.use(cors({ origin: ["https://app.example.com"] }));
 app.use(rateLimiter({ windowMs: 60_000, limit: 1e9, standardHeaders: "draft-6", keyGenerator: (c) => getConnInfo(c).remote.address ?? "unknown" }));
 app.get("/v1/ping", (c) => c.json({ ok: true, time: Date.now() }));
+
+const jwtVerification = process.env.BENCH_JWT_VERIFICATION;
+if (jwtVerification !== undefined) {
+  const { publicJwk, issuer, audience, type } = JSON.parse(jwtVerification) as HonoJwtVerification;
+  // Imported once: given a JWK instead of a CryptoKey, hono/jwt imports the key again on every request.
+  const publicKey = await crypto.subtle.importKey("jwk", publicJwk, { name: "Ed25519" }, false, ["verify"]);
+  const verifyToken = jwt({ secret: publicKey, alg: "EdDSA", verification: { iss: issuer, aud: audience, typ: type } });
+  app.get("/v1/whoami", verifyToken, (c) => c.json({ kind: "user", id: c.get("jwtPayload").sub }));
+}
 
 Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: app.fetch });
 // Exit normally on SIGTERM so `bun --cpu-prof` writes its profile.

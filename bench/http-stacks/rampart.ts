@@ -1,10 +1,14 @@
 /**
- * Rampart with its whole guard chain (buildApp) over an in-memory PGlite and the in-process store.
+ * Rampart with its whole guard chain (buildApp) over an in-memory PGlite and the in-process store, serving
+ * a public route (GET /v1/ping) and an authenticated one (GET /v1/whoami, an access token or an API key).
  * BENCH_LOG_SINK (file | stdout | none) and BENCH_RATE_LIMIT (on | off) isolate parts of the chain's cost;
  * BENCH_DB=postgres swaps PGlite for the postgres.js driver (which connects only on a first query, and
  * the ping route makes none), to price an embedded database living in the serving process.
+ * BENCH_CREDENTIALS_FILE: mint a user's access token and an API key before serving, and write them there
+ * as JSON (BenchCredentials), for the load generator to send to /v1/whoami.
  */
 import { Elysia } from "elysia";
+import { authenticatedCallerOf } from "../../lib/auth/authenticated-caller.ts";
 import { loadConfig } from "../../lib/config/config.ts";
 import { openPglite } from "../../lib/db/pglite.ts";
 import { buildApp } from "../../lib/http/app.ts";
@@ -14,6 +18,7 @@ import type { RoutePolicy } from "../../lib/http/route-policy.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { openRuntime } from "../../lib/runtime/runtime.ts";
 import { logSinkFromEnv, openLogSink } from "./log-sink.ts";
+import { mintBenchCredentials } from "./rampart-credentials.ts";
 
 // Exit normally on SIGTERM so `bun --cpu-prof` writes its profile.
 process.on("SIGTERM", () => process.exit(0));
@@ -24,9 +29,18 @@ const PING: RoutePolicy = {
   access: "public",
   rateLimits: rateLimited ? [{ name: "bench", limit: 1e9, windowMs: 60_000, scope: "ip" }] : [],
 };
+const KEY_SCOPE = "orgs:read";
+const WHOAMI: RoutePolicy = { ...PING, access: "user-or-key", scopes: [KEY_SCOPE] };
 
-const ping = defineRouteGroup("bench", () =>
-  new Elysia({ name: "bench" }).use(policyPlugin).get("/v1/ping", () => ({ ok: true, time: Date.now() }), { policy: PING }),
+// Both routes are always served, so the public and the authenticated figures come from the same app.
+const bench = defineRouteGroup("bench", () =>
+  new Elysia({ name: "bench" })
+    .use(policyPlugin)
+    .get("/v1/ping", () => ({ ok: true, time: Date.now() }), { policy: PING })
+    .get("/v1/whoami", ({ request }) => {
+      const caller = authenticatedCallerOf(request);
+      return { kind: caller.kind, id: caller.kind === "user" ? caller.userId : caller.keyId };
+    }, { policy: WHOAMI }),
 );
 
 const onPostgres = process.env.BENCH_DB === "postgres";
@@ -38,5 +52,10 @@ const config = loadConfig({
 });
 const logger = createLogger({ level: config.logLevel, sink: openLogSink(logSinkFromEnv()) });
 const runtime = await openRuntime(config, onPostgres ? { logger } : { db: await openPglite(undefined), logger });
-const app = buildApp(runtime, [ping]);
+const app = buildApp(runtime, [bench]);
+const credentialsFile = process.env.BENCH_CREDENTIALS_FILE;
+if (credentialsFile !== undefined) {
+  await runtime.db.migrate();
+  await Bun.write(credentialsFile, JSON.stringify(await mintBenchCredentials(runtime, KEY_SCOPE)));
+}
 Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: (request, server) => app.fetch(request, server) });

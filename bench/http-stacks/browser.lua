@@ -1,9 +1,11 @@
--- wrk script: GET /v1/ping with a browser's headers; every other request carries its own X-Request-ID.
+-- wrk script: GET the URL's path with a browser's headers; every other request carries its own X-Request-ID.
+-- BENCH_AUTHORIZATION, when set, is sent as the Authorization header of every request.
 -- Requests are formatted once in init() so the load generator spends no time building them.
 local requests = {}
 local index = 0
 
 function init(args)
+  local authorization = os.getenv("BENCH_AUTHORIZATION")
   for i = 1, 256 do
     local headers = {
       ["Accept"] = "application/json",
@@ -15,7 +17,8 @@ function init(args)
       ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
     }
     if i % 2 == 0 then headers["X-Request-ID"] = string.format("web-%04d-%08x", i, i * 2654435761 % 4294967296) end
-    requests[i] = wrk.format("GET", "/v1/ping", headers)
+    if authorization ~= nil and authorization ~= "" then headers["Authorization"] = authorization end
+    requests[i] = wrk.format("GET", wrk.path, headers)
   end
 end
 
