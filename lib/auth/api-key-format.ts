@@ -2,7 +2,8 @@
  * The API key format: `<prefix>_` + 43 random base62 characters (256 bits) + a 6-character checksum, so
  * a typo, a truncated paste or a scanner's guess is refused without a database lookup.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { sha256, sha256Hex } from "../crypto/sha256.ts";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 export const API_KEY_RANDOM_CHARS = 43;
@@ -43,7 +44,8 @@ function randomBase62(length: number): string {
 
 // The first 32 bits of SHA-256 over everything before the checksum, as 6 base62 digits (62^6 > 2^32).
 function checksumOf(body: string): string {
-  let value = createHash("sha256").update(body).digest().readUInt32BE(0);
+  const digest = sha256(body);
+  let value = (((digest[0] as number) << 24) | ((digest[1] as number) << 16) | ((digest[2] as number) << 8) | (digest[3] as number)) >>> 0;
   let out = "";
   for (let i = 0; i < API_KEY_CHECKSUM_CHARS; i++) {
     out = ALPHABET[value % 62] + out;
@@ -53,7 +55,7 @@ function checksumOf(body: string): string {
 }
 
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return sha256Hex(key);
 }
 
 /** `prefix` is validated by the configuration (2–8 lower-case letters), so it is safe inside a pattern. */

@@ -22,6 +22,7 @@ import { createCorsPlugin } from "../guards/cors.ts";
 import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
+import { withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
 import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overrides.ts";
 import { type CallerIdentity, rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
@@ -32,7 +33,7 @@ import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertDecodablePath, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";
-import { DEFAULT_POLICY, type ResolvedRateLimitRule } from "./route-policy.ts";
+import { DEFAULT_POLICY } from "./route-policy.ts";
 import { type RouteTable, createRouteTable } from "./route-table.ts";
 
 export interface RampartApp {
@@ -43,9 +44,6 @@ export interface RampartApp {
   /** Refuses new requests and resolves when in-flight ones are done or the deadline passes. */
   drain(deadlineMs: number): Promise<{ drained: boolean; abandoned: number }>;
 }
-
-// An API key's own per-minute limit, counted per key across every route.
-const PER_KEY_RULE: ResolvedRateLimitRule = { name: "api-key", limit: 0, windowMs: 60_000, scope: "key", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: true };
 
 // Responses from fetch() have immutable headers; copy only then.
 function withRequestId(response: Response, requestId: string): Response {
@@ -100,7 +98,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         else {
           context.orgId = identity.org = caller.orgId;
           identity.key = caller.keyId;
-          if (caller.rateLimitPerMinute !== undefined) rules = [...rules, { ...PER_KEY_RULE, limit: caller.rateLimitPerMinute }];
+          if (caller.rateLimitPerMinute !== undefined) rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
         }
       }
       const outcome = await rateLimiter.check(`${route.method} ${route.path}`, rules, identity);
