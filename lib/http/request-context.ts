@@ -32,34 +32,56 @@ export type DeadlineHandler = (context: RequestContext, ms: number) => void;
 
 const contexts = new WeakMap<Request, RequestContext>();
 
+// A class rather than an object of closures: a request allocates one object, and it is its own deadline.
+class PipelineContext implements RequestContext, Deadline {
+  readonly startedAt = performance.now();
+  path?: string;
+  route?: string;
+  policy?: ResolvedPolicy;
+  clientIp?: string;
+  caller?: Caller;
+  userId?: string;
+  orgId?: string;
+  socketAddress?: string;
+  at = 0;
+  #lengthMs = 0;
+  #controller?: AbortController;
+  #pending?: Set<string>;
+
+  constructor(
+    readonly requestId: string,
+    readonly onDeadline: DeadlineHandler | undefined,
+  ) {}
+
+  // Created on first use: most requests never hand their signal to anything.
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  get pending(): Set<string> {
+    this.#pending ??= new Set();
+    return this.#pending;
+  }
+
+  setDeadline(ms: number): void {
+    this.#lengthMs = ms;
+    this.at = this.startedAt + ms;
+    watchDeadline(this);
+  }
+
+  clearDeadline(): void {
+    unwatchDeadline(this);
+  }
+
+  expire(): void {
+    this.#controller?.abort(new Error(`deadline of ${this.#lengthMs} ms passed`));
+    this.onDeadline?.(this, this.#lengthMs);
+  }
+}
+
 export function openRequestContext(request: Request, requestId: string, onDeadline?: DeadlineHandler): RequestContext {
-  let controller: AbortController | undefined;
-  let lengthMs = 0;
-  const deadline: Deadline = {
-    at: 0,
-    expire() {
-      controller?.abort(new Error(`deadline of ${lengthMs} ms passed`));
-      onDeadline?.(context, lengthMs);
-    },
-  };
-  const context: RequestContext = {
-    requestId,
-    startedAt: performance.now(),
-    // Created on first use: most requests never hand their signal to anything.
-    get signal() {
-      controller ??= new AbortController();
-      return controller.signal;
-    },
-    pending: new Set(),
-    setDeadline(ms) {
-      lengthMs = ms;
-      deadline.at = context.startedAt + ms;
-      watchDeadline(deadline);
-    },
-    clearDeadline() {
-      unwatchDeadline(deadline);
-    },
-  };
+  const context = new PipelineContext(requestId, onDeadline);
   contexts.set(request, context);
   return context;
 }
