@@ -1,9 +1,10 @@
 /**
- * Rampart with its whole guard chain (buildApp) over an in-memory PGlite and the in-process store, serving
+ * Rampart with its whole guard chain (buildApp) and the in-process store, serving
  * a public route (GET /v1/ping) and an authenticated one (GET /v1/whoami, an access token or an API key).
  * BENCH_LOG_SINK (file | stdout | none) and BENCH_RATE_LIMIT (on | off) isolate parts of the chain's cost;
- * BENCH_DB=postgres swaps PGlite for the postgres.js driver (which connects only on a first query, and
- * the ping route makes none), to price an embedded database living in the serving process.
+ * BENCH_DB=postgres is the production configuration: a postgres.js client, which connects only on a first
+ * query (the ping route makes none); without it, an in-memory PGlite lives in the process (the
+ * credentials need its data).
  * BENCH_CREDENTIALS_FILE: mint a user's access token and an API key before serving, and write them there
  * as JSON (BenchCredentials), for the load generator to send to /v1/whoami.
  */
