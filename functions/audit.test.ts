@@ -1,16 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { recordAuditEvent } from "../lib/audit/audit-log.ts";
+import type { AuditEventView } from "../lib/audit/audit-query.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
 import { ADMIN_TOKEN, type IdentityTestApp, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
 
-interface Event {
-  id: string;
-  occurredAt: string;
-  action: string;
-  actor: { type: string; id: string | null };
-  orgId: string | null;
-  target: { type: string; id: string } | null;
-}
+type Event = AuditEventView;
 interface Page {
   events: Event[];
   nextCursor: string | null;

@@ -4,72 +4,36 @@
  * TEST_REDIS_URL is set (`.ci/start-services`).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { GATEWAY_TOKEN, TEST_POSTGRES_URL, TEST_REDIS_URL, upstashGatewayUrl } from "./backends.ts";
+import { type SpawnedServers, spawnServers } from "./spawned-servers.ts";
 
-const ROOT = join(import.meta.dir, "..");
 const LIMIT = 50;
 const PROCESSES = 3;
 const WINDOW_MS = 10_000;
 const BURST = 300;
 
-function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const { port } = server;
-  server.stop(true);
-  return port as number;
-}
-
-async function waitUntilLive(port: number, withinMs: number): Promise<void> {
-  const started = performance.now();
-  while (performance.now() - started < withinMs) {
-    const status = await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.status, () => 0);
-    if (status === 200) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`the server on port ${port} was not live within ${withinMs} ms`);
-}
-
 describe.if(TEST_REDIS_URL !== undefined)("rate limits across three server processes on one Redis", () => {
-  const servers: Subprocess<"ignore", "pipe", "pipe">[] = [];
-  const ports: number[] = [];
+  let spawned: SpawnedServers;
+  let ports: number[];
 
   beforeAll(async () => {
     const gateway = await upstashGatewayUrl();
-    for (let i = 0; i < PROCESSES; i++) {
-      const port = freePort();
-      ports.push(port);
-      servers.push(
-        Bun.spawn(["bun", "test/fixtures/rate-limited-server.ts"], {
-          cwd: ROOT,
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: process.env.HOME ?? "",
-            NODE_ENV: "test",
-            // Warnings name a Redis call that missed its deadline and fell back to counting in-process.
-            LOG_LEVEL: "warn",
-            PORT: String(port),
-            // Behind one trusted proxy, so each run can be a client the shared Redis has never seen.
-            TRUST_PROXY: "1",
-            UPSTASH_REDIS_REST_URL: gateway,
-            UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-            // A real database starts faster than three embedded ones on two cores; the route never queries it.
-            ...(TEST_POSTGRES_URL === undefined ? {} : { DATABASE_URL: TEST_POSTGRES_URL, DATABASE_DRIVER: "postgres" }),
-          },
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-        }),
-      );
-    }
-    await Promise.all(ports.map((port) => waitUntilLive(port, 20_000)));
+    spawned = await spawnServers("test/fixtures/rate-limited-server.ts", PROCESSES, {
+      NODE_ENV: "test",
+      // Warnings name a Redis call that missed its deadline and fell back to counting in-process.
+      LOG_LEVEL: "warn",
+      // Behind one trusted proxy, so each run can be a client the shared Redis has never seen.
+      TRUST_PROXY: "1",
+      UPSTASH_REDIS_REST_URL: gateway,
+      UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
+      // A real database starts faster than three embedded ones on two cores; the route never queries it.
+      ...(TEST_POSTGRES_URL === undefined ? {} : { DATABASE_URL: TEST_POSTGRES_URL, DATABASE_DRIVER: "postgres" }),
+    });
+    ports = spawned.servers.map((server) => server.port);
   }, 30_000);
 
   afterAll(async () => {
-    for (const server of servers) server.kill("SIGKILL");
-    await Promise.all(servers.map((server) => server.exited));
-    const logged = (await Promise.all(servers.map((server) => new Response(server.stdout).text()))).join("").split("\n");
+    const logged = await spawned.stop();
     const warnings = logged.filter((line) => line.startsWith('{"level":"warn"') || line.startsWith('{"level":"error"'));
     if (warnings.length > 0) console.log(`server warnings during the run:\n${warnings.slice(0, 20).join("\n")}`);
   });

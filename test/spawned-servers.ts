@@ -1,0 +1,66 @@
+/**
+ * Server processes for cross-instance tests: each a fixture script on its own free port, started with
+ * the given environment, live before the test goes on, and killed afterwards with its output returned.
+ */
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = join(import.meta.dir, "..");
+
+export interface SpawnedServer {
+  readonly port: number;
+  readonly url: string;
+}
+
+export interface SpawnedServers {
+  readonly servers: readonly SpawnedServer[];
+  /** Kills every process and answers the lines they wrote to stdout. */
+  stop(): Promise<string[]>;
+}
+
+function freePort(): number {
+  const server = Bun.serve({ port: 0, fetch: () => new Response() });
+  const { port } = server;
+  server.stop(true);
+  return port as number;
+}
+
+async function waitUntilLive(port: number, withinMs: number): Promise<void> {
+  const started = performance.now();
+  while (performance.now() - started < withinMs) {
+    const status = await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`the server on port ${port} was not live within ${withinMs} ms`);
+}
+
+export async function spawnServers(script: string, count: number, env: Record<string, string>, liveWithinMs = 20_000): Promise<SpawnedServers> {
+  const processes: Subprocess<"ignore", "pipe", "pipe">[] = [];
+  const servers: SpawnedServer[] = [];
+  for (let i = 0; i < count; i++) {
+    const port = freePort();
+    servers.push({ port, url: `http://127.0.0.1:${port}` });
+    processes.push(
+      Bun.spawn(["bun", script], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), ...env },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+  }
+  const stop = async () => {
+    for (const child of processes) child.kill("SIGKILL");
+    await Promise.all(processes.map((child) => child.exited));
+    return (await Promise.all(processes.map((child) => new Response(child.stdout).text()))).join("").split("\n");
+  };
+  try {
+    await Promise.all(servers.map((server) => waitUntilLive(server.port, liveWithinMs)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { servers, stop };
+}
