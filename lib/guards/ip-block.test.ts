@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
 import { Elysia } from "elysia";
 import { STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { auditEvents } from "../db/schema/index.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
@@ -80,6 +82,11 @@ describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect((await from(app, "/open", freshIpv4())).status).toBe(200);
     expect(runtime.logLines.some((line) => line.includes('"ip blocked"') && line.includes(ip))).toBe(true);
+    const audited = () => runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "ip.blocked"), eq(auditEvents.targetId, ip)));
+    expect(await eventually(async () => (await audited()).length === 1, 1_000)).toBe(true);
+    const [row] = await audited();
+    expect(row).toMatchObject({ actorType: "system", actorId: "auto-block", targetType: "ip" });
+    expect(row?.metadata).toMatchObject({ violations: THRESHOLD });
   });
 
   test("fewer refusals than the threshold block nothing", async () => {

@@ -6,6 +6,7 @@
 // The list is one versioned JSON document rather than a key per block: the store cannot list keys,
 // and every instance needs the whole list anyway; a poll that finds no change costs one GET.
 import { type } from "arktype";
+import { recordAuditEvent } from "../audit/audit-log.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/runtime.ts";
@@ -43,6 +44,8 @@ export interface IpBlockerOptions {
   store: Store;
   settings: SettingsSource;
   logger: Logger;
+  /** Told of each automatic block once it is shared (the audit log); its failure is logged, the block stands. */
+  onAutoBlock?: (block: IpBlock, violations: number) => Promise<void>;
   key?: string;
   violationPrefix?: string;
 }
@@ -63,7 +66,7 @@ const storedBlocks = type({
 }).array();
 
 export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
-  const { store, settings, logger, key, violationPrefix } = { ...DEFAULT_IP_BLOCKER, ...options };
+  const { store, settings, logger, key, violationPrefix, onAutoBlock } = { ...DEFAULT_IP_BLOCKER, ...options };
   const document = createVersionedDocument({ store, key, field: "blocks" });
   let stored: IpBlock[] = [];
   let indexedVersion = 0;
@@ -157,8 +160,10 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
         const now = Date.now();
         const reason = `${violations} rate-limit refusals within ${current.blocking.windowMs} ms`;
         logger.warn("ip blocked", { ip, reason, blockMs: current.blocking.blockMs, actor: "auto-block" });
-        await block({ target: ip, expiresAt: now + current.blocking.blockMs, reason, source: "auto", createdBy: "auto-block", createdAt: now });
+        const entry: IpBlock = { target: ip, expiresAt: now + current.blocking.blockMs, reason, source: "auto", createdBy: "auto-block", createdAt: now };
+        await block(entry);
         await store.del(counter);
+        await onAutoBlock?.(entry, violations).catch((error: unknown) => logger.error("recording an automatic ip block failed", { ip, error }));
       } finally {
         blocking.delete(ip);
       }
@@ -206,7 +211,15 @@ const blockers = new WeakMap<Runtime, IpBlocker>();
 export function openIpBlocker(runtime: Runtime): IpBlocker {
   let blocker = blockers.get(runtime);
   if (blocker === undefined) {
-    blocker = createIpBlocker({ store: runtime.store, settings: runtime.settings, logger: runtime.logger });
+    const { store, settings, logger, db } = runtime;
+    const onAutoBlock = (block: IpBlock, violations: number) =>
+      recordAuditEvent(db.primary, {
+        action: "ip.blocked",
+        actor: { type: "system", id: block.createdBy },
+        target: { type: "ip", id: block.target },
+        metadata: { violations, reason: block.reason, expiresAt: block.expiresAt },
+      });
+    blocker = createIpBlocker({ store, settings, logger, onAutoBlock });
     blockers.set(runtime, blocker);
   }
   return blocker;
