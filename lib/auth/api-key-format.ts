@@ -27,6 +27,10 @@ export interface ApiKeyFormat {
   isApiKey(presented: string): boolean;
   /** Shape and checksum: what can be checked without the database. */
   isWellFormed(presented: string): boolean;
+  /** Prefix, length and alphabet only. */
+  hasShape(presented: string): boolean;
+  /** Of a key with the right shape: whether its last characters are the checksum of the rest. */
+  hasValidChecksum(presented: string): boolean;
   hash(key: string): string;
 }
 
@@ -72,6 +76,8 @@ export function createApiKeyFormat(prefix: string): ApiKeyFormat {
     },
     isApiKey: (presented) => presented.startsWith(marker),
     isWellFormed: (presented) => shape.test(presented) && checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt),
+    hasShape: (presented) => shape.test(presented),
+    hasValidChecksum: (presented) => checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt),
     hash: hashApiKey,
   };
 }

@@ -120,11 +120,13 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
     isApiKey: format.isApiKey,
     async verify(presented) {
       // Unknown, malformed, bad checksum, revoked, expired and past grace all answer the same undefined.
-      if (!format.isWellFormed(presented)) return undefined;
+      if (!format.hasShape(presented)) return undefined;
       const hash = format.hash(presented);
       const now = Date.now();
       let entry = live.get(hash);
       if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
+        // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
+        if (!format.hasValidChecksum(presented)) return undefined;
         const seen = unknownSince.get(hash);
         if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
         entry = await loadOnce(hash, now);
