@@ -24,7 +24,7 @@ import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
 import { withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
 import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overrides.ts";
-import { type CallerIdentity, rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
+import { type CallerIdentity, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
 import type { Runtime } from "../runtime/runtime.ts";
@@ -101,9 +101,10 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           if (caller.rateLimitPerMinute !== undefined) rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
         }
       }
-      const outcome = await rateLimiter.check(`${route.method} ${route.path}`, rules, identity);
+      let outcome = rateLimiter.check(route.key, rules, identity);
+      if (outcome instanceof Promise) outcome = await outcome;
       if (outcome !== undefined) {
-        Object.assign(set.headers, rateLimitHeaders(outcome));
+        writeRateLimitHeaders(set.headers, outcome);
         if (!outcome.allowed) {
           inBackground(ipBlocker.recordViolation(ip));
           throw new AppError("RATE_LIMITED");

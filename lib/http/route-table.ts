@@ -7,6 +7,8 @@ import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy
 export interface RouteEntry {
   readonly method: string;
   readonly path: string;
+  /** `METHOD /path`: what rate-limit counters are kept under. */
+  readonly key: string;
   readonly policy: ResolvedPolicy;
 }
 
@@ -31,7 +33,8 @@ export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): Rout
   const routes: RouteEntry[] = elysiaRoutes.map((route) => {
     const declared = route.hooks?.detail?.[POLICY_DETAIL_KEY] as RoutePolicy | undefined;
     if (declared === undefined) throw new Error(`route ${route.method} ${route.path} declares no policy`);
-    return { method: route.method.toUpperCase(), path: route.path, policy: resolvePolicy(declared, route.method.toUpperCase()) };
+    const method = route.method.toUpperCase();
+    return { method, path: route.path, key: `${method} ${route.path}`, policy: resolvePolicy(declared, method) };
   });
   const exact = new Map<string, RouteEntry>();
   const patterned: { entry: RouteEntry; pattern: RegExp }[] = [];

@@ -28,7 +28,7 @@ function limiterWith(options: { shared?: WindowLimiter; emergency?: typeof EMERG
 /** Stands in for Redis that cannot be reached: the outside world failing, not our code. */
 const unreachableRedis: WindowLimiter = { limit: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")) };
 
-async function outcomes(count: number, check: () => Promise<RateLimitOutcome | undefined>): Promise<RateLimitOutcome[]> {
+async function outcomes(count: number, check: () => RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>): Promise<RateLimitOutcome[]> {
   const results: RateLimitOutcome[] = [];
   for (let i = 0; i < count; i++) {
     const outcome = await check();
@@ -170,7 +170,7 @@ describe("createRateLimiter", () => {
     test("a fail-closed rule refuses with 503 DEPENDENCY_UNAVAILABLE and Retry-After, and says why in the log", async () => {
       const { limiter, logLines } = limiterWith({ shared: unreachableRedis });
       const rules = rulesOf({ name: "closed", limit: 100, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" });
-      const error = await limiter.check("POST /v1/auth/login", rules, { ip: "203.0.113.1" }).then(() => undefined, (e: unknown) => e);
+      const error = await Promise.resolve().then(() => limiter.check("POST /v1/auth/login", rules, { ip: "203.0.113.1" })).then(() => undefined, (e: unknown) => e);
       expect(error).toBeInstanceOf(AppError);
       expect(error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE", status: 503, headers: { "retry-after": "1" } });
       const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -183,7 +183,7 @@ describe("createRateLimiter", () => {
         { name: "burst", limit: 100, windowMs: 1_000, scope: "ip", onStoreFailure: "open" },
         { name: "sustained", limit: 1_000, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" },
       );
-      const error = await limiter.check("GET /r", rules, { ip: "203.0.113.1" }).then(() => undefined, (e: unknown) => e);
+      const error = await Promise.resolve().then(() => limiter.check("GET /r", rules, { ip: "203.0.113.1" })).then(() => undefined, (e: unknown) => e);
       expect(error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE" });
     });
   });

@@ -22,7 +22,8 @@ export interface RateLimitOutcome {
 }
 
 export interface RateLimiter {
-  check(routeKey: string, rules: readonly ResolvedRateLimitRule[], caller: CallerIdentity): Promise<RateLimitOutcome | undefined>;
+  /** A promise only when a shared backend is asked: the in-process path answers synchronously. */
+  check(routeKey: string, rules: readonly ResolvedRateLimitRule[], caller: CallerIdentity): RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>;
 }
 
 export function createRateLimiter(options: { shared: WindowLimiter | undefined; settings: SettingsSource; logger: Logger }): RateLimiter {
@@ -59,31 +60,38 @@ export function createRateLimiter(options: { shared: WindowLimiter | undefined; 
     return policy;
   };
 
+  const outcomeOf = (results: readonly LimitResult[], rules: readonly ResolvedRateLimitRule[], divisor: number): RateLimitOutcome => {
+    let binding = results[0] as LimitResult;
+    for (const result of results) {
+      if (!result.success && binding.success) binding = result;
+      else if (result.success === binding.success && result.remaining < binding.remaining) binding = result;
+    }
+    return { allowed: binding.success, binding, policy: policyFor(rules, divisor) };
+  };
+
   return {
-    async check(routeKey, rules, caller) {
+    check(routeKey, rules, caller) {
       if (rules.length === 0) return undefined;
       const { emergency } = settings.current();
       const divisor = emergency.enabled ? emergency.limitDivisor : 1;
       const pending = rules.map((rule) => checkRule(routeKey, rule, caller, divisor));
-      const results = shared === undefined ? (pending as LimitResult[]) : await Promise.all(pending);
-      let binding = results[0] as LimitResult;
-      for (const result of results) {
-        if (!result.success && binding.success) binding = result;
-        else if (result.success === binding.success && result.remaining < binding.remaining) binding = result;
-      }
-      return { allowed: binding.success, binding, policy: policyFor(rules, divisor) };
+      if (shared === undefined) return outcomeOf(pending as LimitResult[], rules, divisor);
+      return Promise.all(pending).then((results) => outcomeOf(results, rules, divisor));
     },
   };
 }
 
-export function rateLimitHeaders(outcome: RateLimitOutcome, now: number = Date.now()): Record<string, string> {
+/** Writes the RateLimit-* headers (and Retry-After when refused) into `headers`, and returns it. */
+export function writeRateLimitHeaders(headers: Record<string, string | number>, outcome: RateLimitOutcome, now: number = Date.now()): Record<string, string | number> {
   const resetSeconds = Math.max(0, Math.ceil((outcome.binding.reset - now) / 1000));
-  const headers: Record<string, string> = {
-    "ratelimit-limit": String(outcome.binding.limit),
-    "ratelimit-remaining": String(outcome.binding.remaining),
-    "ratelimit-reset": String(resetSeconds),
-    "ratelimit-policy": outcome.policy,
-  };
+  headers["ratelimit-limit"] = String(outcome.binding.limit);
+  headers["ratelimit-remaining"] = String(outcome.binding.remaining);
+  headers["ratelimit-reset"] = String(resetSeconds);
+  headers["ratelimit-policy"] = outcome.policy;
   if (!outcome.allowed) headers["retry-after"] = String(Math.max(1, resetSeconds));
   return headers;
+}
+
+export function rateLimitHeaders(outcome: RateLimitOutcome, now: number = Date.now()): Record<string, string> {
+  return writeRateLimitHeaders({}, outcome, now) as Record<string, string>;
 }
