@@ -1,7 +1,9 @@
 /**
  * A JSON document in the store that several instances change without losing a write: version N+1 is
- * claimed with SET NX on its own key before the main key is overwritten, and readers follow those
- * version keys, so a poll that finds nothing new costs one GET of a key that does not exist.
+ * claimed with SET NX on its own key before the main key is overwritten. Readers read the main key,
+ * then follow version keys past it (a writer may have claimed one and not yet set the main key): two
+ * GETs a poll. Version keys expire, so the main key is always read: an instance that slept through
+ * their lifetime would otherwise wait for a version key that is gone and write over newer versions.
  */
 import { type } from "arktype";
 import { AppError } from "../errors/app-error.ts";
@@ -45,7 +47,7 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
   const { store, key, field, historyTtlMs, maxAttempts } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
   const versionKey = (version: number) => `${key}:v${version}`;
   let known: DocumentVersion | undefined;
-  let loadedMain = false;
+  let lastMainRaw: string | null = null;
 
   const parse = (raw: string): DocumentVersion => {
     const parsed: unknown = JSON.parse(raw);
@@ -60,10 +62,10 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
   };
 
   const latest = async (): Promise<DocumentVersion | undefined> => {
-    if (!loadedMain) {
-      const raw = await store.get(key);
-      if (raw !== null) remember(parse(raw));
-      loadedMain = true;
+    const main = await store.get(key);
+    if (main !== null && main !== lastMainRaw) {
+      remember(parse(main));
+      lastMainRaw = main;
     }
     for (;;) {
       const raw = await store.get(versionKey((known?.version ?? 0) + 1));

@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { MemoryStore } from "./memory-store.ts";
+import { createVersionedDocument } from "./versioned-document.ts";
+
+const KEY = "test:doc";
+const instance = (store: MemoryStore, historyTtlMs?: number) =>
+  createVersionedDocument({ store, key: KEY, field: "items", ...(historyTtlMs === undefined ? {} : { historyTtlMs }) });
+const appending = (item: string) => (latest: { value: unknown } | undefined) => [...((latest?.value as string[] | undefined) ?? []), item];
+
+describe("versioned document", () => {
+  test("writes from several instances at once each get their own version, and none is lost", async () => {
+    const store = new MemoryStore();
+    const writers = [instance(store), instance(store), instance(store)];
+    await Promise.all(
+      writers.map(async (writer, w) => {
+        for (const i of [0, 1, 2]) await writer.write(appending(`${w}-${i}`), `writer-${w}`);
+      }),
+    );
+    const latest = await instance(store).latest();
+    expect(latest?.version).toBe(9);
+    expect((latest?.value as string[]).sort()).toEqual(["0-0", "0-1", "0-2", "1-0", "1-1", "1-2", "2-0", "2-1", "2-2"]);
+  });
+
+  test("an instance that slept past the version keys' lifetime catches up from the main key, and its write builds on the newest", async () => {
+    const store = new MemoryStore();
+    const active = instance(store, 20);
+    const sleeper = instance(store, 20);
+    await active.write(appending("a"), "active");
+    expect((await sleeper.latest())?.version).toBe(1);
+    await active.write(appending("b"), "active");
+    await active.write(appending("c"), "active");
+    await Bun.sleep(40);
+    expect(await sleeper.latest()).toMatchObject({ version: 3, value: ["a", "b", "c"] });
+    const written = await sleeper.write(appending("d"), "sleeper");
+    expect(written).toMatchObject({ version: 4, value: ["a", "b", "c", "d"] });
+    expect(await instance(store).latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "d"] });
+    expect(await active.latest()).toMatchObject({ version: 4 });
+  });
+
+  test("a version claimed but not yet in the main key is still seen by readers", async () => {
+    const store = new MemoryStore();
+    await instance(store).write(appending("a"), "w");
+    await store.set(`${KEY}:v2`, JSON.stringify({ version: 2, items: ["a", "b"], changedBy: "w", changedAt: new Date().toISOString() }));
+    expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+  });
+});
