@@ -166,6 +166,16 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(await api.probe(`${wide}:42::1`)).toBe(200);
   });
 
+  test("an operator whose own address is blocked can still reach the admin endpoints with the token, and only with it", async () => {
+    const operator = freshIpv4();
+    expect((await api.call("POST", "/admin/ip-blocks", { body: { target: operator, ttlSeconds: 60 } })).status).toBe(201);
+    expect(await api.probe(operator)).toBe(403);
+    expect((await api.call("GET", "/admin/ip-blocks", { ip: operator, token: null })).status).toBe(401);
+    const lifted = await api.call("DELETE", `/admin/ip-blocks/${operator}`, { ip: operator });
+    expect(lifted.status).toBe(200);
+    expect(await api.probe(operator)).toBe(200);
+  });
+
   test("invalid targets and bodies are 422 naming the field, and nothing is blocked", async () => {
     const before = (await (await api.call("GET", "/admin/ip-blocks")).json()) as { blocks: unknown[] };
     const bodies: [unknown, string][] = [
@@ -173,6 +183,10 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
       [{ target: "10.0.0.0/33" }, "target"],
       [{ target: "2001:db8::/96" }, "target"],
       [{ target: "10.0.0.0/8/8" }, "target"],
+      [{ target: "0.0.0.0/0" }, "target"],
+      [{ target: "10.0.0.0/7" }, "target"],
+      [{ target: "::/0" }, "target"],
+      [{ target: "2001:db8::/31" }, "target"],
       [{ target: "" }, "target"],
       [{}, "target"],
       [{ target: "203.0.113.5", ttl: 60 }, "ttl"],

@@ -64,8 +64,14 @@ interface Refusal {
   contentType: string | null;
 }
 
+// Each attack from an address of its own: one address would soon spend its failed-authentication budget (429).
+let attackers = 0;
+const nextAttacker = () => `198.51.${(++attackers >> 8) & 255}.${attackers & 255}`;
+
 async function call(app: RampartApp, authorization: string | undefined): Promise<Response> {
-  return app.fetch(new Request("http://localhost/probe", { headers: authorization === undefined ? {} : { authorization } }));
+  const headers: Record<string, string> = { "x-forwarded-for": nextAttacker() };
+  if (authorization !== undefined) headers.authorization = authorization;
+  return app.fetch(new Request("http://localhost/probe", { headers }));
 }
 
 async function refusalOf(response: Response): Promise<Refusal> {
@@ -102,7 +108,7 @@ describe("access token attacks through the HTTP app", () => {
   };
 
   beforeAll(async () => {
-    runtime = await openTestRuntime();
+    runtime = await openTestRuntime({ env: { TRUST_PROXY: "1" } });
     app = buildApp(runtime, [probe]);
     const ring = await identityOf(runtime).keyRing.get();
     signingKey = ring.signingKey;
@@ -362,7 +368,7 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
   let runtime: TestRuntime;
   let app: RampartApp;
   beforeAll(async () => {
-    runtime = await openTestRuntime({ database: backend });
+    runtime = await openTestRuntime({ database: backend, env: { TRUST_PROXY: "1" } });
     app = buildApp(runtime, [probe]);
   });
   afterAll(() => runtime.close());

@@ -51,7 +51,7 @@ function formatNetwork(network: Network): string {
   return `${groups.join(":")}::/${network.prefix}`;
 }
 
-/** Parses an operator's target into its canonical form: host bits cleared, a single address keyed as clients are. */
+/** Parses an operator's target into its canonical form: host bits cleared, a single address keyed as clients are, no range wider than /8 (IPv4) or /32 (IPv6). */
 export function parseNetwork(text: string): { target: string; network: Network } | { problem: string } {
   const [address = "", prefixText, extra] = text.trim().split("/");
   const key = extra === undefined ? normaliseClientAddress(address) : undefined;
@@ -60,6 +60,9 @@ export function parseNetwork(text: string): { target: string; network: Network }
   const widest = parsed.family === 4 ? 32 : 64;
   if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return { problem: "must end in a prefix length like /24" };
   const prefix = prefixText === undefined ? widest : Number(prefixText);
+  // A block this wide would shut out a large share of the internet, most likely by a typo (0.0.0.0/0).
+  const narrowest = parsed.family === 4 ? 8 : 32;
+  if (prefix < narrowest) return { problem: `must have a prefix length of at least ${narrowest}` };
   if (prefix > widest) {
     return { problem: parsed.family === 4 ? "must have a prefix length of at most 32" : "must be a /64 or wider: IPv6 clients are told apart by their /64" };
   }

@@ -3,8 +3,9 @@
  *
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
- *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block →
- *                   access (admin / cron secret, or access token / API key with scopes) → rate limits
+ *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block (not on
+ *                   admin routes) → failed-authentication budget → access (admin / cron secret, or access
+ *                   token / API key with scopes; a 401 spends the budget) → rate limits
  *                   (per ip, user, org or key) → declared body size and type → deadline (by route class)
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
@@ -16,6 +17,7 @@ import { toAppError } from "../errors/from-framework.ts";
 import { createAuthenticator } from "../auth/authenticate.ts";
 import { identityOf } from "../auth/identity.ts";
 import { createAccessChecks } from "../guards/access.ts";
+import { createAuthFailureLimit } from "../guards/auth-failure-limit.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { createCorsPlugin } from "../guards/cors.ts";
@@ -71,6 +73,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = openIpBlocker(runtime);
   const inBackground = createWaitUntil(logger);
+  const authFailures = createAuthFailureLimit(rateLimiter, (ip) => inBackground(ipBlocker.recordViolation(ip)));
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   let routeTable: RouteTable = createRouteTable([]);
 
@@ -87,18 +90,27 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       context.policy = policy;
       const ip = resolveClientIp(request, context.socketAddress);
       context.clientIp = ip;
-      if (ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
-      accessChecks[policy.access]?.(request);
+      // Admin routes answer only to the token: an operator must be able to lift a block that covers them.
+      if (policy.access !== "admin" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
       const identity: CallerIdentity = { ip };
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
-      if (policy.access === "user" || policy.access === "user-or-key") {
-        const caller = await authenticate(request, policy);
-        context.caller = caller;
-        if (caller.kind === "user") context.userId = identity.user = caller.userId;
-        else {
-          context.orgId = identity.org = caller.orgId;
-          identity.key = caller.keyId;
-          if (caller.rateLimitPerMinute !== undefined) rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
+      if (policy.access !== "public") {
+        authFailures.assertWithinBudget(ip);
+        try {
+          accessChecks[policy.access]?.(request);
+          if (policy.access === "user" || policy.access === "user-or-key") {
+            const caller = await authenticate(request, policy);
+            context.caller = caller;
+            if (caller.kind === "user") context.userId = identity.user = caller.userId;
+            else {
+              context.orgId = identity.org = caller.orgId;
+              identity.key = caller.keyId;
+              if (caller.rateLimitPerMinute !== undefined) rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
+            }
+          }
+        } catch (error) {
+          if (error instanceof AppError && error.code === "UNAUTHORIZED") await authFailures.recordFailure(ip);
+          throw error;
         }
       }
       let outcome = rateLimiter.check(route.key, rules, identity);

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Elysia } from "elysia";
+import { withCountedQueries } from "../../test/counting-db.ts";
+import { ADMIN_TOKEN, type IdentityTestApp, type IssuedKey, openIdentityTestApp } from "../../test/identity-client.ts";
+import { identityOf } from "../auth/identity.ts";
+import { type RampartApp, buildApp } from "../http/app.ts";
+import { policyPlugin } from "../http/policy-plugin.ts";
+import { defineRouteGroup } from "../http/route-group.ts";
+import { DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failure-limit.ts";
+
+const BUDGET = DEFAULT_AUTH_FAILURE_LIMIT.limit;
+
+const routes = defineRouteGroup("probes", () =>
+  new Elysia()
+    .use(policyPlugin)
+    .get("/probe", () => ({ ok: true }), { policy: { access: "user-or-key", rateLimits: [] } })
+    .get("/admin/probe", () => ({ ok: true }), { policy: { access: "admin", rateLimits: [] } }),
+);
+
+let addresses = 0;
+const freshIp = () => `172.16.${(++addresses >> 8) & 255}.${addresses & 255}`;
+
+describe("failed-authentication budget per client address", () => {
+  let harness: IdentityTestApp;
+  let app: RampartApp;
+  let key: IssuedKey;
+  const call = (path: string, ip: string, token?: string) =>
+    app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": ip, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } }));
+  const forgedKey = () => identityOf(harness.runtime).apiKeys.format.generate().key;
+
+  beforeAll(async () => {
+    harness = await openIdentityTestApp();
+    app = buildApp(harness.runtime, [routes]);
+    const owner = await harness.client.createUser();
+    const orgId = await harness.client.createOrg(owner);
+    key = await harness.client.issueKey(owner, orgId, { scopes: ["orgs:read"] });
+  }, 30_000);
+  afterAll(() => harness.runtime.close());
+
+  test("forged keys with a valid checksum get 401 up to the budget, then 429 with Retry-After, and stop reaching the database", async () => {
+    const counted = withCountedQueries(harness.runtime);
+    const countedApp = buildApp(counted.runtime, [routes]);
+    const ip = freshIp();
+    const send = (token: string) => countedApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }));
+    const statuses: number[] = [];
+    for (let i = 0; i < BUDGET; i++) statuses.push((await send(forgedKey())).status);
+    expect(statuses).toEqual(Array<number>(BUDGET).fill(401));
+    const refused = await send(forgedKey());
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("RATE_LIMITED");
+
+    counted.reset();
+    for (let i = 0; i < 10; i++) expect((await send(forgedKey())).status).toBe(429);
+    expect(counted.queries()).toBe(0);
+    // The address is refused whatever it presents, until the window ends; other addresses are not.
+    expect((await send(key.key)).status).toBe(429);
+    expect((await call("/probe", freshIp(), key.key)).status).toBe(200);
+  });
+
+  test("successful authentications spend nothing", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < BUDGET + 10; i++) expect((await call("/probe", ip, key.key)).status).toBe(200);
+    expect((await call("/probe", ip, forgedKey())).status).toBe(401);
+  });
+
+  test("wrong admin tokens spend the same budget", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < BUDGET; i++) expect((await call("/admin/probe", ip, `wrong-${i}-${ADMIN_TOKEN}`)).status).toBe(401);
+    expect((await call("/admin/probe", ip, "wrong")).status).toBe(429);
+    expect((await call("/admin/probe", freshIp(), ADMIN_TOKEN)).status).toBe(200);
+  });
+
+  test("refusals past the budget count toward an automatic IP block", async () => {
+    const ip = freshIp();
+    for (let i = 0; i <= BUDGET; i++) await call("/probe", ip, forgedKey());
+    const threshold = harness.runtime.settings.current().blocking.threshold;
+    const statuses: number[] = [];
+    for (let i = 0; i < threshold + 5; i++) {
+      statuses.push((await call("/probe", ip, forgedKey())).status);
+      await Bun.sleep(1);
+    }
+    expect(statuses).toContain(403);
+    expect(statuses.slice(statuses.indexOf(403)).every((status) => status === 403)).toBe(true);
+  });
+});
