@@ -517,6 +517,12 @@ describe("paths", () => {
     expect(await response.json()).toEqual({ id: "a b", length: 3 });
   });
 
+  test.each(["/items/a%00b", "/items/abc?q=%00", "/items/abc?q=x%00y"])("an encoded NUL anywhere in the URL (%s) is 400, never reaching a handler or the database", async (target) => {
+    const response = await send(app, target);
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("BAD_REQUEST");
+  });
+
   test.each(["%ff", "%", "%E0%A4%A", "abc%zz"])("a malformed percent-escape in a path parameter (%s) is 400, not a null parameter in the handler", async (raw) => {
     const response = await send(app, `/items/${raw}`);
     expect(response.status).toBe(400);

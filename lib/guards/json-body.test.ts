@@ -61,6 +61,13 @@ describe("parseJsonBody", () => {
     });
   });
 
+  test("NUL in a string or a key, at any depth, is 400 BAD_REQUEST: PostgreSQL cannot store it", () => {
+    for (const body of ['{"name":"a\\u0000b"}', '{"a":{"b":["x","\\u0000"]}}', '{"na\\u0000me":1}']) {
+      expect(refusal(bytesOf(body)).code).toBe("BAD_REQUEST");
+    }
+    expect(parseJsonBody(bytesOf('{"name":"a\\\\u0000b"}'))).toEqual({ name: "a\\u0000b" });
+  });
+
   describe("anything that is not strict JSON in UTF-8 is 400 INVALID_JSON", () => {
     test.each([
       ["a truncated object", '{"a":'],

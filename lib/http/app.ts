@@ -33,7 +33,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
-import { assertDecodablePath, requestTargetOf } from "./request-target.ts";
+import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";
 import { DEFAULT_POLICY } from "./route-policy.ts";
 import { type RouteTable, createRouteTable } from "./route-table.ts";
@@ -84,7 +84,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const path = (context.path ??= requestTargetOf(request).path);
       const route = routeTable.find(request.method, path);
       if (route === undefined) return;
-      assertDecodablePath(path);
+      assertAcceptableTarget(request.url, path);
       const { policy } = route;
       context.route = route.path;
       context.policy = policy;

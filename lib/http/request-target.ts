@@ -32,9 +32,13 @@ export function requestTargetOf(request: Request): RequestTarget {
   return { request: new Request(SAFE_ORIGIN + target, request), path };
 }
 
-/** Refuses a path whose percent-escapes do not decode to UTF-8; the router would hand the handler null. */
-export function assertDecodablePath(path: string): void {
-  if (!path.includes("%")) return;
+/**
+ * Refuses a path whose percent-escapes do not decode to UTF-8 (the router would hand the handler null),
+ * and a URL holding an encoded NUL anywhere (PostgreSQL cannot store it in text).
+ */
+export function assertAcceptableTarget(url: string, path: string): void {
+  if (!url.includes("%")) return;
+  if (url.includes("%00")) throw new AppError("BAD_REQUEST", "The URL may not contain NUL (%00).");
   try {
     decodeURIComponent(path);
   } catch {
