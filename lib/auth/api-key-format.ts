@@ -67,6 +67,8 @@ export function createApiKeyFormat(prefix: string): ApiKeyFormat {
   const marker = `${prefix}_`;
   const shape = new RegExp(`^${prefix}_[0-9A-Za-z]{${API_KEY_RANDOM_CHARS + API_KEY_CHECKSUM_CHARS}}$`);
   const checksumAt = marker.length + API_KEY_RANDOM_CHARS;
+  const hasShape = (presented: string) => shape.test(presented);
+  const hasValidChecksum = (presented: string) => checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt);
   return {
     prefix,
     generate() {
@@ -75,9 +77,9 @@ export function createApiKeyFormat(prefix: string): ApiKeyFormat {
       return { key, hash: hashApiKey(key), visiblePrefix: key.slice(0, marker.length + VISIBLE_RANDOM_CHARS) };
     },
     isApiKey: (presented) => presented.startsWith(marker),
-    isWellFormed: (presented) => shape.test(presented) && checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt),
-    hasShape: (presented) => shape.test(presented),
-    hasValidChecksum: (presented) => checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt),
+    isWellFormed: (presented) => hasShape(presented) && hasValidChecksum(presented),
+    hasShape,
+    hasValidChecksum,
     hash: hashApiKey,
   };
 }

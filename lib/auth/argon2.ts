@@ -20,10 +20,14 @@ export interface Argon2 {
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 
+// On both backends anything that is not an argon2id hash does not match, and a corrupt one throws
+// rather than pass for a wrong password.
+const isArgon2id = (encoded: string) => encoded.startsWith("$argon2id$");
+
 export const bunArgon2: Argon2 = {
   name: "bun",
   hash: (password, cost) => Bun.password.hash(password, { algorithm: "argon2id", ...cost }),
-  verify: (password, encoded) => Bun.password.verify(password, encoded, "argon2id"),
+  verify: async (password, encoded) => isArgon2id(encoded) && (await Bun.password.verify(password, encoded, "argon2id")),
 };
 
 export const wasmArgon2: Argon2 = {
@@ -38,8 +42,7 @@ export const wasmArgon2: Argon2 = {
       hashLength: HASH_BYTES,
       outputType: "encoded",
     }),
-  // Anything that is not an argon2id hash is refused rather than verified by another algorithm.
-  verify: async (password, encoded) => encoded.startsWith("$argon2id$") && (await argon2Verify({ password, hash: encoded }).catch(() => false)),
+  verify: async (password, encoded) => isArgon2id(encoded) && (await argon2Verify({ password, hash: encoded })),
 };
 
 export const platformArgon2: Argon2 = typeof globalThis.Bun?.password === "undefined" ? wasmArgon2 : bunArgon2;

@@ -1,6 +1,6 @@
 /**
  * SHA-256 of a string, synchronously: Bun's native hasher where it exists (about 3x faster than a
- * node:crypto Hash object, and on the API-key hot path twice per request), node:crypto elsewhere (Deno).
+ * node:crypto Hash object, and on the API-key hot path every request), node:crypto elsewhere (Deno).
  */
 import { createHash } from "node:crypto";
 

@@ -20,16 +20,25 @@ export interface RequestTarget {
   readonly path: string;
 }
 
-export function requestTargetOf(request: Request): RequestTarget {
-  const url = request.url;
+function pathStart(url: string): number {
   const authority = url.indexOf("//");
   // No scheme and authority: the URL is the request target itself (origin-form).
-  const start = authority === -1 || url.charCodeAt(0) === 47 ? 0 : url.indexOf("/", authority + 2);
-  const query = start === -1 ? -1 : url.indexOf("?", start);
-  const path = start === -1 ? "/" : url.slice(start, query === -1 ? undefined : query);
-  if (start >= ELYSIA_PATH_SEARCH_START) return { request, path };
-  const target = start === -1 ? "/" : url.slice(start);
-  return { request: new Request(SAFE_ORIGIN + target, request), path };
+  return authority === -1 || url.charCodeAt(0) === 47 ? 0 : url.indexOf("/", authority + 2);
+}
+
+function pathOf(url: string, start: number): string {
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return url.slice(start, query === -1 ? undefined : query);
+}
+
+export function requestTargetOf(request: Request): RequestTarget {
+  const start = pathStart(request.url);
+  if (start >= ELYSIA_PATH_SEARCH_START) return { request, path: pathOf(request.url, start) };
+  // The path is read back from the copy: building a URL may normalise it (dot segments), and the guards
+  // must look up exactly what Elysia will route.
+  const copy = new Request(SAFE_ORIGIN + (start === -1 ? "/" : request.url.slice(start)), request);
+  return { request: copy, path: pathOf(copy.url, SAFE_ORIGIN.length) };
 }
 
 /**
