@@ -9,7 +9,12 @@ import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import type { RoutePolicy } from "../http/route-policy.ts";
 import { type Runtime, openRuntime } from "../runtime/runtime.ts";
-import { openIpBlocker } from "./ip-block.ts";
+import { loadConfig } from "../config/config.ts";
+import { createLogger } from "../log/logger.ts";
+import { settingsFromConfig, staticSettings } from "../settings/settings.ts";
+import { MemoryStore } from "../store/memory-store.ts";
+import type { SetOptions, Store } from "../store/store.ts";
+import { createIpBlocker, openIpBlocker } from "./ip-block.ts";
 
 const LIMIT = 2;
 const THRESHOLD = 3;
@@ -175,5 +180,35 @@ describe("requests without a known address", () => {
     for (let i = 0; i < 5; i++) expect((await request("/limited")).status).toBe(429);
     await Bun.sleep(30);
     expect((await request("/open")).status).toBe(200);
+  });
+});
+
+describe("an automatic block the store refused to take", () => {
+  test("protects its own instance at once and reaches the others at a poll after the store recovers", async () => {
+    const memory = new MemoryStore();
+    let writesFail = true;
+    // The store answers reads and counts but refuses writes, as Redis does when it runs out of memory.
+    const refusingWrites: Store = Object.assign(Object.create(memory) as Store, {
+      set: (key: string, value: string, options?: SetOptions) => (writesFail ? Promise.reject(new Error("OOM command not allowed")) : memory.set(key, value, options)),
+    });
+    const base = settingsFromConfig(loadConfig({ NODE_ENV: "test" }));
+    const settings = staticSettings({ ...base, blocking: { ...base.blocking, threshold: 1 } });
+    const logger = createLogger({ sink: () => {} });
+    const blocker = createIpBlocker({ store: refusingWrites, settings, logger });
+    const peer = createIpBlocker({ store: memory, settings, logger });
+    const ip = "203.0.113.77";
+
+    expect(await blocker.recordViolation(ip).then(() => "shared", () => "refused")).toBe("refused");
+    expect(blocker.isBlocked(ip)).toBe(true);
+    await peer.refresh();
+    expect(peer.isBlocked(ip)).toBe(false);
+
+    await blocker.refresh();
+    expect(blocker.isBlocked(ip)).toBe(true);
+    writesFail = false;
+    await blocker.refresh();
+    await peer.refresh();
+    expect(peer.isBlocked(ip)).toBe(true);
+    expect((await peer.list()).map((block) => block.target)).toEqual([ip]);
   });
 });

@@ -199,6 +199,18 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
 
     async refresh() {
       load(await document.latest());
+      // Automatic blocks whose write lost every attempt (many instances blocking at once) protect only this
+      // instance until written: try again on each poll.
+      const now = Date.now();
+      const pending = [...unsaved.values()].filter((block) => isLive(block, now) && !stored.some((b) => b.target === block.target));
+      if (pending.length === 0) return;
+      try {
+        await change((blocks) => [...blocks.filter((b) => !pending.some((p) => p.target === b.target)), ...pending], "auto-block");
+        for (const block of pending) unsaved.delete(block.target);
+        index();
+      } catch (error) {
+        logger.warn("ip blocks not shared yet, retrying at the next poll", { targets: pending.map((b) => b.target), error });
+      }
     },
   };
   settings.onPoll("ip blocklist", blocker.refresh);
