@@ -72,6 +72,7 @@ const PRODUCTION_DB = { BENCH_DB: "postgres" };
 
 const STACKS: Stack[] = [
   bunStack("elysia", "bare Elysia (Bun)", "elysia.ts", { guarded: false }),
+  bunStack("bun-headers", "Bun.serve + the same headers, no logic", "bun-headers.ts"),
   bunStack("rampart", "Rampart, full chain (Bun)", "rampart.ts", { env: PRODUCTION_DB }),
   bunStack("hono", "Hono + middleware (Bun)", "hono.ts", { env: HONO_JWT_ENV }),
   { key: "express", label: "Express 5 + helmet/cors/erl (Node)", command: ["node", join(STACKS_DIR, "express.mjs")], guarded: true, rateLimited: true, route: PING },
@@ -280,6 +281,7 @@ const lines = [
     : []),
   "",
   ratioLine("Rampart / bare Elysia", "rampart", "elysia", GOALS.vsElysia),
+  ratioLine("headers alone / bare Elysia", "bun-headers", "elysia"),
   ratioLine("Rampart / Hono", "rampart", "hono", GOALS.vsHono),
   ratioLine("Rampart / Express", "rampart", "express"),
   ...(AUTH
