@@ -245,7 +245,7 @@ const ratio = (a: string, b: string) => rps(get(a)) / rps(get(b));
 const cpuRatio = (a: string, b: string) => cpuUsPerRequest(get(b)) / cpuUsPerRequest(get(a));
 const verdict = (value: number, goal: number) => `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
 const ratioLine = (label: string, a: string, b: string, goal?: number) =>
-  `${label.padEnd(26)}req/s ${goal === undefined ? `${ratio(a, b).toFixed(2)}x` : verdict(ratio(a, b), goal)}; by CPU/req ${cpuRatio(a, b).toFixed(2)}x; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
+  `${label.padEnd(28)}req/s ${goal === undefined ? `${ratio(a, b).toFixed(2)}x` : verdict(ratio(a, b), goal)}; by CPU/req ${cpuRatio(a, b).toFixed(2)}x; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
 const flags = [...(AUTH ? [] : ["--no-auth"]), ...(BREAKDOWN ? ["--breakdown"] : [])];
 // "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
 const loadToolVersion = wrk === null ? "autocannon (wrk not installed or not chosen)" : versionOf([wrk, "--version"]).split(" ").slice(0, 2).join(" ");

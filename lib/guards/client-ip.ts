@@ -34,8 +34,25 @@ function expandIpv6(address: string): number[] | undefined {
   return groups;
 }
 
+// The same few addresses arrive again and again; parsing costs more than a lookup. Longer strings are not
+// addresses anyway, and are not kept, so a flood of junk cannot grow the cache past its bound.
+const normalisedAddresses = new Map<string, string | null>();
+const MAX_CACHED_ADDRESSES = 10_000;
+const MAX_CACHED_LENGTH = 64;
+
 /** The key an address is counted and blocked under; undefined when it is not an IP address. */
 export function normaliseClientAddress(raw: string): string | undefined {
+  const cached = normalisedAddresses.get(raw);
+  if (cached !== undefined) return cached ?? undefined;
+  const key = parseClientAddress(raw);
+  if (raw.length <= MAX_CACHED_LENGTH) {
+    if (normalisedAddresses.size >= MAX_CACHED_ADDRESSES) normalisedAddresses.clear();
+    normalisedAddresses.set(raw, key ?? null);
+  }
+  return key;
+}
+
+function parseClientAddress(raw: string): string | undefined {
   const address = raw.trim().replace(/^\[|\]$/g, "").replace(/%.*$/, "");
   if (IPV4.test(address)) return address;
   const mapped = MAPPED_IPV4.exec(address);

@@ -30,7 +30,8 @@ export function createCorsPlugin(settings: SettingsSource) {
   const { credentials, maxAgeSeconds } = settings.current().cors;
   return cors({
     origin: (request: Request) => isAllowedOrigin(request.headers.get("origin")),
-    methods: CORS_ALLOWED_METHODS,
+    // A string is sent as it is; an array would be joined again on every request.
+    methods: CORS_ALLOWED_METHODS.join(", "),
     allowedHeaders: CORS_ALLOWED_HEADERS,
     exposeHeaders: CORS_EXPOSED_HEADERS,
     credentials,

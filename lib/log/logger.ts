@@ -1,5 +1,6 @@
 /** Structured JSON logging: one object per line, secrets redacted, written to a swappable sink. */
-import { redact } from "./redact.ts";
+import { redact, redactText } from "./redact.ts";
+import { createStdoutSink } from "./stdout-sink.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -23,17 +24,34 @@ export interface LoggerOptions {
 
 export const DEFAULT_LOGGER_OPTIONS: LoggerOptions = {
   level: "info",
-  sink: (line) => process.stdout.write(`${line}\n`),
+  sink: createStdoutSink(),
   fields: {},
 };
+
+// Lines are written many times a millisecond under load: the timestamp is formatted once per millisecond.
+let stampedAt = 0;
+let stamp = "";
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== stampedAt) {
+    stampedAt = now;
+    stamp = new Date(now).toISOString();
+  }
+  return stamp;
+}
+
+// `{"a":1}` → `,"a":1`; `{}` → ``: the members of a serialised object, to append to a line being built.
+const membersOf = (json: string) => (json.length <= 2 ? "" : `,${json.slice(1, -1)}`);
 
 export function createLogger(options: Partial<LoggerOptions> = {}): Logger {
   const { level, sink, fields } = { ...DEFAULT_LOGGER_OPTIONS, ...options };
   const minRank = LEVEL_RANK[level];
+  // A child's own fields never change: serialised once, not on every line.
+  const fixedMembers = membersOf(JSON.stringify(redact(fields)));
   const write = (lvl: LogLevel, msg: string, extra?: LogFields) => {
     if (LEVEL_RANK[lvl] < minRank) return;
-    const record = { level: lvl, time: new Date().toISOString(), msg, ...fields, ...extra };
-    sink(JSON.stringify(redact(record)));
+    const extraMembers = extra === undefined ? "" : membersOf(JSON.stringify(redact(extra)));
+    sink(`{"level":"${lvl}","time":"${isoNow()}","msg":${JSON.stringify(redactText(msg))}${fixedMembers}${extraMembers}}`);
   };
   return {
     debug: (msg, extra) => write("debug", msg, extra),
