@@ -246,6 +246,13 @@ describe("CORS", () => {
   test("a preflight from another origin gets no permission", async () => {
     const response = await send(app, "/things", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expect(response.headers.get("access-control-allow-methods")).toBeNull();
+  });
+
+  test("allowed methods go on preflights only, not on every response", async () => {
+    const response = await send(app, "/ok", { headers: { origin: APP_ORIGIN } });
+    expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(response.headers.get("access-control-allow-methods")).toBeNull();
   });
 
   test("a 429 carries the CORS headers, so the browser lets the page read Retry-After", async () => {

@@ -6,6 +6,7 @@
  * the live settings, so a change applies without a restart.
  */
 import { cors } from "@elysiajs/cors";
+import { Elysia } from "elysia";
 import type { SettingsSource } from "../settings/settings.ts";
 
 export const CORS_ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
@@ -25,17 +26,27 @@ export function createOriginCheck(settings: SettingsSource): (origin: string | n
   };
 }
 
+const ALLOW_METHODS = CORS_ALLOWED_METHODS.join(", ");
+
 export function createCorsPlugin(settings: SettingsSource) {
   const isAllowedOrigin = createOriginCheck(settings);
   const { credentials, maxAgeSeconds } = settings.current().cors;
-  return cors({
-    origin: (request: Request) => isAllowedOrigin(request.headers.get("origin")),
-    // A string is sent as it is; an array would be joined again on every request.
-    methods: CORS_ALLOWED_METHODS.join(", "),
-    allowedHeaders: CORS_ALLOWED_HEADERS,
-    exposeHeaders: CORS_EXPOSED_HEADERS,
-    credentials,
-    maxAge: maxAgeSeconds,
-    preflight: true,
-  });
+  // Allowed methods mean something only on a preflight: the plugin would send them on every response, so
+  // they are left out of it and added here, to allowed preflights alone.
+  return new Elysia({ name: "rampart-cors" })
+    .onRequest(({ request, set }) => {
+      if (request.method !== "OPTIONS" || !request.headers.has("access-control-request-method") || !isAllowedOrigin(request.headers.get("origin"))) return;
+      set.headers["access-control-allow-methods"] = ALLOW_METHODS;
+    })
+    .use(
+      cors({
+        origin: (request: Request) => isAllowedOrigin(request.headers.get("origin")),
+        methods: false,
+        allowedHeaders: CORS_ALLOWED_HEADERS,
+        exposeHeaders: CORS_EXPOSED_HEADERS,
+        credentials,
+        maxAge: maxAgeSeconds,
+        preflight: true,
+      }),
+    );
 }
