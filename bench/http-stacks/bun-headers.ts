@@ -9,7 +9,6 @@ const STATIC_HEADERS = new Headers({
   "access-control-allow-origin": ORIGIN,
   "access-control-expose-headers": "x-request-id, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy, retry-after",
   "access-control-allow-headers": "authorization, content-type, idempotency-key, x-request-id",
-  "access-control-allow-methods": "GET, HEAD, POST, PUT, PATCH, DELETE",
   vary: "Origin",
   "strict-transport-security": "max-age=31536000; includeSubDomains",
   "x-content-type-options": "nosniff",
