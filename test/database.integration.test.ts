@@ -1,12 +1,15 @@
 /** The same migrations, queries and transactions on every database driver Rampart ships. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
-import type { Database } from "../lib/db/database.ts";
+import { BrokenCircuitError } from "cockatiel";
+import { DATABASE_BREAKER, type Database } from "../lib/db/database.ts";
+import { toAppError } from "../lib/errors/from-framework.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
 import { jobRuns } from "../lib/db/schema/index.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
 import { DATABASE_BACKENDS, TEST_POSTGRES_URL, createScratchDatabase, neonProxyAddress, openTestDatabase } from "./backends.ts";
+import { startTcpRelay } from "./tcp-relay.ts";
 
 describe.each(DATABASE_BACKENDS)("database on %s", (backend) => {
   let db: Database;
@@ -67,5 +70,49 @@ describe.if(TEST_POSTGRES_URL !== undefined)("read replica", () => {
         await scratch.drop();
       }
     });
+  }
+});
+
+describe.if(TEST_POSTGRES_URL !== undefined)("database circuit breaker", () => {
+  for (const driver of ["neon", "postgres"] as const) {
+    test(`${driver}: errors from a healthy server never open it; an unreachable server does, calls then fail fast, and it closes again`, async () => {
+      const scratch = await createScratchDatabase();
+      const target = new URL(scratch.url);
+      const relay = startTcpRelay({ hostname: target.hostname, port: Number(target.port) });
+      target.port = String(relay.port);
+      const quiet = createLogger({ sink: () => {} });
+      const options = { url: target.toString(), readUrl: undefined };
+      const db = driver === "neon" ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, quiet) : openPostgres(options, quiet);
+      try {
+        await db.migrate();
+        await db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" });
+        // Unique violations, syntax errors and a failed transaction: answers, not outages.
+        for (let i = 0; i < 8; i++) {
+          await expect(Promise.resolve(db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" }))).rejects.toThrow();
+          await expect(Promise.resolve(db.primary.execute(sql.raw("select from nowhere_at_all")))).rejects.toThrow();
+          await expect(db.primary.transaction(async (tx) => tx.execute(sql.raw("select 1/0")))).rejects.toThrow();
+        }
+        expect(db.breaker?.state).toBe("closed");
+        expect(await db.primary.$count(jobRuns)).toBe(1);
+
+        relay.kill();
+        for (let i = 0; i < 8 && db.breaker?.state !== "open"; i++) await db.primary.$count(jobRuns).catch(() => undefined);
+        expect(db.breaker?.state).toBe("open");
+        const started = performance.now();
+        const refusal = await Promise.resolve(db.primary.$count(jobRuns)).then(() => undefined, (error: unknown) => error);
+        expect((refusal as Error).cause).toBeInstanceOf(BrokenCircuitError);
+        expect(toAppError("UNKNOWN", refusal).appError.status).toBe(503);
+        expect(performance.now() - started).toBeLessThan(50);
+
+        relay.revive();
+        await Bun.sleep(DATABASE_BREAKER.halfOpenAfterMs ?? 1_000);
+        expect(await db.primary.$count(jobRuns)).toBe(1);
+        expect(db.breaker?.state).toBe("closed");
+      } finally {
+        relay.close();
+        await db.close();
+        await scratch.drop();
+      }
+    }, 30_000);
   }
 });

@@ -1,6 +1,7 @@
 /** The database handle the rest of the lib receives, whatever driver is behind it. */
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import type { Breaker } from "../resilience/breaker.ts";
+import type { Breaker, BreakerOptions } from "../resilience/breaker.ts";
+import { isDatabaseUnavailable } from "./database-unavailable.ts";
 import type * as schema from "./schema/index.ts";
 
 export type Schema = typeof schema;
@@ -8,7 +9,7 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
 export interface Database {
   readonly driver: "pglite" | "neon" | "postgres";
-  /** The breaker pooled queries pass through, where the driver allows one. */
+  /** The breaker every query (and each transaction, as one call) passes through; PGlite, in process, has none. */
   readonly breaker?: Breaker;
   /** Writes, and reads that must see the caller's own writes. */
   readonly primary: Db;
@@ -20,3 +21,6 @@ export interface Database {
 }
 
 export const MIGRATIONS_FOLDER = new URL("../../migrations", import.meta.url).pathname;
+
+/** The breaker in front of a production database: opened only by errors that say the server cannot serve. */
+export const DATABASE_BREAKER: Partial<BreakerOptions> = { consecutiveFailures: 5, halfOpenAfterMs: 1_000, isFailure: isDatabaseUnavailable };

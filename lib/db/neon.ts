@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/neon-serverless";
 import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import type { Logger } from "../log/logger.ts";
 import { type Breaker, createBreaker } from "../resilience/breaker.ts";
-import { type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
+import { DATABASE_BREAKER, type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
 import { createReadRouter } from "./read-replica.ts";
 import * as schema from "./schema/index.ts";
 
@@ -32,7 +32,7 @@ function guardQueries(pool: Pool, breaker: Breaker): void {
 export function openNeon(options: NeonOptions, logger: Logger): Database {
   if (options.wsProxy !== undefined) useLocalProxy(options.wsProxy);
   const pool = new Pool({ connectionString: options.url });
-  const breaker = createBreaker("postgres", logger, { consecutiveFailures: 5, halfOpenAfterMs: 1_000 });
+  const breaker = createBreaker("postgres", logger, DATABASE_BREAKER);
   guardQueries(pool, breaker);
   const replicaPool = options.readUrl === undefined ? undefined : new Pool({ connectionString: options.readUrl });
   // Idle clients that lose their socket emit 'error' on the pool; without a listener that crashes the process.

@@ -1,5 +1,7 @@
 /** Maps whatever a handler or the framework threw onto an AppError; anything unexpected is INTERNAL. */
 import { BrokenCircuitError } from "cockatiel";
+import { DrizzleQueryError } from "drizzle-orm";
+import { isDatabaseUnavailable } from "../db/database-unavailable.ts";
 import { AppError } from "./app-error.ts";
 
 interface ValidationIssue {
@@ -20,10 +22,23 @@ function validationIssues(error: unknown): ValidationIssue[] {
   }));
 }
 
+// drizzle wraps whatever the driver threw (a breaker's refusal included) in a DrizzleQueryError.
+function isOpenBreaker(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++, current = current.cause) {
+    if (current instanceof BrokenCircuitError) return true;
+  }
+  return false;
+}
+
+const unavailable = () => new AppError("DEPENDENCY_UNAVAILABLE", undefined, undefined, { "retry-after": "1" });
+
 export function toAppError(code: string | number, error: unknown): { appError: AppError; unexpected: boolean } {
   if (error instanceof AppError) return { appError: error, unexpected: false };
   // A dependency behind an open breaker: say so quickly rather than a 500.
-  if (error instanceof BrokenCircuitError) return { appError: new AppError("DEPENDENCY_UNAVAILABLE", undefined, undefined, { "retry-after": "1" }), unexpected: false };
+  if (isOpenBreaker(error)) return { appError: unavailable(), unexpected: false };
+  // The database did not answer: a 503 the client may retry, and still logged.
+  if (error instanceof DrizzleQueryError && isDatabaseUnavailable(error.cause)) return { appError: unavailable(), unexpected: true };
   switch (code) {
     case "NOT_FOUND":
       return { appError: new AppError("NOT_FOUND"), unexpected: false };

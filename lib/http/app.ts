@@ -10,6 +10,7 @@
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
  */
+import { DrizzleQueryError } from "drizzle-orm";
 import { Elysia } from "elysia";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
@@ -60,6 +61,8 @@ function withRequestId(response: Response, requestId: string): Response {
 }
 
 function describeError(error: unknown): Record<string, unknown> {
+  // Its message and stack carry the query's parameters (e-mail addresses, token hashes): the SQL text only.
+  if (error instanceof DrizzleQueryError) return { name: "DrizzleQueryError", query: error.query, cause: describeError(error.cause) };
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
   return { value: String(error) };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DrizzleQueryError } from "drizzle-orm";
 import { REDACTED, redact } from "./redact.ts";
 
 describe("redact", () => {
@@ -14,5 +15,12 @@ describe("redact", () => {
 
   test("errors are reduced to name and redacted message", () => {
     expect(redact(new Error("bad postgres://u:pw@h/db"))).toEqual({ name: "Error", message: `bad postgres://u:${REDACTED}@h/db` });
+  });
+
+  test("a failed query keeps its SQL and its cause but not its parameters", () => {
+    const failed = new DrizzleQueryError('select * from "users" where "email" = $1', ["someone@example.com"], Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" }));
+    const redacted = JSON.stringify(redact({ error: failed }));
+    expect(redacted).not.toContain("someone@example.com");
+    expect(redact(failed)).toEqual({ name: "Error", query: 'select * from "users" where "email" = $1', cause: { name: "Error", message: "connection refused" } });
   });
 });

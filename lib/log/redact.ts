@@ -29,7 +29,11 @@ export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return redactText(value);
   if (value === null || typeof value !== "object" || depth > 6) return value;
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  if (value instanceof Error) return { name: value.name, message: redactText(value.message) };
+  if (value instanceof Error) {
+    // A failed drizzle query: its message repeats the parameters (addresses, hashes); keep the SQL text.
+    if ("query" in value && "params" in value) return { name: value.name, query: redactText(String(value.query)), cause: redact(value.cause, depth + 1) };
+    return { name: value.name, message: redactText(value.message) };
+  }
   const out: Record<string, unknown> = {};
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;

@@ -2,15 +2,17 @@
  * Circuit breakers for outbound dependencies, on cockatiel (dependency-free, web-standard, well kept):
  * after consecutive failures calls fail fast, then one probe is let through after `halfOpenAfterMs`.
  */
-import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
+import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { Logger } from "../log/logger.ts";
 
 export interface BreakerOptions {
   consecutiveFailures: number;
   halfOpenAfterMs: number;
+  /** Which errors count as the dependency failing; others pass through without touching the breaker. */
+  isFailure: (error: unknown) => boolean;
 }
 
-export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { consecutiveFailures: 3, halfOpenAfterMs: 2_000 };
+export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { consecutiveFailures: 3, halfOpenAfterMs: 2_000, isFailure: () => true };
 
 export type BreakerState = "closed" | "open" | "half-open";
 
@@ -28,8 +30,8 @@ export interface Breaker {
 }
 
 export function createBreaker(name: string, logger: Logger, options: Partial<BreakerOptions> = {}): Breaker {
-  const { consecutiveFailures, halfOpenAfterMs } = { ...DEFAULT_BREAKER_OPTIONS, ...options };
-  const policy = circuitBreaker(handleAll, {
+  const { consecutiveFailures, halfOpenAfterMs, isFailure } = { ...DEFAULT_BREAKER_OPTIONS, ...options };
+  const policy = circuitBreaker(handleWhen(isFailure), {
     halfOpenAfter: halfOpenAfterMs,
     breaker: new ConsecutiveBreaker(consecutiveFailures),
   });
