@@ -77,7 +77,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       expect((await call("GET", `/v1/orgs/${orgA}`, live.key)).status).toBe(200);
     });
 
-    test("a typo or a scanner's guess is refused without a database query", async () => {
+    test("a typo, a truncated paste or a key without its checksum is refused without a database query", async () => {
       const counted = withCountedQueries(harness.runtime);
       const verifier = identityOf(counted.runtime).apiKeys;
       const live = await createKey(ownerA, orgA);
