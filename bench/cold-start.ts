@@ -25,6 +25,7 @@ async function timeToFirst200(command: string[], path: string, env: Record<strin
   const child = Bun.spawn(command, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", PORT: String(port), LOG_LEVEL: "error", ...env }, stdout: "ignore", stderr: "inherit" });
   try {
     for (;;) {
+      if (child.exitCode !== null) throw new Error(`${command.join(" ")} exited with ${child.exitCode} before answering`);
       const status = await fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
       if (status === 200) return performance.now() - started;
       if (performance.now() - started > 30_000) throw new Error(`${command.join(" ")} never answered 200`);
@@ -46,7 +47,8 @@ if (!built.success) throw new AggregateError(built.logs);
 const serveBundle = (file: string) => `const m = await import(${JSON.stringify(file)}); Bun.serve({ port: Number(process.env.PORT), fetch: (r) => m.default.fetch(r) });`;
 const rampartCmd = ["bun", "-e", serveBundle(join(VERCEL_OUTPUT_DIR, "functions", "health.func", "index.mjs"))];
 const helloCmd = ["bun", "-e", serveBundle(join(work, "hello.mjs"))];
-const productionEnv = { NODE_ENV: "production", DATABASE_URL: "postgres://app:secret@127.0.0.1:1/app", DATABASE_DRIVER: "postgres" };
+const benchEncryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+const productionEnv = { NODE_ENV: "production", DATABASE_URL: "postgres://app:secret@127.0.0.1:1/app", DATABASE_DRIVER: "postgres", ENCRYPTION_KEYS: `v1:${benchEncryptionKey}` };
 
 const rampart: number[] = [];
 const hello: number[] = [];
