@@ -9,8 +9,8 @@ import { rotateSigningKeys } from "./signing-keys.ts";
 
 const subject = { userId: "5d0c7b1e-3c1f-4f5e-9a51-2f0c3c9f7a10", sessionId: "a3b1f0e2-8d4c-4c7e-b0a9-6e5d4c3b2a19" };
 
-const rejection = async (promise: Promise<unknown>) => {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+const rejection = async (answer: unknown) => {
+  const error = await Promise.resolve(answer).then(() => undefined, (e: unknown) => e);
   expect(error).toBeInstanceOf(AppError);
   return (error as AppError).code;
 };
@@ -40,6 +40,19 @@ describe("access-token verifier cache", () => {
       verifySpy.mockRestore();
     }
     expect(first).toMatchObject(subject);
+  });
+
+  test("a cached token is answered without a promise while the ring is loaded, and through one after the ring is dropped", async () => {
+    const { ring, verify } = setUp();
+    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    await verify(token);
+    const warm = verify(token);
+    expect(warm instanceof Promise).toBe(false);
+    expect(warm).toMatchObject(subject);
+    ring.invalidate();
+    const reloading = verify(token);
+    expect(reloading instanceof Promise).toBe(true);
+    expect(await reloading).toMatchObject(subject);
   });
 
   test("a cached token is refused once it expires", async () => {

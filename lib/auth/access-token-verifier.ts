@@ -8,6 +8,7 @@
 import type { AuthConfig } from "../config/config.ts";
 import { CLOCK_SKEW_SECONDS, type VerifiedAccessToken, verifyAccessToken } from "./access-tokens.ts";
 import type { KeyRingProvider } from "./key-ring-provider.ts";
+import type { KeyRing } from "./signing-keys.ts";
 
 export interface AccessTokenVerifierOptions {
   /** Tokens kept; the oldest is dropped past this. */
@@ -16,7 +17,8 @@ export interface AccessTokenVerifierOptions {
 
 export const DEFAULT_ACCESS_TOKEN_VERIFIER: AccessTokenVerifierOptions = { maxEntries: 10_000 };
 
-export type AccessTokenVerifier = (token: string) => Promise<VerifiedAccessToken>;
+/** Answers a cached token without a promise while the key ring is loaded. */
+export type AccessTokenVerifier = (token: string) => VerifiedAccessToken | Promise<VerifiedAccessToken>;
 
 interface CachedToken {
   verified: VerifiedAccessToken;
@@ -37,13 +39,7 @@ export function createAccessTokenVerifier(ring: KeyRingProvider, auth: AuthConfi
   // A Map iterates in insertion order: its first key is the oldest entry.
   const verifiedTokens = new Map<string, CachedToken>();
 
-  return async (token) => {
-    const cached = verifiedTokens.get(token);
-    if (cached !== undefined) {
-      const live = Date.now() <= cached.verified.expiresAt + CLOCK_SKEW_SECONDS * 1000;
-      if (live && (await ring.get()).verificationKeys.has(cached.kid)) return cached.verified;
-      verifiedTokens.delete(token);
-    }
+  const verifyAndRemember = async (token: string): Promise<VerifiedAccessToken> => {
     const verified = await verifyAccessToken(ring, auth, token);
     const kid = kidOf(token);
     if (kid !== undefined) {
@@ -51,5 +47,23 @@ export function createAccessTokenVerifier(ring: KeyRingProvider, auth: AuthConfi
       verifiedTokens.set(token, { verified, kid });
     }
     return verified;
+  };
+
+  const stillValid = (cached: CachedToken, keys: KeyRing) => Date.now() <= cached.verified.expiresAt + CLOCK_SKEW_SECONDS * 1000 && keys.verificationKeys.has(cached.kid);
+
+  return (token) => {
+    const cached = verifiedTokens.get(token);
+    if (cached === undefined) return verifyAndRemember(token);
+    const loaded = ring.current();
+    if (loaded !== undefined) {
+      if (stillValid(cached, loaded)) return cached.verified;
+      verifiedTokens.delete(token);
+      return verifyAndRemember(token);
+    }
+    return ring.get().then((keys) => {
+      if (stillValid(cached, keys)) return cached.verified;
+      verifiedTokens.delete(token);
+      return verifyAndRemember(token);
+    });
   };
 }

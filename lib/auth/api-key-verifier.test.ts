@@ -8,7 +8,7 @@ import { API_KEY_DEAD_AT_PREFIX, type ApiKeyVerifierOptions, createApiKeyVerifie
 import { type IssuedApiKey, createApiKey, revokeApiKey, rotateApiKey } from "./api-keys.ts";
 import { identityOf } from "./identity.ts";
 
-async function waitUntilRefused(verify: () => Promise<unknown>, withinMs: number): Promise<number> {
+async function waitUntilRefused(verify: () => unknown, withinMs: number): Promise<number> {
   const started = performance.now();
   while (performance.now() - started < withinMs) {
     if ((await verify()) === undefined) return performance.now() - started;

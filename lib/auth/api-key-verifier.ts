@@ -115,27 +115,38 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
     entry.markerCheckedAt = now;
   };
 
+  const answer = (entry: LiveKey, now: number): ApiKeyCaller | undefined => {
+    if (now >= entry.liveUntil) return undefined;
+    usage.record(entry.caller.keyId, now);
+    return entry.caller;
+  };
+
+  const verifyCold = async (presented: string, hash: string, cached: LiveKey | undefined, now: number): Promise<ApiKeyCaller | undefined> => {
+    let entry = cached;
+    if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
+      // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
+      if (!format.hasValidChecksum(presented)) return undefined;
+      const seen = unknownSince.get(hash);
+      if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
+      entry = await loadOnce(hash, now);
+      if (entry === undefined) return undefined;
+    }
+    if (now - entry.markerCheckedAt >= revocationCheckMs) await checkMarker(entry, now);
+    return answer(entry, now);
+  };
+
   return {
     format,
     isApiKey: format.isApiKey,
-    async verify(presented) {
+    verify(presented) {
       // Unknown, malformed, bad checksum, revoked, expired and past grace all answer the same undefined.
       if (!format.hasShape(presented)) return undefined;
       const hash = format.hash(presented);
       const now = Date.now();
-      let entry = live.get(hash);
-      if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
-        // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
-        if (!format.hasValidChecksum(presented)) return undefined;
-        const seen = unknownSince.get(hash);
-        if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
-        entry = await loadOnce(hash, now);
-        if (entry === undefined) return undefined;
-      }
-      if (now - entry.markerCheckedAt >= revocationCheckMs) await checkMarker(entry, now);
-      if (now >= entry.liveUntil) return undefined;
-      usage.record(entry.caller.keyId, now);
-      return entry.caller;
+      const entry = live.get(hash);
+      // The warm path answers without a promise; loading the row or reading the marker goes async.
+      if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs) return answer(entry, now);
+      return verifyCold(presented, hash, entry, now);
     },
     async invalidate(keyId, deadAt) {
       const at = deadAt.getTime();

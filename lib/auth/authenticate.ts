@@ -5,30 +5,51 @@
 import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
-import type { Caller } from "./caller.ts";
+import type { VerifiedAccessToken } from "./access-tokens.ts";
+import type { ApiKeyCaller, Caller } from "./caller.ts";
 import type { IdentityServices } from "./identity.ts";
 import type { AuthConfig } from "../config/config.ts";
 
 const unauthorized = () => new AppError("UNAUTHORIZED");
 
-export function createAuthenticator(identity: IdentityServices, auth: AuthConfig) {
+/** Answers without a promise when every check it makes is warm (a cached token or key, a fresh revocation answer). */
+export type Authenticator = (request: Request, policy: ResolvedPolicy) => Caller | Promise<Caller>;
+
+export function createAuthenticator(identity: IdentityServices, auth: AuthConfig): Authenticator {
   const verifyAccessToken = createAccessTokenVerifier(identity.keyRing, auth);
-  return async (request: Request, policy: ResolvedPolicy): Promise<Caller> => {
+  const { apiKeys, revocations } = identity;
+
+  const keyCaller = (caller: ApiKeyCaller | undefined, policy: ResolvedPolicy): Caller => {
+    if (caller === undefined) throw unauthorized();
+    if (!policy.scopes.every((scope) => caller.scopes.includes(scope))) {
+      throw new AppError("FORBIDDEN", "This API key lacks a scope the route requires.", { required: [...policy.scopes] });
+    }
+    return caller;
+  };
+
+  const userCaller = (token: VerifiedAccessToken): Caller | Promise<Caller> => {
+    const caller: Caller = { kind: "user", userId: token.userId, sessionId: token.sessionId };
+    const revoked = revocations.isRevoked(token.sessionId);
+    if (revoked instanceof Promise) {
+      return revoked.then((isRevoked) => {
+        if (isRevoked) throw unauthorized();
+        return caller;
+      });
+    }
+    if (revoked) throw unauthorized();
+    return caller;
+  };
+
+  return (request, policy) => {
     const authorization = request.headers.get("authorization");
     if (authorization === null || !authorization.startsWith("Bearer ")) throw unauthorized();
     const presented = authorization.slice(7).trim();
-    const { apiKeys } = identity;
-    if (apiKeys?.isApiKey(presented)) {
+    if (apiKeys.isApiKey(presented)) {
       if (policy.access !== "user-or-key") throw unauthorized();
-      const caller = await apiKeys.verify(presented);
-      if (caller === undefined) throw unauthorized();
-      if (!policy.scopes.every((scope) => caller.scopes.includes(scope))) {
-        throw new AppError("FORBIDDEN", "This API key lacks a scope the route requires.", { required: [...policy.scopes] });
-      }
-      return caller;
+      const caller = apiKeys.verify(presented);
+      return caller instanceof Promise ? caller.then((verified) => keyCaller(verified, policy)) : keyCaller(caller, policy);
     }
-    const token = await verifyAccessToken(presented);
-    if (await identity.revocations.isRevoked(token.sessionId)) throw unauthorized();
-    return { kind: "user", userId: token.userId, sessionId: token.sessionId };
+    const token = verifyAccessToken(presented);
+    return token instanceof Promise ? token.then(userCaller) : userCaller(token);
   };
 }

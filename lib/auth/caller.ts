@@ -6,8 +6,11 @@ export type Caller =
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;
 
 export interface ApiKeyVerifier {
-  /** The key's caller when `presented` is a live key; undefined for unknown, malformed, revoked or expired keys. */
-  verify(presented: string): Promise<ApiKeyCaller | undefined>;
+  /**
+   * The key's caller when `presented` is a live key; undefined for unknown, malformed, revoked or expired
+   * keys. A warm key is answered without a promise.
+   */
+  verify(presented: string): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
   /** Whether `presented` looks like one of our keys (by prefix), as opposed to a JWT. */
   isApiKey(presented: string): boolean;
 }

@@ -15,6 +15,8 @@ export const DEFAULT_KEY_RING_OPTIONS: KeyRingProviderOptions = { ttlMs: 60_000,
 
 export interface KeyRingProvider {
   get(): Promise<KeyRing>;
+  /** The loaded ring while it is fresh, without a promise; undefined when `get()` would load. */
+  current(): KeyRing | undefined;
   /** The ring, reloaded first if `kid` is unknown and a reload is allowed now. */
   forKid(kid: string): Promise<KeyRing>;
   invalidate(): void;
@@ -24,6 +26,7 @@ export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Par
   const { ttlMs, unknownKidRefreshMs } = { ...DEFAULT_KEY_RING_OPTIONS, ...options };
   // Ages count from when a load starts, so callers arriving while it runs share it instead of starting more.
   let latest: { ring: Promise<KeyRing>; startedAt: number } | undefined;
+  let loaded: { ring: KeyRing; attempt: object } | undefined;
   let ensured = false;
   const load = (): Promise<KeyRing> => {
     const ring = (async () => {
@@ -35,6 +38,9 @@ export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Par
     })();
     const attempt = { ring, startedAt: performance.now() };
     latest = attempt;
+    ring.then((value) => {
+      if (latest === attempt) loaded = { ring: value, attempt };
+    }, () => {});
     // Awaiters still receive the error; this only makes the next caller retry instead of reusing the failure.
     ring.catch(() => {
       if (latest === attempt) latest = undefined;
@@ -46,6 +52,10 @@ export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Par
       if (latest === undefined || performance.now() - latest.startedAt > ttlMs) return load();
       return latest.ring;
     },
+    current() {
+      if (latest === undefined || loaded === undefined || loaded.attempt !== latest || performance.now() - latest.startedAt > ttlMs) return undefined;
+      return loaded.ring;
+    },
     async forKid(kid) {
       const ring = await provider.get();
       if (ring.verificationKeys.has(kid)) return ring;
@@ -55,6 +65,7 @@ export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Par
     },
     invalidate() {
       latest = undefined;
+      loaded = undefined;
     },
   };
   return provider;

@@ -12,7 +12,8 @@ const MAX_NEGATIVE_ENTRIES = 50_000;
 
 export interface SessionRevocations {
   revoke(sessionId: string): Promise<void>;
-  isRevoked(sessionId: string): Promise<boolean>;
+  /** Answers from memory, without a promise, while a "not revoked" answer is fresh. */
+  isRevoked(sessionId: string): boolean | Promise<boolean>;
 }
 
 export function createSessionRevocations(store: Store, entryTtlMs: number, negativeCacheMs = DEFAULT_NEGATIVE_CACHE_MS): SessionRevocations {
@@ -22,15 +23,16 @@ export function createSessionRevocations(store: Store, entryTtlMs: number, negat
       checkedAt.delete(sessionId);
       await store.set(`${REVOKED_SESSION_PREFIX}${sessionId}`, "1", { ttlMs: entryTtlMs });
     },
-    async isRevoked(sessionId) {
+    isRevoked(sessionId) {
       const now = Date.now();
       const seen = checkedAt.get(sessionId);
       if (seen !== undefined && now - seen < negativeCacheMs) return false;
-      const revoked = (await store.get(`${REVOKED_SESSION_PREFIX}${sessionId}`)) !== null;
-      if (revoked) return true;
-      if (checkedAt.size >= MAX_NEGATIVE_ENTRIES) checkedAt.clear();
-      checkedAt.set(sessionId, now);
-      return false;
+      return store.get(`${REVOKED_SESSION_PREFIX}${sessionId}`).then((marker) => {
+        if (marker !== null) return true;
+        if (checkedAt.size >= MAX_NEGATIVE_ENTRIES) checkedAt.clear();
+        checkedAt.set(sessionId, now);
+        return false;
+      });
     },
   };
 }

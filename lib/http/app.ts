@@ -102,7 +102,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         try {
           accessChecks[policy.access]?.(request);
           if (policy.access === "user" || policy.access === "user-or-key") {
-            const caller = await authenticate(request, policy);
+            let caller = authenticate(request, policy);
+            if (caller instanceof Promise) caller = await caller;
             context.caller = caller;
             if (caller.kind === "user") context.userId = identity.user = caller.userId;
             else {

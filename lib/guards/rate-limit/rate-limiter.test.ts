@@ -230,8 +230,11 @@ describe.if(TEST_REDIS_URL !== undefined)("over Redis (through the Upstash gatew
   test("two instances on one Redis share a bucket: the limit holds across them", async () => {
     const [first, second] = [await instance(), await instance()];
     const route = `GET /shared-${crypto.randomUUID()}`;
-    const rules = rulesOf({ name: "shared", limit: 4, windowMs: 60_000, scope: "ip" });
+    // Fail-closed: a call that missed Redis's deadline must not pass for a count made in-process.
+    const rules = rulesOf({ name: "shared", limit: 4, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" });
     const caller = { ip: "203.0.113.50" };
+    // The first call on each instance loads the limiter's script; make it on another route and address.
+    for (const limiter of [first, second]) await limiter.check(`GET /warm-up-${crypto.randomUUID()}`, rules, { ip: "198.51.100.1" });
     const verdicts: boolean[] = [];
     for (let i = 0; i < 6; i++) verdicts.push((await (i % 2 === 0 ? first : second).check(route, rules, caller))?.allowed ?? true);
     expect(verdicts).toEqual([true, true, true, true, false, false]);
