@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { BrokenCircuitError } from "cockatiel";
 import { DATABASE_BREAKER, type Database } from "../lib/db/database.ts";
+import { AppError } from "../lib/errors/app-error.ts";
 import { toAppError } from "../lib/errors/from-framework.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
@@ -91,6 +92,13 @@ describe.if(TEST_POSTGRES_URL !== undefined)("database circuit breaker", () => {
           await expect(Promise.resolve(db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" }))).rejects.toThrow();
           await expect(Promise.resolve(db.primary.execute(sql.raw("select from nowhere_at_all")))).rejects.toThrow();
           await expect(db.primary.transaction(async (tx) => tx.execute(sql.raw("select 1/0")))).rejects.toThrow();
+          // A refused refresh token, say: our own error thrown inside a transaction.
+          await expect(
+            db.primary.transaction(async (tx) => {
+              await tx.select().from(jobRuns);
+              throw new AppError("UNAUTHORIZED");
+            }),
+          ).rejects.toBeInstanceOf(AppError);
         }
         expect(db.breaker?.state).toBe("closed");
         expect(await db.primary.$count(jobRuns)).toBe(1);
