@@ -64,11 +64,23 @@ describe("failed-authentication budget per client address", () => {
     expect((await call("/probe", ip, forgedKey())).status).toBe(401);
   });
 
-  test("wrong admin tokens spend the same budget", async () => {
+  test("wrong admin tokens spend the same budget, and the right one still works from that address", async () => {
     const ip = freshIp();
     for (let i = 0; i < BUDGET; i++) expect((await call("/admin/probe", ip, `wrong-${i}-${ADMIN_TOKEN}`)).status).toBe(401);
     expect((await call("/admin/probe", ip, "wrong")).status).toBe(429);
-    expect((await call("/admin/probe", freshIp(), ADMIN_TOKEN)).status).toBe(200);
+    expect((await call("/admin/probe", ip, ADMIN_TOKEN)).status).toBe(200);
+  });
+
+  test("refused access tokens are not counted: an expired token before a refresh is routine, and costs no query", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < BUDGET + 10; i++) expect((await call("/probe", ip, `eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.${"A".repeat(86)}`)).status).toBe(401);
+    expect((await call("/probe", ip, key.key)).status).toBe(200);
+  });
+
+  test("callers without a known address are never counted: they would all share one budget", async () => {
+    const unknown = (token: string) => app.fetch(new Request("http://localhost/probe", { headers: { authorization: `Bearer ${token}` } }));
+    for (let i = 0; i < BUDGET + 10; i++) expect((await unknown(forgedKey())).status).toBe(401);
+    expect((await unknown(key.key)).status).toBe(200);
   });
 
   test("refusals past the budget count toward an automatic IP block", async () => {

@@ -1,13 +1,17 @@
 /**
- * Failed authentications per client address. Each 401 from the access guard (a bad access token, API
- * key, admin token or cron secret) is counted against a budget that every instance shares. Past it the
- * address gets 429 for the rest of the window before its credential is even looked at, so forged keys
- * with a valid checksum stop costing database queries; each such refusal counts toward an automatic
- * IP block like any other 429. `isExhausted` reads memory only: an instance learns that an address is
- * over budget from its own next failure, the count itself being shared.
+ * Guesses per client address: a refused API key (each unknown key costs a database lookup) or a wrong
+ * admin token or cron secret (brute force) is counted against a budget every instance shares. Past it,
+ * the address's API keys get 429 before they are looked up, and its admin and cron attempts get 429
+ * unless the secret is right; each such refusal counts toward an automatic IP block like any other 429.
+ * Access tokens are not counted: a refused one costs no query, and clients routinely send an expired
+ * token before refreshing, which would lock out a busy NAT. Callers without a known address ("unknown")
+ * are never counted, as they would all share one budget. The budget check reads memory only: an instance
+ * learns that an address is over budget from its own next failure, the count itself being shared.
  */
+import type { ApiKeyVerifier } from "../auth/caller.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { ResolvedRateLimitRule } from "../http/route-policy.ts";
+import type { Access, ResolvedRateLimitRule } from "../http/route-policy.ts";
+import { networkOfClientKey } from "./ip-network.ts";
 import { type RateLimiter, rateLimitHeaders } from "./rate-limit/rate-limiter.ts";
 
 export interface AuthFailureLimitOptions {
@@ -19,14 +23,18 @@ export interface AuthFailureLimitOptions {
 
 export const DEFAULT_AUTH_FAILURE_LIMIT: AuthFailureLimitOptions = { limit: 30, windowMs: 60_000, maxTracked: 10_000 };
 
+/** What a failed authentication would be a guess at, or undefined when it does not count. */
+export type Guess = "api-key" | "secret" | undefined;
+
 export interface AuthFailureLimit {
+  countsGuesses(request: Request, access: Access, ip: string): Guess;
   /** Throws 429 RATE_LIMITED when this address is known to be over budget. */
   assertWithinBudget(ip: string): void;
   /** Counts a failure; throws 429 RATE_LIMITED (instead of the 401) once the budget is spent. */
   recordFailure(ip: string): Promise<void>;
 }
 
-export function createAuthFailureLimit(limiter: RateLimiter, onRefused: (ip: string) => void, options: Partial<AuthFailureLimitOptions> = {}): AuthFailureLimit {
+export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKeyVerifier, "isApiKey">, onRefused: (ip: string) => void, options: Partial<AuthFailureLimitOptions> = {}): AuthFailureLimit {
   const { limit, windowMs, maxTracked } = { ...DEFAULT_AUTH_FAILURE_LIMIT, ...options };
   const rules: readonly ResolvedRateLimitRule[] = [
     { name: "auth-failures", limit, windowMs, scope: "ip", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: true },
@@ -40,6 +48,12 @@ export function createAuthFailureLimit(limiter: RateLimiter, onRefused: (ip: str
   };
 
   return {
+    countsGuesses(request, access, ip) {
+      if (networkOfClientKey(ip) === undefined) return undefined;
+      if (access === "admin" || access === "cron") return "secret";
+      const authorization = request.headers.get("authorization");
+      return authorization?.startsWith("Bearer ") && apiKeys.isApiKey(authorization.slice(7).trim()) ? "api-key" : undefined;
+    },
     assertWithinBudget(ip) {
       const until = exhaustedUntil.get(ip);
       if (until === undefined) return;

@@ -76,7 +76,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = openIpBlocker(runtime);
   const inBackground = createWaitUntil(logger);
-  const authFailures = createAuthFailureLimit(rateLimiter, (ip) => inBackground(ipBlocker.recordViolation(ip)));
+  const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) => inBackground(ipBlocker.recordViolation(ip)));
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   let routeTable: RouteTable = createRouteTable([]);
 
@@ -98,7 +98,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const identity: CallerIdentity = { ip };
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
       if (policy.access !== "public") {
-        authFailures.assertWithinBudget(ip);
+        const guessing = authFailures.countsGuesses(request, policy.access, ip);
+        if (guessing === "api-key") authFailures.assertWithinBudget(ip);
         try {
           accessChecks[policy.access]?.(request);
           if (policy.access === "user" || policy.access === "user-or-key") {
@@ -113,7 +114,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
             }
           }
         } catch (error) {
-          if (error instanceof AppError && error.code === "UNAUTHORIZED") await authFailures.recordFailure(ip);
+          if (guessing !== undefined && error instanceof AppError && error.code === "UNAUTHORIZED") {
+            // A wrong admin token or cron secret is refused here even past the budget; the right one never is.
+            if (guessing === "secret") authFailures.assertWithinBudget(ip);
+            await authFailures.recordFailure(ip);
+          }
           throw error;
         }
       }
