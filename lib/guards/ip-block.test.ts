@@ -212,3 +212,35 @@ describe("an automatic block the store refused to take", () => {
     expect((await peer.list()).map((block) => block.target)).toEqual([ip]);
   });
 });
+
+describe("an operator lifting an automatic block while a poll retries writing it", () => {
+  test("the block stays lifted everywhere", async () => {
+    const memory = new MemoryStore();
+    let writes: "refused" | "slow" = "refused";
+    const flaky: Store = Object.assign(Object.create(memory) as Store, {
+      set: async (key: string, value: string, options?: SetOptions) => {
+        if (writes === "refused") throw new Error("OOM command not allowed");
+        await Bun.sleep(20);
+        return memory.set(key, value, options);
+      },
+    });
+    const base = settingsFromConfig(loadConfig({ NODE_ENV: "test" }));
+    const settings = staticSettings({ ...base, blocking: { ...base.blocking, threshold: 1 } });
+    const logger = createLogger({ sink: () => {} });
+    const blocker = createIpBlocker({ store: flaky, settings, logger });
+    const peer = createIpBlocker({ store: memory, settings, logger });
+    const ip = "203.0.113.88";
+
+    await blocker.recordViolation(ip).catch(() => undefined);
+    expect(blocker.isBlocked(ip)).toBe(true);
+    writes = "slow";
+    const retrying = blocker.refresh();
+    await Bun.sleep(5);
+    expect(await blocker.remove(ip, "operator")).toBe(ip);
+    await retrying;
+    await blocker.refresh();
+    await peer.refresh();
+    expect(blocker.isBlocked(ip)).toBe(false);
+    expect(peer.isBlocked(ip)).toBe(false);
+  });
+});

@@ -4,7 +4,7 @@
  * store and refreshed on the settings poll.
  */
 // The list is one versioned JSON document rather than a key per block: the store cannot list keys,
-// and every instance needs the whole list anyway; a poll that finds no change costs one GET.
+// and every instance needs the whole list anyway; a poll costs two GETs (see versioned-document.ts).
 import { type } from "arktype";
 import { recordAuditEvent } from "../audit/audit-log.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -190,7 +190,8 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
       const wasUnsaved = unsaved.delete(parsed.target);
       const isStored = blocksOf(await document.latest()).some((b) => b.target === parsed.target && isLive(b, Date.now()));
-      if (isStored) await change((blocks) => blocks.filter((b) => b.target !== parsed.target), actor);
+      // Written even when only an unsaved copy was here: a poll's retry may be storing it at this moment.
+      if (isStored || wasUnsaved) await change((blocks) => blocks.filter((b) => b.target !== parsed.target), actor);
       index();
       if (!wasUnsaved && !isStored) return undefined;
       logger.info("ip unblocked", { ip: parsed.target, actor });
@@ -200,16 +201,20 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
     async refresh() {
       load(await document.latest());
       // Automatic blocks whose write lost every attempt (many instances blocking at once) protect only this
-      // instance until written: try again on each poll.
+      // instance until written: try again on each poll. The pending list is read inside the edit, so a
+      // block an operator lifted meanwhile is not written back, and a block already stored is left as it is.
       const now = Date.now();
-      const pending = [...unsaved.values()].filter((block) => isLive(block, now) && !stored.some((b) => b.target === block.target));
-      if (pending.length === 0) return;
+      if (![...unsaved.values()].some((block) => isLive(block, now) && !stored.some((b) => b.target === block.target))) return;
+      let written: IpBlock[] = [];
       try {
-        await change((blocks) => [...blocks.filter((b) => !pending.some((p) => p.target === b.target)), ...pending], "auto-block");
-        for (const block of pending) unsaved.delete(block.target);
+        await change((blocks) => {
+          written = [...unsaved.values()].filter((block) => isLive(block, Date.now()) && !blocks.some((b) => b.target === block.target));
+          return [...blocks, ...written];
+        }, "auto-block");
+        for (const block of written) if (unsaved.get(block.target) === block) unsaved.delete(block.target);
         index();
       } catch (error) {
-        logger.warn("ip blocks not shared yet, retrying at the next poll", { targets: pending.map((b) => b.target), error });
+        logger.warn("ip blocks not shared yet, retrying at the next poll", { targets: [...unsaved.keys()], error });
       }
     },
   };

@@ -4,8 +4,8 @@
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
  *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block (not on
- *                   admin routes) → failed-authentication budget → access (admin / cron secret, or access
- *                   token / API key with scopes; a 401 spends the budget) → rate limits
+ *                   admin routes) → guess budget (API keys) → access (admin / cron secret, or access
+ *                   token / API key with scopes; a refused key or secret spends the budget) → rate limits
  *                   (per ip, user, org or key) → declared body size and type → deadline (by route class)
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
