@@ -7,6 +7,20 @@ import { writeSync } from "node:fs";
 import type { LogSink } from "./logger.ts";
 
 const STDOUT_FD = 1;
+const EXIT_WRITE_ATTEMPTS = 50;
+
+// At exit nothing can wait: write synchronously, finishing partial writes and retrying a full pipe
+// (EAGAIN) a bounded number of times. A reader that never drains costs the last lines, not the exit code.
+function writeAllAtExit(text: string): void {
+  let bytes = Buffer.from(text);
+  for (let attempt = 0; bytes.length > 0 && attempt < EXIT_WRITE_ATTEMPTS; attempt++) {
+    try {
+      bytes = bytes.subarray(writeSync(STDOUT_FD, bytes));
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "EAGAIN") return;
+    }
+  }
+}
 
 export function createStdoutSink(write: (text: string) => void = (text) => process.stdout.write(text)): LogSink & { flush(): void } {
   let pending = "";
@@ -19,8 +33,9 @@ export function createStdoutSink(write: (text: string) => void = (text) => proce
     write(text);
   };
   process.on("exit", () => {
-    if (pending !== "") writeSync(STDOUT_FD, pending);
+    const text = pending;
     pending = "";
+    if (text !== "") writeAllAtExit(text);
   });
   const sink = (line: string) => {
     pending += `${line}\n`;
