@@ -48,8 +48,10 @@ function entrySource(groupFile: string, outDir: string): string {
     `import group from ${JSON.stringify(relative(outDir, groupFile))};`,
     `import { createServerlessApp, loadConfigOrThrow } from ${lib("serverless/serverless-app.ts")};`,
     `const app = createServerlessApp(loadConfigOrThrow(process.env), [group]);`,
-    `export default { fetch: app.fetch };`,
-    ...HTTP_METHODS.map((method) => `export const ${method} = app.fetch;`),
+    // Vercel may pass a second argument (a context or server object); the client address comes from its headers.
+    `const handle = (request) => app.fetch(request);`,
+    `export default { fetch: handle };`,
+    ...HTTP_METHODS.map((method) => `export const ${method} = handle;`),
     "",
   ].join("\n");
 }

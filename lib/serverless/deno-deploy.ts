@@ -4,15 +4,20 @@ import { runScheduledJob } from "../cron/scheduled-job.ts";
 import type { RouteGroup } from "../http/route-group.ts";
 import { createServerlessApp, loadConfigOrThrow } from "./serverless-app.ts";
 
+interface DenoServeInfo {
+  remoteAddr: { hostname: string };
+}
+
 interface DenoGlobal {
-  serve(handler: (request: Request) => Promise<Response>): unknown;
+  serve(handler: (request: Request, info: DenoServeInfo) => Promise<Response>): unknown;
   cron(name: string, schedule: string, handler: () => Promise<void>): Promise<void>;
   env: { toObject(): Record<string, string> };
 }
 
 export function startDenoDeploy(deno: DenoGlobal, groups: readonly RouteGroup[], jobs: readonly ScheduledJob[]): void {
   const app = createServerlessApp(loadConfigOrThrow(deno.env.toObject()), groups);
-  deno.serve(app.fetch);
+  // The connection's address, for TRUST_PROXY=none: Deno Deploy's own edge is the peer clients reach.
+  deno.serve((request, info) => app.fetch(request, info.remoteAddr.hostname));
   for (const job of jobs) {
     deno.cron(job.name, job.schedule, async () => {
       await runScheduledJob(await app.runtime(), job);

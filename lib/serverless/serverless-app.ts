@@ -12,7 +12,8 @@ import { type Runtime, openRuntime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 
 export interface ServerlessApp {
-  fetch(request: Request): Promise<Response>;
+  /** `peerAddress`: the connection's address where the platform tells it (Deno Deploy's `info.remoteAddr`). */
+  fetch(request: Request, peerAddress?: string): Promise<Response>;
   runtime(): Promise<Runtime>;
 }
 
@@ -39,11 +40,11 @@ export function createServerlessApp(config: Config, groups: readonly RouteGroup[
         throw error;
       }));
   return {
-    fetch: async (request) => {
+    fetch: async (request, peerAddress) => {
       const { runtime, app, inBackground } = await open();
       const polling = runtime.settings.pollIfStale();
       if (polling !== undefined) inBackground(polling);
-      return app.fetch(request);
+      return app.fetch(request, peerAddress === undefined ? undefined : { requestIP: () => ({ address: peerAddress }) });
     },
     runtime: async () => (await open()).runtime,
   };
