@@ -44,3 +44,20 @@ describe("versioned document", () => {
     expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
   });
 });
+
+test("a poll that finds nothing new reads two small keys, never the document itself", async () => {
+  const memory = new MemoryStore();
+  await instance(memory).write(appending("a".repeat(10_000)), "writer");
+  const reads: string[] = [];
+  const counting = Object.assign(Object.create(memory) as MemoryStore, {
+    get: (key: string) => {
+      reads.push(key);
+      return memory.get(key);
+    },
+  });
+  const poller = instance(counting);
+  expect((await poller.latest())?.version).toBe(1);
+  reads.length = 0;
+  expect((await poller.latest())?.version).toBe(1);
+  expect(reads).toEqual([`${KEY}:head`, `${KEY}:v2`]);
+});

@@ -1,9 +1,10 @@
 /**
  * A JSON document in the store that several instances change without losing a write: version N+1 is
- * claimed with SET NX on its own key before the main key is overwritten. Readers read the main key,
- * then follow version keys past it (a writer may have claimed one and not yet set the main key): two
- * GETs a poll. Version keys expire, so the main key is always read: an instance that slept through
- * their lifetime would otherwise wait for a version key that is gone and write over newer versions.
+ * claimed with SET NX on its own key before the main key and a small head key (the version number alone)
+ * are overwritten. A poll reads the head, reads the main document only when the head is ahead of what it
+ * knows, then follows version keys past it (a writer may have claimed one and not yet set the head): two
+ * small GETs when nothing changed. Version keys expire; the head does not, so an instance that slept
+ * through their lifetime still catches up instead of writing over newer versions.
  */
 import { type } from "arktype";
 import { AppError } from "../errors/app-error.ts";
@@ -46,8 +47,8 @@ const storedHeader = type({ version: "number.integer >= 1", changedBy: "string",
 export function createVersionedDocument(options: VersionedDocumentOptions): VersionedDocument {
   const { store, key, field, historyTtlMs, maxAttempts } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
   const versionKey = (version: number) => `${key}:v${version}`;
+  const headKey = `${key}:head`;
   let known: DocumentVersion | undefined;
-  let lastMainRaw: string | null = null;
 
   const parse = (raw: string): DocumentVersion => {
     const parsed: unknown = JSON.parse(raw);
@@ -62,10 +63,10 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
   };
 
   const latest = async (): Promise<DocumentVersion | undefined> => {
-    const main = await store.get(key);
-    if (main !== null && main !== lastMainRaw) {
-      remember(parse(main));
-      lastMainRaw = main;
+    const head = Number((await store.get(headKey)) ?? 0);
+    if (known === undefined || head > known.version) {
+      const main = await store.get(key);
+      if (main !== null) remember(parse(main));
     }
     for (;;) {
       const raw = await store.get(versionKey((known?.version ?? 0) + 1));
@@ -84,10 +85,14 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
         if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) continue;
         remember(doc);
         await store.set(key, json);
+        await store.set(headKey, String(doc.version));
         // A writer that claimed a later version may have set the main key before this one did: put it back,
         // so an instance starting cold does not begin from an older version.
         const newest = await latest();
-        if (newest !== undefined && newest.version > doc.version) await store.set(key, serialise(newest));
+        if (newest !== undefined && newest.version > doc.version) {
+          await store.set(key, serialise(newest));
+          await store.set(headKey, String(newest.version));
+        }
         return doc;
       }
       throw new AppError("CONFLICT", "Another change was being written at the same moment; try again.");
