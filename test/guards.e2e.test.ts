@@ -249,10 +249,12 @@ describe("CORS", () => {
     expect(response.headers.get("access-control-allow-methods")).toBeNull();
   });
 
-  test("allowed methods go on preflights only, not on every response", async () => {
+  test("allowed methods and headers go on preflights only, not on every response", async () => {
     const response = await send(app, "/ok", { headers: { origin: APP_ORIGIN } });
     expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(response.headers.get("access-control-expose-headers")).toContain("retry-after");
     expect(response.headers.get("access-control-allow-methods")).toBeNull();
+    expect(response.headers.get("access-control-allow-headers")).toBeNull();
   });
 
   test("a 429 carries the CORS headers, so the browser lets the page read Retry-After", async () => {

@@ -8,6 +8,7 @@
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import type { SettingsSource } from "../settings/settings.ts";
+import type { HeaderList } from "./security-headers.ts";
 
 export const CORS_ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 export const CORS_ALLOWED_HEADERS = ["authorization", "content-type", "idempotency-key", "x-request-id"];
@@ -27,23 +28,37 @@ export function createOriginCheck(settings: SettingsSource): (origin: string | n
 }
 
 const ALLOW_METHODS = CORS_ALLOWED_METHODS.join(", ");
+const ALLOW_HEADERS = CORS_ALLOWED_HEADERS.join(", ");
+const EXPOSE_HEADERS = CORS_EXPOSED_HEADERS.join(", ");
+
+/** What the plugin below sends on every response, whatever the origin (built into prepared headers). */
+export function corsHeadersOnEveryResponse(settings: SettingsSource): HeaderList {
+  const headers: [string, string][] = [
+    ["access-control-expose-headers", EXPOSE_HEADERS],
+    ["vary", "Origin"],
+  ];
+  if (settings.current().cors.credentials) headers.push(["access-control-allow-credentials", "true"]);
+  return headers;
+}
 
 export function createCorsPlugin(settings: SettingsSource) {
   const isAllowedOrigin = createOriginCheck(settings);
   const { credentials, maxAgeSeconds } = settings.current().cors;
-  // Allowed methods mean something only on a preflight: the plugin would send them on every response, so
-  // they are left out of it and added here, to allowed preflights alone.
+  // Allowed methods and headers mean something only on a preflight: the plugin would send them on every
+  // response, so they are left out of it and added here, to allowed preflights alone.
   return new Elysia({ name: "rampart-cors" })
     .onRequest(({ request, set }) => {
       if (request.method !== "OPTIONS" || !request.headers.has("access-control-request-method") || !isAllowedOrigin(request.headers.get("origin"))) return;
       set.headers["access-control-allow-methods"] = ALLOW_METHODS;
+      set.headers["access-control-allow-headers"] = ALLOW_HEADERS;
     })
     .use(
       cors({
         origin: (request: Request) => isAllowedOrigin(request.headers.get("origin")),
         methods: false,
-        allowedHeaders: CORS_ALLOWED_HEADERS,
-        exposeHeaders: CORS_EXPOSED_HEADERS,
+        // `false` (send none) is handled by the plugin though its types leave it out.
+        allowedHeaders: false as unknown as string,
+        exposeHeaders: EXPOSE_HEADERS,
         credentials,
         maxAge: maxAgeSeconds,
         preflight: true,

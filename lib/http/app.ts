@@ -21,7 +21,7 @@ import { createAccessChecks } from "../guards/access.ts";
 import { createAuthFailureLimit } from "../guards/auth-failure-limit.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
-import { createCorsPlugin } from "../guards/cors.ts";
+import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
@@ -32,6 +32,7 @@ import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } fr
 import type { LogFields } from "../log/logger.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
+import { JSON_CONTENT_TYPE, type PreparedHeaders, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
 import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
@@ -141,6 +142,22 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       if (mediaType === "application/json" || mediaType?.endsWith("+json")) return bytes.byteLength === 0 ? undefined : parseJsonBody(bytes);
       return new TextDecoder().decode(bytes);
     })
+    .mapResponse({ as: "global" }, ({ responseValue, set, request }) => {
+      // A JSON object or array, the usual success, is answered here on a copy of the route's prebuilt
+      // headers: one copy instead of a header-by-header merge. Anything else is left to Elysia.
+      const status = set.status;
+      if (typeof status !== "number" || status >= 400 || !isJsonBody(responseValue)) return;
+      const context = requestContextOf(request);
+      const prepared = context.route === undefined ? undefined : jsonHeadersFor.get(context.route);
+      if (prepared === undefined) return;
+      set.headers[REQUEST_ID_HEADER] = context.requestId;
+      const response = jsonResponse(responseValue, status, prepared, set.headers);
+      context.completeResponse = response;
+      // Left as they were, Elysia would copy this response once more to merge them in.
+      set.headers = {};
+      set.status = 200;
+      return response;
+    })
     .onError({ as: "global" }, ({ code, error, request }) => {
       const context = requestContextOf(request);
       let { appError, unexpected } = toAppError(code, error);
@@ -156,7 +173,13 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   routeTable = createRouteTable(app.routes.filter((route) => route.method !== "OPTIONS" || route.hooks?.detail !== undefined));
 
   const headersFor = new Map<string, HeaderList>();
-  for (const route of routeTable.routes) headersFor.set(route.path, withOverrides(defaultHeaders, route.policy.headers));
+  const jsonHeadersFor = new Map<string, PreparedHeaders>();
+  const corsHeaders = corsHeadersOnEveryResponse(settings);
+  for (const route of routeTable.routes) {
+    const list = withOverrides(defaultHeaders, route.policy.headers);
+    headersFor.set(route.path, list);
+    jsonHeadersFor.set(route.path, prepareHeaders([...list, ...corsHeaders, ["cache-control", route.policy.cache], ["content-type", JSON_CONTENT_TYPE]]));
+  }
 
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
@@ -191,7 +214,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           app.handle(request).then(resolve, reject);
         });
         try {
-          response = withRequestId(await answered, context.requestId);
+          response = await answered;
+          if (response !== context.completeResponse) response = withRequestId(response, context.requestId);
         } catch (error) {
           logger.error("unhandled error", { requestId: context.requestId, error: describeError(error) });
           response = errorResponse(new AppError("INTERNAL"), context.requestId, new Headers());
@@ -201,12 +225,14 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           if (--inFlight === 0) onIdle?.();
         }
       }
-      const headers = response.headers;
-      applyHeaders(headers, (context.route === undefined ? undefined : headersFor.get(context.route)) ?? defaultHeaders);
       const status = response.status;
-      // An error is never cached, whatever the route's policy for its successes.
-      if (status >= 400) headers.set("cache-control", DEFAULT_POLICY.cache);
-      else if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
+      if (response !== context.completeResponse) {
+        const headers = response.headers;
+        applyHeaders(headers, (context.route === undefined ? undefined : headersFor.get(context.route)) ?? defaultHeaders);
+        // An error is never cached, whatever the route's policy for its successes.
+        if (status >= 400) headers.set("cache-control", DEFAULT_POLICY.cache);
+        else if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
+      }
       const fields: LogFields = {
         requestId: context.requestId,
         method: request.method,

@@ -21,6 +21,8 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** The peer address of the connection, when the server knows it. */
   socketAddress?: string;
+  /** The response built with its security headers and request id already in place, not to be written twice. */
+  completeResponse?: Response;
   /** Names of dependency calls still running, reported if the deadline passes. */
   readonly pending: Set<string>;
   /** Starts, or restarts with a new length, the request's deadline. */
@@ -43,6 +45,7 @@ class PipelineContext implements RequestContext, Deadline {
   userId?: string;
   orgId?: string;
   socketAddress?: string;
+  completeResponse?: Response;
   at = 0;
   #lengthMs = 0;
   #controller?: AbortController;

@@ -1,0 +1,36 @@
+/**
+ * Successful JSON responses, built on a copy of headers prepared once per route (security headers, cache
+ * policy, content type, the CORS headers that never vary). Copying a prepared Headers is one native call;
+ * setting each header per response is not, so only the headers that differ from the prepared set are
+ * written.
+ */
+import type { HeaderList } from "../guards/security-headers.ts";
+
+export const JSON_CONTENT_TYPE = "application/json;charset=utf-8";
+
+export interface PreparedHeaders {
+  readonly headers: Headers;
+  readonly values: Readonly<Record<string, string>>;
+}
+
+export function prepareHeaders(list: HeaderList): PreparedHeaders {
+  const values: Record<string, string> = {};
+  for (const [name, value] of list) values[name.toLowerCase()] = value;
+  return { headers: new Headers(values), values };
+}
+
+/** A plain object or an array: what a handler returns to be sent as JSON. */
+export function isJsonBody(value: unknown): value is object {
+  if (value === null || typeof value !== "object") return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null || Array.isArray(value);
+}
+
+export function jsonResponse(body: object, status: number, prepared: PreparedHeaders, added: Readonly<Record<string, unknown>>): Response {
+  const headers = new Headers(prepared.headers);
+  for (const name in added) {
+    const value = String(added[name]);
+    if (prepared.values[name] !== value) headers.set(name, value);
+  }
+  return Response.json(body, { status, headers });
+}
