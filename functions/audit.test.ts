@@ -119,10 +119,11 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
     expect(system).toHaveLength(1);
   });
 
-  test("the operator route refuses users, keys and a wrong token", async () => {
+  test("the operator route refuses keys and a wrong token (401), and users who are not operators (403)", async () => {
     const key = await harness.client.issueKey(owner, orgId, { scopes: ["audit:read"] });
-    for (const token of [undefined, owner.token, key.key, "wrong-admin-token-0123456789abcdef01"]) {
+    for (const token of [undefined, key.key, "wrong-admin-token-0123456789abcdef01"]) {
       expect((await harness.client.call("GET", "/admin/audit", { token })).status).toBe(401);
     }
+    expect((await harness.client.call("GET", "/admin/audit", { token: owner.token })).status).toBe(403);
   });
 });

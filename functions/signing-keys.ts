@@ -1,6 +1,7 @@
 /** Operator control of the JWT signing keys: a forced rotation, e.g. when a key may have leaked. */
 import { Elysia } from "elysia";
 import { rotateRuntimeSigningKeys } from "../lib/auth/signing-key-rotation.ts";
+import { adminActorOf } from "../lib/guards/admin-access.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/http/route-policy.ts";
@@ -16,7 +17,7 @@ export default defineRouteGroup("signing-keys", (runtime) =>
   new Elysia({ name: "signing-keys" })
     .use(policyPlugin)
     .post("/admin/signing-keys/rotate", async ({ request }) => {
-      const { current, next, retired } = await rotateRuntimeSigningKeys(runtime, { actor: { type: "admin" }, request });
+      const { current, next, retired } = await rotateRuntimeSigningKeys(runtime, { actor: adminActorOf(request), request });
       return { current, next, retired };
     }, { policy: ROTATE }),
 );

@@ -32,6 +32,8 @@ export type AuditAction =
   | "admin.emergency.changed"
   | "admin.ip_block.added"
   | "admin.ip_block.removed"
+  | "admin.operator.granted"
+  | "admin.operator.revoked"
   | "ip.blocked";
 
 export interface AuditEvent {

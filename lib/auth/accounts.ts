@@ -32,7 +32,7 @@ export interface SignedIn {
 // One answer for an unknown e-mail, a wrong password and a disabled account: none may be told apart.
 export const INVALID_CREDENTIALS_MESSAGE = "The e-mail address or password is incorrect.";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
 
 export async function signUp(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {

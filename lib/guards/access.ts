@@ -1,6 +1,7 @@
 /**
- * Who may call a route, checked before the body is read: anyone, the operator (ADMIN_TOKEN), or the
- * scheduler (CRON_SECRET). A missing secret refuses every call: fail closed.
+ * Who may call a route, checked before the body is read: anyone, or the scheduler (CRON_SECRET). A missing
+ * secret refuses every call: fail closed. Admin routes are checked by admin-access.ts, user routes by
+ * lib/auth/authenticate.ts: both need the runtime's keys.
  */
 import { secretsEqual } from "../auth/constant-time.ts";
 import type { Config } from "../config/config.ts";
@@ -27,9 +28,8 @@ function bearerCheck(secret: string | undefined, name: string, logger: Logger): 
 export function createAccessChecks(config: Config, logger: Logger): Record<Access, AccessCheck | undefined> {
   return {
     public: undefined,
-    admin: bearerCheck(config.adminToken, "ADMIN_TOKEN", logger),
+    admin: undefined,
     cron: bearerCheck(config.cronSecret, "CRON_SECRET", logger),
-    // Callers of these are authenticated by lib/auth/authenticate.ts, which needs the runtime's keys.
     user: undefined,
     "user-or-key": undefined,
   };

@@ -4,9 +4,10 @@
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
  *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block (not on
- *                   admin routes) → guess budget (API keys) → access (admin / cron secret, or access
- *                   token / API key with scopes; a refused key or secret spends the budget) → rate limits
- *                   (per ip, user, org or key) → declared body size and type → deadline (by route class)
+ *                   admin routes) → guess budget (API keys) → access (operator's access token or
+ *                   ADMIN_TOKEN, cron secret, or access token / API key with scopes; a refused key or
+ *                   secret spends the budget) → rate limits (per ip, user, org or key) → declared body
+ *                   size and type → deadline (by route class)
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
  */
@@ -17,7 +18,9 @@ import { errorResponse } from "../errors/envelope.ts";
 import { toAppError } from "../errors/from-framework.ts";
 import { createAuthenticator } from "../auth/authenticate.ts";
 import { identityOf } from "../auth/identity.ts";
+import { isOperator } from "../auth/operators.ts";
 import { createAccessChecks } from "../guards/access.ts";
+import { createAdminAccess } from "../guards/admin-access.ts";
 import { createAuthFailureLimit } from "../guards/auth-failure-limit.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
@@ -79,6 +82,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const inBackground = createWaitUntil(logger);
   const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) => inBackground(ipBlocker.recordViolation(ip)));
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
+  const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: (userId) => isOperator(runtime.db.primary, userId), logger });
   let routeTable: RouteTable = createRouteTable([]);
 
   const app = new Elysia({ name: "rampart" })
@@ -103,7 +107,13 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         if (guessing === "api-key") authFailures.assertWithinBudget(ip);
         try {
           accessChecks[policy.access]?.(request);
-          if (policy.access === "user" || policy.access === "user-or-key") {
+          if (policy.access === "admin") {
+            const operator = await adminAccess(request, policy);
+            if (operator !== undefined) {
+              context.caller = operator;
+              context.userId = identity.user = operator.userId;
+            }
+          } else if (policy.access === "user" || policy.access === "user-or-key") {
             let caller = authenticate(request, policy);
             if (caller instanceof Promise) caller = await caller;
             context.caller = caller;

@@ -3,7 +3,7 @@
  * types, timeout class and cache policy. Defaults live here; a declaration is resolved once, when the
  * route is defined.
  */
-/** public: anyone; admin: ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
+/** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
 export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";

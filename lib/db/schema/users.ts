@@ -1,4 +1,4 @@
-/** Accounts. E-mail is stored normalised (trimmed, lower-cased) and unique. */
+/** Accounts. E-mail is stored normalised (trimmed, lower-cased) and unique; a platform role besides any role in organizations. */
 import { boolean, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const users = pgTable("users", {
@@ -6,6 +6,8 @@ export const users = pgTable("users", {
   email: text("email").notNull().unique(),
   passwordHash: text("password_hash").notNull(),
   disabled: boolean("disabled").notNull().default(false),
+  /** "operator": may call the admin routes with the user's own access token. */
+  platformRole: text("platform_role", { enum: ["user", "operator"] }).notNull().default("user"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }).notNull().defaultNow(),
 });

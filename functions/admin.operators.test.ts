@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { auditEvents } from "../lib/db/schema/index.ts";
+import { buildApp } from "../lib/http/app.ts";
+import type { Settings } from "../lib/settings/settings.ts";
+import { DATABASE_BACKENDS, openTestRuntime } from "../test/backends.ts";
+import { ADMIN_TOKEN, type ErrorBody, type IdentityClient, type TestUser, identityClient } from "../test/identity-client.ts";
+import type { TestRuntime } from "../test/backends.ts";
+import admin from "./admin.ts";
+import keys from "./keys.ts";
+import orgs from "./orgs.ts";
+
+// Opening PGlite and migrating it takes a few seconds on a loaded machine.
+const OPEN_TIMEOUT_MS = 30_000;
+
+describe.each(DATABASE_BACKENDS)("operators on %s", (backend) => {
+  let runtime: TestRuntime;
+  let client: IdentityClient;
+  let tokenless: IdentityClient;
+  let tokenlessRuntime: TestRuntime;
+
+  beforeAll(async () => {
+    runtime = await openTestRuntime({ database: backend, env: { TRUST_PROXY: "1", ADMIN_TOKEN } });
+    client = identityClient(runtime, buildApp(runtime, [admin, orgs, keys]));
+    // The same database without ADMIN_TOKEN: operators must not depend on it.
+    tokenlessRuntime = await openTestRuntime({ database: backend, env: { TRUST_PROXY: "1" } });
+    tokenless = identityClient(runtime, buildApp({ ...tokenlessRuntime, db: runtime.db }, [admin]));
+  }, OPEN_TIMEOUT_MS);
+  afterAll(async () => {
+    await tokenlessRuntime.close();
+    await runtime.close();
+  });
+
+  const grant = async (user: TestUser, token = ADMIN_TOKEN) => client.call("PUT", `/admin/operators/${user.userId}`, { token });
+  const readSettings = (c: IdentityClient, token: string) => c.call("GET", "/admin/settings", { token });
+
+  test("a signed-in user without the role gets 403 on every admin route; with it, 200, and the change is theirs in the audit trail", async () => {
+    const user = await client.createUser();
+    const refused = await readSettings(client, user.token);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as ErrorBody).error.code).toBe("FORBIDDEN");
+
+    const granted = await grant(user);
+    expect(await client.expectJson(granted, 200)).toEqual({ operator: { id: user.userId, email: user.email, createdAt: expect.any(String) } });
+    await client.expectJson(await readSettings(client, user.token), 200);
+    const changed = await client.expectJson<{ settings: Settings }>(
+      await client.call("PATCH", "/admin/settings", { token: user.token, body: { blocking: { threshold: 77 } } }),
+      200,
+    );
+    expect(changed.settings.blocking.threshold).toBe(77);
+
+    const rows = await runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "admin.settings.changed"), eq(auditEvents.actorId, user.userId)));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actorType: "user", actorId: user.userId });
+    const grants = await runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "admin.operator.granted"), eq(auditEvents.targetId, user.userId)));
+    expect(grants[0]).toMatchObject({ actorType: "admin", actorId: "admin" });
+  });
+
+  test("an operator can name another operator and list them; the list shows no password hash", async () => {
+    const [first, second] = [await client.createUser(), await client.createUser()];
+    await client.expectJson(await grant(first), 200);
+    await client.expectJson(await grant(second, first.token), 200);
+    const listed = await client.expectJson<{ operators: Record<string, unknown>[] }>(await client.call("GET", "/admin/operators", { token: second.token }), 200);
+    expect(listed.operators.map((o) => o.id)).toEqual(expect.arrayContaining([first.userId, second.userId]));
+    for (const operator of listed.operators) expect(Object.keys(operator).sort()).toEqual(["createdAt", "email", "id"]);
+  });
+
+  test("revoking the role takes effect on the operator's very next call, though their access token is still valid", async () => {
+    const user = await client.createUser();
+    await client.expectJson(await grant(user), 200);
+    await client.expectJson(await readSettings(client, user.token), 200);
+    await client.expectJson(await client.call("DELETE", `/admin/operators/${user.userId}`, { token: ADMIN_TOKEN }), 200);
+    expect((await readSettings(client, user.token)).status).toBe(403);
+    expect((await client.call("DELETE", `/admin/operators/${user.userId}`, { token: ADMIN_TOKEN })).status).toBe(404);
+  });
+
+  test("a disabled operator is refused at once (401), and cannot be named operator again", async () => {
+    const [operator, other] = [await client.createUser(), await client.createUser()];
+    await client.expectJson(await grant(operator), 200);
+    const disabled = await client.expectJson<{ revokedSessions: number }>(await client.call("POST", `/admin/users/${other.userId}/disable`, { token: operator.token }), 200);
+    expect(disabled).toMatchObject({ userId: other.userId, disabled: true });
+    expect((await client.call("GET", "/v1/orgs", { token: other.token })).status).toBe(401);
+
+    await client.expectJson(await client.call("POST", `/admin/users/${operator.userId}/disable`, { token: ADMIN_TOKEN }), 200);
+    expect((await readSettings(client, operator.token)).status).toBe(401);
+    expect((await grant(operator)).status).toBe(404);
+  });
+
+  test("unknown and malformed user ids are 404, never 500", async () => {
+    for (const id of [crypto.randomUUID(), "not-a-uuid", "%27%3B--"]) {
+      for (const [method, path] of [["PUT", `/admin/operators/${id}`], ["DELETE", `/admin/operators/${id}`], ["POST", `/admin/users/${id}/disable`]] as const) {
+        const response = await client.call(method, path, { token: ADMIN_TOKEN });
+        expect({ path, status: response.status }).toEqual({ path, status: 404 });
+      }
+    }
+  });
+
+  test("an operator's token works without ADMIN_TOKEN configured; an API key, a forged token or a non-operator never does", async () => {
+    const [operator, owner] = [await client.createUser(), await client.createUser()];
+    await client.expectJson(await grant(operator), 200);
+    await tokenless.expectJson(await readSettings(tokenless, operator.token), 200);
+
+    const orgId = await client.createOrg(owner);
+    const key = await client.issueKey(owner, orgId, { scopes: ["orgs:read", "audit:read"] });
+    const [header, payload] = operator.token.split(".");
+    const forged = `${header}.${payload}.${"A".repeat(86)}`;
+    for (const token of [key.key, forged, ADMIN_TOKEN, owner.token.slice(0, -2)]) {
+      expect((await readSettings(tokenless, token)).status).toBe(401);
+    }
+    expect((await readSettings(tokenless, owner.token)).status).toBe(403);
+  });
+});

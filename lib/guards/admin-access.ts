@@ -1,0 +1,57 @@
+/**
+ * Who may call the admin routes: a signed-in user holding the operator role (lib/auth/operators.ts), or
+ * the ADMIN_TOKEN bearer, kept to name the first operator and to get back in when no operator can sign
+ * in. The role is read from the database on every call (admin traffic is small), so revoking it or
+ * disabling the account takes effect at once, whatever access tokens are still unexpired.
+ */
+import type { AuditEvent } from "../audit/audit-log.ts";
+import type { Authenticator } from "../auth/authenticate.ts";
+import type { Caller } from "../auth/caller.ts";
+import { secretsEqual } from "../auth/constant-time.ts";
+import { AppError } from "../errors/app-error.ts";
+import { requestContextOf } from "../http/request-context.ts";
+import type { ResolvedPolicy } from "../http/route-policy.ts";
+import type { Logger } from "../log/logger.ts";
+
+export interface AdminAccessOptions {
+  adminToken: string | undefined;
+  authenticate: Authenticator;
+  isOperator(userId: string): Promise<boolean>;
+  logger: Logger;
+}
+
+/** The operator's user when the call was made with an access token; undefined for the ADMIN_TOKEN. */
+export type AdminAccess = (request: Request, policy: ResolvedPolicy) => Promise<Extract<Caller, { kind: "user" }> | undefined>;
+
+// A compact JWS: three base64url parts, the header a JSON object ("eyJ" is `{"` encoded).
+const ACCESS_TOKEN_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export function createAdminAccess({ adminToken, authenticate, isOperator, logger }: AdminAccessOptions): AdminAccess {
+  let warned = false;
+  return async (request, policy) => {
+    const authorization = request.headers.get("authorization") ?? "";
+    const presented = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+    if (adminToken !== undefined && secretsEqual(presented, adminToken)) return undefined;
+    if (!ACCESS_TOKEN_SHAPE.test(presented)) {
+      if (adminToken === undefined && !warned) logger.warn("admin request refused: ADMIN_TOKEN is not set and no operator token was presented");
+      warned = true;
+      throw new AppError("UNAUTHORIZED");
+    }
+    const caller = await authenticate(request, policy);
+    if (caller.kind !== "user") throw new AppError("UNAUTHORIZED");
+    if (!(await isOperator(caller.userId))) throw new AppError("FORBIDDEN", "This route is for operators.");
+    return caller;
+  };
+}
+
+/** Who made an admin call, for the audit trail: the operator, or the holder of ADMIN_TOKEN. */
+export function adminActorOf(request: Request): AuditEvent["actor"] & { id: string } {
+  const caller = requestContextOf(request).caller;
+  return caller?.kind === "user" ? { type: "user", id: caller.userId } : { type: "admin", id: "admin" };
+}
+
+/** The same, as one string for logs and the records it is kept in (settings versions, IP blocks). */
+export function adminActorName(request: Request): string {
+  const actor = adminActorOf(request);
+  return actor.type === "user" ? `user:${actor.id}` : actor.id;
+}
