@@ -7,6 +7,9 @@
  * `--breakdown` adds Rampart variants (no log sink, no rate limit, stdout logging, no PGlite in the process)
  * to price each part. Besides req/s, the server's own CPU time per request is reported: it does not depend
  * on which side (server or wrk) was the bottleneck.
+ * The machine's speed drifts by tens of percent over minutes, so every stack is measured in each of
+ * HTTP_BENCH_ROUNDS rounds (3), the stacks taking turns; a ratio is taken within each round, between
+ * measurements a minute apart at most, and the median over rounds is reported with its range.
  */
 import { rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
@@ -19,7 +22,8 @@ const ROOT = join(import.meta.dir, "..");
 const STACKS_DIR = join(import.meta.dir, "http-stacks");
 const RESULTS_FILE = join(import.meta.dir, "results", "http.txt");
 
-const DURATION_S = Number(process.env.HTTP_BENCH_SECONDS ?? 8);
+const DURATION_S = Number(process.env.HTTP_BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.HTTP_BENCH_ROUNDS ?? 3));
 const WARMUP_S = Number(process.env.HTTP_BENCH_WARMUP_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 32);
 const BREAKDOWN = process.argv.includes("--breakdown");
@@ -229,10 +233,12 @@ process.on("SIGINT", () => {
 });
 
 const stacks = [...STACKS, ...(AUTH ? AUTH_STACKS : []), ...(BREAKDOWN ? BREAKDOWN_STACKS : [])];
-const results = new Map<string, Measurement>();
-for (const stack of stacks) {
-  process.stderr.write(`${stack.label}...\n`);
-  results.set(stack.key, await measure(stack));
+const results = new Map<string, Measurement[]>(stacks.map((stack) => [stack.key, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const stack of stacks) {
+    process.stderr.write(`round ${round}/${ROUNDS}: ${stack.label}...\n`);
+    results.get(stack.key)?.push(await measure(stack));
+  }
 }
 
 const rps = (r: Measurement) => r.requests / (r.durationUs / 1e6);
@@ -240,12 +246,27 @@ const rps = (r: Measurement) => r.requests / (r.durationUs / 1e6);
 const cpuUsPerRequest = (r: Measurement) => (r.serverCpuS * 1e6) / r.requests;
 const utilisation = (r: Measurement) => r.serverCpuS / (r.durationUs / 1e6);
 const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
-const get = (key: string) => results.get(key) as Measurement;
-const ratio = (a: string, b: string) => rps(get(a)) / rps(get(b));
-const cpuRatio = (a: string, b: string) => cpuUsPerRequest(get(b)) / cpuUsPerRequest(get(a));
+const median = (values: number[]) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+const runsOf = (key: string) => results.get(key) as Measurement[];
+/** The round whose CPU/req is the median, for the table (its req/s and latencies come from the same run). */
+const get = (key: string) => {
+  const runs = runsOf(key);
+  const middle = median(runs.map(cpuUsPerRequest));
+  return runs.reduce((best, r) => (Math.abs(cpuUsPerRequest(r) - middle) < Math.abs(cpuUsPerRequest(best) - middle) ? r : best));
+};
+const perRound = (a: string, b: string, of: (x: Measurement, y: Measurement) => number) => runsOf(a).map((r, i) => of(r, runsOf(b)[i] as Measurement));
+const rpsRatios = (a: string, b: string) => perRound(a, b, (x, y) => rps(x) / rps(y));
+const cpuRatios = (a: string, b: string) => perRound(a, b, (x, y) => cpuUsPerRequest(y) / cpuUsPerRequest(x));
+const range = (values: number[]) => (values.length < 2 ? "" : ` (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`);
 const verdict = (value: number, goal: number) => `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
-const ratioLine = (label: string, a: string, b: string, goal?: number) =>
-  `${label.padEnd(28)}req/s ${goal === undefined ? `${ratio(a, b).toFixed(2)}x` : verdict(ratio(a, b), goal)}; by CPU/req ${cpuRatio(a, b).toFixed(2)}x; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
+const ratioLine = (label: string, a: string, b: string, goal?: number) => {
+  const byRps = median(rpsRatios(a, b));
+  return `${label.padEnd(28)}req/s ${goal === undefined ? `${byRps.toFixed(2)}x` : verdict(byRps, goal)}${range(rpsRatios(a, b))}; by CPU/req ${median(cpuRatios(a, b)).toFixed(2)}x${range(cpuRatios(a, b))}; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
+};
 const flags = [...(AUTH ? [] : ["--no-auth"]), ...(BREAKDOWN ? ["--breakdown"] : [])];
 // "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
 const loadToolVersion = wrk === null ? "autocannon (wrk not installed or not chosen)" : versionOf([wrk, "--version"]).split(" ").slice(0, 2).join(" ");
@@ -257,6 +278,7 @@ const lines = [
   `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), bun ${Bun.version}, node ${versionOf(["node", "--version"])}`,
   `load: ${loadToolVersion}, 1 thread, ${CONNECTIONS} connections, ${DURATION_S}s after a ${WARMUP_S}s warm-up, ` +
     (pin ? "server pinned to CPU 1, load generator to CPU 0 (taskset)" : "not pinned"),
+  `rounds: ${ROUNDS}, the stacks taking turns; each row is the round with the median CPU/req (range of all rounds beside it), each ratio the median of the ratios within a round (range in brackets)`,
   "requests: GET /v1/ping with Origin https://app.example.com and browser headers; X-Request-ID on every other request",
   "log: one JSON line per request to /dev/null, through a buffered Bun FileSink (Bun stacks) or fs.createWriteStream (Node)",
   "database: Rampart rows use the production configuration (a postgres.js client, never queried by /v1/ping); the authenticated rows and their public baseline run on PGlite in the process",
@@ -269,14 +291,14 @@ const lines = [
       ]
     : []),
   "",
-  `${"stack".padEnd(38)}${"req/s".padStart(9)}${"p50".padStart(10)}${"p99".padStart(10)}${"server CPU".padStart(12)}${"CPU/req".padStart(10)}${"other CPU".padStart(11)}`,
+  `${"stack".padEnd(38)}${"req/s".padStart(9)}${"p50".padStart(10)}${"p99".padStart(10)}${"server CPU".padStart(12)}${"CPU/req".padStart(10)}${"other CPU".padStart(11)}${"CPU/req range".padStart(16)}`,
   ...stacks.map((s) => {
     const r = get(s.key);
     const mark = loadBound.includes(s) ? " *" : "";
-    return `${s.label.padEnd(38)}${Math.round(rps(r)).toString().padStart(9)}${ms(r.p50Us).padStart(10)}${ms(r.p99Us).padStart(10)}${`${Math.round(utilisation(r) * 100)}%`.padStart(12)}${`${cpuUsPerRequest(r).toFixed(1)} us`.padStart(10)}${`${Math.round(busyElsewhere(r) * 100)}%`.padStart(11)}${mark}`;
+    return `${s.label.padEnd(38)}${Math.round(rps(r)).toString().padStart(9)}${ms(r.p50Us).padStart(10)}${ms(r.p99Us).padStart(10)}${`${Math.round(utilisation(r) * 100)}%`.padStart(12)}${`${cpuUsPerRequest(r).toFixed(1)} us`.padStart(10)}${`${Math.round(busyElsewhere(r) * 100)}%`.padStart(11)}${range(runsOf(s.key).map(cpuUsPerRequest)).padStart(16)}${mark}`;
   }),
   ...(loadBound.length > 0 ? ["* server below 90% of a core: it waited on the load generator (or lost its core to other work), so req/s understates it; compare CPU/req"] : []),
-  ...(stacks.some((s) => busyElsewhere(get(s.key)) > DISTURBED)
+  ...(stacks.some((s) => runsOf(s.key).some((r) => busyElsewhere(r) > DISTURBED))
     ? [`WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry (other CPU column); those figures are disturbed`]
     : []),
   "",
