@@ -27,10 +27,12 @@ export function isJsonBody(value: unknown): value is object {
 }
 
 export function jsonResponse(body: object, status: number, prepared: PreparedHeaders, added: Readonly<Record<string, unknown>>): Response {
-  const headers = new Headers(prepared.headers);
+  // The response takes its own copy of the prepared headers, natively: cheaper than copying them here first.
+  const response = Response.json(body, { status, headers: prepared.headers });
+  const headers = response.headers;
   for (const name in added) {
     const value = String(added[name]);
     if (prepared.values[name] !== value) headers.set(name, value);
   }
-  return Response.json(body, { status, headers });
+  return response;
 }
