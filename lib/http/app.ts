@@ -11,7 +11,6 @@
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
  */
-import { DrizzleQueryError } from "drizzle-orm";
 import { Elysia } from "elysia";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
@@ -33,6 +32,7 @@ import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overri
 import { type CallerIdentity, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
+import { describeError } from "../log/redact.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 import { JSON_CONTENT_TYPE, type PreparedHeaders, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
@@ -64,11 +64,11 @@ function withRequestId(response: Response, requestId: string): Response {
   }
 }
 
-function describeError(error: unknown): Record<string, unknown> {
-  // Its message and stack carry the query's parameters (e-mail addresses, token hashes): the SQL text only.
-  if (error instanceof DrizzleQueryError) return { name: "DrizzleQueryError", query: error.query, cause: describeError(error.cause) };
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
-  return { value: String(error) };
+// Unexpected errors keep their stack (our code's frames); database errors and failed queries never carry values.
+function describeUnexpected(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { value: String(error) };
+  const described = describeError(error);
+  return "message" in described && !("code" in described) ? { ...described, stack: error.stack } : described;
 }
 
 export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): RampartApp {
@@ -175,7 +175,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         const allow = routeTable.allowedMethods(context.path ?? requestTargetOf(request).path);
         if (allow.length > 0) appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
       }
-      if (unexpected) logger.error("unhandled error", { requestId: context.requestId, route: context.route, error: describeError(error) });
+      if (unexpected) logger.error("unhandled error", { requestId: context.requestId, route: context.route, error: describeUnexpected(error) });
       return errorResponse(appError, context.requestId, new Headers());
     });
   for (const group of groups) app.use(group.build(runtime));
@@ -227,7 +227,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           response = await answered;
           if (response !== context.completeResponse) response = withRequestId(response, context.requestId);
         } catch (error) {
-          logger.error("unhandled error", { requestId: context.requestId, error: describeError(error) });
+          logger.error("unhandled error", { requestId: context.requestId, error: describeUnexpected(error) });
           response = errorResponse(new AppError("INTERNAL"), context.requestId, new Headers());
           response.headers.set(REQUEST_ID_HEADER, context.requestId);
         } finally {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DrizzleQueryError } from "drizzle-orm";
+import { PGlite } from "@electric-sql/pglite";
 import { REDACTED, redact } from "./redact.ts";
 
 describe("redact", () => {
@@ -22,5 +23,34 @@ describe("redact", () => {
     const redacted = JSON.stringify(redact({ error: failed }));
     expect(redacted).not.toContain("someone@example.com");
     expect(redact(failed)).toEqual({ name: "Error", query: 'select * from "users" where "email" = $1', cause: { name: "Error", message: "connection refused" } });
+  });
+
+  test("a data exception from PostgreSQL keeps its code, not the value it repeats", async () => {
+    const db = new PGlite();
+    const secret = "rk_live_7f3c9a1e5b2d4f6a8c0e";
+    const error = await db.query("select $1::uuid", [secret]).then(() => undefined, (e: unknown) => e);
+    await db.close();
+    expect(String((error as Error).message)).toContain(secret);
+    const logged = JSON.stringify(redact({ error: new DrizzleQueryError("select $1::uuid", [secret], error as Error) }));
+    expect(logged).not.toContain(secret);
+    expect(logged).toContain('"code":"22P02"');
+  });
+
+  test("a constraint violation keeps its code, message and the names involved, never the detail with the key's value", () => {
+    const violation = Object.assign(new Error('duplicate key value violates unique constraint "users_email_unique"'), {
+      name: "PostgresError",
+      code: "23505",
+      severity: "ERROR",
+      detail: "Key (email)=(someone@example.com) already exists.",
+      table_name: "users",
+      constraint_name: "users_email_unique",
+    });
+    expect(redact(violation)).toEqual({
+      name: "PostgresError",
+      code: "23505",
+      message: 'duplicate key value violates unique constraint "users_email_unique"',
+      table: "users",
+      constraint: "users_email_unique",
+    });
   });
 });

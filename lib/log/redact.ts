@@ -25,15 +25,49 @@ function isSecretKey(key: string): boolean {
   return secret;
 }
 
+// A server error from any of the drivers (postgres.js, Neon, PGlite): a SQLSTATE code and a severity.
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+function isServerError(error: Error): error is Error & { code: string } {
+  return "code" in error && typeof error.code === "string" && SQLSTATE.test(error.code) && "severity" in error;
+}
+
+/**
+ * What is safe to log of an error PostgreSQL sent back: its code and the names of what it concerns.
+ * A data exception's message repeats the offending value (`invalid input syntax for type uuid: "…"`),
+ * which may be a token or an address, so class 22 keeps only its code; `detail` (the row or key values of
+ * a constraint violation) is never kept.
+ */
+export function describeServerError(error: Error & { code: string }): Record<string, unknown> {
+  const described: Record<string, unknown> = { name: error.name, code: error.code };
+  if (!error.code.startsWith("22")) described.message = redactText(error.message);
+  const fields = error as unknown as Record<string, unknown>;
+  for (const [key, names] of SERVER_ERROR_NAMES) {
+    const value = names.map((name) => fields[name]).find((v) => typeof v === "string");
+    if (value !== undefined) described[key] = value;
+  }
+  return described;
+}
+
+// Each driver names these its own way (postgres.js: snake_case; pg-protocol, used by Neon and PGlite: short).
+const SERVER_ERROR_NAMES: [string, string[]][] = [
+  ["table", ["table_name", "table"]],
+  ["column", ["column_name", "column"]],
+  ["constraint", ["constraint_name", "constraint"]],
+];
+
+/** An error for a log line: name and redacted message, and for a database error only what describeServerError keeps. */
+export function describeError(error: Error, depth = 0): Record<string, unknown> {
+  if (isServerError(error)) return describeServerError(error);
+  // A failed drizzle query: its message repeats the parameters (addresses, hashes); keep the SQL text.
+  if ("query" in error && "params" in error) return { name: error.name, query: redactText(String(error.query)), cause: redact(error.cause, depth + 1) };
+  return { name: error.name, message: redactText(error.message) };
+}
+
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return redactText(value);
   if (value === null || typeof value !== "object" || depth > 6) return value;
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  if (value instanceof Error) {
-    // A failed drizzle query: its message repeats the parameters (addresses, hashes); keep the SQL text.
-    if ("query" in value && "params" in value) return { name: value.name, query: redactText(String(value.query)), cause: redact(value.cause, depth + 1) };
-    return { name: value.name, message: redactText(value.message) };
-  }
+  if (value instanceof Error) return describeError(value, depth);
   const out: Record<string, unknown> = {};
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
