@@ -67,7 +67,12 @@ const storedBlocks = type({
 
 export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   const { store, settings, logger, key, violationPrefix, onAutoBlock } = { ...DEFAULT_IP_BLOCKER, ...options };
-  const document = createVersionedDocument({ store, key, field: "blocks" });
+  const document = createVersionedDocument({
+    store,
+    key,
+    field: "blocks",
+    onRestored: (restored) => logger.warn("the store had lost the shared IP blocklist; restored the newest version known here", { version: restored.version }),
+  });
   let stored: IpBlock[] = [];
   let indexedVersion = 0;
   // Blocks this instance made that the store does not hold yet: kept through refreshes until written.

@@ -36,6 +36,23 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     for (const settings of started) settings.stop();
   });
 
+  test("when the store loses the settings (Redis restarted without persistence), an instance that knew them puts them back", async () => {
+    const key = freshKey();
+    const survivor = openSource(store, key);
+    await survivor.settings.update({ emergency: { enabled: true } }, "operator");
+    await survivor.settings.update({ blocking: { threshold: 9 } }, "operator");
+    await store.del(key, `${key}:head`, `${key}:v1`, `${key}:v2`);
+
+    const late = openSource(store, key).settings;
+    await late.poll();
+    expect(late.current().emergency.enabled).toBe(false);
+
+    await survivor.settings.poll();
+    expect(survivor.records().some((r) => r.level === "warn" && String(r.msg).includes("lost the shared settings") && r.version === 2)).toBe(true);
+    await late.poll();
+    expect(late.current()).toMatchObject({ version: 2, emergency: { enabled: true }, blocking: { threshold: 9 } });
+  });
+
   test("until anything is stored, current() is the base from the configuration", async () => {
     const { settings } = openSource(store, freshKey());
     await settings.poll();

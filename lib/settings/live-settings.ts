@@ -36,7 +36,12 @@ function bodyOf(settings: Settings): SettingsBody {
 
 export function createLiveSettings(options: LiveSettingsOptions): SettingsSource {
   const { store, logger, base, pollMs, key } = { ...DEFAULT_LIVE_SETTINGS, ...options };
-  const document = createVersionedDocument({ store, key, field: "settings" });
+  const document = createVersionedDocument({
+    store,
+    key,
+    field: "settings",
+    onRestored: (restored) => logger.warn("the store had lost the shared settings; restored the newest version known here", { version: restored.version }),
+  });
   let current = base;
   let appliedVersion = 0;
 

@@ -37,6 +37,38 @@ describe("versioned document", () => {
     expect(await active.latest()).toMatchObject({ version: 4 });
   });
 
+  test("after the store loses everything, the next poll of an instance that knew the document puts it back for the others", async () => {
+    const store = new MemoryStore();
+    const restored: number[] = [];
+    const survivor = createVersionedDocument({ store, key: KEY, field: "items", onRestored: (doc) => restored.push(doc.version) });
+    await survivor.write(appending("a"), "w");
+    await survivor.write(appending("b"), "w");
+    for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`]) await store.del(key);
+    expect(await instance(store).latest()).toBeUndefined();
+
+    expect(await survivor.latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+    expect(restored).toEqual([2]);
+    expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+    // Put back once: the next poll finds the store in step.
+    await survivor.latest();
+    expect(restored).toEqual([2]);
+    expect(await instance(store).write(appending("c"), "w")).toMatchObject({ version: 3, value: ["a", "b", "c"] });
+  });
+
+  test("an instance that knew an older version does not hold the store back from a newer one", async () => {
+    const store = new MemoryStore();
+    const behind = instance(store);
+    const ahead = instance(store);
+    await ahead.write(appending("a"), "w");
+    expect((await behind.latest())?.version).toBe(1);
+    await ahead.write(appending("b"), "w");
+    for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`]) await store.del(key);
+    await behind.latest();
+    await ahead.latest();
+    expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+    expect(await behind.latest()).toMatchObject({ version: 2 });
+  });
+
   test("a version claimed but not yet in the main key is still seen by readers", async () => {
     const store = new MemoryStore();
     await instance(store).write(appending("a"), "w");

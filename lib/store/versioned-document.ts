@@ -5,6 +5,9 @@
  * knows, then follows version keys past it (a writer may have claimed one and not yet set the head): two
  * small GETs when nothing changed. Version keys expire; the head does not, so an instance that slept
  * through their lifetime still catches up instead of writing over newer versions.
+ * When the store is behind what an instance knows and no version key explains it (Redis restarted without
+ * persistence, or was flushed), that instance puts the newest version it knows back, so a change that was
+ * acknowledged is not lost and instances starting afterwards do not begin from the defaults.
  */
 import { type } from "arktype";
 import { AppError } from "../errors/app-error.ts";
@@ -28,6 +31,8 @@ export interface VersionedDocumentOptions {
   historyTtlMs?: number;
   /** Write attempts under contention before giving up with 409. */
   maxAttempts?: number;
+  /** Called after this instance put back a version the store had lost. */
+  onRestored?: (restored: DocumentVersion) => void;
 }
 
 export interface VersionedDocument {
@@ -45,7 +50,7 @@ export const DEFAULT_VERSIONED_DOCUMENT = {
 const storedHeader = type({ version: "number.integer >= 1", changedBy: "string", changedAt: "string" });
 
 export function createVersionedDocument(options: VersionedDocumentOptions): VersionedDocument {
-  const { store, key, field, historyTtlMs, maxAttempts } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
+  const { store, key, field, historyTtlMs, maxAttempts, onRestored } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
   const versionKey = (version: number) => `${key}:v${version}`;
   const headKey = `${key}:head`;
   let known: DocumentVersion | undefined;
@@ -70,9 +75,20 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     }
     for (;;) {
       const raw = await store.get(versionKey((known?.version ?? 0) + 1));
-      if (raw === null) return known;
+      if (raw === null) break;
       remember(parse(raw));
     }
+    // Behind the head during a write is normal, but then the version's own key exists (for historyTtlMs).
+    if (known !== undefined && head < known.version && (await store.get(versionKey(known.version))) === null) await restore(known);
+    return known;
+  };
+
+  const restore = async (doc: DocumentVersion) => {
+    const json = serialise(doc);
+    await store.set(versionKey(doc.version), json, { ttlMs: historyTtlMs });
+    await store.set(key, json);
+    await store.set(headKey, String(doc.version));
+    onRestored?.(doc);
   };
 
   return {
