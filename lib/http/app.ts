@@ -98,7 +98,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       context.policy = policy;
       const ip = resolveClientIp(request, context.socketAddress);
       context.clientIp = ip;
-      // Admin routes answer only to the token: an operator must be able to lift a block that covers them.
+      // Admin routes answer only to an operator or ADMIN_TOKEN, who must be able to lift a block that covers them.
       if (policy.access !== "admin" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
       const identity: CallerIdentity = { ip };
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
@@ -153,8 +153,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       return new TextDecoder().decode(bytes);
     })
     .mapResponse({ as: "global" }, ({ responseValue, set, request }) => {
-      // A JSON object or array, the usual success, is answered here on a copy of the route's prebuilt
-      // headers: one copy instead of a header-by-header merge. Anything else is left to Elysia.
+      // A JSON object or array, the usual success, is answered here on the route's prepared headers: one
+      // native copy instead of Elysia's merge and a header-by-header pass. Anything else is left to Elysia.
       const status = set.status;
       if (typeof status !== "number" || status >= 400 || !isJsonBody(responseValue)) return;
       const context = requestContextOf(request);
