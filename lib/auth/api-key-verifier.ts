@@ -6,11 +6,12 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
+import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
 import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
-import type { ApiKeyCaller, ApiKeyVerifier } from "./caller.ts";
+import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "./caller.ts";
 
 export interface ApiKeyVerifierOptions {
   /** How long a key's row is trusted before it is read again: the bound when the store cannot carry a marker. */
@@ -121,14 +122,21 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
     return entry.caller;
   };
 
-  const verifyCold = async (presented: string, hash: string, cached: LiveKey | undefined, now: number): Promise<ApiKeyCaller | undefined> => {
+  // Only a new query is gated: concurrent first uses of one key share the query already running.
+  const loadThrough = (gate: LookupGate | undefined, hash: string, now: number): Promise<Loaded> => {
+    if (gate === undefined || loading.has(hash)) return loadOnce(hash, now);
+    if (!gate.enter()) throw new AppError("RATE_LIMITED", "Too many API keys are being checked for this address at once; try again shortly.", undefined, { "retry-after": "1" });
+    return loadOnce(hash, now).finally(() => gate.leave());
+  };
+
+  const verifyCold = async (presented: string, hash: string, cached: LiveKey | undefined, now: number, gate: LookupGate | undefined): Promise<ApiKeyCaller | undefined> => {
     let entry = cached;
     if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
       // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
       if (!format.hasValidChecksum(presented)) return undefined;
       const seen = unknownSince.get(hash);
       if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
-      entry = await loadOnce(hash, now);
+      entry = await loadThrough(gate, hash, now);
       if (entry === undefined) return undefined;
     }
     if (now - entry.markerCheckedAt >= revocationCheckMs) await checkMarker(entry, now);
@@ -138,7 +146,7 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
   return {
     format,
     isApiKey: format.isApiKey,
-    verify(presented) {
+    verify(presented, gate) {
       // Unknown, malformed, bad checksum, revoked, expired and past grace all answer the same undefined.
       if (!format.hasShape(presented)) return undefined;
       const hash = format.hash(presented);
@@ -146,7 +154,7 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
       const entry = live.get(hash);
       // The warm path answers without a promise; loading the row or reading the marker goes async.
       if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs) return answer(entry, now);
-      return verifyCold(presented, hash, entry, now);
+      return verifyCold(presented, hash, entry, now, gate);
     },
     async invalidate(keyId, deadAt) {
       const at = deadAt.getTime();

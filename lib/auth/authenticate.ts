@@ -6,14 +6,14 @@ import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import type { VerifiedAccessToken } from "./access-tokens.ts";
-import type { ApiKeyCaller, Caller } from "./caller.ts";
+import type { ApiKeyCaller, Caller, LookupGate } from "./caller.ts";
 import type { IdentityServices } from "./identity.ts";
 import type { AuthConfig } from "../config/config.ts";
 
 const unauthorized = () => new AppError("UNAUTHORIZED");
 
 /** Answers without a promise when every check it makes is warm (a cached token or key, a fresh revocation answer). */
-export type Authenticator = (request: Request, policy: ResolvedPolicy) => Caller | Promise<Caller>;
+export type Authenticator = (request: Request, policy: ResolvedPolicy, gate?: LookupGate) => Caller | Promise<Caller>;
 
 export function createAuthenticator(identity: IdentityServices, auth: AuthConfig): Authenticator {
   const verifyAccessToken = createAccessTokenVerifier(identity.keyRing, auth);
@@ -40,13 +40,13 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
     return caller;
   };
 
-  return (request, policy) => {
+  return (request, policy, gate) => {
     const authorization = request.headers.get("authorization");
     if (authorization === null || !authorization.startsWith("Bearer ")) throw unauthorized();
     const presented = authorization.slice(7).trim();
     if (apiKeys.isApiKey(presented)) {
       if (policy.access !== "user-or-key") throw unauthorized();
-      const caller = apiKeys.verify(presented);
+      const caller = apiKeys.verify(presented, gate);
       return caller instanceof Promise ? caller.then((verified) => keyCaller(verified, policy)) : keyCaller(caller, policy);
     }
     const token = verifyAccessToken(presented);

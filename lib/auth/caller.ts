@@ -5,12 +5,18 @@ export type Caller =
 
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;
 
+/** Admits a database lookup of a key not loaded yet, or refuses it (too many already running for this caller). */
+export interface LookupGate {
+  enter(): boolean;
+  leave(): void;
+}
+
 export interface ApiKeyVerifier {
   /**
    * The key's caller when `presented` is a live key; undefined for unknown, malformed, revoked or expired
-   * keys. A warm key is answered without a promise.
+   * keys. A warm key is answered without a promise. A lookup the gate refuses throws 429 RATE_LIMITED.
    */
-  verify(presented: string): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
+  verify(presented: string, gate?: LookupGate): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
   /** Whether `presented` looks like one of our keys (by prefix), as opposed to a JWT. */
   isApiKey(presented: string): boolean;
 }

@@ -58,6 +58,29 @@ describe("failed-authentication budget per client address", () => {
     expect((await call("/probe", freshIp(), key.key)).status).toBe(200);
   });
 
+  test("a burst of forged keys sent at once reaches the database at most maxConcurrentLookups at a time; the rest get 429 at once", async () => {
+    const counted = withCountedQueries(harness.runtime);
+    const countedApp = buildApp(counted.runtime, [routes]);
+    const ip = freshIp();
+    const send = (token: string, from = ip) => countedApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": from, authorization: `Bearer ${token}` } }));
+    // A fresh app's first request loads what every later one shares: not part of the count.
+    await send(forgedKey(), freshIp());
+    counted.reset();
+    const burst = 200;
+    const statuses = (await Promise.all(Array.from({ length: burst }, () => send(forgedKey())))).map((r) => r.status);
+    const looked = statuses.filter((s) => s === 401).length;
+    expect(looked).toBeGreaterThan(0);
+    expect(looked).toBeLessThanOrEqual(DEFAULT_AUTH_FAILURE_LIMIT.maxConcurrentLookups);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(burst - looked);
+    // Each lookup is one query; the only other is the audit row of the automatic block the 429s earned.
+    expect((await send(key.key)).status).toBe(403);
+    expect(counted.queries()).toBe(looked + 1);
+    // Another address is not held back, and the same valid key sent many times at once is one lookup.
+    const other = freshIp();
+    const valid = await Promise.all(Array.from({ length: 50 }, () => send(key.key, other)));
+    expect(valid.map((r) => r.status)).toEqual(Array<number>(50).fill(200));
+  });
+
   test("successful authentications spend nothing", async () => {
     const ip = freshIp();
     for (let i = 0; i < BUDGET + 10; i++) expect((await call("/probe", ip, key.key)).status).toBe(200);

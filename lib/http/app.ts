@@ -114,7 +114,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
               context.userId = identity.user = operator.userId;
             }
           } else if (policy.access === "user" || policy.access === "user-or-key") {
-            let caller = authenticate(request, policy);
+            let caller = authenticate(request, policy, guessing === "api-key" ? authFailures.lookupGate(ip) : undefined);
             if (caller instanceof Promise) caller = await caller;
             context.caller = caller;
             if (caller.kind === "user") context.userId = identity.user = caller.userId;
