@@ -6,6 +6,9 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 const ROOT = join(import.meta.dir, "..");
+// A spawned server starts PGlite, which takes seconds on a cold machine: far past bun test's 5 s default.
+const READY_WITHIN_MS = 30_000;
+const SERVER_TEST_TIMEOUT_MS = 60_000;
 
 function freePort(): number {
   const server = Bun.serve({ port: 0, fetch: () => new Response() });
@@ -35,12 +38,12 @@ async function waitUntilReady(port: number, withinMs: number): Promise<number> {
 }
 
 describe("bun dev", () => {
-  test("serves on embedded defaults, ready within 15 s, and exits 0 on SIGTERM", async () => {
+  test("serves on embedded defaults, ready within 30 s, and exits 0 on SIGTERM", async () => {
     const port = freePort();
     const dataDir = mkdtempSync(join(tmpdir(), "rampart-dev-"));
     const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: dataDir });
     try {
-      expect(await waitUntilReady(port, 15_000)).toBeLessThan(15_000);
+      expect(await waitUntilReady(port, READY_WITHIN_MS)).toBeLessThan(READY_WITHIN_MS);
       server.kill("SIGTERM");
       expect(await server.exited).toBe(0);
       const out = await new Response(server.stdout).text();
@@ -50,7 +53,7 @@ describe("bun dev", () => {
       server.kill("SIGKILL");
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, SERVER_TEST_TIMEOUT_MS);
 
   test("a bad variable stops start-up with a message naming it", async () => {
     const server = spawnServer("dev/server.ts", { PORT: "not-a-port" });
@@ -58,7 +61,7 @@ describe("bun dev", () => {
     const err = await new Response(server.stderr).text();
     expect(err).toContain("Invalid environment");
     expect(err).toContain("PORT must be a well-formed integer");
-  });
+  }, SERVER_TEST_TIMEOUT_MS);
 });
 
 describe("graceful shutdown", () => {
@@ -66,7 +69,7 @@ describe("graceful shutdown", () => {
     const port = freePort();
     const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "5000", NODE_ENV: "test" });
     try {
-      await waitUntilReady(port, 15_000);
+      await waitUntilReady(port, READY_WITHIN_MS);
       const inFlight = Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/slow?ms=700`).then(async (r) => ({ status: r.status, body: await r.json() })));
       await Bun.sleep(150);
       const signalledAt = performance.now();
@@ -80,13 +83,13 @@ describe("graceful shutdown", () => {
     } finally {
       server.kill("SIGKILL");
     }
-  });
+  }, SERVER_TEST_TIMEOUT_MS);
 
   test("requests still running at the deadline are abandoned and the process still exits 0", async () => {
     const port = freePort();
     const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "200", NODE_ENV: "test" });
     try {
-      await waitUntilReady(port, 15_000);
+      await waitUntilReady(port, READY_WITHIN_MS);
       const stuck = fetch(`http://127.0.0.1:${port}/slow?ms=10000`).catch(() => undefined);
       await Bun.sleep(100);
       const signalledAt = performance.now();
@@ -97,5 +100,5 @@ describe("graceful shutdown", () => {
     } finally {
       server.kill("SIGKILL");
     }
-  });
+  }, SERVER_TEST_TIMEOUT_MS);
 });

@@ -7,6 +7,9 @@ import { buildDenoBundle } from "./build-deno.ts";
 import { VERCEL_OUTPUT_DIR, buildVercelOutput } from "./build-vercel.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
+// Bundling and loading a bundle take seconds on a cold machine.
+const BUNDLE_TEST_TIMEOUT_MS = 30_000;
+
 type Handler = (request: Request, info: { remoteAddr: { hostname: string } }) => Promise<Response>;
 type VercelHandler = (request: Request, context?: unknown) => Promise<Response>;
 
@@ -32,7 +35,7 @@ describe("Vercel build output", () => {
       expect(readdirSync(dir).sort()).toEqual([".vc-config.json", "index.mjs"]);
       expect(JSON.parse(readFileSync(join(dir, ".vc-config.json"), "utf8"))).toMatchObject({ runtime: "bun1.x", handler: "index.mjs" });
     }
-  });
+  }, BUNDLE_TEST_TIMEOUT_MS);
 
   test("a bundled function answers with the pipeline's headers and envelope", async () => {
     await buildVercelOutput();
@@ -44,7 +47,7 @@ describe("Vercel build output", () => {
     const missing = await bundle.GET(new Request("https://api.example.com/src/lib/config.ts"));
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
-  });
+  }, BUNDLE_TEST_TIMEOUT_MS);
 });
 
 describe("Deno Deploy bundle", () => {
@@ -70,5 +73,5 @@ describe("Deno Deploy bundle", () => {
     if (served === undefined) throw new Error("Deno.serve was not called");
     const live = await served(new Request("https://rampart.deno.dev/health/live"), { remoteAddr: { hostname: "203.0.113.9" } });
     expect(live.status).toBe(200);
-  });
+  }, BUNDLE_TEST_TIMEOUT_MS);
 });

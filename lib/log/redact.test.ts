@@ -34,7 +34,7 @@ describe("redact", () => {
     const logged = JSON.stringify(redact({ error: new DrizzleQueryError("select $1::uuid", [secret], error as Error) }));
     expect(logged).not.toContain(secret);
     expect(logged).toContain('"code":"22P02"');
-  });
+  }, 30_000);
 
   test("a constraint violation keeps its code, message and the names involved, never the detail with the key's value", () => {
     const violation = Object.assign(new Error('duplicate key value violates unique constraint "users_email_unique"'), {
