@@ -1,7 +1,8 @@
 /**
  * The real parts tests run against: PGlite always; PostgreSQL through the Neon driver and over TCP when
  * TEST_POSTGRES_URL is set; Redis through @upstash/redis (via the local gateway) when TEST_REDIS_URL is set.
- * Each database a test opens is a fresh one, dropped when the test closes it.
+ * Each database a test opens is a fresh one, dropped when the test closes it; a PGlite one starts as a
+ * copy of a migrated template (see pglite-template.ts).
  */
 import postgres from "postgres";
 import { loadConfig } from "../lib/config/config.ts";
@@ -16,6 +17,7 @@ import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import type { Store } from "../lib/store/store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
+import { pgliteTemplate } from "./pglite-template.ts";
 
 export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
@@ -56,7 +58,7 @@ export async function neonProxyAddress(): Promise<string> {
 }
 
 export async function openTestDatabase(backend: DatabaseBackend, logger: Logger = quietLogger, url?: string): Promise<Database> {
-  if (backend === "pglite") return openPglite(undefined);
+  if (backend === "pglite") return openPglite(undefined, await pgliteTemplate());
   const scratch = url === undefined ? await createScratchDatabase() : undefined;
   const connection = url ?? (scratch as { url: string }).url;
   const db =

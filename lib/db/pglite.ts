@@ -6,10 +6,18 @@ import { migrate } from "drizzle-orm/pglite/migrator";
 import * as schema from "./schema/index.ts";
 import { type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
 
-/** `dataDir` undefined keeps the database in memory. */
-export async function openPglite(dataDir: string | undefined): Promise<Database> {
+export interface PgliteDatabase extends Database {
+  /** The whole cluster as an uncompressed tarball, to open copies of it from. */
+  dump(): Promise<Blob>;
+}
+
+/**
+ * `dataDir` undefined keeps the database in memory. `from`, a dump, starts the cluster from it instead of
+ * running initdb, which takes seconds in WASM: about a quarter of the time, and migrations already applied.
+ */
+export async function openPglite(dataDir: string | undefined, from?: Blob): Promise<PgliteDatabase> {
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const client = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+  const client = new PGlite({ dataDir, loadDataDir: from });
   await client.waitReady;
   const db = drizzle({ client, schema }) as unknown as Db;
   return {
@@ -22,6 +30,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     migrate: async () => {
       await migrate(drizzle({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     },
+    dump: () => client.dumpDataDir("none"),
     close: () => client.close(),
   };
 }

@@ -1,0 +1,46 @@
+/**
+ * The migrated PGlite cluster every in-memory test database is a copy of. initdb in WASM takes seconds,
+ * past bun test's 5 s hook timeout on a cold machine; loading a dump takes about a quarter of that. The
+ * dump is kept under node_modules/.cache, named by the PGlite version and the migrations, so it is made
+ * once per machine and change of schema, by the preload, before any test's clock starts.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { MIGRATIONS_FOLDER } from "../lib/db/database.ts";
+import { openPglite } from "../lib/db/pglite.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const CACHE_DIR = join(ROOT, "node_modules", ".cache", "rampart");
+
+function templatePath(): string {
+  const hash = createHash("sha256");
+  hash.update(readFileSync(join(ROOT, "node_modules", "@electric-sql", "pglite", "package.json")));
+  for (const file of readdirSync(MIGRATIONS_FOLDER, { recursive: true, encoding: "utf8" }).sort()) {
+    const path = join(MIGRATIONS_FOLDER, file);
+    if (file.endsWith(".sql") || file.endsWith(".json")) hash.update(file).update(readFileSync(path));
+  }
+  return join(CACHE_DIR, `pglite-${hash.digest("hex").slice(0, 16)}.tar`);
+}
+
+async function makeTemplate(path: string): Promise<Blob> {
+  const db = await openPglite(undefined);
+  await db.migrate();
+  const dump = await db.dump();
+  await db.close();
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const partial = `${path}.${process.pid}`;
+  writeFileSync(partial, new Uint8Array(await dump.arrayBuffer()));
+  renameSync(partial, path);
+  return dump;
+}
+
+let template: Promise<Blob> | undefined;
+
+export function pgliteTemplate(): Promise<Blob> {
+  template ??= (async () => {
+    const path = templatePath();
+    return existsSync(path) ? new Blob([readFileSync(path)]) : makeTemplate(path);
+  })();
+  return template;
+}
