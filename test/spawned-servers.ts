@@ -25,7 +25,7 @@ function freePort(): number {
   return port as number;
 }
 
-async function waitUntilLive(port: number, withinMs: number): Promise<void> {
+export async function waitUntilLive(port: number, withinMs: number): Promise<void> {
   const started = performance.now();
   while (performance.now() - started < withinMs) {
     const status = await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.status, () => 0);
