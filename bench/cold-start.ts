@@ -68,4 +68,4 @@ console.log(`cold start, process start to first 200 (median of ${RUNS}, alternat
 console.log(`  bare Elysia hello-world bundle   ${fmt(median(hello))}`);
 console.log(`  Rampart health function bundle   ${fmt(median(rampart))}`);
 console.log(`  ratio Rampart / bare             ${(median(rampart) / median(hello)).toFixed(2)}x`);
-console.log(`bun dev start-up to /health/ready 200 on PGlite (median of 3, first run creates the database): ${fmt(median(dev))} [${dev.map(fmt).join(", ")}]`);
+console.log(`bun dev start-up to /health/ready 200 on PGlite (median of 3, each creating its database): ${fmt(median(dev))} [${dev.map(fmt).join(", ")}]`);
