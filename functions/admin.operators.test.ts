@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditEvents } from "../lib/db/schema/index.ts";
+import { DEFAULT_AUTH_FAILURE_LIMIT } from "../lib/guards/auth-failure-limit.ts";
 import { buildApp } from "../lib/http/app.ts";
 import type { Settings } from "../lib/settings/settings.ts";
 import { DATABASE_BACKENDS, openTestRuntime } from "../test/backends.ts";
 import { ADMIN_TOKEN, type ErrorBody, type IdentityClient, type TestUser, identityClient } from "../test/identity-client.ts";
 import type { TestRuntime } from "../test/backends.ts";
+import { withCountedQueries } from "../test/counting-db.ts";
 import admin from "./admin.ts";
 import keys from "./keys.ts";
 import orgs from "./orgs.ts";
@@ -34,11 +36,19 @@ describe.each(DATABASE_BACKENDS)("operators on %s", (backend) => {
   const grant = async (user: TestUser, token = ADMIN_TOKEN) => client.call("PUT", `/admin/operators/${user.userId}`, { token });
   const readSettings = (c: IdentityClient, token: string) => c.call("GET", "/admin/settings", { token });
 
+  const randomIp = () => `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+
   test("a signed-in user without the role gets 403 on every admin route; with it, 200, and the change is theirs in the audit trail", async () => {
     const user = await client.createUser();
-    const refused = await readSettings(client, user.token);
-    expect(refused.status).toBe(403);
-    expect(((await refused.json()) as ErrorBody).error.code).toBe("FORBIDDEN");
+    const adminRoutes = [
+      ["GET", "/admin/settings"], ["PATCH", "/admin/settings", { blocking: { threshold: 5 } }], ["POST", "/admin/emergency", { enabled: true }],
+      ["GET", "/admin/ip-blocks"], ["POST", "/admin/ip-blocks", { target: randomIp() }], ["DELETE", `/admin/ip-blocks/${randomIp()}`],
+      ["GET", "/admin/operators"], ["PUT", `/admin/operators/${user.userId}`], ["DELETE", `/admin/operators/${user.userId}`], ["POST", `/admin/users/${user.userId}/disable`],
+    ] as const;
+    for (const [method, path, body] of adminRoutes) {
+      const refused = await client.call(method, path, { token: user.token, body });
+      expect({ method, path, status: refused.status, code: ((await refused.json()) as ErrorBody).error.code }).toEqual({ method, path, status: 403, code: "FORBIDDEN" });
+    }
 
     const granted = await grant(user);
     expect(await client.expectJson(granted, 200)).toEqual({ operator: { id: user.userId, email: user.email, createdAt: expect.any(String) } });
@@ -108,5 +118,35 @@ describe.each(DATABASE_BACKENDS)("operators on %s", (backend) => {
       expect((await readSettings(tokenless, token)).status).toBe(401);
     }
     expect((await readSettings(tokenless, owner.token)).status).toBe(403);
+  });
+  test("a non-operator gets no further from a blocked address (IP_BLOCKED), and past the budget 429 before any role lookup; operators and ADMIN_TOKEN still get in", async () => {
+    const [user, operator] = [await client.createUser(), await client.createUser()];
+    await client.expectJson(await grant(operator), 200);
+    const counted = withCountedQueries(runtime);
+    const countedClient = identityClient(counted.runtime, buildApp(counted.runtime, [admin]));
+    const ip = randomIp();
+    await countedClient.expectJson(await countedClient.call("POST", "/admin/ip-blocks", { token: ADMIN_TOKEN, body: { target: ip } }), 201);
+    // An operator may have to lift a block that covers them.
+    await countedClient.expectJson(await countedClient.call("GET", "/admin/settings", { token: operator.token, ip }), 200);
+
+    const codes: string[] = [];
+    for (let i = 0; i < DEFAULT_AUTH_FAILURE_LIMIT.limit; i++) codes.push(((await countedClient.call("GET", "/admin/settings", { token: user.token, ip }).then((r) => r.json())) as ErrorBody).error.code);
+    expect(codes).toEqual(Array<string>(DEFAULT_AUTH_FAILURE_LIMIT.limit).fill("IP_BLOCKED"));
+    expect((await countedClient.call("GET", "/admin/settings", { token: user.token, ip })).status).toBe(429);
+    counted.reset();
+    for (let i = 0; i < 5; i++) expect((await countedClient.call("GET", "/admin/settings", { token: user.token, ip })).status).toBe(429);
+    expect(counted.queries()).toBe(0);
+    await countedClient.expectJson(await countedClient.call("GET", "/admin/settings", { token: ADMIN_TOKEN, ip }), 200);
+  });
+
+  test("refused access tokens on admin routes spend no budget: an operator console polling with an expired token does not lock out its address", async () => {
+    const [operator, user] = [await client.createUser(), await client.createUser()];
+    const [header, payload] = operator.token.split(".");
+    const ip = randomIp();
+    for (let i = 0; i < DEFAULT_AUTH_FAILURE_LIMIT.limit + 5; i++) {
+      expect((await client.call("GET", "/admin/settings", { token: `${header}.${payload}.${"A".repeat(86)}`, ip })).status).toBe(401);
+    }
+    const afterwards = await client.call("GET", "/admin/settings", { token: user.token, ip });
+    expect(((await afterwards.json()) as ErrorBody).error.code).toBe("FORBIDDEN");
   });
 });

@@ -6,7 +6,6 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
-import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
@@ -123,20 +122,24 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
   };
 
   // Only a new query is gated: concurrent first uses of one key share the query already running.
-  const loadThrough = (gate: LookupGate | undefined, hash: string, now: number): Promise<Loaded> => {
+  const loadThrough = async (hash: string, now: number, gate: LookupGate | undefined, client: string): Promise<Loaded> => {
     if (gate === undefined || loading.has(hash)) return loadOnce(hash, now);
-    if (!gate.enter()) throw new AppError("RATE_LIMITED", "Too many API keys are being checked for this address at once; try again shortly.", undefined, { "retry-after": "1" });
-    return loadOnce(hash, now).finally(() => gate.leave());
+    await gate.acquire(client);
+    try {
+      return await loadOnce(hash, now);
+    } finally {
+      gate.release(client);
+    }
   };
 
-  const verifyCold = async (presented: string, hash: string, cached: LiveKey | undefined, now: number, gate: LookupGate | undefined): Promise<ApiKeyCaller | undefined> => {
+  const verifyCold = async (presented: string, hash: string, cached: LiveKey | undefined, now: number, gate: LookupGate | undefined, client: string): Promise<ApiKeyCaller | undefined> => {
     let entry = cached;
     if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
       // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
       if (!format.hasValidChecksum(presented)) return undefined;
       const seen = unknownSince.get(hash);
       if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
-      entry = await loadThrough(gate, hash, now);
+      entry = await loadThrough(hash, now, gate, client);
       if (entry === undefined) return undefined;
     }
     if (now - entry.markerCheckedAt >= revocationCheckMs) await checkMarker(entry, now);
@@ -146,7 +149,7 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
   return {
     format,
     isApiKey: format.isApiKey,
-    verify(presented, gate) {
+    verify(presented, gate, client = "unknown") {
       // Unknown, malformed, bad checksum, revoked, expired and past grace all answer the same undefined.
       if (!format.hasShape(presented)) return undefined;
       const hash = format.hash(presented);
@@ -154,7 +157,7 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
       const entry = live.get(hash);
       // The warm path answers without a promise; loading the row or reading the marker goes async.
       if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs) return answer(entry, now);
-      return verifyCold(presented, hash, entry, now, gate);
+      return verifyCold(presented, hash, entry, now, gate, client);
     },
     async invalidate(keyId, deadAt) {
       const at = deadAt.getTime();

@@ -13,7 +13,7 @@ import type { AuthConfig } from "../config/config.ts";
 const unauthorized = () => new AppError("UNAUTHORIZED");
 
 /** Answers without a promise when every check it makes is warm (a cached token or key, a fresh revocation answer). */
-export type Authenticator = (request: Request, policy: ResolvedPolicy, gate?: LookupGate) => Caller | Promise<Caller>;
+export type Authenticator = (request: Request, policy: ResolvedPolicy, gate?: LookupGate, client?: string) => Caller | Promise<Caller>;
 
 export function createAuthenticator(identity: IdentityServices, auth: AuthConfig): Authenticator {
   const verifyAccessToken = createAccessTokenVerifier(identity.keyRing, auth);
@@ -40,13 +40,13 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
     return caller;
   };
 
-  return (request, policy, gate) => {
+  return (request, policy, gate, client) => {
     const authorization = request.headers.get("authorization");
     if (authorization === null || !authorization.startsWith("Bearer ")) throw unauthorized();
     const presented = authorization.slice(7).trim();
     if (apiKeys.isApiKey(presented)) {
       if (policy.access !== "user-or-key") throw unauthorized();
-      const caller = apiKeys.verify(presented, gate);
+      const caller = apiKeys.verify(presented, gate, client);
       return caller instanceof Promise ? caller.then((verified) => keyCaller(verified, policy)) : keyCaller(caller, policy);
     }
     const token = verifyAccessToken(presented);

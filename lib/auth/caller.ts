@@ -5,18 +5,19 @@ export type Caller =
 
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;
 
-/** Admits a database lookup of a key not loaded yet, or refuses it (too many already running for this caller). */
+/** Lets database lookups of keys not loaded yet run a few at a time per client; the others wait their turn. */
 export interface LookupGate {
-  enter(): boolean;
-  leave(): void;
+  /** Resolves when `client` may run a lookup; throws when too many already wait, or its budget ran out while it waited. */
+  acquire(client: string): Promise<void>;
+  release(client: string): void;
 }
 
 export interface ApiKeyVerifier {
   /**
    * The key's caller when `presented` is a live key; undefined for unknown, malformed, revoked or expired
-   * keys. A warm key is answered without a promise. A lookup the gate refuses throws 429 RATE_LIMITED.
+   * keys. A warm key is answered without a promise; a lookup goes through `gate`, counted against `client`.
    */
-  verify(presented: string, gate?: LookupGate): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
+  verify(presented: string, gate?: LookupGate, client?: string): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
   /** Whether `presented` looks like one of our keys (by prefix), as opposed to a JWT. */
   isApiKey(presented: string): boolean;
 }

@@ -5,6 +5,7 @@
  * disabling the account takes effect at once, whatever access tokens are still unexpired.
  */
 import type { AuditEvent } from "../audit/audit-log.ts";
+import { ACCESS_TOKEN_SHAPE } from "../auth/access-token-shape.ts";
 import type { Authenticator } from "../auth/authenticate.ts";
 import type { Caller } from "../auth/caller.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
@@ -22,9 +23,6 @@ export interface AdminAccessOptions {
 
 /** The operator's user when the call was made with an access token; undefined for the ADMIN_TOKEN. */
 export type AdminAccess = (request: Request, policy: ResolvedPolicy) => Promise<Extract<Caller, { kind: "user" }> | undefined>;
-
-// A compact JWS: three base64url parts, the header a JSON object ("eyJ" is `{"` encoded).
-const ACCESS_TOKEN_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export function createAdminAccess({ adminToken, authenticate, isOperator, logger }: AdminAccessOptions): AdminAccess {
   let warned = false;

@@ -20,7 +20,7 @@ import { identityOf } from "../auth/identity.ts";
 import { isOperator } from "../auth/operators.ts";
 import { createAccessChecks } from "../guards/access.ts";
 import { createAdminAccess } from "../guards/admin-access.ts";
-import { createAuthFailureLimit } from "../guards/auth-failure-limit.ts";
+import { createAuthFailureLimit, isRefusedGuess } from "../guards/auth-failure-limit.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
@@ -104,7 +104,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
       if (policy.access !== "public") {
         const guessing = authFailures.countsGuesses(request, policy.access, ip);
-        if (guessing === "api-key") authFailures.assertWithinBudget(ip);
+        if (guessing === "api-key" || guessing === "role") authFailures.assertWithinBudget(ip);
         try {
           accessChecks[policy.access]?.(request);
           if (policy.access === "admin") {
@@ -114,7 +114,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
               context.userId = identity.user = operator.userId;
             }
           } else if (policy.access === "user" || policy.access === "user-or-key") {
-            let caller = authenticate(request, policy, guessing === "api-key" ? authFailures.lookupGate(ip) : undefined);
+            let caller = authenticate(request, policy, guessing === "api-key" ? authFailures.lookups : undefined, ip);
             if (caller instanceof Promise) caller = await caller;
             context.caller = caller;
             if (caller.kind === "user") context.userId = identity.user = caller.userId;
@@ -125,10 +125,12 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
             }
           }
         } catch (error) {
-          if (guessing !== undefined && error instanceof AppError && error.code === "UNAUTHORIZED") {
+          if (isRefusedGuess(guessing, error)) {
             // A wrong admin token or cron secret is refused here even past the budget; the right one never is.
             if (guessing === "secret") authFailures.assertWithinBudget(ip);
             await authFailures.recordFailure(ip);
+            // Admin routes skip the block for operators, who may need to lift it; this caller is not one.
+            if (guessing === "role" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
           }
           throw error;
         }
