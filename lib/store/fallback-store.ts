@@ -25,6 +25,10 @@ export class FallbackStore implements Store {
     this.kind = primary.kind;
   }
 
+  isDegraded(): boolean {
+    return this.degraded;
+  }
+
   health(): StoreHealth {
     return { degraded: this.degraded, breaker: this.breaker.state };
   }

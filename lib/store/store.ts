@@ -16,4 +16,6 @@ export interface Store {
   ttl(key: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
   ping(): Promise<void>;
+  /** True while answering from a stand-in for the real store (FallbackStore during an outage). */
+  isDegraded?(): boolean;
 }

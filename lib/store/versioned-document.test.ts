@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { createLogger } from "../log/logger.ts";
+import { createBreaker } from "../resilience/breaker.ts";
+import { FallbackStore } from "./fallback-store.ts";
 import { MemoryStore } from "./memory-store.ts";
+import type { Store } from "./store.ts";
 import { createVersionedDocument } from "./versioned-document.ts";
 
 const KEY = "test:doc";
@@ -67,6 +71,52 @@ describe("versioned document", () => {
     await ahead.latest();
     expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
     expect(await behind.latest()).toMatchObject({ version: 2 });
+  });
+
+  test("after the store loses everything and is written again by an instance that never saw the older versions, that newer write stands and every instance moves forward to it", async () => {
+    const store = new MemoryStore();
+    const survivor = instance(store);
+    for (const item of ["a", "b", "c"]) await survivor.write(appending(item), "w");
+    for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`, `${KEY}:v3`]) await store.del(key);
+    await Bun.sleep(2);
+    const newcomer = instance(store);
+    expect(await newcomer.write(appending("x"), "w")).toMatchObject({ version: 1, value: ["x"] });
+
+    expect(await survivor.latest()).toMatchObject({ version: 4, value: ["x"] });
+    expect(await newcomer.latest()).toMatchObject({ version: 4, value: ["x"] });
+    expect(await instance(store).latest()).toMatchObject({ version: 4, value: ["x"] });
+    expect(await survivor.write(appending("y"), "w")).toMatchObject({ version: 5, value: ["x", "y"] });
+  });
+
+  test("while the store answers from its stand-in (Redis down), nothing is put back into it", async () => {
+    const redis = new MemoryStore();
+    let down = false;
+    const failing = <T>(call: () => Promise<T>) => (down ? Promise.reject(new Error("connection refused")) : call());
+    const flaky: Store = {
+      kind: "upstash",
+      get: (key) => failing(() => redis.get(key)),
+      set: (key, value, options) => failing(() => redis.set(key, value, options)),
+      incr: (key, ttlMs) => failing(() => redis.incr(key, ttlMs)),
+      expire: (key, ttlMs) => failing(() => redis.expire(key, ttlMs)),
+      ttl: (key) => failing(() => redis.ttl(key)),
+      del: (...keys) => failing(() => redis.del(...keys)),
+      ping: () => failing(() => redis.ping()),
+    };
+    const quiet = createLogger({ sink: () => {} });
+    const standIn = new MemoryStore();
+    const store = new FallbackStore(flaky, createBreaker("redis", quiet, { consecutiveFailures: 100 }), quiet, standIn);
+    const restored: number[] = [];
+    const survivor = createVersionedDocument({ store, key: KEY, field: "items", onRestored: (doc) => restored.push(doc.version) });
+    await survivor.write(appending("a"), "w");
+    await survivor.write(appending("b"), "w");
+
+    down = true;
+    expect(await survivor.latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+    expect(restored).toEqual([]);
+    expect(await standIn.get(KEY)).toBeNull();
+    down = false;
+    expect(await survivor.latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+    expect(restored).toEqual([]);
   });
 
   test("a version claimed but not yet in the main key is still seen by readers", async () => {

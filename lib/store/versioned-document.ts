@@ -6,8 +6,11 @@
  * small GETs when nothing changed. Version keys expire; the head does not, so an instance that slept
  * through their lifetime still catches up instead of writing over newer versions.
  * When the store is behind what an instance knows and no version key explains it (Redis restarted without
- * persistence, or was flushed), that instance puts the newest version it knows back, so a change that was
- * acknowledged is not lost and instances starting afterwards do not begin from the defaults.
+ * persistence, or was flushed), that instance puts back the newest of the two by time: its own version,
+ * so a change that was acknowledged is not lost and instances starting afterwards do not begin from the
+ * defaults; or the one written to the store since the loss, by an instance that never saw the older
+ * versions, numbered after the version this instance knows so that every instance moves forward to it.
+ * Nothing is put back while the store answers from a stand-in (FallbackStore during a Redis outage).
  */
 import { type } from "arktype";
 import { AppError } from "../errors/app-error.ts";
@@ -79,15 +82,21 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
       remember(parse(raw));
     }
     // Behind the head during a write is normal, but then the version's own key exists (for historyTtlMs).
-    if (known !== undefined && head < known.version && (await store.get(versionKey(known.version))) === null) await restore(known);
+    if (known !== undefined && head < known.version && store.isDegraded?.() !== true && (await store.get(versionKey(known.version))) === null) {
+      const main = head === 0 ? null : await store.get(key);
+      const since = main === null ? undefined : parse(main);
+      await restore(since !== undefined && since.changedAt > known.changedAt ? { ...since, version: known.version + 1 } : known);
+    }
     return known;
   };
 
   const restore = async (doc: DocumentVersion) => {
     const json = serialise(doc);
-    await store.set(versionKey(doc.version), json, { ttlMs: historyTtlMs });
+    // Another instance putting the same version back at the same moment: theirs stands.
+    if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) return;
     await store.set(key, json);
     await store.set(headKey, String(doc.version));
+    remember(doc);
     onRestored?.(doc);
   };
 
