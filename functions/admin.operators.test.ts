@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { auditEvents } from "../lib/db/schema/index.ts";
+import { auditEvents, users } from "../lib/db/schema/index.ts";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "../lib/guards/auth-failure-limit.ts";
 import { buildApp } from "../lib/http/app.ts";
 import type { Settings } from "../lib/settings/settings.ts";
@@ -62,7 +62,10 @@ describe.each(DATABASE_BACKENDS)("operators on %s", (backend) => {
     const rows = await runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "admin.settings.changed"), eq(auditEvents.actorId, user.userId)));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actorType: "user", actorId: user.userId });
+    // Naming an operator again changes nothing and writes no second audit row.
+    await client.expectJson(await grant(user), 200);
     const grants = await runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "admin.operator.granted"), eq(auditEvents.targetId, user.userId)));
+    expect(grants).toHaveLength(1);
     expect(grants[0]).toMatchObject({ actorType: "admin", actorId: "admin" });
   });
 
@@ -94,6 +97,16 @@ describe.each(DATABASE_BACKENDS)("operators on %s", (backend) => {
     await client.expectJson(await client.call("POST", `/admin/users/${operator.userId}/disable`, { token: ADMIN_TOKEN }), 200);
     expect((await readSettings(client, operator.token)).status).toBe(401);
     expect((await grant(operator)).status).toBe(404);
+    const listed = await client.expectJson<{ operators: { id: string }[] }>(await client.call("GET", "/admin/operators", { token: ADMIN_TOKEN }), 200);
+    expect(listed.operators.map((o) => o.id)).not.toContain(operator.userId);
+    // Its role can still be taken away.
+    await client.expectJson(await client.call("DELETE", `/admin/operators/${operator.userId}`, { token: ADMIN_TOKEN }), 200);
+  });
+
+  test("the database itself refuses a platform role other than user and operator", async () => {
+    const user = await client.createUser();
+    const widen = runtime.db.primary.update(users).set({ platformRole: "root" as "operator" }).where(eq(users.id, user.userId));
+    expect(await widen.then(() => "accepted", () => "refused")).toBe("refused");
   });
 
   test("unknown and malformed user ids are 404, never 500", async () => {

@@ -33,7 +33,7 @@ export interface SignedIn {
 export const INVALID_CREDENTIALS_MESSAGE = "The e-mail address or password is incorrect.";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
+export const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
 
 export async function signUp(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {
   const db = runtime.db.primary;

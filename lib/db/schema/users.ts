@@ -1,5 +1,6 @@
 /** Accounts. E-mail is stored normalised (trimmed, lower-cased) and unique; a platform role besides any role in organizations. */
-import { boolean, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { boolean, check, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const users = pgTable("users", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -10,4 +11,4 @@ export const users = pgTable("users", {
   platformRole: text("platform_role", { enum: ["user", "operator"] }).notNull().default("user"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }).notNull().defaultNow(),
-});
+}, (table) => [check("users_platform_role_check", sql`${table.platformRole} in ('user', 'operator')`)]);

@@ -1,0 +1,1 @@
+ALTER TABLE "users" ADD CONSTRAINT "users_platform_role_check" CHECK ("users"."platform_role" in ('user', 'operator'));
