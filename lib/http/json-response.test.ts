@@ -17,10 +17,11 @@ describe("jsonResponse", () => {
     expect(response.headers.get("content-type")).toBe(JSON_CONTENT_TYPE);
   });
 
-  test("headers set for this response are added, and replace a prepared value they differ from", () => {
-    const response = jsonResponse({}, 200, prepared, { "ratelimit-remaining": 9, "cache-control": "public, max-age=60", vary: "Origin" });
+  test("headers set for this response are added; a prepared header keeps the route's value whatever the handler set", () => {
+    const response = jsonResponse({}, 200, prepared, { "ratelimit-remaining": 9, "cache-control": "public, max-age=60", "x-frame-options": "ALLOWALL", vary: "Origin" });
     expect(response.headers.get("ratelimit-remaining")).toBe("9");
-    expect(response.headers.get("cache-control")).toBe("public, max-age=60");
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.headers.get("x-frame-options")).toBe("DENY");
     expect(response.headers.get("vary")).toBe("Origin");
   });
 

@@ -1,8 +1,9 @@
 /**
  * Successful JSON responses, built on a copy of headers prepared once per route (security headers, cache
  * policy, content type, the CORS headers that never vary). Copying a prepared Headers is one native call;
- * setting each header per response is not, so only the headers that differ from the prepared set are
- * written.
+ * setting each header per response is not, so only the headers the prepared set lacks are written. As on
+ * every other response, the route's prepared headers win over the same names set by its handler: a route
+ * changes its security or cache headers through its policy, never by accident.
  */
 import type { HeaderList } from "../guards/security-headers.ts";
 
@@ -30,9 +31,6 @@ export function jsonResponse(body: object, status: number, prepared: PreparedHea
   // The response takes its own copy of the prepared headers, natively: cheaper than copying them here first.
   const response = Response.json(body, { status, headers: prepared.headers });
   const headers = response.headers;
-  for (const name in added) {
-    const value = String(added[name]);
-    if (prepared.values[name] !== value) headers.set(name, value);
-  }
+  for (const name in added) if (prepared.values[name] === undefined) headers.set(name, String(added[name]));
   return response;
 }
