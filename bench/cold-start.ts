@@ -7,17 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildVercelOutput, VERCEL_OUTPUT_DIR } from "../tools/build-vercel.ts";
+import { freePort } from "../test/free-port.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const RUNS = Number(process.env.COLD_START_RUNS ?? 15);
 const work = mkdtempSync(join(tmpdir(), "rampart-cold-"));
-
-function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = server.port as number;
-  server.stop(true);
-  return port;
-}
 
 async function timeToFirst200(command: string[], path: string, env: Record<string, string>): Promise<number> {
   const port = freePort();

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { mintHonoJwt } from "./http-stacks/hono-jwt.ts";
 import type { BenchCredentials } from "./http-stacks/rampart-credentials.ts";
 import { type Credential, type PresentedCredential, type Route, type Stack, checkStack } from "./http-stacks/stack-check.ts";
+import { freePort } from "../test/free-port.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const STACKS_DIR = join(import.meta.dir, "http-stacks");
@@ -143,13 +144,6 @@ async function machineBusySeconds(): Promise<number> {
   const ticks = firstLine.trim().split(/\s+/).slice(1, 9).map(Number);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
   return (ticks.reduce((sum, t) => sum + t, 0) - idle) / CLOCK_TICKS_PER_S;
-}
-
-function freePort(): number {
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = server.port as number;
-  server.stop(true);
-  return port;
 }
 
 function versionOf(command: string[]): string {

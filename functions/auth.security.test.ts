@@ -195,9 +195,10 @@ describe("login timing at the production hashing cost", () => {
     }
     const median = (values: number[]) => values.sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
     const ratio = median(missing) / median(wrong);
-    // Without the dummy hash the unknown address answers in a few ms against ~70: a ratio near 0.05.
-    expect(ratio).toBeGreaterThan(0.6);
-    expect(ratio).toBeLessThan(1.6);
+    // Without the dummy hash the unknown address answers in a few ms against ~70: a ratio near 0.05. The
+    // bounds are wide because a loaded machine stretches single logins.
+    expect(ratio).toBeGreaterThan(0.4);
+    expect(ratio).toBeLessThan(2.5);
     // Eleven logins at ~70 ms each, slower on a loaded machine.
   }, 30_000);
 });

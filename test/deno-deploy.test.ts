@@ -17,6 +17,7 @@ import { buildDenoBundle } from "../tools/build-deno.ts";
 import { PASSWORD, freshEmail, freshIp } from "./auth-client.ts";
 import { GATEWAY_TOKEN, TEST_POSTGRES_URL, TEST_REDIS_URL, createScratchDatabase, neonProxyAddress, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
 import { waitUntilLive } from "./spawned-servers.ts";
+import { freePort } from "./free-port.ts";
 
 const ROOT = join(import.meta.dir, "..");
 // Building the bundle, starting Deno and hashing at the production cost take seconds.
@@ -33,20 +34,13 @@ async function denoExecutable(): Promise<string> {
   return exe;
 }
 
-function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const { port } = server;
-  server.stop(true);
-  return port as number;
-}
-
 interface Tokens {
   accessToken: string;
 }
 
 describe.if(TEST_POSTGRES_URL !== undefined && TEST_REDIS_URL !== undefined)("Deno Deploy bundle under Deno, on Neon and Upstash", () => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-  let deno: Subprocess<"ignore", "pipe", "pipe">;
+  let deno: Subprocess<"ignore", "ignore", "pipe">;
   let denoUrl: string;
   let bun: ServerlessApp;
 
@@ -80,14 +74,16 @@ describe.if(TEST_POSTGRES_URL !== undefined && TEST_REDIS_URL !== undefined)("De
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, ...env },
       stdin: "ignore",
-      stdout: "pipe",
+      stdout: "ignore",
       stderr: "pipe",
     });
+    // Read as it comes, so a full pipe never stalls Deno; shown if it does not start.
+    const stderr = new Response(deno.stderr).text();
     try {
       await waitUntilLive(port, 30_000);
     } catch (error) {
       deno.kill("SIGKILL");
-      throw new Error(`${String(error)}\n${await new Response(deno.stderr).text()}`);
+      throw new Error(`${String(error)}\n${await stderr}`);
     }
     bun = createServerlessApp(loadConfig(env), [authRoutes, me]);
   }, SETUP_TIMEOUT_MS);

@@ -4,18 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { freePort } from "./free-port.ts";
 
 const ROOT = join(import.meta.dir, "..");
 // A spawned server starts PGlite, which takes seconds on a cold machine: far past bun test's 5 s default.
 const READY_WITHIN_MS = 30_000;
 const SERVER_TEST_TIMEOUT_MS = 60_000;
-
-function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const { port } = server;
-  server.stop(true);
-  return port as number;
-}
 
 function spawnServer(entry: string, env: Record<string, string>): Subprocess<"ignore", "pipe", "pipe"> {
   return Bun.spawn(["bun", entry], {
@@ -43,7 +37,7 @@ describe("bun dev", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "rampart-dev-"));
     const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: dataDir });
     try {
-      expect(await waitUntilReady(port, READY_WITHIN_MS)).toBeLessThan(READY_WITHIN_MS);
+      await waitUntilReady(port, READY_WITHIN_MS);
       server.kill("SIGTERM");
       expect(await server.exited).toBe(0);
       const out = await new Response(server.stdout).text();

@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { freePort } from "./free-port.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -16,13 +17,6 @@ export interface SpawnedServers {
   readonly servers: readonly SpawnedServer[];
   /** Kills every process and answers the lines they wrote to stdout. */
   stop(): Promise<string[]>;
-}
-
-function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const { port } = server;
-  server.stop(true);
-  return port as number;
 }
 
 export async function waitUntilLive(port: number, withinMs: number): Promise<void> {

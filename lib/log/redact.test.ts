@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { DrizzleQueryError } from "drizzle-orm";
 import { PGlite } from "@electric-sql/pglite";
+import { pgliteTemplate } from "../../test/pglite-template.ts";
 import { REDACTED, redact } from "./redact.ts";
 
 describe("redact", () => {
@@ -26,7 +27,7 @@ describe("redact", () => {
   });
 
   test("a data exception from PostgreSQL keeps its code, not the value it repeats", async () => {
-    const db = new PGlite();
+    const db = new PGlite({ loadDataDir: await pgliteTemplate() });
     const secret = "rk_live_7f3c9a1e5b2d4f6a8c0e";
     const error = await db.query("select $1::uuid", [secret]).then(() => undefined, (e: unknown) => e);
     await db.close();
@@ -34,7 +35,7 @@ describe("redact", () => {
     const logged = JSON.stringify(redact({ error: new DrizzleQueryError("select $1::uuid", [secret], error as Error) }));
     expect(logged).not.toContain(secret);
     expect(logged).toContain('"code":"22P02"');
-  }, 30_000);
+  });
 
   test("a constraint violation keeps its code, message and the names involved, never the detail with the key's value", () => {
     const violation = Object.assign(new Error('duplicate key value violates unique constraint "users_email_unique"'), {
