@@ -8,7 +8,7 @@ import { type AuditEvent, recordAuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
 import { AppError } from "../lib/errors/app-error.ts";
-import { adminActorName, adminActorOf } from "../lib/guards/admin-access.ts";
+import { adminActorName, adminActorOf } from "../lib/audit/admin-actor.ts";
 import { type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";

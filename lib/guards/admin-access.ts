@@ -4,13 +4,11 @@
  * in. The role is read from the database on every call (admin traffic is small), so revoking it or
  * disabling the account takes effect at once, whatever access tokens are still unexpired.
  */
-import type { AuditEvent } from "../audit/audit-log.ts";
 import { ACCESS_TOKEN_SHAPE } from "../auth/access-token-shape.ts";
 import type { Authenticator } from "../auth/authenticate.ts";
 import type { Caller } from "../auth/caller.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import { AppError } from "../errors/app-error.ts";
-import { requestContextOf } from "../http/request-context.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -40,16 +38,4 @@ export function createAdminAccess({ adminToken, authenticate, isOperator, logger
     if (!(await isOperator(caller.userId))) throw new AppError("FORBIDDEN", "This route is for operators.");
     return caller;
   };
-}
-
-/** Who made an admin call, for the audit trail: the operator, or the holder of ADMIN_TOKEN. */
-export function adminActorOf(request: Request): AuditEvent["actor"] & { id: string } {
-  const caller = requestContextOf(request).caller;
-  return caller?.kind === "user" ? { type: "user", id: caller.userId } : { type: "admin", id: "admin" };
-}
-
-/** The same, as one string for logs and the records it is kept in (settings versions, IP blocks). */
-export function adminActorName(request: Request): string {
-  const actor = adminActorOf(request);
-  return actor.type === "user" ? `user:${actor.id}` : actor.id;
 }
