@@ -12,6 +12,7 @@ import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/http/route-policy.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
+import browser from "./http-stacks/browser-headers.json";
 
 const REQUESTS_PER_ROUND = Number(process.env.IN_PROCESS_BENCH_REQUESTS ?? 40_000);
 const ROUNDS = Number(process.env.IN_PROCESS_BENCH_ROUNDS ?? 7);
@@ -34,16 +35,7 @@ async function rampart(options: { log: boolean; rateLimit: boolean }) {
 
 const bare = new Elysia().get("/v1/ping", () => ({ ok: true, time: Date.now() }));
 const server = { requestIP: () => ({ address: "127.0.0.1" }) };
-const browserHeaders = {
-  host: "127.0.0.1:3000",
-  accept: "application/json",
-  "accept-language": "en-GB,en;q=0.9",
-  origin: "https://app.example.com",
-  referer: "https://app.example.com/",
-  "sec-fetch-mode": "cors",
-  "sec-fetch-site": "same-site",
-  "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-};
+const browserHeaders = { host: "127.0.0.1:3000", ...browser };
 // As in the HTTP bench, every other request carries its own X-Request-ID.
 const requestFor = (i: number) =>
   new Request("http://127.0.0.1:3000/v1/ping", { headers: i % 2 === 0 ? browserHeaders : { ...browserHeaders, "x-request-id": `web-${i % 1000}-0123abcd` } });

@@ -4,20 +4,13 @@
  * BENCH_RESULT line. Usage: node autocannon.mjs <url> <connections> <seconds>.
  */
 import autocannon from "autocannon";
+// The headers browser.lua sends too (wrk's script keeps its own copy: Lua reads no JSON).
+import browserHeaders from "./browser-headers.json" with { type: "json" };
 
 const [url, connections, seconds] = process.argv.slice(2);
 const { pathname } = new URL(url);
 const authorization = process.env.BENCH_AUTHORIZATION;
-const browser = {
-  accept: "application/json",
-  "accept-language": "en-GB,en;q=0.9",
-  origin: "https://app.example.com",
-  referer: "https://app.example.com/",
-  "sec-fetch-mode": "cors",
-  "sec-fetch-site": "same-site",
-  "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-  ...(authorization ? { authorization } : {}),
-};
+const browser = { ...browserHeaders, ...(authorization ? { authorization } : {}) };
 const result = await autocannon({
   url,
   connections: Number(connections),
