@@ -18,7 +18,7 @@ describe("jsonResponse", () => {
   });
 
   test("headers set for this response are added; a prepared header keeps the route's value whatever the handler set", () => {
-    const response = jsonResponse({}, 200, prepared, { "ratelimit-remaining": 9, "cache-control": "public, max-age=60", "x-frame-options": "ALLOWALL", vary: "Origin" });
+    const response = jsonResponse({}, 200, prepared, { "ratelimit-remaining": 9, "cache-control": "public, max-age=60", "X-Frame-Options": "ALLOWALL", vary: "Origin" });
     expect(response.headers.get("ratelimit-remaining")).toBe("9");
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(response.headers.get("x-frame-options")).toBe("DENY");

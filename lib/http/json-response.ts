@@ -31,6 +31,6 @@ export function jsonResponse(body: object, status: number, prepared: PreparedHea
   // The response takes its own copy of the prepared headers, natively: cheaper than copying them here first.
   const response = Response.json(body, { status, headers: prepared.headers });
   const headers = response.headers;
-  for (const name in added) if (prepared.values[name] === undefined) headers.set(name, String(added[name]));
+  for (const name in added) if (prepared.values[name.toLowerCase()] === undefined) headers.set(name, String(added[name]));
   return response;
 }
