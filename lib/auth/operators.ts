@@ -1,6 +1,8 @@
 /**
  * The platform's operator role: users who may call the admin routes with their own access token. It is
- * looked up on every admin call, so granting, revoking or disabling the account takes effect at once.
+ * looked up on every admin call, so revoking it or disabling the account takes effect at once. Only a
+ * "no" is remembered, for a few seconds per user on an instance, so that a signed-in non-operator
+ * hammering admin routes costs one query per interval; granting clears it on the granting instance.
  */
 import { and, asc, eq, ne } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
@@ -9,6 +11,65 @@ import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
+
+export interface OperatorCheckOptions {
+  /** How long an instance remembers that a user is not an operator. */
+  refusalTtlMs: number;
+  /** Users remembered at most; the oldest is forgotten past this. */
+  maxRemembered: number;
+}
+
+export const DEFAULT_OPERATOR_CHECK: OperatorCheckOptions = { refusalTtlMs: 5_000, maxRemembered: 10_000 };
+
+export interface OperatorCheck {
+  isOperator(userId: string): Promise<boolean>;
+  /** Drops a remembered "no" (the user was just granted the role). */
+  forget(userId: string): void;
+}
+
+const checks = new WeakMap<Runtime, OperatorCheck>();
+
+/** The runtime's operator check: one per instance, shared by the admin guard and the grant endpoint. */
+export function operatorCheckOf(runtime: Runtime, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
+  let check = checks.get(runtime);
+  if (check === undefined) checks.set(runtime, (check = createOperatorCheck(runtime.db.primary, options)));
+  return check;
+}
+
+export function createOperatorCheck(db: Db, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
+  const { refusalTtlMs, maxRemembered } = { ...DEFAULT_OPERATOR_CHECK, ...options };
+  const refusedAt = new Map<string, number>();
+  // Concurrent checks of one user share one query.
+  const pending = new Map<string, Promise<boolean>>();
+  const remember = (userId: string) => {
+    refusedAt.delete(userId);
+    if (refusedAt.size >= maxRemembered) {
+      const oldest = refusedAt.keys().next();
+      if (!oldest.done) refusedAt.delete(oldest.value);
+    }
+    refusedAt.set(userId, Date.now());
+  };
+  return {
+    isOperator(userId) {
+      const at = refusedAt.get(userId);
+      if (at !== undefined && Date.now() - at < refusalTtlMs) return Promise.resolve(false);
+      let answer = pending.get(userId);
+      if (answer === undefined) {
+        answer = isOperator(db, userId)
+          .then((yes) => {
+            if (!yes) remember(userId);
+            return yes;
+          })
+          .finally(() => pending.delete(userId));
+        pending.set(userId, answer);
+      }
+      return answer;
+    },
+    forget(userId) {
+      refusedAt.delete(userId);
+    },
+  };
+}
 
 export async function isOperator(db: Db, userId: string): Promise<boolean> {
   const [row] = await db.select({ id: users.id }).from(users).where(and(eq(users.id, userId), eq(users.platformRole, "operator"), eq(users.disabled, false)));
@@ -32,6 +93,7 @@ export async function setOperator(runtime: Runtime, userId: string, operator: bo
     const changing = operator ? and(eq(users.id, userId), ne(users.platformRole, role), eq(users.disabled, false)) : and(eq(users.id, userId), ne(users.platformRole, role));
     const [account] = await tx.update(users).set({ platformRole: role }).where(changing).returning(ACCOUNT_COLUMNS);
     if (account !== undefined) {
+      if (operator) operatorCheckOf(runtime).forget(userId);
       await recordAuditEvent(tx, { action: operator ? "admin.operator.granted" : "admin.operator.revoked", actor, target: { type: "user", id: userId } }, request);
       return account;
     }

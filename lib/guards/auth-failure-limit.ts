@@ -1,10 +1,11 @@
 /**
  * Guesses per client address: a refused API key (each unknown key costs a database lookup), a wrong
  * admin token or cron secret (brute force), or a signed-in user's call to an admin route without the
- * operator role (each costs a role lookup) is counted against a budget every instance shares. Past it,
- * the address's API keys and admin calls with access tokens get 429 before any lookup, and its admin and
- * cron secrets get 429 unless right; each such refusal counts toward an automatic IP block like any other
- * 429. Refused access tokens are not counted: one costs no query, and clients (an operator's console
+ * operator role is counted against a budget every instance shares. Past it, the address's API keys get
+ * 429 before they are looked up, its admin and cron secrets get 429 unless right, and its non-operators'
+ * admin calls get 429 (an operator's token still works: anyone sharing the address could keep the budget
+ * spent, and the role lookup behind it is cached for refusals); each such refusal counts toward an
+ * automatic IP block like any other 429. Refused access tokens are not counted: one costs no query, and clients (an operator's console
  * too) routinely send an expired token before refreshing, which would lock out a busy NAT. Callers without a known address ("unknown")
  * are never counted, as they would all share one budget. The budget check reads memory only: an instance
  * learns that an address is over budget from its own next failure, the count itself being shared.

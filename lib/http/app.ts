@@ -17,7 +17,7 @@ import { errorResponse } from "../errors/envelope.ts";
 import { toAppError } from "../errors/from-framework.ts";
 import { createAuthenticator } from "../auth/authenticate.ts";
 import { identityOf } from "../auth/identity.ts";
-import { isOperator } from "../auth/operators.ts";
+import { operatorCheckOf } from "../auth/operators.ts";
 import { createAccessChecks } from "../guards/access.ts";
 import { createAdminAccess } from "../guards/admin-access.ts";
 import { createAuthFailureLimit, isRefusedGuess } from "../guards/auth-failure-limit.ts";
@@ -82,7 +82,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const inBackground = createWaitUntil(logger);
   const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) => inBackground(ipBlocker.recordViolation(ip)));
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
-  const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: (userId) => isOperator(runtime.db.primary, userId), logger });
+  const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: operatorCheckOf(runtime).isOperator, logger });
   let routeTable: RouteTable = createRouteTable([]);
 
   const app = new Elysia({ name: "rampart" })
@@ -104,7 +104,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
       if (policy.access !== "public") {
         const guessing = authFailures.countsGuesses(request, policy.access, ip);
-        if (guessing === "api-key" || guessing === "role") authFailures.assertWithinBudget(ip);
+        if (guessing === "api-key") authFailures.assertWithinBudget(ip);
         try {
           accessChecks[policy.access]?.(request);
           if (policy.access === "admin") {
