@@ -41,6 +41,14 @@ describe("loadConfig", () => {
     expect(message).toContain("LOG_LEVEL");
   });
 
+  test("an ADMIN_TOKEN shaped like a JWT is refused, without echoing it: admin routes would take it for an operator's token", () => {
+    const token = `eyJhbGciOiJIUzI1NiJ9.${"a".repeat(40)}.${"b".repeat(40)}`;
+    const message = configError({ ADMIN_TOKEN: token });
+    expect(message).toContain("ADMIN_TOKEN must not look like a JWT");
+    expect(message).not.toContain(token);
+    expect(loadConfig({ ADMIN_TOKEN: "a".repeat(48) }).adminToken).toBe("a".repeat(48));
+  });
+
   test("half of the Upstash pair is refused", () => {
     expect(configError({ UPSTASH_REDIS_REST_URL: "https://x.upstash.io" })).toContain("UPSTASH_REDIS_REST_TOKEN must be set");
   });
