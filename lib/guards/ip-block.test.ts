@@ -14,7 +14,7 @@ import { createLogger } from "../log/logger.ts";
 import { settingsFromConfig, staticSettings } from "../settings/settings.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import type { SetOptions, Store } from "../store/store.ts";
-import { createIpBlocker, openIpBlocker } from "./ip-block.ts";
+import { DEFAULT_IP_BLOCKER, createIpBlocker, openIpBlocker } from "./ip-block.ts";
 
 const LIMIT = 2;
 const THRESHOLD = 3;
@@ -242,5 +242,30 @@ describe("an operator lifting an automatic block while a poll retries writing it
     await peer.refresh();
     expect(blocker.isBlocked(ip)).toBe(false);
     expect(peer.isBlocked(ip)).toBe(false);
+  });
+});
+
+describe("a store that lost the blocklist and took new blocks before an instance that knew it polled", () => {
+  test("keeps the blocks from before the loss and those made since, on every instance", async () => {
+    const store = new MemoryStore();
+    const settings = staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test" })));
+    const logger = createLogger({ sink: () => {} });
+    const survivor = createIpBlocker({ store, settings, logger });
+    await survivor.add("198.51.100.7", {}, "admin");
+    await survivor.add("198.51.100.0/28", { ttlMs: 60_000 }, "admin");
+    // Redis restarted empty; an instance started afterwards blocks one address.
+    const { key } = DEFAULT_IP_BLOCKER;
+    await store.del(key, `${key}:head`, `${key}:v1`, `${key}:v2`);
+    const newcomer = createIpBlocker({ store, settings, logger });
+    await newcomer.add("203.0.113.9", { ttlMs: 60_000 }, "admin");
+
+    await survivor.refresh();
+    await newcomer.refresh();
+    for (const blocker of [survivor, newcomer, createIpBlocker({ store, settings, logger })]) {
+      await blocker.refresh();
+      expect((await blocker.list()).map((block) => block.target).sort()).toEqual(["198.51.100.0/28", "198.51.100.7", "203.0.113.9"]);
+      expect(blocker.isBlocked("198.51.100.7")).toBe(true);
+      expect(blocker.isBlocked("203.0.113.9")).toBe(true);
+    }
   });
 });

@@ -71,7 +71,18 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
     store,
     key,
     field: "blocks",
-    onRestored: (restored) => logger.warn("the store had lost the shared IP blocklist; restored the newest version known here", { version: restored.version }),
+    // Blocks made since the loss (automatic ones, during an attack) join those from before it; for an
+    // address in both, the longer block. A block lifted since the loss is back, to be lifted again.
+    reconcile: (ours, theirs) => {
+      const merged = new Map<string, IpBlock>();
+      for (const block of [...blocksOf(ours), ...blocksOf(theirs)]) {
+        const kept = merged.get(block.target);
+        if (kept === undefined || outlasts(block, kept)) merged.set(block.target, block);
+      }
+      return [...merged.values()];
+    },
+    onRestored: (restored, theirs) =>
+      logger.warn("the store had lost the shared IP blocklist; put back the version known here", { version: restored.version, mergedWithVersion: theirs?.version }),
   });
   let stored: IpBlock[] = [];
   let indexedVersion = 0;
@@ -82,6 +93,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   const blocking = new Set<string>();
 
   const isLive = (block: IpBlock, now: number) => block.expiresAt === null || block.expiresAt > now;
+  const outlasts = (block: IpBlock, other: IpBlock) => block.expiresAt === null || (other.expiresAt !== null && block.expiresAt > other.expiresAt);
 
   const index = () => {
     const now = Date.now();

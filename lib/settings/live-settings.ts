@@ -40,7 +40,12 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
     store,
     key,
     field: "settings",
-    onRestored: (restored) => logger.warn("the store had lost the shared settings; restored the newest version known here", { version: restored.version }),
+    // The settings from before the loss are kept whole; a change written since it is named in the log.
+    onRestored: (restored, theirs) =>
+      logger.warn("the store had lost the shared settings; put back the version known here", {
+        version: restored.version,
+        ...(theirs === undefined ? {} : { replacedVersion: theirs.version, replacedChangedBy: theirs.changedBy, replacedChangedAt: theirs.changedAt }),
+      }),
   });
   let current = base;
   let appliedVersion = 0;

@@ -6,11 +6,13 @@
  * small GETs when nothing changed. Version keys expire; the head does not, so an instance that slept
  * through their lifetime still catches up instead of writing over newer versions.
  * When the store is behind what an instance knows and no version key explains it (Redis restarted without
- * persistence, or was flushed), that instance puts back the newest of the two by time: its own version,
- * so a change that was acknowledged is not lost and instances starting afterwards do not begin from the
- * defaults; or the one written to the store since the loss, by an instance that never saw the older
- * versions, numbered after the version this instance knows so that every instance moves forward to it.
- * Nothing is put back while the store answers from a stand-in (FallbackStore during a Redis outage).
+ * persistence, or was flushed), that instance puts its version back, so a change that was acknowledged is
+ * not lost and instances starting afterwards do not begin from the defaults. If the store was written
+ * again since the loss, by an instance that never saw the older versions, it puts back
+ * `reconcile(ours, theirs)` numbered after its own version, so every instance moves forward to it. Only
+ * the instance that claims that version's key puts it back, and none while the store answers from a
+ * stand-in (FallbackStore during a Redis outage). Left open: a loss is not seen by an instance once the
+ * store's versions have climbed back past the one it knows before its next poll.
  */
 import { type } from "arktype";
 import { AppError } from "../errors/app-error.ts";
@@ -34,8 +36,13 @@ export interface VersionedDocumentOptions {
   historyTtlMs?: number;
   /** Write attempts under contention before giving up with 409. */
   maxAttempts?: number;
-  /** Called after this instance put back a version the store had lost. */
-  onRestored?: (restored: DocumentVersion) => void;
+  /**
+   * What to keep when the store was lost and then written by an instance that never saw `ours`; `theirs`
+   * is what it wrote. By default ours: the whole state from before the loss.
+   */
+  reconcile?: (ours: DocumentVersion, theirs: DocumentVersion) => unknown;
+  /** Called after this instance put back what the store had lost; `theirs` when it was written since. */
+  onRestored?: (restored: DocumentVersion, theirs: DocumentVersion | undefined) => void;
 }
 
 export interface VersionedDocument {
@@ -54,6 +61,7 @@ const storedHeader = type({ version: "number.integer >= 1", changedBy: "string",
 
 export function createVersionedDocument(options: VersionedDocumentOptions): VersionedDocument {
   const { store, key, field, historyTtlMs, maxAttempts, onRestored } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
+  const reconcile = options.reconcile ?? ((ours: DocumentVersion) => ours.value);
   const versionKey = (version: number) => `${key}:v${version}`;
   const headKey = `${key}:head`;
   let known: DocumentVersion | undefined;
@@ -84,20 +92,21 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     // Behind the head during a write is normal, but then the version's own key exists (for historyTtlMs).
     if (known !== undefined && head < known.version && store.isDegraded?.() !== true && (await store.get(versionKey(known.version))) === null) {
       const main = head === 0 ? null : await store.get(key);
-      const since = main === null ? undefined : parse(main);
-      await restore(since !== undefined && since.changedAt > known.changedAt ? { ...since, version: known.version + 1 } : known);
+      const theirs = main === null ? undefined : parse(main);
+      if (theirs === undefined) await restore(known, undefined);
+      else await restore({ version: known.version + 1, value: reconcile(known, theirs), changedBy: known.changedBy, changedAt: new Date().toISOString() }, theirs);
     }
     return known;
   };
 
-  const restore = async (doc: DocumentVersion) => {
+  const restore = async (doc: DocumentVersion, theirs: DocumentVersion | undefined) => {
     const json = serialise(doc);
     // Another instance putting the same version back at the same moment: theirs stands.
     if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) return;
     await store.set(key, json);
     await store.set(headKey, String(doc.version));
     remember(doc);
-    onRestored?.(doc);
+    onRestored?.(doc, theirs);
   };
 
   return {
