@@ -126,6 +126,11 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
     if (gate === undefined || loading.has(hash)) return loadOnce(hash, now);
     await gate.acquire(client);
     try {
+      // While this request waited its turn, another may have looked the same key up.
+      const loaded = live.get(hash);
+      if (loaded !== undefined && now - loaded.loadedAt < cacheTtlMs) return loaded;
+      const unknownAt = unknownSince.get(hash);
+      if (unknownAt !== undefined && now - unknownAt < unknownTtlMs) return undefined;
       return await loadOnce(hash, now);
     } finally {
       gate.release(client);
