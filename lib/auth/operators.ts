@@ -32,15 +32,18 @@ const checks = new WeakMap<Runtime, OperatorCheck>();
 /** The runtime's operator check: one per instance, shared by the admin guard and the grant endpoint. */
 export function operatorCheckOf(runtime: Runtime, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
   let check = checks.get(runtime);
-  if (check === undefined) checks.set(runtime, (check = createOperatorCheck(runtime.db.primary, options)));
+  if (check === undefined) checks.set(runtime, (check = createOperatorCheck((userId) => isOperator(runtime.db.primary, userId), options)));
   return check;
 }
 
-export function createOperatorCheck(db: Db, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
+/** `lookup` reads the role from the database (isOperator). */
+export function createOperatorCheck(lookup: (userId: string) => Promise<boolean>, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
   const { refusalTtlMs, maxRemembered } = { ...DEFAULT_OPERATOR_CHECK, ...options };
   const refusedAt = new Map<string, number>();
-  // Concurrent checks of one user share one query.
+  // A query already running is shared only for its "no": a "yes" it read may predate a revocation.
   const pending = new Map<string, Promise<boolean>>();
+  // Bumped by forget(): a "no" read before a grant is not remembered after it.
+  const grants = new Map<string, number>();
   const remember = (userId: string) => {
     refusedAt.delete(userId);
     if (refusedAt.size >= maxRemembered) {
@@ -49,24 +52,31 @@ export function createOperatorCheck(db: Db, options: Partial<OperatorCheckOption
     }
     refusedAt.set(userId, Date.now());
   };
+  const query = (userId: string): Promise<boolean> => {
+    const grantsBefore = grants.get(userId);
+    const answer = lookup(userId)
+      .then((yes) => {
+        if (!yes && grants.get(userId) === grantsBefore) remember(userId);
+        return yes;
+      })
+      .finally(() => {
+        if (pending.get(userId) === answer) pending.delete(userId);
+      });
+    pending.set(userId, answer);
+    return answer;
+  };
   return {
     isOperator(userId) {
       const at = refusedAt.get(userId);
       if (at !== undefined && Date.now() - at < refusalTtlMs) return Promise.resolve(false);
-      let answer = pending.get(userId);
-      if (answer === undefined) {
-        answer = isOperator(db, userId)
-          .then((yes) => {
-            if (!yes) remember(userId);
-            return yes;
-          })
-          .finally(() => pending.delete(userId));
-        pending.set(userId, answer);
-      }
-      return answer;
+      const running = pending.get(userId);
+      if (running === undefined) return query(userId);
+      return running.then((yes) => (yes ? lookup(userId) : false));
     },
     forget(userId) {
       refusedAt.delete(userId);
+      pending.delete(userId);
+      grants.set(userId, (grants.get(userId) ?? 0) + 1);
     },
   };
 }
@@ -89,11 +99,10 @@ export async function listOperators(db: Db): Promise<Account[]> {
 export async function setOperator(runtime: Runtime, userId: string, operator: boolean, actor: AuditEvent["actor"], request?: Request): Promise<Account> {
   if (!UUID.test(userId)) throw new AppError("NOT_FOUND", "No such user.");
   const role = operator ? "operator" : "user";
-  return runtime.db.primary.transaction(async (tx) => {
+  const account = await runtime.db.primary.transaction(async (tx) => {
     const changing = operator ? and(eq(users.id, userId), ne(users.platformRole, role), eq(users.disabled, false)) : and(eq(users.id, userId), ne(users.platformRole, role));
     const [account] = await tx.update(users).set({ platformRole: role }).where(changing).returning(ACCOUNT_COLUMNS);
     if (account !== undefined) {
-      if (operator) operatorCheckOf(runtime).forget(userId);
       await recordAuditEvent(tx, { action: operator ? "admin.operator.granted" : "admin.operator.revoked", actor, target: { type: "user", id: userId } }, request);
       return account;
     }
@@ -101,4 +110,7 @@ export async function setOperator(runtime: Runtime, userId: string, operator: bo
     if (already === undefined) throw new AppError("NOT_FOUND", operator ? "No such active user." : "This user is not an operator.");
     return already;
   });
+  // Once committed, so that no check can read the old role and remember it afterwards.
+  if (operator) operatorCheckOf(runtime).forget(userId);
+  return account;
 }
