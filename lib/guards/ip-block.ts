@@ -71,11 +71,14 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
     store,
     key,
     field: "blocks",
-    // Blocks made since the loss (automatic ones, during an attack) join those from before it; for an
-    // address in both, the longer block. A block lifted since the loss is back, to be lifted again.
+    // Blocks made since ours was written (automatic ones, during an attack) join ours; for an address in
+    // both, the longer block. Older blocks in theirs (a lagging instance put back an earlier list) were
+    // known to ours, so ours lacking one means it was lifted: it stays lifted.
     reconcile: (ours, theirs) => {
-      const merged = new Map<string, IpBlock>();
-      for (const block of [...blocksOf(ours), ...blocksOf(theirs)]) {
+      const since = Date.parse(ours.changedAt);
+      const merged = new Map(blocksOf(ours).map((block) => [block.target, block]));
+      for (const block of blocksOf(theirs)) {
+        if (block.createdAt < since) continue;
         const kept = merged.get(block.target);
         if (kept === undefined || outlasts(block, kept)) merged.set(block.target, block);
       }
