@@ -3,7 +3,7 @@ import { createLogger } from "../log/logger.ts";
 import { createBreaker } from "../resilience/breaker.ts";
 import { FallbackStore } from "./fallback-store.ts";
 import { MemoryStore } from "./memory-store.ts";
-import type { Store } from "./store.ts";
+import type { SetOptions, Store } from "./store.ts";
 import { createVersionedDocument } from "./versioned-document.ts";
 
 const KEY = "test:doc";
@@ -98,6 +98,46 @@ describe("versioned document", () => {
     expect(replaced).toEqual([1]);
     expect(await instance(merging).latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "x"] });
     expect(await keeper.write(appending("y"), "w")).toMatchObject({ version: 5, value: ["a", "b", "c", "x", "y"] });
+  });
+
+  test("an instance that knew less putting back first, under the number of a version it never saw, does not hide that version: every instance ends on the newest", async () => {
+    const store = new MemoryStore();
+    const [ahead, behind] = [instance(store), instance(store)];
+    await ahead.write(appending("a"), "w");
+    await ahead.write(appending("b"), "w");
+    await behind.latest();
+    await ahead.write(appending("c"), "w");
+    for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`, `${KEY}:v3`]) await store.del(key);
+    await instance(store).write(appending("x"), "w");
+
+    // Behind knew v2: it puts back its own state as v3, the number of a version ahead holds.
+    expect(await behind.latest()).toMatchObject({ version: 3, value: ["a", "b"] });
+    expect(await ahead.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+    for (const reader of [behind, ahead, instance(store)]) expect(await reader.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+  });
+
+  test("two instances putting back at once end with every instance on the same, newest state", async () => {
+    for (let run = 0; run < 20; run++) {
+      const memory = new MemoryStore();
+      // Each call answers after a random pause, as Redis round trips do, so the two interleave differently each run.
+      const jitter = <T>(call: () => Promise<T>) => Bun.sleep(Math.random() * 2).then(call);
+      const store = Object.assign(Object.create(memory) as MemoryStore, {
+        get: (key: string) => jitter(() => memory.get(key)),
+        set: (key: string, value: string, options?: SetOptions) => jitter(() => memory.set(key, value, options)),
+        del: (...keys: string[]) => jitter(() => memory.del(...keys)),
+      });
+      const [ahead, behind] = [instance(store), instance(store)];
+      await ahead.write(appending("a"), "w");
+      await behind.latest();
+      for (const item of ["b", "c", "d"]) await ahead.write(appending(item), "w");
+      for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`, `${KEY}:v3`, `${KEY}:v4`]) await store.del(key);
+      await instance(store).write(appending("x"), "w");
+
+      await Promise.all(run % 2 === 0 ? [ahead.latest(), behind.latest()] : [behind.latest(), ahead.latest()]);
+      const seen = [];
+      for (const reader of [ahead, behind, instance(store)]) seen.push(await reader.latest());
+      for (const doc of seen) expect(doc).toMatchObject({ version: seen[0]?.version, value: ["a", "b", "c", "d"] });
+    }
   });
 
   test("while the store answers from its stand-in (Redis down), nothing is put back into it", async () => {

@@ -1,18 +1,20 @@
 /**
  * A JSON document in the store that several instances change without losing a write: version N+1 is
- * claimed with SET NX on its own key before the main key and a small head key (the version number alone)
- * are overwritten. A poll reads the head, reads the main document only when the head is ahead of what it
- * knows, then follows version keys past it (a writer may have claimed one and not yet set the head): two
- * small GETs when nothing changed. Version keys expire; the head does not, so an instance that slept
- * through their lifetime still catches up instead of writing over newer versions.
- * When the store is behind what an instance knows and no version key explains it (Redis restarted without
- * persistence, or was flushed), that instance puts its version back, so a change that was acknowledged is
- * not lost and instances starting afterwards do not begin from the defaults. If the store was written
- * again since the loss, by an instance that never saw the older versions, it puts back
- * `reconcile(ours, theirs)` numbered after its own version, so every instance moves forward to it. Only
- * the instance that claims that version's key puts it back, and none while the store answers from a
- * stand-in (FallbackStore during a Redis outage). Left open: a loss is not seen by an instance once the
- * store's versions have climbed back past the one it knows before its next poll.
+ * claimed with SET NX on its own key before the main key and a small head key ("<version>:<id>", the id
+ * random per version) are overwritten. A poll reads the head, reads the main document only when the head
+ * is ahead of what it knows, then follows version keys past it (a writer may have claimed one and not yet
+ * set the head): two small GETs when nothing changed. Version keys expire; the head does not, so an
+ * instance that slept through their lifetime still catches up instead of writing over newer versions.
+ * A main key or head left behind a claimed version (two writers finishing out of order) is set again
+ * from that version's key by whoever notices.
+ * When the store lost what an instance knows (Redis restarted without persistence, or was flushed: the
+ * store is behind with no version key to explain it, or holds another version under the same number),
+ * that instance puts its version back, so a change that was acknowledged is not lost and instances
+ * starting afterwards do not begin from the defaults. If the store was written again since the loss, by
+ * an instance that never saw the older versions, it puts back `reconcile(ours, theirs)` numbered after
+ * both, so every instance moves forward to it. Only the instance that claims that version's key puts it
+ * back, and none while the store answers from a stand-in (FallbackStore during a Redis outage). Left open:
+ * a loss goes unseen by an instance if the store's versions climb past the one it knows before it polls.
  */
 import { type } from "arktype";
 import { AppError } from "../errors/app-error.ts";
@@ -20,6 +22,8 @@ import type { Store } from "./store.ts";
 
 export interface DocumentVersion {
   version: number;
+  /** Random per written version ("" for one stored before ids): tells apart two versions given one number. */
+  id: string;
   /** The payload, unvalidated: each caller checks it against its own schema. */
   value: unknown;
   changedBy: string;
@@ -57,7 +61,7 @@ export const DEFAULT_VERSIONED_DOCUMENT = {
   maxAttempts: 8,
 } as const;
 
-const storedHeader = type({ version: "number.integer >= 1", changedBy: "string", changedAt: "string" });
+const storedHeader = type({ version: "number.integer >= 1", "id?": "string", changedBy: "string", changedAt: "string" });
 
 export function createVersionedDocument(options: VersionedDocumentOptions): VersionedDocument {
   const { store, key, field, historyTtlMs, maxAttempts, onRestored } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
@@ -70,31 +74,56 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     const parsed: unknown = JSON.parse(raw);
     const header = storedHeader(parsed);
     if (header instanceof type.errors) throw new Error(`${key} holds a malformed document: ${header.summary}`);
-    return { version: header.version, value: (parsed as Record<string, unknown>)[field], changedBy: header.changedBy, changedAt: header.changedAt };
+    return { version: header.version, id: header.id ?? "", value: (parsed as Record<string, unknown>)[field], changedBy: header.changedBy, changedAt: header.changedAt };
   };
-  const serialise = (doc: DocumentVersion) => JSON.stringify({ version: doc.version, [field]: doc.value, changedBy: doc.changedBy, changedAt: doc.changedAt });
+  const serialise = (doc: DocumentVersion) => JSON.stringify({ version: doc.version, id: doc.id, [field]: doc.value, changedBy: doc.changedBy, changedAt: doc.changedAt });
+  // The head is "<version>:<id>"; one written before ids holds the version alone.
+  const parseHead = (raw: string | null): { version: number; id: string | undefined } => {
+    if (raw === null) return { version: 0, id: undefined };
+    const colon = raw.indexOf(":");
+    return colon < 0 ? { version: Number(raw), id: undefined } : { version: Number(raw.slice(0, colon)), id: raw.slice(colon + 1) };
+  };
+  const publish = async (doc: DocumentVersion, json = serialise(doc)) => {
+    await store.set(key, json);
+    await store.set(headKey, `${doc.version}:${doc.id}`);
+  };
   // Concurrent reads and writes may finish in any order; what this instance knows only moves forward.
   const remember = (doc: DocumentVersion) => {
     if (known === undefined || doc.version > known.version) known = doc;
   };
 
   const latest = async (): Promise<DocumentVersion | undefined> => {
-    const head = Number((await store.get(headKey)) ?? 0);
-    if (known === undefined || head > known.version) {
+    const head = parseHead(await store.get(headKey));
+    if (known === undefined || head.version > known.version) {
       const main = await store.get(key);
       if (main !== null) remember(parse(main));
+      // The main key behind its head: an older version put back at the same moment overwrote it.
+      const claimed = head.version > (known?.version ?? 0) ? await store.get(versionKey(head.version)) : null;
+      if (claimed !== null) {
+        remember(parse(claimed));
+        await publish(parse(claimed), claimed);
+      }
     }
     for (;;) {
       const raw = await store.get(versionKey((known?.version ?? 0) + 1));
       if (raw === null) break;
       remember(parse(raw));
     }
-    // Behind the head during a write is normal, but then the version's own key exists (for historyTtlMs).
-    if (known !== undefined && head < known.version && store.isDegraded?.() !== true && (await store.get(versionKey(known.version))) === null) {
-      const main = head === 0 ? null : await store.get(key);
+    if (known === undefined || store.isDegraded?.() === true) return known;
+    // Another version under our number: put back by an instance that knew less, after a loss.
+    let lost = head.version === known.version && head.id !== undefined && known.id !== "" && head.id !== known.id;
+    if (head.version < known.version) {
+      // Behind: a write not published yet, or published and then overwritten by an older put-back, both of
+      // which leave the version's own key; without it, the store lost the version.
+      const claimed = await store.get(versionKey(known.version));
+      if (claimed === null) lost = true;
+      else await publish(parse(claimed), claimed);
+    }
+    if (lost) {
+      const main = head.version === 0 ? null : await store.get(key);
       const theirs = main === null ? undefined : parse(main);
       if (theirs === undefined) await restore(known, undefined);
-      else await restore({ version: known.version + 1, value: reconcile(known, theirs), changedBy: known.changedBy, changedAt: new Date().toISOString() }, theirs);
+      else await restore({ version: known.version + 1, id: crypto.randomUUID(), value: reconcile(known, theirs), changedBy: known.changedBy, changedAt: new Date().toISOString() }, theirs);
     }
     return known;
   };
@@ -103,8 +132,7 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     const json = serialise(doc);
     // Another instance putting the same version back at the same moment: theirs stands.
     if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) return;
-    await store.set(key, json);
-    await store.set(headKey, String(doc.version));
+    await publish(doc, json);
     remember(doc);
     onRestored?.(doc, theirs);
   };
@@ -114,19 +142,15 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     async write(next, actor) {
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         const base = await latest();
-        const doc: DocumentVersion = { version: (base?.version ?? 0) + 1, value: next(base), changedBy: actor, changedAt: new Date().toISOString() };
+        const doc: DocumentVersion = { version: (base?.version ?? 0) + 1, id: crypto.randomUUID(), value: next(base), changedBy: actor, changedAt: new Date().toISOString() };
         const json = serialise(doc);
         if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) continue;
         remember(doc);
-        await store.set(key, json);
-        await store.set(headKey, String(doc.version));
+        await publish(doc, json);
         // A writer that claimed a later version may have set the main key before this one did: put it back,
         // so an instance starting cold does not begin from an older version.
         const newest = await latest();
-        if (newest !== undefined && newest.version > doc.version) {
-          await store.set(key, serialise(newest));
-          await store.set(headKey, String(newest.version));
-        }
+        if (newest !== undefined && newest.version > doc.version) await publish(newest);
         return doc;
       }
       throw new AppError("CONFLICT", "Another change was being written at the same moment; try again.");
