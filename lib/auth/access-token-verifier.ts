@@ -9,6 +9,7 @@ import type { AuthConfig } from "../config/config.ts";
 import { CLOCK_SKEW_SECONDS, type VerifiedAccessToken, verifyAccessToken } from "./access-tokens.ts";
 import type { KeyRingProvider } from "./key-ring-provider.ts";
 import type { KeyRing } from "./signing-keys.ts";
+import { setBounded } from "../collections/bounded-map.ts";
 
 export interface AccessTokenVerifierOptions {
   /** Tokens kept; the oldest is dropped past this. */
@@ -43,8 +44,7 @@ export function createAccessTokenVerifier(ring: KeyRingProvider, auth: AuthConfi
     const verified = await verifyAccessToken(ring, auth, token);
     const kid = kidOf(token);
     if (kid !== undefined) {
-      if (verifiedTokens.size >= maxEntries) verifiedTokens.delete(verifiedTokens.keys().next().value as string);
-      verifiedTokens.set(token, { verified, kid });
+      setBounded(verifiedTokens, token, { verified, kid }, maxEntries);
     }
     return verified;
   };

@@ -11,6 +11,7 @@ import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
 import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
 import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "./caller.ts";
+import { setBounded } from "../collections/bounded-map.ts";
 
 export interface ApiKeyVerifierOptions {
   /** How long a key's row is trusted before it is read again: the bound when the store cannot carry a marker. */
@@ -59,14 +60,6 @@ interface LiveKey {
 
 type Loaded = LiveKey | undefined;
 
-function remember<V>(map: Map<string, V>, key: string, value: V, maxEntries: number): void {
-  if (map.size >= maxEntries && !map.has(key)) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
-}
-
 export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<ApiKeyVerifierOptions> = {}): ApiKeyService {
   const { cacheTtlMs, revocationCheckMs, unknownTtlMs, maxEntries, usage: usageOptions } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
   const { db, store } = deps;
@@ -87,15 +80,15 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
     const liveUntil = Math.min(row?.expiresAt?.getTime() ?? Infinity, row?.graceEndsAt?.getTime() ?? Infinity);
     if (row === undefined || row.revokedAt !== null || liveUntil <= now) {
       live.delete(hash);
-      remember(unknownSince, hash, now, maxEntries);
+      setBounded(unknownSince, hash, now, maxEntries);
       return undefined;
     }
     const caller: ApiKeyCaller = { kind: "api_key", keyId: row.id, orgId: row.orgId, scopes: Object.freeze([...row.scopes]), rateLimitPerMinute: row.rateLimitPerMinute ?? undefined };
     // A fresh row already shows a committed revocation; one read just before it is caught by the marker
     // within revocationCheckMs, like any cached entry.
     const entry: LiveKey = { caller, liveUntil, loadedAt: now, markerCheckedAt: now };
-    remember(live, hash, entry, maxEntries);
-    remember(hashOfKeyId, row.id, hash, maxEntries);
+    setBounded(live, hash, entry, maxEntries);
+    setBounded(hashOfKeyId, row.id, hash, maxEntries);
     return entry;
   };
 

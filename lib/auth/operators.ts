@@ -11,6 +11,7 @@ import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
+import { setBounded } from "../collections/bounded-map.ts";
 
 export interface OperatorCheckOptions {
   /** How long an instance remembers that a user is not an operator. */
@@ -44,19 +45,11 @@ export function createOperatorCheck(lookup: (userId: string) => Promise<boolean>
   const pending = new Map<string, Promise<boolean>>();
   // Bumped by forget(): a "no" read before a grant is not remembered after it.
   const grants = new Map<string, number>();
-  const remember = (userId: string) => {
-    refusedAt.delete(userId);
-    if (refusedAt.size >= maxRemembered) {
-      const oldest = refusedAt.keys().next();
-      if (!oldest.done) refusedAt.delete(oldest.value);
-    }
-    refusedAt.set(userId, Date.now());
-  };
   const query = (userId: string): Promise<boolean> => {
     const grantsBefore = grants.get(userId);
     const answer = lookup(userId)
       .then((yes) => {
-        if (!yes && grants.get(userId) === grantsBefore) remember(userId);
+        if (!yes && grants.get(userId) === grantsBefore) setBounded(refusedAt, userId, Date.now(), maxRemembered);
         return yes;
       })
       .finally(() => {

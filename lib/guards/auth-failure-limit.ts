@@ -20,6 +20,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { Access, ResolvedRateLimitRule } from "../http/route-policy.ts";
 import { networkOfClientKey } from "./ip-network.ts";
 import { type RateLimiter, rateLimitHeaders } from "./rate-limit/rate-limiter.ts";
+import { setBounded } from "../collections/bounded-map.ts";
 
 export interface AuthFailureLimitOptions {
   limit: number;
@@ -123,11 +124,7 @@ export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKe
     async recordFailure(ip) {
       const outcome = await limiter.check("*", rules, { ip });
       if (outcome === undefined || outcome.allowed) return;
-      if (exhaustedUntil.size >= maxTracked && !exhaustedUntil.has(ip)) {
-        const oldest = exhaustedUntil.keys().next();
-        if (!oldest.done) exhaustedUntil.delete(oldest.value);
-      }
-      exhaustedUntil.set(ip, outcome.binding.reset);
+      setBounded(exhaustedUntil, ip, outcome.binding.reset, maxTracked);
       refuse(ip, rateLimitHeaders(outcome));
     },
   };
