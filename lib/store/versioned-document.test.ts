@@ -9,20 +9,32 @@ import { createVersionedDocument } from "./versioned-document.ts";
 const KEY = "test:doc";
 const instance = (store: MemoryStore, historyTtlMs?: number) =>
   createVersionedDocument({ store, key: KEY, field: "items", ...(historyTtlMs === undefined ? {} : { historyTtlMs }) });
+// A store whose calls answer after a random pause, as Redis round trips do, so concurrent callers
+// interleave differently each run.
+const jittery = (memory: MemoryStore): MemoryStore => {
+  const jitter = <T>(call: () => Promise<T>) => Bun.sleep(Math.random() * 2).then(call);
+  return Object.assign(Object.create(memory) as MemoryStore, {
+    get: (key: string) => jitter(() => memory.get(key)),
+    set: (key: string, value: string, options?: SetOptions) => jitter(() => memory.set(key, value, options)),
+    del: (...keys: string[]) => jitter(() => memory.del(...keys)),
+  });
+};
 const appending = (item: string) => (latest: { value: unknown } | undefined) => [...((latest?.value as string[] | undefined) ?? []), item];
 
 describe("versioned document", () => {
-  test("writes from several instances at once each get their own version, and none is lost", async () => {
-    const store = new MemoryStore();
-    const writers = [instance(store), instance(store), instance(store)];
-    await Promise.all(
-      writers.map(async (writer, w) => {
-        for (const i of [0, 1, 2]) await writer.write(appending(`${w}-${i}`), `writer-${w}`);
-      }),
-    );
-    const latest = await instance(store).latest();
-    expect(latest?.version).toBe(9);
-    expect((latest?.value as string[]).sort()).toEqual(["0-0", "0-1", "0-2", "1-0", "1-1", "1-2", "2-0", "2-1", "2-2"]);
+  test("writes from several instances at once each get their own version, none is lost, and an instance starting afterwards sees the newest", async () => {
+    for (let run = 0; run < 10; run++) {
+      const store = jittery(new MemoryStore());
+      const writers = [instance(store), instance(store), instance(store)];
+      await Promise.all(
+        writers.map(async (writer, w) => {
+          for (const i of [0, 1, 2]) await writer.write(appending(`${w}-${i}`), `writer-${w}`);
+        }),
+      );
+      const latest = await instance(store).latest();
+      expect(latest?.version).toBe(9);
+      expect((latest?.value as string[]).sort()).toEqual(["0-0", "0-1", "0-2", "1-0", "1-1", "1-2", "2-0", "2-1", "2-2"]);
+    }
   });
 
   test("an instance that slept past the version keys' lifetime catches up from the main key, and its write builds on the newest", async () => {
@@ -118,14 +130,7 @@ describe("versioned document", () => {
 
   test("two instances putting back at once end with every instance on the same, newest state", async () => {
     for (let run = 0; run < 20; run++) {
-      const memory = new MemoryStore();
-      // Each call answers after a random pause, as Redis round trips do, so the two interleave differently each run.
-      const jitter = <T>(call: () => Promise<T>) => Bun.sleep(Math.random() * 2).then(call);
-      const store = Object.assign(Object.create(memory) as MemoryStore, {
-        get: (key: string) => jitter(() => memory.get(key)),
-        set: (key: string, value: string, options?: SetOptions) => jitter(() => memory.set(key, value, options)),
-        del: (...keys: string[]) => jitter(() => memory.del(...keys)),
-      });
+      const store = jittery(new MemoryStore());
       const [ahead, behind] = [instance(store), instance(store)];
       await ahead.write(appending("a"), "w");
       await behind.latest();

@@ -83,7 +83,7 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     const colon = raw.indexOf(":");
     return colon < 0 ? { version: Number(raw), id: undefined } : { version: Number(raw.slice(0, colon)), id: raw.slice(colon + 1) };
   };
-  const publish = async (doc: DocumentVersion, json = serialise(doc)) => {
+  const publish = async (doc: DocumentVersion, json: string) => {
     await store.set(key, json);
     await store.set(headKey, `${doc.version}:${doc.id}`);
   };
@@ -100,8 +100,9 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
       // The main key behind its head: an older version put back at the same moment overwrote it.
       const claimed = head.version > (known?.version ?? 0) ? await store.get(versionKey(head.version)) : null;
       if (claimed !== null) {
-        remember(parse(claimed));
-        await publish(parse(claimed), claimed);
+        const doc = parse(claimed);
+        remember(doc);
+        await publish(doc, claimed);
       }
     }
     for (;;) {
@@ -147,10 +148,9 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
         if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) continue;
         remember(doc);
         await publish(doc, json);
-        // A writer that claimed a later version may have set the main key before this one did: put it back,
-        // so an instance starting cold does not begin from an older version.
-        const newest = await latest();
-        if (newest !== undefined && newest.version > doc.version) await publish(newest);
+        // A writer that claimed a later version may have published before this one did: the poll sets
+        // the main key and head back to it, so an instance starting cold does not begin from an older one.
+        await latest();
         return doc;
       }
       throw new AppError("CONFLICT", "Another change was being written at the same moment; try again.");
