@@ -136,9 +136,10 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (env_ === "production" && parsed.ENCRYPTION_KEYS === undefined) {
     throw missing("ENCRYPTION_KEYS", "in production (v1:<32 bytes in base64>, comma-separated versions)");
   }
-  // Admin routes tell the token from an operator's access token by its shape.
+  // Admin routes tell the token from an operator's access token by its shape: wrong guesses at a token
+  // shaped like one would be taken for refused access tokens, which are not counted.
   if (parsed.ADMIN_TOKEN !== undefined && ACCESS_TOKEN_SHAPE.test(parsed.ADMIN_TOKEN)) {
-    throw new ConfigError("Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes would take it for an operator's access token");
+    throw new ConfigError("Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two apart by shape");
   }
   const encryptionKeys = parseEncryptionKeys(parsed.ENCRYPTION_KEYS ?? DEVELOPMENT_ENCRYPTION_KEY);
   if (encryptionKeys.some((k) => k.key.byteLength !== 32)) throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes");

@@ -1,8 +1,9 @@
 /**
  * Who may call the admin routes: a signed-in user holding the operator role (lib/auth/operators.ts), or
  * the ADMIN_TOKEN bearer, kept to name the first operator and to get back in when no operator can sign
- * in. The role is read from the database on every call (admin traffic is small), so revoking it or
- * disabling the account takes effect at once, whatever access tokens are still unexpired.
+ * in. The role is read from the database on every call (only a "no" is remembered, for a few seconds: see
+ * lib/auth/operators.ts), so revoking it or disabling the account takes effect at once, whatever access
+ * tokens are still unexpired.
  */
 import { ACCESS_TOKEN_SHAPE } from "../auth/access-token-shape.ts";
 import type { Authenticator } from "../auth/authenticate.ts";

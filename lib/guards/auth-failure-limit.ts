@@ -4,10 +4,10 @@
  * operator role is counted against a budget every instance shares. Past it, the address's API keys get
  * 429 before they are looked up, its admin and cron secrets get 429 unless right, and its non-operators'
  * admin calls get 429 (an operator's token still works: anyone sharing the address could keep the budget
- * spent, and the role lookup behind it is cached for refusals); each such refusal counts toward an
- * automatic IP block like any other 429. Refused access tokens are not counted: one costs no query, and clients (an operator's console
- * too) routinely send an expired token before refreshing, which would lock out a busy NAT. Callers without a known address ("unknown")
- * are never counted, as they would all share one budget. The budget check reads memory only: an instance
+ * spent, and refused role lookups are cached); each such refusal counts toward an automatic IP block
+ * like any other 429. Refused access tokens are not counted: one costs no query, and clients (an
+ * operator's console too) routinely send an expired token before refreshing, which would lock out a busy
+ * NAT. Callers without a known address ("unknown") are never counted, as they would all share one budget. The budget check reads memory only: an instance
  * learns that an address is over budget from its own next failure, the count itself being shared.
  * Failures are counted once a lookup has answered, so an address sending many keys at once would have
  * them all looked up before the first failure counts: the lookups of keys not yet loaded run at most
@@ -115,9 +115,9 @@ export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKe
     assertWithinBudget,
     countsGuesses(request, access, ip) {
       if (networkOfClientKey(ip) === undefined) return undefined;
+      if (access === "cron") return "secret";
       const authorization = request.headers.get("authorization");
       const presented = authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
-      if (access === "cron") return "secret";
       if (access === "admin") return ACCESS_TOKEN_SHAPE.test(presented) ? "role" : "secret";
       return apiKeys.isApiKey(presented) ? "api-key" : undefined;
     },
