@@ -4,11 +4,11 @@
  */
 import { type } from "arktype";
 import { Elysia } from "elysia";
+import { adminActorName, adminActorOf } from "../lib/audit/admin-actor.ts";
 import { type AuditEvent, recordAuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
 import { AppError } from "../lib/errors/app-error.ts";
-import { adminActorName, adminActorOf } from "../lib/audit/admin-actor.ts";
 import { type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";

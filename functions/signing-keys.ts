@@ -1,7 +1,7 @@
 /** Operator control of the JWT signing keys: a forced rotation, e.g. when a key may have leaked. */
 import { Elysia } from "elysia";
-import { rotateRuntimeSigningKeys } from "../lib/auth/signing-key-rotation.ts";
 import { adminActorOf } from "../lib/audit/admin-actor.ts";
+import { rotateRuntimeSigningKeys } from "../lib/auth/signing-key-rotation.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/http/route-policy.ts";
