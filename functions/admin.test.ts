@@ -207,6 +207,24 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(after.blocks).toEqual(before.blocks);
   });
 
+  test("a lone UTF-16 surrogate in a block's reason or a settings rule name is 400 BAD_REQUEST: no block, no change, no audit row", async () => {
+    const ip = freshIpv4();
+    const settingsBefore = await api.settings();
+    const auditedBefore = await runtime.db.primary.select().from(auditEvents);
+    const lone = "\ud800";
+    const requests: [string, string, unknown][] = [
+      ["POST", "/admin/ip-blocks", { target: ip, ttlSeconds: 60, reason: `scraping ${lone}` }],
+      ["PATCH", "/admin/settings", { rateLimitOverrides: { "/eight": [{ name: lone, limit: 1_000, windowMs: 1_000, scope: "ip" }] } }],
+    ];
+    for (const [method, path, body] of requests) {
+      const response = await api.call(method, path, { body });
+      expect({ path, status: response.status, code: ((await response.json()) as ErrorBody).error.code }).toEqual({ path, status: 400, code: "BAD_REQUEST" });
+    }
+    expect(await api.probe(ip)).toBe(200);
+    expect(await api.settings()).toEqual(settingsBefore);
+    expect((await runtime.db.primary.select().from(auditEvents)).length).toBe(auditedBefore.length);
+  });
+
   test("PATCH /admin/settings applies a partial change here at once and on the other instance within the poll interval", async () => {
     const threshold = 40 + Math.floor(Math.random() * 50);
     const response = await api.call("PATCH", "/admin/settings", { body: { blocking: { threshold }, timeoutsMs: { read: 4_000 } } });

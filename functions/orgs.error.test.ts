@@ -40,6 +40,23 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
     }
   });
 
+  test("a lone UTF-16 surrogate in an organization or key name is 400 BAD_REQUEST, and nothing is stored", async () => {
+    const { orgId, owner } = await team();
+    const lone = "\ud800";
+    const refused: [string, string, unknown][] = [
+      ["POST", "/v1/orgs", { name: lone }],
+      ["PATCH", `/v1/orgs/${orgId}`, { name: `Acme ${lone}` }],
+      ["POST", `/v1/orgs/${orgId}/keys`, { name: lone, scopes: ["orgs:read"] }],
+    ];
+    for (const [method, path, body] of refused) {
+      const response = await call(method, path, owner, body);
+      expect({ method, path, status: response.status, code: await codeOf(response) }).toEqual({ method, path, status: 400, code: "BAD_REQUEST" });
+    }
+    const { orgs } = (await (await call("GET", "/v1/orgs", owner)).json()) as { orgs: { id: string; name: string }[] };
+    expect(orgs.map((org) => [org.id, org.name])).toEqual([[orgId, "Acme"]]);
+    expect(((await (await call("GET", `/v1/orgs/${orgId}/keys`, owner)).json()) as { keys: unknown[] }).keys).toEqual([]);
+  });
+
   test("adding an unknown user is 404; adding a member twice is 409", async () => {
     const { orgId, owner, member } = await team();
     expect(await codeOf(await call("POST", `/v1/orgs/${orgId}/members`, owner, { userId: crypto.randomUUID(), role: "member" }))).toBe("NOT_FOUND");
