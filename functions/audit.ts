@@ -4,7 +4,7 @@
  */
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { type AuditFilters, MAX_AUDIT_PAGE_SIZE, queryAuditEvents } from "../lib/audit/audit-query.ts";
+import { type AuditFilters, MAX_AUDIT_PAGE_SIZE, auditDateFilter, queryAuditEvents } from "../lib/audit/audit-query.ts";
 import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
@@ -29,8 +29,8 @@ const filters = {
   "+": "reject",
   "action?": "0 < string <= 100",
   "actor?": "0 < string <= 100",
-  "since?": "string.date.iso.parse",
-  "until?": "string.date.iso.parse",
+  "since?": auditDateFilter,
+  "until?": auditDateFilter,
   "cursor?": type("string.integer.parse").to("number > 0"),
   "limit?": type("string.integer.parse").to(`1 <= number <= ${MAX_AUDIT_PAGE_SIZE}`),
 } as const;
