@@ -126,6 +126,28 @@ describe("request log", () => {
     expect(lines[0]).toMatchObject({ level: "info", msg: "request", method: "GET", route: "/widgets/:id", status: 200 });
     expect(typeof lines[0]?.durationMs).toBe("number");
   });
+
+  test("an unmatched path is logged under a fixed route name, with its secret-shaped segments redacted", async () => {
+    const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+    const apiKey = `rk_${"A1b2C3d4E5".repeat(4)}xyz123456`;
+    const hexToken = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const before = runtime.logLines.length;
+    for (const path of [`/x/${jwt}`, `/keys/${apiKey}/use`, `/x/${apiKey.slice(0, 12)}`, `/auth/Bearer%20${hexToken.slice(0, 20)}`, `/reset/${hexToken}`, `/orgs/${id}/nope`]) {
+      expect((await request(path)).status).toBe(404);
+    }
+    const lines = runtime.logLines.slice(before);
+    for (const secret of [jwt.slice(0, 20), apiKey.slice(0, 12), hexToken.slice(0, 20)]) expect(lines.join("\n")).not.toContain(secret);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ route, path, status }) => ({ route, path, status }));
+    expect(logged).toEqual([
+      { route: "(unmatched)", path: "/x/[REDACTED]", status: 404 },
+      { route: "(unmatched)", path: "/keys/[REDACTED]/use", status: 404 },
+      { route: "(unmatched)", path: "/x/[REDACTED]", status: 404 },
+      { route: "(unmatched)", path: "/auth/[REDACTED]", status: 404 },
+      { route: "(unmatched)", path: "/reset/[REDACTED]", status: 404 },
+      { route: "(unmatched)", path: `/orgs/${id}/nope`, status: 404 },
+    ]);
+  });
 });
 
 describe("draining", () => {

@@ -32,7 +32,7 @@ import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overri
 import { type CallerIdentity, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
-import { describeError } from "../log/redact.ts";
+import { describeError, pathRedactor } from "../log/redact.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 import { JSON_CONTENT_TYPE, type PreparedHeaders, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
@@ -64,6 +64,9 @@ function withRequestId(response: Response, requestId: string): Response {
   }
 }
 
+// A path no route matched is whatever the client sent: logged under one name, its secret-shaped segments redacted.
+const UNMATCHED_ROUTE = "(unmatched)";
+
 // Unexpected errors keep their stack (our code's frames); database errors and failed queries never carry values.
 function describeUnexpected(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { value: String(error) };
@@ -80,6 +83,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = openIpBlocker(runtime);
   const inBackground = createWaitUntil(logger);
+  const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
   const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) => inBackground(ipBlocker.recordViolation(ip)));
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: operatorCheckOf(runtime).isOperator, logger });
@@ -248,10 +252,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const fields: LogFields = {
         requestId: context.requestId,
         method: request.method,
-        route: context.route ?? path,
+        route: context.route ?? UNMATCHED_ROUTE,
         status,
         durationMs: Math.round((performance.now() - context.startedAt) * 100) / 100,
       };
+      if (context.route === undefined) fields.path = redactUnmatchedPath(path);
       if (context.clientIp !== undefined) fields.ip = context.clientIp;
       if (context.userId !== undefined) fields.userId = context.userId;
       if (context.orgId !== undefined) fields.orgId = context.orgId;

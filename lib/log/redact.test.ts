@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { DrizzleQueryError } from "drizzle-orm";
 import { PGlite } from "@electric-sql/pglite";
 import { pgliteTemplate } from "../../test/pglite-template.ts";
-import { REDACTED, redact } from "./redact.ts";
+import { REDACTED, pathRedactor, redact } from "./redact.ts";
 
 describe("redact", () => {
   test("replaces secret-named fields at any depth", () => {
@@ -53,5 +53,15 @@ describe("redact", () => {
       table: "users",
       constraint: "users_email_unique",
     });
+  });
+
+  test("pathRedactor replaces key-, bearer- and token-shaped segments and keeps words and ids", () => {
+    const redactPath = pathRedactor({ apiKeyPrefix: "tk" });
+    const readable = "/v1/orgs/0f8fad5b-d9cb-469f-a165-70867728950e/api_keys/user_settings/42/app.min.js";
+    expect(redactPath(readable)).toBe(readable);
+    expect(redactPath("/a/tk_short/b/rk_short")).toBe(`/a/${REDACTED}/b/rk_short`);
+    expect(redactPath("/a/bearer%20x/b")).toBe(`/a/${REDACTED}/b`);
+    expect(redactPath(`/a/${"Ab+c9".repeat(7)}==`)).toBe(`/a/${REDACTED}`);
+    expect(redactPath("/a/eyJhbGciOiJub25lIn0.e30./b")).toBe(`/a/${REDACTED}/b`);
   });
 });

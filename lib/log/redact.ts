@@ -1,4 +1,4 @@
-/** Replaces secret-looking fields in a log record, at any depth, before it is written. */
+/** Replaces secret-looking fields in a log record, at any depth, before it is written, and secrets in unrouted paths. */
 export const REDACTED = "[REDACTED]";
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|private|credential|signature/i;
@@ -12,6 +12,32 @@ const MAY_HOLD_CREDENTIALS = /:\/\/|bearer/i;
 export function redactText(text: string): string {
   if (!MAY_HOLD_CREDENTIALS.test(text)) return text;
   return text.replace(URL_CREDENTIALS, `$1${REDACTED}@`).replace(BEARER_VALUE, `$1${REDACTED}`);
+}
+
+export interface PathRedactorOptions {
+  /** A segment starting with this and `_` is an API key, however short (a truncated paste is still secret). */
+  apiKeyPrefix: string;
+}
+
+// A run this long of base64url (or hex) characters carries a token's entropy, not a word.
+const TOKEN_RUN = /[A-Za-z0-9_+=-]{32,}/;
+// A JWT (or JWE): dot-separated base64url parts, the first an encoded JSON header of 10+ characters.
+const JWT_LIKE = /^[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){2,4}$/;
+const BEARER = /bearer/i;
+// Ids are not secrets, and keeping them shows which resource a wrong path named.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Builds the redactor for a path no route matched, which may hold anything a client pasted into it.
+ *
+ * @returns the path with each bearer-, key- or token-shaped segment replaced by `[REDACTED]`
+ * @example pathRedactor({ apiKeyPrefix: "rk" })("/x/rk_abc/eyJhbGciOiJIUzI1NiJ9.e30.sig") // "/x/[REDACTED]/[REDACTED]"
+ */
+export function pathRedactor(options: PathRedactorOptions): (path: string) => string {
+  const keyStart = `${options.apiKeyPrefix}_`;
+  const isSecret = (segment: string) =>
+    !UUID.test(segment) && (segment.startsWith(keyStart) || BEARER.test(segment) || JWT_LIKE.test(segment) || TOKEN_RUN.test(segment));
+  return (path) => path.split("/").map((segment) => (isSecret(segment) ? REDACTED : segment)).join("/");
 }
 
 // Log records reuse a small set of field names; remember which ones are secret.
