@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
+import { openIpBlocker } from "../lib/guards/ip-block.ts";
 import { type RampartApp, buildApp } from "../lib/http/app.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { createBreaker } from "../lib/resilience/breaker.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
@@ -78,6 +82,27 @@ describe("health on embedded defaults", () => {
     local.lifecycle.shuttingDown = true;
     // The app itself refuses new requests while draining; readiness reports the same state.
     expect((await get(probed, "/health/ready")).status).toBe(503);
+  });
+});
+
+describe("health probes from an automatically blocked address", () => {
+  const LOAD_BALANCER = "10.0.0.7";
+  const status = defineRouteGroup("status", () => new Elysia().use(policyPlugin).get("/status", () => ({ ok: true }), { policy: { access: "public", rateLimits: [] } }));
+  let runtime: TestRuntime;
+  // Opening PGlite and migrating it takes a few seconds on a loaded machine.
+  beforeAll(async () => {
+    runtime = await openTestRuntime({ env: { TRUST_PROXY: "1" } });
+  }, 30_000);
+  afterAll(() => runtime.close());
+
+  test("live and ready still answer 200, while other routes refuse the address", async () => {
+    const app = buildApp(runtime, [health, status]);
+    const blocker = openIpBlocker(runtime);
+    for (let i = 0; i < runtime.settings.current().blocking.threshold; i++) await blocker.recordViolation(LOAD_BALANCER);
+    const from = (path: string) => app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": LOAD_BALANCER } }));
+    expect((await from("/status")).status).toBe(403);
+    expect((await from("/health/live")).status).toBe(200);
+    expect((await from("/health/ready")).status).toBe(200);
   });
 });
 

@@ -1,12 +1,12 @@
-/** Liveness and readiness probes: public, never rate limited, never cached. */
+/** Liveness and readiness probes: public, never rate limited, never IP-blocked, never cached. */
 import { Elysia } from "elysia";
 import { createReadinessCheck } from "../lib/health/readiness.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/http/route-policy.ts";
 
-// Load balancers probe from a handful of addresses; a limit would take the instance out of rotation.
-const PROBE: RoutePolicy = { access: "public", rateLimits: [], bodyLimitBytes: 0, timeout: "read" };
+// Load balancers probe from a handful of addresses; a limit or a block of one would take the instance out of rotation.
+const PROBE: RoutePolicy = { access: "public", rateLimits: [], ipBlocks: "exempt", bodyLimitBytes: 0, timeout: "read" };
 
 export default defineRouteGroup("health", (runtime) => {
   const checkReadiness = createReadinessCheck(runtime, { cacheMs: runtime.config.readinessCacheMs });

@@ -4,7 +4,7 @@
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
  *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block (not on
- *                   admin routes) → guess budget (API keys) → access (operator's access token or
+ *                   admin routes, nor on routes exempt from it) → guess budget (API keys) → access (operator's access token or
  *                   ADMIN_TOKEN, cron secret, or access token / API key with scopes; a refused key or
  *                   secret spends the budget) → rate limits (per ip, user, org or key) → declared body
  *                   size and type → deadline (by route class)
@@ -103,7 +103,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const ip = resolveClientIp(request, context.socketAddress);
       context.clientIp = ip;
       // Admin routes answer only to an operator or ADMIN_TOKEN, who must be able to lift a block that covers them.
-      if (policy.access !== "admin" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
+      if (policy.access !== "admin" && policy.ipBlocks === "enforced" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
       const identity: CallerIdentity = { ip };
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
       if (policy.access !== "public") {

@@ -8,6 +8,8 @@ export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
 export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
+/** enforced: a blocked address is refused (403 IP_BLOCKED); exempt: the route answers it anyway. */
+export type IpBlockPolicy = "enforced" | "exempt";
 
 export interface RateLimitRule {
   /** Distinguishes several rules on one route, e.g. "burst" and "sustained". */
@@ -34,6 +36,8 @@ export interface RoutePolicy {
   cache?: string;
   /** Replaces the default security headers, e.g. a Content-Security-Policy for an HTML docs page. */
   headers?: Readonly<Record<string, string>>;
+  /** Whether IP blocks apply; "exempt" is for health probes, which a blocked load balancer must still reach. @default "enforced" */
+  ipBlocks?: IpBlockPolicy;
 }
 
 export interface ResolvedRateLimitRule extends Required<RateLimitRule> {}
@@ -47,6 +51,7 @@ export interface ResolvedPolicy {
   timeout: TimeoutClass;
   cache: string;
   headers: Readonly<Record<string, string>>;
+  ipBlocks: IpBlockPolicy;
 }
 
 export const MiB = 1024 * 1024;
@@ -55,6 +60,7 @@ export const DEFAULT_POLICY = {
   bodyLimitBytes: MiB,
   accepts: ["application/json"],
   cache: "no-store",
+  ipBlocks: "enforced",
   rateLimit: { algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
   /** Routes that declare no rate limit still get this one per client address. */
   rateLimits: [{ name: "default", limit: 300, windowMs: 60_000, scope: "ip" }],
@@ -72,5 +78,6 @@ export function resolvePolicy(policy: RoutePolicy, method: string): ResolvedPoli
     timeout: policy.timeout ?? (method === "GET" || method === "HEAD" ? "read" : "write"),
     cache: policy.cache ?? DEFAULT_POLICY.cache,
     headers: policy.headers ?? {},
+    ipBlocks: policy.ipBlocks ?? DEFAULT_POLICY.ipBlocks,
   };
 }
