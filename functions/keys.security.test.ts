@@ -11,6 +11,7 @@ import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
 import { withCountedQueries } from "../test/counting-db.ts";
 import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
+import me from "./me.ts";
 
 const ALL_SCOPES = API_KEY_SCOPES;
 
@@ -35,6 +36,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
   };
   const call = (method: string, path: string, token: string, body?: unknown) => harness.client.call(method, path, { token, body });
 
+  // Opening PGlite and migrating it takes a few seconds on a loaded machine.
   beforeAll(async () => {
     harness = await openIdentityTestApp(backend);
     ownerA = await harness.client.createUser();
@@ -42,7 +44,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
     orgA = await harness.client.createOrg(ownerA, "Tenant A");
     orgB = await harness.client.createOrg(ownerB, "Tenant B");
     keyB = await createKey(ownerB, orgB, { scopes: ALL_SCOPES });
-  });
+  }, 30_000);
   afterAll(() => harness.runtime.close());
 
   describe("every dead or bogus key gets the same 401 as no credentials at all", () => {
@@ -137,7 +139,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       expect((await call("GET", `/v1/orgs/${orgA}`, writer.key)).status).toBe(403);
     });
 
-    test("no key may create, revoke or rotate keys, or change members, whatever its scopes (401)", async () => {
+    test("no key may create, revoke or rotate keys, change members or read a user's own routes, whatever its scopes (403 saying why)", async () => {
       const strong = await createKey(ownerA, orgA, { scopes: ALL_SCOPES });
       const victim = await createKey(ownerA, orgA);
       const attempts: [string, string, unknown?][] = [
@@ -148,10 +150,15 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
         ["PATCH", `/v1/orgs/${orgA}/members/${ownerA.userId}`, { role: "member" }],
         ["DELETE", `/v1/orgs/${orgA}/members/${ownerA.userId}`],
         ["POST", "/v1/orgs", { name: "Key-made org" }],
+        ["GET", "/v1/orgs"],
       ];
+      const needsUser = { status: 403, error: { code: "FORBIDDEN", message: "This route needs a signed-in user's access token; API keys are not accepted here." } };
       for (const [method, path, body] of attempts) {
-        expect({ method, path, status: (await call(method, path, strong.key, body)).status }).toEqual({ method, path, status: 401 });
+        expect({ method, path, ...(await stableErrorOf(await call(method, path, strong.key, body))) }).toEqual({ method, path, ...needsUser });
       }
+      const meApp = buildApp(harness.runtime, [me]);
+      const meResponse = await meApp.fetch(new Request("http://localhost/v1/me", { headers: { authorization: `Bearer ${strong.key}` } }));
+      expect(await stableErrorOf(meResponse)).toEqual(needsUser);
       expect((await call("GET", `/v1/orgs/${orgA}`, victim.key)).status).toBe(200);
     });
   });

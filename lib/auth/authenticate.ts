@@ -1,6 +1,7 @@
 /**
  * The authentication guard: reads `Authorization: Bearer …`, tells API keys from JWTs by prefix,
- * verifies either, and enforces a route's required scopes for keys. Every failure is the same 401.
+ * verifies either, and enforces a route's required scopes for keys. Every failed verification is the same
+ * 401; a working key on a route for signed-in users only is a 403 that says so.
  */
 import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
@@ -27,6 +28,12 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
     return caller;
   };
 
+  // The key is checked first, so a bogus one is still the 401 that spends the address's guess budget.
+  const keyOnUserRoute = (caller: ApiKeyCaller | undefined): never => {
+    if (caller === undefined) throw unauthorized();
+    throw new AppError("FORBIDDEN", "This route needs a signed-in user's access token; API keys are not accepted here.");
+  };
+
   const userCaller = (token: VerifiedAccessToken): Caller | Promise<Caller> => {
     const caller: Caller = { kind: "user", userId: token.userId, sessionId: token.sessionId };
     const revoked = revocations.isRevoked(token.sessionId);
@@ -45,8 +52,9 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
     if (authorization === null || !authorization.startsWith("Bearer ")) throw unauthorized();
     const presented = authorization.slice(7).trim();
     if (apiKeys.isApiKey(presented)) {
-      if (policy.access !== "user-or-key") throw unauthorized();
+      if (policy.access !== "user-or-key" && policy.access !== "user") throw unauthorized();
       const caller = apiKeys.verify(presented, gate, client);
+      if (policy.access === "user") return caller instanceof Promise ? caller.then(keyOnUserRoute) : keyOnUserRoute(caller);
       return caller instanceof Promise ? caller.then((verified) => keyCaller(verified, policy)) : keyCaller(caller, policy);
     }
     const token = verifyAccessToken(presented);

@@ -14,6 +14,7 @@ const routes = defineRouteGroup("probes", () =>
   new Elysia()
     .use(policyPlugin)
     .get("/probe", () => ({ ok: true }), { policy: { access: "user-or-key", rateLimits: [] } })
+    .get("/user-probe", () => ({ ok: true }), { policy: { access: "user", rateLimits: [] } })
     .get("/admin/probe", () => ({ ok: true }), { policy: { access: "admin", rateLimits: [] } }),
 );
 
@@ -56,6 +57,18 @@ describe("failed-authentication budget per client address", () => {
     // The address is refused whatever it presents, until the window ends; other addresses are not.
     expect((await send(key.key)).status).toBe(429);
     expect((await call("/probe", freshIp(), key.key)).status).toBe(200);
+  });
+
+  test("on a route for signed-in users, a working key is 403 and spends nothing; forged keys are 401 and spend the budget as anywhere", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < BUDGET + 5; i++) {
+      const refused = await call("/user-probe", ip, key.key);
+      expect({ status: refused.status, code: ((await refused.json()) as { error: { code: string } }).error.code }).toEqual({ status: 403, code: "FORBIDDEN" });
+    }
+    const statuses: number[] = [];
+    for (let i = 0; i < BUDGET; i++) statuses.push((await call("/user-probe", ip, forgedKey())).status);
+    expect(statuses).toEqual(Array<number>(BUDGET).fill(401));
+    expect((await call("/user-probe", ip, forgedKey())).status).toBe(429);
   });
 
   test("a burst of forged keys sent at once is looked up at most maxConcurrentLookups at a time, and stops reaching the database once the budget is spent", async () => {
