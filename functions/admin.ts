@@ -5,11 +5,12 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { adminActorName, adminActorOf } from "../lib/audit/admin-actor.ts";
-import { type AuditEvent, recordAuditEvent } from "../lib/audit/audit-log.ts";
+import { applyAfterAudit } from "../lib/audit/audit-first.ts";
+import type { AuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
 import { AppError } from "../lib/errors/app-error.ts";
-import { type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
+import { type IpBlock, canonicalBlockTarget, openIpBlocker } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/http/route-policy.ts";
@@ -39,6 +40,8 @@ const ADMIN_WRITE: RoutePolicy = {
   timeout: "write",
 };
 
+const SETTINGS_TARGET = { type: "settings", id: "live" };
+
 const ADMIN_WRITE_NO_BODY: RoutePolicy = { ...ADMIN_WRITE, bodyLimitBytes: 0 };
 
 function presentAccount(account: Account) {
@@ -59,33 +62,41 @@ function present(block: IpBlock) {
 export default defineRouteGroup("admin", (runtime) => {
   const blocker = openIpBlocker(runtime);
   const { settings } = runtime;
-  const audit = (request: Request, event: Omit<AuditEvent, "actor">) => recordAuditEvent(runtime.db.primary, { ...event, actor: adminActorOf(request) }, request);
+  // Store-backed changes: checked, then audited, then applied (lib/audit/audit-first.ts).
+  const audited = <T>(request: Request, event: Omit<AuditEvent, "actor">, apply: () => Promise<T>) =>
+    applyAfterAudit({ db: runtime.db.primary, logger: runtime.logger, request }, { ...event, actor: adminActorOf(request) }, apply);
 
   return new Elysia({ name: "admin" })
     .use(policyPlugin)
     .get("/admin/ip-blocks", async () => ({ blocks: (await blocker.list()).map(present) }), { policy: ADMIN_READ })
     .post("/admin/ip-blocks", async ({ body, request, set }) => {
       const ttlMs = body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000;
-      const block = await blocker.add(body.target, { ttlMs, reason: body.reason }, adminActorName(request));
-      await audit(request, { action: "admin.ip_block.added", target: { type: "ip", id: block.target }, metadata: { reason: block.reason, expiresAt: block.expiresAt } });
+      const entry = blocker.adminBlockOf(body.target, { ttlMs, reason: body.reason }, adminActorName(request));
+      const metadata = { reason: entry.reason, expiresAt: entry.expiresAt };
+      const block = await audited(request, { action: "admin.ip_block.added", target: { type: "ip", id: entry.target }, metadata }, () => blocker.apply(entry));
       set.status = 201;
       return { block: present(block) };
     }, { policy: ADMIN_WRITE, body: AddIpBlockBody })
     .delete("/admin/ip-blocks/:target", async ({ params, request }) => {
-      const removed = await blocker.remove(params.target, adminActorName(request));
-      if (removed === undefined) throw new AppError("NOT_FOUND", "No block on this address or range.");
-      await audit(request, { action: "admin.ip_block.removed", target: { type: "ip", id: removed } });
+      const target = canonicalBlockTarget(params.target);
+      const noBlock = () => new AppError("NOT_FOUND", "No block on this address or range.");
+      if (!(await blocker.list()).some((block) => block.target === target)) throw noBlock();
+      const removed = await audited(request, { action: "admin.ip_block.removed", target: { type: "ip", id: target } }, () => blocker.remove(target, adminActorName(request)));
+      if (removed === undefined) throw noBlock();
       return { removed };
     }, { policy: ADMIN_WRITE })
     .get("/admin/settings", () => ({ settings: settings.current() }), { policy: ADMIN_READ })
     .patch("/admin/settings", async ({ body, request }) => {
-      const next = await settings.update(body, adminActorName(request));
-      await audit(request, { action: "admin.settings.changed", target: { type: "settings", id: String(next.version) }, metadata: { patch: body } });
-      return { settings: next };
+      settings.check(body);
+      // The version is known only once written; the row is written before, so it names the live document.
+      const event = { action: "admin.settings.changed", target: SETTINGS_TARGET, metadata: { patch: body } } as const;
+      return { settings: await audited(request, event, () => settings.update(body, adminActorName(request))) };
     }, { policy: ADMIN_WRITE, body: SettingsPatchBody })
     .post("/admin/emergency", async ({ body, request }) => {
-      const next = await settings.update({ emergency: { enabled: body.enabled } }, adminActorName(request));
-      await audit(request, { action: "admin.emergency.changed", target: { type: "settings", id: String(next.version) }, metadata: { enabled: body.enabled } });
+      const patch = { emergency: { enabled: body.enabled } };
+      settings.check(patch);
+      const event = { action: "admin.emergency.changed", target: SETTINGS_TARGET, metadata: { enabled: body.enabled } } as const;
+      const next = await audited(request, event, () => settings.update(patch, adminActorName(request)));
       return { emergency: next.emergency };
     }, { policy: ADMIN_WRITE, body: EmergencyBody })
     .get("/admin/operators", async () => ({ operators: (await listOperators(runtime.db.primary)).map(presentAccount) }), { policy: ADMIN_READ })

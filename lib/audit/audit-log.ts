@@ -34,6 +34,7 @@ export type AuditAction =
   | "admin.ip_block.removed"
   | "admin.operator.granted"
   | "admin.operator.revoked"
+  | "admin.change_failed"
   | "ip.blocked";
 
 export interface AuditEvent {
@@ -60,8 +61,11 @@ function rowOf(event: AuditEvent, request?: Request): typeof auditEvents.$inferI
   };
 }
 
-export async function recordAuditEvent(db: Db, event: AuditEvent, request?: Request): Promise<void> {
-  await db.insert(auditEvents).values(rowOf(event, request));
+/** Inserts one event; its id, for a later event that refers to it. */
+export async function recordAuditEvent(db: Db, event: AuditEvent, request?: Request): Promise<number> {
+  const [row] = await db.insert(auditEvents).values(rowOf(event, request)).returning({ id: auditEvents.id });
+  if (row === undefined) throw new Error("inserting an audit event returned no row");
+  return row.id;
 }
 
 /** Several events in one insert (a scheduled job's batch). */

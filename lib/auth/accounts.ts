@@ -10,7 +10,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { passwordProblem } from "./credentials.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { type IssuedSession, startSession } from "./refresh-tokens.ts";
-import { revokeSessions } from "./sessions.ts";
+import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
 
 export interface Account {
   id: string;
@@ -62,8 +62,12 @@ export async function logIn(runtime: Runtime, hasher: PasswordHasher, credential
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
   if (hasher.needsRehash(user.passwordHash)) await db.update(users).set({ passwordHash: await hasher.hash(credentials.password) }).where(eq(users.id, user.id));
   const account = { id: user.id, email: user.email, createdAt: user.createdAt };
-  const session = await startSession(db, runtime.config.auth, account.id, request);
-  await recordAuditEvent(db, { action: "user.login.succeeded", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
+  // The session opens only with its audit row.
+  const session = await db.transaction(async (tx) => {
+    const opened = await startSession(tx, runtime.config.auth, account.id, request);
+    await recordAuditEvent(tx, { action: "user.login.succeeded", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: opened.sessionId } }, request);
+    return opened;
+  });
   return { account, session };
 }
 
@@ -96,9 +100,14 @@ export async function changePassword(
     // 403, not 401: the access token is fine, and a client must not read this as "signed out".
     throw new AppError("FORBIDDEN", "The current password is incorrect.");
   }
-  await db.update(users).set({ passwordHash: await hasher.hash(change.newPassword), passwordChangedAt: new Date() }).where(eq(users.id, user.id));
-  const revoked = await revokeSessions(runtime, { userId: user.id }, "password_changed");
-  await recordAuditEvent(db, { action: "user.password.changed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id }, metadata: { revokedSessions: revoked.length } }, request);
+  const passwordHash = await hasher.hash(change.newPassword);
+  const revoked = await db.transaction(async (tx) => {
+    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, user.id));
+    const ids = await revokeSessionsIn(tx, { userId: user.id }, "password_changed");
+    await recordAuditEvent(tx, { action: "user.password.changed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id }, metadata: { revokedSessions: ids.length } }, request);
+    return ids;
+  });
+  await publishRevocations(runtime, revoked);
   const session = await startSession(db, runtime.config.auth, user.id, request);
   return { account: { id: user.id, email: user.email, createdAt: user.createdAt }, session };
 }
@@ -106,10 +115,14 @@ export async function changePassword(
 /** Disables an account: it can no longer log in, and every session and access token it holds stops working. */
 export async function disableUser(runtime: Runtime, userId: string, actor: AuditEvent["actor"], request?: Request): Promise<{ revokedSessions: number }> {
   if (!UUID.test(userId)) throw new AppError("NOT_FOUND", "No such user.");
-  const db = runtime.db.primary;
-  const [user] = await db.update(users).set({ disabled: true }).where(eq(users.id, userId)).returning({ id: users.id });
-  if (user === undefined) throw new AppError("NOT_FOUND", "No such user.");
-  const revoked = await revokeSessions(runtime, { userId }, "user_disabled");
-  await recordAuditEvent(db, { action: "user.disabled", actor, target: { type: "user", id: userId }, metadata: { revokedSessions: revoked.length } }, request);
+  const revoked = await runtime.db.primary.transaction(async (tx) => {
+    const [user] = await tx.update(users).set({ disabled: true }).where(eq(users.id, userId)).returning({ id: users.id });
+    if (user === undefined) throw new AppError("NOT_FOUND", "No such user.");
+    const ids = await revokeSessionsIn(tx, { userId }, "user_disabled");
+    await recordAuditEvent(tx, { action: "user.disabled", actor, target: { type: "user", id: userId }, metadata: { revokedSessions: ids.length } }, request);
+    return ids;
+  });
+  // Access tokens stop once the disabling has committed with its row; refresh tokens already have.
+  await publishRevocations(runtime, revoked);
   return { revokedSessions: revoked.length };
 }

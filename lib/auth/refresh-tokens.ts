@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { and, eq, gt, isNull } from "drizzle-orm";
-import { recordAuditEvent } from "../audit/audit-log.ts";
+import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
@@ -12,7 +12,7 @@ import { AppError } from "../errors/app-error.ts";
 import { requestContextOf } from "../http/request-context.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { deviceLabel } from "./device-label.ts";
-import { revokeSessions } from "./sessions.ts";
+import { revokeSessionsAudited } from "./sessions.ts";
 
 export const REFRESH_TOKEN_BYTES = 32;
 /** The shape of a token we issue: 32 bytes in unpadded base64url. */
@@ -98,23 +98,23 @@ export async function rotateRefreshToken(runtime: Runtime, presented: string, re
     const ip = request === undefined ? undefined : requestContextOf(request).clientIp;
     await tx.update(sessions).set({ lastUsedAt: now, ...(ip === undefined ? {} : { ip }) }).where(eq(sessions.id, claimed.sessionId));
     const refreshToken = await issueToken(tx, auth, claimed.sessionId, session.expiresAt, now);
+    await recordAuditEvent(tx, { action: "session.refreshed", actor: { type: "user", id: session.userId }, target: { type: "session", id: claimed.sessionId } }, request);
     return { kind: "rotated", session: { sessionId: claimed.sessionId, refreshToken, userId: session.userId, email: session.email } };
   });
 
   if (rotation.kind === "reused") {
     const { sessionId, userId } = rotation;
-    const revoked = await revokeSessions(runtime, { userId, sessionId }, "token_reused");
     // The presenter is unknown: the thief or the user, whichever came second.
-    await recordAuditEvent(
-      db,
-      { action: "session.token_reused", actor: { type: "anonymous" }, target: { type: "session", id: sessionId }, metadata: { userId, familyRevoked: revoked.length > 0 } },
-      request,
-    );
+    const eventOf = (revoked: string[]): AuditEvent => ({
+      action: "session.token_reused",
+      actor: { type: "anonymous" },
+      target: { type: "session", id: sessionId },
+      metadata: { userId, familyRevoked: revoked.length > 0 },
+    });
+    await revokeSessionsAudited(runtime, { userId, sessionId }, "token_reused", eventOf, request);
     throw new AppError("TOKEN_REUSED");
   }
-  const { session } = rotation;
-  await recordAuditEvent(db, { action: "session.refreshed", actor: { type: "user", id: session.userId }, target: { type: "session", id: session.sessionId } }, request);
-  return session;
+  return rotation.session;
 }
 
 /**
@@ -129,7 +129,7 @@ export async function logOut(runtime: Runtime, presented: string, request?: Requ
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
     .where(eq(refreshTokens.tokenHash, hashRefreshToken(presented)));
   if (owner === undefined) return;
-  const revoked = await revokeSessions(runtime, owner, "logout");
-  if (revoked.length === 0) return;
-  await recordAuditEvent(db, { action: "session.logout", actor: { type: "user", id: owner.userId }, target: { type: "session", id: owner.sessionId } }, request);
+  const eventOf = (revoked: string[]): AuditEvent | undefined =>
+    revoked.length === 0 ? undefined : { action: "session.logout", actor: { type: "user", id: owner.userId }, target: { type: "session", id: owner.sessionId } };
+  await revokeSessionsAudited(runtime, owner, "logout", eventOf, request);
 }

@@ -4,7 +4,9 @@ import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test
 import { sessions, users } from "../db/schema/index.ts";
 import { identityOf } from "./identity.ts";
 import { startSession } from "./refresh-tokens.ts";
-import { listLiveSessions, revokeSessions } from "./sessions.ts";
+import { listLiveSessions, revokeSessionsAudited } from "./sessions.ts";
+
+const noEvent = () => undefined;
 
 describe.each(DATABASE_BACKENDS)("sessions on %s", (backend) => {
   let runtime: TestRuntime;
@@ -24,7 +26,7 @@ describe.each(DATABASE_BACKENDS)("sessions on %s", (backend) => {
     await startSession(runtime.db.primary, auth, userId, undefined, at(101)); // idle too long
     await startSession(runtime.db.primary, auth, userId, undefined, at(1001)); // past its absolute lifetime
     const revoked = await startSession(runtime.db.primary, auth, userId, undefined, at(5));
-    await revokeSessions(runtime, { userId, sessionId: revoked.sessionId }, "revoked");
+    await revokeSessionsAudited(runtime, { userId, sessionId: revoked.sessionId }, "revoked", noEvent);
 
     const listed = await listLiveSessions(runtime.db.primary, auth, userId, new Date(now));
     expect(listed.map((s) => s.id)).toEqual([recent.sessionId, live.sessionId]);
@@ -35,8 +37,8 @@ describe.each(DATABASE_BACKENDS)("sessions on %s", (backend) => {
     const userId = (user as { id: string }).id;
     const a = await startSession(runtime.db.primary, runtime.config.auth, userId);
     const b = await startSession(runtime.db.primary, runtime.config.auth, userId);
-    expect((await revokeSessions(runtime, { userId }, "password_changed")).sort()).toEqual([a.sessionId, b.sessionId].sort());
-    expect(await revokeSessions(runtime, { userId }, "password_changed")).toEqual([]);
+    expect((await revokeSessionsAudited(runtime, { userId }, "password_changed", noEvent)).sort()).toEqual([a.sessionId, b.sessionId].sort());
+    expect(await revokeSessionsAudited(runtime, { userId }, "password_changed", noEvent)).toEqual([]);
     const rows = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, userId));
     expect(rows.map((r) => r.revokedReason)).toEqual(["password_changed", "password_changed"]);
     expect(await identityOf(runtime).revocations.isRevoked(a.sessionId)).toBe(true);

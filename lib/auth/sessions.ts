@@ -3,7 +3,7 @@
  * and in the store (access tokens stop working, within the bound documented in session-revocation.ts).
  */
 import { and, desc, eq, gt, isNull } from "drizzle-orm";
-import { recordAuditEvent } from "../audit/audit-log.ts";
+import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { sessions } from "../db/schema/index.ts";
@@ -30,26 +30,51 @@ export function listLiveSessions(db: Db, auth: AuthConfig, userId: string, now: 
     .orderBy(desc(sessions.lastUsedAt));
 }
 
-/** Revokes the user's sessions not yet revoked (only `sessionId`, when given) and returns their ids. */
-export async function revokeSessions(runtime: Runtime, target: { userId: string; sessionId?: string }, reason: RevocationReason): Promise<string[]> {
-  const revoked = await runtime.db.primary
+/**
+ * Revokes the user's sessions not yet revoked (only `sessionId`, when given) inside the caller's transaction,
+ * beside its audit row, and returns their ids; once it has committed, `publishRevocations` stops their access tokens.
+ */
+export async function revokeSessionsIn(tx: Db, target: { userId: string; sessionId?: string }, reason: RevocationReason): Promise<string[]> {
+  const revoked = await tx
     .update(sessions)
     .set({ revokedAt: new Date(), revokedReason: reason })
     .where(and(eq(sessions.userId, target.userId), target.sessionId === undefined ? undefined : eq(sessions.id, target.sessionId), isNull(sessions.revokedAt)))
     .returning({ id: sessions.id });
-  const { revocations } = identityOf(runtime);
-  await Promise.all(revoked.map((session) => revocations.revoke(session.id)));
   return revoked.map((session) => session.id);
+}
+
+/** Tells every instance, through the store, that these committed revocations hold for access tokens too. */
+export async function publishRevocations(runtime: Runtime, sessionIds: readonly string[]): Promise<void> {
+  const { revocations } = identityOf(runtime);
+  await Promise.all(sessionIds.map((sessionId) => revocations.revoke(sessionId)));
+}
+
+/**
+ * Revokes in the database with the audit row `eventOf(revoked)` in the same transaction (none when it
+ * answers undefined), then in the store.
+ */
+export async function revokeSessionsAudited(
+  runtime: Runtime,
+  target: { userId: string; sessionId?: string },
+  reason: RevocationReason,
+  eventOf: (revoked: string[]) => AuditEvent | undefined,
+  request?: Request,
+): Promise<string[]> {
+  const revoked = await runtime.db.primary.transaction(async (tx) => {
+    const ids = await revokeSessionsIn(tx, target, reason);
+    const event = eventOf(ids);
+    if (event !== undefined) await recordAuditEvent(tx, event, request);
+    return ids;
+  });
+  await publishRevocations(runtime, revoked);
+  return revoked;
 }
 
 /** A user revoking one of their own sessions; false when it is not theirs or not live (the caller answers 404). */
 export async function revokeOwnSession(runtime: Runtime, caller: { userId: string; sessionId: string }, sessionId: string, request?: Request): Promise<boolean> {
-  const revoked = await revokeSessions(runtime, { userId: caller.userId, sessionId }, "revoked");
-  if (revoked.length === 0) return false;
-  await recordAuditEvent(
-    runtime.db.primary,
-    { action: "session.revoked", actor: { type: "user", id: caller.userId }, target: { type: "session", id: sessionId }, metadata: { current: sessionId === caller.sessionId } },
-    request,
-  );
-  return true;
+  const eventOf = (revoked: string[]): AuditEvent | undefined =>
+    revoked.length === 0
+      ? undefined
+      : { action: "session.revoked", actor: { type: "user", id: caller.userId }, target: { type: "session", id: sessionId }, metadata: { current: sessionId === caller.sessionId } };
+  return (await revokeSessionsAudited(runtime, { userId: caller.userId, sessionId }, "revoked", eventOf, request)).length > 0;
 }

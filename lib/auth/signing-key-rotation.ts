@@ -1,6 +1,6 @@
 /**
  * Rotating a runtime's signing keys, for the scheduled job and the admin endpoint alike: one retire
- * window, the local ring reloaded afterwards, and a `signing_key.rotated` audit event.
+ * window, a `signing_key.rotated` audit event in the rotation's transaction, and the local ring reloaded afterwards.
  */
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
@@ -31,14 +31,13 @@ export async function rotateRuntimeSigningKeys(runtime: Runtime, trigger: Rotati
   const outcome = await rotateSigningKeys(db, identity.encryptor, {
     retireAfterMs: retireAfterMs(runtime.config.auth),
     onlyIfCurrentOlderThanMs: trigger.onlyIfCurrentOlderThanMs,
+    onRotated: (tx, rotated) =>
+      recordAuditEvent(
+        tx,
+        { action: "signing_key.rotated", actor: trigger.actor, target: { type: "signing_key", id: rotated.current }, metadata: { next: rotated.next, retired: rotated.retired } },
+        trigger.request,
+      ),
   });
   if (outcome.rotated || outcome.retired.length > 0) identity.keyRing.invalidate();
-  if (outcome.rotated) {
-    await recordAuditEvent(
-      db,
-      { action: "signing_key.rotated", actor: trigger.actor, target: { type: "signing_key", id: outcome.current }, metadata: { next: outcome.next, retired: outcome.retired } },
-      trigger.request,
-    );
-  }
   return outcome;
 }

@@ -34,6 +34,8 @@ export interface RotationOptions {
   retireAfterMs: number;
   /** Rotate only when the current key has signed for this long; overdue retiring keys are retired either way. */
   onlyIfCurrentOlderThanMs?: number;
+  /** Records a rotation inside its transaction, so that it commits only with its audit row. */
+  onRotated?: (tx: Db, outcome: RotationOutcome) => Promise<unknown>;
 }
 
 export interface RotationOutcome {
@@ -124,6 +126,8 @@ export async function rotateSigningKeys(db: Db, encryptor: Encryptor, options: R
     const [promoted] = await tx.update(signingKeys).set({ state: "current", activatedAt: now }).where(eq(signingKeys.state, "next")).returning({ kid: signingKeys.kid });
     const newCurrent = promoted?.kid ?? (await createSigningKey(tx as unknown as Db, encryptor, "current"));
     const newNext = await createSigningKey(tx as unknown as Db, encryptor, "next");
-    return { rotated: true, current: newCurrent, next: newNext, retired: retired.map((k) => k.kid) };
+    const outcome = { rotated: true, current: newCurrent, next: newNext, retired: retired.map((k) => k.kid) };
+    await options.onRotated?.(tx as unknown as Db, outcome);
+    return outcome;
   });
 }

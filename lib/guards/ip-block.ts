@@ -33,7 +33,11 @@ export interface IpBlocker {
   recordViolation(ip: string): Promise<void>;
   /** Every live block, read from the store. */
   list(): Promise<IpBlock[]>;
-  /** Blocks an address or CIDR range; throws VALIDATION_FAILED for anything else. */
+  /** The block an operator asks for, checked but not applied; throws VALIDATION_FAILED for a bad target. */
+  adminBlockOf(target: string, options: { ttlMs?: number | undefined; reason?: string | undefined }, actor: string): IpBlock;
+  /** Applies a block made by `adminBlockOf`, here at once and everywhere through the store. */
+  apply(entry: IpBlock): Promise<IpBlock>;
+  /** Blocks an address or CIDR range (`adminBlockOf`, then `apply`). */
   add(target: string, options: { ttlMs?: number | undefined; reason?: string | undefined }, actor: string): Promise<IpBlock>;
   /** Lifts a block; the canonical target lifted, or undefined when there was none. */
   remove(target: string, actor: string): Promise<string | undefined>;
@@ -45,9 +49,16 @@ export interface IpBlockerOptions {
   settings: SettingsSource;
   logger: Logger;
   /** Told of each automatic block once it is shared (the audit log); its failure is logged, the block stands. */
-  onAutoBlock?: (block: IpBlock, violations: number) => Promise<void>;
+  onAutoBlock?: (block: IpBlock, violations: number) => Promise<unknown>;
   key?: string;
   violationPrefix?: string;
+}
+
+/** The canonical form of a blocklist target (address or CIDR range); throws VALIDATION_FAILED for anything else. */
+export function canonicalBlockTarget(target: string): string {
+  const parsed = parseNetwork(target);
+  if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
+  return parsed.target;
 }
 
 export const DEFAULT_IP_BLOCKER = {
@@ -195,27 +206,29 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       return [...stored.filter((b) => !unsaved.has(b.target)), ...unsaved.values()].filter((b) => isLive(b, now));
     },
 
-    async add(target, { ttlMs, reason = DEFAULT_IP_BLOCKER.adminReason }, actor) {
-      const parsed = parseNetwork(target);
-      if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
+    adminBlockOf(target, { ttlMs, reason = DEFAULT_IP_BLOCKER.adminReason }, actor) {
       const now = Date.now();
-      const entry: IpBlock = { target: parsed.target, expiresAt: ttlMs === undefined ? null : now + ttlMs, reason, source: "admin", createdBy: actor, createdAt: now };
+      return { target: canonicalBlockTarget(target), expiresAt: ttlMs === undefined ? null : now + ttlMs, reason, source: "admin", createdBy: actor, createdAt: now };
+    },
+
+    async apply(entry) {
       await block(entry);
-      logger.info("ip blocked", { ip: entry.target, reason, expiresAt: entry.expiresAt, actor });
+      logger.info("ip blocked", { ip: entry.target, reason: entry.reason, expiresAt: entry.expiresAt, actor: entry.createdBy });
       return entry;
     },
 
+    add: (target, options, actor) => blocker.apply(blocker.adminBlockOf(target, options, actor)),
+
     async remove(target, actor) {
-      const parsed = parseNetwork(target);
-      if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
-      const wasUnsaved = unsaved.delete(parsed.target);
-      const isStored = blocksOf(await document.latest()).some((b) => b.target === parsed.target && isLive(b, Date.now()));
+      const canonical = canonicalBlockTarget(target);
+      const wasUnsaved = unsaved.delete(canonical);
+      const isStored = blocksOf(await document.latest()).some((b) => b.target === canonical && isLive(b, Date.now()));
       // Written even when only an unsaved copy was here: a poll's retry may be storing it at this moment.
-      if (isStored || wasUnsaved) await change((blocks) => blocks.filter((b) => b.target !== parsed.target), actor);
+      if (isStored || wasUnsaved) await change((blocks) => blocks.filter((b) => b.target !== canonical), actor);
       index();
       if (!wasUnsaved && !isStored) return undefined;
-      logger.info("ip unblocked", { ip: parsed.target, actor });
-      return parsed.target;
+      logger.info("ip unblocked", { ip: canonical, actor });
+      return canonical;
     },
 
     async refresh() {

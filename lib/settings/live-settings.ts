@@ -57,6 +57,12 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
     appliedVersion = doc.version;
   };
 
+  const checkPatch = (over: SettingsBody, patch: SettingsPatch): SettingsBody => {
+    const checked = checkSettings(mergeSettings(over, patch));
+    if (!checked.ok) throw new AppError("VALIDATION_FAILED", undefined, { fields: checked.issues });
+    return checked.settings;
+  };
+
   const parts: PollPart[] = [
     {
       name: "settings",
@@ -95,6 +101,10 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
   return {
     current: () => current,
 
+    check(patch) {
+      checkPatch(bodyOf(current), patch);
+    },
+
     async update(patch, actor) {
       let previous = bodyOf(current);
       let next = previous;
@@ -102,9 +112,7 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
         // Merge over the newest stored version, not over what this instance last polled; a corrupt one is overwritten.
         const stored = latest !== undefined && latest.version > appliedVersion ? checkStored(latest) : undefined;
         previous = stored?.ok ? stored.settings : bodyOf(current);
-        const checked = checkSettings(mergeSettings(previous, patch));
-        if (!checked.ok) throw new AppError("VALIDATION_FAILED", undefined, { fields: checked.issues });
-        next = checked.settings;
+        next = checkPatch(previous, patch);
         return next;
       }, actor);
       apply(doc, next);
