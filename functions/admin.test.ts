@@ -315,6 +315,35 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(statuses).toEqual([...Array<number>(8).fill(200), 429]);
   });
 
+  test("each CORS setting changed through PATCH /admin/settings takes effect on the next request, here and on the other instance", async () => {
+    const origin = `https://app-${hex()}.example.com`;
+    const peerApp = buildApp(peer, [admin, probes]);
+    const cors = async (target: RampartApp, preflight: boolean) => {
+      const headers: Record<string, string> = { origin, "x-forwarded-for": ADMIN_IP };
+      if (preflight) headers["access-control-request-method"] = "GET";
+      const response = await target.fetch(new Request("http://localhost/probe", { method: preflight ? "OPTIONS" : "GET", headers }));
+      const read = (name: string) => response.headers.get(name);
+      return preflight
+        ? { origin: read("access-control-allow-origin"), credentials: read("access-control-allow-credentials"), maxAge: read("access-control-max-age") }
+        : { origin: read("access-control-allow-origin"), credentials: read("access-control-allow-credentials") };
+    };
+    const everywhere = async () => {
+      await peer.settings.poll();
+      return [await cors(app, true), await cors(app, false), await cors(peerApp, true), await cors(peerApp, false)];
+    };
+    try {
+      expect((await api.call("PATCH", "/admin/settings", { body: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 1_234 } } })).status).toBe(200);
+      const allowedWithCredentials = [{ origin, credentials: "true", maxAge: "1234" }, { origin, credentials: "true" }];
+      expect(await everywhere()).toEqual([...allowedWithCredentials, ...allowedWithCredentials]);
+
+      expect((await api.call("PATCH", "/admin/settings", { body: { cors: { credentials: false, maxAgeSeconds: 0 } } })).status).toBe(200);
+      const allowedWithout = [{ origin, credentials: null, maxAge: "0" }, { origin, credentials: null }];
+      expect(await everywhere()).toEqual([...allowedWithout, ...allowedWithout]);
+    } finally {
+      expect((await api.call("PATCH", "/admin/settings", { body: { cors: { origins: [], credentials: false, maxAgeSeconds: 600 } } })).status).toBe(200);
+    }
+  });
+
   test("each change is recorded in the audit log as done by the admin", async () => {
     const ip = freshIpv4();
     await api.call("POST", "/admin/ip-blocks", { body: { target: ip, ttlSeconds: 60, reason: "audit check" } });

@@ -190,7 +190,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
 
   const headersFor = new Map<string, HeaderList>();
   const jsonHeadersFor = new Map<string, PreparedHeaders>();
-  const corsHeaders = corsHeadersOnEveryResponse(settings);
+  const corsHeaders = corsHeadersOnEveryResponse();
   for (const route of routeTable.routes) {
     const list = withOverrides(defaultHeaders, route.policy.headers);
     headersFor.set(route.path, list);
