@@ -10,8 +10,10 @@ import { auditEvents, organizations, sessions, signingKeys, users } from "../lib
 import { openIpBlocker } from "../lib/guards/ip-block.ts";
 import { type RampartApp, buildApp } from "../lib/http/app.ts";
 import { type Runtime, openRuntime } from "../lib/runtime/runtime.ts";
-import { STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../test/backends.ts";
+import { UpstashStore } from "../lib/store/upstash-store.ts";
+import { GATEWAY_TOKEN, STORE_BACKENDS, TEST_REDIS_URL, type TestRuntime, openTestRuntime, upstashGatewayUrl } from "../test/backends.ts";
 import { ADMIN_TOKEN, type ErrorBody, type IdentityClient, identityClient } from "../test/identity-client.ts";
+import { startTcpRelay } from "../test/tcp-relay.ts";
 import admin from "./admin.ts";
 import auth from "./auth.ts";
 import orgs from "./orgs.ts";
@@ -137,4 +139,30 @@ describe.each(STORE_BACKENDS)("audited changes on %s", (backend) => {
     expect(still?.revokedAt).toBeNull();
     expect((await client.call("GET", "/v1/auth/sessions", { token: owner.token })).status).toBe(200);
   }, TEST_TIMEOUT_MS);
+});
+
+describe.skipIf(TEST_REDIS_URL === undefined)("a store write failing after its audit row", () => {
+  test("answers 5xx, applies nothing, and an admin.change_failed row names the committed one", async () => {
+    const redis = new URL(TEST_REDIS_URL ?? "");
+    const relay = startTcpRelay({ hostname: redis.hostname, port: Number(redis.port) });
+    const runtime = await openTestRuntime({ env: { TRUST_PROXY: "1", ADMIN_TOKEN } });
+    try {
+      // No in-process fallback: the store's failure reaches the change, as a dead Redis would without one.
+      const store = new UpstashStore({ url: await upstashGatewayUrl(`redis://127.0.0.1:${relay.port}`), token: GATEWAY_TOKEN, timeoutMs: 1_000 });
+      const instance = await openRuntime(runtime.config, { logger: runtime.logger, db: runtime.db, store });
+      const client = identityClient(runtime, buildApp(instance, [admin]));
+      const before = instance.settings.current();
+      relay.kill();
+      const response = await client.call("PATCH", "/admin/settings", { token: ADMIN_TOKEN, body: { blocking: { threshold: 999 } } });
+      expect(response.status).toBeGreaterThanOrEqual(500);
+      expect(instance.settings.current()).toEqual(before);
+      const rows = await runtime.db.primary.select().from(auditEvents).orderBy(auditEvents.id);
+      const changed = rows.find((row) => row.action === "admin.settings.changed");
+      expect(rows.map((row) => row.action)).toEqual(["admin.settings.changed", "admin.change_failed"]);
+      expect(rows[1]?.metadata).toMatchObject({ auditEventId: changed?.id, action: "admin.settings.changed" });
+    } finally {
+      relay.close();
+      await runtime.close();
+    }
+  }, OPEN_TIMEOUT_MS);
 });
