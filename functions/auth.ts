@@ -4,11 +4,10 @@
  */
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { signAccessToken } from "../lib/auth/access-tokens.ts";
+import type { IssuedAccessToken } from "../lib/auth/access-tokens.ts";
 import { type SignedIn, changePassword, logIn, signUp } from "../lib/auth/accounts.ts";
 import { loginBody, passwordChangeBody, signupBody } from "../lib/auth/credentials.ts";
 import { createEmailRateLimit } from "../lib/auth/email-rate-limit.ts";
-import { identityOf } from "../lib/auth/identity.ts";
 import { DEFAULT_PASSWORD_HASHING, type PasswordHashingOptions, createPasswordHasher } from "../lib/auth/password-hashing.ts";
 import { REFRESH_TOKEN_PATTERN, logOut, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";
@@ -90,12 +89,14 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
     const limitLoginsPerEmail = createEmailRateLimit(runtime, "POST /v1/auth/login", LOGIN_PER_EMAIL);
     const { auth } = runtime.config;
 
-    const tokensFor = async (user: { id: string; email: string }, session: { sessionId: string; refreshToken: string }) => {
-      // Looked up per call (a WeakMap hit): building a route group must not open the key ring's database.
-      const { token, expiresIn } = await signAccessToken(identityOf(runtime).keyRing, auth, { userId: user.id, sessionId: session.sessionId });
-      return { accessToken: token, refreshToken: session.refreshToken, expiresIn, user: { id: user.id, email: user.email } };
-    };
-    const tokensOf = ({ account, session }: SignedIn) => tokensFor(account, session);
+    // The access token was signed before the session's transaction committed (accounts.ts, refresh-tokens.ts).
+    const tokensFor = (user: { id: string; email: string }, session: { refreshToken: string; accessToken: IssuedAccessToken }) => ({
+      accessToken: session.accessToken.token,
+      refreshToken: session.refreshToken,
+      expiresIn: session.accessToken.expiresIn,
+      user: { id: user.id, email: user.email },
+    });
+    const tokensOf = ({ account, session, accessToken }: SignedIn) => tokensFor(account, { ...session, accessToken });
 
     return new Elysia({ name: "auth" })
       .use(policyPlugin)

@@ -47,7 +47,7 @@ describe("GET /.well-known/jwks.json", () => {
 
   test("a third party holding only the JWKS verifies our access tokens", async () => {
     const { body } = await fetchJwks();
-    const { token } = await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, subject);
     const { payload } = await jwtVerify(token, createLocalJWKSet(body as Parameters<typeof createLocalJWKSet>[0]), { algorithms: ["EdDSA"] });
     expect(payload.sub).toBe(subject.userId);
   });
@@ -56,7 +56,7 @@ describe("GET /.well-known/jwks.json", () => {
     const { body: before } = await fetchJwks();
     const previousKid = (await identityOf(runtime).keyRing.get()).signingKid;
     expect((await rotate()).status).toBe(200);
-    const { token } = await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, subject);
     const kid = (JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()) as { kid: string }).kid;
     expect(kid).not.toBe(previousKid);
     expect(kidsOf(before)).toContain(kid);

@@ -62,7 +62,7 @@ export function identityClient(runtime: TestRuntime, app: RampartApp) {
       if (user === undefined) throw new Error("no user row");
       const [session] = await db.insert(sessions).values({ userId: user.id, expiresAt: new Date(Date.now() + 86_400_000) }).returning({ id: sessions.id });
       if (session === undefined) throw new Error("no session row");
-      const { token } = await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, { userId: user.id, sessionId: session.id });
+      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: user.id, sessionId: session.id });
       return { userId: user.id, email, token };
     },
     async createOrg(owner: TestUser, name = "Acme"): Promise<string> {

@@ -2,10 +2,8 @@
  * Credentials for the authenticated bench route, minted through the code a real client goes through: a
  * signed-up account's session and access token, and an API key of an organization that account owns.
  */
-import { signAccessToken } from "../../lib/auth/access-tokens.ts";
 import { signUp } from "../../lib/auth/accounts.ts";
 import { type ApiKeyScope, createApiKey } from "../../lib/auth/api-keys.ts";
-import { identityOf } from "../../lib/auth/identity.ts";
 import { createPasswordHasher } from "../../lib/auth/password-hashing.ts";
 import { createOrganization } from "../../lib/orgs/organizations.ts";
 import type { Runtime } from "../../lib/runtime/runtime.ts";
@@ -20,8 +18,8 @@ export interface BenchCredentials {
 /** The runtime's database must be migrated. */
 export async function mintBenchCredentials(runtime: Runtime, scope: ApiKeyScope): Promise<BenchCredentials> {
   const credentials = { email: "bench@example.com", password: "bench password, not a secret" };
-  const { account, session } = await signUp(runtime, createPasswordHasher(), credentials);
-  const { token } = await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, { userId: account.id, sessionId: session.sessionId });
+  const { account, accessToken } = await signUp(runtime, createPasswordHasher(), credentials);
+  const { token } = accessToken;
   const org = await createOrganization(runtime, account.id, { name: "Bench" });
   const { key } = await createApiKey(runtime, { type: "user", id: account.id }, org.id, { name: "bench", scopes: [scope] });
   return { accessToken: token, apiKey: key };

@@ -30,7 +30,7 @@ describe("access-token verifier cache", () => {
 
   test("a token seen before is answered without a second signature check, with the same claims", async () => {
     const { ring, verify } = setUp();
-    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     const first = await verify(token);
     const verifySpy = spyOn(crypto.subtle, "verify");
     try {
@@ -44,7 +44,7 @@ describe("access-token verifier cache", () => {
 
   test("a cached token is answered without a promise while the ring is loaded, and through one after the ring is dropped", async () => {
     const { ring, verify } = setUp();
-    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     const warm = verify(token);
     expect(warm instanceof Promise).toBe(false);
@@ -58,7 +58,7 @@ describe("access-token verifier cache", () => {
   test("a cached token is refused once it expires", async () => {
     const { ring, verify } = setUp();
     const signedAt = Date.now();
-    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     setSystemTime(new Date(signedAt + (runtime.config.auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS + 2) * 1000));
     expect(await rejection(verify(token))).toBe("UNAUTHORIZED");
@@ -67,7 +67,7 @@ describe("access-token verifier cache", () => {
   test("a cached token is refused once its key leaves the ring", async () => {
     const { ring, verify } = setUp();
     const { encryptor } = identityOf(runtime);
-    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });
     await Bun.sleep(5);
@@ -78,7 +78,7 @@ describe("access-token verifier cache", () => {
 
   test("a token differing from a cached one by a character is verified in full and refused", async () => {
     const { ring, verify } = setUp();
-    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     const [header, payload, signature] = token.split(".") as [string, string, string];
     const forgedPayload = btoa(JSON.stringify({ ...JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))), sub: "someone-else" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -88,7 +88,7 @@ describe("access-token verifier cache", () => {
 
   test("the cache holds at most maxEntries tokens, and an evicted token still verifies in full", async () => {
     const { ring, verify } = setUp();
-    const tokens = await Promise.all([1, 2, 3].map(async () => (await signAccessToken(ring, runtime.config.auth, subject)).token));
+    const tokens = await Promise.all([1, 2, 3].map(async () => (await signAccessToken(await ring.get(), runtime.config.auth, subject)).token));
     for (const token of tokens) await verify(token);
     const verifySpy = spyOn(crypto.subtle, "verify");
     try {

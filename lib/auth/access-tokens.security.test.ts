@@ -111,11 +111,11 @@ describe("access token attacks through the HTTP app", () => {
     runtime = await openTestRuntime({ env: { TRUST_PROXY: "1" } });
     app = buildApp(runtime, [probe]);
     const ring = await identityOf(runtime).keyRing.get();
-    signingKey = ring.signingKey;
+    signingKey = ring.signingKey as CryptoKey;
     kid = ring.signingKid;
     publicJwk = ring.jwks.keys.find((k) => k.kid === kid) as JWK;
     otherKid = [...ring.verificationKeys.keys()].find((k) => k !== kid) as string;
-    genuine = (await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, { userId: USER_ID, sessionId: SESSION_ID })).token;
+    genuine = (await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: SESSION_ID })).token;
   });
   afterAll(() => runtime.close());
 
@@ -356,7 +356,7 @@ describe("access token attacks through the HTTP app", () => {
   describe("revocation", () => {
     test("a valid token of a revoked session is refused", async () => {
       const sessionId = crypto.randomUUID();
-      const { token } = await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, { userId: USER_ID, sessionId });
+      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId });
       expect((await call(app, `Bearer ${token}`)).status).toBe(200);
       await identityOf(runtime).revocations.revoke(sessionId);
       await expectTokenRefused(token);
@@ -375,7 +375,7 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
 
   test("a token signed by a retiring key is accepted; once the key is retired it is refused", async () => {
     const { keyRing, encryptor } = identityOf(runtime);
-    const { token } = await signAccessToken(keyRing, runtime.config.auth, { userId: USER_ID, sessionId: crypto.randomUUID() });
+    const { token } = await signAccessToken(await keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: crypto.randomUUID() });
     await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });
     keyRing.invalidate();
     expect((await call(app, `Bearer ${token}`)).status).toBe(200);
@@ -386,7 +386,7 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
   });
 
   test("a token with an unknown kid is refused after the ring is reloaded from this database", async () => {
-    const { token } = await signAccessToken(identityOf(runtime).keyRing, runtime.config.auth, { userId: USER_ID, sessionId: crypto.randomUUID() });
+    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: crypto.randomUUID() });
     const [, payload, signature] = token.split(".") as [string, string, string];
     const forged = `${segment({ alg: "EdDSA", kid: crypto.randomUUID(), typ: ACCESS_TOKEN_TYPE })}.${payload}.${signature}`;
     expect(await refusalOf(await call(app, `Bearer ${forged}`))).toEqual(REFUSED);

@@ -9,7 +9,7 @@ import { type JWTHeaderParameters, SignJWT, errors, jwtVerify } from "jose";
 import type { AuthConfig } from "../config/config.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { KeyRingProvider } from "./key-ring-provider.ts";
-import { SIGNING_ALGORITHM } from "./signing-keys.ts";
+import { type KeyRing, SIGNING_ALGORITHM } from "./signing-keys.ts";
 
 export const ACCESS_TOKEN_TYPE = "at+jwt";
 export const MAX_ACCESS_TOKEN_BYTES = 4_096;
@@ -31,8 +31,18 @@ export interface VerifiedAccessToken extends AccessTokenSubject {
   expiresAt: number;
 }
 
-export async function signAccessToken(ring: KeyRingProvider, auth: AuthConfig, subject: AccessTokenSubject): Promise<{ token: string; expiresIn: number }> {
-  const { signingKid, signingKey } = await ring.get();
+export interface IssuedAccessToken {
+  token: string;
+  expiresIn: number;
+}
+
+/**
+ * Signs with a ring already loaded, so a caller can sign inside its transaction, before commit, without
+ * the ring's own queries waiting on that transaction.
+ */
+export async function signAccessToken(ring: KeyRing, auth: AuthConfig, subject: AccessTokenSubject): Promise<IssuedAccessToken> {
+  const { signingKid, signingKey } = ring;
+  if (signingKey === undefined) throw new AppError("SIGNING_KEY_UNAVAILABLE");
   // One clock reading for both claims: verification refuses a lifetime longer than the TTL by even a second.
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ sid: subject.sessionId })

@@ -7,7 +7,9 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { passwordProblem } from "./credentials.ts";
+import { identityOf } from "./identity.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { type IssuedSession, startSession } from "./refresh-tokens.ts";
 import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
@@ -27,6 +29,7 @@ export interface Credentials {
 export interface SignedIn {
   account: Account;
   session: IssuedSession;
+  accessToken: IssuedAccessToken;
 }
 
 // One answer for an unknown e-mail, a wrong password and a disabled account: none may be told apart.
@@ -35,14 +38,22 @@ export const INVALID_CREDENTIALS_MESSAGE = "The e-mail address or password is in
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
 
+/**
+ * The account, its session, the audit row and the access token in one transaction: a failure at any step
+ * (an undecryptable signing key included) leaves no account behind for a retry to answer 409 against.
+ */
 export async function signUp(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {
-  const db = runtime.db.primary;
+  const { auth } = runtime.config;
   const passwordHash = await hasher.hash(credentials.password);
-  const [account] = await db.insert(users).values({ email: credentials.email, passwordHash }).onConflictDoNothing({ target: users.email }).returning(ACCOUNT_COLUMNS);
-  if (account === undefined) throw new AppError("CONFLICT", "An account with this e-mail address already exists.");
-  const session = await startSession(db, runtime.config.auth, account.id, request);
-  await recordAuditEvent(db, { action: "user.signup", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
-  return { account, session };
+  const ring = await identityOf(runtime).keyRing.get();
+  return runtime.db.primary.transaction(async (tx) => {
+    const [account] = await tx.insert(users).values({ email: credentials.email, passwordHash }).onConflictDoNothing({ target: users.email }).returning(ACCOUNT_COLUMNS);
+    if (account === undefined) throw new AppError("CONFLICT", "An account with this e-mail address already exists.");
+    const session = await startSession(tx, auth, account.id, request);
+    await recordAuditEvent(tx, { action: "user.signup", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
+    const accessToken = await signAccessToken(ring, auth, { userId: account.id, sessionId: session.sessionId });
+    return { account, session, accessToken };
+  });
 }
 
 /**
@@ -60,15 +71,17 @@ export async function logIn(runtime: Runtime, hasher: PasswordHasher, credential
     throw new AppError("UNAUTHORIZED", INVALID_CREDENTIALS_MESSAGE);
   }
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
-  if (hasher.needsRehash(user.passwordHash)) await db.update(users).set({ passwordHash: await hasher.hash(credentials.password) }).where(eq(users.id, user.id));
+  const upgradedHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(credentials.password) : undefined;
   const account = { id: user.id, email: user.email, createdAt: user.createdAt };
-  // The session opens only with its audit row.
-  const session = await db.transaction(async (tx) => {
-    const opened = await startSession(tx, runtime.config.auth, account.id, request);
-    await recordAuditEvent(tx, { action: "user.login.succeeded", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: opened.sessionId } }, request);
-    return opened;
+  const ring = await identityOf(runtime).keyRing.get();
+  // Signed before commit: a session is never opened without the tokens that use it reaching the client.
+  return db.transaction(async (tx) => {
+    if (upgradedHash !== undefined) await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
+    const session = await startSession(tx, runtime.config.auth, account.id, request);
+    await recordAuditEvent(tx, { action: "user.login.succeeded", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
+    const accessToken = await signAccessToken(ring, runtime.config.auth, { userId: account.id, sessionId: session.sessionId });
+    return { account, session, accessToken };
   });
-  return { account, session };
 }
 
 export async function findActiveAccount(runtime: Runtime, userId: string): Promise<Account | undefined> {
@@ -101,15 +114,18 @@ export async function changePassword(
     throw new AppError("FORBIDDEN", "The current password is incorrect.");
   }
   const passwordHash = await hasher.hash(change.newPassword);
-  const revoked = await db.transaction(async (tx) => {
+  const ring = await identityOf(runtime).keyRing.get();
+  // All or nothing: a failure must not leave the password changed and every session revoked with no new one.
+  const { revoked, ...signedIn } = await db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, user.id));
-    const ids = await revokeSessionsIn(tx, { userId: user.id }, "password_changed");
-    await recordAuditEvent(tx, { action: "user.password.changed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id }, metadata: { revokedSessions: ids.length } }, request);
-    return ids;
+    const revoked = await revokeSessionsIn(tx, { userId: user.id }, "password_changed");
+    await recordAuditEvent(tx, { action: "user.password.changed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id }, metadata: { revokedSessions: revoked.length } }, request);
+    const session = await startSession(tx, runtime.config.auth, user.id, request);
+    const accessToken = await signAccessToken(ring, runtime.config.auth, { userId: user.id, sessionId: session.sessionId });
+    return { revoked, account: { id: user.id, email: user.email, createdAt: user.createdAt }, session, accessToken };
   });
   await publishRevocations(runtime, revoked);
-  const session = await startSession(db, runtime.config.auth, user.id, request);
-  return { account: { id: user.id, email: user.email, createdAt: user.createdAt }, session };
+  return signedIn;
 }
 
 /** Disables an account: it can no longer log in, and every session and access token it holds stops working. */

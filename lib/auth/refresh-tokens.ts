@@ -11,7 +11,9 @@ import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { requestContextOf } from "../http/request-context.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { deviceLabel } from "./device-label.ts";
+import { identityOf } from "./identity.ts";
 import { revokeSessionsAudited } from "./sessions.ts";
 
 export const REFRESH_TOKEN_BYTES = 32;
@@ -26,6 +28,7 @@ export interface IssuedSession {
 export interface RotatedSession extends IssuedSession {
   userId: string;
   email: string;
+  accessToken: IssuedAccessToken;
 }
 
 export function generateRefreshToken(): string {
@@ -66,13 +69,15 @@ const unauthorized = () => new AppError("UNAUTHORIZED");
 /**
  * Trades a refresh token for the next one of its family. Claiming it is one conditional UPDATE, so of
  * two concurrent refreshes exactly one succeeds and the other is treated as the reuse it looks like.
- * A dead token, session or account answers 401 and rolls the claim back, so a retry is not a "reuse".
+ * A dead token, session or account answers 401 and rolls the claim back, so a retry is not a "reuse";
+ * so does any failure before commit, which is why the access token is signed and audited inside it.
  */
 export async function rotateRefreshToken(runtime: Runtime, presented: string, request?: Request): Promise<RotatedSession> {
   const db = runtime.db.primary;
   const { auth } = runtime.config;
   const tokenHash = hashRefreshToken(presented);
   const now = new Date();
+  const ring = await identityOf(runtime).keyRing.get();
   const rotation = await db.transaction(async (tx): Promise<Rotation> => {
     const [claimed] = await tx
       .update(refreshTokens)
@@ -99,7 +104,8 @@ export async function rotateRefreshToken(runtime: Runtime, presented: string, re
     await tx.update(sessions).set({ lastUsedAt: now, ...(ip === undefined ? {} : { ip }) }).where(eq(sessions.id, claimed.sessionId));
     const refreshToken = await issueToken(tx, auth, claimed.sessionId, session.expiresAt, now);
     await recordAuditEvent(tx, { action: "session.refreshed", actor: { type: "user", id: session.userId }, target: { type: "session", id: claimed.sessionId } }, request);
-    return { kind: "rotated", session: { sessionId: claimed.sessionId, refreshToken, userId: session.userId, email: session.email } };
+    const accessToken = await signAccessToken(ring, auth, { userId: session.userId, sessionId: claimed.sessionId });
+    return { kind: "rotated", session: { sessionId: claimed.sessionId, refreshToken, userId: session.userId, email: session.email, accessToken } };
   });
 
   if (rotation.kind === "reused") {

@@ -104,7 +104,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
     const { auth } = runtime.config;
     const ring = createKeyRingProvider(db, encryptor);
     const signedAt = Date.now();
-    const { token } = await signAccessToken(ring, auth, subject);
+    const { token } = await signAccessToken(await ring.get(), auth, subject);
     const previous = (await ring.get()).signingKid;
     await rotateSigningKeys(db, encryptor, { retireAfterMs: retireAfterMs(auth) });
     ring.invalidate();
@@ -127,7 +127,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
     const { encryptor } = identityOf(runtime);
     const db = runtime.db.primary;
     const ring = createKeyRingProvider(db, encryptor);
-    const { token } = await signAccessToken(ring, runtime.config.auth, subject);
+    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await rotateSigningKeys(db, encryptor, { retireAfterMs: 0 });
     await Bun.sleep(5); // "retiring for longer than 0 ms" needs the clock to move on
     await rotateSigningKeys(db, encryptor, { retireAfterMs: 0 });

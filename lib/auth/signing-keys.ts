@@ -7,7 +7,7 @@ import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { type CryptoKey, type JWK, exportJWK, generateKeyPair, importJWK } from "jose";
 import type { Db } from "../db/database.ts";
 import { signingKeys } from "../db/schema/index.ts";
-import type { Encryptor } from "../crypto/envelope-encryption.ts";
+import { DecryptError, type DecryptFailure, type Encryptor } from "../crypto/envelope-encryption.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
 
@@ -23,7 +23,9 @@ export interface PublicSigningJwk {
 
 export interface KeyRing {
   readonly signingKid: string;
-  readonly signingKey: CryptoKey;
+  /** Undefined when the current key's private half cannot be decrypted; `signingKeyProblem` says why. */
+  readonly signingKey: CryptoKey | undefined;
+  readonly signingKeyProblem: string | undefined;
   /** Every key that may verify: next, current and retiring. */
   readonly verificationKeys: ReadonlyMap<string, CryptoKey>;
   readonly jwks: { keys: PublicSigningJwk[] };
@@ -96,9 +98,29 @@ export async function loadKeyRing(db: Db, encryptor: Encryptor): Promise<KeyRing
     jwks.push(jwk);
     verificationKeys.set(row.kid, (await importJWK(jwk, SIGNING_ALGORITHM)) as CryptoKey);
   }
-  const privateJwk = JSON.parse(await encryptor.decrypt(current.privateKeyCiphertext, signingKeyRowIdentity(current.kid))) as JWK;
+  const ring = { signingKid: current.kid, verificationKeys, jwks: { keys: jwks } };
+  let privateJwk: JWK;
+  try {
+    privateJwk = JSON.parse(await encryptor.decrypt(current.privateKeyCiphertext, signingKeyRowIdentity(current.kid))) as JWK;
+  } catch (error) {
+    if (!(error instanceof DecryptError)) throw error;
+    // The public keys still verify the tokens already issued; only signing new ones is impossible.
+    const problem = undecryptableSigningKey(current.kid, encryptor.versionOf(current.privateKeyCiphertext), error.reason);
+    return { ...ring, signingKey: undefined, signingKeyProblem: problem };
+  }
   const signingKey = (await importJWK(privateJwk, SIGNING_ALGORITHM)) as CryptoKey;
-  return { signingKid: current.kid, signingKey, verificationKeys, jwks: { keys: jwks } };
+  return { ...ring, signingKey, signingKeyProblem: undefined };
+}
+
+/** Names the variable, the key version and the kid, never key material: it reaches logs and /health/ready. */
+function undecryptableSigningKey(kid: string, version: number | undefined, reason: DecryptFailure): string {
+  const why = {
+    "unknown-version": `it is encrypted under key version v${version}, which ENCRYPTION_KEYS does not contain`,
+    "retired-version": `it is encrypted under key version v${version}, which ENCRYPTION_RETIRED_VERSIONS retires`,
+    tampered: `the key ENCRYPTION_KEYS gives for version v${version} is not the one it was encrypted with`,
+    malformed: "its stored ciphertext is malformed",
+  }[reason];
+  return `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${kid}): ${why}`;
 }
 
 /**

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, message: "An unexpected error occurred." },
   DEPENDENCY_UNAVAILABLE: { status: 503, message: "A dependency is unavailable." },
   SHUTTING_DOWN: { status: 503, message: "The server is shutting down." },
+  SIGNING_KEY_UNAVAILABLE: { status: 503, message: "Tokens cannot be issued: the signing key cannot be decrypted with the configured keys." },
   TIMEOUT: { status: 504, message: "The request took too long." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,7 +1,9 @@
 /**
- * Readiness: the database and the store must answer within a deadline. Results are cached briefly and
- * concurrent checks share one probe, so a load balancer polling hard cannot turn readiness into load.
+ * Readiness: the database and the store must answer within a deadline, and the current signing key must
+ * decrypt. Results are cached briefly and concurrent checks share one probe, so a load balancer polling
+ * hard cannot turn readiness into load.
  */
+import { identityOf } from "../auth/identity.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { FallbackStore } from "../store/fallback-store.ts";
 
@@ -14,9 +16,16 @@ export interface DependencyStatus {
   fallback?: "in-process";
 }
 
+export interface SigningKeyStatus {
+  /** `unknown`: the ring did not load in time; the database check reports why, and readiness follows it. */
+  status: "up" | "down" | "unknown";
+  kid?: string;
+  error?: string;
+}
+
 export interface ReadinessReport {
   status: "ready" | "not_ready" | "shutting_down";
-  checks: { database: DependencyStatus; store: DependencyStatus };
+  checks: { database: DependencyStatus; store: DependencyStatus; signingKeys: SigningKeyStatus };
 }
 
 export interface ReadinessOptions {
@@ -26,13 +35,17 @@ export interface ReadinessOptions {
 
 export const DEFAULT_READINESS_OPTIONS: ReadinessOptions = { cacheMs: 500, dependencyTimeoutMs: 400 };
 
-async function probe(driver: string, check: (signal: AbortSignal) => Promise<void>, timeoutMs: number): Promise<DependencyStatus> {
-  const started = performance.now();
+function withDeadline<T>(check: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
   const deadline = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`))));
+  return Promise.race([check(signal), deadline]);
+}
+
+async function probe(driver: string, check: (signal: AbortSignal) => Promise<void>, timeoutMs: number): Promise<DependencyStatus> {
+  const started = performance.now();
   const latency = () => Math.round((performance.now() - started) * 10) / 10;
   try {
-    await Promise.race([check(signal), deadline]);
+    await withDeadline(check, timeoutMs);
     return { status: "up", latencyMs: latency(), driver };
   } catch (error) {
     // Only the error's class of failure is reported: driver messages can include hosts and users.
@@ -54,11 +67,26 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
     return { ...status, breaker: health.breaker, ...(status.status === "down" ? { fallback: "in-process" as const } : {}) };
   };
 
+  // The ring as the provider holds it: loaded (and decrypted) at most once per its TTL, not once per probe.
+  const checkSigningKeys = async (): Promise<SigningKeyStatus> => {
+    try {
+      const ring = await withDeadline(() => identityOf(runtime).keyRing.get(), dependencyTimeoutMs);
+      const { signingKid: kid, signingKeyProblem: error } = ring;
+      return error === undefined ? { status: "up", kid } : { status: "down", kid, error };
+    } catch {
+      return { status: "unknown", error: "the signing keys could not be loaded" };
+    }
+  };
+
   const run = async (): Promise<ReadinessReport> => {
-    const [databaseStatus, storeStatus] = await Promise.all([probe(db.driver, (signal) => db.ping(signal), dependencyTimeoutMs), checkStore()]);
+    const [databaseStatus, storeStatus, signingKeys] = await Promise.all([
+      probe(db.driver, (signal) => db.ping(signal), dependencyTimeoutMs),
+      checkStore(),
+      checkSigningKeys(),
+    ]);
     const database = db.breaker === undefined ? databaseStatus : { ...databaseStatus, breaker: db.breaker.state };
-    const ready = database.status === "up" && storeStatus.status === "up";
-    return { status: ready ? "ready" : "not_ready", checks: { database, store: storeStatus } };
+    const ready = database.status === "up" && storeStatus.status === "up" && signingKeys.status !== "down";
+    return { status: ready ? "ready" : "not_ready", checks: { database, store: storeStatus, signingKeys } };
   };
 
   return async (): Promise<ReadinessReport> => {
