@@ -2,6 +2,7 @@
  * `bun dev`: every route group from functions/ in one process, hot reloaded, with the scheduled jobs
  * running in-process. The served app lives on globalThis so a hot reload keeps the database open.
  */
+import { assertSigningKeyUsable } from "../lib/auth/signing-key-check.ts";
 import { ConfigError, type Config, loadConfig } from "../lib/config/config.ts";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
@@ -17,13 +18,18 @@ function describeDatabase(config: Config): string {
   return `${driver}${database.readUrl === undefined ? "" : " with a read replica"}`;
 }
 
+// A configuration error is the operator's to fix: its message alone, no stack, and a failed start.
+function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
 function configOrExit(): Config {
   try {
     return loadConfig(process.env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
+    return exitOnConfigError(error);
   }
 }
 
@@ -32,6 +38,8 @@ async function start(): Promise<void> {
   const config = configOrExit();
   const runtime = await openRuntime(config);
   if (config.env !== "production") await runtime.db.migrate();
+  // Production refuses a signing key ENCRYPTION_KEYS cannot decrypt here, rather than failing every sign-up.
+  else await assertSigningKeyUsable(runtime).catch(exitOnConfigError);
   const served = serveApp(runtime, await loadRouteGroups(), SCHEDULED_JOBS);
   holder.rampartDev = served;
   console.log(`Rampart listening on ${served.server.url.href.replace(/\/$/, "")}`);

@@ -5,6 +5,7 @@
  * background by a request that finds them older than the poll interval: a frozen instance runs no timer.
  * Migrations are never applied here: production runs `bun run db:migrate`.
  */
+import { assertSigningKeyUsable } from "../auth/signing-key-check.ts";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
@@ -26,11 +27,23 @@ export function loadConfigOrThrow(env: Record<string, string | undefined>): Conf
   }
 }
 
+// A function has no start-up to refuse: the opening fails, loudly, and the next request tries again.
+async function refuseUnusableSigningKey(runtime: Runtime): Promise<void> {
+  try {
+    await assertSigningKeyUsable(runtime);
+  } catch (error) {
+    if (error instanceof ConfigError) console.error(error.message);
+    await runtime.db.close();
+    throw error;
+  }
+}
+
 export function createServerlessApp(config: Config, groups: readonly RouteGroup[]): ServerlessApp {
   let opening: Promise<{ runtime: Runtime; app: RampartApp; inBackground: (pending: Promise<unknown>) => void }> | undefined;
   const open = () =>
     (opening ??= openRuntime(config)
       .then(async (runtime) => {
+        if (config.env === "production") await refuseUnusableSigningKey(runtime);
         const app = buildApp(runtime, groups);
         await runtime.settings.poll();
         return { runtime, app, inBackground: createWaitUntil(runtime.logger) };
