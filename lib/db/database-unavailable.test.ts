@@ -16,9 +16,29 @@ test("connection failures, resource exhaustion and shutdowns do", () => {
   for (const code of ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DESTROYED"]) {
     expect(isDatabaseUnavailable(withCode(code))).toBe(true);
   }
-  for (const message of ["Connection terminated unexpectedly", "WebSocket connection failed", "socket hang up", "timeout exceeded when trying to connect"]) {
+  // The Neon driver's pg client: these fixed texts, no code.
+  for (const message of ["Connection terminated unexpectedly", "Client has encountered a connection error and is not queryable", "timeout exceeded when trying to connect"]) {
     expect(isDatabaseUnavailable(new Error(message))).toBe(true);
   }
+  expect(isDatabaseUnavailable(new Error("Connection terminated due to connection timeout", { cause: new Error("Connection terminated unexpectedly") }))).toBe(true);
+});
+
+test("the Neon driver's WebSocket failure, an ErrorEvent rather than an Error, does, bare or wrapped", () => {
+  const refused = new ErrorEvent("error", { message: "WebSocket connection to 'ws://127.0.0.1:4444/v1' failed" });
+  expect(isDatabaseUnavailable(refused)).toBe(true);
+  expect(isDatabaseUnavailable(new DrizzleQueryError("select 1", [], refused as unknown as Error))).toBe(true);
+});
+
+test("a socket or pool error wrapped in another error does, through its cause", () => {
+  expect(isDatabaseUnavailable(new Error("transaction failed", { cause: withCode("ECONNRESET", "read ECONNRESET") }))).toBe(true);
+});
+
+test("free text that merely mentions a connection does not: only codes and the driver's own texts count", () => {
+  for (const message of ["No connection named billing", "socket hang up", "the websocket upgrade timed out in the test stub", "inserting a connection returned no row"]) {
+    expect(isDatabaseUnavailable(new Error(message))).toBe(false);
+  }
+  // A code says what happened, whatever the text claims.
+  expect(isDatabaseUnavailable(withCode("ERR_INVALID_ARG_TYPE", "Connection terminated unexpectedly"))).toBe(false);
 });
 
 test("our own errors, and other errors thrown inside a transaction, do not", () => {

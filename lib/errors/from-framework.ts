@@ -1,6 +1,5 @@
 /** Maps whatever a handler or the framework threw onto an AppError; anything unexpected is INTERNAL. */
 import { BrokenCircuitError } from "cockatiel";
-import { DrizzleQueryError } from "drizzle-orm";
 import { isDatabaseUnavailable } from "../db/database-unavailable.ts";
 import { AppError } from "./app-error.ts";
 
@@ -37,8 +36,9 @@ export function toAppError(code: string | number, error: unknown): { appError: A
   if (error instanceof AppError) return { appError: error, unexpected: false };
   // A dependency behind an open breaker: say so quickly rather than a 500.
   if (isOpenBreaker(error)) return { appError: unavailable(), unexpected: false };
-  // The database did not answer: a 503 the client may retry, and still logged.
-  if (error instanceof DrizzleQueryError && isDatabaseUnavailable(error.cause)) return { appError: unavailable(), unexpected: true };
+  // The database did not answer, whether drizzle wrapped the failure or a transaction threw it bare:
+  // a 503 the client may retry, and still logged.
+  if (isDatabaseUnavailable(error)) return { appError: unavailable(), unexpected: true };
   switch (code) {
     case "NOT_FOUND":
       return { appError: new AppError("NOT_FOUND"), unexpected: false };
