@@ -95,12 +95,13 @@ export interface TestRuntime extends Runtime {
 
 /** A runtime on the given backends whose log lines are kept for assertions. */
 export async function openTestRuntime(
-  options: { database?: DatabaseBackend; store?: StoreBackend; env?: Record<string, string> } = {},
+  options: { database?: DatabaseBackend; store?: StoreBackend; env?: Record<string, string>; db?: Database } = {},
 ): Promise<TestRuntime> {
   const capture = createMemorySink();
   const logger = createLogger({ level: "debug", sink: capture.sink });
   const config = loadConfig({ NODE_ENV: "test", ...options.env });
-  const db = await openTestDatabase(options.database ?? "pglite", logger);
+  // A database the test opened itself (behind a relay, say) is used as it is, and closed with the runtime.
+  const db = options.db ?? (await openTestDatabase(options.database ?? "pglite", logger));
   await db.migrate();
   const store = await openTestStore(options.store ?? "memory", logger);
   const runtime = await openRuntime(config, { logger, db, store });
