@@ -1,4 +1,4 @@
-/** A TCP relay tests put between a driver and its server, to kill and revive "the server" on demand. */
+/** A TCP relay tests put between a driver and its server, to kill, revive or slow "the server" on demand. */
 import type { Socket, TCPSocketListener } from "bun";
 
 export interface TcpRelay {
@@ -6,6 +6,8 @@ export interface TcpRelay {
   /** Drops every connection and refuses new ones, as a dead server would. */
   kill(): void;
   revive(): void;
+  /** Holds every chunk, both ways, this long before passing it on (0: at once); order is kept. */
+  delay(ms: number): void;
   close(): void;
 }
 
@@ -14,6 +16,8 @@ interface Link {
   pending: Uint8Array[];
   client: Socket<Link>;
   backlog: Map<Socket<Link>, Uint8Array[]>;
+  /** When the last delayed chunk toward each socket is due: a later chunk never overtakes it. */
+  dueAt: Map<Socket<Link>, number>;
 }
 
 // Bun's socket.write may take only part of a chunk; the rest waits for the socket's drain event.
@@ -44,6 +48,18 @@ export function startTcpRelay(target: { hostname: string; port: number }): TcpRe
   const open = new Set<Socket<Link>>();
   let listener: TCPSocketListener<Link> | undefined;
   let port = 0;
+  let delayMs = 0;
+
+  const relay = (socket: Socket<Link>, chunk: Uint8Array) => {
+    const previous = socket.data.dueAt.get(socket) ?? 0;
+    if (delayMs === 0 && previous <= performance.now()) return send(socket, chunk);
+    const due = Math.max(performance.now() + delayMs, previous);
+    socket.data.dueAt.set(socket, due);
+    const copy = new Uint8Array(chunk);
+    setTimeout(() => {
+      if (open.has(socket)) send(socket, copy);
+    }, due - performance.now());
+  };
 
   const listen = () => {
     listener = Bun.listen<Link>({
@@ -51,7 +67,7 @@ export function startTcpRelay(target: { hostname: string; port: number }): TcpRe
       port,
       socket: {
         open(client) {
-          const link: Link = { pending: [], client, backlog: new Map() };
+          const link: Link = { pending: [], client, backlog: new Map(), dueAt: new Map() };
           client.data = link;
           open.add(client);
           Bun.connect<Link>({
@@ -61,11 +77,11 @@ export function startTcpRelay(target: { hostname: string; port: number }): TcpRe
                 upstream.data = link;
                 link.upstream = upstream;
                 open.add(upstream);
-                for (const chunk of link.pending) send(upstream, chunk);
+                for (const chunk of link.pending) relay(upstream, chunk);
                 link.pending = [];
               },
               data(_, chunk) {
-                send(client, chunk);
+                relay(client, chunk);
               },
               drain: flush,
               close(upstream) {
@@ -81,7 +97,7 @@ export function startTcpRelay(target: { hostname: string; port: number }): TcpRe
         data(client, chunk) {
           const link = client.data;
           if (link.upstream === undefined) link.pending.push(new Uint8Array(chunk));
-          else send(link.upstream, chunk);
+          else relay(link.upstream, chunk);
         },
         drain: flush,
         close(client) {
@@ -106,6 +122,9 @@ export function startTcpRelay(target: { hostname: string; port: number }): TcpRe
     },
     revive() {
       if (listener === undefined) listen();
+    },
+    delay(ms) {
+      delayMs = ms;
     },
     close() {
       this.kill();
