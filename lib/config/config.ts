@@ -35,6 +35,8 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   database: DatabaseConfig;
   store: StoreConfig;
+  /** Instances sharing rate limits; while Redis does not answer, each counts 1/N of a fail-open limit. */
+  rateLimitInstances: number;
   cronSecret: string | undefined;
   shutdownDrainMs: number;
   readinessCacheMs: number;
@@ -56,6 +58,7 @@ export const DEFAULT_CONFIG = {
   logLevel: "info",
   pgliteDataDir: ".data/pglite",
   storeTimeoutMs: 250,
+  rateLimitInstances: 1,
   shutdownDrainMs: 10_000,
   readinessCacheMs: 500,
   hstsMaxAge: 31_536_000,
@@ -160,6 +163,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     logLevel: parsed.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
     database,
     store,
+    rateLimitInstances: parsed.RATE_LIMIT_INSTANCES ?? DEFAULT_CONFIG.rateLimitInstances,
     cronSecret: parsed.CRON_SECRET,
     shutdownDrainMs: parsed.SHUTDOWN_DRAIN_MS ?? DEFAULT_CONFIG.shutdownDrainMs,
     readinessCacheMs: parsed.READINESS_CACHE_MS ?? DEFAULT_CONFIG.readinessCacheMs,

@@ -15,6 +15,7 @@ export const envSchema = type({
   "UPSTASH_REDIS_REST_URL?": /^https?:\/\/.+/,
   "UPSTASH_REDIS_REST_TOKEN?": "string > 0",
   "STORE_TIMEOUT_MS?": positiveInt,
+  "RATE_LIMIT_INSTANCES?": positiveInt,
   "CRON_SECRET?": "string >= 16",
   "SHUTDOWN_DRAIN_MS?": positiveInt,
   "READINESS_CACHE_MS?": positiveInt,

@@ -139,7 +139,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           throw error;
         }
       }
-      let outcome = rateLimiter.check(route.key, rules, identity);
+      let outcome = rateLimiter.check(route.key, rules, identity, settings.current().timeoutsMs[policy.timeout]);
       if (outcome instanceof Promise) outcome = await outcome;
       if (outcome !== undefined) {
         writeRateLimitHeaders(set.headers, outcome);

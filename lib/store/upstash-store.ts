@@ -31,7 +31,7 @@ export class UpstashStore implements Store {
   readonly redis: Redis;
   private readonly incrScript;
 
-  constructor(options: UpstashStoreOptions) {
+  constructor(readonly options: UpstashStoreOptions) {
     this.redis = createUpstashClient(options);
     this.incrScript = this.redis.createScript<number>(INCR_WITH_EXPIRY);
   }

@@ -1,21 +1,37 @@
-/** Chooses the rate limiter's shared backend: Redis through the store's breaker when there is one. */
+/** Chooses the rate limiter's shared backend: Redis through a breaker of its own when there is one. */
+import { createBreaker } from "../../resilience/breaker.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { createWaitUntil } from "../../runtime/wait-until.ts";
 import { FallbackStore } from "../../store/fallback-store.ts";
-import { UpstashStore } from "../../store/upstash-store.ts";
-import type { WindowLimiter } from "./limit-result.ts";
-import { type RateLimiter, createRateLimiter } from "./rate-limiter.ts";
+import { UpstashStore, createUpstashClient } from "../../store/upstash-store.ts";
+import { type RateLimiter, type SharedLimits, createRateLimiter } from "./rate-limiter.ts";
 import { UpstashLimiter } from "./upstash-limiter.ts";
 
 export const RATE_LIMIT_PREFIX = "rampart:rl";
 
+export const DEFAULT_RATE_LIMIT_STORE = {
+  /**
+   * How long one rate-limit call may take before it counts as Redis failing. Longer than STORE_TIMEOUT_MS
+   * on purpose: a store that answers slowly is healthy for a fail-closed rule, which may wait for it.
+   */
+  answerTimeoutMs: 5_000,
+  /** STORE_TIMEOUT_MS when the store is not configured from the environment (tests hand one in). */
+  fallbackAfterMs: 250,
+};
+
 export function openRateLimiter(runtime: Runtime): RateLimiter {
   const { store, config, logger, settings } = runtime;
-  let shared: WindowLimiter | undefined;
+  let shared: SharedLimits | undefined;
   if (store instanceof FallbackStore && store.primary instanceof UpstashStore) {
-    const timeoutMs = config.store.driver === "upstash" ? config.store.timeoutMs : 250;
-    const upstash = new UpstashLimiter({ redis: store.primary.redis, prefix: RATE_LIMIT_PREFIX, timeoutMs, waitUntil: createWaitUntil(logger) });
-    shared = { limit: (identifier, limit, windowMs) => store.throughBreaker(() => upstash.limit(identifier, limit, windowMs)) };
+    // Its own client and breaker: the store's are judged on STORE_TIMEOUT_MS, which a slow Redis misses.
+    const redis = createUpstashClient({ ...store.primary.options, timeoutMs: DEFAULT_RATE_LIMIT_STORE.answerTimeoutMs });
+    const breaker = createBreaker("redis-rate-limit", logger);
+    const upstash = new UpstashLimiter({ redis, prefix: RATE_LIMIT_PREFIX, waitUntil: createWaitUntil(logger) });
+    shared = {
+      limiter: { limit: (identifier, limit, windowMs) => breaker.execute(() => upstash.limit(identifier, limit, windowMs)) },
+      fallbackAfterMs: config.store.driver === "upstash" ? config.store.timeoutMs : DEFAULT_RATE_LIMIT_STORE.fallbackAfterMs,
+      instances: config.rateLimitInstances,
+    };
   }
   return createRateLimiter({ shared, settings, logger });
 }

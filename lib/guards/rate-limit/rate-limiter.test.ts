@@ -21,7 +21,8 @@ const EMERGENCY = { enabled: true, limitDivisor: 4 };
 function limiterWith(options: { shared?: WindowLimiter; emergency?: typeof EMERGENCY } = {}) {
   const capture = createMemorySink();
   const settings = settingsFor(options.emergency);
-  const limiter = createRateLimiter({ shared: options.shared, settings, logger: createLogger({ sink: capture.sink }) });
+  const shared = options.shared === undefined ? undefined : { limiter: options.shared, fallbackAfterMs: 250, instances: 1 };
+  const limiter = createRateLimiter({ shared, settings, logger: createLogger({ sink: capture.sink }) });
   return { limiter, settings, logLines: capture.lines };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Applies a route's rate-limit rules to a caller. Every rule is checked (a burst and a sustained one,
  * say) and the most restrictive answer is reported. In emergency mode every limit is divided.
- * When Redis fails, a rule that fails open falls back to the in-process limiter and one that fails
- * closed refuses with 503.
+ * When Redis does not answer in time, a rule that fails open counts its instance's share in-process and
+ * one that fails closed refuses with 503 (README, "Rate limits", states the bounds).
  */
 import { AppError } from "../../errors/app-error.ts";
 import type { RateLimitScope, ResolvedRateLimitRule } from "../../http/route-policy.ts";
@@ -22,29 +22,82 @@ export interface RateLimitOutcome {
 }
 
 export interface RateLimiter {
-  /** A promise only when a shared backend is asked: the in-process path answers synchronously. */
-  check(routeKey: string, rules: readonly ResolvedRateLimitRule[], caller: CallerIdentity): RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>;
+  /**
+   * A promise only when a shared backend is asked: the in-process path answers synchronously.
+   * `closedWaitMs` is how long a fail-closed rule waits for the store (the request's own deadline).
+   */
+  check(routeKey: string, rules: readonly ResolvedRateLimitRule[], caller: CallerIdentity, closedWaitMs?: number): RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>;
 }
 
-export function createRateLimiter(options: { shared: WindowLimiter | undefined; settings: SettingsSource; logger: Logger }): RateLimiter {
+/** The limits every instance shares (Redis), and how long to wait for it. */
+export interface SharedLimits {
+  limiter: WindowLimiter;
+  /** How long a fail-open rule waits before counting in-process (STORE_TIMEOUT_MS). */
+  fallbackAfterMs: number;
+  /** Instances sharing the limits: in-process, each admits at most this fraction of a fail-open rule's limit. */
+  instances: number;
+}
+
+/** How long a fail-closed rule waits for the store when the caller names no deadline: the auth routes' default. */
+export const DEFAULT_CLOSED_WAIT_MS = 5_000;
+
+const LATE = Symbol("late");
+
+/** The answer, or LATE once `ms` have passed; the call itself runs on (its breaker still sees how it ends). */
+function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(resolve, ms, LATE);
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
+const usedOf = (result: LimitResult) => result.limit - result.remaining;
+
+export function createRateLimiter(options: { shared: SharedLimits | undefined; settings: SettingsSource; logger: Logger }): RateLimiter {
   const local = new InProcessLimiter();
   const { shared, settings, logger } = options;
 
-  const checkRule = (routeKey: string, rule: ResolvedRateLimitRule, caller: CallerIdentity, divisor: number): LimitResult | Promise<LimitResult> => {
+  const refuse = (rule: ResolvedRateLimitRule, routeKey: string, error: unknown): never => {
+    logger.warn("rate limit store unavailable, refusing (fail-closed)", { rule: rule.name, route: routeKey, error });
+    throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, { "retry-after": "1" });
+  };
+
+  const countInProcess = (rule: ResolvedRateLimitRule, routeKey: string, identifier: string, limit: number, share: number, error: unknown): LimitResult => {
+    logger.warn("rate limit store unavailable, counting this instance's share in-process (fail-open)", { rule: rule.name, route: routeKey, error });
+    return local.takeShare(identifier, limit, share, rule.windowMs);
+  };
+
+  const checkShared = (limits: SharedLimits, routeKey: string, rule: ResolvedRateLimitRule, identifier: string, limit: number, closedWaitMs: number) => {
+    const answer = limits.limiter.limit(identifier, limit, rule.windowMs);
+    if (rule.onStoreFailure === "closed") {
+      return answerWithin(answer, closedWaitMs).then(
+        (result) => (result === LATE ? refuse(rule, routeKey, `no answer within ${closedWaitMs} ms`) : result),
+        (error: unknown) => refuse(rule, routeKey, error),
+      );
+    }
+    const share = Math.ceil(limit / limits.instances);
+    return answerWithin(answer, limits.fallbackAfterMs).then(
+      (result) => {
+        if (result !== LATE) {
+          local.observe(identifier, rule.windowMs, usedOf(result));
+          return result;
+        }
+        // A late answer still tells this instance how far the caller has got; a failed one is the breaker's to count.
+        answer.then((late) => local.observe(identifier, rule.windowMs, usedOf(late)), () => undefined);
+        return countInProcess(rule, routeKey, identifier, limit, share, `no answer within ${limits.fallbackAfterMs} ms`);
+      },
+      (error: unknown) => countInProcess(rule, routeKey, identifier, limit, share, error),
+    );
+  };
+
+  const checkRule = (routeKey: string, rule: ResolvedRateLimitRule, caller: CallerIdentity, divisor: number, closedWaitMs: number): LimitResult | Promise<LimitResult> => {
     const limit = Math.max(1, Math.floor(rule.limit / divisor));
     // A scope the caller has no value for (e.g. "user" before sign-in) counts by address instead.
     const subject = caller[rule.scope] === undefined ? `ip:${caller.ip}` : `${rule.scope}:${caller[rule.scope]}`;
     const identifier = `${rule.acrossRoutes ? "*" : routeKey}:${rule.name}:${subject}`;
     if (shared === undefined) return local.take(identifier, limit, rule.windowMs);
-    return shared.limit(identifier, limit, rule.windowMs).catch((error: unknown) => {
-      if (rule.onStoreFailure === "closed") {
-        logger.warn("rate limit store unavailable, refusing (fail-closed)", { rule: rule.name, route: routeKey, error });
-        throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, { "retry-after": "1" });
-      }
-      // Said out loud: while this lasts each instance counts alone, so N instances admit up to N times the limit.
-      logger.warn("rate limit store unavailable, counting in-process (fail-open)", { rule: rule.name, route: routeKey, error });
-      return local.take(identifier, limit, rule.windowMs);
-    });
+    return checkShared(shared, routeKey, rule, identifier, limit, closedWaitMs);
   };
 
   // The RateLimit-Policy value depends only on the rules and the divisor: build it once per pair.
@@ -70,11 +123,11 @@ export function createRateLimiter(options: { shared: WindowLimiter | undefined; 
   };
 
   return {
-    check(routeKey, rules, caller) {
+    check(routeKey, rules, caller, closedWaitMs = DEFAULT_CLOSED_WAIT_MS) {
       if (rules.length === 0) return undefined;
       const { emergency } = settings.current();
       const divisor = emergency.enabled ? emergency.limitDivisor : 1;
-      const pending = rules.map((rule) => checkRule(routeKey, rule, caller, divisor));
+      const pending = rules.map((rule) => checkRule(routeKey, rule, caller, divisor, closedWaitMs));
       if (shared === undefined) return outcomeOf(pending as LimitResult[], rules, divisor);
       return Promise.all(pending).then((results) => outcomeOf(results, rules, divisor));
     },
