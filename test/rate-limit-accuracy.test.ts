@@ -1,6 +1,7 @@
 /**
  * Rate limits hold across instances: three server processes share one Upstash (Redis) limiter, and a
- * burst from one client spread over all three is admitted at most `limit` times. Runs when
+ * burst from one client spread over all three is admitted at most `limit` times, however slowly Redis
+ * answers (the rule fails closed; test/rate-limit-slow-store.test.ts bounds fail-open rules). Runs when
  * TEST_REDIS_URL is set (`.ci/start-services`).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -20,7 +21,7 @@ describe.if(TEST_REDIS_URL !== undefined)("rate limits across three server proce
     const gateway = await upstashGatewayUrl();
     spawned = await spawnServers("test/fixtures/rate-limited-server.ts", PROCESSES, {
       NODE_ENV: "test",
-      // Warnings name a Redis call that missed its deadline and fell back to counting in-process.
+      // Warnings name a Redis call that failed or missed the route's deadline.
       LOG_LEVEL: "warn",
       // Behind one trusted proxy, so each run can be a client the shared Redis has never seen.
       TRUST_PROXY: "1",
