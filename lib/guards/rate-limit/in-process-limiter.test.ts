@@ -89,3 +89,18 @@ describe("InProcessLimiter", () => {
     expect(limiter.take("short-lived:0", 1, 10).success).toBe(true);
   });
 });
+
+describe("InProcessLimiter as the fallback of a shared store", () => {
+  test("takeShare admits at most the share a window, whatever the limit", () => {
+    const { limiter } = limiterAt();
+    expect(admitted(Array.from({ length: 10 }, () => limiter.takeShare("k", 10, 4, 1_000)))).toBe(4);
+  });
+
+  test("takeShare admits no more than the store's last count leaves of the limit, until the window ends", () => {
+    const { limiter, clock } = limiterAt(1_000_000);
+    limiter.observe("k", 1_000, 8);
+    expect(admitted(Array.from({ length: 10 }, () => limiter.takeShare("k", 10, 5, 1_000)))).toBe(2);
+    clock.now += 2_000;
+    expect(admitted(Array.from({ length: 10 }, () => limiter.takeShare("k", 10, 5, 1_000)))).toBe(5);
+  });
+});
