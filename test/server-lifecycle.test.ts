@@ -1,6 +1,6 @@
 /** The long-lived server as a process: start-up on embedded defaults, bad configuration, SIGTERM draining. */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -11,9 +11,9 @@ const ROOT = join(import.meta.dir, "..");
 const READY_WITHIN_MS = 30_000;
 const SERVER_TEST_TIMEOUT_MS = 60_000;
 
-function spawnServer(entry: string, env: Record<string, string>): Subprocess<"ignore", "pipe", "pipe"> {
-  return Bun.spawn(["bun", entry], {
-    cwd: ROOT,
+function spawnServer(entry: string, env: Record<string, string>, options: { cwd?: string; hot?: boolean } = {}): Subprocess<"ignore", "pipe", "pipe"> {
+  return Bun.spawn(["bun", ...(options.hot === true ? ["--hot"] : []), entry], {
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
     stdin: "ignore",
     stdout: "pipe",
@@ -46,6 +46,40 @@ describe("bun dev", () => {
     } finally {
       server.kill("SIGKILL");
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, SERVER_TEST_TIMEOUT_MS);
+
+  test("a hot reload after editing a route file keeps signed-in routes answering", async () => {
+    const port = freePort();
+    const copy = mkdtempSync(join(tmpdir(), "rampart-hot-"));
+    cpSync(ROOT, copy, { recursive: true, filter: (source) => !/[/\\](\.git|\.data|node_modules)$/.test(source) });
+    symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
+    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: join(copy, ".data"), LOG_LEVEL: "info" }, { cwd: copy, hot: true });
+    const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const waitForLine = async (text: string) => {
+      let seen = "";
+      while (!seen.includes(text)) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`the server ended before printing ${text}`);
+        seen += value;
+      }
+    };
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForLine("Rampart listening");
+      await waitUntilReady(port, READY_WITHIN_MS);
+      const signUp = await fetch(`${url}/v1/auth/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "hot@example.com", password: "correct horse battery" }) });
+      expect(signUp.status).toBe(201);
+      const { accessToken } = (await signUp.json()) as { accessToken: string };
+      const me = () => fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${accessToken}` } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      expect(await me()).toMatchObject({ status: 200, body: { email: "hot@example.com" } });
+      appendFileSync(join(copy, "functions/me.ts"), "// edited while serving\n");
+      await waitForLine('"reloaded"');
+      expect(await me()).toMatchObject({ status: 200, body: { email: "hot@example.com" } });
+    } finally {
+      server.kill("SIGKILL");
+      await server.exited;
+      rmSync(copy, { recursive: true, force: true });
     }
   }, SERVER_TEST_TIMEOUT_MS);
 

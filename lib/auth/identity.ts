@@ -1,5 +1,6 @@
 /** The identity services of a runtime, created once per runtime on first use. */
 import { type Encryptor, createEncryptor } from "../crypto/envelope-encryption.ts";
+import { processWide } from "../runtime/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
 import { type ApiKeyService, createApiKeyVerifier } from "./api-key-verifier.ts";
@@ -13,7 +14,7 @@ export interface IdentityServices {
   apiKeys: ApiKeyService;
 }
 
-const services = new WeakMap<Runtime, IdentityServices>();
+const services = processWide("identity-services", () => new WeakMap<Runtime, IdentityServices>());
 
 export function identityOf(runtime: Runtime): IdentityServices {
   let identity = services.get(runtime);

@@ -9,6 +9,7 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
+import { processWide } from "../runtime/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
 import { setBounded } from "../collections/bounded-map.ts";
@@ -28,7 +29,7 @@ export interface OperatorCheck {
   forget(userId: string): void;
 }
 
-const checks = new WeakMap<Runtime, OperatorCheck>();
+const checks = processWide("operator-checks", () => new WeakMap<Runtime, OperatorCheck>());
 
 /** The runtime's operator check: one per instance, shared by the admin guard and the grant endpoint. */
 export function operatorCheckOf(runtime: Runtime, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {

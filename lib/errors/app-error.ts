@@ -3,7 +3,15 @@ import { ERROR_CODES, type ErrorCode } from "./codes.ts";
 
 export type ErrorDetails = Record<string, unknown>;
 
+const APP_ERROR = Symbol.for("rampart.AppError");
+
 export class AppError extends Error {
+  // `bun --hot` evaluates this module again on reload; an AppError from either copy is still one.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && APP_ERROR in value;
+  }
+
+  readonly [APP_ERROR] = true;
   override name = "AppError";
   readonly status: number;
 

@@ -9,6 +9,7 @@ import { type } from "arktype";
 import { recordAuditEvent } from "../audit/audit-log.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
+import { processWide } from "../runtime/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { SettingsSource } from "../settings/settings.ts";
 import type { Store } from "../store/store.ts";
@@ -256,7 +257,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
 }
 
 // One blocker per runtime, so the guard in buildApp and the admin routes share its memory and poll.
-const blockers = new WeakMap<Runtime, IpBlocker>();
+const blockers = processWide("ip-blockers", () => new WeakMap<Runtime, IpBlocker>());
 
 export function openIpBlocker(runtime: Runtime): IpBlocker {
   let blocker = blockers.get(runtime);

@@ -3,6 +3,7 @@
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
 import type { Caller } from "../auth/caller.ts";
+import { processWide } from "../runtime/process-wide.ts";
 import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
 import type { ResolvedPolicy } from "./route-policy.ts";
 
@@ -32,7 +33,7 @@ export interface RequestContext {
 
 export type DeadlineHandler = (context: RequestContext, ms: number) => void;
 
-const contexts = new WeakMap<Request, RequestContext>();
+const contexts = processWide("request-contexts", () => new WeakMap<Request, RequestContext>());
 
 // A class rather than an object of closures: a request allocates one object, and it is its own deadline.
 class PipelineContext implements RequestContext, Deadline {
