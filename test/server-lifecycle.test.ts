@@ -4,6 +4,9 @@ import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import postgres from "postgres";
+import { CLOSE_BOUND_MS } from "../lib/server/graceful-shutdown.ts";
+import { TEST_POSTGRES_URL, createScratchDatabase } from "./backends.ts";
 import { freePort } from "./free-port.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -129,4 +132,76 @@ describe("graceful shutdown", () => {
       server.kill("SIGKILL");
     }
   }, SERVER_TEST_TIMEOUT_MS);
+
+  test("keep-alive clients sending in a loop across SIGTERM get an answer to every request, never a reset", async () => {
+    const port = freePort();
+    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "2000", NODE_ENV: "test" });
+    try {
+      await waitUntilReady(port, READY_WITHIN_MS);
+      let signalled = false;
+      // Each client loops until told the server is going (503) or finds the listener closed on a new connection.
+      const client = async () => {
+        const answers: (number | string)[] = [];
+        for (;;) {
+          try {
+            const response = await fetch(`http://127.0.0.1:${port}/slow?ms=30`);
+            await response.arrayBuffer();
+            answers.push(response.status);
+            if (response.status === 503) return answers;
+          } catch (error) {
+            const code = (error as { code?: string }).code ?? String(error);
+            if (signalled && code === "ConnectionRefused") return answers;
+            answers.push(code);
+            return answers;
+          }
+        }
+      };
+      const clients = Array.from({ length: 10 }, client);
+      await Bun.sleep(300);
+      signalled = true;
+      server.kill("SIGTERM");
+      const failures = (await Promise.all(clients)).flat().filter((answer) => answer !== 200 && answer !== 503);
+      expect(failures).toEqual([]);
+      expect(await server.exited).toBe(0);
+    } finally {
+      server.kill("SIGKILL");
+    }
+  }, SERVER_TEST_TIMEOUT_MS);
+
+  test.skipIf(TEST_POSTGRES_URL === undefined)(
+    "writes still running past the drain are answered 503 and rolled back, and the process exits within the bound (needs TEST_POSTGRES_URL)",
+    async () => {
+      const DRAIN_MS = 1_000;
+      const scratch = await createScratchDatabase();
+      const observer = postgres(scratch.url, { max: 1, onnotice: () => {} });
+      const port = freePort();
+      const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: String(DRAIN_MS), NODE_ENV: "test", DATABASE_URL: scratch.url, DATABASE_DRIVER: "postgres" });
+      try {
+        await waitUntilReady(port, READY_WITHIN_MS);
+        const marker = crypto.randomUUID();
+        // One write held far past the bound, one that returns from the database just after the deadline.
+        const writes = [8_000, DRAIN_MS + 800].map((ms, i) =>
+          fetch(`http://127.0.0.1:${port}/slow-write?name=${marker}-${i}&ms=${ms}`, { method: "POST" }).then(
+            async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), code: ((await r.json()) as { error?: { code: string } }).error?.code }),
+            (error: unknown) => ({ status: String(error) }),
+          ),
+        );
+        while ((await observer`select count(*)::int as n from pg_stat_activity where query like '%pg_sleep%' and pid <> pg_backend_pid()`)[0]?.n !== 2) await Bun.sleep(50);
+        const signalledAt = performance.now();
+        server.kill("SIGTERM");
+        for (const answer of await Promise.all(writes)) expect(answer).toEqual({ status: 503, retryAfter: "1", code: "SHUTTING_DOWN" });
+        expect(await server.exited).toBe(0);
+        // The bound, with room for a loaded machine: before the fix the close waited on the held query (6.9 s).
+        expect(performance.now() - signalledAt).toBeLessThan(DRAIN_MS + CLOSE_BOUND_MS + 1_500);
+        // The second write's query ended while the process still ran: only the guard kept it from committing.
+        const [row] = await observer`select count(*)::int as n from organizations where name like ${`${marker}-%`}`;
+        expect(row?.n).toBe(0);
+      } finally {
+        server.kill("SIGKILL");
+        await observer.end();
+        await scratch.drop();
+      }
+    },
+    SERVER_TEST_TIMEOUT_MS,
+  );
 });

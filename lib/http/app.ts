@@ -36,6 +36,7 @@ import { describeError, pathRedactor } from "../log/redact.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 import { JSON_CONTENT_TYPE, type PreparedHeaders, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
+import { runInCommitScope } from "../db/commit-guard.ts";
 import { openRequestContext, requestContextOf } from "./request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
@@ -48,8 +49,12 @@ export interface RampartApp {
   fetch(request: Request, server?: { requestIP(request: Request): { address: string } | null }): Promise<Response>;
   readonly routes: RouteTable;
   readonly inFlight: number;
-  /** Refuses new requests and resolves when in-flight ones are done or the deadline passes. */
-  drain(deadlineMs: number): Promise<{ drained: boolean; abandoned: number }>;
+  /**
+   * Refuses new requests (503 SHUTTING_DOWN) and answers the rest with `Connection: close`; resolves when
+   * in-flight ones are done. At the deadline the rest are abandoned: their transactions roll back and they
+   * are answered 503, except one whose commit has begun, whose own answer is awaited up to `closeMs` more.
+   */
+  drain(deadlineMs: number, closeMs?: number): Promise<{ drained: boolean; abandoned: number }>;
 }
 
 // Responses from fetch() have immutable headers; copy only then.
@@ -199,8 +204,15 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
 
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
+  // One per request in flight, called when shutdown gives up on it.
+  const abandonments = new Set<() => void>();
 
   const timeoutResponse = (requestId: string) => errorResponse(new AppError("TIMEOUT"), requestId, new Headers());
+  const shuttingDownResponse = (requestId: string) => {
+    const response = errorResponse(new AppError("SHUTTING_DOWN", undefined, undefined, { connection: "close", "retry-after": "1" }), requestId, new Headers());
+    response.headers.set(REQUEST_ID_HEADER, requestId);
+    return response;
+  };
 
   return {
     routes: routeTable,
@@ -213,22 +225,26 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const context = openRequestContext(request, requestIdFor(request), (_, ms) => expire?.(ms));
       context.path = path;
       let response: Response;
-      if (lifecycle.shuttingDown) {
-        response = errorResponse(new AppError("SHUTTING_DOWN", undefined, undefined, { connection: "close", "retry-after": "1" }), context.requestId, new Headers());
-        response.headers.set(REQUEST_ID_HEADER, context.requestId);
-      } else {
+      if (lifecycle.shuttingDown) response = shuttingDownResponse(context.requestId);
+      else {
         inFlight++;
         const method = request.method;
         context.setDeadline(settings.current().timeoutsMs[method === "GET" || method === "HEAD" ? "read" : "write"]);
         context.socketAddress = server?.requestIP(received)?.address;
-        // One promise settled by whichever comes first, the handler or the deadline (cheaper than Promise.race).
+        let abandon: () => void = () => {};
+        // One promise settled by whichever comes first, the handler, the deadline or shutdown (cheaper than Promise.race).
         const answered = new Promise<Response>((resolve, reject) => {
           expire = (ms) => {
             logger.warn("request deadline passed", { requestId: context.requestId, route: context.route, deadlineMs: ms, pending: [...context.pending] });
             resolve(timeoutResponse(context.requestId));
           };
-          app.handle(request).then(resolve, reject);
+          abandon = () => {
+            context.abandon(new AppError("SHUTTING_DOWN"));
+            if (!context.commitStarted) resolve(shuttingDownResponse(context.requestId));
+          };
+          runInCommitScope(context, () => app.handle(request)).then(resolve, reject);
         });
+        abandonments.add(abandon);
         try {
           response = await answered;
           if (response !== context.completeResponse) response = withRequestId(response, context.requestId);
@@ -237,6 +253,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           response = errorResponse(new AppError("INTERNAL"), context.requestId, new Headers());
           response.headers.set(REQUEST_ID_HEADER, context.requestId);
         } finally {
+          abandonments.delete(abandon);
           context.clearDeadline();
           if (--inFlight === 0) onIdle?.();
         }
@@ -249,6 +266,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         if (status >= 400) headers.set("cache-control", DEFAULT_POLICY.cache);
         else if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
       }
+      // A keep-alive client told now opens a new connection for its next request, not one about to close.
+      if (lifecycle.shuttingDown) response.headers.set("connection", "close");
       const fields: LogFields = {
         requestId: context.requestId,
         method: request.method,
@@ -264,14 +283,19 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       else logger.info("request", fields);
       return response;
     },
-    drain(deadlineMs) {
+    drain(deadlineMs, closeMs = 0) {
       lifecycle.shuttingDown = true;
       if (inFlight === 0) return Promise.resolve({ drained: true, abandoned: 0 });
       return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve({ drained: false, abandoned: inFlight }), deadlineMs);
+        let abandoned = 0;
+        let timer = setTimeout(() => {
+          abandoned = inFlight;
+          for (const abandon of abandonments) abandon();
+          timer = setTimeout(() => resolve({ drained: false, abandoned }), closeMs);
+        }, deadlineMs);
         onIdle = () => {
           clearTimeout(timer);
-          resolve({ drained: true, abandoned: 0 });
+          resolve({ drained: abandoned === 0, abandoned });
         };
       });
     },

@@ -26,6 +26,10 @@ export interface RequestContext {
   completeResponse?: Response;
   /** Names of dependency calls still running, reported if the deadline passes. */
   readonly pending: Set<string>;
+  /** Set when one of its transactions begins to commit (lib/db/commit-guard.ts). */
+  commitStarted: boolean;
+  /** Aborts the signal: the request is given up on, and its transactions roll back instead of committing. */
+  abandon(reason: Error): void;
   /** Starts, or restarts with a new length, the request's deadline. */
   setDeadline(ms: number): void;
   clearDeadline(): void;
@@ -47,6 +51,7 @@ class PipelineContext implements RequestContext, Deadline {
   orgId?: string;
   socketAddress?: string;
   completeResponse?: Response;
+  commitStarted = false;
   at = 0;
   #lengthMs = 0;
   #controller?: AbortController;
@@ -78,8 +83,13 @@ class PipelineContext implements RequestContext, Deadline {
     unwatchDeadline(this);
   }
 
+  // Created here if no one asked yet: a signal first read after this must already be aborted.
+  abandon(reason: Error): void {
+    (this.#controller ??= new AbortController()).abort(reason);
+  }
+
   expire(): void {
-    this.#controller?.abort(new Error(`deadline of ${this.#lengthMs} ms passed`));
+    this.abandon(new Error(`deadline of ${this.#lengthMs} ms passed`));
     this.onDeadline?.(this, this.#lengthMs);
   }
 }

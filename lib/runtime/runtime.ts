@@ -1,5 +1,6 @@
 /** The dependencies every route receives: configuration, logger, database, store and lifecycle. */
 import type { Config } from "../config/config.ts";
+import { withCommitGuard } from "../db/commit-guard.ts";
 import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open-database.ts";
 import { type Logger, createLogger } from "../log/logger.ts";
@@ -34,7 +35,7 @@ export interface RuntimeParts {
  */
 export async function openRuntime(config: Config, parts: RuntimeParts = {}): Promise<Runtime> {
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
-  const db = parts.db ?? (await openDatabase(config.database, logger));
+  const db = withCommitGuard(parts.db ?? (await openDatabase(config.database, logger)));
   const store = parts.store ?? openStore(config.store, logger);
   const settings = parts.settings ?? createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
   return { config, logger, db, store, lifecycle: { shuttingDown: false }, settings };

@@ -41,7 +41,7 @@ export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: 
       scheduler.stop();
       runtime.settings.stop();
     };
-    const target = { app: served.app, runtime, stopListening: () => void server.stop(), beforeClose };
+    const target = { app: served.app, runtime, stopListening: () => server.stop(), beforeClose };
     shutDown(target, signal).then(
       () => process.exit(0),
       (error: unknown) => {
