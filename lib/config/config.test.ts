@@ -62,4 +62,39 @@ describe("loadConfig", () => {
     expect(message).not.toContain("short-secret");
     expect(message).not.toContain("hunter2");
   });
+
+  describe("human verification", () => {
+    const secret = "0x4AAAAAAA-secret-never-echoed";
+
+    test("a provider and its secret select the provider's siteverify endpoint and a 3 s timeout", () => {
+      expect(loadConfig({ HUMAN_VERIFICATION_PROVIDER: "hcaptcha", HUMAN_VERIFICATION_SECRET: secret }).humanVerification).toEqual({
+        provider: "hcaptcha",
+        secret,
+        verifyUrl: "https://api.hcaptcha.com/siteverify",
+        timeoutMs: 3_000,
+      });
+      expect(loadConfig({ HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret }).humanVerification?.verifyUrl).toBe(
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+      );
+      expect(loadConfig({}).humanVerification).toBeUndefined();
+    });
+
+    test("half a configuration is refused, naming what is missing, without echoing the secret", () => {
+      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "turnstile" })).toContain("HUMAN_VERIFICATION_SECRET must be set when HUMAN_VERIFICATION_PROVIDER is set");
+      const message = configError({ HUMAN_VERIFICATION_SECRET: secret });
+      expect(message).toContain("HUMAN_VERIFICATION_PROVIDER must be set (turnstile or hcaptcha) when HUMAN_VERIFICATION_SECRET is set");
+      expect(message).not.toContain(secret);
+    });
+
+    test("an unknown provider, a URL that is not http(s) and plain http in production are refused", () => {
+      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "recaptcha", HUMAN_VERIFICATION_SECRET: secret })).toContain('HUMAN_VERIFICATION_PROVIDER must be "hcaptcha" or "turnstile"');
+      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret, HUMAN_VERIFICATION_URL: "ftp://x" })).toContain(
+        "HUMAN_VERIFICATION_URL must be an http(s) URL",
+      );
+      const production = { NODE_ENV: "production", DATABASE_URL: "postgres://u:p@db/app", ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 1).toString("base64")}` };
+      expect(configError({ ...production, HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret, HUMAN_VERIFICATION_URL: "http://verify.internal/siteverify" })).toContain(
+        "HUMAN_VERIFICATION_URL must be an https URL in production",
+      );
+    });
+  });
 });

@@ -29,6 +29,16 @@ export interface AuthConfig {
   apiKeyPrefix: string;
 }
 
+export type HumanVerificationProvider = "turnstile" | "hcaptcha";
+
+export interface HumanVerificationConfig {
+  provider: HumanVerificationProvider;
+  secret: string;
+  /** The provider's siteverify endpoint, or HUMAN_VERIFICATION_URL (a stand-in in tests). */
+  verifyUrl: string;
+  timeoutMs: number;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   port: number;
@@ -51,6 +61,8 @@ export interface Config {
   encryptionKeys: EncryptionKey[];
   retiredEncryptionVersions: number[];
   auth: AuthConfig;
+  /** Challenges on routes that declare it while emergency mode is on; undefined leaves them unchallenged. */
+  humanVerification: HumanVerificationConfig | undefined;
 }
 
 export const DEFAULT_CONFIG = {
@@ -70,6 +82,14 @@ export const DEFAULT_CONFIG = {
     refreshIdleTtlSeconds: 14 * 86_400,
     sessionAbsoluteTtlSeconds: 30 * 86_400,
     apiKeyPrefix: "rk",
+  },
+  humanVerification: {
+    verifyUrls: {
+      turnstile: "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+      hcaptcha: "https://api.hcaptcha.com/siteverify",
+    },
+    // Below the 5 s auth deadline, so a silent provider is answered 503 rather than 504.
+    timeoutMs: 3_000,
   },
 } as const;
 
@@ -110,6 +130,27 @@ function parseOrigins(value: string | undefined): string[] {
   return origins;
 }
 
+const HUMAN_VERIFICATION_DETAILS = ["HUMAN_VERIFICATION_SECRET", "HUMAN_VERIFICATION_URL", "HUMAN_VERIFICATION_TIMEOUT_MS"] as const;
+
+function parseHumanVerification(parsed: typeof envSchema.infer, env: Config["env"]): HumanVerificationConfig | undefined {
+  const { HUMAN_VERIFICATION_PROVIDER: provider, HUMAN_VERIFICATION_SECRET: secret, HUMAN_VERIFICATION_URL: url } = parsed;
+  const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
+  if (provider === undefined) {
+    const stray = HUMAN_VERIFICATION_DETAILS.find((name) => parsed[name] !== undefined);
+    if (stray !== undefined) throw invalid(`HUMAN_VERIFICATION_PROVIDER must be set (turnstile or hcaptcha) when ${stray} is set`);
+    return undefined;
+  }
+  if (secret === undefined) throw invalid("HUMAN_VERIFICATION_SECRET must be set when HUMAN_VERIFICATION_PROVIDER is set (the provider's secret key)");
+  // The secret travels in the request body to this URL.
+  if (env === "production" && url?.startsWith("https:") === false) throw invalid("HUMAN_VERIFICATION_URL must be an https URL in production (the secret is sent to it)");
+  return {
+    provider,
+    secret,
+    verifyUrl: url ?? DEFAULT_CONFIG.humanVerification.verifyUrls[provider],
+    timeoutMs: parsed.HUMAN_VERIFICATION_TIMEOUT_MS ?? DEFAULT_CONFIG.humanVerification.timeoutMs,
+  };
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -144,6 +185,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (parsed.ADMIN_TOKEN !== undefined && ACCESS_TOKEN_SHAPE.test(parsed.ADMIN_TOKEN)) {
     throw new ConfigError("Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two apart by shape");
   }
+  const humanVerification = parseHumanVerification(parsed, env_);
   const encryptionKeys = parseEncryptionKeys(parsed.ENCRYPTION_KEYS ?? DEVELOPMENT_ENCRYPTION_KEY);
   if (encryptionKeys.some((k) => k.key.byteLength !== 32)) throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes");
 
@@ -184,5 +226,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       sessionAbsoluteTtlSeconds: parsed.SESSION_ABSOLUTE_TTL_SECONDS ?? DEFAULT_CONFIG.auth.sessionAbsoluteTtlSeconds,
       apiKeyPrefix: parsed.API_KEY_PREFIX ?? DEFAULT_CONFIG.auth.apiKeyPrefix,
     },
+    humanVerification,
   };
 }

@@ -2,6 +2,9 @@
 import { type } from "arktype";
 
 const positiveInt = type("string.integer.parse").pipe((n, ctx) => (n > 0 ? n : ctx.error("a positive integer")));
+const httpUrl = type("string").narrow(
+  (value, ctx) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || ctx.mustBe("an http(s) URL such as https://verify.example.com/siteverify"),
+);
 
 export const envSchema = type({
   "NODE_ENV?": "'development' | 'production' | 'test'",
@@ -34,6 +37,10 @@ export const envSchema = type({
   "REFRESH_IDLE_TTL_SECONDS?": positiveInt,
   "SESSION_ABSOLUTE_TTL_SECONDS?": positiveInt,
   "API_KEY_PREFIX?": /^[a-z]{2,8}$/,
+  "HUMAN_VERIFICATION_PROVIDER?": "'turnstile' | 'hcaptcha'",
+  "HUMAN_VERIFICATION_SECRET?": "string > 0",
+  "HUMAN_VERIFICATION_URL?": httpUrl,
+  "HUMAN_VERIFICATION_TIMEOUT_MS?": positiveInt,
 });
 
 export type RawEnv = typeof envSchema.inferIn;
