@@ -29,6 +29,7 @@ const SIGNUP: RoutePolicy = {
   ],
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
+  humanVerification: "in-emergency",
 };
 
 const LOGIN: RoutePolicy = {
@@ -39,6 +40,7 @@ const LOGIN: RoutePolicy = {
   ],
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
+  humanVerification: "in-emergency",
 };
 
 // Applied by the handler once the body names the account, before any password work. Counting every
@@ -46,6 +48,8 @@ const LOGIN: RoutePolicy = {
 // guessing campaign spread over many addresses.
 const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [{ name: "email", limit: 10, windowMs: 15 * MINUTE, scope: "email", onStoreFailure: "closed" }];
 
+// Not challenged, nor logout: a refresh token is a 256-bit secret no one can guess, and clients refresh in the
+// background, where no one could solve a challenge; every signed-in user would be logged out by emergency mode.
 const REFRESH: RoutePolicy = {
   access: "public",
   rateLimits: [{ name: "refresh", limit: 30, windowMs: MINUTE, scope: "ip" }],

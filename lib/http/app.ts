@@ -7,7 +7,7 @@
  *                   admin routes, nor on routes exempt from it) → guess budget (API keys) → access (operator's access token or
  *                   ADMIN_TOKEN, cron secret, or access token / API key with scopes; a refused key or
  *                   secret spends the budget) → rate limits (per ip, user, org or key) → declared body
- *                   size and type → deadline (by route class)
+ *                   size and type → deadline (by route class) → human verification (in emergency mode)
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
  */
@@ -24,6 +24,7 @@ import { createAuthFailureLimit, isRefusedGuess } from "../guards/auth-failure-l
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
+import { createHumanVerification } from "../guards/human-verification.ts";
 import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
@@ -91,6 +92,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
   const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) => inBackground(ipBlocker.recordViolation(ip)));
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
+  const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
   const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: operatorCheckOf(runtime).isOperator, logger });
   let routeTable: RouteTable = createRouteTable([]);
 
@@ -155,6 +157,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       }
       checkDeclaredBody(request, policy);
       context.setDeadline(settings.current().timeoutsMs[policy.timeout]);
+      // Last: the only guard that calls out, so refused and rate-limited requests never reach the provider.
+      if (policy.humanVerification === "in-emergency") await verifyHuman(request, ip);
     })
     .onParse({ as: "global" }, async ({ request }) => {
       const limit = requestContextOf(request).policy?.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes;

@@ -1,7 +1,7 @@
 /**
  * What a route declares about itself: who may call it, its rate limits, body limit, accepted content
- * types, timeout class and cache policy. Defaults live here; a declaration is resolved once, when the
- * route is defined.
+ * types, timeout class, cache policy and whether it is challenged in emergency mode. Defaults live here;
+ * a declaration is resolved once, when the route is defined.
  */
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
@@ -10,6 +10,8 @@ export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
 /** enforced: a blocked address is refused (403 IP_BLOCKED); exempt: the route answers it anyway. */
 export type IpBlockPolicy = "enforced" | "exempt";
+/** never: no challenge; in-emergency: a human-verification token is required while emergency mode is on (when configured). */
+export type HumanVerificationPolicy = "never" | "in-emergency";
 
 export interface RateLimitRule {
   /** Distinguishes several rules on one route, e.g. "burst" and "sustained". */
@@ -38,6 +40,8 @@ export interface RoutePolicy {
   headers?: Readonly<Record<string, string>>;
   /** Whether IP blocks apply; "exempt" is for health probes, which a blocked load balancer must still reach. @default "enforced" */
   ipBlocks?: IpBlockPolicy;
+  /** @default "never" */
+  humanVerification?: HumanVerificationPolicy;
 }
 
 export interface ResolvedRateLimitRule extends Required<RateLimitRule> {}
@@ -52,6 +56,7 @@ export interface ResolvedPolicy {
   cache: string;
   headers: Readonly<Record<string, string>>;
   ipBlocks: IpBlockPolicy;
+  humanVerification: HumanVerificationPolicy;
 }
 
 export const MiB = 1024 * 1024;
@@ -61,6 +66,7 @@ export const DEFAULT_POLICY = {
   accepts: ["application/json"],
   cache: "no-store",
   ipBlocks: "enforced",
+  humanVerification: "never",
   rateLimit: { algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
   /** Routes that declare no rate limit still get this one per client address. */
   rateLimits: [{ name: "default", limit: 300, windowMs: 60_000, scope: "ip" }],
@@ -79,5 +85,6 @@ export function resolvePolicy(policy: RoutePolicy, method: string): ResolvedPoli
     cache: policy.cache ?? DEFAULT_POLICY.cache,
     headers: policy.headers ?? {},
     ipBlocks: policy.ipBlocks ?? DEFAULT_POLICY.ipBlocks,
+    humanVerification: policy.humanVerification ?? DEFAULT_POLICY.humanVerification,
   };
 }
