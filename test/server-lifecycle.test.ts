@@ -91,7 +91,7 @@ describe("bun dev", () => {
     expect(await server.exited).toBe(1);
     const err = await new Response(server.stderr).text();
     expect(err).toContain("Invalid environment");
-    expect(err).toContain("PORT must be a well-formed integer");
+    expect(err).toContain("PORT must be a positive integer");
   }, SERVER_TEST_TIMEOUT_MS);
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, DEFAULT_CONFIG, loadConfig } from "./config.ts";
+import { envSchema } from "./env.ts";
 
 function configError(env: Record<string, string>): string {
   try {
@@ -33,6 +34,25 @@ describe("loadConfig", () => {
     expect(configError({ PORT: "eighty" })).toContain("PORT must be");
     expect(configError({ DATABASE_DRIVER: "mysql" })).toContain('DATABASE_DRIVER must be "neon" or "postgres"');
     expect(configError({ DATABASE_URL: "mysql://x" })).toContain("DATABASE_URL");
+  });
+
+  test("a bad TRUST_PROXY or ENCRYPTION_KEYS is explained with an example of a valid value, not a pattern", () => {
+    expect(configError({ TRUST_PROXY: "yes" })).toContain(
+      "TRUST_PROXY must be none, vercel, or a number of trusted X-Forwarded-For hops from 1 to 99, e.g. TRUST_PROXY=vercel",
+    );
+    const keys = configError({ ENCRYPTION_KEYS: "not-a-key" });
+    expect(keys).toContain("ENCRYPTION_KEYS must be versioned 32-byte keys in base64, e.g. v2:<key>,v1:<key>");
+    expect(keys).toContain("echo v1:$(openssl rand -base64 32)");
+  });
+
+  test("no variable's message shows a regular expression or a parser's wording", () => {
+    const unclear = envSchema.props
+      .map((prop) => `${String(prop.key)} must be ${prop.value.description}`)
+      .filter((message) => /matched by|well-formed|\^|\\/.test(message));
+    expect(unclear).toEqual([]);
+    expect(configError({ PORT: "eighty" })).toContain("PORT must be a positive integer");
+    expect(configError({ DATABASE_URL: "mysql://db/app" })).toContain("DATABASE_URL must be a PostgreSQL URL, e.g. postgres://");
+    expect(configError({ CRON_SECRET: "short" })).toContain("CRON_SECRET must be at least 16 characters");
   });
 
   test("every bad variable is reported at once", () => {

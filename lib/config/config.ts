@@ -178,7 +178,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     throw missing("DATABASE_URL", "in production (the embedded PGlite database is for development)");
   }
   if (env_ === "production" && parsed.ENCRYPTION_KEYS === undefined) {
-    throw missing("ENCRYPTION_KEYS", "in production (v1:<32 bytes in base64>, comma-separated versions)");
+    throw missing("ENCRYPTION_KEYS", "in production, e.g. v1:<32 random bytes in base64>; make one with `echo v1:$(openssl rand -base64 32)`");
   }
   // Admin routes tell the token from an operator's access token by its shape: wrong guesses at a token
   // shaped like one would be taken for refused access tokens, which are not counted.
@@ -187,7 +187,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   }
   const humanVerification = parseHumanVerification(parsed, env_);
   const encryptionKeys = parseEncryptionKeys(parsed.ENCRYPTION_KEYS ?? DEVELOPMENT_ENCRYPTION_KEY);
-  if (encryptionKeys.some((k) => k.key.byteLength !== 32)) throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes");
+  if (encryptionKeys.some((k) => k.key.byteLength !== 32)) throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes, e.g. from `echo v1:$(openssl rand -base64 32)`");
 
   const database: DatabaseConfig =
     parsed.DATABASE_URL === undefined

@@ -1,7 +1,11 @@
 /** Every environment variable Rampart reads, declared and validated once at start-up. */
 import { type } from "arktype";
 
-const positiveInt = type("string.integer.parse").pipe((n, ctx) => (n > 0 ? n : ctx.error("a positive integer")));
+// Error messages name an example of a valid value, never the pattern that checks it.
+const positiveInt = type("string.integer.parse")
+  .pipe((n, ctx) => (n > 0 ? n : ctx.error("a positive integer")))
+  .describe("a positive integer");
+const postgresUrl = type(/^postgres(ql)?:\/\/.+/).describe("a PostgreSQL URL, e.g. postgres://user:password@db.example.com:5432/app");
 const httpUrl = type("string").narrow(
   (value, ctx) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || ctx.mustBe("an http(s) URL such as https://verify.example.com/siteverify"),
 );
@@ -10,33 +14,37 @@ export const envSchema = type({
   "NODE_ENV?": "'development' | 'production' | 'test'",
   "PORT?": positiveInt,
   "LOG_LEVEL?": "'debug' | 'info' | 'warn' | 'error'",
-  "DATABASE_URL?": /^postgres(ql)?:\/\/.+/,
-  "DATABASE_READ_URL?": /^postgres(ql)?:\/\/.+/,
+  "DATABASE_URL?": postgresUrl,
+  "DATABASE_READ_URL?": postgresUrl,
   "DATABASE_DRIVER?": "'neon' | 'postgres'",
   "PGLITE_DATA_DIR?": "string > 0",
   "NEON_WS_PROXY?": "string > 0",
-  "UPSTASH_REDIS_REST_URL?": /^https?:\/\/.+/,
+  "UPSTASH_REDIS_REST_URL?": type(/^https?:\/\/.+/).describe("an http(s) URL, e.g. https://eu1-example-12345.upstash.io"),
   "UPSTASH_REDIS_REST_TOKEN?": "string > 0",
   "STORE_TIMEOUT_MS?": positiveInt,
   "RATE_LIMIT_INSTANCES?": positiveInt,
-  "CRON_SECRET?": "string >= 16",
+  "CRON_SECRET?": type("string >= 16").describe("at least 16 characters, e.g. from `openssl rand -hex 32`"),
   "SHUTDOWN_DRAIN_MS?": positiveInt,
   "READINESS_CACHE_MS?": positiveInt,
-  "TRUST_PROXY?": /^(none|vercel|[1-9][0-9]?)$/,
+  "TRUST_PROXY?": type(/^(none|vercel|[1-9][0-9]?)$/).describe(
+    "none, vercel, or a number of trusted X-Forwarded-For hops from 1 to 99, e.g. TRUST_PROXY=vercel",
+  ),
   "CORS_ORIGINS?": "string",
   "CORS_CREDENTIALS?": "'true' | 'false'",
-  "HSTS_MAX_AGE?": "string.integer.parse",
-  "ADMIN_TOKEN?": "string >= 32",
+  "HSTS_MAX_AGE?": type("string.integer.parse").describe("a number of seconds, e.g. 31536000 (0 leaves the header out)"),
+  "ADMIN_TOKEN?": type("string >= 32").describe("at least 32 characters, e.g. from `openssl rand -hex 32`"),
   "EMERGENCY_MODE?": "'on' | 'off'",
   "SETTINGS_POLL_MS?": positiveInt,
-  "ENCRYPTION_KEYS?": /^v\d+:[A-Za-z0-9+/_-]{43}=?(,v\d+:[A-Za-z0-9+/_-]{43}=?)*$/,
-  "ENCRYPTION_RETIRED_VERSIONS?": /^v\d+(,v\d+)*$/,
+  "ENCRYPTION_KEYS?": type(/^v\d+:[A-Za-z0-9+/_-]{43}=?(,v\d+:[A-Za-z0-9+/_-]{43}=?)*$/).describe(
+    "versioned 32-byte keys in base64, e.g. v2:<key>,v1:<key>; make one with `echo v1:$(openssl rand -base64 32)`",
+  ),
+  "ENCRYPTION_RETIRED_VERSIONS?": type(/^v\d+(,v\d+)*$/).describe("key versions, e.g. v1 or v1,v2"),
   "JWT_ISSUER?": "string > 0",
   "JWT_AUDIENCE?": "string > 0",
   "ACCESS_TOKEN_TTL_SECONDS?": positiveInt,
   "REFRESH_IDLE_TTL_SECONDS?": positiveInt,
   "SESSION_ABSOLUTE_TTL_SECONDS?": positiveInt,
-  "API_KEY_PREFIX?": /^[a-z]{2,8}$/,
+  "API_KEY_PREFIX?": type(/^[a-z]{2,8}$/).describe("2 to 8 lower-case letters, e.g. rk"),
   "HUMAN_VERIFICATION_PROVIDER?": "'turnstile' | 'hcaptcha'",
   "HUMAN_VERIFICATION_SECRET?": "string > 0",
   "HUMAN_VERIFICATION_URL?": httpUrl,
