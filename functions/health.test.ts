@@ -15,7 +15,6 @@ import { MemoryStore } from "../lib/store/memory-store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
 import {
   GATEWAY_TOKEN,
-  TEST_POSTGRES_URL,
   TEST_REDIS_URL,
   type TestRuntime,
   createScratchDatabase,
@@ -24,6 +23,7 @@ import {
   openTestRuntime,
   upstashGatewayUrl,
 } from "../test/backends.ts";
+import { describeWithServers } from "../test/describe-with-servers.ts";
 import { startTcpRelay } from "../test/tcp-relay.ts";
 import health from "./health.ts";
 
@@ -106,7 +106,7 @@ describe("health probes from an automatically blocked address", () => {
   });
 });
 
-describe.if(TEST_POSTGRES_URL !== undefined)("health when PostgreSQL dies", () => {
+describeWithServers(["postgres"], "health when PostgreSQL dies", () => {
   for (const driver of ["neon", "postgres"] as const) {
     test(`${driver}: ready turns 503 within a second and back to 200 without a restart`, async () => {
       const scratch = await createScratchDatabase();
@@ -137,7 +137,7 @@ describe.if(TEST_POSTGRES_URL !== undefined)("health when PostgreSQL dies", () =
   }
 });
 
-describe.if(TEST_REDIS_URL !== undefined)("health when Redis dies", () => {
+describeWithServers(["redis"], "health when Redis dies", () => {
   test("ready reports the store down with the in-process fallback, then recovers", async () => {
     const redisUrl = new URL(TEST_REDIS_URL ?? "");
     const relay = startTcpRelay({ hostname: redisUrl.hostname, port: Number(redisUrl.port) });

@@ -9,7 +9,8 @@ import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
 import { jobRuns } from "../lib/db/schema/index.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
-import { DATABASE_BACKENDS, TEST_POSTGRES_URL, createScratchDatabase, neonProxyAddress, openTestDatabase } from "./backends.ts";
+import { DATABASE_BACKENDS, createScratchDatabase, neonProxyAddress, openTestDatabase } from "./backends.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 import { startTcpRelay } from "./tcp-relay.ts";
 
 describe.each(DATABASE_BACKENDS)("database on %s", (backend) => {
@@ -51,7 +52,7 @@ describe.each(DATABASE_BACKENDS)("database on %s", (backend) => {
   });
 });
 
-describe.if(TEST_POSTGRES_URL !== undefined)("read replica", () => {
+describeWithServers(["postgres"], "read replica", () => {
   const deadReplica = "postgres://nobody@127.0.0.1:9/none";
 
   for (const driver of ["neon", "postgres"] as const) {
@@ -74,7 +75,7 @@ describe.if(TEST_POSTGRES_URL !== undefined)("read replica", () => {
   }
 });
 
-describe.if(TEST_POSTGRES_URL !== undefined)("database circuit breaker", () => {
+describeWithServers(["postgres"], "database circuit breaker", () => {
   for (const driver of ["neon", "postgres"] as const) {
     test(`${driver}: errors from a healthy server never open it; an unreachable server does, calls then fail fast, and it closes again`, async () => {
       const scratch = await createScratchDatabase();

@@ -5,7 +5,7 @@
  * made under one runtime are checked under the other: Deno hashes passwords with hash-wasm, Bun with
  * Bun.password. Runs when TEST_POSTGRES_URL and TEST_REDIS_URL are set (`.ci/start-services`).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -15,7 +15,8 @@ import { loadConfig } from "../lib/config/config.ts";
 import { type ServerlessApp, createServerlessApp } from "../lib/serverless/serverless-app.ts";
 import { buildDenoBundle } from "../tools/build-deno.ts";
 import { PASSWORD, freshEmail, freshIp } from "./auth-client.ts";
-import { GATEWAY_TOKEN, TEST_POSTGRES_URL, TEST_REDIS_URL, createScratchDatabase, neonProxyAddress, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
+import { GATEWAY_TOKEN, createScratchDatabase, neonProxyAddress, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 import { waitUntilLive } from "./spawned-servers.ts";
 import { freePort } from "./free-port.ts";
 
@@ -38,7 +39,7 @@ interface Tokens {
   accessToken: string;
 }
 
-describe.if(TEST_POSTGRES_URL !== undefined && TEST_REDIS_URL !== undefined)("Deno Deploy bundle under Deno, on Neon and Upstash", () => {
+describeWithServers(["postgres", "redis"], "Deno Deploy bundle under Deno, on Neon and Upstash", ({ beforeAll, afterAll }) => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
   let deno: Subprocess<"ignore", "ignore", "pipe">;
   let denoUrl: string;

@@ -2,8 +2,9 @@
  * Emergency mode switched on one server process reaches another within the settings poll interval:
  * two processes share settings only through Redis. Runs when TEST_REDIS_URL is set.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { GATEWAY_TOKEN, TEST_REDIS_URL, upstashGatewayUrl } from "./backends.ts";
+import { expect, test } from "bun:test";
+import { GATEWAY_TOKEN, upstashGatewayUrl } from "./backends.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 import { type SpawnedServer, type SpawnedServers, spawnServers } from "./spawned-servers.ts";
 
 const ADMIN_TOKEN = "emergency-test-admin-token-0123456789abcdef";
@@ -33,7 +34,7 @@ function setEmergency(server: SpawnedServer, enabled: boolean): Promise<Response
   });
 }
 
-describe.if(TEST_REDIS_URL !== undefined)("emergency mode across two server processes on one Redis", () => {
+describeWithServers(["redis"], "emergency mode across two server processes on one Redis", ({ beforeAll, afterAll }) => {
   let spawned: SpawnedServers;
   let switcher: SpawnedServer;
   let other: SpawnedServer;

@@ -4,8 +4,9 @@
  * answers (the rule fails closed; test/rate-limit-slow-store.test.ts bounds fail-open rules). Runs when
  * TEST_REDIS_URL is set (`.ci/start-services`).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { GATEWAY_TOKEN, TEST_POSTGRES_URL, TEST_REDIS_URL, upstashGatewayUrl } from "./backends.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 import { type SpawnedServers, spawnServers } from "./spawned-servers.ts";
 
 const LIMIT = 50;
@@ -13,7 +14,7 @@ const PROCESSES = 3;
 const WINDOW_MS = 10_000;
 const BURST = 300;
 
-describe.if(TEST_REDIS_URL !== undefined)("rate limits across three server processes on one Redis", () => {
+describeWithServers(["redis"], "rate limits across three server processes on one Redis", ({ beforeAll, afterAll }) => {
   let spawned: SpawnedServers;
   let ports: number[];
 

@@ -1,5 +1,5 @@
 /** The store interface behaves the same in-process and on real Redis through @upstash/redis. */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Ratelimit } from "@upstash/ratelimit";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
 import { createBreaker } from "../lib/resilience/breaker.ts";
@@ -7,6 +7,7 @@ import { FallbackStore } from "../lib/store/fallback-store.ts";
 import type { Store } from "../lib/store/store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
 import { GATEWAY_TOKEN, STORE_BACKENDS, TEST_REDIS_URL, openTestStore, upstashGatewayUrl } from "./backends.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 import { startTcpRelay } from "./tcp-relay.ts";
 
 const unique = () => `t:${crypto.randomUUID()}`;
@@ -73,7 +74,7 @@ describe.each(STORE_BACKENDS)("store on %s", (backend) => {
   });
 });
 
-describe.if(TEST_REDIS_URL !== undefined)("Redis through the Upstash client", () => {
+describeWithServers(["redis"], "Redis through the Upstash client", ({ afterAll }) => {
   const relays: { close(): void }[] = [];
   afterAll(() => {
     for (const relay of relays) relay.close();

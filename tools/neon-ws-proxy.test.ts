@@ -1,11 +1,12 @@
 /** The Neon serverless driver's Pool through the local WebSocket proxy to a real PostgreSQL (TEST_POSTGRES_URL). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Pool } from "@neondatabase/serverless";
+import { describeWithServers } from "../test/describe-with-servers.ts";
 import { type NeonWsProxy, configureNeonForLocalProxy, startNeonWsProxy } from "./neon-ws-proxy.ts";
 
 const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL;
 
-describe.if(Boolean(TEST_POSTGRES_URL))("Neon WebSocket proxy", () => {
+describeWithServers(["postgres"], "Neon WebSocket proxy", ({ beforeAll, afterAll }) => {
   let proxy: NeonWsProxy;
   let pool: Pool;
 

@@ -1,8 +1,9 @@
 /** @upstash/redis and @upstash/ratelimit through the local Upstash gateway to a real Redis (TEST_REDIS_URL). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
+import { describeWithServers } from "../test/describe-with-servers.ts";
 import { type UpstashGateway, startUpstashGateway } from "./upstash-gateway.ts";
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
@@ -11,7 +12,7 @@ const RUN_PREFIX = `gateway-test:${crypto.randomUUID()}`;
 let keyCounter = 0;
 const uniqueKey = (name: string) => `${RUN_PREFIX}:${name}:${keyCounter++}`;
 
-describe.if(Boolean(TEST_REDIS_URL))("Upstash gateway", () => {
+describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
   let gateway: UpstashGateway;
   let redis: Redis;
 

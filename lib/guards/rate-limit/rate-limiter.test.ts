@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { TEST_REDIS_URL, openTestDatabase, openTestStore } from "../../../test/backends.ts";
+import { describe, expect, test } from "bun:test";
+import { openTestDatabase, openTestStore } from "../../../test/backends.ts";
+import { describeWithServers } from "../../../test/describe-with-servers.ts";
 import { loadConfig } from "../../config/config.ts";
 import type { Database } from "../../db/database.ts";
 import { AppError } from "../../errors/app-error.ts";
@@ -216,7 +217,7 @@ describe("rateLimitHeaders", () => {
   });
 });
 
-describe.if(TEST_REDIS_URL !== undefined)("over Redis (through the Upstash gateway)", () => {
+describeWithServers(["redis"], "over Redis (through the Upstash gateway)", ({ beforeAll, afterAll }) => {
   let db: Database;
   beforeAll(async () => {
     db = await openTestDatabase("pglite");

@@ -1,0 +1,42 @@
+/**
+ * Groups of tests that need the real PostgreSQL and Redis `.ci/start-services` runs. Without them a group's
+ * tests are reported as skipped under their own names, and its hooks are never registered: bun lists the
+ * hooks of a skipped group as skipped tests named "(unnamed)".
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe } from "bun:test";
+
+export type TestServer = "postgres" | "redis";
+
+const VARIABLES: Record<TestServer, string> = { postgres: "TEST_POSTGRES_URL", redis: "TEST_REDIS_URL" };
+const NAMES: Record<TestServer, string> = { postgres: "PostgreSQL", redis: "Redis" };
+const START_SERVICES = `eval "$(.ci/start-services | sed 's/^/export /')"`;
+
+export interface GroupHooks {
+  beforeAll: typeof beforeAll;
+  afterAll: typeof afterAll;
+  beforeEach: typeof beforeEach;
+  afterEach: typeof afterEach;
+}
+
+const HOOKS: GroupHooks = { beforeAll, afterAll, beforeEach, afterEach };
+const NO_HOOKS: GroupHooks = { beforeAll: () => {}, afterAll: () => {}, beforeEach: () => {}, afterEach: () => {} };
+
+function missingServers(): TestServer[] {
+  return (Object.keys(VARIABLES) as TestServer[]).filter((server) => !process.env[VARIABLES[server]]);
+}
+
+/** `describe`, skipped with every test named when one of `servers` is not configured; use the hooks it passes. */
+export function describeWithServers(servers: TestServer[], name: string, body: (hooks: GroupHooks) => void): void {
+  const missing = missingServers();
+  if (servers.some((server) => missing.includes(server))) describe.skip(name, () => body(NO_HOOKS));
+  else describe(name, () => body(HOOKS));
+}
+
+/** Why some tests will be skipped and how to run them; undefined when every server is configured. */
+export function skippedServersNotice(): string | undefined {
+  const missing = missingServers();
+  if (missing.length === 0) return undefined;
+  const variables = missing.map((server) => VARIABLES[server]).join(" and ");
+  const names = missing.map((server) => NAMES[server]).join(" and ");
+  return `${variables} ${missing.length === 1 ? "is" : "are"} not set: the tests that need a real ${names} are skipped. To run them, first: ${START_SERVICES}`;
+}
