@@ -2,6 +2,8 @@
  * `bun dev`: every route group from functions/ in one process, hot reloaded, with the scheduled jobs
  * running in-process. The served app lives on globalThis so a hot reload keeps the database open.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { assertSigningKeyUsable } from "../lib/auth/signing-key-check.ts";
 import { ConfigError, type Config, loadConfig } from "../lib/config/config.ts";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
@@ -25,6 +27,13 @@ function exitOnConfigError(error: unknown): never {
   process.exit(1);
 }
 
+// initdb in WASM takes up to a minute: without a word the first start looks hung. PG_VERSION is its first file.
+function announceDatabaseCreation(config: Config): void {
+  const { database } = config;
+  if (database.driver !== "pglite" || database.dataDir === undefined || existsSync(join(database.dataDir, "PG_VERSION"))) return;
+  console.log(`creating the embedded database in ${database.dataDir} (first start, up to a minute)…`);
+}
+
 function configOrExit(): Config {
   try {
     return loadConfig(process.env);
@@ -36,8 +45,12 @@ function configOrExit(): Config {
 async function start(): Promise<void> {
   const started = performance.now();
   const config = configOrExit();
+  announceDatabaseCreation(config);
   const runtime = await openRuntime(config);
-  if (config.env !== "production") await runtime.db.migrate();
+  if (config.env !== "production") {
+    console.log("applying migrations…");
+    await runtime.db.migrate();
+  }
   // Production refuses a signing key ENCRYPTION_KEYS cannot decrypt here, rather than failing every sign-up.
   else await assertSigningKeyUsable(runtime).catch(exitOnConfigError);
   const served = serveApp(runtime, await loadRouteGroups(), SCHEDULED_JOBS);
