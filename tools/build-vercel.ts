@@ -56,6 +56,16 @@ function entrySource(groupFile: string, outDir: string): string {
   ].join("\n");
 }
 
+/** Vercel hands the project's variables to the build too: a missing TRUST_PROXY=vercel is caught before it ships. */
+export function trustProxyWarning(env: Record<string, string | undefined>): string | undefined {
+  if (env.TRUST_PROXY === "vercel") return undefined;
+  const value = env.TRUST_PROXY === undefined ? "not set" : `"${env.TRUST_PROXY}"`;
+  return (
+    `warning: TRUST_PROXY is ${value}, not vercel: behind Vercel every caller would share one "unknown" client ` +
+    "address and one rate-limit bucket, and no address could be blocked. Set TRUST_PROXY=vercel in the project's environment."
+  );
+}
+
 export async function buildVercelOutput(): Promise<{ functions: string[]; routes: number }> {
   rmSync(VERCEL_OUTPUT_DIR, { recursive: true, force: true });
   const routes: { src: string; dest: string }[] = [];
@@ -96,6 +106,8 @@ export async function buildVercelOutput(): Promise<{ functions: string[]; routes
 }
 
 if (import.meta.main) {
+  const warning = trustProxyWarning(process.env);
+  if (warning !== undefined) console.warn(warning);
   const { functions, routes } = await buildVercelOutput();
   console.log(`wrote ${relative(ROOT, VERCEL_OUTPUT_DIR)}: ${functions.length} functions (${functions.join(", ")}), ${routes} routes`);
 }

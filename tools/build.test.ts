@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import { buildDenoBundle } from "./build-deno.ts";
-import { VERCEL_OUTPUT_DIR, buildVercelOutput } from "./build-vercel.ts";
+import { VERCEL_OUTPUT_DIR, buildVercelOutput, trustProxyWarning } from "./build-vercel.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
 // Bundling and loading a bundle take seconds on a cold machine.
@@ -14,6 +14,21 @@ type Handler = (request: Request, info: { remoteAddr: { hostname: string } }) =>
 type VercelHandler = (request: Request, context?: unknown) => Promise<Response>;
 
 describe("Vercel build output", () => {
+  test("`bun run build` warns when TRUST_PROXY is not vercel, and is quiet when it is", async () => {
+    const build = Bun.spawn(["bun", "run", "build"], {
+      cwd: join(import.meta.dir, ".."),
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const stderr = await new Response(build.stderr).text();
+    expect(await build.exited).toBe(0);
+    expect(stderr).toContain('warning: TRUST_PROXY is not set, not vercel: behind Vercel every caller would share one "unknown" client address');
+    expect(stderr).toContain("Set TRUST_PROXY=vercel");
+    expect(trustProxyWarning({ TRUST_PROXY: "1" })).toContain('TRUST_PROXY is "1", not vercel');
+    expect(trustProxyWarning({ TRUST_PROXY: "vercel" })).toBeUndefined();
+  }, BUNDLE_TEST_TIMEOUT_MS);
+
   test("one Bun function per route group, routed by path, with the cron schedules and no static files", async () => {
     const { functions } = await buildVercelOutput();
     expect(functions.length).toBe(routeGroupFiles().length);
