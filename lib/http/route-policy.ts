@@ -3,6 +3,8 @@
  * types, timeout class, cache policy and whether it is challenged in emergency mode. Defaults live here;
  * a declaration is resolved once, when the route is defined.
  */
+import type { ApiKeyScope } from "../auth/api-keys.ts";
+
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
@@ -29,7 +31,7 @@ export interface RateLimitRule {
 export interface RoutePolicy {
   access: Access;
   /** Scopes an API key must hold to call the route (users are authorised by role in the handler). */
-  scopes?: readonly string[];
+  scopes?: readonly ApiKeyScope[];
   rateLimits?: readonly RateLimitRule[];
   bodyLimitBytes?: number;
   accepts?: readonly string[];
