@@ -79,6 +79,14 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       expect((await call("GET", `/v1/orgs/${orgA}`, live.key)).status).toBe(200);
     });
 
+    test("a live key is read from Authorization: Bearer only; sent as X-Api-Key it is 401", async () => {
+      const live = await createKey(ownerA, orgA);
+      const headers = { "x-api-key": live.key, "x-forwarded-for": "198.51.100.23" };
+      const refused = await harness.app.fetch(new Request(`http://localhost/v1/orgs/${orgA}`, { headers }));
+      expect(await stableErrorOf(refused)).toEqual({ status: 401, error: { code: "UNAUTHORIZED", message: "Authentication is required." } });
+      expect((await call("GET", `/v1/orgs/${orgA}`, live.key)).status).toBe(200);
+    });
+
     test("a typo, a truncated paste or a key without its checksum is refused without a database query", async () => {
       const counted = withCountedQueries(harness.runtime);
       const verifier = identityOf(counted.runtime).apiKeys;
