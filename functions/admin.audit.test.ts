@@ -18,6 +18,7 @@ import admin from "./admin.ts";
 import auth from "./auth.ts";
 import orgs from "./orgs.ts";
 import signingKeyRoutes from "./signing-keys.ts";
+import { describeWithServers } from "../test/describe-with-servers.ts";
 
 // Opening PGlite and migrating it takes a few seconds on a loaded machine.
 const OPEN_TIMEOUT_MS = 30_000;
@@ -141,7 +142,7 @@ describe.each(STORE_BACKENDS)("audited changes on %s", (backend) => {
   }, TEST_TIMEOUT_MS);
 });
 
-describe.skipIf(TEST_REDIS_URL === undefined)("a store write failing after its audit row", () => {
+describeWithServers(["redis"], "a store write failing after its audit row", () => {
   test("answers 5xx, applies nothing, and an admin.change_failed row names the committed one", async () => {
     const redis = new URL(TEST_REDIS_URL ?? "");
     const relay = startTcpRelay({ hostname: redis.hostname, port: Number(redis.port) });

@@ -16,6 +16,7 @@ import { startNeonWsProxy } from "../tools/neon-ws-proxy.ts";
 import { TEST_POSTGRES_URL, createScratchDatabase, neonProxyAddress, openTestRuntime } from "./backends.ts";
 import { ADMIN_TOKEN, type TestUser, identityClient, stableErrorOf } from "./identity-client.ts";
 import { startTcpRelay } from "./tcp-relay.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 
 type Driver = "neon" | "postgres";
 
@@ -69,7 +70,7 @@ async function openBehindRelay(driver: Driver, wsProxy?: string) {
   };
 }
 
-describe.if(TEST_POSTGRES_URL !== undefined)("database outage", () => {
+describeWithServers(["postgres"], "database outage", () => {
   for (const driver of ["neon", "postgres"] as const) {
     test(`${driver}: with PostgreSQL unreachable, a transaction and a plain query answer 503 with Retry-After; both work once it is back`, async () => {
       const setup = await openBehindRelay(driver);

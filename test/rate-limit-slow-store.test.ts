@@ -19,6 +19,7 @@ import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
 import { GATEWAY_TOKEN, TEST_REDIS_URL, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
 import { type TcpRelay, startTcpRelay } from "./tcp-relay.ts";
+import { describeWithServers } from "./describe-with-servers.ts";
 
 const INSTANCES = 2;
 const OPEN_LIMIT = 10;
@@ -45,7 +46,7 @@ const octet = () => 1 + Math.floor(Math.random() * 250);
 const freshClient = () => `198.${18 + Math.floor(Math.random() * 2)}.${octet()}.${octet()}`;
 const fromProxy = { requestIP: () => ({ address: "10.0.0.1" }) };
 
-describe.if(TEST_REDIS_URL !== undefined)("rate limits over a slow Redis", () => {
+describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, afterAll }) => {
   let relay: TcpRelay;
   let db: Database;
   let apps: RampartApp[];

@@ -14,6 +14,7 @@ import { openRuntime } from "../runtime/runtime.ts";
 import { createServerlessApp } from "../serverless/serverless-app.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import { identityOf } from "./identity.ts";
+import { describeWithServers } from "../../test/describe-with-servers.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const randomKey = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
@@ -22,7 +23,7 @@ const ORIGINAL = `v1:${randomKey()}`;
 const REPLACED = `v2:${randomKey()}`;
 
 // Production needs a real PostgreSQL; PGlite is refused there.
-describe.if(TEST_POSTGRES_URL !== undefined)("production start-up with a signing key ENCRYPTION_KEYS cannot decrypt", () => {
+describeWithServers(["postgres"], "production start-up with a signing key ENCRYPTION_KEYS cannot decrypt", ({ beforeAll, afterAll }) => {
   let scratch: { url: string; drop(): Promise<void> };
   let expected: string;
 
