@@ -2,7 +2,7 @@
  * Writes security events to the append-only audit table. Callers pass what happened and to what; the
  * request's id, address and user agent come from the request context. Never pass a secret in metadata.
  */
-import type { Caller } from "../auth/caller.ts";
+import type { Caller } from "../core/caller.ts";
 import type { Db } from "../db/database.ts";
 import { auditEvents } from "../db/schema/index.ts";
 import { requestContextOf } from "../http/request-context.ts";

@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
 import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
-import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "./caller.ts";
+import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "../core/caller.ts";
 import { setBounded } from "../collections/bounded-map.ts";
 
 export interface ApiKeyVerifierOptions {

@@ -7,7 +7,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import type { VerifiedAccessToken } from "./access-tokens.ts";
-import type { ApiKeyCaller, Caller, LookupGate } from "./caller.ts";
+import type { ApiKeyCaller, Caller, LookupGate } from "../core/caller.ts";
 import type { IdentityServices } from "./identity.ts";
 import type { AuthConfig } from "../config/config.ts";
 

@@ -1,6 +1,6 @@
 /** The identity services of a runtime, created once per runtime on first use. */
 import { type Encryptor, createEncryptor } from "../crypto/envelope-encryption.ts";
-import { processWide } from "../runtime/process-wide.ts";
+import { processWide } from "../core/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
 import { type ApiKeyService, createApiKeyVerifier } from "./api-key-verifier.ts";

@@ -9,7 +9,7 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import { processWide } from "../runtime/process-wide.ts";
+import { processWide } from "../core/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
 import { setBounded } from "../collections/bounded-map.ts";

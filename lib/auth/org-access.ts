@@ -7,7 +7,7 @@ import { and, eq } from "drizzle-orm";
 import { memberships } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import type { Caller } from "./caller.ts";
+import type { Caller } from "../core/caller.ts";
 
 export const ORG_ROLES = ["owner", "admin", "member"] as const;
 export type OrgRole = (typeof ORG_ROLES)[number];

@@ -1,6 +1,6 @@
 /** Typed configuration built from the environment; the only module that reads `process.env`. */
 import { type } from "arktype";
-import { ACCESS_TOKEN_SHAPE } from "../auth/access-token-shape.ts";
+import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
 import { envSchema } from "./env.ts";
 
 export type DatabaseConfig =

@@ -4,7 +4,7 @@
  * unseen. The request is found through AsyncLocalStorage, so no query site has to pass it down.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { processWide } from "../runtime/process-wide.ts";
+import { processWide } from "../core/process-wide.ts";
 import type { Database, Db } from "./database.ts";
 
 export interface CommitScope {

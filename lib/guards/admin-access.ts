@@ -5,9 +5,9 @@
  * lib/auth/operators.ts), so revoking it or disabling the account takes effect at once, whatever access
  * tokens are still unexpired.
  */
-import { ACCESS_TOKEN_SHAPE } from "../auth/access-token-shape.ts";
+import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
 import type { Authenticator } from "../auth/authenticate.ts";
-import type { Caller } from "../auth/caller.ts";
+import type { Caller } from "../core/caller.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";

@@ -14,8 +14,8 @@
  * `maxConcurrentLookups` at a time per address on an instance, the others wait their turn and check the
  * budget again when it comes. Waiting is not a failure: many real keys behind one NAT all get through.
  */
-import { ACCESS_TOKEN_SHAPE } from "../auth/access-token-shape.ts";
-import type { ApiKeyVerifier, LookupGate } from "../auth/caller.ts";
+import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
+import type { ApiKeyVerifier, LookupGate } from "../core/caller.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Access, ResolvedRateLimitRule } from "../http/route-policy.ts";
 import { networkOfClientKey } from "./ip-network.ts";

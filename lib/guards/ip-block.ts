@@ -9,7 +9,7 @@ import { type } from "arktype";
 import { recordAuditEvent } from "../audit/audit-log.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
-import { processWide } from "../runtime/process-wide.ts";
+import { processWide } from "../core/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { SettingsSource } from "../settings/settings.ts";
 import type { Store } from "../store/store.ts";

@@ -2,8 +2,8 @@
  * Per-request facts the pipeline and guards share (id, start, route, client, caller, deadline), kept
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
-import type { Caller } from "../auth/caller.ts";
-import { processWide } from "../runtime/process-wide.ts";
+import type { Caller } from "../core/caller.ts";
+import { processWide } from "../core/process-wide.ts";
 import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
 import type { ResolvedPolicy } from "./route-policy.ts";
 
