@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { createApiKeyFormat, hashApiKey } from "../lib/auth/api-key-format.ts";
-import { API_KEY_SCOPES, type NewApiKey } from "../lib/auth/api-keys.ts";
+import type { NewApiKey } from "../lib/auth/api-keys.ts";
+import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { identityOf } from "../lib/auth/identity.ts";
 import { auditEvents } from "../lib/db/schema/index.ts";

@@ -5,9 +5,10 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
-import { API_KEY_SCOPES, DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, createApiKey, keyNotFound, listApiKeys, orgOfApiKey, revokeApiKey, rotateApiKey } from "../lib/auth/api-keys.ts";
+import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, createApiKey, keyNotFound, listApiKeys, orgOfApiKey, revokeApiKey, rotateApiKey } from "../lib/auth/api-keys.ts";
 import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
+import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";

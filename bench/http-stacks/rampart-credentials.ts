@@ -3,7 +3,8 @@
  * signed-up account's session and access token, and an API key of an organization that account owns.
  */
 import { signUp } from "../../lib/auth/accounts.ts";
-import { type ApiKeyScope, createApiKey } from "../../lib/auth/api-keys.ts";
+import { createApiKey } from "../../lib/auth/api-keys.ts";
+import type { ApiKeyScope } from "../../lib/core/api-key-scopes.ts";
 import { createPasswordHasher } from "../../lib/auth/password-hashing.ts";
 import { createOrganization } from "../../lib/orgs/organizations.ts";
 import type { Runtime } from "../../lib/runtime/runtime.ts";

@@ -4,14 +4,12 @@
  */
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import type { ApiKeyScope } from "../core/api-key-scopes.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { identityOf } from "./identity.ts";
-
-export const API_KEY_SCOPES = ["orgs:read", "orgs:write", "keys:read", "audit:read"] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 86_400;
