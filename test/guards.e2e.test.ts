@@ -9,7 +9,7 @@ import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
 import { type RampartApp, buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
-import { requestContextOf } from "../lib/http/request-context.ts";
+import { requestContextOf } from "../lib/core/request-context.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { MiB, type RoutePolicy } from "../lib/http/route-policy.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";

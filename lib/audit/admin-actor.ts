@@ -1,5 +1,5 @@
 /** Who made an admin call, as the audit trail and the records admin changes keep name them. */
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import type { AuditEvent } from "./audit-log.ts";
 
 /** The operator who made an admin call, or the holder of ADMIN_TOKEN. */

@@ -5,7 +5,7 @@
 import type { Caller } from "../core/caller.ts";
 import type { Db } from "../db/database.ts";
 import { auditEvents } from "../db/schema/index.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 
 export type AuditAction =
   | "user.signup"

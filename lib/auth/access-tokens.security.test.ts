@@ -10,7 +10,7 @@ import { DEFAULT_CONFIG } from "../config/config.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import { ACCESS_TOKEN_TYPE, MAX_ACCESS_TOKEN_BYTES, signAccessToken } from "./access-tokens.ts";
 import { identityOf } from "./identity.ts";

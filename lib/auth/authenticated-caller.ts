@@ -1,6 +1,6 @@
 /** The caller behind a request that passed a `user` or `user-or-key` access check: a user or an API key. */
 import { AppError } from "../errors/app-error.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import type { Caller } from "../core/caller.ts";
 
 export function authenticatedCallerOf(request: Request): Caller {

@@ -7,7 +7,7 @@ import { AppError } from "../errors/app-error.ts";
 import { UNKNOWN_CLIENT } from "../guards/client-ip.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
 import { rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import { DEFAULT_POLICY, type RateLimitRule } from "../http/route-policy.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 

@@ -9,7 +9,7 @@ import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { deviceLabel } from "./device-label.ts";

@@ -1,6 +1,6 @@
 /** The signed-in user behind a request that passed the `user` access check. */
 import { AppError } from "../errors/app-error.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 
 export function signedInUserOf(request: Request): { userId: string; sessionId: string } {
   const caller = requestContextOf(request).caller;

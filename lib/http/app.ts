@@ -38,7 +38,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 import { JSON_CONTENT_TYPE, type PreparedHeaders, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
 import { runInCommitScope } from "../db/commit-guard.ts";
-import { openRequestContext, requestContextOf } from "./request-context.ts";
+import { openRequestContext, requestContextOf } from "../core/request-context.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";

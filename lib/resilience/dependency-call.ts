@@ -3,7 +3,7 @@
  * named in the request's pending set while it runs, so a passed deadline can say what it was waiting
  * on, and a call slower than `slowMs` is logged with the request id.
  */
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import type { Logger } from "../log/logger.ts";
 
 export const DEFAULT_SLOW_CALL_MS = 500;

@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { loadConfig } from "../config/config.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import { createServerlessApp } from "./serverless-app.ts";
 

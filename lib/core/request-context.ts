@@ -2,10 +2,10 @@
  * Per-request facts the pipeline and guards share (id, start, route, client, caller, deadline), kept
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
-import type { Caller } from "../core/caller.ts";
-import { processWide } from "../core/process-wide.ts";
+import type { Caller } from "./caller.ts";
+import { processWide } from "./process-wide.ts";
 import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
-import type { ResolvedPolicy } from "./route-policy.ts";
+import type { ResolvedPolicy } from "../http/route-policy.ts";
 
 export interface RequestContext {
   readonly requestId: string;
