@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { BrokenCircuitError } from "cockatiel";
 import { DATABASE_BREAKER, type Database } from "../lib/db/database.ts";
 import { AppError } from "../lib/errors/app-error.ts";
-import { toAppError } from "../lib/errors/from-framework.ts";
+import { toAppError } from "../lib/http/from-framework.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
 import { jobRuns } from "../lib/db/schema/index.ts";

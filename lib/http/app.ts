@@ -14,7 +14,7 @@
 import { Elysia } from "elysia";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
-import { toAppError } from "../errors/from-framework.ts";
+import { toAppError } from "./from-framework.ts";
 import { createAuthenticator } from "../auth/authenticate.ts";
 import { identityOf } from "../auth/identity.ts";
 import { operatorCheckOf } from "../auth/operators.ts";

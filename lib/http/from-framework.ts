@@ -1,7 +1,7 @@
 /** Maps whatever a handler or the framework threw onto an AppError; anything unexpected is INTERNAL. */
 import { BrokenCircuitError } from "cockatiel";
 import { isDatabaseUnavailable } from "../db/database-unavailable.ts";
-import { AppError } from "./app-error.ts";
+import { AppError } from "../errors/app-error.ts";
 
 interface ValidationIssue {
   path: string;
