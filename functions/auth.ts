@@ -7,7 +7,7 @@ import { Elysia } from "elysia";
 import type { IssuedAccessToken } from "../lib/auth/access-tokens.ts";
 import { type SignedIn, changePassword, logIn, signUp } from "../lib/auth/accounts.ts";
 import { loginBody, passwordChangeBody, signupBody } from "../lib/auth/credentials.ts";
-import { createEmailRateLimit } from "../lib/auth/email-rate-limit.ts";
+import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
 import { DEFAULT_PASSWORD_HASHING, type PasswordHashingOptions, createPasswordHasher } from "../lib/auth/password-hashing.ts";
 import { REFRESH_TOKEN_PATTERN, logOut, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";

@@ -3,13 +3,13 @@
  * handler applies these rules itself, through a limiter built once with the route group.
  */
 import { createHash } from "node:crypto";
-import { AppError } from "../errors/app-error.ts";
-import { UNKNOWN_CLIENT } from "../guards/client-ip.ts";
-import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
-import { rateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
-import { requestContextOf } from "../core/request-context.ts";
-import { DEFAULT_POLICY, type RateLimitRule } from "../http/route-policy.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import { AppError } from "../../errors/app-error.ts";
+import { UNKNOWN_CLIENT } from "../client-ip.ts";
+import { openRateLimiter } from "./open-rate-limiter.ts";
+import { rateLimitHeaders } from "./rate-limiter.ts";
+import { requestContextOf } from "../../core/request-context.ts";
+import { DEFAULT_POLICY, type RateLimitRule } from "../../http/route-policy.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
 
 /** Counts one attempt for `email` (normalised); throws 429 RATE_LIMITED once a rule is exhausted. */
 export type EmailRateLimit = (request: Request, email: string) => Promise<void>;
