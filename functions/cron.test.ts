@@ -33,6 +33,10 @@ describe("cron triggers", () => {
     expect(await response.json()).toMatchObject({ job: "prune-job-runs", status: "succeeded" });
   });
 
+  test("reads the bearer secret like every other credential, spaces after the scheme included", async () => {
+    expect((await trigger(app, `Bearer  ${CRON_SECRET}`)).status).toBe(200);
+  });
+
   test("refuses a missing or wrong secret with 401", async () => {
     for (const authorization of [undefined, "Bearer wrong", CRON_SECRET, `Basic ${CRON_SECRET}`]) {
       const response = await trigger(app, authorization);

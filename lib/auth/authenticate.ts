@@ -6,6 +6,7 @@
 import { AppError } from "../errors/app-error.ts";
 import type { ResolvedPolicy } from "../http/route-policy.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
+import { bearerTokenOf } from "./bearer-token.ts";
 import type { VerifiedAccessToken } from "./access-tokens.ts";
 import type { ApiKeyCaller, Caller, LookupGate } from "../core/caller.ts";
 import type { IdentityServices } from "./identity.ts";
@@ -48,9 +49,8 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
   };
 
   return (request, policy, gate, client) => {
-    const authorization = request.headers.get("authorization");
-    if (authorization === null || !authorization.startsWith("Bearer ")) throw unauthorized();
-    const presented = authorization.slice(7).trim();
+    const presented = bearerTokenOf(request);
+    if (presented === "") throw unauthorized();
     if (apiKeys.isApiKey(presented)) {
       if (policy.access !== "user-or-key" && policy.access !== "user") throw unauthorized();
       const caller = apiKeys.verify(presented, gate, client);

@@ -3,6 +3,7 @@
  * secret refuses every call: fail closed. Admin routes are checked by admin-access.ts, user routes by
  * lib/auth/authenticate.ts: both need the runtime's keys.
  */
+import { bearerTokenOf } from "../auth/bearer-token.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import type { Config } from "../config/config.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -19,9 +20,7 @@ function bearerCheck(secret: string | undefined, name: string, logger: Logger): 
       warned = true;
       throw new AppError("UNAUTHORIZED");
     }
-    const authorization = request.headers.get("authorization") ?? "";
-    const token = authorization.startsWith("Bearer ") ? authorization.slice(7) : "";
-    if (!secretsEqual(token, secret)) throw new AppError("UNAUTHORIZED");
+    if (!secretsEqual(bearerTokenOf(request), secret)) throw new AppError("UNAUTHORIZED");
   };
 }
 

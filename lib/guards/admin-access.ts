@@ -7,6 +7,7 @@
  */
 import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
 import type { Authenticator } from "../auth/authenticate.ts";
+import { bearerTokenOf } from "../auth/bearer-token.ts";
 import type { Caller } from "../core/caller.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -26,8 +27,7 @@ export type AdminAccess = (request: Request, policy: ResolvedPolicy) => Promise<
 export function createAdminAccess({ adminToken, authenticate, isOperator, logger }: AdminAccessOptions): AdminAccess {
   let warned = false;
   return async (request, policy) => {
-    const authorization = request.headers.get("authorization") ?? "";
-    const presented = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+    const presented = bearerTokenOf(request);
     if (adminToken !== undefined && secretsEqual(presented, adminToken)) return undefined;
     if (!ACCESS_TOKEN_SHAPE.test(presented)) {
       if (adminToken === undefined && !warned) logger.warn("admin request refused: ADMIN_TOKEN is not set and no operator token was presented");

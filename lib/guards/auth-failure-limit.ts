@@ -14,6 +14,7 @@
  * `maxConcurrentLookups` at a time per address on an instance, the others wait their turn and check the
  * budget again when it comes. Waiting is not a failure: many real keys behind one NAT all get through.
  */
+import { bearerTokenOf } from "../auth/bearer-token.ts";
 import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
 import type { ApiKeyVerifier, LookupGate } from "../core/caller.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -116,8 +117,7 @@ export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKe
     countsGuesses(request, access, ip) {
       if (networkOfClientKey(ip) === undefined) return undefined;
       if (access === "cron") return "secret";
-      const authorization = request.headers.get("authorization");
-      const presented = authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+      const presented = bearerTokenOf(request);
       if (access === "admin") return ACCESS_TOKEN_SHAPE.test(presented) ? "role" : "secret";
       return apiKeys.isApiKey(presented) ? "api-key" : undefined;
     },
