@@ -1,4 +1,5 @@
 /** Builds the JSON error envelope every failed response carries. */
+import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
 import type { AppError } from "./app-error.ts";
 
 export interface ErrorEnvelope {
@@ -18,7 +19,7 @@ export function toErrorEnvelope(error: AppError, requestId: string): ErrorEnvelo
 }
 
 export function errorResponse(error: AppError, requestId: string, headers: Headers): Response {
-  headers.set("content-type", "application/json; charset=utf-8");
+  headers.set("content-type", JSON_CONTENT_TYPE);
   if (error.headers !== undefined) for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
   return new Response(JSON.stringify(toErrorEnvelope(error, requestId)), { status: error.status, headers });
 }

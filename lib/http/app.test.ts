@@ -117,6 +117,14 @@ describe("error envelope", () => {
   });
 });
 
+test("success and error answers carry the same JSON content type", async () => {
+  const success = await request("/widgets/w1");
+  const failure = await request("/conflict");
+  expect(success.status).toBe(200);
+  expect(failure.status).toBe(409);
+  expect(success.headers.get("content-type")).toBe(failure.headers.get("content-type"));
+});
+
 describe("request log", () => {
   test("one JSON line per request with method, route template, status and duration", async () => {
     const before = runtime.logLines.length;

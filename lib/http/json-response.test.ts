@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { JSON_CONTENT_TYPE, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
+import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
+import { isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
 
 const prepared = prepareHeaders([
   ["X-Frame-Options", "DENY"],

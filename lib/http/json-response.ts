@@ -7,8 +7,6 @@
  */
 import type { HeaderList } from "../guards/security-headers.ts";
 
-export const JSON_CONTENT_TYPE = "application/json;charset=utf-8";
-
 export interface PreparedHeaders {
   readonly headers: Headers;
   readonly values: Readonly<Record<string, string>>;
