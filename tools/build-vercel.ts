@@ -8,6 +8,7 @@ import { basename, join, relative } from "node:path";
 import { loadConfig } from "../lib/config/config.ts";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
+import { routePatternSource } from "../lib/http/route-pattern.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
@@ -35,11 +36,6 @@ function routePathsOf(group: RouteGroup): string[] {
     lifecycle: { shuttingDown: false },
   };
   return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter((path) => path !== "/*");
-}
-
-function pathToRouteSource(path: string): string {
-  const escaped = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
-  return `^${escaped}/?$`;
 }
 
 function entrySource(groupFile: string, outDir: string): string {
@@ -91,7 +87,7 @@ export async function buildVercelOutput(): Promise<{ functions: string[]; routes
     rmSync(entry);
     if (!result.success) throw new AggregateError(result.logs, `bundling ${name} failed`);
     writeFileSync(join(funcDir, ".vc-config.json"), JSON.stringify({ ...FUNCTION_DEFAULTS, maxDuration: MAX_DURATION_BY_GROUP[name] ?? FUNCTION_DEFAULTS.maxDuration }, null, 2));
-    for (const path of routePathsOf(group)) routes.push({ src: pathToRouteSource(path), dest: `/${name}` });
+    for (const path of routePathsOf(group)) routes.push({ src: routePatternSource(path), dest: `/${name}` });
     functions.push(name);
     if (fallback === undefined || name === "health") fallback = name;
   }

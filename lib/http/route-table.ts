@@ -2,6 +2,7 @@
  * The app's routes with their resolved policies, built once from the Elysia route list, so the
  * pipeline can apply transport guards and answer 404/405 before Elysia runs.
  */
+import { routePatternSource } from "./route-pattern.ts";
 import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy } from "./route-policy.ts";
 
 export interface RouteEntry {
@@ -25,8 +26,7 @@ export interface RouteTable {
 }
 
 function patternOf(path: string): RegExp {
-  const source = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
-  return new RegExp(`^${source}/?$`);
+  return new RegExp(routePatternSource(path));
 }
 
 export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): RouteTable {
