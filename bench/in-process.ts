@@ -9,7 +9,7 @@ import { loadConfig } from "../lib/config/config.ts";
 import { buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import browser from "./http-stacks/browser-headers.json";

@@ -5,7 +5,7 @@ import { auditEvents } from "../lib/db/schema/index.ts";
 import { type RampartApp, buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { type Runtime, openRuntime } from "../lib/runtime/runtime.ts";
 import type { Settings } from "../lib/settings/settings.ts";
 import { STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../test/backends.ts";

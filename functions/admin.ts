@@ -13,7 +13,7 @@ import { AppError } from "../lib/errors/app-error.ts";
 import { type IpBlock, canonicalBlockTarget, openIpBlocker } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { settingsPatchSchema } from "../lib/settings/settings-schema.ts";
 
 const AddIpBlockBody = type({

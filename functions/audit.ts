@@ -9,7 +9,7 @@ import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const MINUTE = 60_000;
 

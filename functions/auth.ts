@@ -15,7 +15,7 @@ import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { type RouteGroup, defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RateLimitRule, RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -5,7 +5,7 @@ import { runScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const CRON_TRIGGER: RoutePolicy = {
   access: "cron",

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { createReadinessCheck } from "../lib/health/readiness.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 // Load balancers probe from a handful of addresses; a limit or a block of one would take the instance out of rotation.
 const PROBE: RoutePolicy = { access: "public", rateLimits: [], ipBlocks: "exempt", bodyLimitBytes: 0, timeout: "read" };

@@ -12,7 +12,7 @@ import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const MINUTE = 60_000;
 

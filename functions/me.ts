@@ -5,7 +5,7 @@ import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ME: RoutePolicy = {
   access: "user",

@@ -12,7 +12,7 @@ import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RateLimitRule, RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
 import { addMember, changeMemberRole, listMembers, removeMember } from "../lib/orgs/memberships.ts";
 import { createOrganization, findOrganization, listOrganizationsOf, updateOrganization } from "../lib/orgs/organizations.ts";
 

@@ -4,7 +4,7 @@ import { adminActorOf } from "../lib/audit/admin-actor.ts";
 import { rotateRuntimeSigningKeys } from "../lib/auth/signing-key-rotation.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/http/route-policy.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ROTATE: RoutePolicy = {
   access: "admin",

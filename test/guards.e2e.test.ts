@@ -11,7 +11,7 @@ import { type RampartApp, buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { requestContextOf } from "../lib/core/request-context.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import { MiB, type RoutePolicy } from "../lib/http/route-policy.ts";
+import { MiB, type RoutePolicy } from "../lib/core/route-policy.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";

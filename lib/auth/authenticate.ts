@@ -4,7 +4,7 @@
  * 401; a working key on a route for signed-in users only is a 403 that says so.
  */
 import { AppError } from "../errors/app-error.ts";
-import type { ResolvedPolicy } from "../http/route-policy.ts";
+import type { ResolvedPolicy } from "../core/route-policy.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import { bearerTokenOf } from "./bearer-token.ts";
 import type { VerifiedAccessToken } from "./access-tokens.ts";

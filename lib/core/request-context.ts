@@ -5,7 +5,7 @@
 import type { Caller } from "./caller.ts";
 import { processWide } from "./process-wide.ts";
 import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
-import type { ResolvedPolicy } from "../http/route-policy.ts";
+import type { ResolvedPolicy } from "./route-policy.ts";
 
 export interface RequestContext {
   readonly requestId: string;

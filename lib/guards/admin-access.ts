@@ -11,7 +11,7 @@ import { bearerTokenOf } from "../auth/bearer-token.ts";
 import type { Caller } from "../core/caller.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { ResolvedPolicy } from "../http/route-policy.ts";
+import type { ResolvedPolicy } from "../core/route-policy.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface AdminAccessOptions {

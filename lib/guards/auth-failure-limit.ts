@@ -18,7 +18,7 @@ import { bearerTokenOf } from "../auth/bearer-token.ts";
 import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
 import type { ApiKeyVerifier, LookupGate } from "../core/caller.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Access, ResolvedRateLimitRule } from "../http/route-policy.ts";
+import type { Access, ResolvedRateLimitRule } from "../core/route-policy.ts";
 import { networkOfClientKey } from "./ip-network.ts";
 import { type RateLimiter, rateLimitHeaders } from "./rate-limit/rate-limiter.ts";
 import { setBounded } from "../collections/bounded-map.ts";

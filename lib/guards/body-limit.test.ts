@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { AppError } from "../errors/app-error.ts";
-import { resolvePolicy } from "../http/route-policy.ts";
+import { resolvePolicy } from "../core/route-policy.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "./body-limit.ts";
 
 const policy = resolvePolicy({ access: "public", bodyLimitBytes: 100 }, "POST");

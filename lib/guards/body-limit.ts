@@ -4,7 +4,7 @@
  * route does not accept is 415.
  */
 import { AppError } from "../errors/app-error.ts";
-import type { ResolvedPolicy } from "../http/route-policy.ts";
+import type { ResolvedPolicy } from "../core/route-policy.ts";
 
 export function mediaTypeOf(contentType: string | null): string | undefined {
   if (contentType === null) return undefined;

@@ -7,7 +7,7 @@ import { ERROR_CODES } from "../errors/codes.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
-import type { RoutePolicy } from "../http/route-policy.ts";
+import type { RoutePolicy } from "../core/route-policy.ts";
 import { type Runtime, openRuntime } from "../runtime/runtime.ts";
 import { loadConfig } from "../config/config.ts";
 import { createLogger } from "../log/logger.ts";

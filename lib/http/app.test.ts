@@ -7,7 +7,7 @@ import { ERROR_CODES } from "../errors/codes.ts";
 import { type RampartApp, buildApp } from "./app.ts";
 import { policyPlugin } from "./policy-plugin.ts";
 import { defineRouteGroup } from "./route-group.ts";
-import type { RoutePolicy } from "./route-policy.ts";
+import type { RoutePolicy } from "../core/route-policy.ts";
 
 const open: RoutePolicy = { access: "public", rateLimits: [] };
 

@@ -43,7 +43,7 @@ import { openRequestContext, requestContextOf } from "../core/request-context.ts
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";
-import { DEFAULT_POLICY } from "./route-policy.ts";
+import { DEFAULT_POLICY } from "../core/route-policy.ts";
 import { type RouteTable, createRouteTable } from "./route-table.ts";
 
 export interface RampartApp {

@@ -3,7 +3,7 @@
  * pipeline can apply transport guards and answer 404/405 before Elysia runs.
  */
 import { routePatternSource } from "./route-pattern.ts";
-import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy } from "./route-policy.ts";
+import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy } from "../core/route-policy.ts";
 
 export interface RouteEntry {
   readonly method: string;

@@ -4,7 +4,7 @@
  * per request.
  */
 import type { Config } from "../config/config.ts";
-import type { RateLimitRule, TimeoutClass } from "../http/route-policy.ts";
+import type { RateLimitRule, TimeoutClass } from "../core/route-policy.ts";
 import { type Logger, createLogger } from "../log/logger.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import { createLiveSettings } from "./live-settings.ts";

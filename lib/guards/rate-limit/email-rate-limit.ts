@@ -8,7 +8,7 @@ import { UNKNOWN_CLIENT } from "../client-ip.ts";
 import { openRateLimiter } from "./open-rate-limiter.ts";
 import { rateLimitHeaders } from "./rate-limiter.ts";
 import { requestContextOf } from "../../core/request-context.ts";
-import { DEFAULT_POLICY, type RateLimitRule } from "../../http/route-policy.ts";
+import { DEFAULT_POLICY, type RateLimitRule } from "../../core/route-policy.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 
 /** Counts one attempt for `email` (normalised); throws 429 RATE_LIMITED once a rule is exhausted. */

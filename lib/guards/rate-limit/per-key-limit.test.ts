@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import type { ResolvedRateLimitRule } from "../../http/route-policy.ts";
+import type { ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import { withPerKeyLimit } from "./per-key-limit.ts";
 
 const ROUTE_RULES: readonly ResolvedRateLimitRule[] = [

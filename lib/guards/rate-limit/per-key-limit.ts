@@ -2,7 +2,7 @@
  * An API key's own per-minute limit, counted per key across every route, appended to a route's rules.
  * The combined list is built once per (rules, limit) pair: rule lists are cached by identity downstream.
  */
-import type { ResolvedRateLimitRule } from "../../http/route-policy.ts";
+import type { ResolvedRateLimitRule } from "../../core/route-policy.ts";
 
 export const PER_KEY_RULE: ResolvedRateLimitRule = { name: "api-key", limit: 0, windowMs: 60_000, scope: "key", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: true };
 

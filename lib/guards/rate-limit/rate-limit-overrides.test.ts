@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { ResolvedRateLimitRule } from "../../http/route-policy.ts";
+import type { ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import { loadConfig } from "../../config/config.ts";
 import { settingsFromConfig, staticSettings } from "../../settings/settings.ts";
 import { createRateLimitOverrides, overridingPrefix } from "./rate-limit-overrides.ts";

@@ -3,7 +3,7 @@
  * path prefix: the longest prefix that covers a route replaces the rules the route declares. Resolved
  * once per route and settings version, so a request pays one map lookup.
  */
-import { DEFAULT_POLICY, type RateLimitRule, type ResolvedRateLimitRule } from "../../http/route-policy.ts";
+import { DEFAULT_POLICY, type RateLimitRule, type ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import type { Settings, SettingsSource } from "../../settings/settings.ts";
 
 export type RateLimitRulesFor = (routePath: string, declared: readonly ResolvedRateLimitRule[]) => readonly ResolvedRateLimitRule[];

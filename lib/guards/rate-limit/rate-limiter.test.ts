@@ -4,7 +4,7 @@ import { describeWithServers } from "../../../test/describe-with-servers.ts";
 import { loadConfig } from "../../config/config.ts";
 import type { Database } from "../../db/database.ts";
 import { AppError } from "../../errors/app-error.ts";
-import { type RateLimitRule, resolvePolicy } from "../../http/route-policy.ts";
+import { type RateLimitRule, resolvePolicy } from "../../core/route-policy.ts";
 import { createLogger, createMemorySink } from "../../log/logger.ts";
 import { openRuntime } from "../../runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../../settings/settings.ts";

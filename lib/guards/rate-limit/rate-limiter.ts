@@ -5,7 +5,7 @@
  * one that fails closed refuses with 503 (README, "Rate limits", states the bounds).
  */
 import { AppError } from "../../errors/app-error.ts";
-import type { RateLimitScope, ResolvedRateLimitRule } from "../../http/route-policy.ts";
+import type { RateLimitScope, ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { SettingsSource } from "../../settings/settings.ts";
 import { InProcessLimiter } from "./in-process-limiter.ts";

@@ -3,7 +3,7 @@
  * types, timeout class, cache policy and whether it is challenged in emergency mode. Defaults live here;
  * a declaration is resolved once, when the route is defined.
  */
-import type { ApiKeyScope } from "../core/api-key-scopes.ts";
+import type { ApiKeyScope } from "./api-key-scopes.ts";
 
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
