@@ -50,3 +50,9 @@ test("folders that only import downwards pass", async () => {
   expect(output).toContain("No folder-level import cycle");
   expect(exitCode).toBe(0);
 }, RUN_TIMEOUT_MS);
+
+test("lib/ has no folder-level import cycle", async () => {
+  const { exitCode, output } = await checkLayers();
+  expect(output).toContain("No folder-level import cycle");
+  expect(exitCode).toBe(0);
+}, RUN_TIMEOUT_MS);
