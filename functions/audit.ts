@@ -5,8 +5,6 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { type AuditFilters, MAX_AUDIT_PAGE_SIZE, auditDateFilter, queryAuditEvents } from "../lib/audit/audit-query.ts";
-import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
-import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/core/route-policy.ts";
@@ -15,6 +13,7 @@ const MINUTE = 60_000;
 
 const ORG_AUDIT: RoutePolicy = {
   access: "user-or-key",
+  org: { param: "orgId", role: "admin" },
   scopes: ["audit:read"],
   rateLimits: [
     { name: "per-user", limit: 120, windowMs: MINUTE, scope: "user" },
@@ -41,8 +40,7 @@ const orgParams = type({ orgId: "string.uuid" });
 export default defineRouteGroup("audit", (runtime) =>
   new Elysia({ name: "audit" })
     .use(policyPlugin)
-    .get("/v1/orgs/:orgId/audit", async ({ params, query, request }) => {
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "admin");
+    .get("/v1/orgs/:orgId/audit", ({ params, query }) => {
       const search: AuditFilters = { ...query, orgId: params.orgId };
       return queryAuditEvents(runtime.db, search);
     }, { policy: ORG_AUDIT, params: orgParams, query: orgAuditQuery })

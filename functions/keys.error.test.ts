@@ -15,7 +15,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: errors", (backend) => {
     member = await harness.client.createUser();
     orgId = await harness.client.createOrg(owner);
     await harness.client.addMember(owner, orgId, member, "member");
-  });
+  }, 60_000);
   afterAll(() => harness.runtime.close());
 
   const create = (body: unknown, user: TestUser = owner, org = orgId) => harness.client.call("POST", `/v1/orgs/${org}/keys`, { token: user.token, body });

@@ -18,6 +18,7 @@ const MINUTE = 60_000;
 
 const CREATE_KEY: RoutePolicy = {
   access: "user",
+  org: { param: "orgId", role: "admin" },
   rateLimits: [
     { name: "burst", limit: 10, windowMs: 1_000, scope: "user" },
     { name: "sustained", limit: 60, windowMs: MINUTE, scope: "user" },
@@ -27,6 +28,7 @@ const CREATE_KEY: RoutePolicy = {
 };
 const LIST_KEYS: RoutePolicy = {
   access: "user-or-key",
+  org: { param: "orgId", role: "admin" },
   scopes: ["keys:read"],
   rateLimits: [
     { name: "per-user", limit: 300, windowMs: MINUTE, scope: "user" },
@@ -35,7 +37,7 @@ const LIST_KEYS: RoutePolicy = {
   bodyLimitBytes: 0,
   timeout: "read",
 };
-const REVOKE_KEY: RoutePolicy = { access: "user", rateLimits: [{ name: "revoke", limit: 60, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: 0, timeout: "write" };
+const REVOKE_KEY: RoutePolicy = { access: "user", org: { param: "orgId", role: "admin" }, rateLimits: [{ name: "revoke", limit: 60, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: 0, timeout: "write" };
 const ROTATE_KEY: RoutePolicy = { access: "user", rateLimits: [{ name: "rotate", limit: 30, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: 1024, timeout: "write" };
 
 const orgParams = type({ orgId: "string.uuid" });
@@ -55,23 +57,16 @@ export default defineRouteGroup("keys", (runtime) =>
   new Elysia({ name: "keys" })
     .use(policyPlugin)
     .post("/v1/orgs/:orgId/keys", async ({ body, params, request, set }) => {
-      const caller = authenticatedCallerOf(request);
-      await requireOrgRole(runtime, caller, params.orgId, "admin");
       if (body.expiresAt !== undefined && body.expiresAt.getTime() <= Date.now()) {
         throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "expiresAt", message: "expiresAt must be in the future" }] });
       }
-      const issued = await createApiKey(runtime, auditActorOf(caller), params.orgId, { ...body, scopes: [...new Set(body.scopes)] }, request);
+      const issued = await createApiKey(runtime, auditActorOf(authenticatedCallerOf(request)), params.orgId, { ...body, scopes: [...new Set(body.scopes)] }, request);
       set.status = 201;
       return issued;
     }, { policy: CREATE_KEY, params: orgParams, body: createKeyBody })
-    .get("/v1/orgs/:orgId/keys", async ({ params, request }) => {
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "admin");
-      return { keys: await listApiKeys(runtime.db.primary, params.orgId) };
-    }, { policy: LIST_KEYS, params: orgParams })
+    .get("/v1/orgs/:orgId/keys", async ({ params }) => ({ keys: await listApiKeys(runtime.db.primary, params.orgId) }), { policy: LIST_KEYS, params: orgParams })
     .delete("/v1/orgs/:orgId/keys/:keyId", async ({ params, request, set }) => {
-      const caller = authenticatedCallerOf(request);
-      await requireOrgRole(runtime, caller, params.orgId, "admin");
-      await revokeApiKey(runtime, auditActorOf(caller), params.orgId, params.keyId, request);
+      await revokeApiKey(runtime, auditActorOf(authenticatedCallerOf(request)), params.orgId, params.keyId, request);
       set.status = 204;
     }, { policy: REVOKE_KEY, params: orgKeyParams })
     .post("/v1/keys/:keyId/rotate", async ({ body, params, request, set }) => {

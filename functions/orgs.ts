@@ -7,7 +7,7 @@ import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
 import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/credentials.ts";
-import { ORG_ROLES, orgNotFound, requireOrgRole } from "../lib/auth/org-access.ts";
+import { ORG_ROLES, orgNotFound } from "../lib/auth/org-access.ts";
 import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
@@ -31,11 +31,12 @@ const WRITES: readonly RateLimitRule[] = [
 
 const CREATE_ORG: RoutePolicy = { access: "user", rateLimits: [{ name: "create", limit: 10, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: BODY_BYTES, timeout: "write" };
 const LIST_MY_ORGS: RoutePolicy = { access: "user", rateLimits: READS, bodyLimitBytes: 0, timeout: "read" };
-const READ_ORG: RoutePolicy = { access: "user-or-key", scopes: ["orgs:read"], rateLimits: READS, bodyLimitBytes: 0, timeout: "read" };
-const UPDATE_ORG: RoutePolicy = { access: "user-or-key", scopes: ["orgs:write"], rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
+const READ_ORG: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "member" }, scopes: ["orgs:read"], rateLimits: READS, bodyLimitBytes: 0, timeout: "read" };
+const UPDATE_ORG: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:write"], rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
 const LIST_MEMBERS: RoutePolicy = READ_ORG;
-const CHANGE_MEMBERS: RoutePolicy = { access: "user", rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
-const REMOVE_MEMBER: RoutePolicy = { ...CHANGE_MEMBERS, bodyLimitBytes: 0 };
+const CHANGE_MEMBERS: RoutePolicy = { access: "user", org: { param: "orgId", role: "admin" }, rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
+// Any member may leave; removing someone else needs an admin (checked under the org lock).
+const REMOVE_MEMBER: RoutePolicy = { ...CHANGE_MEMBERS, org: { param: "orgId", role: "member" }, bodyLimitBytes: 0 };
 
 const orgName = type("string.trim").to("1 <= string <= 100");
 const maxAgeDays = type("1 <= number.integer <= 3650");
@@ -59,36 +60,26 @@ export default defineRouteGroup("orgs", (runtime) =>
     }, { policy: CREATE_ORG, body: createOrgBody })
     .get("/v1/orgs", async ({ request }) => ({ orgs: await listOrganizationsOf(runtime.db.primary, signedInUserOf(request).userId) }), { policy: LIST_MY_ORGS })
     .get("/v1/orgs/:orgId", async ({ params, request }) => {
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "member");
       const org = await findOrganization(runtime.db.primary, params.orgId);
       if (org === undefined) throw orgNotFound();
       return org;
     }, { policy: READ_ORG, params: orgParams })
     .patch("/v1/orgs/:orgId", async ({ body, params, request }) => {
-      const caller = authenticatedCallerOf(request);
-      await requireOrgRole(runtime, caller, params.orgId, "admin");
       if (Object.keys(body).length === 0) throw new AppError("VALIDATION_FAILED", "Name at least one field to change.");
-      const org = await updateOrganization(runtime, auditActorOf(caller), params.orgId, body, request);
+      const org = await updateOrganization(runtime, auditActorOf(authenticatedCallerOf(request)), params.orgId, body, request);
       if (org === undefined) throw orgNotFound();
       return org;
     }, { policy: UPDATE_ORG, params: orgParams, body: updateOrgBody })
-    .get("/v1/orgs/:orgId/members", async ({ params, request }) => {
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "member");
-      return { members: await listMembers(runtime.db.primary, params.orgId) };
-    }, { policy: LIST_MEMBERS, params: orgParams })
+    .get("/v1/orgs/:orgId/members", async ({ params }) => ({ members: await listMembers(runtime.db.primary, params.orgId) }), { policy: LIST_MEMBERS, params: orgParams })
     .post("/v1/orgs/:orgId/members", async ({ body, params, request, set }) => {
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "admin");
       const member = await addMember(runtime, signedInUserOf(request).userId, params.orgId, body, request);
       set.status = 201;
       return member;
     }, { policy: CHANGE_MEMBERS, params: orgParams, body: addMemberBody })
     .patch("/v1/orgs/:orgId/members/:userId", async ({ body, params, request }) => {
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "admin");
       return changeMemberRole(runtime, signedInUserOf(request).userId, params.orgId, params.userId, body.role, request);
     }, { policy: CHANGE_MEMBERS, params: memberParams, body: roleBody })
     .delete("/v1/orgs/:orgId/members/:userId", async ({ params, request, set }) => {
-      // Any member may leave; removing someone else needs an admin (checked again under the org lock).
-      await requireOrgRole(runtime, authenticatedCallerOf(request), params.orgId, "member");
       await removeMember(runtime, signedInUserOf(request).userId, params.orgId, params.userId, request);
       set.status = 204;
     }, { policy: REMOVE_MEMBER, params: memberParams }),

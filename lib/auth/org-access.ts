@@ -16,6 +16,12 @@ const ROLE_RANK: Readonly<Record<OrgRole, number>> = { member: 1, admin: 2, owne
 
 export type OrgAccess = { kind: "user"; userId: string; role: OrgRole } | { kind: "api_key"; keyId: string };
 
+/** The organization a route with tenant binding acts on, and how the caller may act there. */
+export interface BoundOrg {
+  readonly id: string;
+  readonly access: OrgAccess;
+}
+
 export function roleAtLeast(role: OrgRole, minimum: OrgRole): boolean {
   return ROLE_RANK[role] >= ROLE_RANK[minimum];
 }

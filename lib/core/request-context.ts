@@ -3,6 +3,7 @@
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
 import type { Caller } from "./caller.ts";
+import type { BoundOrg } from "../auth/org-access.ts";
 import { processWide } from "./process-wide.ts";
 import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
 import type { ResolvedPolicy } from "./route-policy.ts";
@@ -16,6 +17,8 @@ export interface RequestContext {
   policy?: ResolvedPolicy;
   clientIp?: string;
   caller?: Caller;
+  /** The organization a route with tenant binding acts on, bound by the pipeline. */
+  org?: BoundOrg;
   userId?: string;
   orgId?: string;
   /** Aborts when the request's deadline passes; pass it to database, store and outbound calls. */
@@ -47,6 +50,7 @@ class PipelineContext implements RequestContext, Deadline {
   policy?: ResolvedPolicy;
   clientIp?: string;
   caller?: Caller;
+  org?: BoundOrg;
   userId?: string;
   orgId?: string;
   socketAddress?: string;

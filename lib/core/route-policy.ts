@@ -4,6 +4,7 @@
  * a declaration is resolved once, when the route is defined.
  */
 import type { ApiKeyScope } from "./api-key-scopes.ts";
+import type { OrgRole } from "../auth/org-access.ts";
 
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
@@ -28,9 +29,19 @@ export interface RateLimitRule {
   acrossRoutes?: boolean;
 }
 
+/** Tenant binding: the route acts on the organization its path parameter names, and only for its members and keys. */
+export interface OrgBinding {
+  /** The path parameter holding the organization's id, e.g. "orgId" for `/v1/orgs/:orgId/keys`. */
+  param: string;
+  /** The least role a user needs there; an API key needs only to belong to it (and the route's scopes). @default "member" */
+  role?: OrgRole;
+}
+
 export interface RoutePolicy {
   access: Access;
-  /** Scopes an API key must hold to call the route (users are authorised by role in the handler). */
+  /** Binds the route to the organization in its path; another tenant's organization is answered like a missing one (404). */
+  org?: OrgBinding;
+  /** Scopes an API key must hold to call the route (users are authorised by their role in `org`). */
   scopes?: readonly ApiKeyScope[];
   rateLimits?: readonly RateLimitRule[];
   bodyLimitBytes?: number;
@@ -50,6 +61,7 @@ export interface ResolvedRateLimitRule extends Required<RateLimitRule> {}
 
 export interface ResolvedPolicy {
   access: Access;
+  org: Required<OrgBinding> | undefined;
   scopes: readonly string[];
   rateLimits: readonly ResolvedRateLimitRule[];
   bodyLimitBytes: number;
@@ -76,9 +88,15 @@ export const DEFAULT_POLICY = {
 
 export const POLICY_DETAIL_KEY = "x-rampart-policy";
 
-export function resolvePolicy(policy: RoutePolicy, method: string): ResolvedPolicy {
+// Access kinds whose caller can be a member or an organization's key.
+const TENANT_ACCESS: ReadonlySet<Access> = new Set(["user", "user-or-key"]);
+
+/** `route` names the route in a start-up error: a policy the pipeline cannot enforce never serves a request. */
+export function resolvePolicy(policy: RoutePolicy, method: string, route = method): ResolvedPolicy {
+  if (policy.org !== undefined && !TENANT_ACCESS.has(policy.access)) throw new Error(`route ${route} binds an organization but its access is "${policy.access}"`);
   return {
     access: policy.access,
+    org: policy.org === undefined ? undefined : { role: "member", ...policy.org },
     scopes: policy.scopes ?? [],
     rateLimits: (policy.rateLimits ?? DEFAULT_POLICY.rateLimits).map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule })),
     bodyLimitBytes: policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes,

@@ -6,7 +6,8 @@
  *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block (not on
  *                   admin routes, nor on routes exempt from it) → guess budget (API keys) → access (operator's access token or
  *                   ADMIN_TOKEN, cron secret, or access token / API key with scopes; a refused key or
- *                   secret spends the budget) → rate limits (per ip, user, org or key) → declared body
+ *                   secret spends the budget) → tenant (the path's org: a member's role or the org's own
+ *                   key, else 404) → rate limits (per ip, user, org or key) → declared body
  *                   size and type → deadline (by route class) → human verification (in emergency mode)
  *   onParse:        body read up to the route's limit → strict JSON
  *   then:           schema validation (arktype) → handler → error envelope
@@ -25,6 +26,7 @@ import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-l
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
+import { createOrgBinder } from "../guards/org-binding.ts";
 import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
@@ -95,6 +97,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
   const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: operatorCheckOf(runtime).isOperator, logger });
+  const bindOrg = createOrgBinder(runtime);
   let routeTable: RouteTable = createRouteTable([]);
 
   const app = new Elysia({ name: "rampart" })
@@ -146,6 +149,12 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           }
           throw error;
         }
+      }
+      // After access, so the org is bound to a verified caller; before rate limits, which count per org.
+      if (route.orgSegment !== undefined) {
+        const org = await bindOrg(route, path, context.caller);
+        context.org = org;
+        context.orgId = identity.org = org.id;
       }
       let outcome = rateLimiter.check(route.key, rules, identity, settings.current().timeoutsMs[policy.timeout]);
       if (outcome instanceof Promise) outcome = await outcome;

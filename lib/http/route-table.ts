@@ -11,6 +11,8 @@ export interface RouteEntry {
   /** `METHOD /path`: what rate-limit counters are kept under. */
   readonly key: string;
   readonly policy: ResolvedPolicy;
+  /** Where the bound organization's id sits in the path split on "/", for a route with tenant binding. */
+  readonly orgSegment: number | undefined;
 }
 
 interface ElysiaRouteInfo {
@@ -29,12 +31,21 @@ function patternOf(path: string): RegExp {
   return new RegExp(routePatternSource(path));
 }
 
+function orgSegmentOf(path: string, policy: ResolvedPolicy, key: string): number | undefined {
+  if (policy.org === undefined) return undefined;
+  const segment = path.split("/").indexOf(`:${policy.org.param}`);
+  if (segment === -1) throw new Error(`route ${key} binds the organization to :${policy.org.param}, which its path lacks`);
+  return segment;
+}
+
 export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): RouteTable {
   const routes: RouteEntry[] = elysiaRoutes.map((route) => {
     const declared = route.hooks?.detail?.[POLICY_DETAIL_KEY] as RoutePolicy | undefined;
     if (declared === undefined) throw new Error(`route ${route.method} ${route.path} declares no policy`);
     const method = route.method.toUpperCase();
-    return { method, path: route.path, key: `${method} ${route.path}`, policy: resolvePolicy(declared, method) };
+    const key = `${method} ${route.path}`;
+    const policy = resolvePolicy(declared, method, key);
+    return { method, path: route.path, key, policy, orgSegment: orgSegmentOf(route.path, policy, key) };
   });
   const exact = new Map<string, RouteEntry>();
   const patterned: { entry: RouteEntry; pattern: RegExp }[] = [];

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Elysia } from "elysia";
+import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../../test/identity-client.ts";
+import { API_KEY_SCOPES } from "../auth/api-keys.ts";
+import { type RampartApp, buildApp } from "../http/app.ts";
+import { policyPlugin } from "../http/policy-plugin.ts";
+import { requestContextOf } from "../http/request-context.ts";
+import { defineRouteGroup } from "../http/route-group.ts";
+import type { RoutePolicy } from "../http/route-policy.ts";
+
+// A handler that checks nothing itself: whatever guards the org here is the policy.
+const WIDGETS: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:read"], rateLimits: [] };
+const widgets = defineRouteGroup("widgets", () =>
+  new Elysia().use(policyPlugin).get("/v1/orgs/:orgId/widgets", ({ request }) => ({ org: requestContextOf(request).org }), { policy: WIDGETS }),
+);
+
+const NO_SUCH_ORG = { status: 404, error: { code: "NOT_FOUND", message: "No such organization." } };
+
+describe("tenant binding", () => {
+  let harness: IdentityTestApp;
+  let app: RampartApp;
+  let owner: TestUser;
+  let member: TestUser;
+  let stranger: TestUser;
+  let orgA: string;
+  let orgB: string;
+  let keyB: IssuedKey;
+  let keyA: IssuedKey;
+  const widgetsOf = (orgId: string, token: string) =>
+    app.fetch(new Request(`http://localhost/v1/orgs/${orgId}/widgets`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": "10.9.0.1" } }));
+
+  beforeAll(async () => {
+    harness = await openIdentityTestApp();
+    app = buildApp(harness.runtime, [widgets]);
+    owner = await harness.client.createUser();
+    member = await harness.client.createUser();
+    stranger = await harness.client.createUser();
+    orgA = await harness.client.createOrg(owner, "A");
+    orgB = await harness.client.createOrg(stranger, "B");
+    await harness.client.addMember(owner, orgA, member, "member");
+    keyA = await harness.client.issueKey(owner, orgA, { scopes: ["orgs:read"] });
+    keyB = await harness.client.issueKey(stranger, orgB, { scopes: [...API_KEY_SCOPES] });
+  }, 60_000);
+  afterAll(() => harness.runtime.close());
+
+  test("another org's key holding every scope is answered exactly like a missing organization", async () => {
+    expect(await stableErrorOf(await widgetsOf(orgA, keyB.key))).toEqual(NO_SUCH_ORG);
+    expect(await stableErrorOf(await widgetsOf(crypto.randomUUID(), keyB.key))).toEqual(NO_SUCH_ORG);
+  });
+
+  test("a signed-in user who is not a member gets 404, not 403", async () => {
+    expect(await stableErrorOf(await widgetsOf(orgA, stranger.token))).toEqual(NO_SUCH_ORG);
+  });
+
+  test("a member below the declared role gets 403 naming the role", async () => {
+    expect(await stableErrorOf(await widgetsOf(orgA, member.token))).toEqual({
+      status: 403,
+      error: { code: "FORBIDDEN", message: "This needs the admin role in the organization." },
+    });
+  });
+
+  test("the handler receives the bound org with the user's role, or the key that acts for it", async () => {
+    expect(await (await widgetsOf(orgA, owner.token)).json()).toEqual({ org: { id: orgA, access: { kind: "user", userId: owner.userId, role: "owner" } } });
+    expect(await (await widgetsOf(orgA, keyA.key)).json()).toEqual({ org: { id: orgA, access: { kind: "api_key", keyId: keyA.id } } });
+  });
+
+  test("an org id that is not a UUID is a validation error naming the parameter, never a database error", async () => {
+    const answer = await stableErrorOf(await widgetsOf("not-a-uuid", owner.token));
+    expect(answer).toMatchObject({ status: 422, error: { code: "VALIDATION_FAILED", details: { fields: [{ path: "orgId" }] } } });
+  });
+
+  test("binding a parameter the path lacks, or binding on a route without a caller, fails when the app is built", () => {
+    const misbound = defineRouteGroup("misbound", () =>
+      new Elysia().use(policyPlugin).get("/v1/widgets", () => ({}), { policy: { access: "user", org: { param: "orgId" } } }),
+    );
+    expect(() => buildApp(harness.runtime, [misbound])).toThrow("route GET /v1/widgets binds the organization to :orgId, which its path lacks");
+    const anonymous = defineRouteGroup("anonymous", () =>
+      new Elysia().use(policyPlugin).get("/v1/orgs/:orgId/open", () => ({}), { policy: { access: "public", org: { param: "orgId" } } }),
+    );
+    expect(() => buildApp(harness.runtime, [anonymous])).toThrow('route GET /v1/orgs/:orgId/open binds an organization but its access is "public"');
+  });
+});
