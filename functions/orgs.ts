@@ -19,22 +19,18 @@ import { createOrganization, findOrganization, listOrganizationsOf, updateOrgani
 const MINUTE = 60_000;
 const BODY_BYTES = 4 * 1024;
 
-// Users count per account and keys per key; the rule without a value for the caller counts by address.
-const READS: readonly RateLimitRule[] = [
-  { name: "per-user", limit: 300, windowMs: MINUTE, scope: "user" },
-  { name: "per-key", limit: 600, windowMs: MINUTE, scope: "key" },
-];
-const WRITES: readonly RateLimitRule[] = [
-  { name: "per-user", limit: 60, windowMs: MINUTE, scope: "user" },
-  { name: "per-key", limit: 60, windowMs: MINUTE, scope: "key" },
-];
+// Users count per account and keys per key; a route for signed-in users only has no key to count by.
+const USER_READS: readonly RateLimitRule[] = [{ name: "per-user", limit: 300, windowMs: MINUTE, scope: "user" }];
+const READS: readonly RateLimitRule[] = [...USER_READS, { name: "per-key", limit: 600, windowMs: MINUTE, scope: "key" }];
+const USER_WRITES: readonly RateLimitRule[] = [{ name: "per-user", limit: 60, windowMs: MINUTE, scope: "user" }];
+const WRITES: readonly RateLimitRule[] = [...USER_WRITES, { name: "per-key", limit: 60, windowMs: MINUTE, scope: "key" }];
 
 const CREATE_ORG: RoutePolicy = { access: "user", rateLimits: [{ name: "create", limit: 10, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: BODY_BYTES, timeout: "write" };
-const LIST_MY_ORGS: RoutePolicy = { access: "user", rateLimits: READS, bodyLimitBytes: 0, timeout: "read" };
+const LIST_MY_ORGS: RoutePolicy = { access: "user", rateLimits: USER_READS, bodyLimitBytes: 0, timeout: "read" };
 const READ_ORG: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "member" }, scopes: ["orgs:read"], rateLimits: READS, bodyLimitBytes: 0, timeout: "read" };
 const UPDATE_ORG: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:write"], rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
 const LIST_MEMBERS: RoutePolicy = READ_ORG;
-const CHANGE_MEMBERS: RoutePolicy = { access: "user", org: { param: "orgId", role: "admin" }, rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
+const CHANGE_MEMBERS: RoutePolicy = { access: "user", org: { param: "orgId", role: "admin" }, rateLimits: USER_WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };
 // Any member may leave; removing someone else needs an admin (checked under the org lock).
 const REMOVE_MEMBER: RoutePolicy = { ...CHANGE_MEMBERS, org: { param: "orgId", role: "member" }, bodyLimitBytes: 0 };
 

@@ -35,6 +35,10 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
     throw new AppError("FORBIDDEN", "This route needs a signed-in user's access token; API keys are not accepted here.");
   };
 
+  const userOnKeyRoute = (): never => {
+    throw new AppError("FORBIDDEN", "This route takes an API key; a signed-in user's access token is not accepted here.");
+  };
+
   const userCaller = (token: VerifiedAccessToken): Caller | Promise<Caller> => {
     const caller: Caller = { kind: "user", userId: token.userId, sessionId: token.sessionId };
     const revoked = revocations.isRevoked(token.sessionId);
@@ -52,12 +56,15 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
     const presented = bearerTokenOf(request);
     if (presented === "") throw unauthorized();
     if (apiKeys.isApiKey(presented)) {
-      if (policy.access !== "user-or-key" && policy.access !== "user") throw unauthorized();
+      if (policy.access !== "user-or-key" && policy.access !== "user" && policy.access !== "key") throw unauthorized();
       const caller = apiKeys.verify(presented, gate, client);
       if (policy.access === "user") return caller instanceof Promise ? caller.then(keyOnUserRoute) : keyOnUserRoute(caller);
       return caller instanceof Promise ? caller.then((verified) => keyCaller(verified, policy)) : keyCaller(caller, policy);
     }
     const token = verifyAccessToken(presented);
-    return token instanceof Promise ? token.then(userCaller) : userCaller(token);
+    const caller = token instanceof Promise ? token.then(userCaller) : userCaller(token);
+    // The token is verified first, so a bogus one is the same 401 as anywhere else.
+    if (policy.access !== "key") return caller;
+    return caller instanceof Promise ? caller.then(userOnKeyRoute) : userOnKeyRoute();
   };
 }

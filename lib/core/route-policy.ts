@@ -6,8 +6,8 @@
 import type { ApiKeyScope } from "./api-key-scopes.ts";
 import type { OrgRole } from "../auth/org-access.ts";
 
-/** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key. */
-export type Access = "public" | "admin" | "cron" | "user" | "user-or-key";
+/** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key; key: an API key only. */
+export type Access = "public" | "admin" | "cron" | "user" | "user-or-key" | "key";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
 export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
@@ -89,11 +89,29 @@ export const DEFAULT_POLICY = {
 export const POLICY_DETAIL_KEY = "x-rampart-policy";
 
 // Access kinds whose caller can be a member or an organization's key.
-const TENANT_ACCESS: ReadonlySet<Access> = new Set(["user", "user-or-key"]);
+const TENANT_ACCESS: ReadonlySet<Access> = new Set(["user", "user-or-key", "key"]);
+
+/** Whether the pipeline has a value to count `scope` by on every request to a route with this policy. */
+function scopeResolves(scope: RateLimitScope, policy: RoutePolicy): boolean {
+  switch (scope) {
+    case "user":
+      return policy.access === "user" || policy.access === "user-or-key";
+    case "key":
+      return policy.access === "key" || policy.access === "user-or-key";
+    case "org":
+      return policy.org !== undefined || policy.access === "key";
+    // The client address always resolves; "email" is counted by the handler that reads the address.
+    default:
+      return true;
+  }
+}
 
 /** `route` names the route in a start-up error: a policy the pipeline cannot enforce never serves a request. */
 export function resolvePolicy(policy: RoutePolicy, method: string, route = method): ResolvedPolicy {
   if (policy.org !== undefined && !TENANT_ACCESS.has(policy.access)) throw new Error(`route ${route} binds an organization but its access is "${policy.access}"`);
+  for (const rule of policy.rateLimits ?? []) {
+    if (!scopeResolves(rule.scope, policy)) throw new Error(`route ${route}: rate limit "${rule.name}" counts per ${rule.scope}, which access "${policy.access}"${policy.org === undefined ? " without org binding" : ""} cannot resolve`);
+  }
   return {
     access: policy.access,
     org: policy.org === undefined ? undefined : { role: "member", ...policy.org },

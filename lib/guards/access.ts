@@ -31,5 +31,6 @@ export function createAccessChecks(config: Config, logger: Logger): Record<Acces
     cron: bearerCheck(config.cronSecret, "CRON_SECRET", logger),
     user: undefined,
     "user-or-key": undefined,
+    key: undefined,
   };
 }

@@ -10,9 +10,18 @@ import type { RoutePolicy } from "../http/route-policy.ts";
 
 // A handler that checks nothing itself: whatever guards the org here is the policy.
 const WIDGETS: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:read"], rateLimits: [] };
+const PER_ORG: RoutePolicy = { access: "user", org: { param: "orgId" }, rateLimits: [{ name: "per-org", limit: 2, windowMs: 60_000, scope: "org" }] };
+const KEY_ONLY: RoutePolicy = { access: "key", rateLimits: [{ name: "per-org", limit: 1, windowMs: 60_000, scope: "org" }] };
 const widgets = defineRouteGroup("widgets", () =>
-  new Elysia().use(policyPlugin).get("/v1/orgs/:orgId/widgets", ({ request }) => ({ org: requestContextOf(request).org }), { policy: WIDGETS }),
+  new Elysia()
+    .use(policyPlugin)
+    .get("/v1/orgs/:orgId/widgets", ({ request }) => ({ org: requestContextOf(request).org }), { policy: WIDGETS })
+    .get("/v1/orgs/:orgId/gadgets", () => ({ ok: true }), { policy: PER_ORG })
+    .get("/v1/ingest", () => ({ ok: true }), { policy: KEY_ONLY }),
 );
+
+let addresses = 0;
+const freshIp = () => `10.77.${(++addresses >> 8) & 255}.${addresses & 255}`;
 
 const NO_SUCH_ORG = { status: 404, error: { code: "NOT_FOUND", message: "No such organization." } };
 
@@ -26,6 +35,7 @@ describe("tenant binding", () => {
   let orgB: string;
   let keyB: IssuedKey;
   let keyA: IssuedKey;
+  const get = (path: string, token: string) => app.fetch(new Request(`http://localhost${path}`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": freshIp() } }));
   const widgetsOf = (orgId: string, token: string) =>
     app.fetch(new Request(`http://localhost/v1/orgs/${orgId}/widgets`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": "10.9.0.1" } }));
 
@@ -78,5 +88,22 @@ describe("tenant binding", () => {
       new Elysia().use(policyPlugin).get("/v1/orgs/:orgId/open", () => ({}), { policy: { access: "public", org: { param: "orgId" } } }),
     );
     expect(() => buildApp(harness.runtime, [anonymous])).toThrow('route GET /v1/orgs/:orgId/open binds an organization but its access is "public"');
+  });
+
+  test("an org-scoped limit counts every member of the org together, from any address, and no other org", async () => {
+    const statuses = [];
+    for (const user of [owner, member, owner]) statuses.push((await get(`/v1/orgs/${orgA}/gadgets`, user.token)).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    expect((await get(`/v1/orgs/${orgB}/gadgets`, stranger.token)).status).toBe(200);
+  });
+
+  test("a key-only route refuses a signed-in user and counts its org limit per key's org", async () => {
+    expect(await stableErrorOf(await get("/v1/ingest", owner.token))).toEqual({
+      status: 403,
+      error: { code: "FORBIDDEN", message: "This route takes an API key; a signed-in user's access token is not accepted here." },
+    });
+    expect((await get("/v1/ingest", keyA.key)).status).toBe(200);
+    expect((await get("/v1/ingest", keyA.key)).status).toBe(429);
+    expect((await get("/v1/ingest", keyB.key)).status).toBe(200);
   });
 });

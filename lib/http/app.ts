@@ -128,7 +128,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
               context.caller = operator;
               context.userId = identity.user = operator.userId;
             }
-          } else if (policy.access === "user" || policy.access === "user-or-key") {
+          } else if (policy.access !== "cron") {
             let caller = authenticate(request, policy, guessing === "api-key" ? authFailures.lookups : undefined, ip);
             if (caller instanceof Promise) caller = await caller;
             context.caller = caller;
