@@ -29,13 +29,13 @@ const EmergencyBody = type({ "+": "reject", enabled: "boolean" });
 
 const ADMIN_READ: RoutePolicy = {
   access: "admin",
-  rateLimits: [{ name: "admin-read", limit: 120, windowMs: 60_000, scope: "ip" }],
+  rateLimits: [{ name: "admin-read", limit: 120, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "read",
 };
 const ADMIN_WRITE: RoutePolicy = {
   access: "admin",
-  rateLimits: [{ name: "admin-write", limit: 30, windowMs: 60_000, scope: "ip" }],
+  rateLimits: [{ name: "admin-write", limit: 30, window: "1m", scope: "ip" }],
   bodyLimitBytes: 16 * 1024,
   timeout: "write",
 };

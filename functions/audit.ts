@@ -9,20 +9,18 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
-const MINUTE = 60_000;
-
 const ORG_AUDIT: RoutePolicy = {
   access: "user-or-key",
   org: { param: "orgId", role: "admin" },
   scopes: ["audit:read"],
   rateLimits: [
-    { name: "per-user", limit: 120, windowMs: MINUTE, scope: "user" },
-    { name: "per-key", limit: 120, windowMs: MINUTE, scope: "key" },
+    { name: "per-user", limit: 120, window: "1m", scope: "user" },
+    { name: "per-key", limit: 120, window: "1m", scope: "key" },
   ],
   bodyLimitBytes: 0,
   timeout: "read",
 };
-const ADMIN_AUDIT: RoutePolicy = { access: "admin", rateLimits: [{ name: "admin-audit", limit: 120, windowMs: MINUTE, scope: "ip" }], bodyLimitBytes: 0, timeout: "read" };
+const ADMIN_AUDIT: RoutePolicy = { access: "admin", rateLimits: [{ name: "admin-audit", limit: 120, window: "1m", scope: "ip" }], bodyLimitBytes: 0, timeout: "read" };
 
 const filters = {
   "+": "reject",

@@ -17,15 +17,13 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { type RouteGroup, defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
 const CREDENTIALS_BODY_BYTES = 4 * 1024;
 
 const SIGNUP: RoutePolicy = {
   access: "public",
   rateLimits: [
-    { name: "burst", limit: 5, windowMs: MINUTE, scope: "ip", onStoreFailure: "closed" },
-    { name: "sustained", limit: 30, windowMs: HOUR, scope: "ip", onStoreFailure: "closed" },
+    { name: "burst", limit: 5, window: "1m", scope: "ip", onStoreFailure: "closed" },
+    { name: "sustained", limit: 30, window: "1h", scope: "ip", onStoreFailure: "closed" },
   ],
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
@@ -35,8 +33,8 @@ const SIGNUP: RoutePolicy = {
 const LOGIN: RoutePolicy = {
   access: "public",
   rateLimits: [
-    { name: "burst", limit: 10, windowMs: MINUTE, scope: "ip", onStoreFailure: "closed" },
-    { name: "sustained", limit: 100, windowMs: HOUR, scope: "ip", onStoreFailure: "closed" },
+    { name: "burst", limit: 10, window: "1m", scope: "ip", onStoreFailure: "closed" },
+    { name: "sustained", limit: 100, window: "1h", scope: "ip", onStoreFailure: "closed" },
   ],
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
@@ -46,32 +44,32 @@ const LOGIN: RoutePolicy = {
 // Applied by the handler once the body names the account, before any password work. Counting every
 // attempt, not only failures, lets anyone lock an address out for a while: the price of stopping a
 // guessing campaign spread over many addresses.
-const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [{ name: "email", limit: 10, windowMs: 15 * MINUTE, scope: "email", onStoreFailure: "closed" }];
+const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [{ name: "email", limit: 10, window: "15m", scope: "email", onStoreFailure: "closed" }];
 
 // Not challenged, nor logout: a refresh token is a 256-bit secret no one can guess, and clients refresh in the
 // background, where no one could solve a challenge; every signed-in user would be logged out by emergency mode.
 const REFRESH: RoutePolicy = {
   access: "public",
-  rateLimits: [{ name: "refresh", limit: 30, windowMs: MINUTE, scope: "ip" }],
+  rateLimits: [{ name: "refresh", limit: 30, window: "1m", scope: "ip" }],
   bodyLimitBytes: 1024,
   timeout: "auth",
 };
 
-const LOGOUT: RoutePolicy = { ...REFRESH, rateLimits: [{ name: "logout", limit: 30, windowMs: MINUTE, scope: "ip" }] };
+const LOGOUT: RoutePolicy = { ...REFRESH, rateLimits: [{ name: "logout", limit: 30, window: "1m", scope: "ip" }] };
 
 const LIST_SESSIONS: RoutePolicy = {
   access: "user",
-  rateLimits: [{ name: "sessions", limit: 60, windowMs: MINUTE, scope: "user" }],
+  rateLimits: [{ name: "sessions", limit: 60, window: "1m", scope: "user" }],
   bodyLimitBytes: 0,
   timeout: "auth",
 };
 
-const REVOKE_SESSION: RoutePolicy = { ...LIST_SESSIONS, rateLimits: [{ name: "revoke", limit: 30, windowMs: MINUTE, scope: "user" }] };
+const REVOKE_SESSION: RoutePolicy = { ...LIST_SESSIONS, rateLimits: [{ name: "revoke", limit: 30, window: "1m", scope: "user" }] };
 
 // Each attempt costs two argon2 runs, and a stolen access token must not be a way to guess the password.
 const CHANGE_PASSWORD: RoutePolicy = {
   access: "user",
-  rateLimits: [{ name: "password", limit: 5, windowMs: 15 * MINUTE, scope: "user", onStoreFailure: "closed" }],
+  rateLimits: [{ name: "password", limit: 5, window: "15m", scope: "user", onStoreFailure: "closed" }],
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
 };

@@ -9,7 +9,7 @@ import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const CRON_TRIGGER: RoutePolicy = {
   access: "cron",
-  rateLimits: [{ name: "trigger", limit: 30, windowMs: 60_000, scope: "ip" }],
+  rateLimits: [{ name: "trigger", limit: 30, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "cron",
 };

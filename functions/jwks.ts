@@ -8,7 +8,7 @@ import type { RoutePolicy } from "../lib/core/route-policy.ts";
 // Five minutes of caching is safe because a key is published a full rotation before it signs.
 const JWKS: RoutePolicy = {
   access: "public",
-  rateLimits: [{ name: "jwks", limit: 120, windowMs: 60_000, scope: "ip" }],
+  rateLimits: [{ name: "jwks", limit: 120, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "read",
   cache: "public, max-age=300, stale-while-revalidate=60",

@@ -14,14 +14,12 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
-const MINUTE = 60_000;
-
 const CREATE_KEY: RoutePolicy = {
   access: "user",
   org: { param: "orgId", role: "admin" },
   rateLimits: [
-    { name: "burst", limit: 10, windowMs: 1_000, scope: "user" },
-    { name: "sustained", limit: 60, windowMs: MINUTE, scope: "user" },
+    { name: "burst", limit: 10, window: "1s", scope: "user" },
+    { name: "sustained", limit: 60, window: "1m", scope: "user" },
   ],
   bodyLimitBytes: 4 * 1024,
   timeout: "write",
@@ -31,14 +29,14 @@ const LIST_KEYS: RoutePolicy = {
   org: { param: "orgId", role: "admin" },
   scopes: ["keys:read"],
   rateLimits: [
-    { name: "per-user", limit: 300, windowMs: MINUTE, scope: "user" },
-    { name: "per-key", limit: 600, windowMs: MINUTE, scope: "key" },
+    { name: "per-user", limit: 300, window: "1m", scope: "user" },
+    { name: "per-key", limit: 600, window: "1m", scope: "key" },
   ],
   bodyLimitBytes: 0,
   timeout: "read",
 };
-const REVOKE_KEY: RoutePolicy = { access: "user", org: { param: "orgId", role: "admin" }, rateLimits: [{ name: "revoke", limit: 60, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: 0, timeout: "write" };
-const ROTATE_KEY: RoutePolicy = { access: "user", rateLimits: [{ name: "rotate", limit: 30, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: 1024, timeout: "write" };
+const REVOKE_KEY: RoutePolicy = { access: "user", org: { param: "orgId", role: "admin" }, rateLimits: [{ name: "revoke", limit: 60, window: "1m", scope: "user" }], bodyLimitBytes: 0, timeout: "write" };
+const ROTATE_KEY: RoutePolicy = { access: "user", rateLimits: [{ name: "rotate", limit: 30, window: "1m", scope: "user" }], bodyLimitBytes: 1024, timeout: "write" };
 
 const orgParams = type({ orgId: "string.uuid" });
 const orgKeyParams = type({ orgId: "string.uuid", keyId: "string.uuid" });

@@ -9,7 +9,7 @@ import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ME: RoutePolicy = {
   access: "user",
-  rateLimits: [{ name: "me", limit: 120, windowMs: 60_000, scope: "user" }],
+  rateLimits: [{ name: "me", limit: 120, window: "1m", scope: "user" }],
   bodyLimitBytes: 0,
   timeout: "read",
 };

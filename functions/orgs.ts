@@ -16,16 +16,15 @@ import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
 import { addMember, changeMemberRole, listMembers, removeMember } from "../lib/orgs/memberships.ts";
 import { createOrganization, findOrganization, listOrganizationsOf, updateOrganization } from "../lib/orgs/organizations.ts";
 
-const MINUTE = 60_000;
 const BODY_BYTES = 4 * 1024;
 
 // Users count per account and keys per key; a route for signed-in users only has no key to count by.
-const USER_READS: readonly RateLimitRule[] = [{ name: "per-user", limit: 300, windowMs: MINUTE, scope: "user" }];
-const READS: readonly RateLimitRule[] = [...USER_READS, { name: "per-key", limit: 600, windowMs: MINUTE, scope: "key" }];
-const USER_WRITES: readonly RateLimitRule[] = [{ name: "per-user", limit: 60, windowMs: MINUTE, scope: "user" }];
-const WRITES: readonly RateLimitRule[] = [...USER_WRITES, { name: "per-key", limit: 60, windowMs: MINUTE, scope: "key" }];
+const USER_READS: readonly RateLimitRule[] = [{ name: "per-user", limit: 300, window: "1m", scope: "user" }];
+const READS: readonly RateLimitRule[] = [...USER_READS, { name: "per-key", limit: 600, window: "1m", scope: "key" }];
+const USER_WRITES: readonly RateLimitRule[] = [{ name: "per-user", limit: 60, window: "1m", scope: "user" }];
+const WRITES: readonly RateLimitRule[] = [...USER_WRITES, { name: "per-key", limit: 60, window: "1m", scope: "key" }];
 
-const CREATE_ORG: RoutePolicy = { access: "user", rateLimits: [{ name: "create", limit: 10, windowMs: MINUTE, scope: "user" }], bodyLimitBytes: BODY_BYTES, timeout: "write" };
+const CREATE_ORG: RoutePolicy = { access: "user", rateLimits: [{ name: "create", limit: 10, window: "1m", scope: "user" }], bodyLimitBytes: BODY_BYTES, timeout: "write" };
 const LIST_MY_ORGS: RoutePolicy = { access: "user", rateLimits: USER_READS, bodyLimitBytes: 0, timeout: "read" };
 const READ_ORG: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "member" }, scopes: ["orgs:read"], rateLimits: READS, bodyLimitBytes: 0, timeout: "read" };
 const UPDATE_ORG: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:write"], rateLimits: WRITES, bodyLimitBytes: BODY_BYTES, timeout: "write" };

@@ -8,7 +8,7 @@ import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ROTATE: RoutePolicy = {
   access: "admin",
-  rateLimits: [{ name: "rotate", limit: 5, windowMs: 60_000, scope: "ip" }],
+  rateLimits: [{ name: "rotate", limit: 5, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "write",
 };

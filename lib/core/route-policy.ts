@@ -5,6 +5,7 @@
  */
 import type { ApiKeyScope } from "./api-key-scopes.ts";
 import type { OrgRole } from "../auth/org-access.ts";
+import { type Duration, msOf } from "./duration.ts";
 
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key; key: an API key only. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key" | "key";
@@ -16,11 +17,10 @@ export type IpBlockPolicy = "enforced" | "exempt";
 /** never: no challenge; in-emergency: a human-verification token is required while emergency mode is on (when configured). */
 export type HumanVerificationPolicy = "never" | "in-emergency";
 
-export interface RateLimitRule {
+interface RateLimitRuleFields {
   /** Distinguishes several rules on one route, e.g. "burst" and "sustained". */
   name: string;
   limit: number;
-  windowMs: number;
   algorithm?: RateLimitAlgorithm;
   scope: RateLimitScope;
   /** When Redis does not answer: "open" falls back to the in-process limiter, "closed" refuses (503). */
@@ -28,6 +28,9 @@ export interface RateLimitRule {
   /** Count across every route instead of per route (an API key's own limit). */
   acrossRoutes?: boolean;
 }
+
+/** The window as a Duration (`window: "1m"`) or, as settings overrides store it, in milliseconds. */
+export type RateLimitRule = RateLimitRuleFields & ({ window: Duration; windowMs?: never } | { windowMs: number; window?: never });
 
 /** Tenant binding: the route acts on the organization its path parameter names, and only for its members and keys. */
 export interface OrgBinding {
@@ -57,7 +60,9 @@ export interface RoutePolicy {
   humanVerification?: HumanVerificationPolicy;
 }
 
-export interface ResolvedRateLimitRule extends Required<RateLimitRule> {}
+export interface ResolvedRateLimitRule extends Required<RateLimitRuleFields> {
+  windowMs: number;
+}
 
 export interface ResolvedPolicy {
   access: Access;
@@ -83,10 +88,14 @@ export const DEFAULT_POLICY = {
   humanVerification: "never",
   rateLimit: { algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
   /** Routes that declare no rate limit still get this one per client address. */
-  rateLimits: [{ name: "default", limit: 300, windowMs: 60_000, scope: "ip" }],
+  rateLimits: [{ name: "default", limit: 300, window: "1m", scope: "ip" }],
 } as const satisfies { rateLimits: readonly RateLimitRule[] } & Record<string, unknown>;
 
 export const POLICY_DETAIL_KEY = "x-rampart-policy";
+
+export function resolveRateLimitRule({ window, windowMs, ...rule }: RateLimitRule): ResolvedRateLimitRule {
+  return { ...DEFAULT_POLICY.rateLimit, ...rule, windowMs: window === undefined ? (windowMs as number) : msOf(window) };
+}
 
 // Access kinds whose caller can be a member or an organization's key.
 const TENANT_ACCESS: ReadonlySet<Access> = new Set(["user", "user-or-key", "key"]);
@@ -116,7 +125,7 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     access: policy.access,
     org: policy.org === undefined ? undefined : { role: "member", ...policy.org },
     scopes: policy.scopes ?? [],
-    rateLimits: (policy.rateLimits ?? DEFAULT_POLICY.rateLimits).map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule })),
+    rateLimits: (policy.rateLimits ?? DEFAULT_POLICY.rateLimits).map(resolveRateLimitRule),
     bodyLimitBytes: policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes,
     accepts: new Set(policy.accepts ?? DEFAULT_POLICY.accepts),
     timeout: policy.timeout ?? (method === "GET" || method === "HEAD" ? "read" : "write"),

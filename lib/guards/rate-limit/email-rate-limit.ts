@@ -8,7 +8,7 @@ import { UNKNOWN_CLIENT } from "../client-ip.ts";
 import { openRateLimiter } from "./open-rate-limiter.ts";
 import { rateLimitHeaders } from "./rate-limiter.ts";
 import { requestContextOf } from "../../core/request-context.ts";
-import { DEFAULT_POLICY, type RateLimitRule } from "../../core/route-policy.ts";
+import { type RateLimitRule, resolveRateLimitRule } from "../../core/route-policy.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 
 /** Counts one attempt for `email` (normalised); throws 429 RATE_LIMITED once a rule is exhausted. */
@@ -16,7 +16,7 @@ export type EmailRateLimit = (request: Request, email: string) => Promise<void>;
 
 export function createEmailRateLimit(runtime: Runtime, routeKey: string, rules: readonly RateLimitRule[]): EmailRateLimit {
   const limiter = openRateLimiter(runtime);
-  const resolved = rules.map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule }));
+  const resolved = rules.map(resolveRateLimitRule);
   return async (request, email) => {
     // Counted under a digest: the store's keys should not be a list of our users' addresses.
     const subject = createHash("sha256").update(email).digest("base64url");

@@ -3,7 +3,7 @@
  * path prefix: the longest prefix that covers a route replaces the rules the route declares. Resolved
  * once per route and settings version, so a request pays one map lookup.
  */
-import { DEFAULT_POLICY, type RateLimitRule, type ResolvedRateLimitRule } from "../../core/route-policy.ts";
+import { type ResolvedRateLimitRule, resolveRateLimitRule } from "../../core/route-policy.ts";
 import type { Settings, SettingsSource } from "../../settings/settings.ts";
 
 export type RateLimitRulesFor = (routePath: string, declared: readonly ResolvedRateLimitRule[]) => readonly ResolvedRateLimitRule[];
@@ -19,8 +19,6 @@ export function overridingPrefix(overrides: Settings["rateLimitOverrides"], rout
   return best;
 }
 
-const resolveRules = (rules: readonly RateLimitRule[]): ResolvedRateLimitRule[] => rules.map((rule) => ({ ...DEFAULT_POLICY.rateLimit, ...rule }));
-
 export function createRateLimitOverrides(settings: SettingsSource): RateLimitRulesFor {
   let resolvedFor: Settings | undefined;
   let byRoute = new Map<string, readonly ResolvedRateLimitRule[] | null>();
@@ -34,7 +32,7 @@ export function createRateLimitOverrides(settings: SettingsSource): RateLimitRul
     if (rules === undefined) {
       const prefix = overridingPrefix(current.rateLimitOverrides, routePath);
       const override = prefix === undefined ? undefined : current.rateLimitOverrides[prefix];
-      rules = override === undefined ? null : resolveRules(override);
+      rules = override === undefined ? null : override.map(resolveRateLimitRule);
       byRoute.set(routePath, rules);
     }
     return rules ?? declared;
