@@ -9,6 +9,8 @@ import { type Duration, msOf } from "./duration.ts";
 
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key; key: an API key only. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key" | "key";
+/** json: parsed as strict JSON; raw: the bytes, unparsed (to verify a signature over them); none: no body accepted. */
+export type BodyMode = "json" | "raw" | "none";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
 export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
@@ -47,6 +49,9 @@ export interface RoutePolicy {
   /** Scopes an API key must hold to call the route (users are authorised by their role in `org`). */
   scopes?: readonly ApiKeyScope[];
   rateLimits?: readonly RateLimitRule[];
+  /** @default "json" */
+  body?: BodyMode;
+  /** Ignored for `body: "none"`, which accepts none. */
   bodyLimitBytes?: number;
   accepts?: readonly string[];
   timeout?: TimeoutClass;
@@ -69,6 +74,7 @@ export interface ResolvedPolicy {
   org: Required<OrgBinding> | undefined;
   scopes: readonly string[];
   rateLimits: readonly ResolvedRateLimitRule[];
+  body: BodyMode;
   bodyLimitBytes: number;
   accepts: ReadonlySet<string>;
   timeout: TimeoutClass;
@@ -126,7 +132,8 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     org: policy.org === undefined ? undefined : { role: "member", ...policy.org },
     scopes: policy.scopes ?? [],
     rateLimits: (policy.rateLimits ?? DEFAULT_POLICY.rateLimits).map(resolveRateLimitRule),
-    bodyLimitBytes: policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes,
+    body: policy.body ?? "json",
+    bodyLimitBytes: policy.body === "none" ? 0 : (policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes),
     accepts: new Set(policy.accepts ?? DEFAULT_POLICY.accepts),
     timeout: policy.timeout ?? (method === "GET" || method === "HEAD" ? "read" : "write"),
     cache: policy.cache ?? DEFAULT_POLICY.cache,

@@ -9,7 +9,7 @@
  *                   secret spends the budget) → tenant (the path's org: a member's role or the org's own
  *                   key, else 404) → rate limits (per ip, user, org or key) → declared body
  *                   size and type → deadline (by route class) → human verification (in emergency mode)
- *   onParse:        body read up to the route's limit → strict JSON
+ *   onParse:        body read up to the route's limit → strict JSON (or the bytes, for `body: "raw"`)
  *   then:           schema validation (arktype) → handler → error envelope
  */
 import { Elysia } from "elysia";
@@ -171,8 +171,9 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       if (policy.humanVerification === "in-emergency") await verifyHuman(request, ip);
     })
     .onParse({ as: "global" }, async ({ request }) => {
-      const limit = requestContextOf(request).policy?.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes;
-      const bytes = await readBodyWithin(request, limit);
+      const policy = requestContextOf(request).policy;
+      const bytes = await readBodyWithin(request, policy?.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes);
+      if (policy?.body === "raw") return bytes;
       const mediaType = mediaTypeOf(request.headers.get("content-type"));
       if (mediaType === "application/json" || mediaType?.endsWith("+json")) return bytes.byteLength === 0 ? undefined : parseJsonBody(bytes);
       return new TextDecoder().decode(bytes);
