@@ -7,10 +7,11 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { ACCESS_TOKEN_TYPE } from "../lib/auth/access-tokens.ts";
-import { API_KEY_SCOPES, type ApiKeyScope, createApiKey, revokeApiKey } from "../lib/auth/api-keys.ts";
+import { createApiKey, revokeApiKey } from "../lib/auth/api-keys.ts";
+import { API_KEY_SCOPES, type ApiKeyScope } from "../lib/core/api-key-scopes.ts";
 import { createApiKeyFormat } from "../lib/auth/api-key-format.ts";
 import { identityOf } from "../lib/auth/identity.ts";
-import type { OrgRole } from "../lib/auth/org-access.ts";
+import type { OrgRole } from "../lib/core/org-roles.ts";
 import { SIGNING_ALGORITHM } from "../lib/auth/signing-keys.ts";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "../lib/guards/auth-failure-limit.ts";
 import type { RampartApp } from "../lib/http/app.ts";

@@ -8,23 +8,7 @@ import { memberships } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Caller } from "../core/caller.ts";
-
-export const ORG_ROLES = ["owner", "admin", "member"] as const;
-export type OrgRole = (typeof ORG_ROLES)[number];
-
-const ROLE_RANK: Readonly<Record<OrgRole, number>> = { member: 1, admin: 2, owner: 3 };
-
-export type OrgAccess = { kind: "user"; userId: string; role: OrgRole } | { kind: "api_key"; keyId: string };
-
-/** The organization a route with tenant binding acts on, and how the caller may act there. */
-export interface BoundOrg {
-  readonly id: string;
-  readonly access: OrgAccess;
-}
-
-export function roleAtLeast(role: OrgRole, minimum: OrgRole): boolean {
-  return ROLE_RANK[role] >= ROLE_RANK[minimum];
-}
+import { type OrgAccess, type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 
 /** The one answer for "no such organization" and "not yours": they must not be told apart. */
 export const orgNotFound = () => new AppError("NOT_FOUND", "No such organization.");

@@ -4,7 +4,7 @@
  * a declaration is resolved once, when the route is defined.
  */
 import type { ApiKeyScope } from "./api-key-scopes.ts";
-import type { OrgRole } from "../auth/org-access.ts";
+import type { OrgRole } from "./org-roles.ts";
 import { type Duration, msOf } from "./duration.ts";
 
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key; key: an API key only. */

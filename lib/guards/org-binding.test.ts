@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../../test/identity-client.ts";
-import { API_KEY_SCOPES } from "../auth/api-keys.ts";
+import { API_KEY_SCOPES } from "../core/api-key-scopes.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
-import { requestContextOf } from "../http/request-context.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
-import type { RoutePolicy } from "../http/route-policy.ts";
+import type { RoutePolicy } from "../core/route-policy.ts";
 
 // A handler that checks nothing itself: whatever guards the org here is the policy.
 const WIDGETS: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:read"], rateLimits: [] };

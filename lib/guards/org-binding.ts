@@ -2,15 +2,23 @@
  * Tenant binding: a route declaring `org` acts only on the organization its path names, for a member of
  * at least the declared role or for that organization's own key (lib/auth/org-access.ts says why 404).
  */
-import { type BoundOrg, requireOrgRole } from "../auth/org-access.ts";
-import type { Caller } from "../auth/caller.ts";
+import { requireOrgRole } from "../auth/org-access.ts";
+import type { Caller } from "../core/caller.ts";
+import type { BoundOrg } from "../core/org-roles.ts";
+import type { ResolvedPolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { RouteEntry } from "../http/route-table.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export type OrgBinder = (route: RouteEntry, path: string, caller: Caller | undefined) => Promise<BoundOrg>;
+/** What the binder needs of a route: its key, policy and which path segment names the organization. */
+export interface BindableRoute {
+  readonly key: string;
+  readonly policy: ResolvedPolicy;
+  readonly orgSegment: number | undefined;
+}
+
+export type OrgBinder = (route: BindableRoute, path: string, caller: Caller | undefined) => Promise<BoundOrg>;
 
 export function createOrgBinder(runtime: Runtime): OrgBinder {
   return async (route, path, caller) => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { policyPlugin } from "./policy-plugin.ts";
-import type { RateLimitScope, RoutePolicy } from "./route-policy.ts";
+import type { RateLimitScope, RoutePolicy } from "../core/route-policy.ts";
 import { createRouteTable } from "./route-table.ts";
 
 const tableOf = (path: string, policy: RoutePolicy) => createRouteTable(new Elysia().use(policyPlugin).get(path, () => ({}), { policy }).routes);

@@ -5,7 +5,8 @@
  */
 import { and, count, eq } from "drizzle-orm";
 import { recordAuditEvent } from "../audit/audit-log.ts";
-import { type OrgRole, orgNotFound, roleAtLeast } from "../auth/org-access.ts";
+import { orgNotFound } from "../auth/org-access.ts";
+import { type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 import type { Db } from "../db/database.ts";
 import { memberships, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";

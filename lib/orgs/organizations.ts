@@ -1,7 +1,7 @@
 /** Organizations: creating one (its creator becomes the owner), reading and renaming, with audit events. */
 import { eq } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
-import type { OrgRole } from "../auth/org-access.ts";
+import type { OrgRole } from "../core/org-roles.ts";
 import type { Db } from "../db/database.ts";
 import { memberships, organizations } from "../db/schema/index.ts";
 import type { Runtime } from "../runtime/runtime.ts";
