@@ -38,7 +38,7 @@ describeWithServers(["redis"], "rate limits across three server processes on one
     const logged = await spawned.stop();
     const warnings = logged.filter((line) => line.startsWith('{"level":"warn"') || line.startsWith('{"level":"error"'));
     if (warnings.length > 0) console.log(`server warnings during the run:\n${warnings.slice(0, 20).join("\n")}`);
-  });
+  }, 30_000);
 
   const fire = (port: number, client: string) =>
     fetch(`http://127.0.0.1:${port}/accuracy`, { headers: { "x-forwarded-for": client } }).then(async (response) => {

@@ -1,5 +1,5 @@
 /** The long-lived server as a process: start-up on embedded defaults, bad configuration, SIGTERM draining. */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,12 +8,26 @@ import postgres from "postgres";
 import { CLOSE_BOUND_MS } from "../lib/server/graceful-shutdown.ts";
 import { TEST_POSTGRES_URL, createScratchDatabase } from "./backends.ts";
 import { freePort } from "./free-port.ts";
+import { pgliteDataDirFromTemplate } from "./pglite-template.ts";
 
 const ROOT = join(import.meta.dir, "..");
-// A spawned server starts PGlite, which takes seconds on a cold machine: far past bun test's 5 s default.
-// Creating its cluster took 38 s on a loaded 2-core machine.
-const READY_WITHIN_MS = 90_000;
-const SERVER_TEST_TIMEOUT_MS = 120_000;
+// A spawned server opens a copy of the PGlite template, which takes seconds on a loaded machine: far past
+// bun test's 5 s default. (Creating a cluster instead took 38 s on a loaded 2-core machine.)
+const READY_WITHIN_MS = 60_000;
+const SERVER_TEST_TIMEOUT_MS = 90_000;
+
+const dataDirs: string[] = [];
+// Each copy is 40 MB of files: removing them all takes seconds on a loaded disk.
+afterAll(() => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+/** A PGLITE_DATA_DIR holding the migrated template, removed after the file's tests. */
+async function templateDataDir(): Promise<string> {
+  const dir = await pgliteDataDirFromTemplate();
+  dataDirs.push(dir);
+  return dir;
+}
 
 function spawnServer(entry: string, env: Record<string, string>, options: { cwd?: string; hot?: boolean } = {}): Subprocess<"ignore", "pipe", "pipe"> {
   return Bun.spawn(["bun", ...(options.hot === true ? ["--hot"] : []), entry], {
@@ -23,6 +37,18 @@ function spawnServer(entry: string, env: Record<string, string>, options: { cwd?
     stdout: "pipe",
     stderr: "pipe",
   });
+}
+
+async function readStdoutUntil(server: Subprocess<"ignore", "pipe", "pipe">, text: string): Promise<string> {
+  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server ended before printing ${JSON.stringify(text)}; it printed ${JSON.stringify(seen)}`);
+    seen += value;
+  }
+  reader.releaseLock();
+  return seen;
 }
 
 async function waitUntilReady(port: number, withinMs: number): Promise<number> {
@@ -36,23 +62,34 @@ async function waitUntilReady(port: number, withinMs: number): Promise<number> {
 }
 
 describe("bun dev", () => {
-  test("says what it does while it creates the embedded database, serves, and exits 0 on SIGTERM", async () => {
-    const port = freePort();
+  test("on a first start it says it is creating the embedded database before it does", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "rampart-dev-"));
-    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: dataDir });
+    dataDirs.push(dataDir);
+    const server = spawnServer("dev/server.ts", { PORT: String(freePort()), PGLITE_DATA_DIR: dataDir });
+    try {
+      // The line is the whole point: initdb itself (tens of seconds in WASM) is not waited for.
+      const out = await readStdoutUntil(server, "\n");
+      expect(out).toBe(`creating the embedded database in ${dataDir} (first start, up to a minute)…\n`);
+    } finally {
+      server.kill("SIGKILL");
+      await server.exited;
+    }
+  }, SERVER_TEST_TIMEOUT_MS);
+
+  test("on an existing database it applies migrations, serves, and exits 0 on SIGTERM", async () => {
+    const port = freePort();
+    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: await templateDataDir() });
     try {
       await waitUntilReady(port, READY_WITHIN_MS);
       server.kill("SIGTERM");
       expect(await server.exited).toBe(0);
       const out = await new Response(server.stdout).text();
-      const creating = out.indexOf(`creating the embedded database in ${dataDir} (first start, up to a minute)…`);
       const migrating = out.indexOf("applying migrations…");
       const listening = out.indexOf(`Rampart listening on http://localhost:${port}`);
-      expect([creating >= 0, migrating > creating, listening > migrating]).toEqual([true, true, true]);
+      expect([out.includes("creating the embedded database"), migrating >= 0, listening > migrating]).toEqual([false, true, true]);
       expect(out).toContain("database: PGlite");
     } finally {
       server.kill("SIGKILL");
-      rmSync(dataDir, { recursive: true, force: true });
     }
   }, SERVER_TEST_TIMEOUT_MS);
 
@@ -61,7 +98,7 @@ describe("bun dev", () => {
     const copy = mkdtempSync(join(tmpdir(), "rampart-hot-"));
     cpSync(ROOT, copy, { recursive: true, filter: (source) => !/[/\\](\.git|\.data|node_modules)$/.test(source) });
     symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
-    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: join(copy, ".data"), LOG_LEVEL: "info" }, { cwd: copy, hot: true });
+    const server = spawnServer("dev/server.ts", { PORT: String(port), PGLITE_DATA_DIR: await templateDataDir(), LOG_LEVEL: "info" }, { cwd: copy, hot: true });
     const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
     const waitForLine = async (text: string) => {
       let seen = "";
@@ -102,7 +139,7 @@ describe("bun dev", () => {
 describe("graceful shutdown", () => {
   test("on SIGTERM in-flight requests complete, new ones are refused, and the process exits 0", async () => {
     const port = freePort();
-    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "5000", NODE_ENV: "test" });
+    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "5000", NODE_ENV: "test", PGLITE_DATA_DIR: await templateDataDir() });
     try {
       await waitUntilReady(port, READY_WITHIN_MS);
       const inFlight = Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/slow?ms=700`).then(async (r) => ({ status: r.status, body: await r.json() })));
@@ -122,7 +159,7 @@ describe("graceful shutdown", () => {
 
   test("requests still running at the deadline are abandoned and the process still exits 0", async () => {
     const port = freePort();
-    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "200", NODE_ENV: "test" });
+    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "200", NODE_ENV: "test", PGLITE_DATA_DIR: await templateDataDir() });
     try {
       await waitUntilReady(port, READY_WITHIN_MS);
       const stuck = fetch(`http://127.0.0.1:${port}/slow?ms=10000`).catch(() => undefined);
@@ -139,7 +176,7 @@ describe("graceful shutdown", () => {
 
   test("keep-alive clients sending in a loop across SIGTERM get an answer to every request, never a reset", async () => {
     const port = freePort();
-    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "2000", NODE_ENV: "test" });
+    const server = spawnServer("test/fixtures/slow-server.ts", { PORT: String(port), SHUTDOWN_DRAIN_MS: "2000", NODE_ENV: "test", PGLITE_DATA_DIR: await templateDataDir() });
     try {
       await waitUntilReady(port, READY_WITHIN_MS);
       // Each client loops until told the server is going: a 503, or a refused new connection after an answer

@@ -1,10 +1,13 @@
 /**
  * Server processes for cross-instance tests: each a fixture script on its own free port, started with
  * the given environment, live before the test goes on, and killed afterwards with its output returned.
+ * Without DATABASE_URL each opens its own copy of the migrated PGlite template, never a cold initdb.
  */
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "./free-port.ts";
+import { pgliteDataDirFromTemplate } from "./pglite-template.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -32,13 +35,16 @@ export async function waitUntilLive(port: number, withinMs: number): Promise<voi
 export async function spawnServers(script: string, count: number, env: Record<string, string>, liveWithinMs = 20_000): Promise<SpawnedServers> {
   const processes: Subprocess<"ignore", "pipe", "pipe">[] = [];
   const servers: SpawnedServer[] = [];
+  const dataDirs: string[] = [];
   for (let i = 0; i < count; i++) {
     const port = freePort();
     servers.push({ port, url: `http://127.0.0.1:${port}` });
+    const database = env.DATABASE_URL === undefined ? { PGLITE_DATA_DIR: await pgliteDataDirFromTemplate() } : {};
+    if (database.PGLITE_DATA_DIR !== undefined) dataDirs.push(database.PGLITE_DATA_DIR);
     processes.push(
       Bun.spawn(["bun", script], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), ...env },
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), ...database, ...env },
         stdin: "ignore",
         stdout: "pipe",
         stderr: "pipe",
@@ -48,6 +54,7 @@ export async function spawnServers(script: string, count: number, env: Record<st
   const stop = async () => {
     for (const child of processes) child.kill("SIGKILL");
     await Promise.all(processes.map((child) => child.exited));
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
     return (await Promise.all(processes.map((child) => new Response(child.stdout).text()))).join("").split("\n");
   };
   try {
