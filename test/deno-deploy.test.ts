@@ -13,8 +13,8 @@ import authRoutes from "../functions/auth.ts";
 import me from "../functions/me.ts";
 import { loadConfig } from "../lib/config/config.ts";
 import { type ServerlessApp, createServerlessApp } from "../lib/serverless/serverless-app.ts";
-import { buildDenoBundle } from "../tools/build-deno.ts";
 import { PASSWORD, freshEmail, freshIp } from "./auth-client.ts";
+import { builtDenoBundle } from "./built-bundles.ts";
 import { GATEWAY_TOKEN, createScratchDatabase, neonProxyAddress, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { waitUntilLive } from "./spawned-servers.ts";
@@ -71,7 +71,7 @@ describeWithServers(["postgres", "redis"], "Deno Deploy bundle under Deno, on Ne
     };
     const port = freePort();
     denoUrl = `http://127.0.0.1:${port}`;
-    deno = Bun.spawn([await denoExecutable(), "run", "--allow-net", "--allow-env", "--unstable-cron", await buildDenoBundle()], {
+    deno = Bun.spawn([await denoExecutable(), "run", "--allow-net", "--allow-env", "--unstable-cron", await builtDenoBundle()], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, ...env },
       stdin: "ignore",

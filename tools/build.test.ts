@@ -3,26 +3,20 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
-import { buildDenoBundle } from "./build-deno.ts";
-import { VERCEL_OUTPUT_DIR, buildVercelOutput, trustProxyWarning } from "./build-vercel.ts";
+import { builtDenoBundle, builtVercelOutput } from "../test/built-bundles.ts";
+import { VERCEL_OUTPUT_DIR, trustProxyWarning } from "./build-vercel.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
-// Bundling and loading a bundle take seconds on a cold machine.
-const BUNDLE_TEST_TIMEOUT_MS = 30_000;
+// Bundling every route group (once per run, shared) and loading a bundle take seconds, tens on a loaded machine.
+const BUNDLE_TEST_TIMEOUT_MS = 90_000;
 
 type Handler = (request: Request, info: { remoteAddr: { hostname: string } }) => Promise<Response>;
 type VercelHandler = (request: Request, context?: unknown) => Promise<Response>;
 
 describe("Vercel build output", () => {
   test("`bun run build` warns when TRUST_PROXY is not vercel, and is quiet when it is", async () => {
-    const build = Bun.spawn(["bun", "run", "build"], {
-      cwd: join(import.meta.dir, ".."),
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const stderr = await new Response(build.stderr).text();
-    expect(await build.exited).toBe(0);
+    const { exitCode, stderr } = await builtVercelOutput();
+    expect(exitCode).toBe(0);
     expect(stderr).toContain('warning: TRUST_PROXY is not set, not vercel: behind Vercel every caller would share one "unknown" client address');
     expect(stderr).toContain("Set TRUST_PROXY=vercel");
     expect(trustProxyWarning({ TRUST_PROXY: "1" })).toContain('TRUST_PROXY is "1", not vercel');
@@ -30,7 +24,7 @@ describe("Vercel build output", () => {
   }, BUNDLE_TEST_TIMEOUT_MS);
 
   test("one Bun function per route group, routed by path, with the cron schedules and no static files", async () => {
-    const { functions } = await buildVercelOutput();
+    const { functions } = await builtVercelOutput();
     expect(functions.length).toBe(routeGroupFiles().length);
     expect(existsSync(join(VERCEL_OUTPUT_DIR, "static"))).toBe(false);
     const config = JSON.parse(readFileSync(join(VERCEL_OUTPUT_DIR, "config.json"), "utf8")) as {
@@ -53,7 +47,7 @@ describe("Vercel build output", () => {
   }, BUNDLE_TEST_TIMEOUT_MS);
 
   test("a bundled function answers with the pipeline's headers and envelope", async () => {
-    await buildVercelOutput();
+    await builtVercelOutput();
     const bundle = (await import(join(VERCEL_OUTPUT_DIR, "functions", "health.func", "index.mjs"))) as { default: { fetch: VercelHandler }; GET: VercelHandler };
     // The platform may hand the handler a second argument of its own; it is not a peer address.
     const live = await bundle.default.fetch(new Request("https://api.example.com/health/live"), { waitUntil: () => {} });
@@ -67,7 +61,7 @@ describe("Vercel build output", () => {
 
 describe("Deno Deploy bundle", () => {
   test("serves the apps with Deno.serve and registers every schedule with Deno.cron", async () => {
-    const bundle = await buildDenoBundle();
+    const bundle = await builtDenoBundle();
     const crons: { name: string; schedule: string }[] = [];
     let served: Handler | undefined;
     (globalThis as { Deno?: unknown }).Deno = {
