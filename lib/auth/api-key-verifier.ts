@@ -23,6 +23,8 @@ export interface ApiKeyVerifierOptions {
   /** Entries per cache (live keys, unknown keys); the oldest go first. */
   maxEntries: number;
   usage: Partial<ApiKeyUsageOptions>;
+  /** The time in epoch milliseconds the caches' ages are measured by; tests move it instead of sleeping. @default Date.now */
+  now: () => number;
 }
 
 export const DEFAULT_API_KEY_VERIFIER_OPTIONS: ApiKeyVerifierOptions = {
@@ -31,6 +33,7 @@ export const DEFAULT_API_KEY_VERIFIER_OPTIONS: ApiKeyVerifierOptions = {
   unknownTtlMs: 10_000,
   maxEntries: 10_000,
   usage: {},
+  now: Date.now,
 };
 
 export const API_KEY_DEAD_AT_PREFIX = "rampart:api-key-dead-at:";
@@ -61,7 +64,7 @@ interface LiveKey {
 type Loaded = LiveKey | undefined;
 
 export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<ApiKeyVerifierOptions> = {}): ApiKeyService {
-  const { cacheTtlMs, revocationCheckMs, unknownTtlMs, maxEntries, usage: usageOptions } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
+  const { cacheTtlMs, revocationCheckMs, unknownTtlMs, maxEntries, usage: usageOptions, now: clock } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
   const { db, store } = deps;
   const format = createApiKeyFormat(deps.prefix);
   const usage: ApiKeyUsage = createApiKeyUsage(db, deps.logger, usageOptions);
@@ -151,7 +154,7 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
       // Unknown, malformed, bad checksum, revoked, expired and past grace all answer the same undefined.
       if (!format.hasShape(presented)) return undefined;
       const hash = format.hash(presented);
-      const now = Date.now();
+      const now = clock();
       const entry = live.get(hash);
       // The warm path answers without a promise; loading the row or reading the marker goes async.
       if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs) return answer(entry, now);
