@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { type CryptoKey, type JWK, SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from "jose";
-import { type DatabaseBackend, DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, type DatabaseBackend, DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
 import { DEFAULT_CONFIG } from "../config/config.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
 import { type RampartApp, buildApp } from "../http/app.ts";
@@ -116,8 +116,8 @@ describe("access token attacks through the HTTP app", () => {
     publicJwk = ring.jwks.keys.find((k) => k.kid === kid) as JWK;
     otherKid = [...ring.verificationKeys.keys()].find((k) => k !== kid) as string;
     genuine = (await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: SESSION_ID })).token;
-  });
-  afterAll(() => runtime.close());
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => runtime.close(), BACKEND_HOOK_TIMEOUT_MS);
 
   const expectRefused = async (authorization: string | undefined) => {
     expect(await refusalOf(await call(app, authorization))).toEqual(REFUSED);
