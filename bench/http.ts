@@ -14,10 +14,16 @@
 import { rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../test/free-port.ts";
 import { mintHonoJwt } from "./http-stacks/hono-jwt.ts";
 import type { BenchCredentials } from "./http-stacks/rampart-credentials.ts";
-import { type Credential, type PresentedCredential, type Route, type Stack, checkStack } from "./http-stacks/stack-check.ts";
-import { freePort } from "../test/free-port.ts";
+import {
+  type Credential,
+  checkStack,
+  type PresentedCredential,
+  type Route,
+  type Stack,
+} from "./http-stacks/stack-check.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const STACKS_DIR = join(import.meta.dir, "http-stacks");
@@ -40,7 +46,12 @@ interface BunStackOptions {
   route?: Route;
 }
 
-const bunStack = (key: string, label: string, file: string, { env = {}, guarded = true, route = PING }: BunStackOptions = {}): Stack => ({
+const bunStack = (
+  key: string,
+  label: string,
+  file: string,
+  { env = {}, guarded = true, route = PING }: BunStackOptions = {},
+): Stack => ({
   key,
   label,
   command: ["bun", join(STACKS_DIR, file)],
@@ -68,7 +79,11 @@ function rampartCredential(which: keyof BenchCredentials): Credential {
 // public and authenticated figures come from the same app.
 const honoJwt = await mintHonoJwt();
 const HONO_JWT_ENV = { BENCH_JWT_VERIFICATION: JSON.stringify(honoJwt.verification) };
-const HONO_JWT: Credential = { callerKind: "user", env: HONO_JWT_ENV, authorization: async () => `Bearer ${honoJwt.token}` };
+const HONO_JWT: Credential = {
+  callerKind: "user",
+  env: HONO_JWT_ENV,
+  authorization: async () => `Bearer ${honoJwt.token}`,
+};
 
 // What a deployed function runs: a database client that connects on its first query (the ping route makes
 // none). PGlite, bun dev's embedded database, lives in the serving process and its heap lengthens GC
@@ -80,20 +95,41 @@ const STACKS: Stack[] = [
   bunStack("bun-headers", "Bun.serve + the same headers, no logic", "bun-headers.ts"),
   bunStack("rampart", "Rampart, full chain (Bun)", "rampart.ts", { env: PRODUCTION_DB }),
   bunStack("hono", "Hono + middleware (Bun)", "hono.ts", { env: HONO_JWT_ENV }),
-  { key: "express", label: "Express 5 + helmet/cors/erl (Node)", command: ["node", join(STACKS_DIR, "express.mjs")], guarded: true, rateLimited: true, route: PING },
+  {
+    key: "express",
+    label: "Express 5 + helmet/cors/erl (Node)",
+    command: ["node", join(STACKS_DIR, "express.mjs")],
+    guarded: true,
+    rateLimited: true,
+    route: PING,
+  },
 ];
 const WHOAMI = "/v1/whoami";
 const AUTH_STACKS: Stack[] = [
   bunStack("rampart-pglite", "Rampart, public route, PGlite in process", "rampart.ts"),
-  bunStack("rampart-jwt", "Rampart, access token (EdDSA JWT)", "rampart.ts", { route: { path: WHOAMI, credential: rampartCredential("accessToken") } }),
-  bunStack("rampart-key", "Rampart, API key (warm cache)", "rampart.ts", { route: { path: WHOAMI, credential: rampartCredential("apiKey") } }),
-  bunStack("hono-jwt", "Hono + middleware + hono/jwt (EdDSA)", "hono.ts", { route: { path: WHOAMI, credential: HONO_JWT } }),
+  bunStack("rampart-jwt", "Rampart, access token (EdDSA JWT)", "rampart.ts", {
+    route: { path: WHOAMI, credential: rampartCredential("accessToken") },
+  }),
+  bunStack("rampart-key", "Rampart, API key (warm cache)", "rampart.ts", {
+    route: { path: WHOAMI, credential: rampartCredential("apiKey") },
+  }),
+  bunStack("hono-jwt", "Hono + middleware + hono/jwt (EdDSA)", "hono.ts", {
+    route: { path: WHOAMI, credential: HONO_JWT },
+  }),
 ];
 const BREAKDOWN_STACKS: Stack[] = [
-  bunStack("rampart-nolog", "Rampart, log sink: none", "rampart.ts", { env: { ...PRODUCTION_DB, BENCH_LOG_SINK: "none" } }),
-  bunStack("rampart-norl", "Rampart, no rate limit rule", "rampart.ts", { env: { ...PRODUCTION_DB, BENCH_RATE_LIMIT: "off" } }),
-  bunStack("rampart-bare", "Rampart, no log sink, no rate limit", "rampart.ts", { env: { ...PRODUCTION_DB, BENCH_LOG_SINK: "none", BENCH_RATE_LIMIT: "off" } }),
-  bunStack("rampart-stdout", "Rampart, log to stdout (/dev/null)", "rampart.ts", { env: { ...PRODUCTION_DB, BENCH_LOG_SINK: "stdout" } }),
+  bunStack("rampart-nolog", "Rampart, log sink: none", "rampart.ts", {
+    env: { ...PRODUCTION_DB, BENCH_LOG_SINK: "none" },
+  }),
+  bunStack("rampart-norl", "Rampart, no rate limit rule", "rampart.ts", {
+    env: { ...PRODUCTION_DB, BENCH_RATE_LIMIT: "off" },
+  }),
+  bunStack("rampart-bare", "Rampart, no log sink, no rate limit", "rampart.ts", {
+    env: { ...PRODUCTION_DB, BENCH_LOG_SINK: "none", BENCH_RATE_LIMIT: "off" },
+  }),
+  bunStack("rampart-stdout", "Rampart, log to stdout (/dev/null)", "rampart.ts", {
+    env: { ...PRODUCTION_DB, BENCH_LOG_SINK: "stdout" },
+  }),
 ];
 
 interface LoadResult {
@@ -155,18 +191,35 @@ async function waitUntilServing(url: string, child: Bun.Subprocess, label: strin
   const started = performance.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${label} exited with ${child.exitCode} before serving`);
-    const status = await fetch(url).then((r) => r.status, () => 0);
+    const status = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status !== 0) return;
     if (performance.now() - started > 30_000) throw new Error(`${label} did not answer within 30 s`);
     await Bun.sleep(20);
   }
 }
 
-async function load(url: string, seconds: number, presented: PresentedCredential | undefined): Promise<LoadResult & { loadCpuS: number }> {
+async function load(
+  url: string,
+  seconds: number,
+  presented: PresentedCredential | undefined,
+): Promise<LoadResult & { loadCpuS: number }> {
   const command =
     wrk === null
       ? ["node", join(STACKS_DIR, "autocannon.mjs"), url, String(CONNECTIONS), String(seconds)]
-      : [wrk, "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(STACKS_DIR, "browser.lua"), url];
+      : [
+          wrk,
+          "-t1",
+          `-c${CONNECTIONS}`,
+          `-d${seconds}s`,
+          "--timeout",
+          "5s",
+          "-s",
+          join(STACKS_DIR, "browser.lua"),
+          url,
+        ];
   // Both load generators read the credential from the environment.
   const env = presented === undefined ? process.env : { ...process.env, BENCH_AUTHORIZATION: presented.authorization };
   const child = Bun.spawn(pinned(0, command), { cwd: ROOT, env, stdout: "pipe", stderr: "inherit" });
@@ -194,7 +247,10 @@ async function measure(stack: Stack): Promise<Measurement> {
   try {
     await waitUntilServing(url, child, stack.label);
     const { credential } = stack.route;
-    const presented = credential === undefined ? undefined : { callerKind: credential.callerKind, authorization: await credential.authorization() };
+    const presented =
+      credential === undefined
+        ? undefined
+        : { callerKind: credential.callerKind, authorization: await credential.authorization() };
     await checkStack(url, stack, presented);
     await load(url, WARMUP_S, presented);
     // Other work on the machine (a test run, a type check) steals the server's or wrk's core: when it
@@ -207,7 +263,8 @@ async function measure(stack: Stack): Promise<Measurement> {
       const serverCpuS = (await cpuSecondsOf(child.pid)) - cpuBefore;
       const otherCpuS = Math.max(0, (await machineBusySeconds()) - busyBefore - serverCpuS - loadCpuS);
       const failures = result.connectErrors + result.readErrors + result.writeErrors + result.timeouts + result.non2xx;
-      if (failures > 0) throw new Error(`${stack.label}: ${failures} failed requests under load ${JSON.stringify(result)}`);
+      if (failures > 0)
+        throw new Error(`${stack.label}: ${failures} failed requests under load ${JSON.stringify(result)}`);
       if (child.exitCode !== null) throw new Error(`${stack.label} died under load`);
       const measurement = { ...result, serverCpuS, otherCpuS };
       if (kept === undefined || busyElsewhere(measurement) < busyElsewhere(kept)) kept = measurement;
@@ -243,27 +300,37 @@ const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
   const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 const runsOf = (key: string) => results.get(key) as Measurement[];
 /** The round whose CPU/req is the median, for the table (its req/s and latencies come from the same run). */
 const get = (key: string) => {
   const runs = runsOf(key);
   const middle = median(runs.map(cpuUsPerRequest));
-  return runs.reduce((best, r) => (Math.abs(cpuUsPerRequest(r) - middle) < Math.abs(cpuUsPerRequest(best) - middle) ? r : best));
+  return runs.reduce((best, r) =>
+    Math.abs(cpuUsPerRequest(r) - middle) < Math.abs(cpuUsPerRequest(best) - middle) ? r : best,
+  );
 };
-const perRound = (a: string, b: string, of: (x: Measurement, y: Measurement) => number) => runsOf(a).map((r, i) => of(r, runsOf(b)[i] as Measurement));
+const perRound = (a: string, b: string, of: (x: Measurement, y: Measurement) => number) =>
+  runsOf(a).map((r, i) => of(r, runsOf(b)[i] as Measurement));
 const rpsRatios = (a: string, b: string) => perRound(a, b, (x, y) => rps(x) / rps(y));
 const cpuRatios = (a: string, b: string) => perRound(a, b, (x, y) => cpuUsPerRequest(y) / cpuUsPerRequest(x));
-const range = (values: number[]) => (values.length < 2 ? "" : ` (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`);
-const verdict = (value: number, goal: number) => `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
+const range = (values: number[]) =>
+  values.length < 2 ? "" : ` (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
+const verdict = (value: number, goal: number) =>
+  `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
 const ratioLine = (label: string, a: string, b: string, goal?: number) => {
   const byRps = median(rpsRatios(a, b));
   return `${label.padEnd(28)}req/s ${goal === undefined ? `${byRps.toFixed(2)}x` : verdict(byRps, goal)}${range(rpsRatios(a, b))}; by CPU/req ${median(cpuRatios(a, b)).toFixed(2)}x${range(cpuRatios(a, b))}; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
 };
 const flags = [...(AUTH ? [] : ["--no-auth"]), ...(BREAKDOWN ? ["--breakdown"] : [])];
 // "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
-const loadToolVersion = wrk === null ? "autocannon (wrk not installed or not chosen)" : versionOf([wrk, "--version"]).split(" ").slice(0, 2).join(" ");
+const loadToolVersion =
+  wrk === null
+    ? "autocannon (wrk not installed or not chosen)"
+    : versionOf([wrk, "--version"]).split(" ").slice(0, 2).join(" ");
 // Below ~90% of a core the server was waiting on the load generator, so its req/s is a floor.
 const loadBound = stacks.filter((s) => utilisation(get(s.key)) < 0.9);
 
@@ -291,9 +358,15 @@ const lines = [
     const mark = loadBound.includes(s) ? " *" : "";
     return `${s.label.padEnd(38)}${Math.round(rps(r)).toString().padStart(9)}${ms(r.p50Us).padStart(10)}${ms(r.p99Us).padStart(10)}${`${Math.round(utilisation(r) * 100)}%`.padStart(12)}${`${cpuUsPerRequest(r).toFixed(1)} us`.padStart(10)}${`${Math.round(busyElsewhere(r) * 100)}%`.padStart(11)}${range(runsOf(s.key).map(cpuUsPerRequest)).padStart(16)}${mark}`;
   }),
-  ...(loadBound.length > 0 ? ["* server below 90% of a core: it waited on the load generator (or lost its core to other work), so req/s understates it; compare CPU/req"] : []),
+  ...(loadBound.length > 0
+    ? [
+        "* server below 90% of a core: it waited on the load generator (or lost its core to other work), so req/s understates it; compare CPU/req",
+      ]
+    : []),
   ...(stacks.some((s) => runsOf(s.key).some((r) => busyElsewhere(r) > DISTURBED))
-    ? [`WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry (other CPU column); those figures are disturbed`]
+    ? [
+        `WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry (other CPU column); those figures are disturbed`,
+      ]
     : []),
   "",
   ratioLine("Rampart / bare Elysia", "rampart", "elysia", GOALS.vsElysia),

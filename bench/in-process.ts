@@ -6,10 +6,10 @@
  */
 import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import browser from "./http-stacks/browser-headers.json";
@@ -24,10 +24,21 @@ const toDevNull = (line: string) => {
 };
 
 async function rampart(options: { log: boolean; rateLimit: boolean }) {
-  const policy: RoutePolicy = { access: "public", rateLimits: options.rateLimit ? [{ name: "bench", limit: 1e9, windowMs: 60_000, scope: "ip" }] : [] };
-  const group = defineRouteGroup("bench", () => new Elysia({ name: "bench" }).use(policyPlugin).get("/v1/ping", () => ({ ok: true, time: Date.now() }), { policy }));
+  const policy: RoutePolicy = {
+    access: "public",
+    rateLimits: options.rateLimit ? [{ name: "bench", limit: 1e9, windowMs: 60_000, scope: "ip" }] : [],
+  };
+  const group = defineRouteGroup("bench", () =>
+    new Elysia({ name: "bench" }).use(policyPlugin).get("/v1/ping", () => ({ ok: true, time: Date.now() }), { policy }),
+  );
   // A postgres.js client that connects on its first query, which this route never makes.
-  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "info", CORS_ORIGINS: "https://app.example.com", DATABASE_URL: "postgres://bench:unused@127.0.0.1:1/bench", DATABASE_DRIVER: "postgres" });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: "info",
+    CORS_ORIGINS: "https://app.example.com",
+    DATABASE_URL: "postgres://bench:unused@127.0.0.1:1/bench",
+    DATABASE_DRIVER: "postgres",
+  });
   // Without the log, request lines (info) are not even built.
   const logger = createLogger({ level: options.log ? "info" : "warn", sink: toDevNull });
   return buildApp(await openRuntime(config, { logger }), [group]);
@@ -38,10 +49,16 @@ const server = { requestIP: () => ({ address: "127.0.0.1" }) };
 const browserHeaders = { host: "127.0.0.1:3000", ...browser };
 // As in the HTTP bench, every other request carries its own X-Request-ID.
 const requestFor = (i: number) =>
-  new Request("http://127.0.0.1:3000/v1/ping", { headers: i % 2 === 0 ? browserHeaders : { ...browserHeaders, "x-request-id": `web-${i % 1000}-0123abcd` } });
+  new Request("http://127.0.0.1:3000/v1/ping", {
+    headers: i % 2 === 0 ? browserHeaders : { ...browserHeaders, "x-request-id": `web-${i % 1000}-0123abcd` },
+  });
 
 type Handler = (request: Request) => Response | Promise<Response>;
-const [full, noLog, noRateLimit] = [await rampart({ log: true, rateLimit: true }), await rampart({ log: false, rateLimit: true }), await rampart({ log: true, rateLimit: false })];
+const [full, noLog, noRateLimit] = [
+  await rampart({ log: true, rateLimit: true }),
+  await rampart({ log: false, rateLimit: true }),
+  await rampart({ log: true, rateLimit: false }),
+];
 const handlers: [string, Handler][] = [
   ["building the Request (subtracted below)", () => new Response("{}")],
   ["bare Elysia", (r) => bare.fetch(r)],
@@ -72,7 +89,9 @@ const lines = [
   `bun ${Bun.version}; ${REQUESTS_PER_ROUND} requests a round, ${ROUNDS} rounds after a warm-up round, handlers taking turns; median per request`,
   "GET /v1/ping with browser headers and Origin, handed to each app's fetch in process: no sockets, no HTTP parsing",
   "",
-  ...handlers.map(([label], index) => `${label.padEnd(42)}${`${(index === 0 ? base : own(label)).toFixed(2)} us`.padStart(10)}`),
+  ...handlers.map(
+    ([label], index) => `${label.padEnd(42)}${`${(index === 0 ? base : own(label)).toFixed(2)} us`.padStart(10)}`,
+  ),
   "",
   `the guard chain's own cost over bare Elysia: ${(own("Rampart, full chain") - own("bare Elysia")).toFixed(2)} us a request`,
   `  of which the log line ${(own("Rampart, full chain") - own("Rampart, no request log line")).toFixed(2)} us, the rate limit (check and headers) ${(own("Rampart, full chain") - own("Rampart, no rate limit rule")).toFixed(2)} us`,

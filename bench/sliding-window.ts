@@ -34,7 +34,8 @@ function maxRolling(admitted: readonly number[]): number {
 
 function maxFixed(admitted: readonly number[]): number {
   const perWindow = new Map<number, number>();
-  for (const at of admitted) perWindow.set(Math.floor(at / WINDOW_MS), (perWindow.get(Math.floor(at / WINDOW_MS)) ?? 0) + 1);
+  for (const at of admitted)
+    perWindow.set(Math.floor(at / WINDOW_MS), (perWindow.get(Math.floor(at / WINDOW_MS)) ?? 0) + 1);
   return Math.max(...perWindow.values());
 }
 
@@ -51,12 +52,15 @@ const traffic: Record<string, (limit: number) => number[]> = {
   "steady at 10x the limit": (limit) => evenly(10 * limit),
   "random (Poisson) at 2x the limit": (limit) => {
     const times: number[] = [];
-    for (let at = 0; at < WINDOWS * WINDOW_MS; at += (-Math.log(1 - random()) * WINDOW_MS) / (2 * limit)) times.push(Math.floor(at));
+    for (let at = 0; at < WINDOWS * WINDOW_MS; at += (-Math.log(1 - random()) * WINDOW_MS) / (2 * limit))
+      times.push(Math.floor(at));
     return times;
   },
   "one burst of 3x the limit, at one instant": (limit) => Array<number>(3 * limit).fill(Math.floor(WINDOW_MS / 3)),
   "a burst of 3x the limit a window, each at a random instant": (limit) =>
-    Array.from({ length: WINDOWS }, (_, w) => Array<number>(3 * limit).fill(Math.floor((w + random()) * WINDOW_MS))).flat(),
+    Array.from({ length: WINDOWS }, (_, w) =>
+      Array<number>(3 * limit).fill(Math.floor((w + random()) * WINDOW_MS)),
+    ).flat(),
 };
 
 function evenly(perWindow: number): number[] {
@@ -75,7 +79,9 @@ for (const [name, sendAt] of Object.entries(traffic)) {
   for (const limit of LIMITS) {
     const admitted = admittedAt(limit, sendAt(limit));
     const share = (count: number) => `${((100 * count) / limit).toFixed(1)}%`;
-    lines.push(`${name.padEnd(58)}${String(limit).padStart(6)}${share(maxRolling(admitted)).padStart(10)}${share(maxFixed(admitted)).padStart(8)}`);
+    lines.push(
+      `${name.padEnd(58)}${String(limit).padStart(6)}${share(maxRolling(admitted)).padStart(10)}${share(maxFixed(admitted)).padStart(8)}`,
+    );
   }
 }
 const text = `${lines.join("\n")}\n`;

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { assertSigningKeyUsable } from "../lib/auth/signing-key-check.ts";
-import { ConfigError, type Config, loadConfig } from "../lib/config/config.ts";
+import { type Config, ConfigError, loadConfig } from "../lib/config/config.ts";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import { type ServedApp, serveApp } from "../lib/server/serve-app.ts";
@@ -30,7 +30,12 @@ function exitOnConfigError(error: unknown): never {
 // initdb in WASM takes up to a minute: without a word the first start looks hung. PG_VERSION is its first file.
 function announceDatabaseCreation(config: Config): void {
   const { database } = config;
-  if (database.driver !== "pglite" || database.dataDir === undefined || existsSync(join(database.dataDir, "PG_VERSION"))) return;
+  if (
+    database.driver !== "pglite" ||
+    database.dataDir === undefined ||
+    existsSync(join(database.dataDir, "PG_VERSION"))
+  )
+    return;
   console.log(`creating the embedded database in ${database.dataDir} (first start, up to a minute)…`);
 }
 
@@ -57,7 +62,9 @@ async function start(): Promise<void> {
   holder.rampartDev = served;
   console.log(`Rampart listening on ${served.server.url.href.replace(/\/$/, "")}`);
   console.log(`  database: ${describeDatabase(config)}`);
-  console.log(`  store:    ${config.store.driver === "memory" ? "in-process store" : "Upstash Redis, in-process fallback"}`);
+  console.log(
+    `  store:    ${config.store.driver === "memory" ? "in-process store" : "Upstash Redis, in-process fallback"}`,
+  );
   console.log(`  ready in ${Math.round(performance.now() - started)} ms`);
 }
 

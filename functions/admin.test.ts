@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { Elysia } from "elysia";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { auditEvents } from "../lib/db/schema/index.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
-import { type Runtime, openRuntime } from "../lib/runtime/runtime.ts";
+import { openRuntime, type Runtime } from "../lib/runtime/runtime.ts";
 import type { Settings } from "../lib/settings/settings.ts";
-import { STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../test/backends.ts";
+import { openTestRuntime, STORE_BACKENDS, type TestRuntime } from "../test/backends.ts";
 import admin from "./admin.ts";
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdef-0123456789";
@@ -19,7 +19,10 @@ const ENV = { ADMIN_TOKEN, TRUST_PROXY: "1", SETTINGS_POLL_MS: String(POLL_MS) }
 
 const probes = defineRouteGroup("probes", () => {
   const open: RoutePolicy = { access: "public", rateLimits: [] };
-  const eightPerMinute: RoutePolicy = { access: "public", rateLimits: [{ name: "burst", limit: 8, windowMs: 60_000, scope: "ip" }] };
+  const eightPerMinute: RoutePolicy = {
+    access: "public",
+    rateLimits: [{ name: "burst", limit: 8, windowMs: 60_000, scope: "ip" }],
+  };
   return new Elysia()
     .use(policyPlugin)
     .get("/probe", () => ({ ok: true }), { policy: open })
@@ -34,7 +37,12 @@ const hex = () => Math.floor(Math.random() * 0xffff).toString(16);
 const ADMIN_IP = `100.64.${octet()}.${octet()}`;
 
 interface ErrorBody {
-  error: { code: string; message: string; details?: { fields?: { path: string; message: string }[] }; requestId: string };
+  error: {
+    code: string;
+    message: string;
+    details?: { fields?: { path: string; message: string }[] };
+    requestId: string;
+  };
 }
 
 function client(app: RampartApp) {
@@ -90,7 +98,8 @@ describe("admin access", () => {
   test("with ADMIN_TOKEN unset every endpoint refuses every call", async () => {
     const { call } = client(buildApp(unconfigured, [admin]));
     for (const [method, path, body] of ENDPOINTS) {
-      for (const token of ["", "undefined", ADMIN_TOKEN]) expect((await call(method, path, { body, token })).status).toBe(401);
+      for (const token of ["", "undefined", ADMIN_TOKEN])
+        expect((await call(method, path, { body, token })).status).toBe(401);
     }
   });
 });
@@ -111,7 +120,10 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     peerApi = client(buildApp(peer, [admin, probes]));
     peer.settings.start();
     // Redis may hold settings from an earlier run: start from known values.
-    await runtime.settings.update({ emergency: { enabled: false, limitDivisor: 4, blockThreshold: 50 }, blocking: { threshold: 50 } }, "test");
+    await runtime.settings.update(
+      { emergency: { enabled: false, limitDivisor: 4, blockThreshold: 50 }, blocking: { threshold: 50 } },
+      "test",
+    );
   }, OPEN_TIMEOUT_MS);
   afterAll(async () => {
     peer.settings.stop();
@@ -120,7 +132,9 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
 
   test("POST blocks a range at once, GET lists it, DELETE with the URL-encoded target lifts it", async () => {
     const a = octet();
-    const created = await api.call("POST", "/admin/ip-blocks", { body: { target: `10.${a}.7.9/16`, ttlSeconds: 600, reason: "scraping" } });
+    const created = await api.call("POST", "/admin/ip-blocks", {
+      body: { target: `10.${a}.7.9/16`, ttlSeconds: 600, reason: "scraping" },
+    });
     expect(created.status).toBe(201);
     const { block } = (await created.json()) as { block: Record<string, unknown> };
     expect(block).toMatchObject({ target: `10.${a}.0.0/16`, reason: "scraping", source: "admin", createdBy: "admin" });
@@ -145,7 +159,10 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
   test("a block without ttlSeconds stays until removed, and reaches the other instance within the poll interval", async () => {
     const ip = freshIpv4();
     const created = await api.call("POST", "/admin/ip-blocks", { body: { target: ip } });
-    expect(((await created.json()) as { block: { expiresAt: unknown; reason: string } }).block).toMatchObject({ expiresAt: null, reason: "blocked by an operator" });
+    expect(((await created.json()) as { block: { expiresAt: unknown; reason: string } }).block).toMatchObject({
+      expiresAt: null,
+      reason: "blocked by an operator",
+    });
     const since = Date.now();
     while ((await peerApi.probe(ip)) !== 403 && Date.now() - since < POLL_MS * 4) await Bun.sleep(5);
     expect(await peerApi.probe(ip)).toBe(403);
@@ -154,11 +171,15 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
 
   test("a single IPv6 address blocks its /64, and an IPv6 range covers the /64s inside it", async () => {
     const net = `2001:db8:${hex()}:${hex()}`;
-    const single = (await (await api.call("POST", "/admin/ip-blocks", { body: { target: `${net}::1`, ttlSeconds: 60 } })).json()) as { block: { target: string } };
+    const single = (await (
+      await api.call("POST", "/admin/ip-blocks", { body: { target: `${net}::1`, ttlSeconds: 60 } })
+    ).json()) as { block: { target: string } };
     expect(single.block.target).toBe(`${net}::/64`);
     expect(await api.probe(`${net}:ffff::9`)).toBe(403);
     const wide = `2001:db8:${hex()}`;
-    expect((await api.call("POST", "/admin/ip-blocks", { body: { target: `${wide}::/48`, ttlSeconds: 60 } })).status).toBe(201);
+    expect(
+      (await api.call("POST", "/admin/ip-blocks", { body: { target: `${wide}::/48`, ttlSeconds: 60 } })).status,
+    ).toBe(201);
     expect(await api.probe(`${wide}:42::1`)).toBe(403);
     expect(await api.probe(`2001:db8:${hex()}:1::1`)).toBe(200);
     const removed = await api.call("DELETE", `/admin/ip-blocks/${encodeURIComponent(`${wide}::/48`)}`);
@@ -168,7 +189,9 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
 
   test("an operator whose own address is blocked can still reach the admin endpoints with the token, and only with it", async () => {
     const operator = freshIpv4();
-    expect((await api.call("POST", "/admin/ip-blocks", { body: { target: operator, ttlSeconds: 60 } })).status).toBe(201);
+    expect((await api.call("POST", "/admin/ip-blocks", { body: { target: operator, ttlSeconds: 60 } })).status).toBe(
+      201,
+    );
     expect(await api.probe(operator)).toBe(403);
     expect((await api.call("GET", "/admin/ip-blocks", { ip: operator, token: null })).status).toBe(401);
     const lifted = await api.call("DELETE", `/admin/ip-blocks/${operator}`, { ip: operator });
@@ -214,11 +237,19 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     const lone = "\ud800";
     const requests: [string, string, unknown][] = [
       ["POST", "/admin/ip-blocks", { target: ip, ttlSeconds: 60, reason: `scraping ${lone}` }],
-      ["PATCH", "/admin/settings", { rateLimitOverrides: { "/eight": [{ name: lone, limit: 1_000, windowMs: 1_000, scope: "ip" }] } }],
+      [
+        "PATCH",
+        "/admin/settings",
+        { rateLimitOverrides: { "/eight": [{ name: lone, limit: 1_000, windowMs: 1_000, scope: "ip" }] } },
+      ],
     ];
     for (const [method, path, body] of requests) {
       const response = await api.call(method, path, { body });
-      expect({ path, status: response.status, code: ((await response.json()) as ErrorBody).error.code }).toEqual({ path, status: 400, code: "BAD_REQUEST" });
+      expect({ path, status: response.status, code: ((await response.json()) as ErrorBody).error.code }).toEqual({
+        path,
+        status: 400,
+        code: "BAD_REQUEST",
+      });
     }
     expect(await api.probe(ip)).toBe(200);
     expect(await api.settings()).toEqual(settingsBefore);
@@ -227,7 +258,9 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
 
   test("PATCH /admin/settings applies a partial change here at once and on the other instance within the poll interval", async () => {
     const threshold = 40 + Math.floor(Math.random() * 50);
-    const response = await api.call("PATCH", "/admin/settings", { body: { blocking: { threshold }, timeoutsMs: { read: 4_000 } } });
+    const response = await api.call("PATCH", "/admin/settings", {
+      body: { blocking: { threshold }, timeoutsMs: { read: 4_000 } },
+    });
     expect(response.status).toBe(200);
     const { settings } = (await response.json()) as { settings: Settings };
     expect(settings.blocking.threshold).toBe(threshold);
@@ -236,10 +269,13 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(await api.settings()).toEqual(settings);
 
     const since = Date.now();
-    while ((await peerApi.settings()).version !== settings.version && Date.now() - since < POLL_MS * 4) await Bun.sleep(5);
+    while ((await peerApi.settings()).version !== settings.version && Date.now() - since < POLL_MS * 4)
+      await Bun.sleep(5);
     expect(Date.now() - since).toBeLessThanOrEqual(POLL_MS * 2);
     expect(await peerApi.settings()).toEqual(settings);
-    expect(runtime.logLines.some((line) => line.includes('"settings changed"') && line.includes('"actor":"admin"'))).toBe(true);
+    expect(
+      runtime.logLines.some((line) => line.includes('"settings changed"') && line.includes('"actor":"admin"')),
+    ).toBe(true);
   });
 
   test("an invalid settings patch is 422 with the failing fields, and nothing changes here or elsewhere", async () => {
@@ -252,7 +288,7 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
       [{ timeoutsMs: { read: -1 } }, "timeoutsMs.read"],
       [{ version: 1_000 }, "version"],
       [{ maintenance: true }, "maintenance"],
-      [{ rateLimitOverrides: { "v1": [] } }, "rateLimitOverrides.v1"],
+      [{ rateLimitOverrides: { v1: [] } }, "rateLimitOverrides.v1"],
     ];
     for (const [body, field] of patches) {
       const response = await api.call("PATCH", "/admin/settings", { body });
@@ -271,7 +307,10 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
   test("POST /admin/emergency tightens every rate limit: a route allowing 8 per minute admits 2 with the divisor of 4", async () => {
     const on = await api.call("POST", "/admin/emergency", { body: { enabled: true } });
     expect(on.status).toBe(200);
-    expect(((await on.json()) as { emergency: Settings["emergency"] }).emergency).toMatchObject({ enabled: true, limitDivisor: 4 });
+    expect(((await on.json()) as { emergency: Settings["emergency"] }).emergency).toMatchObject({
+      enabled: true,
+      limitDivisor: 4,
+    });
     try {
       const ip = freshIpv4();
       const statuses = [];
@@ -299,7 +338,8 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
       for (let i = 0; i < 3; i++) statuses.push(await api.probe(ip, "/eight"));
       expect(statuses).toEqual([200, 200, 429]);
       const since = Date.now();
-      while (peer.settings.current().version !== settings.version && Date.now() - since < POLL_MS * 4) await Bun.sleep(5);
+      while (peer.settings.current().version !== settings.version && Date.now() - since < POLL_MS * 4)
+        await Bun.sleep(5);
       const peerIp = freshIpv4();
       const peerStatuses = [];
       for (let i = 0; i < 3; i++) peerStatuses.push(await peerApi.probe(peerIp, "/eight"));
@@ -321,10 +361,16 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     const cors = async (target: RampartApp, preflight: boolean) => {
       const headers: Record<string, string> = { origin, "x-forwarded-for": ADMIN_IP };
       if (preflight) headers["access-control-request-method"] = "GET";
-      const response = await target.fetch(new Request("http://localhost/probe", { method: preflight ? "OPTIONS" : "GET", headers }));
+      const response = await target.fetch(
+        new Request("http://localhost/probe", { method: preflight ? "OPTIONS" : "GET", headers }),
+      );
       const read = (name: string) => response.headers.get(name);
       return preflight
-        ? { origin: read("access-control-allow-origin"), credentials: read("access-control-allow-credentials"), maxAge: read("access-control-max-age") }
+        ? {
+            origin: read("access-control-allow-origin"),
+            credentials: read("access-control-allow-credentials"),
+            maxAge: read("access-control-max-age"),
+          }
         : { origin: read("access-control-allow-origin"), credentials: read("access-control-allow-credentials") };
     };
     const everywhere = async () => {
@@ -332,15 +378,36 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
       return [await cors(app, true), await cors(app, false), await cors(peerApp, true), await cors(peerApp, false)];
     };
     try {
-      expect((await api.call("PATCH", "/admin/settings", { body: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 1_234 } } })).status).toBe(200);
-      const allowedWithCredentials = [{ origin, credentials: "true", maxAge: "1234" }, { origin, credentials: "true" }];
+      expect(
+        (
+          await api.call("PATCH", "/admin/settings", {
+            body: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 1_234 } },
+          })
+        ).status,
+      ).toBe(200);
+      const allowedWithCredentials = [
+        { origin, credentials: "true", maxAge: "1234" },
+        { origin, credentials: "true" },
+      ];
       expect(await everywhere()).toEqual([...allowedWithCredentials, ...allowedWithCredentials]);
 
-      expect((await api.call("PATCH", "/admin/settings", { body: { cors: { credentials: false, maxAgeSeconds: 0 } } })).status).toBe(200);
-      const allowedWithout = [{ origin, credentials: null, maxAge: "0" }, { origin, credentials: null }];
+      expect(
+        (await api.call("PATCH", "/admin/settings", { body: { cors: { credentials: false, maxAgeSeconds: 0 } } }))
+          .status,
+      ).toBe(200);
+      const allowedWithout = [
+        { origin, credentials: null, maxAge: "0" },
+        { origin, credentials: null },
+      ];
       expect(await everywhere()).toEqual([...allowedWithout, ...allowedWithout]);
     } finally {
-      expect((await api.call("PATCH", "/admin/settings", { body: { cors: { origins: [], credentials: false, maxAgeSeconds: 600 } } })).status).toBe(200);
+      expect(
+        (
+          await api.call("PATCH", "/admin/settings", {
+            body: { cors: { origins: [], credentials: false, maxAgeSeconds: 600 } },
+          })
+        ).status,
+      ).toBe(200);
     }
   });
 
@@ -349,9 +416,18 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     await api.call("POST", "/admin/ip-blocks", { body: { target: ip, ttlSeconds: 60, reason: "audit check" } });
     const rows = await runtime.db.primary.select().from(auditEvents).where(eq(auditEvents.targetId, ip));
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ action: "admin.ip_block.added", actorType: "admin", actorId: "admin", targetType: "ip", ip: ADMIN_IP });
+    expect(rows[0]).toMatchObject({
+      action: "admin.ip_block.added",
+      actorType: "admin",
+      actorId: "admin",
+      targetType: "ip",
+      ip: ADMIN_IP,
+    });
     expect(rows[0]?.metadata).toMatchObject({ reason: "audit check" });
-    const changes = await runtime.db.primary.select().from(auditEvents).where(eq(auditEvents.action, "admin.emergency.changed"));
+    const changes = await runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "admin.emergency.changed"));
     expect(changes.length).toBeGreaterThanOrEqual(2);
   });
 });

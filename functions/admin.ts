@@ -9,11 +9,11 @@ import { applyAfterAudit } from "../lib/audit/audit-first.ts";
 import type { AuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
-import { type IpBlock, canonicalBlockTarget, openIpBlocker } from "../lib/guards/ip-block.ts";
+import { canonicalBlockTarget, type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { settingsPatchSchema } from "../lib/settings/settings-schema.ts";
 
 const AddIpBlockBody = type({
@@ -64,52 +64,100 @@ export default defineRouteGroup("admin", (runtime) => {
   const { settings } = runtime;
   // Store-backed changes: checked, then audited, then applied (lib/audit/audit-first.ts).
   const audited = <T>(request: Request, event: Omit<AuditEvent, "actor">, apply: () => Promise<T>) =>
-    applyAfterAudit({ db: runtime.db.primary, logger: runtime.logger, request }, { ...event, actor: adminActorOf(request) }, apply);
+    applyAfterAudit(
+      { db: runtime.db.primary, logger: runtime.logger, request },
+      { ...event, actor: adminActorOf(request) },
+      apply,
+    );
 
   return new Elysia({ name: "admin" })
     .use(policyPlugin)
     .get("/admin/ip-blocks", async () => ({ blocks: (await blocker.list()).map(present) }), { policy: ADMIN_READ })
-    .post("/admin/ip-blocks", async ({ body, request, set }) => {
-      const ttlMs = body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000;
-      const entry = blocker.adminBlockOf(body.target, { ttlMs, reason: body.reason }, adminActorName(request));
-      const metadata = { reason: entry.reason, expiresAt: entry.expiresAt };
-      const block = await audited(request, { action: "admin.ip_block.added", target: { type: "ip", id: entry.target }, metadata }, () => blocker.apply(entry));
-      set.status = 201;
-      return { block: present(block) };
-    }, { policy: ADMIN_WRITE, body: AddIpBlockBody })
-    .delete("/admin/ip-blocks/:target", async ({ params, request }) => {
-      const target = canonicalBlockTarget(params.target);
-      const noBlock = () => new AppError("NOT_FOUND", "No block on this address or range.");
-      if (!(await blocker.list()).some((block) => block.target === target)) throw noBlock();
-      const removed = await audited(request, { action: "admin.ip_block.removed", target: { type: "ip", id: target } }, () => blocker.remove(target, adminActorName(request)));
-      if (removed === undefined) throw noBlock();
-      return { removed };
-    }, { policy: ADMIN_WRITE })
+    .post(
+      "/admin/ip-blocks",
+      async ({ body, request, set }) => {
+        const ttlMs = body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000;
+        const entry = blocker.adminBlockOf(body.target, { ttlMs, reason: body.reason }, adminActorName(request));
+        const metadata = { reason: entry.reason, expiresAt: entry.expiresAt };
+        const block = await audited(
+          request,
+          { action: "admin.ip_block.added", target: { type: "ip", id: entry.target }, metadata },
+          () => blocker.apply(entry),
+        );
+        set.status = 201;
+        return { block: present(block) };
+      },
+      { policy: ADMIN_WRITE, body: AddIpBlockBody },
+    )
+    .delete(
+      "/admin/ip-blocks/:target",
+      async ({ params, request }) => {
+        const target = canonicalBlockTarget(params.target);
+        const noBlock = () => new AppError("NOT_FOUND", "No block on this address or range.");
+        if (!(await blocker.list()).some((block) => block.target === target)) throw noBlock();
+        const removed = await audited(
+          request,
+          { action: "admin.ip_block.removed", target: { type: "ip", id: target } },
+          () => blocker.remove(target, adminActorName(request)),
+        );
+        if (removed === undefined) throw noBlock();
+        return { removed };
+      },
+      { policy: ADMIN_WRITE },
+    )
     .get("/admin/settings", () => ({ settings: settings.current() }), { policy: ADMIN_READ })
-    .patch("/admin/settings", async ({ body, request }) => {
-      settings.check(body);
-      // The version is known only once written; the row is written before, so it names the live document.
-      const event = { action: "admin.settings.changed", target: SETTINGS_TARGET, metadata: { patch: body } } as const;
-      return { settings: await audited(request, event, () => settings.update(body, adminActorName(request))) };
-    }, { policy: ADMIN_WRITE, body: SettingsPatchBody })
-    .post("/admin/emergency", async ({ body, request }) => {
-      const patch = { emergency: { enabled: body.enabled } };
-      settings.check(patch);
-      const event = { action: "admin.emergency.changed", target: SETTINGS_TARGET, metadata: { enabled: body.enabled } } as const;
-      const next = await audited(request, event, () => settings.update(patch, adminActorName(request)));
-      return { emergency: next.emergency };
-    }, { policy: ADMIN_WRITE, body: EmergencyBody })
-    .get("/admin/operators", async () => ({ operators: (await listOperators(runtime.db.primary)).map(presentAccount) }), { policy: ADMIN_READ })
-    .put("/admin/operators/:userId", async ({ params, request }) => {
-      const account = await setOperator(runtime, params.userId, true, adminActorOf(request), request);
-      return { operator: presentAccount(account) };
-    }, { policy: ADMIN_WRITE_NO_BODY })
-    .delete("/admin/operators/:userId", async ({ params, request }) => {
-      const account = await setOperator(runtime, params.userId, false, adminActorOf(request), request);
-      return { revoked: presentAccount(account) };
-    }, { policy: ADMIN_WRITE_NO_BODY })
-    .post("/admin/users/:userId/disable", async ({ params, request }) => {
-      const { revokedSessions } = await disableUser(runtime, params.userId, adminActorOf(request), request);
-      return { userId: params.userId, disabled: true, revokedSessions };
-    }, { policy: ADMIN_WRITE_NO_BODY });
+    .patch(
+      "/admin/settings",
+      async ({ body, request }) => {
+        settings.check(body);
+        // The version is known only once written; the row is written before, so it names the live document.
+        const event = { action: "admin.settings.changed", target: SETTINGS_TARGET, metadata: { patch: body } } as const;
+        return { settings: await audited(request, event, () => settings.update(body, adminActorName(request))) };
+      },
+      { policy: ADMIN_WRITE, body: SettingsPatchBody },
+    )
+    .post(
+      "/admin/emergency",
+      async ({ body, request }) => {
+        const patch = { emergency: { enabled: body.enabled } };
+        settings.check(patch);
+        const event = {
+          action: "admin.emergency.changed",
+          target: SETTINGS_TARGET,
+          metadata: { enabled: body.enabled },
+        } as const;
+        const next = await audited(request, event, () => settings.update(patch, adminActorName(request)));
+        return { emergency: next.emergency };
+      },
+      { policy: ADMIN_WRITE, body: EmergencyBody },
+    )
+    .get(
+      "/admin/operators",
+      async () => ({ operators: (await listOperators(runtime.db.primary)).map(presentAccount) }),
+      { policy: ADMIN_READ },
+    )
+    .put(
+      "/admin/operators/:userId",
+      async ({ params, request }) => {
+        const account = await setOperator(runtime, params.userId, true, adminActorOf(request), request);
+        return { operator: presentAccount(account) };
+      },
+      { policy: ADMIN_WRITE_NO_BODY },
+    )
+    .delete(
+      "/admin/operators/:userId",
+      async ({ params, request }) => {
+        const account = await setOperator(runtime, params.userId, false, adminActorOf(request), request);
+        return { revoked: presentAccount(account) };
+      },
+      { policy: ADMIN_WRITE_NO_BODY },
+    )
+    .post(
+      "/admin/users/:userId/disable",
+      async ({ params, request }) => {
+        const { revokedSessions } = await disableUser(runtime, params.userId, adminActorOf(request), request);
+        return { userId: params.userId, disabled: true, revokedSessions };
+      },
+      { policy: ADMIN_WRITE_NO_BODY },
+    );
 });

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { recordAuditEvent } from "../lib/audit/audit-log.ts";
 import type { AuditEventView } from "../lib/audit/audit-query.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
-import { ADMIN_TOKEN, type IdentityTestApp, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
+import {
+  ADMIN_TOKEN,
+  type IdentityTestApp,
+  openIdentityTestApp,
+  stableErrorOf,
+  type TestUser,
+} from "../test/identity-client.ts";
 
 type Event = AuditEventView;
 interface Page {
@@ -29,14 +35,24 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
     // Seven more events: three key creations, two role changes, one rename, one revocation.
     const keys = [];
     for (let i = 0; i < 3; i++) keys.push(await harness.client.issueKey(owner, orgId, { name: `key ${i}` }));
-    await harness.client.call("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, { token: owner.token, body: { role: "admin" } });
-    await harness.client.call("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, { token: owner.token, body: { role: "member" } });
+    await harness.client.call("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, {
+      token: owner.token,
+      body: { role: "admin" },
+    });
+    await harness.client.call("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, {
+      token: owner.token,
+      body: { role: "member" },
+    });
     await harness.client.call("PATCH", `/v1/orgs/${orgId}`, { token: owner.token, body: { name: "Audited Inc" } });
     await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${keys[0]?.id}`, { token: owner.token });
   }, 30_000);
   afterAll(() => harness.runtime.close());
 
-  const orgAudit = async (query = "", token = owner.token) => harness.client.expectJson<Page>(await harness.client.call("GET", `/v1/orgs/${orgId}/audit${query}`, { token }), 200);
+  const orgAudit = async (query = "", token = owner.token) =>
+    harness.client.expectJson<Page>(
+      await harness.client.call("GET", `/v1/orgs/${orgId}/audit${query}`, { token }),
+      200,
+    );
   const adminAudit = (query = "", token = ADMIN_TOKEN) => harness.client.call("GET", `/admin/audit${query}`, { token });
 
   test("an org admin reads the org's own events, newest first", async () => {
@@ -54,7 +70,10 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
     ]);
     expect(nextCursor).toBeNull();
     expect(events.every((event) => event.orgId === orgId)).toBe(true);
-    expect(events.at(-1)).toMatchObject({ actor: { type: "user", id: owner.userId }, target: { type: "organization", id: orgId } });
+    expect(events.at(-1)).toMatchObject({
+      actor: { type: "user", id: owner.userId },
+      target: { type: "organization", id: orgId },
+    });
   });
 
   test("pages follow the cursor without repeating or skipping, even while events are written", async () => {
@@ -67,7 +86,8 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
       seen.push(...page.events.map((event) => event.id));
       cursor = page.nextCursor;
       // A new event mid-way lands before the first page, not inside the one being read.
-      if (seen.length === 2) await harness.client.call("PATCH", `/v1/orgs/${orgId}`, { token: owner.token, body: { name: "Audited Inc" } });
+      if (seen.length === 2)
+        await harness.client.call("PATCH", `/v1/orgs/${orgId}`, { token: owner.token, body: { name: "Audited Inc" } });
     } while (cursor !== null);
     expect(seen).toEqual(all);
   });
@@ -89,9 +109,18 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
   });
 
   test("a plain member is refused (403); another org's admin and unauthenticated callers are not told it exists", async () => {
-    expect((await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: member.token }))).status).toBe(403);
-    const outsiders = await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: outsider.token }));
-    expect(outsiders).toEqual(await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${crypto.randomUUID()}/audit`, { token: outsider.token })));
+    expect(
+      (await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: member.token })))
+        .status,
+    ).toBe(403);
+    const outsiders = await stableErrorOf(
+      await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: outsider.token }),
+    );
+    expect(outsiders).toEqual(
+      await stableErrorOf(
+        await harness.client.call("GET", `/v1/orgs/${crypto.randomUUID()}/audit`, { token: outsider.token }),
+      ),
+    );
     expect(outsiders.status).toBe(404);
     expect((await harness.client.call("GET", `/v1/orgs/${orgId}/audit`)).status).toBe(401);
   });
@@ -104,7 +133,16 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
   });
 
   test("query parameters are validated", async () => {
-    for (const query of ["?limit=0", "?limit=201", "?limit=ten", "?cursor=-1", "?cursor=abc", "?since=yesterday", "?orgId=x", "?unknown=1"]) {
+    for (const query of [
+      "?limit=0",
+      "?limit=201",
+      "?limit=ten",
+      "?cursor=-1",
+      "?cursor=abc",
+      "?since=yesterday",
+      "?orgId=x",
+      "?unknown=1",
+    ]) {
       const response = await harness.client.call("GET", `/v1/orgs/${orgId}/audit${query}`, { token: owner.token });
       expect({ query, code: (await stableErrorOf(response)).error.code }).toEqual({ query, code: "VALIDATION_FAILED" });
     }
@@ -119,7 +157,10 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
     ];
     for (const [field, value] of cases) {
       const query = `?${field}=${encodeURIComponent(value)}`;
-      for (const response of [await harness.client.call("GET", `/v1/orgs/${orgId}/audit${query}`, { token: owner.token }), await adminAudit(query)]) {
+      for (const response of [
+        await harness.client.call("GET", `/v1/orgs/${orgId}/audit${query}`, { token: owner.token }),
+        await adminAudit(query),
+      ]) {
         const { status, error } = await stableErrorOf(response);
         expect({ query, status, code: error.code, fields: error.details?.fields }).toEqual({
           query,
@@ -133,7 +174,11 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
   });
 
   test("the operator reads every org's events with ADMIN_TOKEN, filtered by org if asked", async () => {
-    await recordAuditEvent(harness.runtime.db.primary, { action: "ip.blocked", actor: { type: "system" }, metadata: { reason: "test" } });
+    await recordAuditEvent(harness.runtime.db.primary, {
+      action: "ip.blocked",
+      actor: { type: "system" },
+      metadata: { reason: "test" },
+    });
     const all = (await harness.client.expectJson<Page>(await adminAudit("?limit=200"), 200)).events;
     expect(new Set(all.map((event) => event.orgId))).toEqual(new Set([orgId, otherOrgId, null]));
     const elsewhere = (await harness.client.expectJson<Page>(await adminAudit(`?orgId=${otherOrgId}`), 200)).events;

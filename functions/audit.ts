@@ -4,10 +4,10 @@
  */
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { type AuditFilters, MAX_AUDIT_PAGE_SIZE, auditDateFilter, queryAuditEvents } from "../lib/audit/audit-query.ts";
+import { type AuditFilters, auditDateFilter, MAX_AUDIT_PAGE_SIZE, queryAuditEvents } from "../lib/audit/audit-query.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ORG_AUDIT: RoutePolicy = {
   access: "user-or-key",
@@ -20,7 +20,12 @@ const ORG_AUDIT: RoutePolicy = {
   bodyLimitBytes: 0,
   timeout: "read",
 };
-const ADMIN_AUDIT: RoutePolicy = { access: "admin", rateLimits: [{ name: "admin-audit", limit: 120, window: "1m", scope: "ip" }], bodyLimitBytes: 0, timeout: "read" };
+const ADMIN_AUDIT: RoutePolicy = {
+  access: "admin",
+  rateLimits: [{ name: "admin-audit", limit: 120, window: "1m", scope: "ip" }],
+  bodyLimitBytes: 0,
+  timeout: "read",
+};
 
 const filters = {
   "+": "reject",
@@ -38,9 +43,16 @@ const orgParams = type({ orgId: "string.uuid" });
 export default defineRouteGroup("audit", (runtime) =>
   new Elysia({ name: "audit" })
     .use(policyPlugin)
-    .get("/v1/orgs/:orgId/audit", ({ params, query }) => {
-      const search: AuditFilters = { ...query, orgId: params.orgId };
-      return queryAuditEvents(runtime.db, search);
-    }, { policy: ORG_AUDIT, params: orgParams, query: orgAuditQuery })
-    .get("/admin/audit", ({ query }) => queryAuditEvents(runtime.db, query), { policy: ADMIN_AUDIT, query: adminAuditQuery }),
+    .get(
+      "/v1/orgs/:orgId/audit",
+      ({ params, query }) => {
+        const search: AuditFilters = { ...query, orgId: params.orgId };
+        return queryAuditEvents(runtime.db, search);
+      },
+      { policy: ORG_AUDIT, params: orgParams, query: orgAuditQuery },
+    )
+    .get("/admin/audit", ({ query }) => queryAuditEvents(runtime.db, query), {
+      policy: ADMIN_AUDIT,
+      query: adminAuditQuery,
+    }),
 );

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test }
 import { eq } from "drizzle-orm";
 import { INVALID_CREDENTIALS_MESSAGE } from "../lib/auth/accounts.ts";
 import { users } from "../lib/db/schema/index.ts";
-import { type AuthTestApp, PASSWORD, errorOf, freshEmail, openAuthTestApp } from "../test/auth-client.ts";
+import { type AuthTestApp, errorOf, freshEmail, openAuthTestApp, PASSWORD } from "../test/auth-client.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
 
 const SECOND = 1_000;
@@ -13,7 +13,13 @@ const ABSOLUTE_TTL_SECONDS = 150;
 describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
   let t: AuthTestApp;
   beforeAll(async () => {
-    t = await openAuthTestApp({ database: backend, env: { REFRESH_IDLE_TTL_SECONDS: String(IDLE_TTL_SECONDS), SESSION_ABSOLUTE_TTL_SECONDS: String(ABSOLUTE_TTL_SECONDS) } });
+    t = await openAuthTestApp({
+      database: backend,
+      env: {
+        REFRESH_IDLE_TTL_SECONDS: String(IDLE_TTL_SECONDS),
+        SESSION_ABSOLUTE_TTL_SECONDS: String(ABSOLUTE_TTL_SECONDS),
+      },
+    });
   });
   afterAll(() => t.runtime.close());
   afterEach(() => setSystemTime());
@@ -29,9 +35,14 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
     const email = freshEmail();
     const first = await t.client.signUp(email);
     for (const variant of [email, email.toUpperCase(), ` ${email}\t`]) {
-      const response = await t.client.call("POST", "/v1/auth/signup", { body: { email: variant, password: "another good password" } });
+      const response = await t.client.call("POST", "/v1/auth/signup", {
+        body: { email: variant, password: "another good password" },
+      });
       expect(response.status).toBe(409);
-      expect(await errorOf(response)).toMatchObject({ code: "CONFLICT", message: "An account with this e-mail address already exists." });
+      expect(await errorOf(response)).toMatchObject({
+        code: "CONFLICT",
+        message: "An account with this e-mail address already exists.",
+      });
     }
     const rows = await t.runtime.db.primary.select({ id: users.id }).from(users).where(eq(users.email, email));
     expect(rows).toEqual([{ id: first.user.id }]);
@@ -72,7 +83,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
   test("a wrong password and an unknown address are both 401 with one message", async () => {
     const email = freshEmail();
     await t.client.signUp(email);
-    for (const body of [{ email, password: "not the password" }, { email: freshEmail(), password: PASSWORD }]) {
+    for (const body of [
+      { email, password: "not the password" },
+      { email: freshEmail(), password: PASSWORD },
+    ]) {
       const response = await t.client.call("POST", "/v1/auth/login", { body });
       expect(response.status).toBe(401);
       expect(await errorOf(response)).toMatchObject({ code: "UNAUTHORIZED", message: INVALID_CREDENTIALS_MESSAGE });
@@ -115,7 +129,11 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
     const tokens = await t.client.signUp();
     const tampered = `${tokens.accessToken.slice(0, -1)}${tokens.accessToken.endsWith("A") ? "Q" : "A"}`;
     for (const token of [undefined, "not-a-jwt", tokens.refreshToken, tampered]) {
-      for (const [method, path] of [["GET", "/v1/me"], ["GET", "/v1/auth/sessions"], ["DELETE", `/v1/auth/sessions/${crypto.randomUUID()}`]] as const) {
+      for (const [method, path] of [
+        ["GET", "/v1/me"],
+        ["GET", "/v1/auth/sessions"],
+        ["DELETE", `/v1/auth/sessions/${crypto.randomUUID()}`],
+      ] as const) {
         const response = await t.client.call(method, path, { token });
         expect(response.status).toBe(401);
         expect((await errorOf(response)).code).toBe("UNAUTHORIZED");
@@ -126,7 +144,8 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
   test("revoking a session that is not the caller's, or not live, is 404; a malformed id is 422", async () => {
     const alice = await t.client.signUp();
     const bob = await t.client.signUp();
-    const [bobSession] = (await (await t.client.call("GET", "/v1/auth/sessions", { token: bob.accessToken })).json()).sessions as { id: string }[];
+    const [bobSession] = (await (await t.client.call("GET", "/v1/auth/sessions", { token: bob.accessToken })).json())
+      .sessions as { id: string }[];
     for (const id of [bobSession?.id, crypto.randomUUID()]) {
       const response = await t.client.call("DELETE", `/v1/auth/sessions/${id}`, { token: alice.accessToken });
       expect(response.status).toBe(404);
@@ -135,17 +154,30 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
     expect((await t.client.me(bob.accessToken)).status).toBe(200);
     expect((await t.client.refresh(bob.refreshToken)).status).toBe(200);
 
-    const [aliceSession] = (await (await t.client.call("GET", "/v1/auth/sessions", { token: alice.accessToken })).json()).sessions as { id: string }[];
+    const [aliceSession] = (
+      await (await t.client.call("GET", "/v1/auth/sessions", { token: alice.accessToken })).json()
+    ).sessions as { id: string }[];
     const other = await t.client.logIn(alice.user.email);
-    expect((await t.client.call("DELETE", `/v1/auth/sessions/${aliceSession?.id}`, { token: other.accessToken })).status).toBe(204);
-    expect((await t.client.call("DELETE", `/v1/auth/sessions/${aliceSession?.id}`, { token: other.accessToken })).status).toBe(404);
-    expect((await fieldsOf(await t.client.call("DELETE", "/v1/auth/sessions/not-a-uuid", { token: other.accessToken }))).map((f) => f.path)).toEqual(["id"]);
+    expect(
+      (await t.client.call("DELETE", `/v1/auth/sessions/${aliceSession?.id}`, { token: other.accessToken })).status,
+    ).toBe(204);
+    expect(
+      (await t.client.call("DELETE", `/v1/auth/sessions/${aliceSession?.id}`, { token: other.accessToken })).status,
+    ).toBe(404);
+    expect(
+      (await fieldsOf(await t.client.call("DELETE", "/v1/auth/sessions/not-a-uuid", { token: other.accessToken }))).map(
+        (f) => f.path,
+      ),
+    ).toEqual(["id"]);
   });
 
   test("a password change with the wrong current password is 403 and changes nothing", async () => {
     const email = freshEmail();
     const tokens = await t.client.signUp(email);
-    const response = await t.client.call("POST", "/v1/auth/password", { token: tokens.accessToken, body: { currentPassword: "wrong password", newPassword: "a brand new password" } });
+    const response = await t.client.call("POST", "/v1/auth/password", {
+      token: tokens.accessToken,
+      body: { currentPassword: "wrong password", newPassword: "a brand new password" },
+    });
     expect(response.status).toBe(403);
     expect(await errorOf(response)).toMatchObject({ code: "FORBIDDEN", message: "The current password is incorrect." });
     expect((await t.client.me(tokens.accessToken)).status).toBe(200);
@@ -160,13 +192,18 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
       [email, "newPassword must not be the e-mail address"],
       [PASSWORD, "newPassword must differ from the current password"],
     ] as const) {
-      const response = await t.client.call("POST", "/v1/auth/password", { token: tokens.accessToken, body: { currentPassword: PASSWORD, newPassword } });
+      const response = await t.client.call("POST", "/v1/auth/password", {
+        token: tokens.accessToken,
+        body: { currentPassword: PASSWORD, newPassword },
+      });
       expect(await fieldsOf(response)).toEqual([{ path: "newPassword", message }]);
     }
     expect((await t.client.me(tokens.accessToken)).status).toBe(200);
   });
 
   test("logout with a token that is not ours is still 204: logging out is idempotent and tells nothing", async () => {
-    expect((await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: "B".repeat(43) } })).status).toBe(204);
+    expect((await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: "B".repeat(43) } })).status).toBe(
+      204,
+    );
   });
 });

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditEvents, sessions } from "../lib/db/schema/index.ts";
-import { type AuthTestApp, PASSWORD, errorOf, freshEmail, openAuthTestApp } from "../test/auth-client.ts";
+import { type AuthTestApp, errorOf, freshEmail, openAuthTestApp, PASSWORD } from "../test/auth-client.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
 
 const FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:121.0) Gecko/20100101 Firefox/121.0";
-const CHROME_ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
+const CHROME_ANDROID =
+  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 
 describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) => {
   let t: AuthTestApp;
@@ -15,7 +16,12 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
   afterAll(() => t.runtime.close());
 
   const auditActions = async (targetId: string) =>
-    (await t.runtime.db.primary.select({ action: auditEvents.action }).from(auditEvents).where(eq(auditEvents.targetId, targetId))).map((row) => row.action);
+    (
+      await t.runtime.db.primary
+        .select({ action: auditEvents.action })
+        .from(auditEvents)
+        .where(eq(auditEvents.targetId, targetId))
+    ).map((row) => row.action);
 
   test("sign-up answers 201 with a token pair for the normalised address, and /v1/me knows the user", async () => {
     const email = freshEmail();
@@ -49,7 +55,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
 
     const actions = await auditActions(first.user.id);
     expect(actions).toContain("user.login.succeeded");
-    const refreshes = await t.runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "session.refreshed"), eq(auditEvents.actorId, first.user.id)));
+    const refreshes = await t.runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "session.refreshed"), eq(auditEvents.actorId, first.user.id)));
     expect(refreshes).toHaveLength(2);
   });
 
@@ -73,13 +82,20 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
     const phone = await t.client.logIn(email, PASSWORD, { userAgent: CHROME_ANDROID, ip: "203.0.113.9" });
     const response = await t.client.call("GET", "/v1/auth/sessions", { token: phone.accessToken });
     expect(response.status).toBe(200);
-    const { sessions: listed } = (await response.json()) as { sessions: { id: string; device: string; ip: string; createdAt: string; lastUsedAt: string; current: boolean }[] };
+    const { sessions: listed } = (await response.json()) as {
+      sessions: { id: string; device: string; ip: string; createdAt: string; lastUsedAt: string; current: boolean }[];
+    };
     expect(listed).toHaveLength(2);
-    expect(listed.map(({ device, ip, current }) => ({ device, ip, current })).sort((a, b) => a.device.localeCompare(b.device))).toEqual([
+    expect(
+      listed
+        .map(({ device, ip, current }) => ({ device, ip, current }))
+        .sort((a, b) => a.device.localeCompare(b.device)),
+    ).toEqual([
       { device: "Chrome on Android", ip: "203.0.113.9", current: true },
       { device: "Firefox on macOS", ip: "198.51.100.7", current: false },
     ]);
-    for (const session of listed) expect(Object.keys(session).sort()).toEqual(["createdAt", "current", "device", "id", "ip", "lastUsedAt"]);
+    for (const session of listed)
+      expect(Object.keys(session).sort()).toEqual(["createdAt", "current", "device", "id", "ip", "lastUsedAt"]);
 
     // Revoking the laptop's session from the phone.
     const laptopSession = listed.find((s) => !s.current)?.id ?? "";
@@ -88,7 +104,9 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
     expect((await t.client.refresh(laptop.refreshToken)).status).toBe(401);
     expect((await t.client.me(laptop.accessToken)).status).toBe(401);
     expect((await t.client.me(phone.accessToken)).status).toBe(200);
-    const after = (await (await t.client.call("GET", "/v1/auth/sessions", { token: phone.accessToken })).json()) as { sessions: { id: string }[] };
+    const after = (await (await t.client.call("GET", "/v1/auth/sessions", { token: phone.accessToken })).json()) as {
+      sessions: { id: string }[];
+    };
     expect(after.sessions.map((s) => s.id)).not.toContain(laptopSession);
     expect(await auditActions(laptopSession)).toContain("session.revoked");
   });
@@ -98,7 +116,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
     const first = await t.client.signUp(email);
     const second = await t.client.logIn(email);
     const newPassword = "a much better passphrase";
-    const response = await t.client.call("POST", "/v1/auth/password", { token: first.accessToken, body: { currentPassword: PASSWORD, newPassword } });
+    const response = await t.client.call("POST", "/v1/auth/password", {
+      token: first.accessToken,
+      body: { currentPassword: PASSWORD, newPassword },
+    });
     expect(response.status).toBe(200);
     const fresh = (await response.json()) as { accessToken: string; refreshToken: string; user: { id: string } };
     expect(fresh.user.id).toBe(first.user.id);
@@ -112,7 +133,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
     expect((await t.client.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD } })).status).toBe(401);
     await t.client.logIn(email, newPassword);
 
-    const [event] = await t.runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "user.password.changed"), eq(auditEvents.targetId, first.user.id)));
+    const [event] = await t.runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "user.password.changed"), eq(auditEvents.targetId, first.user.id)));
     expect(event?.metadata).toEqual({ revokedSessions: 2 });
   });
 });

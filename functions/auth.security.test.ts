@@ -6,7 +6,16 @@ import { hashRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { DEFAULT_NEGATIVE_CACHE_MS } from "../lib/auth/session-revocation.ts";
 import { auditEvents, refreshTokens, sessions, users } from "../lib/db/schema/index.ts";
 import { buildApp } from "../lib/http/app.ts";
-import { type AuthTestApp, FAST_HASHING, PASSWORD, authClient, errorOf, freshEmail, freshIp, openAuthTestApp } from "../test/auth-client.ts";
+import {
+  type AuthTestApp,
+  authClient,
+  errorOf,
+  FAST_HASHING,
+  freshEmail,
+  freshIp,
+  openAuthTestApp,
+  PASSWORD,
+} from "../test/auth-client.ts";
 import { DATABASE_BACKENDS, STORE_BACKENDS } from "../test/backends.ts";
 import { createAuthRoutes } from "./auth.ts";
 import me from "./me.ts";
@@ -25,7 +34,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
 
     const replay = await t.client.refresh(first.refreshToken);
     expect(replay.status).toBe(401);
-    expect(await errorOf(replay)).toMatchObject({ code: "TOKEN_REUSED", message: "This refresh token was already used; the session has been revoked." });
+    expect(await errorOf(replay)).toMatchObject({
+      code: "TOKEN_REUSED",
+      message: "This refresh token was already used; the session has been revoked.",
+    });
 
     // The legitimate holder's current token and access token die with the family.
     const next = await t.client.refresh(second.refreshToken);
@@ -35,8 +47,14 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
 
     const [session] = await t.runtime.db.primary.select().from(sessions).where(eq(sessions.userId, first.user.id));
     expect(session).toMatchObject({ revokedReason: "token_reused", revokedAt: expect.any(Date) });
-    const reuse = (await t.runtime.db.primary.select().from(auditEvents).where(eq(auditEvents.action, "session.token_reused"))).find((e) => e.targetId === session?.id);
-    expect(reuse).toMatchObject({ actorType: "anonymous", targetType: "session", metadata: { userId: first.user.id, familyRevoked: true } });
+    const reuse = (
+      await t.runtime.db.primary.select().from(auditEvents).where(eq(auditEvents.action, "session.token_reused"))
+    ).find((e) => e.targetId === session?.id);
+    expect(reuse).toMatchObject({
+      actorType: "anonymous",
+      targetType: "session",
+      metadata: { userId: first.user.id, familyRevoked: true },
+    });
     expect(reuse?.requestId).toBe(replay.headers.get("x-request-id"));
   });
 
@@ -47,7 +65,11 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
     const loser = responses.find((r) => r.status === 401) as Response;
     // The loser looks exactly like a replay, so the family is revoked: clients must serialise refreshes.
     expect((await errorOf(loser)).code).toBe("TOKEN_REUSED");
-    const issued = await t.runtime.db.primary.select().from(refreshTokens).innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId)).where(eq(sessions.userId, tokens.user.id));
+    const issued = await t.runtime.db.primary
+      .select()
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(sessions.userId, tokens.user.id));
     expect(issued).toHaveLength(2);
   });
 
@@ -55,14 +77,20 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
     const tokens = await t.client.signUp();
     const responses = await Promise.all(Array.from({ length: 5 }, () => t.client.refresh(tokens.refreshToken)));
     expect(responses.filter((r) => r.status === 200)).toHaveLength(1);
-    const issued = await t.runtime.db.primary.select().from(refreshTokens).innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId)).where(eq(sessions.userId, tokens.user.id));
+    const issued = await t.runtime.db.primary
+      .select()
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(sessions.userId, tokens.user.id));
     expect(issued).toHaveLength(2);
   });
 
   test("logging out with an older token of the family ends the session too", async () => {
     const first = await t.client.signUp();
     const second = await t.client.refreshed(first.refreshToken);
-    expect((await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: first.refreshToken } })).status).toBe(204);
+    expect(
+      (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: first.refreshToken } })).status,
+    ).toBe(204);
     expect((await t.client.refresh(second.refreshToken)).status).toBe(401);
     expect((await t.client.me(second.accessToken)).status).toBe(401);
   });
@@ -73,7 +101,9 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
     const elsewhere = authClient(buildApp({ ...t.runtime }, [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]));
     expect((await elsewhere.me(tokens.accessToken)).status).toBe(200);
 
-    expect((await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status).toBe(204);
+    expect(
+      (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status,
+    ).toBe(204);
     expect((await t.client.me(tokens.accessToken)).status).toBe(401);
     const fresh = authClient(buildApp({ ...t.runtime }, [me]));
     expect((await fresh.me(tokens.accessToken)).status).toBe(401);
@@ -88,11 +118,17 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
   test("refresh tokens are stored only as SHA-256 digests and passwords only as argon2id hashes", async () => {
     const email = freshEmail();
     const tokens = await t.client.signUp(email);
-    const rows = await t.runtime.db.primary.select().from(refreshTokens).innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId)).where(eq(sessions.userId, tokens.user.id));
+    const rows = await t.runtime.db.primary
+      .select()
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(sessions.userId, tokens.user.id));
     expect(rows.map((row) => row.refresh_tokens.tokenHash)).toEqual([hashRefreshToken(tokens.refreshToken)]);
     expect(JSON.stringify(rows)).not.toContain(tokens.refreshToken);
     const [user] = await t.runtime.db.primary.select().from(users).where(eq(users.email, email));
-    expect(user?.passwordHash).toStartWith(`$argon2id$v=19$m=${FAST_HASHING.memoryCost},t=${FAST_HASHING.timeCost},p=1$`);
+    expect(user?.passwordHash).toStartWith(
+      `$argon2id$v=19$m=${FAST_HASHING.memoryCost},t=${FAST_HASHING.timeCost},p=1$`,
+    );
     expect(user?.passwordHash).not.toContain(PASSWORD);
   });
 
@@ -109,8 +145,15 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
 
   test("login is limited per address (10 a minute) and per e-mail across addresses (10 per 15 minutes)", async () => {
     const ip = freshIp();
-    for (let i = 0; i < 10; i++) expect((await t.client.call("POST", "/v1/auth/login", { ip, body: { email: freshEmail(), password: PASSWORD } })).status).toBe(401);
-    const limited = await t.client.call("POST", "/v1/auth/login", { ip, body: { email: freshEmail(), password: PASSWORD } });
+    for (let i = 0; i < 10; i++)
+      expect(
+        (await t.client.call("POST", "/v1/auth/login", { ip, body: { email: freshEmail(), password: PASSWORD } }))
+          .status,
+      ).toBe(401);
+    const limited = await t.client.call("POST", "/v1/auth/login", {
+      ip,
+      body: { email: freshEmail(), password: PASSWORD },
+    });
     expect(limited.status).toBe(429);
     expect((await errorOf(limited)).code).toBe("RATE_LIMITED");
 
@@ -119,7 +162,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
     // Each attempt from a new address, the address in any case: one bucket, the normalised e-mail.
     for (let i = 0; i < 10; i++) {
       const variant = i % 2 === 0 ? email.toUpperCase() : ` ${email}`;
-      expect((await t.client.call("POST", "/v1/auth/login", { body: { email: variant, password: "guess number one" } })).status).toBe(401);
+      expect(
+        (await t.client.call("POST", "/v1/auth/login", { body: { email: variant, password: "guess number one" } }))
+          .status,
+      ).toBe(401);
     }
     // Now even the right password is refused, before any password work, with the time to wait.
     const blocked = await t.client.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD } });
@@ -133,7 +179,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
   test("sign-up is limited per address", async () => {
     const ip = freshIp();
     for (let i = 0; i < 5; i++) await t.client.signUp(freshEmail(), PASSWORD, { ip });
-    const limited = await t.client.call("POST", "/v1/auth/signup", { ip, body: { email: freshEmail(), password: PASSWORD } });
+    const limited = await t.client.call("POST", "/v1/auth/signup", {
+      ip,
+      body: { email: freshEmail(), password: PASSWORD },
+    });
     expect(limited.status).toBe(429);
   });
 
@@ -147,13 +196,25 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
     await t.client.call("POST", "/v1/auth/login", { body: { email: freshEmail(), password: PASSWORD } });
     await t.client.call("POST", "/v1/auth/signup", { body: { email: freshEmail(), password: "short" } });
     const rotated = await t.client.refreshed(login.refreshToken);
-    const changed = await t.client.call("POST", "/v1/auth/password", { token: rotated.accessToken, body: { currentPassword: PASSWORD, newPassword } });
+    const changed = await t.client.call("POST", "/v1/auth/password", {
+      token: rotated.accessToken,
+      body: { currentPassword: PASSWORD, newPassword },
+    });
     expect(changed.status).toBe(200);
     const fresh = (await changed.json()) as { accessToken: string; refreshToken: string };
     expect((await t.client.refresh(login.refreshToken)).status).toBe(401);
     await t.client.call("GET", "/v1/auth/sessions", { token: fresh.accessToken });
     await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: fresh.refreshToken } });
-    secrets.push(first.accessToken, first.refreshToken, login.accessToken, login.refreshToken, rotated.accessToken, rotated.refreshToken, fresh.accessToken, fresh.refreshToken);
+    secrets.push(
+      first.accessToken,
+      first.refreshToken,
+      login.accessToken,
+      login.refreshToken,
+      rotated.accessToken,
+      rotated.refreshToken,
+      fresh.accessToken,
+      fresh.refreshToken,
+    );
 
     const logged = t.runtime.logLines.join("\n");
     const audited = JSON.stringify(await t.runtime.db.primary.select().from(auditEvents));
@@ -213,13 +274,17 @@ describe.each(STORE_BACKENDS)("auth routes with the %s store", (store) => {
   test("a logout reaches every instance through the store, and the e-mail limit counts across them", async () => {
     const email = freshEmail();
     const tokens = await t.client.signUp(email);
-    expect((await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status).toBe(204);
+    expect(
+      (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status,
+    ).toBe(204);
     const other = authClient(buildApp({ ...t.runtime }, [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]));
     expect((await other.me(tokens.accessToken)).status).toBe(401);
 
     for (let i = 0; i < 10; i++) {
       const client = i % 2 === 0 ? t.client : other;
-      expect((await client.call("POST", "/v1/auth/login", { body: { email, password: "a wrong guess" } })).status).toBe(401);
+      expect((await client.call("POST", "/v1/auth/login", { body: { email, password: "a wrong guess" } })).status).toBe(
+        401,
+      );
     }
     // Only a shared store makes the two instances' counts one.
     const eleventh = await other.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD } });

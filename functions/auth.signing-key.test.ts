@@ -12,7 +12,7 @@ import { buildApp } from "../lib/http/app.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
-import { type AuthClient, FAST_HASHING, PASSWORD, authClient, errorOf, freshEmail } from "../test/auth-client.ts";
+import { type AuthClient, authClient, errorOf, FAST_HASHING, freshEmail, PASSWORD } from "../test/auth-client.ts";
 import { DATABASE_BACKENDS, openTestDatabase } from "../test/backends.ts";
 import { createAuthRoutes } from "./auth.ts";
 import health from "./health.ts";
@@ -28,9 +28,15 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s with a signing key ENCRYPTIO
   let kid: string;
   let issued: { email: string; refreshToken: string; accessToken: string };
 
-  const clientWith = async (encryptionKeys: string): Promise<{ client: AuthClient; app: ReturnType<typeof buildApp> }> => {
+  const clientWith = async (
+    encryptionKeys: string,
+  ): Promise<{ client: AuthClient; app: ReturnType<typeof buildApp> }> => {
     const config = loadConfig({ NODE_ENV: "test", TRUST_PROXY: "1", ENCRYPTION_KEYS: encryptionKeys });
-    const runtime = await openRuntime(config, { db, store: new MemoryStore(), logger: createLogger({ sink: () => {} }) });
+    const runtime = await openRuntime(config, {
+      db,
+      store: new MemoryStore(),
+      logger: createLogger({ sink: () => {} }),
+    });
     const app = buildApp(runtime, [createAuthRoutes({ passwordHashing: FAST_HASHING }), me, health]);
     return { client: authClient(app), app };
   };
@@ -44,7 +50,10 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s with a signing key ENCRYPTIO
     const tokens = await client.signUp(email);
     issued = { email, refreshToken: tokens.refreshToken, accessToken: tokens.accessToken };
     expect((await app.fetch(new Request("http://localhost/health/ready"))).status).toBe(200);
-    const [current] = await db.primary.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.state, "current"));
+    const [current] = await db.primary
+      .select({ kid: signingKeys.kid })
+      .from(signingKeys)
+      .where(eq(signingKeys.state, "current"));
     kid = current?.kid ?? "";
   }, 60_000);
   afterAll(() => db.close());
@@ -81,17 +90,26 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s with a signing key ENCRYPTIO
   test("login, refresh and password change are 503 and change nothing; the refresh token still works after the fix", async () => {
     const { client } = await clientWith(WRONG);
     const [account] = await usersNamed(issued.email);
-    const sessionsBefore = await db.primary.select({ id: sessions.id, revokedAt: sessions.revokedAt }).from(sessions).where(eq(sessions.userId, account?.id ?? ""));
+    const sessionsBefore = await db.primary
+      .select({ id: sessions.id, revokedAt: sessions.revokedAt })
+      .from(sessions)
+      .where(eq(sessions.userId, account?.id ?? ""));
 
     const login = await client.call("POST", "/v1/auth/login", { body: { email: issued.email, password: PASSWORD } });
     const refresh = await client.refresh(issued.refreshToken);
     // The access token from before still verifies: only signing needs the private key.
-    const change = await client.call("POST", "/v1/auth/password", { token: issued.accessToken, body: { currentPassword: PASSWORD, newPassword: "a brand new password" } });
+    const change = await client.call("POST", "/v1/auth/password", {
+      token: issued.accessToken,
+      body: { currentPassword: PASSWORD, newPassword: "a brand new password" },
+    });
     for (const response of [login, refresh, change]) {
       expect(response.status).toBe(503);
       expect(await errorOf(response)).toMatchObject({ code: "SIGNING_KEY_UNAVAILABLE" });
     }
-    const sessionsAfter = await db.primary.select({ id: sessions.id, revokedAt: sessions.revokedAt }).from(sessions).where(eq(sessions.userId, account?.id ?? ""));
+    const sessionsAfter = await db.primary
+      .select({ id: sessions.id, revokedAt: sessions.revokedAt })
+      .from(sessions)
+      .where(eq(sessions.userId, account?.id ?? ""));
     expect(sessionsAfter).toEqual(sessionsBefore);
 
     const fixed = await clientWith(ORIGINAL);

@@ -5,17 +5,21 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import type { IssuedAccessToken } from "../lib/auth/access-tokens.ts";
-import { type SignedIn, changePassword, logIn, signUp } from "../lib/auth/accounts.ts";
+import { changePassword, logIn, type SignedIn, signUp } from "../lib/auth/accounts.ts";
 import { loginBody, passwordChangeBody, signupBody } from "../lib/auth/credentials.ts";
-import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
-import { DEFAULT_PASSWORD_HASHING, type PasswordHashingOptions, createPasswordHasher } from "../lib/auth/password-hashing.ts";
-import { REFRESH_TOKEN_PATTERN, logOut, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
+import {
+  createPasswordHasher,
+  DEFAULT_PASSWORD_HASHING,
+  type PasswordHashingOptions,
+} from "../lib/auth/password-hashing.ts";
+import { logOut, REFRESH_TOKEN_PATTERN, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";
 import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
-import { AppError } from "../lib/errors/app-error.ts";
-import { policyPlugin } from "../lib/http/policy-plugin.ts";
-import { type RouteGroup, defineRouteGroup } from "../lib/http/route-group.ts";
 import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
+import { AppError } from "../lib/errors/app-error.ts";
+import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup, type RouteGroup } from "../lib/http/route-group.ts";
 
 const CREDENTIALS_BODY_BYTES = 4 * 1024;
 
@@ -44,7 +48,9 @@ const LOGIN: RoutePolicy = {
 // Applied by the handler once the body names the account, before any password work. Counting every
 // attempt, not only failures, lets anyone lock an address out for a while: the price of stopping a
 // guessing campaign spread over many addresses.
-const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [{ name: "email", limit: 10, window: "15m", scope: "email", onStoreFailure: "closed" }];
+const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [
+  { name: "email", limit: 10, window: "15m", scope: "email", onStoreFailure: "closed" },
+];
 
 // Not challenged, nor logout: a refresh token is a 256-bit secret no one can guess, and clients refresh in the
 // background, where no one could solve a challenge; every signed-in user would be logged out by emergency mode.
@@ -64,7 +70,10 @@ const LIST_SESSIONS: RoutePolicy = {
   timeout: "auth",
 };
 
-const REVOKE_SESSION: RoutePolicy = { ...LIST_SESSIONS, rateLimits: [{ name: "revoke", limit: 30, window: "1m", scope: "user" }] };
+const REVOKE_SESSION: RoutePolicy = {
+  ...LIST_SESSIONS,
+  rateLimits: [{ name: "revoke", limit: 30, window: "1m", scope: "user" }],
+};
 
 // Each attempt costs two argon2 runs, and a stolen access token must not be a way to guess the password.
 const CHANGE_PASSWORD: RoutePolicy = {
@@ -92,7 +101,10 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
     const { auth } = runtime.config;
 
     // The access token was signed before the session's transaction committed (accounts.ts, refresh-tokens.ts).
-    const tokensFor = (user: { id: string; email: string }, session: { refreshToken: string; accessToken: IssuedAccessToken }) => ({
+    const tokensFor = (
+      user: { id: string; email: string },
+      session: { refreshToken: string; accessToken: IssuedAccessToken },
+    ) => ({
       accessToken: session.accessToken.token,
       refreshToken: session.refreshToken,
       expiresIn: session.accessToken.expiresIn,
@@ -100,41 +112,72 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
     });
     const tokensOf = ({ account, session, accessToken }: SignedIn) => tokensFor(account, { ...session, accessToken });
 
-    return new Elysia({ name: "auth" })
-      .use(policyPlugin)
-      .post("/v1/auth/signup", async ({ body, request, set }) => {
-        const signedIn = await signUp(runtime, hasher, body, request);
-        set.status = 201;
-        return tokensOf(signedIn);
-      }, { policy: SIGNUP, body: signupBody })
-      .post("/v1/auth/login", async ({ body, request }) => {
-        await limitLoginsPerEmail(request, body.email);
-        return tokensOf(await logIn(runtime, hasher, body, request));
-      }, { policy: LOGIN, body: loginBody })
-      .post("/v1/auth/refresh", async ({ body, request }) => {
-        const rotated = await rotateRefreshToken(runtime, body.refreshToken, request);
-        return tokensFor({ id: rotated.userId, email: rotated.email }, rotated);
-      }, { policy: REFRESH, body: refreshBody })
-      // Logout takes the refresh token, not the access token: it works after the access token has
-      // expired, and a client that lost its access token can still end the session.
-      .post("/v1/auth/logout", async ({ body, request, set }) => {
-        await logOut(runtime, body.refreshToken, request);
-        set.status = 204;
-      }, { policy: LOGOUT, body: refreshBody })
-      .get("/v1/auth/sessions", async ({ request }) => {
-        const caller = signedInUserOf(request);
-        const sessions = await listLiveSessions(runtime.db.primary, auth, caller.userId);
-        return { sessions: sessions.map((session) => ({ ...session, current: session.id === caller.sessionId })) };
-      }, { policy: LIST_SESSIONS })
-      .delete("/v1/auth/sessions/:id", async ({ params, request, set }) => {
-        // Another user's session answers exactly like one that does not exist.
-        if (!(await revokeOwnSession(runtime, signedInUserOf(request), params.id, request))) throw new AppError("NOT_FOUND", "No such session.");
-        set.status = 204;
-      }, { policy: REVOKE_SESSION, params: sessionParams })
-      .post("/v1/auth/password", async ({ body, request }) => {
-        const { userId } = signedInUserOf(request);
-        return tokensOf(await changePassword(runtime, hasher, { userId, ...body }, request));
-      }, { policy: CHANGE_PASSWORD, body: passwordChangeBody });
+    return (
+      new Elysia({ name: "auth" })
+        .use(policyPlugin)
+        .post(
+          "/v1/auth/signup",
+          async ({ body, request, set }) => {
+            const signedIn = await signUp(runtime, hasher, body, request);
+            set.status = 201;
+            return tokensOf(signedIn);
+          },
+          { policy: SIGNUP, body: signupBody },
+        )
+        .post(
+          "/v1/auth/login",
+          async ({ body, request }) => {
+            await limitLoginsPerEmail(request, body.email);
+            return tokensOf(await logIn(runtime, hasher, body, request));
+          },
+          { policy: LOGIN, body: loginBody },
+        )
+        .post(
+          "/v1/auth/refresh",
+          async ({ body, request }) => {
+            const rotated = await rotateRefreshToken(runtime, body.refreshToken, request);
+            return tokensFor({ id: rotated.userId, email: rotated.email }, rotated);
+          },
+          { policy: REFRESH, body: refreshBody },
+        )
+        // Logout takes the refresh token, not the access token: it works after the access token has
+        // expired, and a client that lost its access token can still end the session.
+        .post(
+          "/v1/auth/logout",
+          async ({ body, request, set }) => {
+            await logOut(runtime, body.refreshToken, request);
+            set.status = 204;
+          },
+          { policy: LOGOUT, body: refreshBody },
+        )
+        .get(
+          "/v1/auth/sessions",
+          async ({ request }) => {
+            const caller = signedInUserOf(request);
+            const sessions = await listLiveSessions(runtime.db.primary, auth, caller.userId);
+            return { sessions: sessions.map((session) => ({ ...session, current: session.id === caller.sessionId })) };
+          },
+          { policy: LIST_SESSIONS },
+        )
+        .delete(
+          "/v1/auth/sessions/:id",
+          async ({ params, request, set }) => {
+            // Another user's session answers exactly like one that does not exist.
+            if (!(await revokeOwnSession(runtime, signedInUserOf(request), params.id, request)))
+              throw new AppError("NOT_FOUND", "No such session.");
+            set.status = 204;
+          },
+          { policy: REVOKE_SESSION, params: sessionParams },
+        )
+        .post(
+          "/v1/auth/password",
+          async ({ body, request }) => {
+            const { userId } = signedInUserOf(request);
+            return tokensOf(await changePassword(runtime, hasher, { userId, ...body }, request));
+          },
+          { policy: CHANGE_PASSWORD, body: passwordChangeBody },
+        )
+    );
   });
 }
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
-import { type ScheduledJob, runScheduledJob } from "../lib/cron/scheduled-job.ts";
+import { runScheduledJob, type ScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { jobRuns } from "../lib/db/schema/index.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
-import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../test/backends.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import vercelJson from "../vercel.json";
 import cron from "./cron.ts";
 
@@ -25,7 +25,9 @@ describe("cron triggers", () => {
   });
 
   const trigger = (target: RampartApp, authorization?: string, job = "prune-job-runs") =>
-    target.fetch(new Request(`http://localhost/cron/${job}`, { headers: authorization === undefined ? {} : { authorization } }));
+    target.fetch(
+      new Request(`http://localhost/cron/${job}`, { headers: authorization === undefined ? {} : { authorization } }),
+    );
 
   test("runs the job when the bearer secret matches", async () => {
     const response = await trigger(app, `Bearer ${CRON_SECRET}`);
@@ -75,7 +77,11 @@ describe.each(DATABASE_BACKENDS)("scheduled jobs on %s", (backend) => {
       },
     };
     const at = new Date("2026-11-25T10:00:30Z");
-    const outcomes = await Promise.all([runScheduledJob(runtime, job, at), runScheduledJob(runtime, job, at), runScheduledJob(runtime, job, at)]);
+    const outcomes = await Promise.all([
+      runScheduledJob(runtime, job, at),
+      runScheduledJob(runtime, job, at),
+      runScheduledJob(runtime, job, at),
+    ]);
     expect(runs).toBe(1);
     expect(outcomes.map((o) => o.status).sort()).toEqual(["skipped", "skipped", "succeeded"]);
     const [row] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, job.name));
@@ -83,7 +89,11 @@ describe.each(DATABASE_BACKENDS)("scheduled jobs on %s", (backend) => {
   });
 
   test("a failing job is recorded as failed and rethrown", async () => {
-    const job: ScheduledJob = { name: `fail-${backend}`, schedule: "* * * * *", run: () => Promise.reject(new Error("boom")) };
+    const job: ScheduledJob = {
+      name: `fail-${backend}`,
+      schedule: "* * * * *",
+      run: () => Promise.reject(new Error("boom")),
+    };
     await expect(runScheduledJob(runtime, job)).rejects.toThrow("boom");
     const [row] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, job.name));
     expect(row).toMatchObject({ status: "failed", detail: "boom" });
@@ -110,6 +120,8 @@ describe("vercel.json", () => {
   test("declares exactly the registered jobs, on the same schedules", () => {
     const declared = (vercelJson as { crons: { path: string; schedule: string }[] }).crons;
     const expected = SCHEDULED_JOBS.map((job) => ({ path: `/cron/${job.name}`, schedule: job.schedule }));
-    expect(declared.sort((a, b) => a.path.localeCompare(b.path))).toEqual(expected.sort((a, b) => a.path.localeCompare(b.path)));
+    expect(declared.sort((a, b) => a.path.localeCompare(b.path))).toEqual(
+      expected.sort((a, b) => a.path.localeCompare(b.path)),
+    );
   });
 });

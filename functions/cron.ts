@@ -1,11 +1,11 @@
 /** Scheduled job triggers: Vercel Cron calls GET /cron/<job>; an operator may POST the same path. */
 import { Elysia } from "elysia";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { findScheduledJob } from "../lib/cron/registry.ts";
 import { runScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const CRON_TRIGGER: RoutePolicy = {
   access: "cron",

@@ -4,7 +4,7 @@ import { loadConfig } from "../lib/config/config.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
 import { openIpBlocker } from "../lib/guards/ip-block.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger } from "../lib/log/logger.ts";
@@ -14,13 +14,13 @@ import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
 import {
-  GATEWAY_TOKEN,
-  TEST_REDIS_URL,
-  type TestRuntime,
   createScratchDatabase,
+  GATEWAY_TOKEN,
   neonProxyAddress,
   openTestDatabase,
   openTestRuntime,
+  TEST_REDIS_URL,
+  type TestRuntime,
   upstashGatewayUrl,
 } from "../test/backends.ts";
 import { describeWithServers } from "../test/describe-with-servers.ts";
@@ -58,7 +58,10 @@ describe("health on embedded defaults", () => {
   test("ready is 200 with each dependency's status and latency", async () => {
     const response = await get(app, "/health/ready");
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { status: string; checks: Record<string, { status: string; latencyMs: number; driver: string }> };
+    const body = (await response.json()) as {
+      status: string;
+      checks: Record<string, { status: string; latencyMs: number; driver: string }>;
+    };
     expect(body.status).toBe("ready");
     expect(body.checks.database).toMatchObject({ status: "up", driver: "pglite" });
     expect(body.checks.store).toMatchObject({ status: "up", driver: "memory" });
@@ -68,9 +71,15 @@ describe("health on embedded defaults", () => {
   test("a burst of readiness probes costs one database round trip", async () => {
     const db = runtime.db;
     let pings = 0;
-    const counted = { ...runtime, db: { ...db, ping: (signal?: AbortSignal) => (pings++, db.ping(signal)) } };
+    const ping = (signal?: AbortSignal) => {
+      pings++;
+      return db.ping(signal);
+    };
+    const counted = { ...runtime, db: { ...db, ping } };
     const probed = buildApp(counted, [health]);
-    const statuses = await Promise.all(Array.from({ length: 50 }, () => get(probed, "/health/ready").then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, () => get(probed, "/health/ready").then((r) => r.status)),
+    );
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(pings).toBe(1);
   });
@@ -87,7 +96,11 @@ describe("health on embedded defaults", () => {
 
 describe("health probes from an automatically blocked address", () => {
   const LOAD_BALANCER = "10.0.0.7";
-  const status = defineRouteGroup("status", () => new Elysia().use(policyPlugin).get("/status", () => ({ ok: true }), { policy: { access: "public", rateLimits: [] } }));
+  const status = defineRouteGroup("status", () =>
+    new Elysia()
+      .use(policyPlugin)
+      .get("/status", () => ({ ok: true }), { policy: { access: "public", rateLimits: [] } }),
+  );
   let runtime: TestRuntime;
   // Opening PGlite and migrating it takes a few seconds on a loaded machine.
   beforeAll(async () => {
@@ -98,8 +111,10 @@ describe("health probes from an automatically blocked address", () => {
   test("live and ready still answer 200, while other routes refuse the address", async () => {
     const app = buildApp(runtime, [health, status]);
     const blocker = openIpBlocker(runtime);
-    for (let i = 0; i < runtime.settings.current().blocking.threshold; i++) await blocker.recordViolation(LOAD_BALANCER);
-    const from = (path: string) => app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": LOAD_BALANCER } }));
+    for (let i = 0; i < runtime.settings.current().blocking.threshold; i++)
+      await blocker.recordViolation(LOAD_BALANCER);
+    const from = (path: string) =>
+      app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": LOAD_BALANCER } }));
     expect((await from("/status")).status).toBe(403);
     expect((await from("/health/live")).status).toBe(200);
     expect((await from("/health/ready")).status).toBe(200);
@@ -141,7 +156,11 @@ describeWithServers(["redis"], "health when Redis dies", () => {
   test("ready reports the store down with the in-process fallback, then recovers", async () => {
     const redisUrl = new URL(TEST_REDIS_URL ?? "");
     const relay = startTcpRelay({ hostname: redisUrl.hostname, port: Number(redisUrl.port) });
-    const upstash = new UpstashStore({ url: await upstashGatewayUrl(`redis://127.0.0.1:${relay.port}`), token: GATEWAY_TOKEN, timeoutMs: 250 });
+    const upstash = new UpstashStore({
+      url: await upstashGatewayUrl(`redis://127.0.0.1:${relay.port}`),
+      token: GATEWAY_TOKEN,
+      timeoutMs: 250,
+    });
     const store = new FallbackStore(upstash, createBreaker("redis", quiet, { halfOpenAfterMs: 200 }), quiet);
     const db = await openTestDatabase("pglite");
     const app = buildApp(await openRuntime(config, { logger: quiet, db, store }), [health]);

@@ -1,9 +1,9 @@
 /** Liveness and readiness probes: public, never rate limited, never IP-blocked, never cached. */
 import { Elysia } from "elysia";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { createReadinessCheck } from "../lib/health/readiness.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 // Load balancers probe from a handful of addresses; a limit or a block of one would take the instance out of rotation.
 const PROBE: RoutePolicy = { access: "public", rateLimits: [], ipBlocks: "exempt", bodyLimitBytes: 0, timeout: "read" };
@@ -13,9 +13,13 @@ export default defineRouteGroup("health", (runtime) => {
   return new Elysia({ name: "health" })
     .use(policyPlugin)
     .get("/health/live", () => ({ status: "live" }), { policy: PROBE })
-    .get("/health/ready", async ({ set }) => {
-      const report = await checkReadiness();
-      set.status = report.status === "ready" ? 200 : 503;
-      return report;
-    }, { policy: PROBE });
+    .get(
+      "/health/ready",
+      async ({ set }) => {
+        const report = await checkReadiness();
+        set.status = report.status === "ready" ? 200 : 503;
+        return report;
+      },
+      { policy: PROBE },
+    );
 });

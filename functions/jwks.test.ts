@@ -3,8 +3,8 @@ import { createLocalJWKSet, jwtVerify } from "jose";
 import { signAccessToken } from "../lib/auth/access-tokens.ts";
 import { identityOf } from "../lib/auth/identity.ts";
 import { rotateSigningKeys } from "../lib/auth/signing-keys.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
-import { type TestRuntime, openTestRuntime } from "../test/backends.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import jwks from "./jwks.ts";
 import signingKeys from "./signing-keys.ts";
 
@@ -30,7 +30,13 @@ describe("GET /.well-known/jwks.json", () => {
     return { response, body: (await response.json()) as Jwks };
   };
   const kidsOf = (set: Jwks) => set.keys.map((key) => key.kid as string).sort();
-  const rotate = () => app.fetch(new Request("http://localhost/admin/signing-keys/rotate", { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+  const rotate = () =>
+    app.fetch(
+      new Request("http://localhost/admin/signing-keys/rotate", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      }),
+    );
 
   test("is public, cacheable for five minutes, and lists the current and next public keys only", async () => {
     const { response, body } = await fetchJwks();
@@ -48,7 +54,9 @@ describe("GET /.well-known/jwks.json", () => {
   test("a third party holding only the JWKS verifies our access tokens", async () => {
     const { body } = await fetchJwks();
     const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, subject);
-    const { payload } = await jwtVerify(token, createLocalJWKSet(body as Parameters<typeof createLocalJWKSet>[0]), { algorithms: ["EdDSA"] });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(body as Parameters<typeof createLocalJWKSet>[0]), {
+      algorithms: ["EdDSA"],
+    });
     expect(payload.sub).toBe(subject.userId);
   });
 

@@ -1,9 +1,9 @@
 /** The public keys that verify access tokens (RFC 7517): next, current and retiring, never private material. */
 import { Elysia } from "elysia";
 import { identityOf } from "../lib/auth/identity.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 // Five minutes of caching is safe because a key is published a full rotation before it signs.
 const JWKS: RoutePolicy = {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditEvents } from "../lib/db/schema/index.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
-import { type ErrorBody, type IdentityTestApp, type TestUser, openIdentityTestApp } from "../test/identity-client.ts";
+import { type ErrorBody, type IdentityTestApp, openIdentityTestApp, type TestUser } from "../test/identity-client.ts";
 
 describe.each(DATABASE_BACKENDS)("API keys on %s: errors", (backend) => {
   let harness: IdentityTestApp;
@@ -18,13 +18,17 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: errors", (backend) => {
   }, 60_000);
   afterAll(() => harness.runtime.close());
 
-  const create = (body: unknown, user: TestUser = owner, org = orgId) => harness.client.call("POST", `/v1/orgs/${org}/keys`, { token: user.token, body });
+  const create = (body: unknown, user: TestUser = owner, org = orgId) =>
+    harness.client.call("POST", `/v1/orgs/${org}/keys`, { token: user.token, body });
   // Key creation allows a burst of 10 a second per user: tests that make many use owners of their own.
   const freshOwner = async () => {
     const user = await harness.client.createUser();
     return { user, orgId: await harness.client.createOrg(user) };
   };
-  const errorOf = async (response: Response) => ({ status: response.status, error: ((await response.json()) as ErrorBody).error });
+  const errorOf = async (response: Response) => ({
+    status: response.status,
+    error: ((await response.json()) as ErrorBody).error,
+  });
 
   test("a key request that breaks the schema is 422 naming the field", async () => {
     const cases: [unknown, string][] = [
@@ -66,23 +70,39 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: errors", (backend) => {
 
   test("revoking an unknown key is 404; revoking twice succeeds twice with one audit row", async () => {
     const { user, orgId } = await freshOwner();
-    expect((await errorOf(await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${crypto.randomUUID()}`, { token: user.token }))).status).toBe(404);
+    expect(
+      (
+        await errorOf(
+          await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${crypto.randomUUID()}`, { token: user.token }),
+        )
+      ).status,
+    ).toBe(404);
     const issued = await harness.client.createKey(user, orgId);
-    for (let i = 0; i < 2; i++) expect((await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${issued.id}`, { token: user.token })).status).toBe(204);
-    const rows = await harness.runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "api_key.revoked"), eq(auditEvents.targetId, issued.id)));
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${issued.id}`, { token: user.token })).status,
+      ).toBe(204);
+    const rows = await harness.runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "api_key.revoked"), eq(auditEvents.targetId, issued.id)));
     expect(rows).toHaveLength(1);
   });
 
   test("a key already rotated, revoked or expired cannot be rotated (409); an unknown one is 404", async () => {
     const { user, orgId } = await freshOwner();
-    const rotate = (keyId: string) => harness.client.call("POST", `/v1/keys/${keyId}/rotate`, { token: user.token, body: {} });
+    const rotate = (keyId: string) =>
+      harness.client.call("POST", `/v1/keys/${keyId}/rotate`, { token: user.token, body: {} });
     const rotated = await harness.client.createKey(user, orgId);
     expect((await rotate(rotated.id)).status).toBe(201);
     const revoked = await harness.client.createKey(user, orgId);
     await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${revoked.id}`, { token: user.token });
-    const expired = await harness.client.createKey(user, orgId, { expiresAt: new Date(Date.now() + 100).toISOString() });
+    const expired = await harness.client.createKey(user, orgId, {
+      expiresAt: new Date(Date.now() + 100).toISOString(),
+    });
     await Bun.sleep(150);
-    for (const key of [rotated, revoked, expired]) expect((await errorOf(await rotate(key.id))).error.code).toBe("CONFLICT");
+    for (const key of [rotated, revoked, expired])
+      expect((await errorOf(await rotate(key.id))).error.code).toBe("CONFLICT");
     expect((await errorOf(await rotate(crypto.randomUUID()))).status).toBe(404);
   });
 
@@ -90,16 +110,23 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: errors", (backend) => {
     const { user, orgId } = await freshOwner();
     const issued = await harness.client.createKey(user, orgId);
     for (const gracePeriodSeconds of [-1, 7 * 86_400 + 1, 1.5, "60"]) {
-      const response = await harness.client.call("POST", `/v1/keys/${issued.id}/rotate`, { token: user.token, body: { gracePeriodSeconds } });
+      const response = await harness.client.call("POST", `/v1/keys/${issued.id}/rotate`, {
+        token: user.token,
+        body: { gracePeriodSeconds },
+      });
       expect((await errorOf(response)).error.code).toBe("VALIDATION_FAILED");
     }
   });
 
   test("malformed ids in the path are 422, not a database error", async () => {
     for (const path of [`/v1/orgs/not-a-uuid/keys`, `/v1/orgs/${orgId}/keys/1`]) {
-      const response = await harness.client.call(path.endsWith("/keys") ? "GET" : "DELETE", path, { token: owner.token });
+      const response = await harness.client.call(path.endsWith("/keys") ? "GET" : "DELETE", path, {
+        token: owner.token,
+      });
       expect((await errorOf(response)).status).toBe(422);
     }
-    expect((await harness.client.call("POST", "/v1/keys/abc/rotate", { token: owner.token, body: {} })).status).toBe(422);
+    expect((await harness.client.call("POST", "/v1/keys/abc/rotate", { token: owner.token, body: {} })).status).toBe(
+      422,
+    );
   });
 });

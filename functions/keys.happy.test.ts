@@ -3,7 +3,13 @@ import { and, eq } from "drizzle-orm";
 import { identityOf } from "../lib/auth/identity.ts";
 import { apiKeys, auditEvents } from "../lib/db/schema/index.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
-import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
+import {
+  type IdentityTestApp,
+  type IssuedKey,
+  openIdentityTestApp,
+  stableErrorOf,
+  type TestUser,
+} from "../test/identity-client.ts";
 
 interface KeyView extends Omit<IssuedKey, "key"> {
   revokedAt: string | null;
@@ -25,14 +31,33 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
   afterAll(() => harness.runtime.close());
 
   const readOrg = (key: string, id = orgId) => harness.client.call("GET", `/v1/orgs/${id}`, { token: key });
-  const listKeys = async (): Promise<KeyView[]> => (await harness.client.expectJson<{ keys: KeyView[] }>(await harness.client.call("GET", `/v1/orgs/${orgId}/keys`, { token: owner.token }), 200)).keys;
+  const listKeys = async (): Promise<KeyView[]> =>
+    (
+      await harness.client.expectJson<{ keys: KeyView[] }>(
+        await harness.client.call("GET", `/v1/orgs/${orgId}/keys`, { token: owner.token }),
+        200,
+      )
+    ).keys;
   const auditOf = (keyId: string) =>
-    harness.runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.targetType, "api_key"), eq(auditEvents.targetId, keyId))).orderBy(auditEvents.id);
+    harness.runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.targetType, "api_key"), eq(auditEvents.targetId, keyId)))
+      .orderBy(auditEvents.id);
 
   test("an admin creates a key, sees it once, and the key then calls a route its scopes allow", async () => {
-    const issued = await harness.client.createKey(owner, orgId, { name: "deploy bot", scopes: ["orgs:read", "keys:read"] });
+    const issued = await harness.client.createKey(owner, orgId, {
+      name: "deploy bot",
+      scopes: ["orgs:read", "keys:read"],
+    });
     expect(issued.key).toMatch(/^rk_[0-9A-Za-z]{49}$/);
-    expect(issued).toMatchObject({ name: "deploy bot", scopes: ["orgs:read", "keys:read"], visiblePrefix: issued.key.slice(0, 9), rateLimitPerMinute: null, expiresAt: null });
+    expect(issued).toMatchObject({
+      name: "deploy bot",
+      scopes: ["orgs:read", "keys:read"],
+      visiblePrefix: issued.key.slice(0, 9),
+      rateLimitPerMinute: null,
+      expiresAt: null,
+    });
 
     const org = await harness.client.expectJson<{ id: string; name: string }>(await readOrg(issued.key), 200);
     expect(org).toMatchObject({ id: orgId, name: "Acme" });
@@ -49,14 +74,23 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
     expect(text).not.toContain(issued.key);
     expect(text).not.toContain(new Bun.CryptoHasher("sha256").update(issued.key).digest("hex"));
     const listed = (await listKeys()).find((key) => key.id === issued.id);
-    expect(listed).toMatchObject({ name: "listed", visiblePrefix: issued.visiblePrefix, scopes: ["orgs:read"], revokedAt: null, createdBy: owner.userId });
+    expect(listed).toMatchObject({
+      name: "listed",
+      visiblePrefix: issued.visiblePrefix,
+      scopes: ["orgs:read"],
+      revokedAt: null,
+      createdBy: owner.userId,
+    });
     expect(Object.keys(listed ?? {})).not.toContain("key");
     expect(Object.keys(listed ?? {})).not.toContain("keyHash");
   });
 
   test("a key with keys:read lists its organization's keys", async () => {
     const reader = await harness.client.createKey(owner, orgId, { scopes: ["keys:read"] });
-    const { keys } = await harness.client.expectJson<{ keys: KeyView[] }>(await harness.client.call("GET", `/v1/orgs/${orgId}/keys`, { token: reader.key }), 200);
+    const { keys } = await harness.client.expectJson<{ keys: KeyView[] }>(
+      await harness.client.call("GET", `/v1/orgs/${orgId}/keys`, { token: reader.key }),
+      200,
+    );
     expect(keys.map((key) => key.id)).toContain(reader.id);
   });
 
@@ -72,13 +106,26 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
 
   test("rotation: the new key inherits scopes, limit and expiry; the old one works until its grace ends", async () => {
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    const old = await harness.client.createKey(owner, orgId, { name: "rotating", scopes: ["orgs:read", "audit:read"], rateLimitPerMinute: 500, expiresAt });
+    const old = await harness.client.createKey(owner, orgId, {
+      name: "rotating",
+      scopes: ["orgs:read", "audit:read"],
+      rateLimitPerMinute: 500,
+      expiresAt,
+    });
     const rotated = await harness.client.expectJson<IssuedKey & { replaces: { id: string; graceEndsAt: string } }>(
-      await harness.client.call("POST", `/v1/keys/${old.id}/rotate`, { token: owner.token, body: { gracePeriodSeconds: 1 } }),
+      await harness.client.call("POST", `/v1/keys/${old.id}/rotate`, {
+        token: owner.token,
+        body: { gracePeriodSeconds: 1 },
+      }),
       201,
     );
     expect(rotated.key).not.toBe(old.key);
-    expect(rotated).toMatchObject({ name: "rotating", scopes: ["orgs:read", "audit:read"], rateLimitPerMinute: 500, expiresAt });
+    expect(rotated).toMatchObject({
+      name: "rotating",
+      scopes: ["orgs:read", "audit:read"],
+      rateLimitPerMinute: 500,
+      expiresAt,
+    });
     expect(rotated.replaces.id).toBe(old.id);
     expect((await readOrg(rotated.key)).status).toBe(200);
     expect((await readOrg(old.key)).status).toBe(200);
@@ -92,7 +139,10 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
   test("rotation without a body uses the default grace of one hour", async () => {
     const old = await harness.client.createKey(owner, orgId);
     const before = Date.now();
-    const rotated = await harness.client.expectJson<{ replaces: { graceEndsAt: string } }>(await harness.client.call("POST", `/v1/keys/${old.id}/rotate`, { token: owner.token }), 201);
+    const rotated = await harness.client.expectJson<{ replaces: { graceEndsAt: string } }>(
+      await harness.client.call("POST", `/v1/keys/${old.id}/rotate`, { token: owner.token }),
+      201,
+    );
     expect(Date.parse(rotated.replaces.graceEndsAt) - before).toBeGreaterThanOrEqual(3_600_000 - 1_000);
     expect((await readOrg(old.key)).status).toBe(200);
   });
@@ -101,7 +151,10 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
     const expiresAt = new Date(Date.now() + 1_500).toISOString();
     const old = await harness.client.createKey(owner, orgId, { expiresAt });
     const rotated = await harness.client.expectJson<IssuedKey & { replaces: { graceEndsAt: string } }>(
-      await harness.client.call("POST", `/v1/keys/${old.id}/rotate`, { token: owner.token, body: { gracePeriodSeconds: 86_400 } }),
+      await harness.client.call("POST", `/v1/keys/${old.id}/rotate`, {
+        token: owner.token,
+        body: { gracePeriodSeconds: 86_400 },
+      }),
       201,
     );
     expect(rotated.replaces.graceEndsAt).toBe(expiresAt);
@@ -123,11 +176,26 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
 
   test("create, rotate and revoke each leave an audit row naming the actor and the key", async () => {
     const issued = await harness.client.createKey(owner, orgId, { name: "audited" });
-    const rotated = await harness.client.expectJson<{ id: string }>(await harness.client.call("POST", `/v1/keys/${issued.id}/rotate`, { token: owner.token, body: { gracePeriodSeconds: 0 } }), 201);
-    expect((await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${rotated.id}`, { token: owner.token })).status).toBe(204);
+    const rotated = await harness.client.expectJson<{ id: string }>(
+      await harness.client.call("POST", `/v1/keys/${issued.id}/rotate`, {
+        token: owner.token,
+        body: { gracePeriodSeconds: 0 },
+      }),
+      201,
+    );
+    expect(
+      (await harness.client.call("DELETE", `/v1/orgs/${orgId}/keys/${rotated.id}`, { token: owner.token })).status,
+    ).toBe(204);
     const events = [...(await auditOf(issued.id)), ...(await auditOf(rotated.id))];
     expect(events.map((event) => event.action)).toEqual(["api_key.created", "api_key.rotated", "api_key.revoked"]);
-    for (const event of events) expect(event).toMatchObject({ actorType: "user", actorId: owner.userId, orgId, requestId: expect.any(String), ip: expect.any(String) });
+    for (const event of events)
+      expect(event).toMatchObject({
+        actorType: "user",
+        actorId: owner.userId,
+        orgId,
+        requestId: expect.any(String),
+        ip: expect.any(String),
+      });
     expect(events[0]?.metadata).toMatchObject({ name: "audited", scopes: ["orgs:read"] });
     expect(events[1]?.metadata).toMatchObject({ newKeyId: rotated.id });
   });

@@ -2,23 +2,31 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { createApiKeyFormat, hashApiKey } from "../lib/auth/api-key-format.ts";
 import type { NewApiKey } from "../lib/auth/api-keys.ts";
-import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { identityOf } from "../lib/auth/identity.ts";
+import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { auditEvents } from "../lib/db/schema/index.ts";
 import { buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
 import { withCountedQueries } from "../test/counting-db.ts";
-import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
+import {
+  type IdentityTestApp,
+  type IssuedKey,
+  openIdentityTestApp,
+  stableErrorOf,
+  type TestUser,
+} from "../test/identity-client.ts";
 import me from "./me.ts";
 
 const ALL_SCOPES = API_KEY_SCOPES;
 
 // A route that touches no database itself, so any query counted on it is the key check's.
 const probe = defineRouteGroup("probe", () =>
-  new Elysia().use(policyPlugin).get("/probe", ({ request }) => authenticatedCallerOf(request), { policy: { access: "user-or-key", rateLimits: [] } }),
+  new Elysia().use(policyPlugin).get("/probe", ({ request }) => authenticatedCallerOf(request), {
+    policy: { access: "user-or-key", rateLimits: [] },
+  }),
 );
 
 describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
@@ -35,7 +43,8 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
     issued.push(key);
     return key;
   };
-  const call = (method: string, path: string, token: string, body?: unknown) => harness.client.call(method, path, { token, body });
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    harness.client.call(method, path, { token, body });
 
   // Opening PGlite and migrating it takes a few seconds on a loaded machine.
   beforeAll(async () => {
@@ -73,9 +82,15 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
         "past its rotation grace": rotatedAway.key,
       };
       const reference = await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${orgA}`));
-      expect(reference).toEqual({ status: 401, error: { code: "UNAUTHORIZED", message: "Authentication is required." } });
+      expect(reference).toEqual({
+        status: 401,
+        error: { code: "UNAUTHORIZED", message: "Authentication is required." },
+      });
       for (const [name, key] of Object.entries(presented)) {
-        expect({ name, ...(await stableErrorOf(await call("GET", `/v1/orgs/${orgA}`, key))) }).toEqual({ name, ...reference });
+        expect({ name, ...(await stableErrorOf(await call("GET", `/v1/orgs/${orgA}`, key))) }).toEqual({
+          name,
+          ...reference,
+        });
       }
       expect((await call("GET", `/v1/orgs/${orgA}`, live.key)).status).toBe(200);
     });
@@ -84,7 +99,10 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       const live = await createKey(ownerA, orgA);
       const headers = { "x-api-key": live.key, "x-forwarded-for": "198.51.100.23" };
       const refused = await harness.app.fetch(new Request(`http://localhost/v1/orgs/${orgA}`, { headers }));
-      expect(await stableErrorOf(refused)).toEqual({ status: 401, error: { code: "UNAUTHORIZED", message: "Authentication is required." } });
+      expect(await stableErrorOf(refused)).toEqual({
+        status: 401,
+        error: { code: "UNAUTHORIZED", message: "Authentication is required." },
+      });
       expect((await call("GET", `/v1/orgs/${orgA}`, live.key)).status).toBe(200);
     });
 
@@ -93,7 +111,11 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       const verifier = identityOf(counted.runtime).apiKeys;
       const live = await createKey(ownerA, orgA);
       counted.reset();
-      for (const key of [`${live.key.slice(0, -1)}${live.key.at(-1) === "a" ? "b" : "a"}`, live.key.slice(0, 20), `rk_${"A".repeat(49)}`]) {
+      for (const key of [
+        `${live.key.slice(0, -1)}${live.key.at(-1) === "a" ? "b" : "a"}`,
+        live.key.slice(0, 20),
+        `rk_${"A".repeat(49)}`,
+      ]) {
         expect(await verifier.verify(key)).toBeUndefined();
       }
       expect(counted.queries()).toBe(0);
@@ -105,7 +127,8 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       const counted = withCountedQueries(harness.runtime);
       const app = buildApp(counted.runtime, [probe]);
       const live = await createKey(ownerA, orgA, { scopes: ["orgs:read"] });
-      const callProbe = () => app.fetch(new Request("http://localhost/probe", { headers: { authorization: `Bearer ${live.key}` } }));
+      const callProbe = () =>
+        app.fetch(new Request("http://localhost/probe", { headers: { authorization: `Bearer ${live.key}` } }));
 
       counted.reset();
       const cold = await callProbe();
@@ -141,7 +164,11 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       const refused = await call("PATCH", `/v1/orgs/${orgA}`, reader.key, { name: "Renamed" });
       expect(await stableErrorOf(refused)).toEqual({
         status: 403,
-        error: { code: "FORBIDDEN", message: "This API key lacks a scope the route requires.", details: { required: ["orgs:write"] } },
+        error: {
+          code: "FORBIDDEN",
+          message: "This API key lacks a scope the route requires.",
+          details: { required: ["orgs:write"] },
+        },
       });
       expect((await call("PATCH", `/v1/orgs/${orgA}`, writer.key, { name: "Renamed" })).status).toBe(200);
       // and the writer, lacking orgs:read, cannot read
@@ -161,12 +188,24 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
         ["POST", "/v1/orgs", { name: "Key-made org" }],
         ["GET", "/v1/orgs"],
       ];
-      const needsUser = { status: 403, error: { code: "FORBIDDEN", message: "This route needs a signed-in user's access token; API keys are not accepted here." } };
+      const needsUser = {
+        status: 403,
+        error: {
+          code: "FORBIDDEN",
+          message: "This route needs a signed-in user's access token; API keys are not accepted here.",
+        },
+      };
       for (const [method, path, body] of attempts) {
-        expect({ method, path, ...(await stableErrorOf(await call(method, path, strong.key, body))) }).toEqual({ method, path, ...needsUser });
+        expect({ method, path, ...(await stableErrorOf(await call(method, path, strong.key, body))) }).toEqual({
+          method,
+          path,
+          ...needsUser,
+        });
       }
       const meApp = buildApp(harness.runtime, [me]);
-      const meResponse = await meApp.fetch(new Request("http://localhost/v1/me", { headers: { authorization: `Bearer ${strong.key}` } }));
+      const meResponse = await meApp.fetch(
+        new Request("http://localhost/v1/me", { headers: { authorization: `Bearer ${strong.key}` } }),
+      );
       expect(await stableErrorOf(meResponse)).toEqual(needsUser);
       expect((await call("GET", `/v1/orgs/${orgA}`, victim.key)).status).toBe(200);
     });
@@ -186,7 +225,11 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       ];
       for (const [method, theirs, missing, body] of pairs) {
         const answer = await stableErrorOf(await call(method, theirs, ownerA.token, body));
-        expect({ method, theirs, answer }).toEqual({ method, theirs, answer: await stableErrorOf(await call(method, missing, ownerA.token, body)) });
+        expect({ method, theirs, answer }).toEqual({
+          method,
+          theirs,
+          answer: await stableErrorOf(await call(method, missing, ownerA.token, body)),
+        });
         expect(answer.status).toBe(404);
       }
       // B's key was neither revoked nor rotated.
@@ -200,7 +243,10 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
         ["GET", `/v1/orgs/${orgB}/audit`],
       ] as [string, string, unknown?][]) {
         const answer = await stableErrorOf(await call(method, path, keyA.key, body));
-        expect({ path, answer }).toEqual({ path, answer: { status: 404, error: { code: "NOT_FOUND", message: "No such organization." } } });
+        expect({ path, answer }).toEqual({
+          path,
+          answer: { status: 404, error: { code: "NOT_FOUND", message: "No such organization." } },
+        });
       }
     });
   });

@@ -2,10 +2,10 @@
 import { Elysia } from "elysia";
 import { findActiveAccount } from "../lib/auth/accounts.ts";
 import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ME: RoutePolicy = {
   access: "user",
@@ -15,12 +15,14 @@ const ME: RoutePolicy = {
 };
 
 export default defineRouteGroup("me", (runtime) =>
-  new Elysia({ name: "me" })
-    .use(policyPlugin)
-    .get("/v1/me", async ({ request }) => {
+  new Elysia({ name: "me" }).use(policyPlugin).get(
+    "/v1/me",
+    async ({ request }) => {
       // A deleted or disabled account's token is refused here too, not only once its session revocation lands.
       const account = await findActiveAccount(runtime, signedInUserOf(request).userId);
       if (account === undefined) throw new AppError("UNAUTHORIZED");
       return { id: account.id, email: account.email, createdAt: account.createdAt.toISOString() };
-    }, { policy: ME }),
+    },
+    { policy: ME },
+  ),
 );

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
-import { type IdentityTestApp, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
+import { type IdentityTestApp, openIdentityTestApp, stableErrorOf, type TestUser } from "../test/identity-client.ts";
 
 describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
   let harness: IdentityTestApp;
@@ -9,11 +9,16 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
   });
   afterAll(() => harness.runtime.close());
 
-  const call = (method: string, path: string, user: TestUser, body?: unknown) => harness.client.call(method, path, { token: user.token, body });
+  const call = (method: string, path: string, user: TestUser, body?: unknown) =>
+    harness.client.call(method, path, { token: user.token, body });
   const codeOf = async (response: Response) => (await stableErrorOf(response)).error.code;
   /** An organization with an owner, an admin and a plain member. */
   const team = async () => {
-    const [owner, admin, member] = [await harness.client.createUser(), await harness.client.createUser(), await harness.client.createUser()];
+    const [owner, admin, member] = [
+      await harness.client.createUser(),
+      await harness.client.createUser(),
+      await harness.client.createUser(),
+    ];
     const orgId = await harness.client.createOrg(owner);
     await harness.client.addMember(owner, orgId, admin, "admin");
     await harness.client.addMember(owner, orgId, member, "member");
@@ -36,7 +41,12 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
       ["PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, { role: "root" }],
     ];
     for (const [method, path, body] of cases) {
-      expect({ method, path, body, code: await codeOf(await call(method, path, owner, body)) }).toEqual({ method, path, body, code: "VALIDATION_FAILED" });
+      expect({ method, path, body, code: await codeOf(await call(method, path, owner, body)) }).toEqual({
+        method,
+        path,
+        body,
+        code: "VALIDATION_FAILED",
+      });
     }
   });
 
@@ -50,24 +60,43 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
     ];
     for (const [method, path, body] of refused) {
       const response = await call(method, path, owner, body);
-      expect({ method, path, status: response.status, code: await codeOf(response) }).toEqual({ method, path, status: 400, code: "BAD_REQUEST" });
+      expect({ method, path, status: response.status, code: await codeOf(response) }).toEqual({
+        method,
+        path,
+        status: 400,
+        code: "BAD_REQUEST",
+      });
     }
     const { orgs } = (await (await call("GET", "/v1/orgs", owner)).json()) as { orgs: { id: string; name: string }[] };
     expect(orgs.map((org) => [org.id, org.name])).toEqual([[orgId, "Acme"]]);
-    expect(((await (await call("GET", `/v1/orgs/${orgId}/keys`, owner)).json()) as { keys: unknown[] }).keys).toEqual([]);
+    expect(((await (await call("GET", `/v1/orgs/${orgId}/keys`, owner)).json()) as { keys: unknown[] }).keys).toEqual(
+      [],
+    );
   });
 
   test("adding an unknown user is 404; adding a member twice is 409", async () => {
     const { orgId, owner, member } = await team();
-    expect(await codeOf(await call("POST", `/v1/orgs/${orgId}/members`, owner, { userId: crypto.randomUUID(), role: "member" }))).toBe("NOT_FOUND");
-    expect(await codeOf(await call("POST", `/v1/orgs/${orgId}/members`, owner, { email: "nobody@example.com", role: "member" }))).toBe("NOT_FOUND");
-    expect(await codeOf(await call("POST", `/v1/orgs/${orgId}/members`, owner, { userId: member.userId, role: "admin" }))).toBe("CONFLICT");
+    expect(
+      await codeOf(
+        await call("POST", `/v1/orgs/${orgId}/members`, owner, { userId: crypto.randomUUID(), role: "member" }),
+      ),
+    ).toBe("NOT_FOUND");
+    expect(
+      await codeOf(
+        await call("POST", `/v1/orgs/${orgId}/members`, owner, { email: "nobody@example.com", role: "member" }),
+      ),
+    ).toBe("NOT_FOUND");
+    expect(
+      await codeOf(await call("POST", `/v1/orgs/${orgId}/members`, owner, { userId: member.userId, role: "admin" })),
+    ).toBe("CONFLICT");
   });
 
   test("changing or removing someone who is not a member is 404", async () => {
     const { orgId, owner } = await team();
     const stranger = await harness.client.createUser();
-    expect(await codeOf(await call("PATCH", `/v1/orgs/${orgId}/members/${stranger.userId}`, owner, { role: "admin" }))).toBe("NOT_FOUND");
+    expect(
+      await codeOf(await call("PATCH", `/v1/orgs/${orgId}/members/${stranger.userId}`, owner, { role: "admin" })),
+    ).toBe("NOT_FOUND");
     expect(await codeOf(await call("DELETE", `/v1/orgs/${orgId}/members/${stranger.userId}`, owner))).toBe("NOT_FOUND");
   });
 
@@ -88,15 +117,24 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
     ];
     for (const [user, method, path, body] of forbidden) {
       const role = user === member ? "member" : "admin";
-      expect({ role, method, path, code: await codeOf(await call(method, path, user, body)) }).toEqual({ role, method, path, code: "FORBIDDEN" });
+      expect({ role, method, path, code: await codeOf(await call(method, path, user, body)) }).toEqual({
+        role,
+        method,
+        path,
+        code: "FORBIDDEN",
+      });
     }
     // Admins do manage members and admins.
-    expect((await call("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, admin, { role: "admin" })).status).toBe(200);
+    expect((await call("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, admin, { role: "admin" })).status).toBe(
+      200,
+    );
   });
 
   test("the last owner can be neither demoted nor removed, not even by themself (409)", async () => {
     const { orgId, owner } = await team();
-    expect(await codeOf(await call("PATCH", `/v1/orgs/${orgId}/members/${owner.userId}`, owner, { role: "admin" }))).toBe("CONFLICT");
+    expect(
+      await codeOf(await call("PATCH", `/v1/orgs/${orgId}/members/${owner.userId}`, owner, { role: "admin" })),
+    ).toBe("CONFLICT");
     expect(await codeOf(await call("DELETE", `/v1/orgs/${orgId}/members/${owner.userId}`, owner))).toBe("CONFLICT");
     expect((await call("GET", `/v1/orgs/${orgId}`, owner)).status).toBe(200);
   });
@@ -113,7 +151,9 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
       // The loser is either refused as the last owner (409) or, demoted first, no longer allowed to (403).
       expect(statuses[0]).toBe(200);
       expect([403, 409]).toContain(statuses[1] ?? 0);
-      const { members } = (await (await call("GET", `/v1/orgs/${orgId}/members`, owner)).json()) as { members: { role: string }[] };
+      const { members } = (await (await call("GET", `/v1/orgs/${orgId}/members`, owner)).json()) as {
+        members: { role: string }[];
+      };
       expect(members.filter((m) => m.role === "owner")).toHaveLength(1);
     }
   });

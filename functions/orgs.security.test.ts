@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DATABASE_BACKENDS } from "../test/backends.ts";
-import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../test/identity-client.ts";
+import {
+  type IdentityTestApp,
+  type IssuedKey,
+  openIdentityTestApp,
+  stableErrorOf,
+  type TestUser,
+} from "../test/identity-client.ts";
 
 describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
   let harness: IdentityTestApp;
@@ -22,7 +28,8 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
   });
   afterAll(() => harness.runtime.close());
 
-  const call = (method: string, path: string, token: string, body?: unknown) => harness.client.call(method, path, { token, body });
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    harness.client.call(method, path, { token, body });
 
   test("a user of org A gets org B and its members answered exactly like an organization that does not exist", async () => {
     const missing = crypto.randomUUID();
@@ -36,12 +43,22 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
     ];
     for (const [method, suffix, body] of pairs) {
       const answer = await stableErrorOf(await call(method, `/v1/orgs/${orgB}${suffix}`, ownerA.token, body));
-      expect({ method, suffix, answer }).toEqual({ method, suffix, answer: await stableErrorOf(await call(method, `/v1/orgs/${missing}${suffix}`, ownerA.token, body)) });
+      expect({ method, suffix, answer }).toEqual({
+        method,
+        suffix,
+        answer: await stableErrorOf(await call(method, `/v1/orgs/${missing}${suffix}`, ownerA.token, body)),
+      });
       expect(answer).toEqual({ status: 404, error: { code: "NOT_FOUND", message: "No such organization." } });
     }
-    const org = await harness.client.expectJson<{ name: string }>(await call("GET", `/v1/orgs/${orgB}`, ownerB.token), 200);
+    const org = await harness.client.expectJson<{ name: string }>(
+      await call("GET", `/v1/orgs/${orgB}`, ownerB.token),
+      200,
+    );
     expect(org.name).toBe("Tenant B");
-    const { members } = await harness.client.expectJson<{ members: unknown[] }>(await call("GET", `/v1/orgs/${orgB}/members`, ownerB.token), 200);
+    const { members } = await harness.client.expectJson<{ members: unknown[] }>(
+      await call("GET", `/v1/orgs/${orgB}/members`, ownerB.token),
+      200,
+    );
     expect(members).toHaveLength(2);
   });
 
@@ -62,10 +79,9 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
 
   test("a key's change is audited under the key, not a user", async () => {
     await call("PATCH", `/v1/orgs/${orgA}`, keyA.key, { name: "Renamed by key" });
-    const { events } = await harness.client.expectJson<{ events: { action: string; actor: { type: string; id: string } }[] }>(
-      await call("GET", `/v1/orgs/${orgA}/audit?action=org.updated&limit=1`, ownerA.token),
-      200,
-    );
+    const { events } = await harness.client.expectJson<{
+      events: { action: string; actor: { type: string; id: string } }[];
+    }>(await call("GET", `/v1/orgs/${orgA}/audit?action=org.updated&limit=1`, ownerA.token), 200);
     expect(events[0]?.actor).toEqual({ type: "api_key", id: keyA.id });
   });
 
@@ -74,7 +90,11 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
     await harness.client.addMember(ownerA, orgA, leaving, "admin");
     expect((await call("GET", `/v1/orgs/${orgA}`, leaving.token)).status).toBe(200);
     expect((await call("DELETE", `/v1/orgs/${orgA}/members/${leaving.userId}`, ownerA.token)).status).toBe(204);
-    for (const [method, path] of [["GET", `/v1/orgs/${orgA}`], ["GET", `/v1/orgs/${orgA}/members`], ["GET", `/v1/orgs/${orgA}/keys`]] as const) {
+    for (const [method, path] of [
+      ["GET", `/v1/orgs/${orgA}`],
+      ["GET", `/v1/orgs/${orgA}/members`],
+      ["GET", `/v1/orgs/${orgA}/keys`],
+    ] as const) {
       expect((await call(method, path, leaving.token)).status).toBe(404);
     }
   });
@@ -89,6 +109,9 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
 
   test("a forged access token is the plain 401", async () => {
     const forged = `${ownerA.token.slice(0, -4)}AAAA`;
-    expect(await stableErrorOf(await call("GET", `/v1/orgs/${orgA}`, forged))).toEqual({ status: 401, error: { code: "UNAUTHORIZED", message: "Authentication is required." } });
+    expect(await stableErrorOf(await call("GET", `/v1/orgs/${orgA}`, forged))).toEqual({
+      status: 401,
+      error: { code: "UNAUTHORIZED", message: "Authentication is required." },
+    });
   });
 });

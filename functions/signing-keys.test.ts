@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { identityOf } from "../lib/auth/identity.ts";
 import { auditEvents, signingKeys as signingKeysTable } from "../lib/db/schema/index.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
-import { type TestRuntime, openTestRuntime } from "../test/backends.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import signingKeys from "./signing-keys.ts";
 
 const ADMIN_TOKEN = "admin-token-0123456789-0123456789-abcdef";
@@ -18,7 +18,12 @@ describe("POST /admin/signing-keys/rotate", () => {
   afterAll(() => runtime.close());
 
   const rotate = (authorization?: string) =>
-    app.fetch(new Request("http://localhost/admin/signing-keys/rotate", { method: "POST", headers: authorization === undefined ? {} : { authorization, "user-agent": "ops-cli/1.0" } }));
+    app.fetch(
+      new Request("http://localhost/admin/signing-keys/rotate", {
+        method: "POST",
+        headers: authorization === undefined ? {} : { authorization, "user-agent": "ops-cli/1.0" },
+      }),
+    );
 
   test("refuses callers without the admin token and rotates nothing", async () => {
     const before = await runtime.db.primary.select().from(signingKeysTable);
@@ -41,8 +46,17 @@ describe("POST /admin/signing-keys/rotate", () => {
     expect(before.verificationKeys.has(body.current)).toBe(true);
     expect((await identityOf(runtime).keyRing.get()).signingKid).toBe(body.current);
 
-    const [event] = await runtime.db.primary.select().from(auditEvents).where(eq(auditEvents.action, "signing_key.rotated"));
-    expect(event).toMatchObject({ actorType: "admin", targetType: "signing_key", targetId: body.current, userAgent: "ops-cli/1.0", metadata: { next: body.next, retired: [] } });
+    const [event] = await runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "signing_key.rotated"));
+    expect(event).toMatchObject({
+      actorType: "admin",
+      targetType: "signing_key",
+      targetId: body.current,
+      userAgent: "ops-cli/1.0",
+      metadata: { next: body.next, retired: [] },
+    });
     expect(event?.requestId).toBe(response.headers.get("x-request-id"));
   });
 
@@ -50,7 +64,9 @@ describe("POST /admin/signing-keys/rotate", () => {
     const first = (await (await rotate(`Bearer ${ADMIN_TOKEN}`)).json()) as { current: string; next: string };
     const second = (await (await rotate(`Bearer ${ADMIN_TOKEN}`)).json()) as { current: string };
     expect(second.current).toBe(first.next);
-    const states = (await runtime.db.primary.select({ state: signingKeysTable.state }).from(signingKeysTable)).map((row) => row.state);
+    const states = (await runtime.db.primary.select({ state: signingKeysTable.state }).from(signingKeysTable)).map(
+      (row) => row.state,
+    );
     expect(states.filter((state) => state === "current")).toHaveLength(1);
   });
 });

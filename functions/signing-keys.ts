@@ -2,9 +2,9 @@
 import { Elysia } from "elysia";
 import { adminActorOf } from "../lib/audit/admin-actor.ts";
 import { rotateRuntimeSigningKeys } from "../lib/auth/signing-key-rotation.ts";
+import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
 
 const ROTATE: RoutePolicy = {
   access: "admin",
@@ -14,10 +14,15 @@ const ROTATE: RoutePolicy = {
 };
 
 export default defineRouteGroup("signing-keys", (runtime) =>
-  new Elysia({ name: "signing-keys" })
-    .use(policyPlugin)
-    .post("/admin/signing-keys/rotate", async ({ request }) => {
-      const { current, next, retired } = await rotateRuntimeSigningKeys(runtime, { actor: adminActorOf(request), request });
+  new Elysia({ name: "signing-keys" }).use(policyPlugin).post(
+    "/admin/signing-keys/rotate",
+    async ({ request }) => {
+      const { current, next, retired } = await rotateRuntimeSigningKeys(runtime, {
+        actor: adminActorOf(request),
+        request,
+      });
       return { current, next, retired };
-    }, { policy: ROTATE }),
+    },
+    { policy: ROTATE },
+  ),
 );

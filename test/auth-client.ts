@@ -6,8 +6,8 @@ import { expect } from "bun:test";
 import { createAuthRoutes } from "../functions/auth.ts";
 import me from "../functions/me.ts";
 import type { PasswordHashingOptions } from "../lib/auth/password-hashing.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
-import { type DatabaseBackend, type StoreBackend, type TestRuntime, openTestRuntime } from "./backends.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
 
 /** Far below the production cost (see password-hashing.ts), to keep the suite quick. */
 export const FAST_HASHING: PasswordHashingOptions = { memoryCost: 1_024, timeCost: 1 };
@@ -21,7 +21,13 @@ export interface Tokens {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: { fields?: { path: string; message: string }[] }; requestId: string; timestamp: string };
+  error: {
+    code: string;
+    message: string;
+    details?: { fields?: { path: string; message: string }[] };
+    requestId: string;
+    timestamp: string;
+  };
 }
 
 export interface CallOptions {
@@ -42,7 +48,13 @@ export function authClient(app: RampartApp) {
     if (options.body !== undefined) headers["content-type"] = "application/json";
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     if (options.userAgent !== undefined) headers["user-agent"] = options.userAgent;
-    return app.fetch(new Request(`http://localhost${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
+    return app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      }),
+    );
   };
   const tokensFrom = async (response: Response, status: number): Promise<Tokens> => {
     const text = await response.text();
@@ -51,13 +63,18 @@ export function authClient(app: RampartApp) {
   };
   return {
     call,
-    async signUp(email: string = freshEmail(), password: string = PASSWORD, options: CallOptions = {}): Promise<Tokens> {
+    async signUp(
+      email: string = freshEmail(),
+      password: string = PASSWORD,
+      options: CallOptions = {},
+    ): Promise<Tokens> {
       return tokensFrom(await call("POST", "/v1/auth/signup", { ...options, body: { email, password } }), 201);
     },
     async logIn(email: string, password: string = PASSWORD, options: CallOptions = {}): Promise<Tokens> {
       return tokensFrom(await call("POST", "/v1/auth/login", { ...options, body: { email, password } }), 200);
     },
-    refresh: (refreshToken: string, options: CallOptions = {}) => call("POST", "/v1/auth/refresh", { ...options, body: { refreshToken } }),
+    refresh: (refreshToken: string, options: CallOptions = {}) =>
+      call("POST", "/v1/auth/refresh", { ...options, body: { refreshToken } }),
     async refreshed(refreshToken: string): Promise<Tokens> {
       return tokensFrom(await call("POST", "/v1/auth/refresh", { body: { refreshToken } }), 200);
     },
@@ -81,7 +98,12 @@ export interface AuthTestOptions {
 }
 
 /** A runtime with the auth and me routes, trusting one X-Forwarded-For hop. */
-export async function openAuthTestApp({ database, store, env = {}, hashing = FAST_HASHING }: AuthTestOptions = {}): Promise<AuthTestApp> {
+export async function openAuthTestApp({
+  database,
+  store,
+  env = {},
+  hashing = FAST_HASHING,
+}: AuthTestOptions = {}): Promise<AuthTestApp> {
   const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ...env } });
   const app = buildApp(runtime, [createAuthRoutes({ passwordHashing: hashing }), me]);
   return { runtime, app, client: authClient(app) };

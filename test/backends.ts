@@ -10,9 +10,9 @@ import type { Database } from "../lib/db/database.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPglite } from "../lib/db/pglite.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
-import { type Logger, createLogger, createMemorySink } from "../lib/log/logger.ts";
+import { createLogger, createMemorySink, type Logger } from "../lib/log/logger.ts";
 import { createBreaker } from "../lib/resilience/breaker.ts";
-import { type Runtime, openRuntime } from "../lib/runtime/runtime.ts";
+import { openRuntime, type Runtime } from "../lib/runtime/runtime.ts";
 import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import type { Store } from "../lib/store/store.ts";
@@ -28,7 +28,8 @@ export const BACKEND_HOOK_TIMEOUT_MS = 30_000;
 export type DatabaseBackend = "pglite" | "neon" | "postgres";
 export type StoreBackend = "memory" | "upstash";
 
-export const DATABASE_BACKENDS: DatabaseBackend[] = TEST_POSTGRES_URL === undefined ? ["pglite"] : ["pglite", "neon", "postgres"];
+export const DATABASE_BACKENDS: DatabaseBackend[] =
+  TEST_POSTGRES_URL === undefined ? ["pglite"] : ["pglite", "neon", "postgres"];
 export const STORE_BACKENDS: StoreBackend[] = TEST_REDIS_URL === undefined ? ["memory"] : ["memory", "upstash"];
 
 const quietLogger = createLogger({ sink: () => {} });
@@ -59,7 +60,11 @@ export async function neonProxyAddress(): Promise<string> {
   return `127.0.0.1:${(await neonProxy).port}`;
 }
 
-export async function openTestDatabase(backend: DatabaseBackend, logger: Logger = quietLogger, url?: string): Promise<Database> {
+export async function openTestDatabase(
+  backend: DatabaseBackend,
+  logger: Logger = quietLogger,
+  url?: string,
+): Promise<Database> {
   if (backend === "pglite") return openPglite(undefined, await pgliteTemplate());
   const scratch = url === undefined ? await createScratchDatabase() : undefined;
   const connection = url ?? (scratch as { url: string }).url;
@@ -78,7 +83,10 @@ export async function openTestDatabase(backend: DatabaseBackend, logger: Logger 
 
 /** The URL of an Upstash-compatible gateway over `redisUrl` (one shared gateway for TEST_REDIS_URL). */
 export async function upstashGatewayUrl(redisUrl: string = TEST_REDIS_URL ?? ""): Promise<string> {
-  const start = () => import("../tools/upstash-gateway.ts").then(({ startUpstashGateway }) => startUpstashGateway({ redisUrl, token: GATEWAY_TOKEN }));
+  const start = () =>
+    import("../tools/upstash-gateway.ts").then(({ startUpstashGateway }) =>
+      startUpstashGateway({ redisUrl, token: GATEWAY_TOKEN }),
+    );
   if (redisUrl !== TEST_REDIS_URL) return (await start()).url;
   gateway ??= start();
   return (await gateway).url;

@@ -30,7 +30,8 @@ export function builtVercelOutput(): Promise<VercelBuild> {
     });
     const stderr = await new Response(build.stderr).text();
     const exitCode = await build.exited;
-    const functions = exitCode === 0 ? readdirSync(join(VERCEL_OUTPUT_DIR, "functions")).map((dir) => basename(dir, ".func")) : [];
+    const functions =
+      exitCode === 0 ? readdirSync(join(VERCEL_OUTPUT_DIR, "functions")).map((dir) => basename(dir, ".func")) : [];
     return { exitCode, stderr, functions };
   })();
   return vercel;

@@ -4,13 +4,20 @@
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { TEST_POSTGRES_URL, TEST_REDIS_URL } from "./backends.ts";
-import { type RouteSecurityFixture, describeCommonRouteSecurity, openRouteSecurityFixture } from "./common-route-security.ts";
+import {
+  describeCommonRouteSecurity,
+  openRouteSecurityFixture,
+  type RouteSecurityFixture,
+} from "./common-route-security.ts";
 
 // A route's guess-budget test makes 32 requests; each is quick, but the machine may be loaded.
 setDefaultTimeout(30_000);
 
-const fixtures: { label: string; fixture: RouteSecurityFixture }[] = [{ label: "pglite", fixture: await openRouteSecurityFixture("pglite", "memory") }];
-if (TEST_POSTGRES_URL !== undefined && TEST_REDIS_URL !== undefined) fixtures.push({ label: "postgres+redis", fixture: await openRouteSecurityFixture("postgres", "upstash") });
+const fixtures: { label: string; fixture: RouteSecurityFixture }[] = [
+  { label: "pglite", fixture: await openRouteSecurityFixture("pglite", "memory") },
+];
+if (TEST_POSTGRES_URL !== undefined && TEST_REDIS_URL !== undefined)
+  fixtures.push({ label: "postgres+redis", fixture: await openRouteSecurityFixture("postgres", "upstash") });
 afterAll(() => Promise.all(fixtures.map(({ fixture }) => fixture.close())));
 
 const routes = fixtures[0]?.fixture.app.routes.routes ?? [];
@@ -18,7 +25,8 @@ const routes = fixtures[0]?.fixture.app.routes.routes ?? [];
 describe("the common route security suite", () => {
   test("covers every route of every group in functions/, public ones included", () => {
     const paths = new Set(routes.map((route) => route.path));
-    for (const path of ["/v1/auth/login", "/v1/orgs/:orgId/keys", "/admin/settings", "/cron/:job", "/health/ready"]) expect(paths).toContain(path);
+    for (const path of ["/v1/auth/login", "/v1/orgs/:orgId/keys", "/admin/settings", "/cron/:job", "/health/ready"])
+      expect(paths).toContain(path);
   });
 });
 

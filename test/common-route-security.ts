@@ -7,20 +7,20 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { ACCESS_TOKEN_TYPE } from "../lib/auth/access-tokens.ts";
-import { createApiKey, revokeApiKey } from "../lib/auth/api-keys.ts";
-import { API_KEY_SCOPES, type ApiKeyScope } from "../lib/core/api-key-scopes.ts";
 import { createApiKeyFormat } from "../lib/auth/api-key-format.ts";
+import { createApiKey, revokeApiKey } from "../lib/auth/api-keys.ts";
 import { identityOf } from "../lib/auth/identity.ts";
-import type { OrgRole } from "../lib/core/org-roles.ts";
 import { SIGNING_ALGORITHM } from "../lib/auth/signing-keys.ts";
+import { API_KEY_SCOPES, type ApiKeyScope } from "../lib/core/api-key-scopes.ts";
+import type { OrgRole } from "../lib/core/org-roles.ts";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "../lib/guards/auth-failure-limit.ts";
 import type { RampartApp } from "../lib/http/app.ts";
+import { buildApp } from "../lib/http/app.ts";
 import type { RouteEntry } from "../lib/http/route-table.ts";
 import { loadRouteGroups } from "../tools/route-groups.ts";
-import { buildApp } from "../lib/http/app.ts";
-import { type DatabaseBackend, type StoreBackend, type TestRuntime, openTestRuntime } from "./backends.ts";
+import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
 import { type CountedRuntime, withCountedQueries } from "./counting-db.ts";
-import { ADMIN_TOKEN, type TestUser, identityClient } from "./identity-client.ts";
+import { ADMIN_TOKEN, identityClient, type TestUser } from "./identity-client.ts";
 
 export const CRON_SECRET = "cron-secret-0123456789abcdef";
 
@@ -78,17 +78,29 @@ export interface RouteSecurityFixture {
 }
 
 /** One runtime and one app with every route group in functions/, and the callers the suite needs. */
-export async function openRouteSecurityFixture(database: DatabaseBackend = "pglite", store: StoreBackend = "memory"): Promise<RouteSecurityFixture> {
+export async function openRouteSecurityFixture(
+  database: DatabaseBackend = "pglite",
+  store: StoreBackend = "memory",
+): Promise<RouteSecurityFixture> {
   const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ADMIN_TOKEN, CRON_SECRET } });
   const counted = withCountedQueries(runtime);
   const app = buildApp(counted.runtime, await loadRouteGroups());
   const client = identityClient(counted.runtime as TestRuntime, app);
-  const [owner, member, outsider, otherOwner] = [await client.createUser(), await client.createUser(), await client.createUser(), await client.createUser()];
+  const [owner, member, outsider, otherOwner] = [
+    await client.createUser(),
+    await client.createUser(),
+    await client.createUser(),
+    await client.createUser(),
+  ];
   const org = await client.createOrg(owner, "Tenant A");
   const otherOrg = await client.createOrg(otherOwner, "Tenant B");
   await client.addMember(owner, org, member, "member");
-  const issue = async (orgId: string, by: TestUser, scopes: ApiKeyScope[]) => (await createApiKey(runtime, { type: "user", id: by.userId }, orgId, { name: "suite", scopes })).key;
-  const revoked = await createApiKey(runtime, { type: "user", id: owner.userId }, org, { name: "revoked", scopes: [...API_KEY_SCOPES] });
+  const issue = async (orgId: string, by: TestUser, scopes: ApiKeyScope[]) =>
+    (await createApiKey(runtime, { type: "user", id: by.userId }, orgId, { name: "suite", scopes })).key;
+  const revoked = await createApiKey(runtime, { type: "user", id: owner.userId }, org, {
+    name: "revoked",
+    scopes: [...API_KEY_SCOPES],
+  });
   await revokeApiKey(runtime, { type: "user", id: owner.userId }, org, revoked.id);
   const keysWithout = new Map<string, Promise<string>>();
   return {
@@ -148,7 +160,12 @@ const HEADERS = {
 
 /** The headers every answer carries, errors included; an error is never cached. */
 export function expectSecurityHeaders(route: RouteEntry, response: Response): void {
-  const seen = Object.fromEntries([...Object.keys(HEADERS), "content-security-policy", "cache-control"].map((name) => [name, response.headers.get(name)]));
+  const seen = Object.fromEntries(
+    [...Object.keys(HEADERS), "content-security-policy", "cache-control"].map((name) => [
+      name,
+      response.headers.get(name),
+    ]),
+  );
   const csp = route.policy.headers["content-security-policy"] ?? "default-src 'none'; frame-ancestors 'none'";
   const cache = response.status >= 400 ? "no-store" : route.policy.cache;
   expect({ status: response.status, headers: seen }).toEqual({
@@ -172,7 +189,11 @@ interface Call {
  * The common tests for each route, one describe per route. `fixture` is read when the tests run; the
  * routes are needed when they are collected.
  */
-export function describeCommonRouteSecurity(label: string, routes: readonly RouteEntry[], fixture: () => RouteSecurityFixture): void {
+export function describeCommonRouteSecurity(
+  label: string,
+  routes: readonly RouteEntry[],
+  fixture: () => RouteSecurityFixture,
+): void {
   const budget = DEFAULT_AUTH_FAILURE_LIMIT.limit;
   for (const route of routes) {
     describe(`${label}: ${route.key} (${route.policy.access})`, () => {
@@ -182,13 +203,25 @@ export function describeCommonRouteSecurity(label: string, routes: readonly Rout
         if (authorization !== undefined) headers.authorization = authorization;
         if (body !== undefined) headers["content-type"] = "application/json";
         const url = `http://localhost${path ?? concretePath(route, org)}`;
-        const response = await app.fetch(new Request(url, { method: route.method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
+        const response = await app.fetch(
+          new Request(url, {
+            method: route.method,
+            headers,
+            body: body === undefined ? undefined : JSON.stringify(body),
+          }),
+        );
         expectSecurityHeaders(route, response);
         return response;
       };
-      const codeOf = async (response: Response) => ({ status: response.status, code: ((await response.json()) as { error?: { code: string } }).error?.code });
+      const codeOf = async (response: Response) => ({
+        status: response.status,
+        code: ((await response.json()) as { error?: { code: string } }).error?.code,
+      });
       const refused = async (authorization: string | undefined, status: number, code: string) =>
-        expect({ authorization, answer: await codeOf(await call({ authorization })) }).toEqual({ authorization, answer: { status, code } });
+        expect({ authorization, answer: await codeOf(await call({ authorization })) }).toEqual({
+          authorization,
+          answer: { status, code },
+        });
       const bodyFor = (): unknown => SAMPLE_BODIES[route.key]?.() ?? (route.policy.bodyLimitBytes > 0 ? {} : undefined);
       const access = route.policy.access;
 
@@ -200,10 +233,18 @@ export function describeCommonRouteSecurity(label: string, routes: readonly Rout
         return;
       }
 
-      test("no credentials: 401, with the security headers and no-store", () => refused(undefined, 401, "UNAUTHORIZED"));
+      test("no credentials: 401, with the security headers and no-store", () =>
+        refused(undefined, 401, "UNAUTHORIZED"));
 
       test("a malformed Authorization header: 401", async () => {
-        for (const authorization of ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc", "Bearer a b c", `Bearer ${"x".repeat(5_000)}`]) {
+        for (const authorization of [
+          "Bearer",
+          "Bearer ",
+          "Basic dXNlcjpwYXNz",
+          "Token abc",
+          "Bearer a b c",
+          `Bearer ${"x".repeat(5_000)}`,
+        ]) {
           await refused(authorization, 401, "UNAUTHORIZED");
         }
       });
@@ -217,7 +258,8 @@ export function describeCommonRouteSecurity(label: string, routes: readonly Rout
 
       test("an expired, forged or garbage access token: 401", async () => {
         const { expiredToken, owner } = fixture();
-        for (const token of [expiredToken, `${owner.token.slice(0, -4)}AAAA`, "not.a.jwt", "eyJhbGciOiJub25lIn0.e30."]) await refused(`Bearer ${token}`, 401, "UNAUTHORIZED");
+        for (const token of [expiredToken, `${owner.token.slice(0, -4)}AAAA`, "not.a.jwt", "eyJhbGciOiJub25lIn0.e30."])
+          await refused(`Bearer ${token}`, 401, "UNAUTHORIZED");
       });
 
       if (acceptsKeys(route) && route.policy.scopes.length > 0) {
@@ -225,22 +267,30 @@ export function describeCommonRouteSecurity(label: string, routes: readonly Rout
           await refused(`Bearer ${await fixture().keyWithout(route.policy.scopes)}`, 403, "FORBIDDEN");
         });
       } else if (access === "user") {
-        test("an API key holding every scope, on a route for signed-in users only: 403", () => refused(`Bearer ${fixture().fullKey}`, 403, "FORBIDDEN"));
+        test("an API key holding every scope, on a route for signed-in users only: 403", () =>
+          refused(`Bearer ${fixture().fullKey}`, 403, "FORBIDDEN"));
       } else if (access === "admin" || access === "cron") {
         test("an API key holding every scope: 401", () => refused(`Bearer ${fixture().fullKey}`, 401, "UNAUTHORIZED"));
       }
 
       if (access === "admin") {
-        test("a signed-in user who is not an operator: 403", () => refused(`Bearer ${fixture().owner.token}`, 403, "FORBIDDEN"));
+        test("a signed-in user who is not an operator: 403", () =>
+          refused(`Bearer ${fixture().owner.token}`, 403, "FORBIDDEN"));
       } else if (access === "cron") {
-        test("a signed-in user's access token: 401", () => refused(`Bearer ${fixture().owner.token}`, 401, "UNAUTHORIZED"));
+        test("a signed-in user's access token: 401", () =>
+          refused(`Bearer ${fixture().owner.token}`, 401, "UNAUTHORIZED"));
       }
 
       const role = requiredOrgRoleOf(route);
       if (acceptsUsers(route) && isOrgScoped(route) && role !== undefined && ROLE_RANK[role] > ROLE_RANK.member) {
         test(`a member of the organization without the ${role} role: 403`, async () => {
-          const answer = await codeOf(await call({ authorization: `Bearer ${fixture().member.token}`, body: bodyFor() }));
-          expect({ hint: "a 422 means SAMPLE_BODIES needs this route", answer }).toEqual({ hint: "a 422 means SAMPLE_BODIES needs this route", answer: { status: 403, code: "FORBIDDEN" } });
+          const answer = await codeOf(
+            await call({ authorization: `Bearer ${fixture().member.token}`, body: bodyFor() }),
+          );
+          expect({ hint: "a 422 means SAMPLE_BODIES needs this route", answer }).toEqual({
+            hint: "a 422 means SAMPLE_BODIES needs this route",
+            answer: { status: 403, code: "FORBIDDEN" },
+          });
         });
       }
 
@@ -252,26 +302,44 @@ export function describeCommonRouteSecurity(label: string, routes: readonly Rout
             theirs: await codeOf(await call({ authorization, body: bodyFor() })),
             missing: await codeOf(await call({ authorization, body: bodyFor(), path: missing })),
           };
-          expect({ hint: "a 422 means SAMPLE_BODIES needs this route", answers }).toEqual({ hint: "a 422 means SAMPLE_BODIES needs this route", answers: { theirs: notFound, missing: notFound } });
+          expect({ hint: "a 422 means SAMPLE_BODIES needs this route", answers }).toEqual({
+            hint: "a 422 means SAMPLE_BODIES needs this route",
+            answers: { theirs: notFound, missing: notFound },
+          });
         };
-        if (acceptsKeys(route)) test("another organization's key holding every scope: 404, as for a missing organization", () => sameAsMissing(`Bearer ${fixture().otherOrgKey}`));
-        test("a signed-in user of no organization: 404, as for a missing organization", () => sameAsMissing(`Bearer ${fixture().outsider.token}`));
+        if (acceptsKeys(route))
+          test("another organization's key holding every scope: 404, as for a missing organization", () =>
+            sameAsMissing(`Bearer ${fixture().otherOrgKey}`));
+        test("a signed-in user of no organization: 404, as for a missing organization", () =>
+          sameAsMissing(`Bearer ${fixture().outsider.token}`));
       }
 
       test(`${budget} wrong credentials from one address, then 429 before any lookup`, async () => {
         const ip = freshIp();
         const { runtime, counted } = fixture();
         // Admin and cron routes take a secret; the others are guessed at with API keys, each a lookup.
-        const wrong = () => (access === "admin" || access === "cron" ? `Bearer wrong-secret-${crypto.randomUUID()}` : `Bearer ${createApiKeyFormat(runtime.config.auth.apiKeyPrefix).generate().key}`);
+        const wrong = () =>
+          access === "admin" || access === "cron"
+            ? `Bearer wrong-secret-${crypto.randomUUID()}`
+            : `Bearer ${createApiKeyFormat(runtime.config.auth.apiKeyPrefix).generate().key}`;
         const statuses: number[] = [];
         // The budget is a sliding window: a run that straddles a window edge has its earlier part weighted
         // down (rounded down, as @upstash/ratelimit does), so one more guess may pass before the 429.
-        while (statuses.at(-1) !== 429 && statuses.length <= budget + 1) statuses.push((await call({ authorization: wrong(), ip })).status);
+        while (statuses.at(-1) !== 429 && statuses.length <= budget + 1)
+          statuses.push((await call({ authorization: wrong(), ip })).status);
         const refusedFirst = statuses.indexOf(429);
-        expect({ statuses, refusedAfter: [budget, budget + 1].includes(refusedFirst), before: new Set(statuses.slice(0, refusedFirst)) }).toMatchObject({ refusedAfter: true, before: new Set([401]) });
+        expect({
+          statuses,
+          refusedAfter: [budget, budget + 1].includes(refusedFirst),
+          before: new Set(statuses.slice(0, refusedFirst)),
+        }).toMatchObject({ refusedAfter: true, before: new Set([401]) });
         counted.reset();
         const response = await call({ authorization: wrong(), ip });
-        expect({ status: response.status, retryAfter: response.headers.get("retry-after") !== null, queries: counted.queries() }).toEqual({ status: 429, retryAfter: true, queries: 0 });
+        expect({
+          status: response.status,
+          retryAfter: response.headers.get("retry-after") !== null,
+          queries: counted.queries(),
+        }).toEqual({ status: 429, retryAfter: true, queries: 0 });
       });
     });
   }

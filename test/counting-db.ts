@@ -5,7 +5,16 @@
 import type { Db } from "../lib/db/database.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
 
-const QUERY_METHODS = new Set(["select", "selectDistinct", "selectDistinctOn", "insert", "update", "delete", "execute", "transaction"]);
+const QUERY_METHODS = new Set([
+  "select",
+  "selectDistinct",
+  "selectDistinctOn",
+  "insert",
+  "update",
+  "delete",
+  "execute",
+  "transaction",
+]);
 
 export interface CountedRuntime<R extends Runtime> {
   runtime: R;

@@ -3,7 +3,7 @@
  * inside a transaction or not, the outage counts for the database breaker, and requests work again once
  * it is back. The database sits behind a TCP relay (and, for Neon, a gateway of the test's own) to cut.
  */
-import { describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import postgres from "postgres";
 import orgs from "../functions/orgs.ts";
 import { DATABASE_BREAKER } from "../lib/db/database.ts";
@@ -13,10 +13,10 @@ import { buildApp } from "../lib/http/app.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { DEFAULT_BREAKER_OPTIONS } from "../lib/resilience/breaker.ts";
 import { startNeonWsProxy } from "../tools/neon-ws-proxy.ts";
-import { TEST_POSTGRES_URL, createScratchDatabase, neonProxyAddress, openTestRuntime } from "./backends.ts";
-import { ADMIN_TOKEN, type TestUser, identityClient, stableErrorOf } from "./identity-client.ts";
-import { startTcpRelay } from "./tcp-relay.ts";
+import { createScratchDatabase, neonProxyAddress, openTestRuntime } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
+import { ADMIN_TOKEN, identityClient, stableErrorOf, type TestUser } from "./identity-client.ts";
+import { startTcpRelay } from "./tcp-relay.ts";
 
 type Driver = "neon" | "postgres";
 
@@ -40,12 +40,22 @@ async function openBehindRelay(driver: Driver, wsProxy?: string) {
   target.port = String(relay.port);
   const quiet = createLogger({ sink: () => {} });
   const options = { url: target.toString(), readUrl: undefined };
-  const db = driver === "neon" ? openNeon({ ...options, wsProxy: wsProxy ?? (await neonProxyAddress()) }, quiet) : openPostgres(options, quiet);
+  const db =
+    driver === "neon"
+      ? openNeon({ ...options, wsProxy: wsProxy ?? (await neonProxyAddress()) }, quiet)
+      : openPostgres(options, quiet);
   const runtime = await openTestRuntime({ db, env: { TRUST_PROXY: "1", ADMIN_TOKEN } });
   const client = identityClient(runtime, buildApp(runtime, [orgs]));
   const owner = await client.createUser();
-  const createOrg = (user: TestUser, name: string) => client.call("POST", "/v1/orgs", { token: user.token, body: { name } });
-  const orgNames = async () => (await client.expectJson<{ orgs: { name: string }[] }>(await client.call("GET", "/v1/orgs", { token: owner.token }), 200)).orgs.map((org) => org.name);
+  const createOrg = (user: TestUser, name: string) =>
+    client.call("POST", "/v1/orgs", { token: user.token, body: { name } });
+  const orgNames = async () =>
+    (
+      await client.expectJson<{ orgs: { name: string }[] }>(
+        await client.call("GET", "/v1/orgs", { token: owner.token }),
+        200,
+      )
+    ).orgs.map((org) => org.name);
   return {
     scratch,
     relay,
@@ -57,7 +67,10 @@ async function openBehindRelay(driver: Driver, wsProxy?: string) {
     /** Waits for the database to answer again: the breaker lets a probe through only after its half-open delay. */
     async waitUntilBack(): Promise<void> {
       for (let attempt = 1; ; attempt++) {
-        const answered = await db.ping().then(() => true, (error: unknown) => (attempt === 200 ? Promise.reject(error) : false));
+        const answered = await db.ping().then(
+          () => true,
+          (error: unknown) => (attempt === 200 ? Promise.reject(error) : false),
+        );
         if (answered) return;
         await Bun.sleep(100);
       }
@@ -91,12 +104,18 @@ describeWithServers(["postgres"], "database outage", () => {
       const setup = await openBehindRelay(driver);
       const admin = postgres(setup.scratch.url, { max: 1, onnotice: () => {} });
       try {
-        await admin.unsafe(`create function hold_membership() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(${HOLD_LOCK}); return new; end $$`);
-        await admin.unsafe("create trigger hold_membership before insert on memberships for each row execute function hold_membership()");
+        await admin.unsafe(
+          `create function hold_membership() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(${HOLD_LOCK}); return new; end $$`,
+        );
+        await admin.unsafe(
+          "create trigger hold_membership before insert on memberships for each row execute function hold_membership()",
+        );
         await admin`select pg_advisory_lock(${HOLD_LOCK})`;
         const pending = setup.createOrg("Cut");
         // Cut only once the transaction has begun and is waiting on the lock.
-        const waitingOnLock = async () => (await admin`select 1 from pg_stat_activity where datname = current_database() and wait_event = 'advisory'`).length > 0;
+        const waitingOnLock = async () =>
+          (await admin`select 1 from pg_stat_activity where datname = current_database() and wait_event = 'advisory'`)
+            .length > 0;
         while (!(await waitingOnLock())) await Bun.sleep(20);
         setup.relay.kill();
         expect(await answerOf(await pending)).toEqual(UNAVAILABLE);

@@ -1,15 +1,15 @@
 /** The same migrations, queries and transactions on every database driver Rampart ships. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq, sql } from "drizzle-orm";
 import { BrokenCircuitError } from "cockatiel";
+import { eq, sql } from "drizzle-orm";
 import { DATABASE_BREAKER, type Database } from "../lib/db/database.ts";
-import { AppError } from "../lib/errors/app-error.ts";
-import { toAppError } from "../lib/http/from-framework.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
 import { jobRuns } from "../lib/db/schema/index.ts";
+import { AppError } from "../lib/errors/app-error.ts";
+import { toAppError } from "../lib/http/from-framework.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
-import { DATABASE_BACKENDS, createScratchDatabase, neonProxyAddress, openTestDatabase } from "./backends.ts";
+import { createScratchDatabase, DATABASE_BACKENDS, neonProxyAddress, openTestDatabase } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { startTcpRelay } from "./tcp-relay.ts";
 
@@ -61,7 +61,10 @@ describeWithServers(["postgres"], "read replica", () => {
       const capture = createMemorySink();
       const logger = createLogger({ sink: capture.sink });
       const options = { url: scratch.url, readUrl: deadReplica };
-      const db = driver === "neon" ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, logger) : openPostgres(options, logger);
+      const db =
+        driver === "neon"
+          ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, logger)
+          : openPostgres(options, logger);
       try {
         await db.migrate();
         await db.primary.insert(jobRuns).values({ job: "replica", slot: "1" });
@@ -84,13 +87,18 @@ describeWithServers(["postgres"], "database circuit breaker", () => {
       target.port = String(relay.port);
       const quiet = createLogger({ sink: () => {} });
       const options = { url: target.toString(), readUrl: undefined };
-      const db = driver === "neon" ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, quiet) : openPostgres(options, quiet);
+      const db =
+        driver === "neon"
+          ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, quiet)
+          : openPostgres(options, quiet);
       try {
         await db.migrate();
         await db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" });
         // Unique violations, syntax errors and a failed transaction: answers, not outages.
         for (let i = 0; i < 8; i++) {
-          await expect(Promise.resolve(db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" }))).rejects.toThrow();
+          await expect(
+            Promise.resolve(db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" })),
+          ).rejects.toThrow();
           await expect(Promise.resolve(db.primary.execute(sql.raw("select from nowhere_at_all")))).rejects.toThrow();
           await expect(db.primary.transaction(async (tx) => tx.execute(sql.raw("select 1/0")))).rejects.toThrow();
           // A refused refresh token, say: our own error thrown inside a transaction.
@@ -105,10 +113,14 @@ describeWithServers(["postgres"], "database circuit breaker", () => {
         expect(await db.primary.$count(jobRuns)).toBe(1);
 
         relay.kill();
-        for (let i = 0; i < 8 && db.breaker?.state !== "open"; i++) await db.primary.$count(jobRuns).catch(() => undefined);
+        for (let i = 0; i < 8 && db.breaker?.state !== "open"; i++)
+          await db.primary.$count(jobRuns).catch(() => undefined);
         expect(db.breaker?.state).toBe("open");
         const started = performance.now();
-        const refusal = await Promise.resolve(db.primary.$count(jobRuns)).then(() => undefined, (error: unknown) => error);
+        const refusal = await Promise.resolve(db.primary.$count(jobRuns)).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
         expect((refusal as Error).cause).toBeInstanceOf(BrokenCircuitError);
         expect(toAppError("UNKNOWN", refusal).appError.status).toBe(503);
         expect(performance.now() - started).toBeLessThan(50);

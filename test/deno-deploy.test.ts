@@ -12,13 +12,19 @@ import type { Subprocess } from "bun";
 import authRoutes from "../functions/auth.ts";
 import me from "../functions/me.ts";
 import { loadConfig } from "../lib/config/config.ts";
-import { type ServerlessApp, createServerlessApp } from "../lib/serverless/serverless-app.ts";
-import { PASSWORD, freshEmail, freshIp } from "./auth-client.ts";
+import { createServerlessApp, type ServerlessApp } from "../lib/serverless/serverless-app.ts";
+import { freshEmail, freshIp, PASSWORD } from "./auth-client.ts";
+import {
+  createScratchDatabase,
+  GATEWAY_TOKEN,
+  neonProxyAddress,
+  openTestDatabase,
+  upstashGatewayUrl,
+} from "./backends.ts";
 import { builtDenoBundle } from "./built-bundles.ts";
-import { GATEWAY_TOKEN, createScratchDatabase, neonProxyAddress, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
-import { waitUntilLive } from "./spawned-servers.ts";
 import { freePort } from "./free-port.ts";
+import { waitUntilLive } from "./spawned-servers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 // Building the bundle, starting Deno and hashing at the production cost take seconds.
@@ -29,8 +35,12 @@ const TEST_TIMEOUT_MS = 30_000;
 async function denoExecutable(): Promise<string> {
   const exe = join(ROOT, "node_modules", "deno", "deno");
   if (!existsSync(exe)) {
-    const first = Bun.spawn([join(ROOT, "node_modules", ".bin", "deno"), "--version"], { stdout: "ignore", stderr: "inherit" });
-    if ((await first.exited) !== 0 || !existsSync(exe)) throw new Error("the deno package did not install its executable");
+    const first = Bun.spawn([join(ROOT, "node_modules", ".bin", "deno"), "--version"], {
+      stdout: "ignore",
+      stderr: "inherit",
+    });
+    if ((await first.exited) !== 0 || !existsSync(exe))
+      throw new Error("the deno package did not install its executable");
   }
   return exe;
 }
@@ -39,106 +49,152 @@ interface Tokens {
   accessToken: string;
 }
 
-describeWithServers(["postgres", "redis"], "Deno Deploy bundle under Deno, on Neon and Upstash", ({ beforeAll, afterAll }) => {
-  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-  let deno: Subprocess<"ignore", "ignore", "pipe">;
-  let denoUrl: string;
-  let bun: ServerlessApp;
+describeWithServers(
+  ["postgres", "redis"],
+  "Deno Deploy bundle under Deno, on Neon and Upstash",
+  ({ beforeAll, afterAll }) => {
+    let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+    let deno: Subprocess<"ignore", "ignore", "pipe">;
+    let denoUrl: string;
+    let bun: ServerlessApp;
 
-  // Behind one trusted proxy, so every request can come from an address the shared Redis has not seen.
-  const callDeno = (path: string, init: RequestInit = {}) =>
-    fetch(`${denoUrl}${path}`, { ...init, headers: { "x-forwarded-for": freshIp(), ...(init.headers as Record<string, string>) } });
-  const callBun = (path: string, init: RequestInit = {}) =>
-    bun.fetch(new Request(`https://rampart.example${path}`, { ...init, headers: { "x-forwarded-for": freshIp(), ...(init.headers as Record<string, string>) } }));
-  const credentials = (email: string) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
-  const bearer = (tokens: Tokens) => ({ headers: { authorization: `Bearer ${tokens.accessToken}` } });
-
-  beforeAll(async () => {
-    scratch = await createScratchDatabase();
-    const migrating = await openTestDatabase("postgres", undefined, scratch.url);
-    await migrating.migrate();
-    await migrating.close();
-    const env = {
-      NODE_ENV: "production",
-      DATABASE_URL: scratch.url,
-      NEON_WS_PROXY: await neonProxyAddress(),
-      UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
-      UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-      ENCRYPTION_KEYS: `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
-      TRUST_PROXY: "1",
-      // Dropping the scratch database at the end ends pooled connections, which warns.
-      LOG_LEVEL: "error",
-    };
-    const port = freePort();
-    denoUrl = `http://127.0.0.1:${port}`;
-    deno = Bun.spawn([await denoExecutable(), "run", "--allow-net", "--allow-env", "--unstable-cron", await builtDenoBundle()], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, ...env },
-      stdin: "ignore",
-      stdout: "ignore",
-      stderr: "pipe",
+    // Behind one trusted proxy, so every request can come from an address the shared Redis has not seen.
+    const callDeno = (path: string, init: RequestInit = {}) =>
+      fetch(`${denoUrl}${path}`, {
+        ...init,
+        headers: { "x-forwarded-for": freshIp(), ...(init.headers as Record<string, string>) },
+      });
+    const callBun = (path: string, init: RequestInit = {}) =>
+      bun.fetch(
+        new Request(`https://rampart.example${path}`, {
+          ...init,
+          headers: { "x-forwarded-for": freshIp(), ...(init.headers as Record<string, string>) },
+        }),
+      );
+    const credentials = (email: string) => ({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: PASSWORD }),
     });
-    // Read as it comes, so a full pipe never stalls Deno; shown if it does not start.
-    const stderr = new Response(deno.stderr).text();
-    try {
-      await waitUntilLive(port, 30_000);
-    } catch (error) {
-      deno.kill("SIGKILL");
-      throw new Error(`${String(error)}\n${await stderr}`);
-    }
-    bun = createServerlessApp(loadConfig(env), [authRoutes, me]);
-  }, SETUP_TIMEOUT_MS);
+    const bearer = (tokens: Tokens) => ({ headers: { authorization: `Bearer ${tokens.accessToken}` } });
 
-  afterAll(async () => {
-    deno?.kill("SIGKILL");
-    await deno?.exited;
-    await (await bun?.runtime())?.db.close();
-    await scratch?.drop();
-  });
+    beforeAll(async () => {
+      scratch = await createScratchDatabase();
+      const migrating = await openTestDatabase("postgres", undefined, scratch.url);
+      await migrating.migrate();
+      await migrating.close();
+      const env = {
+        NODE_ENV: "production",
+        DATABASE_URL: scratch.url,
+        NEON_WS_PROXY: await neonProxyAddress(),
+        UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
+        UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
+        ENCRYPTION_KEYS: `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
+        TRUST_PROXY: "1",
+        // Dropping the scratch database at the end ends pooled connections, which warns.
+        LOG_LEVEL: "error",
+      };
+      const port = freePort();
+      denoUrl = `http://127.0.0.1:${port}`;
+      deno = Bun.spawn(
+        [await denoExecutable(), "run", "--allow-net", "--allow-env", "--unstable-cron", await builtDenoBundle()],
+        {
+          cwd: ROOT,
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: process.env.HOME ?? "",
+            DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+            ...env,
+          },
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "pipe",
+        },
+      );
+      // Read as it comes, so a full pipe never stalls Deno; shown if it does not start.
+      const stderr = new Response(deno.stderr).text();
+      try {
+        await waitUntilLive(port, 30_000);
+      } catch (error) {
+        deno.kill("SIGKILL");
+        throw new Error(`${String(error)}\n${await stderr}`);
+      }
+      bun = createServerlessApp(loadConfig(env), [authRoutes, me]);
+    }, SETUP_TIMEOUT_MS);
 
-  test("is ready on the Neon driver and the Upstash store, with the guards' headers", async () => {
-    const response = await callDeno("/health/ready");
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { checks: Record<string, { status: string; driver: string }> };
-    expect(body.checks.database).toMatchObject({ status: "up", driver: "neon" });
-    expect(body.checks.store).toMatchObject({ status: "up", driver: "upstash" });
-    expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
-    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
-  }, TEST_TIMEOUT_MS);
+    afterAll(async () => {
+      deno?.kill("SIGKILL");
+      await deno?.exited;
+      await (await bun?.runtime())?.db.close();
+      await scratch?.drop();
+    });
 
-  test("an account made under Deno signs in under Bun, and one made under Bun signs in under Deno", async () => {
-    const madeUnderDeno = freshEmail();
-    expect((await callDeno("/v1/auth/signup", credentials(madeUnderDeno))).status).toBe(201);
-    const loggedInUnderBun = await callBun("/v1/auth/login", credentials(madeUnderDeno));
-    expect(loggedInUnderBun.status).toBe(200);
+    test(
+      "is ready on the Neon driver and the Upstash store, with the guards' headers",
+      async () => {
+        const response = await callDeno("/health/ready");
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { checks: Record<string, { status: string; driver: string }> };
+        expect(body.checks.database).toMatchObject({ status: "up", driver: "neon" });
+        expect(body.checks.store).toMatchObject({ status: "up", driver: "upstash" });
+        expect(response.headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
+        expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+      },
+      TEST_TIMEOUT_MS,
+    );
 
-    const madeUnderBun = freshEmail();
-    expect((await callBun("/v1/auth/signup", credentials(madeUnderBun))).status).toBe(201);
-    const loggedInUnderDeno = await callDeno("/v1/auth/login", credentials(madeUnderBun));
-    expect(loggedInUnderDeno.status).toBe(200);
+    test(
+      "an account made under Deno signs in under Bun, and one made under Bun signs in under Deno",
+      async () => {
+        const madeUnderDeno = freshEmail();
+        expect((await callDeno("/v1/auth/signup", credentials(madeUnderDeno))).status).toBe(201);
+        const loggedInUnderBun = await callBun("/v1/auth/login", credentials(madeUnderDeno));
+        expect(loggedInUnderBun.status).toBe(200);
 
-    // Each runtime accepts the other's access tokens: one signing key ring, in the database.
-    const meUnderBun = await callBun("/v1/me", bearer((await loggedInUnderDeno.json()) as Tokens));
-    expect(((await meUnderBun.json()) as { email: string }).email).toBe(madeUnderBun);
-    const meUnderDeno = await callDeno("/v1/me", bearer((await loggedInUnderBun.json()) as Tokens));
-    expect(meUnderDeno.status).toBe(200);
-    expect(((await meUnderDeno.json()) as { email: string }).email).toBe(madeUnderDeno);
-  }, TEST_TIMEOUT_MS);
+        const madeUnderBun = freshEmail();
+        expect((await callBun("/v1/auth/signup", credentials(madeUnderBun))).status).toBe(201);
+        const loggedInUnderDeno = await callDeno("/v1/auth/login", credentials(madeUnderBun));
+        expect(loggedInUnderDeno.status).toBe(200);
 
-  test("a wrong password, bad JSON and an unknown route answer 4xx in the envelope, with rate-limit headers", async () => {
-    const email = freshEmail();
-    expect((await callDeno("/v1/auth/signup", credentials(email))).status).toBe(201);
-    const wrong = await callDeno("/v1/auth/login", { ...credentials(email), body: JSON.stringify({ email, password: "not the password at all" }) });
-    expect(wrong.status).toBe(401);
-    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
-    expect(Number(wrong.headers.get("ratelimit-limit"))).toBeGreaterThan(0);
+        // Each runtime accepts the other's access tokens: one signing key ring, in the database.
+        const meUnderBun = await callBun("/v1/me", bearer((await loggedInUnderDeno.json()) as Tokens));
+        expect(((await meUnderBun.json()) as { email: string }).email).toBe(madeUnderBun);
+        const meUnderDeno = await callDeno("/v1/me", bearer((await loggedInUnderBun.json()) as Tokens));
+        expect(meUnderDeno.status).toBe(200);
+        expect(((await meUnderDeno.json()) as { email: string }).email).toBe(madeUnderDeno);
+      },
+      TEST_TIMEOUT_MS,
+    );
 
-    const malformed = await callDeno("/v1/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: '{"email": ' });
-    expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
+    test(
+      "a wrong password, bad JSON and an unknown route answer 4xx in the envelope, with rate-limit headers",
+      async () => {
+        const email = freshEmail();
+        expect((await callDeno("/v1/auth/signup", credentials(email))).status).toBe(201);
+        const wrong = await callDeno("/v1/auth/login", {
+          ...credentials(email),
+          body: JSON.stringify({ email, password: "not the password at all" }),
+        });
+        expect(wrong.status).toBe(401);
+        expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+        expect(Number(wrong.headers.get("ratelimit-limit"))).toBeGreaterThan(0);
 
-    const missing = await callDeno("/v1/nowhere");
-    expect(missing.status).toBe(404);
-    expect(((await missing.json()) as { error: { code: string; requestId: string } }).error).toMatchObject({ code: "NOT_FOUND", requestId: missing.headers.get("x-request-id") ?? "" });
-  }, TEST_TIMEOUT_MS);
-});
+        const malformed = await callDeno("/v1/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"email": ',
+        });
+        expect(malformed.status).toBe(400);
+        expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
+
+        const missing = await callDeno("/v1/nowhere");
+        expect(missing.status).toBe(404);
+        expect(((await missing.json()) as { error: { code: string; requestId: string } }).error).toMatchObject({
+          code: "NOT_FOUND",
+          requestId: missing.headers.get("x-request-id") ?? "",
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+  },
+);

@@ -29,7 +29,11 @@ async function statusesOf(server: SpawnedServer, client: string, count: number):
 function setEmergency(server: SpawnedServer, enabled: boolean): Promise<Response> {
   return fetch(`${server.url}/admin/emergency`, {
     method: "POST",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", "x-forwarded-for": "100.64.0.1" },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      "content-type": "application/json",
+      "x-forwarded-for": "100.64.0.1",
+    },
     body: JSON.stringify({ enabled }),
   });
 }
@@ -40,15 +44,20 @@ describeWithServers(["redis"], "emergency mode across two server processes on on
   let other: SpawnedServer;
 
   beforeAll(async () => {
-    spawned = await spawnServers("test/fixtures/shared-settings-server.ts", 2, {
-      NODE_ENV: "test",
-      LOG_LEVEL: "warn",
-      TRUST_PROXY: "1",
-      ADMIN_TOKEN,
-      SETTINGS_POLL_MS: String(POLL_MS),
-      UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
-      UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-    }, 30_000);
+    spawned = await spawnServers(
+      "test/fixtures/shared-settings-server.ts",
+      2,
+      {
+        NODE_ENV: "test",
+        LOG_LEVEL: "warn",
+        TRUST_PROXY: "1",
+        ADMIN_TOKEN,
+        SETTINGS_POLL_MS: String(POLL_MS),
+        UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
+        UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
+      },
+      30_000,
+    );
     [switcher, other] = spawned.servers as [SpawnedServer, SpawnedServer];
     expect((await setEmergency(switcher, false)).status).toBe(200);
     await Bun.sleep(POLL_MS * 3);

@@ -7,15 +7,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
-import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { requestContextOf } from "../lib/core/request-context.ts";
-import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { MiB, type RoutePolicy } from "../lib/core/route-policy.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
-import { type TestRuntime, openTestRuntime } from "./backends.ts";
+import { openTestRuntime, type TestRuntime } from "./backends.ts";
 
 const APP_ORIGIN = "https://app.example.com";
 const ADMIN_TOKEN = "x".repeat(32);
@@ -23,7 +23,10 @@ const BASE_ENV = { CORS_ORIGINS: APP_ORIGIN, ADMIN_TOKEN };
 const SLOW_ROUTE_DEADLINE_MS = 150;
 
 const open: RoutePolicy = { access: "public", rateLimits: [] };
-const tight: RoutePolicy = { access: "public", rateLimits: [{ name: "tight", limit: 3, windowMs: 60_000, scope: "ip" }] };
+const tight: RoutePolicy = {
+  access: "public",
+  rateLimits: [{ name: "tight", limit: 3, windowMs: 60_000, scope: "ip" }],
+};
 const ThingBody = type({ "+": "reject", name: "string", "count?": "number.integer" });
 
 /** What the handlers saw, so a test can tell whether a guard stopped a request before its handler. */
@@ -33,40 +36,74 @@ const guarded = defineRouteGroup("guarded", () =>
   new Elysia()
     .use(policyPlugin)
     .get("/ok", () => ({ ok: true }), { policy: open })
-    .delete("/things/:id", ({ set }) => {
-      set.status = 204;
-    }, { policy: open })
-    .post("/things", ({ body }) => {
-      handled.things++;
-      return { received: body };
-    }, { policy: { ...open, bodyLimitBytes: 1024 }, body: ThingBody })
-    .post("/bulk", ({ body }) => {
-      handled.bulk++;
-      return { size: JSON.stringify(body).length };
-    }, { policy: open })
+    .delete(
+      "/things/:id",
+      ({ set }) => {
+        set.status = 204;
+      },
+      { policy: open },
+    )
+    .post(
+      "/things",
+      ({ body }) => {
+        handled.things++;
+        return { received: body };
+      },
+      { policy: { ...open, bodyLimitBytes: 1024 }, body: ThingBody },
+    )
+    .post(
+      "/bulk",
+      ({ body }) => {
+        handled.bulk++;
+        return { size: JSON.stringify(body).length };
+      },
+      { policy: open },
+    )
     .get("/limited", () => ({ ok: true }), { policy: tight })
-    .get("/crash", () => {
-      throw new Error("boom");
-    }, { policy: open })
-    .get("/catalog", ({ query }) => {
-      if (query.fail !== undefined) throw new Error("catalog backend failed");
-      return { items: [] };
-    }, { policy: { ...tight, cache: "public, max-age=60" } })
-    .get("/docs", () => ({ html: false }), { policy: { ...open, headers: { "Content-Security-Policy": "default-src 'self'", "X-Robots-Tag": "noindex" } } })
+    .get(
+      "/crash",
+      () => {
+        throw new Error("boom");
+      },
+      { policy: open },
+    )
+    .get(
+      "/catalog",
+      ({ query }) => {
+        if (query.fail !== undefined) throw new Error("catalog backend failed");
+        return { items: [] };
+      },
+      { policy: { ...tight, cache: "public, max-age=60" } },
+    )
+    .get("/docs", () => ({ html: false }), {
+      policy: { ...open, headers: { "Content-Security-Policy": "default-src 'self'", "X-Robots-Tag": "noindex" } },
+    })
     .get("/items/:id", ({ params }) => ({ id: params.id, length: params.id.length }), { policy: open })
-    .get("/admin/stats", () => {
-      handled.admin++;
-      return { stats: true };
-    }, { policy: { access: "admin", rateLimits: [] } })
-    .get("/slow", async ({ request }) => {
-      handled.slowSignal = requestContextOf(request).signal;
-      await Bun.sleep(600);
-      return { finished: true };
-    }, { policy: { ...open, timeout: "cron" } })
-    .get("/patient", async () => {
-      await Bun.sleep(300);
-      return { finished: true };
-    }, { policy: { ...open, timeout: "read" } }),
+    .get(
+      "/admin/stats",
+      () => {
+        handled.admin++;
+        return { stats: true };
+      },
+      { policy: { access: "admin", rateLimits: [] } },
+    )
+    .get(
+      "/slow",
+      async ({ request }) => {
+        handled.slowSignal = requestContextOf(request).signal;
+        await Bun.sleep(600);
+        return { finished: true };
+      },
+      { policy: { ...open, timeout: "cron" } },
+    )
+    .get(
+      "/patient",
+      async () => {
+        await Bun.sleep(300);
+        return { finished: true };
+      },
+      { policy: { ...open, timeout: "read" } },
+    ),
 );
 
 let runtime: TestRuntime;
@@ -78,7 +115,11 @@ async function appWith(env: Record<string, string>) {
   const capture = createMemorySink();
   const base = settingsFromConfig(config);
   const settings = staticSettings({ ...base, timeoutsMs: { ...base.timeoutsMs, cron: SLOW_ROUTE_DEADLINE_MS } });
-  const local = await openRuntime(config, { db: runtime.db, logger: createLogger({ level: "debug", sink: capture.sink }), settings });
+  const local = await openRuntime(config, {
+    db: runtime.db,
+    logger: createLogger({ level: "debug", sink: capture.sink }),
+    settings,
+  });
   return { app: buildApp(local, [guarded]), logLines: capture.lines };
 }
 
@@ -105,11 +146,18 @@ function send(target: RampartApp, path: string, init: RequestInit & { ip?: strin
   return target.fetch(new Request(`http://localhost${path}`, rest), from(ip));
 }
 const postJson = (path: string, body: string, init: RequestInit & { ip?: string } = {}) =>
-  send(app, path, { ...init, method: "POST", body, headers: { "content-type": "application/json", ...(init.headers as Record<string, string>) } });
+  send(app, path, {
+    ...init,
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...(init.headers as Record<string, string>) },
+  });
 
 async function errorOf(response: Response) {
   expect(response.headers.get("content-type")).toStartWith("application/json");
-  const body = (await response.json()) as { error: { code: string; message: string; requestId: string; details?: Record<string, unknown> } };
+  const body = (await response.json()) as {
+    error: { code: string; message: string; requestId: string; details?: Record<string, unknown> };
+  };
   expect(body.error.requestId).toBe(response.headers.get("x-request-id") ?? "missing");
   return body.error;
 }
@@ -131,7 +179,8 @@ const SECURITY_HEADERS = {
 };
 
 function expectSecurityHeaders(response: Response) {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(`${name}: ${response.headers.get(name)}`).toBe(`${name}: ${value}`);
+  for (const [name, value] of Object.entries(SECURITY_HEADERS))
+    expect(`${name}: ${response.headers.get(name)}`).toBe(`${name}: ${value}`);
   expect(response.headers.get("permissions-policy")).toContain("camera=()");
   expect(response.headers.get("x-request-id")).toMatch(/^[A-Za-z0-9._:-]{8,128}$/);
   expect(response.headers.get("x-powered-by")).toBeNull();
@@ -146,7 +195,16 @@ describe("security headers", () => {
     ["404", 404, () => send(app, "/nowhere")],
     ["405", 405, () => send(app, "/ok", { method: "PUT" })],
     ["413", 413, () => postJson("/things", JSON.stringify({ name: "x".repeat(2_000) }))],
-    ["415", 415, () => send(app, "/things", { method: "POST", body: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } })],
+    [
+      "415",
+      415,
+      () =>
+        send(app, "/things", {
+          method: "POST",
+          body: "name=x",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        }),
+    ],
     ["422", 422, () => postJson("/things", JSON.stringify({ name: 1 }))],
     ["429", 429, async () => (await exhaust(app, "/limited", freshAddress()))[3] as Response],
     ["500", 500, () => send(app, "/crash")],
@@ -161,7 +219,10 @@ describe("security headers", () => {
   });
 
   test("are on a CORS preflight answer too", async () => {
-    const response = await send(app, "/things", { method: "OPTIONS", headers: { origin: APP_ORIGIN, "access-control-request-method": "POST" } });
+    const response = await send(app, "/things", {
+      method: "OPTIONS",
+      headers: { origin: APP_ORIGIN, "access-control-request-method": "POST" },
+    });
     expectSecurityHeaders(response);
   });
 
@@ -220,20 +281,28 @@ describe("CORS", () => {
     expect(response.headers.get("access-control-expose-headers")).toContain("retry-after");
   });
 
-  test.each(["https://evil.example", "null", "http://app.example.com", "https://app.example.com.evil.tld", "https://evil-app.example.com", "https://app.example.com:8443"])(
-    "%s gets no Access-Control-Allow-Origin (and no credentials)",
-    async (origin) => {
-      const response = await send(app, "/ok", { headers: { origin } });
-      expect(response.headers.get("access-control-allow-origin")).toBeNull();
-      expect(response.headers.get("access-control-allow-credentials")).toBeNull();
-    },
-  );
+  test.each([
+    "https://evil.example",
+    "null",
+    "http://app.example.com",
+    "https://app.example.com.evil.tld",
+    "https://evil-app.example.com",
+    "https://app.example.com:8443",
+  ])("%s gets no Access-Control-Allow-Origin (and no credentials)", async (origin) => {
+    const response = await send(app, "/ok", { headers: { origin } });
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expect(response.headers.get("access-control-allow-credentials")).toBeNull();
+  });
 
   test("a preflight from an allowed origin is answered 204 at once, with methods, headers and Max-Age, without running the handler", async () => {
     const before = handled.things;
     const response = await send(app, "/things", {
       method: "OPTIONS",
-      headers: { origin: APP_ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "content-type, authorization" },
+      headers: {
+        origin: APP_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, authorization",
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
@@ -244,7 +313,10 @@ describe("CORS", () => {
   });
 
   test("a preflight from another origin gets no permission", async () => {
-    const response = await send(app, "/things", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    const response = await send(app, "/things", {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
     expect(response.headers.get("access-control-allow-methods")).toBeNull();
   });
@@ -292,7 +364,8 @@ describe("rate limits", () => {
   test("TRUST_PROXY=none: a spoofed X-Forwarded-For, new on every request, does not reset the bucket", async () => {
     const ip = freshAddress();
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await send(app, "/limited", { ip, headers: { "x-forwarded-for": `10.9.8.${i}` } })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await send(app, "/limited", { ip, headers: { "x-forwarded-for": `10.9.8.${i}` } })).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
 
@@ -300,16 +373,24 @@ describe("rate limits", () => {
     const proxy = "10.0.0.1";
     const client = freshAddress();
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await send(proxied, "/limited", { ip: proxy, headers: { "x-forwarded-for": `6.6.6.${i}, ${client}` } })).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push(
+        (await send(proxied, "/limited", { ip: proxy, headers: { "x-forwarded-for": `6.6.6.${i}, ${client}` } }))
+          .status,
+      );
     expect(statuses).toEqual([200, 200, 200, 429]);
-    const other = await send(proxied, "/limited", { ip: proxy, headers: { "x-forwarded-for": `${client}, ${freshAddress()}` } });
+    const other = await send(proxied, "/limited", {
+      ip: proxy,
+      headers: { "x-forwarded-for": `${client}, ${freshAddress()}` },
+    });
     expect(other.status).toBe(200);
   });
 
   test("::ffff:1.2.3.4 and 1.2.3.4 are one client and share one bucket", async () => {
     const ip = freshAddress();
     const statuses: number[] = [];
-    for (const address of [ip, `::ffff:${ip}`, ip, `::ffff:${ip}`]) statuses.push((await send(app, "/limited", { ip: address })).status);
+    for (const address of [ip, `::ffff:${ip}`, ip, `::ffff:${ip}`])
+      statuses.push((await send(app, "/limited", { ip: address })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
 
@@ -351,7 +432,11 @@ describe("bodies", () => {
         controller.enqueue(chunk);
       },
     });
-    const response = await send(app, "/bulk", { method: "POST", body: stream, headers: { "content-type": "application/json" } });
+    const response = await send(app, "/bulk", {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "application/json" },
+    });
     expect(response.status).toBe(413);
     expect((await errorOf(response)).details).toEqual({ limitBytes: MiB });
     expect(handled.bulk).toBe(before);
@@ -365,7 +450,11 @@ describe("bodies", () => {
   });
 
   test("a content type the route does not accept is 415 naming the accepted types", async () => {
-    const response = await send(app, "/things", { method: "POST", body: "<thing/>", headers: { "content-type": "application/xml" } });
+    const response = await send(app, "/things", {
+      method: "POST",
+      body: "<thing/>",
+      headers: { "content-type": "application/xml" },
+    });
     expect(response.status).toBe(415);
     const error = await errorOf(response);
     expect(error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
@@ -384,12 +473,16 @@ describe("bodies", () => {
   });
 
   test("invalid UTF-8 is 400 INVALID_JSON", async () => {
-    const response = await send(app, "/things", { method: "POST", body: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), headers: { "content-type": "application/json" } });
+    const response = await send(app, "/things", {
+      method: "POST",
+      body: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]),
+      headers: { "content-type": "application/json" },
+    });
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe("INVALID_JSON");
   });
 
-  test("an unknown field is rejected by a schema with \"+\": \"reject\" as 422 naming the field", async () => {
+  test('an unknown field is rejected by a schema with "+": "reject" as 422 naming the field', async () => {
     const before = handled.things;
     const response = await postJson("/things", JSON.stringify({ name: "a", isAdmin: true }));
     expect(response.status).toBe(422);
@@ -416,7 +509,11 @@ describe("timeouts", () => {
     expect((await errorOf(response)).code).toBe("TIMEOUT");
     expect(elapsed).toBeLessThan(500);
     expect(handled.slowSignal?.aborted).toBe(true);
-    expect(timed.logLines.some((line) => line.includes('"request deadline passed"') && line.includes(`"deadlineMs":${SLOW_ROUTE_DEADLINE_MS}`))).toBe(true);
+    expect(
+      timed.logLines.some(
+        (line) => line.includes('"request deadline passed"') && line.includes(`"deadlineMs":${SLOW_ROUTE_DEADLINE_MS}`),
+      ),
+    ).toBe(true);
   });
 
   test("the deadline is the route's class: the same wait on a route with a longer class completes", async () => {
@@ -449,7 +546,9 @@ describe("admin access", () => {
   test("with ADMIN_TOKEN unset every call is refused: fail closed", async () => {
     const before = handled.admin;
     for (const authorization of [undefined, "Bearer ", "Bearer undefined", `Bearer ${ADMIN_TOKEN}`]) {
-      const response = await send(noAdminToken, "/admin/stats", { headers: authorization === undefined ? {} : { authorization } });
+      const response = await send(noAdminToken, "/admin/stats", {
+        headers: authorization === undefined ? {} : { authorization },
+      });
       expect(response.status).toBe(401);
     }
     expect(handled.admin).toBe(before);
@@ -500,8 +599,15 @@ describe("routing cannot steer a request around the guards", () => {
 
   test("a short Host cannot shift the path Elysia routes: /ab/admin/stats on host x is no route, not the admin handler", async () => {
     const before = handled.admin;
-    const urls = ["http://x/ab/admin/stats", "http://a.b//admin/stats", "http://ab/c/admin/stats", "http://xx/?/admin/stats"];
-    const answers = await Promise.all(urls.map(async (url) => `${url} → ${(await app.fetch(new Request(url), from("203.0.113.7"))).status}`));
+    const urls = [
+      "http://x/ab/admin/stats",
+      "http://a.b//admin/stats",
+      "http://ab/c/admin/stats",
+      "http://xx/?/admin/stats",
+    ];
+    const answers = await Promise.all(
+      urls.map(async (url) => `${url} → ${(await app.fetch(new Request(url), from("203.0.113.7"))).status}`),
+    );
     expect(answers.filter((answer) => answer.endsWith("→ 200"))).toEqual([]);
     expect(handled.admin).toBe(before);
   });
@@ -526,15 +632,21 @@ describe("paths", () => {
     expect(await response.json()).toEqual({ id: "a b", length: 3 });
   });
 
-  test.each(["/items/a%00b", "/items/abc?q=%00", "/items/abc?q=x%00y"])("an encoded NUL anywhere in the URL (%s) is 400, never reaching a handler or the database", async (target) => {
-    const response = await send(app, target);
-    expect(response.status).toBe(400);
-    expect((await errorOf(response)).code).toBe("BAD_REQUEST");
-  });
+  test.each(["/items/a%00b", "/items/abc?q=%00", "/items/abc?q=x%00y"])(
+    "an encoded NUL anywhere in the URL (%s) is 400, never reaching a handler or the database",
+    async (target) => {
+      const response = await send(app, target);
+      expect(response.status).toBe(400);
+      expect((await errorOf(response)).code).toBe("BAD_REQUEST");
+    },
+  );
 
-  test.each(["%ff", "%", "%E0%A4%A", "abc%zz"])("a malformed percent-escape in a path parameter (%s) is 400, not a null parameter in the handler", async (raw) => {
-    const response = await send(app, `/items/${raw}`);
-    expect(response.status).toBe(400);
-    expect((await errorOf(response)).code).toBe("BAD_REQUEST");
-  });
+  test.each(["%ff", "%", "%E0%A4%A", "abc%zz"])(
+    "a malformed percent-escape in a path parameter (%s) is 400, not a null parameter in the handler",
+    async (raw) => {
+      const response = await send(app, `/items/${raw}`);
+      expect(response.status).toBe(400);
+      expect((await errorOf(response)).code).toBe("BAD_REQUEST");
+    },
+  );
 });

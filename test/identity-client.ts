@@ -8,11 +8,11 @@ import audit from "../functions/audit.ts";
 import keys from "../functions/keys.ts";
 import orgs from "../functions/orgs.ts";
 import { signAccessToken } from "../lib/auth/access-tokens.ts";
-import { type NewApiKey, createApiKey } from "../lib/auth/api-keys.ts";
+import { createApiKey, type NewApiKey } from "../lib/auth/api-keys.ts";
 import { identityOf } from "../lib/auth/identity.ts";
 import { sessions, users } from "../lib/db/schema/index.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
-import { type DatabaseBackend, type StoreBackend, type TestRuntime, openTestRuntime } from "./backends.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
 
 export const ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789";
 
@@ -44,7 +44,13 @@ export function identityClient(runtime: TestRuntime, app: RampartApp) {
     const headers: Record<string, string> = { "x-forwarded-for": options.ip ?? freshIp() };
     if (options.body !== undefined) headers["content-type"] = "application/json";
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    return app.fetch(new Request(`http://localhost${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
+    return app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      }),
+    );
   };
   /** Asserts the status (showing the body when it differs) and returns the parsed body. */
   const expectJson = async <T>(response: Response, status: number): Promise<T> => {
@@ -58,26 +64,55 @@ export function identityClient(runtime: TestRuntime, app: RampartApp) {
     async createUser(): Promise<TestUser> {
       const db = runtime.db.primary;
       const email = `user-${crypto.randomUUID()}@example.com`;
-      const [user] = await db.insert(users).values({ email, passwordHash: "not-a-real-hash" }).returning({ id: users.id });
+      const [user] = await db
+        .insert(users)
+        .values({ email, passwordHash: "not-a-real-hash" })
+        .returning({ id: users.id });
       if (user === undefined) throw new Error("no user row");
-      const [session] = await db.insert(sessions).values({ userId: user.id, expiresAt: new Date(Date.now() + 86_400_000) }).returning({ id: sessions.id });
+      const [session] = await db
+        .insert(sessions)
+        .values({ userId: user.id, expiresAt: new Date(Date.now() + 86_400_000) })
+        .returning({ id: sessions.id });
       if (session === undefined) throw new Error("no session row");
-      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: user.id, sessionId: session.id });
+      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+        userId: user.id,
+        sessionId: session.id,
+      });
       return { userId: user.id, email, token };
     },
     async createOrg(owner: TestUser, name = "Acme"): Promise<string> {
-      return (await expectJson<{ id: string }>(await call("POST", "/v1/orgs", { token: owner.token, body: { name } }), 201)).id;
+      return (
+        await expectJson<{ id: string }>(await call("POST", "/v1/orgs", { token: owner.token, body: { name } }), 201)
+      ).id;
     },
-    async addMember(actor: TestUser, orgId: string, member: TestUser, role: "owner" | "admin" | "member"): Promise<void> {
-      await expectJson(await call("POST", `/v1/orgs/${orgId}/members`, { token: actor.token, body: { userId: member.userId, role } }), 201);
+    async addMember(
+      actor: TestUser,
+      orgId: string,
+      member: TestUser,
+      role: "owner" | "admin" | "member",
+    ): Promise<void> {
+      await expectJson(
+        await call("POST", `/v1/orgs/${orgId}/members`, { token: actor.token, body: { userId: member.userId, role } }),
+        201,
+      );
     },
     /** Through the route, so its burst limit (10 a second per user) applies. */
     async createKey(actor: TestUser, orgId: string, body: Record<string, unknown> = {}): Promise<IssuedKey> {
-      return expectJson<IssuedKey>(await call("POST", `/v1/orgs/${orgId}/keys`, { token: actor.token, body: { name: "ci", scopes: ["orgs:read"], ...body } }), 201);
+      return expectJson<IssuedKey>(
+        await call("POST", `/v1/orgs/${orgId}/keys`, {
+          token: actor.token,
+          body: { name: "ci", scopes: ["orgs:read"], ...body },
+        }),
+        201,
+      );
     },
     /** Straight through the lib, for tests that need many keys and are about using them, not creating them. */
     async issueKey(actor: TestUser, orgId: string, input: Partial<NewApiKey> = {}): Promise<IssuedKey> {
-      return createApiKey(runtime, { type: "user", id: actor.userId }, orgId, { name: "ci", scopes: ["orgs:read"], ...input });
+      return createApiKey(runtime, { type: "user", id: actor.userId }, orgId, {
+        name: "ci",
+        scopes: ["orgs:read"],
+        ...input,
+      });
     },
   };
 }
@@ -91,14 +126,20 @@ export interface IdentityTestApp {
 }
 
 /** A runtime on the given backends with the orgs, keys and audit routes. */
-export async function openIdentityTestApp(database: DatabaseBackend = "pglite", store: StoreBackend = "memory", env: Record<string, string> = {}): Promise<IdentityTestApp> {
+export async function openIdentityTestApp(
+  database: DatabaseBackend = "pglite",
+  store: StoreBackend = "memory",
+  env: Record<string, string> = {},
+): Promise<IdentityTestApp> {
   const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ADMIN_TOKEN, ...env } });
   const app = buildApp(runtime, [orgs, keys, audit]);
   return { runtime, app, client: identityClient(runtime, app) };
 }
 
 /** The error envelope without what differs on every response. */
-export async function stableErrorOf(response: Response): Promise<{ status: number; error: Omit<ErrorBody["error"], "requestId" | "timestamp"> }> {
+export async function stableErrorOf(
+  response: Response,
+): Promise<{ status: number; error: Omit<ErrorBody["error"], "requestId" | "timestamp"> }> {
   const { error } = (await response.json()) as ErrorBody;
   const { requestId: _requestId, timestamp: _timestamp, ...rest } = error;
   return { status: response.status, error: rest };

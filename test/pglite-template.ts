@@ -6,7 +6,7 @@
  * opens a copy of it as its PGLITE_DATA_DIR (pgliteDataDirFromTemplate), so no process pays initdb.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MIGRATIONS_FOLDER } from "../lib/db/database.ts";

@@ -5,7 +5,7 @@
  * TEST_REDIS_URL is set (`.ci/start-services`).
  */
 import { expect, test } from "bun:test";
-import { GATEWAY_TOKEN, TEST_POSTGRES_URL, TEST_REDIS_URL, upstashGatewayUrl } from "./backends.ts";
+import { GATEWAY_TOKEN, TEST_POSTGRES_URL, upstashGatewayUrl } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { type SpawnedServers, spawnServers } from "./spawned-servers.ts";
 
@@ -57,14 +57,18 @@ describeWithServers(["redis"], "rate limits across three server processes on one
     const intoWindow = Date.now() % WINDOW_MS;
     if (intoWindow > WINDOW_MS - 2_000) await Bun.sleep(WINDOW_MS - intoWindow + 50);
     const startedAt = Date.now();
-    const responses = await Promise.all(Array.from({ length: BURST }, (_, i) => fire(ports[i % PROCESSES] as number, client)));
+    const responses = await Promise.all(
+      Array.from({ length: BURST }, (_, i) => fire(ports[i % PROCESSES] as number, client)),
+    );
     const endedAt = Date.now();
     const statuses: Record<number, number> = {};
     for (const response of responses) statuses[response.status] = (statuses[response.status] ?? 0) + 1;
     const admitted = statuses[200] ?? 0;
     const window = (at: number) => Math.floor(at / WINDOW_MS);
     const crossed = window(startedAt) !== window(endedAt) ? " (the burst crossed a window boundary)" : "";
-    console.log(`rate-limit accuracy: ${JSON.stringify(statuses)} for a limit of ${LIMIT} in ${endedAt - startedAt} ms${crossed}`);
+    console.log(
+      `rate-limit accuracy: ${JSON.stringify(statuses)} for a limit of ${LIMIT} in ${endedAt - startedAt} ms${crossed}`,
+    );
 
     expect(admitted).toBeLessThanOrEqual(LIMIT);
     // Not refusing everything either: nearly the whole allowance is used.

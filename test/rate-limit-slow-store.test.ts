@@ -4,11 +4,11 @@
  * admits at most its instance's share in-process; after an outage closed rules answer again promptly.
  * Runs when TEST_REDIS_URL is set (`.ci/start-services`).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
 import type { Database } from "../lib/db/database.ts";
-import { type RampartApp, buildApp } from "../lib/http/app.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger } from "../lib/log/logger.ts";
@@ -17,9 +17,9 @@ import { openRuntime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
 import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
-import { GATEWAY_TOKEN, TEST_REDIS_URL, openTestDatabase, upstashGatewayUrl } from "./backends.ts";
-import { type TcpRelay, startTcpRelay } from "./tcp-relay.ts";
+import { GATEWAY_TOKEN, openTestDatabase, TEST_REDIS_URL, upstashGatewayUrl } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
+import { startTcpRelay, type TcpRelay } from "./tcp-relay.ts";
 
 const INSTANCES = 2;
 const OPEN_LIMIT = 10;
@@ -34,9 +34,15 @@ const RECOVERY_BOUND_MS = 2_000 + 4 * SLOW_MS + 2_000;
 const limited = defineRouteGroup("limited", () =>
   new Elysia()
     .use(policyPlugin)
-    .get("/open", () => ({ ok: true }), { policy: { access: "public", rateLimits: [{ name: "open", limit: OPEN_LIMIT, windowMs: 60_000, scope: "ip" }] } })
+    .get("/open", () => ({ ok: true }), {
+      policy: { access: "public", rateLimits: [{ name: "open", limit: OPEN_LIMIT, windowMs: 60_000, scope: "ip" }] },
+    })
     .post("/closed", () => ({ ok: true }), {
-      policy: { access: "public", timeout: "auth", rateLimits: [{ name: "closed", limit: CLOSED_LIMIT, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" }] },
+      policy: {
+        access: "public",
+        timeout: "auth",
+        rateLimits: [{ name: "closed", limit: CLOSED_LIMIT, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" }],
+      },
     }),
 );
 
@@ -59,11 +65,23 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     const config = loadConfig({ NODE_ENV: "test", TRUST_PROXY: "1", RATE_LIMIT_INSTANCES: String(INSTANCES) });
     const base = settingsFromConfig(config);
     // Refusals here must not auto-block the test's clients.
-    const settings = { ...base, blocking: { ...base.blocking, threshold: 1_000_000 }, timeoutsMs: { ...base.timeoutsMs, auth: CLOSED_WAIT_MS } };
+    const settings = {
+      ...base,
+      blocking: { ...base.blocking, threshold: 1_000_000 },
+      timeoutsMs: { ...base.timeoutsMs, auth: CLOSED_WAIT_MS },
+    };
     apps = [];
     for (let i = 0; i < INSTANCES; i++) {
-      const store = new FallbackStore(new UpstashStore({ url: gateway, token: GATEWAY_TOKEN, timeoutMs: 250 }), createBreaker("redis", quiet), quiet);
-      apps.push(buildApp(await openRuntime(config, { db, store, settings: staticSettings(settings), logger: quiet }), [limited]));
+      const store = new FallbackStore(
+        new UpstashStore({ url: gateway, token: GATEWAY_TOKEN, timeoutMs: 250 }),
+        createBreaker("redis", quiet),
+        quiet,
+      );
+      apps.push(
+        buildApp(await openRuntime(config, { db, store, settings: staticSettings(settings), logger: quiet }), [
+          limited,
+        ]),
+      );
     }
     // The first call on each instance loads the limiter's script.
     for (const app of apps) await send(app, "/open", freshClient());
@@ -75,8 +93,15 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
   });
 
   const send = (app: RampartApp, path: string, client: string) =>
-    app.fetch(new Request(`http://localhost${path}`, { method: path === "/open" ? "GET" : "POST", headers: { "x-forwarded-for": client } }), fromProxy);
-  const statusesOf = async (responses: Promise<Response>[]) => (await Promise.all(responses)).map((response) => response.status);
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: path === "/open" ? "GET" : "POST",
+        headers: { "x-forwarded-for": client },
+      }),
+      fromProxy,
+    );
+  const statusesOf = async (responses: Promise<Response>[]) =>
+    (await Promise.all(responses)).map((response) => response.status);
   const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
 
   test("a closed rule waits for a store slower than STORE_TIMEOUT_MS: exactly its limit is admitted, the rest get 429, none 503", async () => {
@@ -84,7 +109,8 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     try {
       const client = freshClient();
       const statuses: number[] = [];
-      for (let i = 0; i < CLOSED_LIMIT + 3; i++) statuses.push((await send(apps[i % INSTANCES] as RampartApp, "/closed", client)).status);
+      for (let i = 0; i < CLOSED_LIMIT + 3; i++)
+        statuses.push((await send(apps[i % INSTANCES] as RampartApp, "/closed", client)).status);
       expect(statuses).toEqual([...Array(CLOSED_LIMIT).fill(200), 429, 429, 429]);
     } finally {
       relay.delay(0);
@@ -96,7 +122,9 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     try {
       const client = freshClient();
       const share = Math.ceil(OPEN_LIMIT / INSTANCES);
-      const perInstance = await Promise.all(apps.map((app) => statusesOf(Array.from({ length: OPEN_LIMIT }, () => send(app, "/open", client)))));
+      const perInstance = await Promise.all(
+        apps.map((app) => statusesOf(Array.from({ length: OPEN_LIMIT }, () => send(app, "/open", client)))),
+      );
       const admitted = perInstance.map((statuses) => count(statuses, 200));
       for (const statuses of perInstance) expect(count(statuses, 200) + count(statuses, 429)).toBe(OPEN_LIMIT);
       // Every answer is late here, so the whole fleet admits the limit, not INSTANCES times it.

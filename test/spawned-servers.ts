@@ -25,14 +25,22 @@ export interface SpawnedServers {
 export async function waitUntilLive(port: number, withinMs: number): Promise<void> {
   const started = performance.now();
   while (performance.now() - started < withinMs) {
-    const status = await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.status, () => 0);
+    const status = await fetch(`http://127.0.0.1:${port}/health/live`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     await Bun.sleep(50);
   }
   throw new Error(`the server on port ${port} was not live within ${withinMs} ms`);
 }
 
-export async function spawnServers(script: string, count: number, env: Record<string, string>, liveWithinMs = 20_000): Promise<SpawnedServers> {
+export async function spawnServers(
+  script: string,
+  count: number,
+  env: Record<string, string>,
+  liveWithinMs = 20_000,
+): Promise<SpawnedServers> {
   const processes: Subprocess<"ignore", "pipe", "pipe">[] = [];
   const servers: SpawnedServer[] = [];
   const dataDirs: string[] = [];

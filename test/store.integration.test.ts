@@ -6,7 +6,7 @@ import { createBreaker } from "../lib/resilience/breaker.ts";
 import { FallbackStore } from "../lib/store/fallback-store.ts";
 import type { Store } from "../lib/store/store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
-import { GATEWAY_TOKEN, STORE_BACKENDS, TEST_REDIS_URL, openTestStore, upstashGatewayUrl } from "./backends.ts";
+import { GATEWAY_TOKEN, openTestStore, STORE_BACKENDS, TEST_REDIS_URL, upstashGatewayUrl } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { startTcpRelay } from "./tcp-relay.ts";
 
@@ -95,8 +95,16 @@ describeWithServers(["redis"], "Redis through the Upstash client", ({ afterAll }
     const capture = createMemorySink();
     const logger = createLogger({ sink: capture.sink });
     const timeoutMs = 250;
-    const upstash = new UpstashStore({ url: await upstashGatewayUrl(`redis://127.0.0.1:${relay.port}`), token: GATEWAY_TOKEN, timeoutMs });
-    const store = new FallbackStore(upstash, createBreaker("redis", logger, { consecutiveFailures: 2, halfOpenAfterMs: 200 }), logger);
+    const upstash = new UpstashStore({
+      url: await upstashGatewayUrl(`redis://127.0.0.1:${relay.port}`),
+      token: GATEWAY_TOKEN,
+      timeoutMs,
+    });
+    const store = new FallbackStore(
+      upstash,
+      createBreaker("redis", logger, { consecutiveFailures: 2, halfOpenAfterMs: 200 }),
+      logger,
+    );
     const key = unique();
     await store.set(key, "from-redis");
     expect(store.health().degraded).toBe(false);

@@ -25,7 +25,15 @@ export async function buildDenoBundle(): Promise<string> {
       "",
     ].join("\n"),
   );
-  const result = await Bun.build({ entrypoints: [entry], outdir: OUT_DIR, target: "node", format: "esm", minify: true, external: ["@electric-sql/pglite"], naming: "main.js" });
+  const result = await Bun.build({
+    entrypoints: [entry],
+    outdir: OUT_DIR,
+    target: "node",
+    format: "esm",
+    minify: true,
+    external: ["@electric-sql/pglite"],
+    naming: "main.js",
+  });
   rmSync(entry);
   if (!result.success) throw new AggregateError(result.logs, "Deno bundle failed");
   return join(OUT_DIR, "main.js");

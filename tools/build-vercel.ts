@@ -17,7 +17,14 @@ import { routeGroupFiles } from "./route-groups.ts";
 
 const ROOT = join(import.meta.dir, "..");
 export const VERCEL_OUTPUT_DIR = join(ROOT, ".vercel", "output");
-const FUNCTION_DEFAULTS = { runtime: "bun1.x", handler: "index.mjs", launcherType: "Nodejs", shouldAddHelpers: false, supportsResponseStreaming: true, maxDuration: 30 };
+const FUNCTION_DEFAULTS = {
+  runtime: "bun1.x",
+  handler: "index.mjs",
+  launcherType: "Nodejs",
+  shouldAddHelpers: false,
+  supportsResponseStreaming: true,
+  maxDuration: 30,
+};
 const MAX_DURATION_BY_GROUP: Record<string, number> = { cron: 300 };
 const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -31,11 +38,22 @@ function routePathsOf(group: RouteGroup): string[] {
     config,
     settings: staticSettings(settingsFromConfig(config)),
     logger: createLogger({ sink: () => {} }),
-    db: { driver: "pglite", get primary(): never { return refuse(); }, read: refuse, ping: refuse, migrate: refuse, close: refuse },
+    db: {
+      driver: "pglite",
+      get primary(): never {
+        return refuse();
+      },
+      read: refuse,
+      ping: refuse,
+      migrate: refuse,
+      close: refuse,
+    },
     store: new MemoryStore(),
     lifecycle: { shuttingDown: false },
   };
-  return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter((path) => path !== "/*");
+  return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter(
+    (path) => path !== "/*",
+  );
 }
 
 function entrySource(groupFile: string, outDir: string): string {
@@ -86,7 +104,14 @@ export async function buildVercelOutput(): Promise<{ functions: string[]; routes
     });
     rmSync(entry);
     if (!result.success) throw new AggregateError(result.logs, `bundling ${name} failed`);
-    writeFileSync(join(funcDir, ".vc-config.json"), JSON.stringify({ ...FUNCTION_DEFAULTS, maxDuration: MAX_DURATION_BY_GROUP[name] ?? FUNCTION_DEFAULTS.maxDuration }, null, 2));
+    writeFileSync(
+      join(funcDir, ".vc-config.json"),
+      JSON.stringify(
+        { ...FUNCTION_DEFAULTS, maxDuration: MAX_DURATION_BY_GROUP[name] ?? FUNCTION_DEFAULTS.maxDuration },
+        null,
+        2,
+      ),
+    );
     for (const path of routePathsOf(group)) routes.push({ src: routePatternSource(path), dest: `/${name}` });
     functions.push(name);
     if (fallback === undefined || name === "health") fallback = name;
@@ -105,5 +130,7 @@ if (import.meta.main) {
   const warning = trustProxyWarning(process.env);
   if (warning !== undefined) console.warn(warning);
   const { functions, routes } = await buildVercelOutput();
-  console.log(`wrote ${relative(ROOT, VERCEL_OUTPUT_DIR)}: ${functions.length} functions (${functions.join(", ")}), ${routes} routes`);
+  console.log(
+    `wrote ${relative(ROOT, VERCEL_OUTPUT_DIR)}: ${functions.length} functions (${functions.join(", ")}), ${routes} routes`,
+  );
 }

@@ -23,36 +23,48 @@ function writeTree(root: string, files: Record<string, string>): void {
   }
 }
 
-test("a cycle between two folders fails and names the importing files", async () => {
-  const root = join(scratch, "cycle");
-  writeTree(root, {
-    "http/route-policy.ts": `import type { Scope } from "../auth/scopes.ts";\nexport type Policy = { scopes: Scope[] };\n`,
-    "auth/scopes.ts": `export type Scope = string;\n`,
-    "auth/authenticate.ts": `import type { Policy } from "../http/route-policy.ts";\nexport const p: Policy | undefined = undefined;\n`,
-    "auth/authenticate.test.ts": `import "../core/anything.ts";\n`,
-    "core/caller.ts": `export type Caller = { id: string };\n`,
-  });
-  const { exitCode, output } = await checkLayers(root);
-  expect(exitCode).toBe(1);
-  expect(output).toContain("cycle 1: auth, http");
-  expect(output).toContain("auth -> http: auth/authenticate.ts");
-  expect(output).toContain("http -> auth: http/route-policy.ts");
-}, RUN_TIMEOUT_MS);
+test(
+  "a cycle between two folders fails and names the importing files",
+  async () => {
+    const root = join(scratch, "cycle");
+    writeTree(root, {
+      "http/route-policy.ts": `import type { Scope } from "../auth/scopes.ts";\nexport type Policy = { scopes: Scope[] };\n`,
+      "auth/scopes.ts": `export type Scope = string;\n`,
+      "auth/authenticate.ts": `import type { Policy } from "../http/route-policy.ts";\nexport const p: Policy | undefined = undefined;\n`,
+      "auth/authenticate.test.ts": `import "../core/anything.ts";\n`,
+      "core/caller.ts": `export type Caller = { id: string };\n`,
+    });
+    const { exitCode, output } = await checkLayers(root);
+    expect(exitCode).toBe(1);
+    expect(output).toContain("cycle 1: auth, http");
+    expect(output).toContain("auth -> http: auth/authenticate.ts");
+    expect(output).toContain("http -> auth: http/route-policy.ts");
+  },
+  RUN_TIMEOUT_MS,
+);
 
-test("folders that only import downwards pass", async () => {
-  const root = join(scratch, "layered");
-  writeTree(root, {
-    "core/caller.ts": `export type Caller = { id: string };\n`,
-    "auth/authenticate.ts": `import type { Caller } from "../core/caller.ts";\nexport const c: Caller | undefined = undefined;\n`,
-    "http/app.ts": `import { c } from "../auth/authenticate.ts";\nexport const loaded = import("../core/caller.ts").then(() => c);\n`,
-  });
-  const { exitCode, output } = await checkLayers(root);
-  expect(output).toContain("No folder-level import cycle");
-  expect(exitCode).toBe(0);
-}, RUN_TIMEOUT_MS);
+test(
+  "folders that only import downwards pass",
+  async () => {
+    const root = join(scratch, "layered");
+    writeTree(root, {
+      "core/caller.ts": `export type Caller = { id: string };\n`,
+      "auth/authenticate.ts": `import type { Caller } from "../core/caller.ts";\nexport const c: Caller | undefined = undefined;\n`,
+      "http/app.ts": `import { c } from "../auth/authenticate.ts";\nexport const loaded = import("../core/caller.ts").then(() => c);\n`,
+    });
+    const { exitCode, output } = await checkLayers(root);
+    expect(output).toContain("No folder-level import cycle");
+    expect(exitCode).toBe(0);
+  },
+  RUN_TIMEOUT_MS,
+);
 
-test("lib/ has no folder-level import cycle", async () => {
-  const { exitCode, output } = await checkLayers();
-  expect(output).toContain("No folder-level import cycle");
-  expect(exitCode).toBe(0);
-}, RUN_TIMEOUT_MS);
+test(
+  "lib/ has no folder-level import cycle",
+  async () => {
+    const { exitCode, output } = await checkLayers();
+    expect(output).toContain("No folder-level import cycle");
+    expect(exitCode).toBe(0);
+  },
+  RUN_TIMEOUT_MS,
+);

@@ -2,8 +2,9 @@
  * Fails on an import cycle between the folders of lib/: each folder must be a layer that only imports
  * folders below it. Usage: `bun tools/check-layers.ts [dir]` (default lib/); exits 1 and prints each cycle.
  */
-import { Glob } from "bun";
+
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { Glob } from "bun";
 
 /** An edge between two folders, with the files whose imports make it. */
 export interface FolderEdge {
@@ -56,22 +57,22 @@ export function cyclicComponents(edges: Iterable<FolderEdge>): string[][] {
   const components: string[][] = [];
   const visit = (node: string): void => {
     index.set(node, index.size);
-    lowLink.set(node, index.get(node)!);
+    lowLink.set(node, index.size - 1);
     stack.push(node);
     onStack.add(node);
     for (const target of next.get(node) ?? []) {
       if (!index.has(target)) {
         visit(target);
-        lowLink.set(node, Math.min(lowLink.get(node)!, lowLink.get(target)!));
+        lowLink.set(node, Math.min(lowLink.get(node) ?? 0, lowLink.get(target) ?? 0));
       } else if (onStack.has(target)) {
-        lowLink.set(node, Math.min(lowLink.get(node)!, index.get(target)!));
+        lowLink.set(node, Math.min(lowLink.get(node) ?? 0, index.get(target) ?? 0));
       }
     }
     if (lowLink.get(node) !== index.get(node)) return;
     const component: string[] = [];
     let member: string;
     do {
-      member = stack.pop()!;
+      member = stack.pop() as string;
       onStack.delete(member);
       component.push(member);
     } while (member !== node);

@@ -20,17 +20,21 @@ async function runMigrate(env: Record<string, string>): Promise<{ exitCode: numb
 }
 
 describeWithServers(["postgres"], "db:migrate against plain PostgreSQL", () => {
-  test("with only DATABASE_URL it fails saying to set DATABASE_DRIVER=postgres or NEON_WS_PROXY, and with the first it succeeds", async () => {
-    const scratch = await createScratchDatabase();
-    try {
-      const neon = await runMigrate({ DATABASE_URL: scratch.url });
-      expect(neon.exitCode).toBe(1);
-      expect(neon.stderr).toContain("Migration failed");
-      expect(neon.stderr).toContain("For plain PostgreSQL, set DATABASE_DRIVER=postgres (TCP), or NEON_WS_PROXY");
-      const tcp = await runMigrate({ DATABASE_URL: scratch.url, DATABASE_DRIVER: "postgres" });
-      expect(tcp).toEqual({ exitCode: 0, stderr: "" });
-    } finally {
-      await scratch.drop();
-    }
-  }, MIGRATE_TIMEOUT_MS);
+  test(
+    "with only DATABASE_URL it fails saying to set DATABASE_DRIVER=postgres or NEON_WS_PROXY, and with the first it succeeds",
+    async () => {
+      const scratch = await createScratchDatabase();
+      try {
+        const neon = await runMigrate({ DATABASE_URL: scratch.url });
+        expect(neon.exitCode).toBe(1);
+        expect(neon.stderr).toContain("Migration failed");
+        expect(neon.stderr).toContain("For plain PostgreSQL, set DATABASE_DRIVER=postgres (TCP), or NEON_WS_PROXY");
+        const tcp = await runMigrate({ DATABASE_URL: scratch.url, DATABASE_DRIVER: "postgres" });
+        expect(tcp).toEqual({ exitCode: 0, stderr: "" });
+      } finally {
+        await scratch.drop();
+      }
+    },
+    MIGRATE_TIMEOUT_MS,
+  );
 });

@@ -12,7 +12,10 @@ function failureMessage(error: unknown, database: DatabaseConfig | undefined): s
   if (error instanceof ConfigError) return error.message;
   // A failed drizzle query's message is the SQL and its parameters; what went wrong is in its cause.
   const message = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-  const cause = error instanceof Error && error.cause instanceof Object && "message" in error.cause ? `\n  ${String(error.cause.message)}` : "";
+  const cause =
+    error instanceof Error && error.cause instanceof Object && "message" in error.cause
+      ? `\n  ${String(error.cause.message)}`
+      : "";
   const hint = database?.driver === "neon" && database.wsProxy === undefined ? `\n${NEON_DRIVER_HINT}` : "";
   return `Migration failed: ${message}${cause}${hint}`;
 }
@@ -26,7 +29,10 @@ try {
   const started = performance.now();
   await db.migrate();
   await db.close();
-  logger.info("migrations applied", { driver: config.database.driver, durationMs: Math.round(performance.now() - started) });
+  logger.info("migrations applied", {
+    driver: config.database.driver,
+    durationMs: Math.round(performance.now() - started),
+  });
 } catch (error) {
   console.error(failureMessage(error, database));
   process.exit(1);

@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { Pool } from "@neondatabase/serverless";
 import { describeWithServers } from "../test/describe-with-servers.ts";
-import { type NeonWsProxy, configureNeonForLocalProxy, startNeonWsProxy } from "./neon-ws-proxy.ts";
+import { configureNeonForLocalProxy, type NeonWsProxy, startNeonWsProxy } from "./neon-ws-proxy.ts";
 
 const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL;
 

@@ -180,8 +180,10 @@ export function startNeonWsProxy(options: NeonWsProxyOptions = {}): NeonWsProxy 
       if (address === null) return textResponse(400, "missing ?address=host:port");
       const target = parseTargetAddress(address);
       if (target === undefined) return textResponse(400, `invalid address: ${address}`);
-      if (!isLoopbackHost(target.host)) return textResponse(403, `only loopback targets are allowed, not ${target.host}`);
-      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return textResponse(426, "WebSocket upgrade required");
+      if (!isLoopbackHost(target.host))
+        return textResponse(403, `only loopback targets are allowed, not ${target.host}`);
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
+        return textResponse(426, "WebSocket upgrade required");
       const tunnel: Tunnel = { target, tcp: undefined, toTcp: [], toTcpBytes: 0, wsClosed: false, tcpClosed: false };
       if (server.upgrade(request, { data: tunnel })) return undefined;
       return textResponse(400, "WebSocket upgrade failed");

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { describeWithServers } from "../test/describe-with-servers.ts";
-import { type UpstashGateway, startUpstashGateway } from "./upstash-gateway.ts";
+import { startUpstashGateway, type UpstashGateway } from "./upstash-gateway.ts";
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
 const TOKEN = "upstash-gateway-test-token";
@@ -67,14 +67,25 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
 
   test("a pipeline returns each command's result in order", async () => {
     const [text, counter] = [uniqueKey("pipe-text"), uniqueKey("pipe-counter")];
-    const results = await redis.pipeline().set(text, "one").incr(counter).incr(counter).get(text).mget(text, counter, uniqueKey("none")).exec();
+    const results = await redis
+      .pipeline()
+      .set(text, "one")
+      .incr(counter)
+      .incr(counter)
+      .get(text)
+      .mget(text, counter, uniqueKey("none"))
+      .exec();
     expect(results).toEqual(["OK", 1, 2, "one", ["one", 2, null]]);
   });
 
   test("a pipeline reports a failing command without failing the others", async () => {
     const text = uniqueKey("pipe-error");
     const results = await redis.pipeline().set(text, "not a number").incr(text).get(text).exec({ keepErrors: true });
-    expect(results.map((entry) => entry.error)).toEqual([undefined, "ERR value is not an integer or out of range", undefined]);
+    expect(results.map((entry) => entry.error)).toEqual([
+      undefined,
+      "ERR value is not an integer or out of range",
+      undefined,
+    ]);
     expect(results[2]?.result).toBe("not a number");
   });
 
@@ -108,7 +119,9 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
     await expect(redis.get(key)).rejects.toThrow("WRONGTYPE");
     const response = await rawCommand("/", ["incr", key]);
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({ error: "WRONGTYPE Operation against a key holding the wrong kind of value" });
+    expect(await response.json()).toEqual({
+      error: "WRONGTYPE Operation against a key holding the wrong kind of value",
+    });
   });
 
   test("Upstash-Encoding: base64 encodes every string but a top-level OK; numbers and nil stay as they are", async () => {
@@ -122,14 +135,27 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
     expect(await (await rawCommand("/", ["eval", script, 1, key], base64)).json()).toEqual({
       result: [btoa("OK"), 7, null, [btoa("nested"), 8]],
     });
-    expect(await (await rawCommand("/pipeline", [["get", key], ["incr", key]], base64)).json()).toEqual([
-      { result: btoa("v2") },
-      { error: "ERR value is not an integer or out of range" },
-    ]);
+    expect(
+      await (
+        await rawCommand(
+          "/pipeline",
+          [
+            ["get", key],
+            ["incr", key],
+          ],
+          base64,
+        )
+      ).json(),
+    ).toEqual([{ result: btoa("v2") }, { error: "ERR value is not an integer or out of range" }]);
   });
 
   test("@upstash/ratelimit's `#!lua flags=allow-key-locking` scripts run: two pass, the third is blocked", async () => {
-    const limiter = new Ratelimit({ redis, limiter: Ratelimit.slidingWindow(2, "10 s"), prefix: uniqueKey("ratelimit"), analytics: false });
+    const limiter = new Ratelimit({
+      redis,
+      limiter: Ratelimit.slidingWindow(2, "10 s"),
+      prefix: uniqueKey("ratelimit"),
+      analytics: false,
+    });
     const results = [await limiter.limit("client"), await limiter.limit("client"), await limiter.limit("client")];
     expect(results.map((result) => result.success)).toEqual([true, true, false]);
     expect(results[2]?.remaining).toBe(0);
@@ -142,7 +168,9 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
     const key = uniqueKey("evalsha");
     expect(await redis.evalsha<string[], string[]>(originalSha, [key], ["arg"])).toEqual([key, "arg"]);
     expect(await redis.scriptExists(originalSha)).toEqual([1]);
-    await expect(redis.evalsha(createHash("sha1").update(`${script}\n-- never loaded`).digest("hex"), [], [])).rejects.toThrow("NOSCRIPT");
+    await expect(
+      redis.evalsha(createHash("sha1").update(`${script}\n-- never loaded`).digest("hex"), [], []),
+    ).rejects.toThrow("NOSCRIPT");
   });
 
   test("EVAL_RO and EVALSHA_RO keep Redis's own flags and drop Upstash's", async () => {

@@ -161,7 +161,8 @@ interface RedisTarget {
 
 function parseRedisUrl(redisUrl: string): RedisTarget {
   const url = new URL(redisUrl);
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new Error(`REDIS_URL must be redis:// or rediss://, got ${url.protocol}`);
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:")
+    throw new Error(`REDIS_URL must be redis:// or rediss://, got ${url.protocol}`);
   const databaseText = url.pathname.replace(/^\//, "");
   const database = databaseText === "" ? 0 : Number(databaseText);
   if (!Number.isInteger(database) || database < 0) throw new Error(`invalid Redis database number in ${redisUrl}`);
@@ -220,7 +221,10 @@ class RedisConnection {
       },
     });
     const setup: string[][] = [];
-    if (target.password !== undefined) setup.push(target.username === undefined ? ["AUTH", target.password] : ["AUTH", target.username, target.password]);
+    if (target.password !== undefined)
+      setup.push(
+        target.username === undefined ? ["AUTH", target.password] : ["AUTH", target.username, target.password],
+      );
     if (target.database !== 0) setup.push(["SELECT", String(target.database)]);
     if (setup.length === 0) return;
     for (const reply of await this.send(setup)) {
@@ -345,7 +349,10 @@ export function adaptScriptForRedis(script: string): string {
       kept.push(option);
       continue;
     }
-    const flags = option.slice("flags=".length).split(",").filter((flag) => flag !== "");
+    const flags = option
+      .slice("flags=".length)
+      .split(",")
+      .filter((flag) => flag !== "");
     const known = flags.filter((flag) => REDIS_SCRIPT_FLAGS.has(flag));
     if (known.length !== flags.length) changed = true;
     if (known.length > 0) kept.push(`flags=${known.join(",")}`);
@@ -400,7 +407,8 @@ class CommandPreparer {
     const args = toCommandArgs(raw);
     const name = (args[0] as string).toLowerCase();
     if (REJECTED_COMMANDS.has(name)) throw new CommandRejected(`ERR Command is not allowed: ${name}`);
-    if (name === "client" && args[1]?.toLowerCase() === "reply") throw new CommandRejected("ERR Command is not allowed: client reply");
+    if (name === "client" && args[1]?.toLowerCase() === "reply")
+      throw new CommandRejected("ERR Command is not allowed: client reply");
 
     if ((name === "eval" || name === "eval_ro") && args[1] !== undefined) {
       args[1] = this.adapt(args[1]);
@@ -432,11 +440,14 @@ class CommandPreparer {
 }
 
 function toCommandArgs(raw: unknown): string[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw new CommandRejected("ERR a command must be a non-empty JSON array");
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw new CommandRejected("ERR a command must be a non-empty JSON array");
   return raw.map((arg: unknown) => {
     if (typeof arg === "string") return arg;
     if (typeof arg === "number" || typeof arg === "boolean") return String(arg);
-    throw new CommandRejected(`ERR command arguments must be strings, numbers or booleans, got ${arg === null ? "null" : typeof arg}`);
+    throw new CommandRejected(
+      `ERR command arguments must be strings, numbers or booleans, got ${arg === null ? "null" : typeof arg}`,
+    );
   });
 }
 
@@ -454,7 +465,8 @@ function toUpstashResult(reply: RespValue, base64: boolean, topLevel = true): Js
   if (reply === null || typeof reply === "number") return reply;
   if (Array.isArray(reply)) return reply.map((item) => toUpstashResult(item, base64, false));
   if (reply instanceof RespError) return base64 ? bytesToBase64(encoder.encode(reply.message)) : reply.message;
-  if (typeof reply === "string") return base64 && !(topLevel && reply === "OK") ? bytesToBase64(encoder.encode(reply)) : reply;
+  if (typeof reply === "string")
+    return base64 && !(topLevel && reply === "OK") ? bytesToBase64(encoder.encode(reply)) : reply;
   return base64 ? bytesToBase64(reply) : decoder.decode(reply);
 }
 
@@ -510,7 +522,8 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
   };
 
   const runPipeline = async (body: unknown, base64: boolean): Promise<Response> => {
-    if (!Array.isArray(body) || body.length === 0) return errorResponse("ERR a pipeline must be a non-empty JSON array of commands");
+    if (!Array.isArray(body) || body.length === 0)
+      return errorResponse("ERR a pipeline must be a non-empty JSON array of commands");
     // A command the gateway refuses gets its own error entry; the rest still run, as in a Redis pipeline.
     const prepared = body.map((raw: unknown): PreparedCommand | CommandRejected => {
       try {
@@ -533,14 +546,17 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
   };
 
   const runTransaction = async (body: unknown, base64: boolean): Promise<Response> => {
-    if (!Array.isArray(body) || body.length === 0) return errorResponse("ERR a transaction must be a non-empty JSON array of commands");
+    if (!Array.isArray(body) || body.length === 0)
+      return errorResponse("ERR a transaction must be a non-empty JSON array of commands");
     const prepared = body.map((raw: unknown) => preparer.prepare(raw));
     // MULTI, the commands and EXEC go out in one write on one connection, so nothing interleaves.
     const replies = await pool.send([["MULTI"], ...prepared.map((command) => command.args), ["EXEC"]]);
     const execReply = replies.at(-1) ?? null;
     if (execReply instanceof RespError) {
       const queueError = replies.slice(1, -1).find((reply): reply is RespError => reply instanceof RespError);
-      return errorResponse(queueError === undefined ? execReply.message : `${execReply.message} (${queueError.message})`);
+      return errorResponse(
+        queueError === undefined ? execReply.message : `${execReply.message} (${queueError.message})`,
+      );
     }
     if (!Array.isArray(execReply)) return errorResponse("ERR transaction aborted");
     return json(
@@ -558,15 +574,25 @@ export async function startUpstashGateway(options: UpstashGatewayOptions): Promi
     idleTimeout: 0,
     async fetch(request) {
       if (!isAuthorized(request.headers.get("authorization"))) return errorResponse("Unauthorized", 401);
-      if (request.method !== "POST" && request.method !== "PUT") return errorResponse("Method not allowed: send the command as a JSON body", 405);
+      if (request.method !== "POST" && request.method !== "PUT")
+        return errorResponse("Method not allowed: send the command as a JSON body", 405);
       const path = new URL(request.url).pathname.replace(/\/+$/, "");
-      const run = path === "" ? runSingle : path === "/pipeline" ? runPipeline : path === "/multi-exec" ? runTransaction : undefined;
+      const run =
+        path === ""
+          ? runSingle
+          : path === "/pipeline"
+            ? runPipeline
+            : path === "/multi-exec"
+              ? runTransaction
+              : undefined;
       if (run === undefined) return errorResponse(`Not found: ${path}`, 404);
       let body: unknown;
       try {
         body = JSON.parse(await request.text());
       } catch (error) {
-        return errorResponse(`ERR the request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+        return errorResponse(
+          `ERR the request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       const base64 = request.headers.get("upstash-encoding")?.toLowerCase() === "base64";
       try {

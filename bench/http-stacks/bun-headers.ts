@@ -8,16 +8,18 @@ import { buildSecurityHeaders } from "../../lib/guards/security-headers.ts";
 
 const ORIGIN = "https://app.example.com";
 // Taken from the lib, so this stays the set Rampart sends when that set changes.
-const STATIC_HEADERS = new Headers(Object.fromEntries([
-  ["content-type", "application/json;charset=utf-8"],
-  ["access-control-allow-origin", ORIGIN],
-  ["access-control-expose-headers", CORS_EXPOSED_HEADERS.join(", ")],
-  ["vary", "Origin"],
-  ...buildSecurityHeaders(),
-  ["cache-control", "no-store"],
-  ["ratelimit-limit", "1000000000"],
-  ["ratelimit-policy", "1000000000;w=60"],
-]));
+const STATIC_HEADERS = new Headers(
+  Object.fromEntries([
+    ["content-type", "application/json;charset=utf-8"],
+    ["access-control-allow-origin", ORIGIN],
+    ["access-control-expose-headers", CORS_EXPOSED_HEADERS.join(", ")],
+    ["vary", "Origin"],
+    ...buildSecurityHeaders(),
+    ["cache-control", "no-store"],
+    ["ratelimit-limit", "1000000000"],
+    ["ratelimit-policy", "1000000000;w=60"],
+  ]),
+);
 
 let remaining = 1e9;
 Bun.serve({

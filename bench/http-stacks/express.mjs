@@ -19,17 +19,19 @@ app.use((req, res, next) => {
   const requestId = sent !== undefined && WELL_FORMED_REQUEST_ID.test(sent) ? sent : randomUUID();
   res.set("x-request-id", requestId);
   res.on("finish", () => {
-    log?.write(`${JSON.stringify({
-      level: "info",
-      time: new Date().toISOString(),
-      msg: "request",
-      requestId,
-      method: req.method,
-      route: req.route?.path ?? req.path,
-      status: res.statusCode,
-      durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
-      ip: req.ip,
-    })}\n`);
+    log?.write(
+      `${JSON.stringify({
+        level: "info",
+        time: new Date().toISOString(),
+        msg: "request",
+        requestId,
+        method: req.method,
+        route: req.route?.path ?? req.path,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+        ip: req.ip,
+      })}\n`,
+    );
   });
   next();
 });

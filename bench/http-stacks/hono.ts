@@ -22,21 +22,30 @@ app.use(requestId());
 app.use(async (c, next) => {
   const startedAt = performance.now();
   await next();
-  writeLine(JSON.stringify({
-    level: "info",
-    time: new Date().toISOString(),
-    msg: "request",
-    requestId: c.get("requestId"),
-    method: c.req.method,
-    route: c.req.routePath,
-    status: c.res.status,
-    durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
-    ip: getConnInfo(c).remote.address,
-  }));
+  writeLine(
+    JSON.stringify({
+      level: "info",
+      time: new Date().toISOString(),
+      msg: "request",
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+      ip: getConnInfo(c).remote.address,
+    }),
+  );
 });
 app.use(secureHeaders());
 app.use(cors({ origin: ["https://app.example.com"] }));
-app.use(rateLimiter({ windowMs: 60_000, limit: 1e9, standardHeaders: "draft-6", keyGenerator: (c) => getConnInfo(c).remote.address ?? "unknown" }));
+app.use(
+  rateLimiter({
+    windowMs: 60_000,
+    limit: 1e9,
+    standardHeaders: "draft-6",
+    keyGenerator: (c) => getConnInfo(c).remote.address ?? "unknown",
+  }),
+);
 app.get("/v1/ping", (c) => c.json({ ok: true, time: Date.now() }));
 
 const jwtVerification = process.env.BENCH_JWT_VERIFICATION;

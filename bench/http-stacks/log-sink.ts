@@ -17,6 +17,7 @@ export function openLogSink(kind: LogSinkKind): (line: string) => void {
 
 export function logSinkFromEnv(): LogSinkKind {
   const kind = process.env.BENCH_LOG_SINK ?? "file";
-  if (kind !== "file" && kind !== "stdout" && kind !== "none") throw new Error(`BENCH_LOG_SINK must be file, stdout or none, not ${kind}`);
+  if (kind !== "file" && kind !== "stdout" && kind !== "none")
+    throw new Error(`BENCH_LOG_SINK must be file, stdout or none, not ${kind}`);
   return kind;
 }

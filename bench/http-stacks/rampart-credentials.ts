@@ -4,8 +4,8 @@
  */
 import { signUp } from "../../lib/auth/accounts.ts";
 import { createApiKey } from "../../lib/auth/api-keys.ts";
-import type { ApiKeyScope } from "../../lib/core/api-key-scopes.ts";
 import { createPasswordHasher } from "../../lib/auth/password-hashing.ts";
+import type { ApiKeyScope } from "../../lib/core/api-key-scopes.ts";
 import { createOrganization } from "../../lib/orgs/organizations.ts";
 import type { Runtime } from "../../lib/runtime/runtime.ts";
 
@@ -22,6 +22,9 @@ export async function mintBenchCredentials(runtime: Runtime, scope: ApiKeyScope)
   const { account, accessToken } = await signUp(runtime, createPasswordHasher(), credentials);
   const { token } = accessToken;
   const org = await createOrganization(runtime, account.id, { name: "Bench" });
-  const { key } = await createApiKey(runtime, { type: "user", id: account.id }, org.id, { name: "bench", scopes: [scope] });
+  const { key } = await createApiKey(runtime, { type: "user", id: account.id }, org.id, {
+    name: "bench",
+    scopes: [scope],
+  });
   return { accessToken: token, apiKey: key };
 }

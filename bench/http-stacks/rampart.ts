@@ -11,11 +11,11 @@
 import { Elysia } from "elysia";
 import { authenticatedCallerOf } from "../../lib/auth/authenticated-caller.ts";
 import { loadConfig } from "../../lib/config/config.ts";
+import type { RoutePolicy } from "../../lib/core/route-policy.ts";
 import { openPglite } from "../../lib/db/pglite.ts";
 import { buildApp } from "../../lib/http/app.ts";
 import { policyPlugin } from "../../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../../lib/http/route-group.ts";
-import type { RoutePolicy } from "../../lib/core/route-policy.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { openRuntime } from "../../lib/runtime/runtime.ts";
 import { logSinkFromEnv, openLogSink } from "./log-sink.ts";
@@ -38,10 +38,14 @@ const bench = defineRouteGroup("bench", () =>
   new Elysia({ name: "bench" })
     .use(policyPlugin)
     .get("/v1/ping", () => ({ ok: true, time: Date.now() }), { policy: PING })
-    .get("/v1/whoami", ({ request }) => {
-      const caller = authenticatedCallerOf(request);
-      return { kind: caller.kind, id: caller.kind === "user" ? caller.userId : caller.keyId };
-    }, { policy: WHOAMI }),
+    .get(
+      "/v1/whoami",
+      ({ request }) => {
+        const caller = authenticatedCallerOf(request);
+        return { kind: caller.kind, id: caller.kind === "user" ? caller.userId : caller.keyId };
+      },
+      { policy: WHOAMI },
+    ),
 );
 
 const onPostgres = process.env.BENCH_DB === "postgres";
@@ -59,4 +63,8 @@ if (credentialsFile !== undefined) {
   await runtime.db.migrate();
   await Bun.write(credentialsFile, JSON.stringify(await mintBenchCredentials(runtime, KEY_SCOPE)));
 }
-Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: (request, server) => app.fetch(request, server) });
+Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  fetch: (request, server) => app.fetch(request, server),
+});

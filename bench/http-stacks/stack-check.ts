@@ -46,7 +46,10 @@ function tampered(authorization: string): string {
 /** An authenticated route must refuse a request without its credential, or with a forged one. */
 async function refusalProblems(url: string, { authorization }: PresentedCredential): Promise<string[]> {
   const problems: string[] = [];
-  for (const [what, headers] of [["without a credential", {}], ["with a tampered credential", { authorization: tampered(authorization) }]] as const) {
+  for (const [what, headers] of [
+    ["without a credential", {}],
+    ["with a tampered credential", { authorization: tampered(authorization) }],
+  ] as const) {
     const response = await fetch(url, { headers: { origin: ORIGIN, ...headers } });
     await response.arrayBuffer();
     if (response.status !== 401) problems.push(`${what}: status ${response.status}, not 401`);
@@ -57,11 +60,18 @@ async function refusalProblems(url: string, { authorization }: PresentedCredenti
 /** One request as a browser would send it (with the credential, on an authenticated route), then the refusals. */
 export async function checkStack(url: string, stack: Stack, presented: PresentedCredential | undefined): Promise<void> {
   const requestId = "check-0001-abcdef";
-  const response = await fetch(url, { headers: { origin: ORIGIN, "x-request-id": requestId, ...(presented === undefined ? {} : { authorization: presented.authorization }) } });
+  const response = await fetch(url, {
+    headers: {
+      origin: ORIGIN,
+      "x-request-id": requestId,
+      ...(presented === undefined ? {} : { authorization: presented.authorization }),
+    },
+  });
   const text = await response.text();
   const problems: string[] = [];
   if (response.status !== 200) problems.push(`status ${response.status}`);
-  if (!response.headers.get("content-type")?.startsWith("application/json")) problems.push(`content-type ${response.headers.get("content-type")}`);
+  if (!response.headers.get("content-type")?.startsWith("application/json"))
+    problems.push(`content-type ${response.headers.get("content-type")}`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -73,7 +83,8 @@ export async function checkStack(url: string, stack: Stack, presented: Presented
     if (ping?.ok !== true || typeof ping.time !== "number") problems.push(`body ${text.slice(0, 80)}`);
   } else {
     const caller = body as { kind?: unknown; id?: unknown } | undefined;
-    if (caller?.kind !== presented.callerKind || typeof caller.id !== "string") problems.push(`body ${text.slice(0, 80)}`);
+    if (caller?.kind !== presented.callerKind || typeof caller.id !== "string")
+      problems.push(`body ${text.slice(0, 80)}`);
     problems.push(...(await refusalProblems(url, presented)));
   }
   if (stack.guarded) {

@@ -20,15 +20,30 @@ export interface AuditFirstContext {
 }
 
 /** Records `event`, then runs `apply`; `apply`'s error is recorded as `admin.change_failed` and rethrown. */
-export async function applyAfterAudit<T>(context: AuditFirstContext, event: AuditEvent, apply: () => Promise<T>): Promise<T> {
+export async function applyAfterAudit<T>(
+  context: AuditFirstContext,
+  event: AuditEvent,
+  apply: () => Promise<T>,
+): Promise<T> {
   const { db, logger, request } = context;
   const auditEventId = await recordAuditEvent(db, event, request);
   try {
     return await apply();
   } catch (error) {
     const code = error instanceof AppError ? error.code : "INTERNAL";
-    const failed: AuditEvent = { action: "admin.change_failed", actor: event.actor, target: event.target, metadata: { auditEventId, action: event.action, code } };
-    await recordAuditEvent(db, failed, request).catch((auditError: unknown) => logger.error("recording that an audited change failed did not succeed", { auditEventId, action: event.action, error: auditError }));
+    const failed: AuditEvent = {
+      action: "admin.change_failed",
+      actor: event.actor,
+      target: event.target,
+      metadata: { auditEventId, action: event.action, code },
+    };
+    await recordAuditEvent(db, failed, request).catch((auditError: unknown) =>
+      logger.error("recording that an audited change failed did not succeed", {
+        auditEventId,
+        action: event.action,
+        error: auditError,
+      }),
+    );
     throw error;
   }
 }

@@ -3,9 +3,9 @@
  * request's id, address and user agent come from the request context. Never pass a secret in metadata.
  */
 import type { Caller } from "../core/caller.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import type { Db } from "../db/database.ts";
 import { auditEvents } from "../db/schema/index.ts";
-import { requestContextOf } from "../core/request-context.ts";
 
 export type AuditAction =
   | "user.signup"

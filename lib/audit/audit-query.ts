@@ -3,7 +3,7 @@
  * ids only grow, so a page never repeats or skips an event however many are written meanwhile.
  */
 import { type } from "arktype";
-import { type SQL, and, desc, eq, gte, lt } from "drizzle-orm";
+import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
 import type { Database } from "../db/database.ts";
 import { auditEvents } from "../db/schema/index.ts";
 
@@ -47,7 +47,10 @@ const LATEST_FILTER_MS = Date.parse("9999-12-31T23:59:59.999Z");
 /** A `since` or `until` query value: an ISO 8601 date within what the audit table can be compared with. */
 export const auditDateFilter = type("string.date.iso.parse").narrow((date, ctx) => {
   const ms = date.getTime();
-  return (ms >= EARLIEST_FILTER_MS && ms <= LATEST_FILTER_MS) || ctx.reject({ expected: "a date from 0001-01-01 to 9999-12-31", actual: "" });
+  return (
+    (ms >= EARLIEST_FILTER_MS && ms <= LATEST_FILTER_MS) ||
+    ctx.reject({ expected: "a date from 0001-01-01 to 9999-12-31", actual: "" })
+  );
 });
 
 export const DEFAULT_AUDIT_PAGE_SIZE = 50;
@@ -64,7 +67,12 @@ export async function queryAuditEvents(database: Database, filters: AuditFilters
   if (filters.cursor !== undefined) conditions.push(lt(auditEvents.id, filters.cursor));
   // One row more than the page tells whether there is a next page without counting.
   const rows = await database.read((db) =>
-    db.select().from(auditEvents).where(and(...conditions)).orderBy(desc(auditEvents.id)).limit(limit + 1),
+    db
+      .select()
+      .from(auditEvents)
+      .where(and(...conditions))
+      .orderBy(desc(auditEvents.id))
+      .limit(limit + 1),
   );
   const page = rows.slice(0, limit);
   const last = page.at(-1);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, spyOn, test } from "bun:test";
-import { type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { AppError } from "../errors/app-error.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken } from "./access-tokens.ts";
@@ -10,7 +10,10 @@ import { rotateSigningKeys } from "./signing-keys.ts";
 const subject = { userId: "5d0c7b1e-3c1f-4f5e-9a51-2f0c3c9f7a10", sessionId: "a3b1f0e2-8d4c-4c7e-b0a9-6e5d4c3b2a19" };
 
 const rejection = async (answer: unknown) => {
-  const error = await Promise.resolve(answer).then(() => undefined, (e: unknown) => e);
+  const error = await Promise.resolve(answer).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppError);
   return (error as AppError).code;
 };
@@ -81,14 +84,21 @@ describe("access-token verifier cache", () => {
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     const [header, payload, signature] = token.split(".") as [string, string, string];
-    const forgedPayload = btoa(JSON.stringify({ ...JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))), sub: "someone-else" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const forgedPayload = btoa(
+      JSON.stringify({ ...JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))), sub: "someone-else" }),
+    )
+      .replace(/=+$/, "")
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_");
     expect(await rejection(verify(`${header}.${forgedPayload}.${signature}`))).toBe("UNAUTHORIZED");
     expect(await verify(token)).toMatchObject(subject);
   });
 
   test("the cache holds at most maxEntries tokens, and an evicted token still verifies in full", async () => {
     const { ring, verify } = setUp();
-    const tokens = await Promise.all([1, 2, 3].map(async () => (await signAccessToken(await ring.get(), runtime.config.auth, subject)).token));
+    const tokens = await Promise.all(
+      [1, 2, 3].map(async () => (await signAccessToken(await ring.get(), runtime.config.auth, subject)).token),
+    );
     for (const token of tokens) await verify(token);
     const verifySpy = spyOn(crypto.subtle, "verify");
     try {

@@ -5,11 +5,12 @@
  * and its key still in the ring (a retired key's tokens stop at once). Session revocation is checked
  * by the caller on every request either way.
  */
+
+import { setBounded } from "../collections/bounded-map.ts";
 import type { AuthConfig } from "../config/config.ts";
 import { CLOCK_SKEW_SECONDS, type VerifiedAccessToken, verifyAccessToken } from "./access-tokens.ts";
 import type { KeyRingProvider } from "./key-ring-provider.ts";
 import type { KeyRing } from "./signing-keys.ts";
-import { setBounded } from "../collections/bounded-map.ts";
 
 export interface AccessTokenVerifierOptions {
   /** Tokens kept; the oldest is dropped past this. */
@@ -28,14 +29,20 @@ interface CachedToken {
 
 function kidOf(token: string): string | undefined {
   try {
-    const header = JSON.parse(atob(token.slice(0, token.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/"))) as { kid?: unknown };
+    const header = JSON.parse(atob(token.slice(0, token.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/"))) as {
+      kid?: unknown;
+    };
     return typeof header.kid === "string" ? header.kid : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function createAccessTokenVerifier(ring: KeyRingProvider, auth: AuthConfig, options: Partial<AccessTokenVerifierOptions> = {}): AccessTokenVerifier {
+export function createAccessTokenVerifier(
+  ring: KeyRingProvider,
+  auth: AuthConfig,
+  options: Partial<AccessTokenVerifierOptions> = {},
+): AccessTokenVerifier {
   const { maxEntries } = { ...DEFAULT_ACCESS_TOKEN_VERIFIER, ...options };
   // A Map iterates in insertion order: its first key is the oldest entry.
   const verifiedTokens = new Map<string, CachedToken>();
@@ -49,7 +56,8 @@ export function createAccessTokenVerifier(ring: KeyRingProvider, auth: AuthConfi
     return verified;
   };
 
-  const stillValid = (cached: CachedToken, keys: KeyRing) => Date.now() <= cached.verified.expiresAt + CLOCK_SKEW_SECONDS * 1000 && keys.verificationKeys.has(cached.kid);
+  const stillValid = (cached: CachedToken, keys: KeyRing) =>
+    Date.now() <= cached.verified.expiresAt + CLOCK_SKEW_SECONDS * 1000 && keys.verificationKeys.has(cached.kid);
 
   return (token) => {
     const cached = verifiedTokens.get(token);

@@ -4,20 +4,28 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { type CryptoKey, type JWK, SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from "jose";
-import { BACKEND_HOOK_TIMEOUT_MS, type DatabaseBackend, DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  DATABASE_BACKENDS,
+  type DatabaseBackend,
+  openTestRuntime,
+  type TestRuntime,
+} from "../../test/backends.ts";
 import { DEFAULT_CONFIG } from "../config/config.ts";
-import { ERROR_CODES } from "../errors/codes.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
-import { policyPlugin } from "../http/policy-plugin.ts";
 import { requestContextOf } from "../core/request-context.ts";
+import { ERROR_CODES } from "../errors/codes.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
+import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import { ACCESS_TOKEN_TYPE, MAX_ACCESS_TOKEN_BYTES, signAccessToken } from "./access-tokens.ts";
 import { identityOf } from "./identity.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
 
 const probe = defineRouteGroup("probe", () =>
-  new Elysia().use(policyPlugin).get("/probe", ({ request }) => ({ caller: requestContextOf(request).caller }), { policy: { access: "user", rateLimits: [] } }),
+  new Elysia().use(policyPlugin).get("/probe", ({ request }) => ({ caller: requestContextOf(request).caller }), {
+    policy: { access: "user", rateLimits: [] },
+  }),
 );
 
 const USER_ID = "5d0c7b1e-3c1f-4f5e-9a51-2f0c3c9f7a10";
@@ -26,7 +34,8 @@ const TTL = DEFAULT_CONFIG.auth.accessTokenTtlSeconds;
 const ATTACKER_URL = "https://attacker.example/keys.json";
 
 const encoder = new TextEncoder();
-const b64url = (value: string | Uint8Array) => Buffer.from(typeof value === "string" ? encoder.encode(value) : value).toString("base64url");
+const b64url = (value: string | Uint8Array) =>
+  Buffer.from(typeof value === "string" ? encoder.encode(value) : value).toString("base64url");
 const segment = (value: unknown) => b64url(JSON.stringify(value));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 /** `base` with each override applied; an override of undefined removes the member. */
@@ -76,11 +85,23 @@ async function call(app: RampartApp, authorization: string | undefined): Promise
 
 async function refusalOf(response: Response): Promise<Refusal> {
   const { error } = (await response.json()) as { error: { code: string; message: string; details?: unknown } };
-  return { status: response.status, code: error.code, message: error.message, details: error.details, contentType: response.headers.get("content-type") };
+  return {
+    status: response.status,
+    code: error.code,
+    message: error.message,
+    details: error.details,
+    contentType: response.headers.get("content-type"),
+  };
 }
 
 /** What a request with no credentials gets; every refused token must get exactly this. */
-const REFUSED: Refusal = { status: 401, code: "UNAUTHORIZED", message: ERROR_CODES.UNAUTHORIZED.message, details: undefined, contentType: "application/json; charset=utf-8" };
+const REFUSED: Refusal = {
+  status: 401,
+  code: "UNAUTHORIZED",
+  message: ERROR_CODES.UNAUTHORIZED.message,
+  details: undefined,
+  contentType: "application/json; charset=utf-8",
+};
 
 describe("access token attacks through the HTTP app", () => {
   let runtime: TestRuntime;
@@ -93,9 +114,21 @@ describe("access token attacks through the HTTP app", () => {
 
   const claims = (overrides: Record<string, unknown> = {}) => {
     const iat = nowSeconds();
-    return withOverrides({ iss: runtime.config.auth.issuer, aud: runtime.config.auth.audience, sub: USER_ID, sid: SESSION_ID, jti: crypto.randomUUID(), iat, exp: iat + TTL }, overrides);
+    return withOverrides(
+      {
+        iss: runtime.config.auth.issuer,
+        aud: runtime.config.auth.audience,
+        sub: USER_ID,
+        sid: SESSION_ID,
+        jti: crypto.randomUUID(),
+        iat,
+        exp: iat + TTL,
+      },
+      overrides,
+    );
   };
-  const header = (overrides: Record<string, unknown> = {}) => withOverrides({ alg: "EdDSA", kid, typ: ACCESS_TOKEN_TYPE }, overrides);
+  const header = (overrides: Record<string, unknown> = {}) =>
+    withOverrides({ alg: "EdDSA", kid, typ: ACCESS_TOKEN_TYPE }, overrides);
   /** Signed by hand with the real current key: only the property under test is wrong. */
   const handSigned = async (head: Record<string, unknown>, payload: unknown, key: CryptoKey = signingKey) => {
     const input = `${segment(head)}.${segment(payload)}`;
@@ -115,7 +148,12 @@ describe("access token attacks through the HTTP app", () => {
     kid = ring.signingKid;
     publicJwk = ring.jwks.keys.find((k) => k.kid === kid) as JWK;
     otherKid = [...ring.verificationKeys.keys()].find((k) => k !== kid) as string;
-    genuine = (await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: SESSION_ID })).token;
+    genuine = (
+      await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+        userId: USER_ID,
+        sessionId: SESSION_ID,
+      })
+    ).token;
   }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close(), BACKEND_HOOK_TIMEOUT_MS);
 
@@ -152,7 +190,10 @@ describe("access token attacks through the HTTP app", () => {
     }
 
     test("an unsecured JWT made by jose (UnsecuredJWT)", async () => {
-      const unsecured = new UnsecuredJWT(claims()).setIssuer(runtime.config.auth.issuer).setAudience(runtime.config.auth.audience).encode();
+      const unsecured = new UnsecuredJWT(claims())
+        .setIssuer(runtime.config.auth.issuer)
+        .setAudience(runtime.config.auth.audience)
+        .encode();
       await expectTokenRefused(unsecured);
     });
 
@@ -161,7 +202,9 @@ describe("access token attacks through the HTTP app", () => {
       const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]);
       const pem = `-----BEGIN PUBLIC KEY-----\n${spki.toString("base64")}\n-----END PUBLIC KEY-----\n`;
       for (const secret of [raw, encoder.encode(JSON.stringify(publicJwk)), encoder.encode(pem)]) {
-        const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256", kid, typ: ACCESS_TOKEN_TYPE }).sign(new Uint8Array(secret));
+        const token = await new SignJWT(claims())
+          .setProtectedHeader({ alg: "HS256", kid, typ: ACCESS_TOKEN_TYPE })
+          .sign(new Uint8Array(secret));
         await expectTokenRefused(token);
       }
     });
@@ -169,14 +212,18 @@ describe("access token attacks through the HTTP app", () => {
     for (const alg of ["RS256", "ES256", "PS256"] as const) {
       test(`${alg}, signed with the attacker's own key under our kid`, async () => {
         const { privateKey } = await generateKeyPair(alg);
-        await expectTokenRefused(await new SignJWT(claims()).setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE }).sign(privateKey));
+        await expectTokenRefused(
+          await new SignJWT(claims()).setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE }).sign(privateKey),
+        );
       });
     }
 
     for (const alg of ["HS256", "HS512"] as const) {
       test(`${alg}, signed with a random secret under our kid`, async () => {
         const secret = crypto.getRandomValues(new Uint8Array(64));
-        await expectTokenRefused(await new SignJWT(claims()).setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE }).sign(secret));
+        await expectTokenRefused(
+          await new SignJWT(claims()).setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE }).sign(secret),
+        );
       });
     }
 
@@ -221,7 +268,11 @@ describe("access token attacks through the HTTP app", () => {
       await expectTokenRefused(await handSigned(header(), [claims()]));
     });
 
-    for (const [name, typ] of [["missing typ", undefined], ['typ "JWT"', "JWT"], ['typ "refresh+jwt"', "refresh+jwt"]] as const) {
+    for (const [name, typ] of [
+      ["missing typ", undefined],
+      ['typ "JWT"', "JWT"],
+      ['typ "refresh+jwt"', "refresh+jwt"],
+    ] as const) {
       test(name, async () => {
         await expectTokenRefused(await handSigned(header({ typ }), claims()));
       });
@@ -248,19 +299,35 @@ describe("access token attacks through the HTTP app", () => {
     test("jku and x5u pointing at the attacker's key set, signed by the attacker", async () => {
       const attacker = await attackerKey();
       for (const name of ["jku", "x5u"]) {
-        await expectTokenRefused(await handSigned(header({ kid: attacker.kid, [name]: ATTACKER_URL }), claims(), attacker.privateKey));
+        await expectTokenRefused(
+          await handSigned(header({ kid: attacker.kid, [name]: ATTACKER_URL }), claims(), attacker.privateKey),
+        );
       }
     });
 
     test("jwk embedding the attacker's public key, signed by the attacker", async () => {
       const attacker = await attackerKey();
-      await expectTokenRefused(await handSigned(header({ kid: attacker.kid, jwk: { ...attacker.jwk, kid: attacker.kid } }), claims(), attacker.privateKey));
-      await expectTokenRefused(await handSigned(header({ kid: undefined, jwk: attacker.jwk }), claims(), attacker.privateKey));
+      await expectTokenRefused(
+        await handSigned(
+          header({ kid: attacker.kid, jwk: { ...attacker.jwk, kid: attacker.kid } }),
+          claims(),
+          attacker.privateKey,
+        ),
+      );
+      await expectTokenRefused(
+        await handSigned(header({ kid: undefined, jwk: attacker.jwk }), claims(), attacker.privateKey),
+      );
     });
 
     test("x5c carrying a certificate chain, signed by the attacker", async () => {
       const attacker = await attackerKey();
-      await expectTokenRefused(await handSigned(header({ kid: attacker.kid, x5c: [b64url(crypto.getRandomValues(new Uint8Array(300)))] }), claims(), attacker.privateKey));
+      await expectTokenRefused(
+        await handSigned(
+          header({ kid: attacker.kid, x5c: [b64url(crypto.getRandomValues(new Uint8Array(300)))] }),
+          claims(),
+          attacker.privateKey,
+        ),
+      );
     });
 
     test("jku, x5u, jwk or x5c are refused even on a token our own key signed", async () => {
@@ -270,13 +337,20 @@ describe("access token attacks through the HTTP app", () => {
     });
 
     test("crit naming an unknown extension", async () => {
-      await expectTokenRefused(await handSigned(header({ crit: ["https://attacker.example/ext"], "https://attacker.example/ext": true }), claims()));
+      await expectTokenRefused(
+        await handSigned(
+          header({ crit: ["https://attacker.example/ext"], "https://attacker.example/ext": true }),
+          claims(),
+        ),
+      );
     });
 
     test("an unencoded payload (b64: false under crit)", async () => {
       const head = header({ b64: false, crit: ["b64"] });
       const payload = JSON.stringify(claims());
-      const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", signingKey, encoder.encode(`${segment(head)}.${payload}`)));
+      const signature = new Uint8Array(
+        await crypto.subtle.sign("Ed25519", signingKey, encoder.encode(`${segment(head)}.${payload}`)),
+      );
       await expectTokenRefused(`${segment(head)}.${b64url(payload)}.${b64url(signature)}`);
     });
   });
@@ -302,7 +376,13 @@ describe("access token attacks through the HTTP app", () => {
     test("malformed signatures: truncated, lengthened, not base64url, standard base64, all zero", async () => {
       const [head, payload, signature] = genuine.split(".") as [string, string, string];
       const standard = Buffer.from(signature, "base64url").toString("base64");
-      for (const bad of [signature.slice(0, -10), `${signature}AAAA`, "!!!!not*base64!!!!", standard, b64url(new Uint8Array(64))]) {
+      for (const bad of [
+        signature.slice(0, -10),
+        `${signature}AAAA`,
+        "!!!!not*base64!!!!",
+        standard,
+        b64url(new Uint8Array(64)),
+      ]) {
         await expectTokenRefused(`${head}.${payload}.${bad}`);
       }
     });
@@ -347,7 +427,13 @@ describe("access token attacks through the HTTP app", () => {
     });
 
     test("the token under another scheme or with the scheme in lower case", async () => {
-      for (const authorization of [`bearer ${genuine}`, `Basic ${genuine}`, genuine, "Bearer ", `Bearer ${genuine},${genuine}`]) {
+      for (const authorization of [
+        `bearer ${genuine}`,
+        `Basic ${genuine}`,
+        genuine,
+        "Bearer ",
+        `Bearer ${genuine},${genuine}`,
+      ]) {
         await expectRefused(authorization);
       }
     });
@@ -356,7 +442,10 @@ describe("access token attacks through the HTTP app", () => {
   describe("revocation", () => {
     test("a valid token of a revoked session is refused", async () => {
       const sessionId = crypto.randomUUID();
-      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId });
+      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+        userId: USER_ID,
+        sessionId,
+      });
       expect((await call(app, `Bearer ${token}`)).status).toBe(200);
       await identityOf(runtime).revocations.revoke(sessionId);
       await expectTokenRefused(token);
@@ -375,7 +464,10 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
 
   test("a token signed by a retiring key is accepted; once the key is retired it is refused", async () => {
     const { keyRing, encryptor } = identityOf(runtime);
-    const { token } = await signAccessToken(await keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: crypto.randomUUID() });
+    const { token } = await signAccessToken(await keyRing.get(), runtime.config.auth, {
+      userId: USER_ID,
+      sessionId: crypto.randomUUID(),
+    });
     await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });
     keyRing.invalidate();
     expect((await call(app, `Bearer ${token}`)).status).toBe(200);
@@ -386,7 +478,10 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
   });
 
   test("a token with an unknown kid is refused after the ring is reloaded from this database", async () => {
-    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, { userId: USER_ID, sessionId: crypto.randomUUID() });
+    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+      userId: USER_ID,
+      sessionId: crypto.randomUUID(),
+    });
     const [, payload, signature] = token.split(".") as [string, string, string];
     const forged = `${segment({ alg: "EdDSA", kid: crypto.randomUUID(), typ: ACCESS_TOKEN_TYPE })}.${payload}.${signature}`;
     expect(await refusalOf(await call(app, `Bearer ${forged}`))).toEqual(REFUSED);

@@ -5,7 +5,7 @@
  * header it does not understand (`crit`), never fetches or trusts keys named in the token (jku, x5u,
  * jwk, x5c), and looks keys up by kid in the local ring only.
  */
-import { type JWTHeaderParameters, SignJWT, errors, jwtVerify } from "jose";
+import { errors, type JWTHeaderParameters, jwtVerify, SignJWT } from "jose";
 import type { AuthConfig } from "../config/config.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { KeyRingProvider } from "./key-ring-provider.ts";
@@ -40,7 +40,11 @@ export interface IssuedAccessToken {
  * Signs with a ring already loaded, so a caller can sign inside its transaction, before commit, without
  * the ring's own queries waiting on that transaction.
  */
-export async function signAccessToken(ring: KeyRing, auth: AuthConfig, subject: AccessTokenSubject): Promise<IssuedAccessToken> {
+export async function signAccessToken(
+  ring: KeyRing,
+  auth: AuthConfig,
+  subject: AccessTokenSubject,
+): Promise<IssuedAccessToken> {
   const { signingKid, signingKey } = ring;
   if (signingKey === undefined) throw new AppError("SIGNING_KEY_UNAVAILABLE");
   // One clock reading for both claims: verification refuses a lifetime longer than the TTL by even a second.
@@ -61,7 +65,11 @@ export async function signAccessToken(ring: KeyRing, auth: AuthConfig, subject: 
 const unauthorized = () => new AppError("UNAUTHORIZED");
 const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value.length > 0;
 
-export async function verifyAccessToken(ring: KeyRingProvider, auth: AuthConfig, token: string): Promise<VerifiedAccessToken> {
+export async function verifyAccessToken(
+  ring: KeyRingProvider,
+  auth: AuthConfig,
+  token: string,
+): Promise<VerifiedAccessToken> {
   if (token.length > MAX_ACCESS_TOKEN_BYTES || !COMPACT_ED25519_JWS.test(token)) throw unauthorized();
   const keyFor = async (header: JWTHeaderParameters) => {
     if (FORBIDDEN_HEADERS.some((name) => name in header)) throw unauthorized();
@@ -81,7 +89,14 @@ export async function verifyAccessToken(ring: KeyRingProvider, auth: AuthConfig,
       maxTokenAge: `${auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS}s`,
     });
     const { sub, sid, jti, exp, iat } = payload;
-    if (!isNonEmptyString(sub) || !isNonEmptyString(sid) || !isNonEmptyString(jti) || typeof exp !== "number" || typeof iat !== "number") throw unauthorized();
+    if (
+      !isNonEmptyString(sub) ||
+      !isNonEmptyString(sid) ||
+      !isNonEmptyString(jti) ||
+      typeof exp !== "number" ||
+      typeof iat !== "number"
+    )
+      throw unauthorized();
     // jose bounds iat (not in the future, not older than the TTL) and exp (not past) one at a time; an exp
     // further from iat than the TTL is a lifetime we never issue, so the token was not minted by signAccessToken.
     if (exp - iat > auth.accessTokenTtlSeconds) throw unauthorized();

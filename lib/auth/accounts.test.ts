@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { auditEvents, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { disableUser, logIn, signUp } from "./accounts.ts";
@@ -22,7 +22,10 @@ describe.each(DATABASE_BACKENDS)("accounts on %s", (backend) => {
 
   test("two sign-ups for one address at once: one account, one CONFLICT", async () => {
     const address = email();
-    const outcomes = await Promise.allSettled([signUp(runtime, hasher, { email: address, password: PASSWORD }), signUp(runtime, hasher, { email: address, password: PASSWORD })]);
+    const outcomes = await Promise.allSettled([
+      signUp(runtime, hasher, { email: address, password: PASSWORD }),
+      signUp(runtime, hasher, { email: address, password: PASSWORD }),
+    ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"]);
     const rejected = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
     expect(codeOf(rejected.reason)).toBe("CONFLICT");
@@ -39,18 +42,30 @@ describe.each(DATABASE_BACKENDS)("accounts on %s", (backend) => {
     expect(user?.disabled).toBe(true);
     const rows = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, account.id));
     expect(rows.map((r) => r.revokedReason)).toEqual(["user_disabled", "user_disabled"]);
-    for (const id of [session.sessionId, other.session.sessionId]) expect(await identityOf(runtime).revocations.isRevoked(id)).toBe(true);
+    for (const id of [session.sessionId, other.session.sessionId])
+      expect(await identityOf(runtime).revocations.isRevoked(id)).toBe(true);
 
-    expect(codeOf(await logIn(runtime, hasher, { email: address, password: PASSWORD }).catch((e: unknown) => e))).toBe("UNAUTHORIZED");
-    expect(codeOf(await rotateRefreshToken(runtime, session.refreshToken).catch((e: unknown) => e))).toBe("UNAUTHORIZED");
-    const [event] = await runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "user.disabled"), eq(auditEvents.targetId, account.id)));
+    expect(codeOf(await logIn(runtime, hasher, { email: address, password: PASSWORD }).catch((e: unknown) => e))).toBe(
+      "UNAUTHORIZED",
+    );
+    expect(codeOf(await rotateRefreshToken(runtime, session.refreshToken).catch((e: unknown) => e))).toBe(
+      "UNAUTHORIZED",
+    );
+    const [event] = await runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "user.disabled"), eq(auditEvents.targetId, account.id)));
     expect(event).toMatchObject({ actorType: "admin", targetType: "user", metadata: { revokedSessions: 2 } });
-    const [failure] = await runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "user.login.failed"), eq(auditEvents.targetId, account.id)));
+    const [failure] = await runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "user.login.failed"), eq(auditEvents.targetId, account.id)));
     expect(failure?.metadata).toEqual({ reason: "disabled" });
   });
 
   test("disableUser of an unknown or malformed id is NOT_FOUND", async () => {
-    for (const id of [crypto.randomUUID(), "not-a-uuid"]) expect(codeOf(await disableUser(runtime, id, { type: "admin" }).catch((e: unknown) => e))).toBe("NOT_FOUND");
+    for (const id of [crypto.randomUUID(), "not-a-uuid"])
+      expect(codeOf(await disableUser(runtime, id, { type: "admin" }).catch((e: unknown) => e))).toBe("NOT_FOUND");
   });
 
   test("a login rehashes a password stored at an older cost", async () => {

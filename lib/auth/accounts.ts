@@ -42,15 +42,33 @@ export const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: us
  * The account, its session, the audit row and the access token in one transaction: a failure at any step
  * (an undecryptable signing key included) leaves no account behind for a retry to answer 409 against.
  */
-export async function signUp(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {
+export async function signUp(
+  runtime: Runtime,
+  hasher: PasswordHasher,
+  credentials: Credentials,
+  request?: Request,
+): Promise<SignedIn> {
   const { auth } = runtime.config;
   const passwordHash = await hasher.hash(credentials.password);
   const ring = await identityOf(runtime).keyRing.get();
   return runtime.db.primary.transaction(async (tx) => {
-    const [account] = await tx.insert(users).values({ email: credentials.email, passwordHash }).onConflictDoNothing({ target: users.email }).returning(ACCOUNT_COLUMNS);
+    const [account] = await tx
+      .insert(users)
+      .values({ email: credentials.email, passwordHash })
+      .onConflictDoNothing({ target: users.email })
+      .returning(ACCOUNT_COLUMNS);
     if (account === undefined) throw new AppError("CONFLICT", "An account with this e-mail address already exists.");
     const session = await startSession(tx, auth, account.id, request);
-    await recordAuditEvent(tx, { action: "user.signup", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "user.signup",
+        actor: { type: "user", id: account.id },
+        target: { type: "user", id: account.id },
+        metadata: { sessionId: session.sessionId },
+      },
+      request,
+    );
     const accessToken = await signAccessToken(ring, auth, { userId: account.id, sessionId: session.sessionId });
     return { account, session, accessToken };
   });
@@ -60,14 +78,29 @@ export async function signUp(runtime: Runtime, hasher: PasswordHasher, credentia
  * Checks the password and opens a session. Every refusal does the same work (an unknown e-mail is verified
  * against a dummy hash of the same cost, a disabled account's password is still checked) and the same audit write.
  */
-export async function logIn(runtime: Runtime, hasher: PasswordHasher, credentials: Credentials, request?: Request): Promise<SignedIn> {
+export async function logIn(
+  runtime: Runtime,
+  hasher: PasswordHasher,
+  credentials: Credentials,
+  request?: Request,
+): Promise<SignedIn> {
   const db = runtime.db.primary;
-  const [user] = await db.select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled }).from(users).where(eq(users.email, credentials.email));
-  const matches = user === undefined ? await hasher.verifyAgainstDummy(credentials.password) : await hasher.verify(credentials.password, user.passwordHash);
+  const [user] = await db
+    .select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled })
+    .from(users)
+    .where(eq(users.email, credentials.email));
+  const matches =
+    user === undefined
+      ? await hasher.verifyAgainstDummy(credentials.password)
+      : await hasher.verify(credentials.password, user.passwordHash);
   if (user === undefined || !matches || user.disabled) {
     const reason = user === undefined ? "unknown_email" : matches ? "disabled" : "wrong_password";
     const target: AuditEvent["target"] = user === undefined ? undefined : { type: "user", id: user.id };
-    await recordAuditEvent(db, { action: "user.login.failed", actor: { type: "anonymous" }, target, metadata: { reason } }, request);
+    await recordAuditEvent(
+      db,
+      { action: "user.login.failed", actor: { type: "anonymous" }, target, metadata: { reason } },
+      request,
+    );
     throw new AppError("UNAUTHORIZED", INVALID_CREDENTIALS_MESSAGE);
   }
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
@@ -76,20 +109,41 @@ export async function logIn(runtime: Runtime, hasher: PasswordHasher, credential
   const ring = await identityOf(runtime).keyRing.get();
   // Signed before commit: a session is never opened without the tokens that use it reaching the client.
   return db.transaction(async (tx) => {
-    if (upgradedHash !== undefined) await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
+    if (upgradedHash !== undefined)
+      await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
     const session = await startSession(tx, runtime.config.auth, account.id, request);
-    await recordAuditEvent(tx, { action: "user.login.succeeded", actor: { type: "user", id: account.id }, target: { type: "user", id: account.id }, metadata: { sessionId: session.sessionId } }, request);
-    const accessToken = await signAccessToken(ring, runtime.config.auth, { userId: account.id, sessionId: session.sessionId });
+    await recordAuditEvent(
+      tx,
+      {
+        action: "user.login.succeeded",
+        actor: { type: "user", id: account.id },
+        target: { type: "user", id: account.id },
+        metadata: { sessionId: session.sessionId },
+      },
+      request,
+    );
+    const accessToken = await signAccessToken(ring, runtime.config.auth, {
+      userId: account.id,
+      sessionId: session.sessionId,
+    });
     return { account, session, accessToken };
   });
 }
 
 export async function findActiveAccount(runtime: Runtime, userId: string): Promise<Account | undefined> {
-  const [user] = await runtime.db.primary.select({ ...ACCOUNT_COLUMNS, disabled: users.disabled }).from(users).where(eq(users.id, userId));
-  return user === undefined || user.disabled ? undefined : { id: user.id, email: user.email, createdAt: user.createdAt };
+  const [user] = await runtime.db.primary
+    .select({ ...ACCOUNT_COLUMNS, disabled: users.disabled })
+    .from(users)
+    .where(eq(users.id, userId));
+  return user === undefined || user.disabled
+    ? undefined
+    : { id: user.id, email: user.email, createdAt: user.createdAt };
 }
 
-const invalidNewPassword = (message: string) => new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "newPassword", message: `newPassword ${message}` }] });
+const invalidNewPassword = (message: string) =>
+  new AppError("VALIDATION_FAILED", undefined, {
+    fields: [{ path: "newPassword", message: `newPassword ${message}` }],
+  });
 
 /**
  * Replaces the password after checking the current one, revokes every session of the account (the
@@ -103,13 +157,24 @@ export async function changePassword(
   request?: Request,
 ): Promise<SignedIn> {
   const db = runtime.db.primary;
-  const [user] = await db.select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled }).from(users).where(eq(users.id, change.userId));
+  const [user] = await db
+    .select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled })
+    .from(users)
+    .where(eq(users.id, change.userId));
   if (user === undefined || user.disabled) throw new AppError("UNAUTHORIZED");
   const problem = passwordProblem(change.newPassword, user.email);
   if (problem !== undefined) throw invalidNewPassword(problem);
   if (change.newPassword === change.currentPassword) throw invalidNewPassword("must differ from the current password");
   if (!(await hasher.verify(change.currentPassword, user.passwordHash))) {
-    await recordAuditEvent(db, { action: "user.password.change_failed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id } }, request);
+    await recordAuditEvent(
+      db,
+      {
+        action: "user.password.change_failed",
+        actor: { type: "user", id: user.id },
+        target: { type: "user", id: user.id },
+      },
+      request,
+    );
     // 403, not 401: the access token is fine, and a client must not read this as "signed out".
     throw new AppError("FORBIDDEN", "The current password is incorrect.");
   }
@@ -119,9 +184,21 @@ export async function changePassword(
   const { revoked, ...signedIn } = await db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, user.id));
     const revoked = await revokeSessionsIn(tx, { userId: user.id }, "password_changed");
-    await recordAuditEvent(tx, { action: "user.password.changed", actor: { type: "user", id: user.id }, target: { type: "user", id: user.id }, metadata: { revokedSessions: revoked.length } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "user.password.changed",
+        actor: { type: "user", id: user.id },
+        target: { type: "user", id: user.id },
+        metadata: { revokedSessions: revoked.length },
+      },
+      request,
+    );
     const session = await startSession(tx, runtime.config.auth, user.id, request);
-    const accessToken = await signAccessToken(ring, runtime.config.auth, { userId: user.id, sessionId: session.sessionId });
+    const accessToken = await signAccessToken(ring, runtime.config.auth, {
+      userId: user.id,
+      sessionId: session.sessionId,
+    });
     return { revoked, account: { id: user.id, email: user.email, createdAt: user.createdAt }, session, accessToken };
   });
   await publishRevocations(runtime, revoked);
@@ -129,13 +206,31 @@ export async function changePassword(
 }
 
 /** Disables an account: it can no longer log in, and every session and access token it holds stops working. */
-export async function disableUser(runtime: Runtime, userId: string, actor: AuditEvent["actor"], request?: Request): Promise<{ revokedSessions: number }> {
+export async function disableUser(
+  runtime: Runtime,
+  userId: string,
+  actor: AuditEvent["actor"],
+  request?: Request,
+): Promise<{ revokedSessions: number }> {
   if (!UUID.test(userId)) throw new AppError("NOT_FOUND", "No such user.");
   const revoked = await runtime.db.primary.transaction(async (tx) => {
-    const [user] = await tx.update(users).set({ disabled: true }).where(eq(users.id, userId)).returning({ id: users.id });
+    const [user] = await tx
+      .update(users)
+      .set({ disabled: true })
+      .where(eq(users.id, userId))
+      .returning({ id: users.id });
     if (user === undefined) throw new AppError("NOT_FOUND", "No such user.");
     const ids = await revokeSessionsIn(tx, { userId }, "user_disabled");
-    await recordAuditEvent(tx, { action: "user.disabled", actor, target: { type: "user", id: userId }, metadata: { revokedSessions: ids.length } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "user.disabled",
+        actor,
+        target: { type: "user", id: userId },
+        metadata: { revokedSessions: ids.length },
+      },
+      request,
+    );
     return ids;
   });
   // Access tokens stop once the disabling has committed with its row; refresh tokens already have.

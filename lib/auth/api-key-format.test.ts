@@ -18,7 +18,8 @@ describe("API key format", () => {
     const keys = Array.from({ length: 2_000 }, () => format.generate().key);
     expect(new Set(keys).size).toBe(keys.length);
     const counts = new Map<string, number>();
-    for (const key of keys) for (const char of key.slice(3, 3 + API_KEY_RANDOM_CHARS)) counts.set(char, (counts.get(char) ?? 0) + 1);
+    for (const key of keys)
+      for (const char of key.slice(3, 3 + API_KEY_RANDOM_CHARS)) counts.set(char, (counts.get(char) ?? 0) + 1);
     expect(counts.size).toBe(62);
     // 86,000 characters over 62 symbols: about 1,387 each; a modulo bias would push some far off.
     for (const count of counts.values()) expect(Math.abs(count - 86_000 / 62)).toBeLessThan(200);
@@ -44,7 +45,16 @@ describe("API key format", () => {
     let swapAt = 3;
     while (key[swapAt] === key[swapAt + 1]) swapAt++;
     const swapped = `${key.slice(0, swapAt)}${key[swapAt + 1]}${key[swapAt]}${key.slice(swapAt + 2)}`;
-    for (const bad of [swapped, key.slice(0, -1), `${key}0`, `${key.slice(0, 20)}-${key.slice(21)}`, `${key.slice(0, 20)}é${key.slice(21)}`, key.toUpperCase(), ` ${key}`, ""]) {
+    for (const bad of [
+      swapped,
+      key.slice(0, -1),
+      `${key}0`,
+      `${key.slice(0, 20)}-${key.slice(21)}`,
+      `${key.slice(0, 20)}é${key.slice(21)}`,
+      key.toUpperCase(),
+      ` ${key}`,
+      "",
+    ]) {
       expect({ bad, wellFormed: format.isWellFormed(bad) }).toEqual({ bad, wellFormed: false });
     }
   });

@@ -49,7 +49,12 @@ function randomBase62(length: number): string {
 // The first 32 bits of SHA-256 over everything before the checksum, as 6 base62 digits (62^6 > 2^32).
 function checksumOf(body: string): string {
   const digest = sha256(body);
-  let value = (((digest[0] as number) << 24) | ((digest[1] as number) << 16) | ((digest[2] as number) << 8) | (digest[3] as number)) >>> 0;
+  let value =
+    (((digest[0] as number) << 24) |
+      ((digest[1] as number) << 16) |
+      ((digest[2] as number) << 8) |
+      (digest[3] as number)) >>>
+    0;
   let out = "";
   for (let i = 0; i < API_KEY_CHECKSUM_CHARS; i++) {
     out = ALPHABET[value % 62] + out;
@@ -68,7 +73,8 @@ export function createApiKeyFormat(prefix: string): ApiKeyFormat {
   const shape = new RegExp(`^${prefix}_[0-9A-Za-z]{${API_KEY_RANDOM_CHARS + API_KEY_CHECKSUM_CHARS}}$`);
   const checksumAt = marker.length + API_KEY_RANDOM_CHARS;
   const hasShape = (presented: string) => shape.test(presented);
-  const hasValidChecksum = (presented: string) => checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt);
+  const hasValidChecksum = (presented: string) =>
+    checksumOf(presented.slice(0, checksumAt)) === presented.slice(checksumAt);
   return {
     prefix,
     generate() {

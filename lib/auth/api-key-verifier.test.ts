@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, STORE_BACKENDS, type TestRuntime } from "../../test/backends.ts";
 import { withCountedQueries } from "../../test/counting-db.ts";
 import { apiKeys, organizations, users } from "../db/schema/index.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { API_KEY_DEAD_AT_PREFIX, type ApiKeyVerifierOptions, createApiKeyVerifier } from "./api-key-verifier.ts";
-import { type IssuedApiKey, createApiKey, revokeApiKey, rotateApiKey } from "./api-keys.ts";
+import { createApiKey, type IssuedApiKey, revokeApiKey, rotateApiKey } from "./api-keys.ts";
 import { identityOf } from "./identity.ts";
 
 async function waitUntilRefused(verify: () => unknown, withinMs: number): Promise<number> {
@@ -30,7 +30,10 @@ describe.each(STORE_BACKENDS)("API key verifier with the %s store", (store) => {
   beforeAll(async () => {
     runtime = await openTestRuntime({ store });
     const db = runtime.db.primary;
-    const [user] = await db.insert(users).values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "unused" }).returning({ id: users.id });
+    const [user] = await db
+      .insert(users)
+      .values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "unused" })
+      .returning({ id: users.id });
     const [org] = await db.insert(organizations).values({ name: "Verifier" }).returning({ id: organizations.id });
     if (user === undefined || org === undefined) throw new Error("setup rows missing");
     orgId = org.id;
@@ -38,7 +41,8 @@ describe.each(STORE_BACKENDS)("API key verifier with the %s store", (store) => {
   }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close(), BACKEND_HOOK_TIMEOUT_MS);
 
-  const issue = (): Promise<IssuedApiKey> => createApiKey(runtime, actor, orgId, { name: "verifier", scopes: ["orgs:read"] });
+  const issue = (): Promise<IssuedApiKey> =>
+    createApiKey(runtime, actor, orgId, { name: "verifier", scopes: ["orgs:read"] });
   /** Another instance: the same database and store, a cache of its own. */
   const otherInstance = (target: Runtime = runtime, options: Partial<ApiKeyVerifierOptions> = {}) =>
     createApiKeyVerifier({ db: target.db.primary, store: target.store, logger: target.logger, prefix: "rk" }, options);
@@ -102,7 +106,8 @@ describe.each(STORE_BACKENDS)("API key verifier with the %s store", (store) => {
     const key = await issue();
     const counted = withCountedQueries(runtime);
     const there = otherInstance(counted.runtime, { usage: { flushIntervalMs: 100 } });
-    const lastUsedAt = async () => (await runtime.db.primary.select({ at: apiKeys.lastUsedAt }).from(apiKeys).where(eq(apiKeys.id, key.id)))[0]?.at;
+    const lastUsedAt = async () =>
+      (await runtime.db.primary.select({ at: apiKeys.lastUsedAt }).from(apiKeys).where(eq(apiKeys.id, key.id)))[0]?.at;
 
     for (let i = 0; i < 10; i++) await there.verify(key.key);
     await there.settled();
@@ -119,7 +124,10 @@ describe.each(STORE_BACKENDS)("API key verifier with the %s store", (store) => {
 
     // A slower instance writing an older time does not move it back.
     const lagging = otherInstance();
-    await runtime.db.primary.update(apiKeys).set({ lastUsedAt: new Date(Date.now() + 60_000) }).where(eq(apiKeys.id, key.id));
+    await runtime.db.primary
+      .update(apiKeys)
+      .set({ lastUsedAt: new Date(Date.now() + 60_000) })
+      .where(eq(apiKeys.id, key.id));
     const future = await lastUsedAt();
     await lagging.verify(key.key);
     await lagging.settled();

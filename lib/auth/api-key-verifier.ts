@@ -4,14 +4,14 @@
  * at most once per `revocationCheckMs`, which bounds how long a key revoked elsewhere still works.
  */
 import { eq } from "drizzle-orm";
+import { setBounded } from "../collections/bounded-map.ts";
+import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "../core/caller.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
 import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
-import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "../core/caller.ts";
-import { setBounded } from "../collections/bounded-map.ts";
 
 export interface ApiKeyVerifierOptions {
   /** How long a key's row is trusted before it is read again: the bound when the store cannot carry a marker. */
@@ -63,8 +63,18 @@ interface LiveKey {
 
 type Loaded = LiveKey | undefined;
 
-export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<ApiKeyVerifierOptions> = {}): ApiKeyService {
-  const { cacheTtlMs, revocationCheckMs, unknownTtlMs, maxEntries, usage: usageOptions, now: clock } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
+export function createApiKeyVerifier(
+  deps: ApiKeyVerifierDeps,
+  options: Partial<ApiKeyVerifierOptions> = {},
+): ApiKeyService {
+  const {
+    cacheTtlMs,
+    revocationCheckMs,
+    unknownTtlMs,
+    maxEntries,
+    usage: usageOptions,
+    now: clock,
+  } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
   const { db, store } = deps;
   const format = createApiKeyFormat(deps.prefix);
   const usage: ApiKeyUsage = createApiKeyUsage(db, deps.logger, usageOptions);
@@ -77,7 +87,15 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
 
   const load = async (hash: string, now: number): Promise<Loaded> => {
     const [row] = await db
-      .select({ id: apiKeys.id, orgId: apiKeys.orgId, scopes: apiKeys.scopes, rateLimitPerMinute: apiKeys.rateLimitPerMinute, expiresAt: apiKeys.expiresAt, graceEndsAt: apiKeys.graceEndsAt, revokedAt: apiKeys.revokedAt })
+      .select({
+        id: apiKeys.id,
+        orgId: apiKeys.orgId,
+        scopes: apiKeys.scopes,
+        rateLimitPerMinute: apiKeys.rateLimitPerMinute,
+        expiresAt: apiKeys.expiresAt,
+        graceEndsAt: apiKeys.graceEndsAt,
+        revokedAt: apiKeys.revokedAt,
+      })
       .from(apiKeys)
       .where(eq(apiKeys.keyHash, hash));
     const liveUntil = Math.min(row?.expiresAt?.getTime() ?? Infinity, row?.graceEndsAt?.getTime() ?? Infinity);
@@ -86,7 +104,13 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
       setBounded(unknownSince, hash, now, maxEntries);
       return undefined;
     }
-    const caller: ApiKeyCaller = { kind: "api_key", keyId: row.id, orgId: row.orgId, scopes: Object.freeze([...row.scopes]), rateLimitPerMinute: row.rateLimitPerMinute ?? undefined };
+    const caller: ApiKeyCaller = {
+      kind: "api_key",
+      keyId: row.id,
+      orgId: row.orgId,
+      scopes: Object.freeze([...row.scopes]),
+      rateLimitPerMinute: row.rateLimitPerMinute ?? undefined,
+    };
     // A fresh row already shows a committed revocation; one read just before it is caught by the marker
     // within revocationCheckMs, like any cached entry.
     const entry: LiveKey = { caller, liveUntil, loadedAt: now, markerCheckedAt: now };
@@ -118,7 +142,12 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
   };
 
   // Only a new query is gated: concurrent first uses of one key share the query already running.
-  const loadThrough = async (hash: string, now: number, gate: LookupGate | undefined, client: string): Promise<Loaded> => {
+  const loadThrough = async (
+    hash: string,
+    now: number,
+    gate: LookupGate | undefined,
+    client: string,
+  ): Promise<Loaded> => {
     if (gate === undefined || loading.has(hash)) return loadOnce(hash, now);
     await gate.acquire(client);
     try {
@@ -133,7 +162,14 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
     }
   };
 
-  const verifyCold = async (presented: string, hash: string, cached: LiveKey | undefined, now: number, gate: LookupGate | undefined, client: string): Promise<ApiKeyCaller | undefined> => {
+  const verifyCold = async (
+    presented: string,
+    hash: string,
+    cached: LiveKey | undefined,
+    now: number,
+    gate: LookupGate | undefined,
+    client: string,
+  ): Promise<ApiKeyCaller | undefined> => {
     let entry = cached;
     if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
       // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
@@ -157,7 +193,8 @@ export function createApiKeyVerifier(deps: ApiKeyVerifierDeps, options: Partial<
       const now = clock();
       const entry = live.get(hash);
       // The warm path answers without a promise; loading the row or reading the marker goes async.
-      if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs) return answer(entry, now);
+      if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs)
+        return answer(entry, now);
       return verifyCold(presented, hash, entry, now, gate, client);
     },
     async invalidate(keyId, deadAt) {

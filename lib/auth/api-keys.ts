@@ -81,22 +81,50 @@ export const keyNotFound = () => new AppError("NOT_FOUND", "No such API key.");
 // An author's user id, or null when an API key acted (it is not a user).
 const createdByOf = (actor: AuditEvent["actor"]) => (actor.type === "user" ? (actor.id ?? null) : null);
 
-export async function createApiKey(runtime: Runtime, actor: AuditEvent["actor"], orgId: string, input: NewApiKey, request?: Request): Promise<IssuedApiKey> {
+export async function createApiKey(
+  runtime: Runtime,
+  actor: AuditEvent["actor"],
+  orgId: string,
+  input: NewApiKey,
+  request?: Request,
+): Promise<IssuedApiKey> {
   const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
   return runtime.db.primary.transaction(async (tx) => {
     const [row] = await tx
       .insert(apiKeys)
-      .values({ orgId, name: input.name, keyHash: hash, visiblePrefix, scopes: [...input.scopes], rateLimitPerMinute: input.rateLimitPerMinute ?? null, expiresAt: input.expiresAt ?? null, createdBy: createdByOf(actor) })
+      .values({
+        orgId,
+        name: input.name,
+        keyHash: hash,
+        visiblePrefix,
+        scopes: [...input.scopes],
+        rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+        expiresAt: input.expiresAt ?? null,
+        createdBy: createdByOf(actor),
+      })
       .returning(VIEW_COLUMNS);
     if (row === undefined) throw new Error("inserting an API key returned no row");
-    const metadata = { name: row.name, scopes: row.scopes, expiresAt: iso(row.expiresAt), rateLimitPerMinute: row.rateLimitPerMinute };
-    await recordAuditEvent(tx, { action: "api_key.created", actor, orgId, target: { type: "api_key", id: row.id }, metadata }, request);
+    const metadata = {
+      name: row.name,
+      scopes: row.scopes,
+      expiresAt: iso(row.expiresAt),
+      rateLimitPerMinute: row.rateLimitPerMinute,
+    };
+    await recordAuditEvent(
+      tx,
+      { action: "api_key.created", actor, orgId, target: { type: "api_key", id: row.id }, metadata },
+      request,
+    );
     return { ...viewOf(row), key };
   });
 }
 
 export async function listApiKeys(db: Db, orgId: string): Promise<ApiKeyView[]> {
-  const rows = await db.select(VIEW_COLUMNS).from(apiKeys).where(eq(apiKeys.orgId, orgId)).orderBy(desc(apiKeys.createdAt), apiKeys.id);
+  const rows = await db
+    .select(VIEW_COLUMNS)
+    .from(apiKeys)
+    .where(eq(apiKeys.orgId, orgId))
+    .orderBy(desc(apiKeys.createdAt), apiKeys.id);
   return rows.map(viewOf);
 }
 
@@ -107,7 +135,13 @@ export async function orgOfApiKey(db: Db, keyId: string): Promise<string | undef
 }
 
 /** Revokes at once, here and (through the verifier's marker) on every instance. Revoking twice is a no-op. */
-export async function revokeApiKey(runtime: Runtime, actor: AuditEvent["actor"], orgId: string, keyId: string, request?: Request): Promise<void> {
+export async function revokeApiKey(
+  runtime: Runtime,
+  actor: AuditEvent["actor"],
+  orgId: string,
+  keyId: string,
+  request?: Request,
+): Promise<void> {
   const now = new Date();
   const revoked = await runtime.db.primary.transaction(async (tx) => {
     const [row] = await tx
@@ -116,11 +150,18 @@ export async function revokeApiKey(runtime: Runtime, actor: AuditEvent["actor"],
       .where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
     if (row === undefined) {
-      const [known] = await tx.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)));
+      const [known] = await tx
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)));
       if (known === undefined) throw keyNotFound();
       return false;
     }
-    await recordAuditEvent(tx, { action: "api_key.revoked", actor, orgId, target: { type: "api_key", id: keyId } }, request);
+    await recordAuditEvent(
+      tx,
+      { action: "api_key.revoked", actor, orgId, target: { type: "api_key", id: keyId } },
+      request,
+    );
     return true;
   });
   if (revoked) await identityOf(runtime).apiKeys.invalidate(keyId, now);
@@ -130,7 +171,13 @@ export async function revokeApiKey(runtime: Runtime, actor: AuditEvent["actor"],
  * Issues a successor with the same organization, name, scopes, rate limit and expiry. The old key keeps
  * working for the grace period, never past its own expiry; a key already rotated or revoked cannot be.
  */
-export async function rotateApiKey(runtime: Runtime, actor: AuditEvent["actor"], keyId: string, graceSeconds: number, request?: Request): Promise<IssuedApiKey & { replaces: { id: string; graceEndsAt: string } }> {
+export async function rotateApiKey(
+  runtime: Runtime,
+  actor: AuditEvent["actor"],
+  keyId: string,
+  graceSeconds: number,
+  request?: Request,
+): Promise<IssuedApiKey & { replaces: { id: string; graceEndsAt: string } }> {
   const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
   const now = new Date();
   const rotated = await runtime.db.primary.transaction(async (tx) => {
@@ -141,11 +188,30 @@ export async function rotateApiKey(runtime: Runtime, actor: AuditEvent["actor"],
     const graceEndsAt = new Date(Math.min(now.getTime() + graceSeconds * 1000, old.expiresAt?.getTime() ?? Infinity));
     const [row] = await tx
       .insert(apiKeys)
-      .values({ orgId: old.orgId, name: old.name, keyHash: hash, visiblePrefix, scopes: old.scopes, rateLimitPerMinute: old.rateLimitPerMinute, expiresAt: old.expiresAt, createdBy: createdByOf(actor) })
+      .values({
+        orgId: old.orgId,
+        name: old.name,
+        keyHash: hash,
+        visiblePrefix,
+        scopes: old.scopes,
+        rateLimitPerMinute: old.rateLimitPerMinute,
+        expiresAt: old.expiresAt,
+        createdBy: createdByOf(actor),
+      })
       .returning(VIEW_COLUMNS);
     if (row === undefined) throw new Error("inserting an API key returned no row");
     await tx.update(apiKeys).set({ graceEndsAt, replacedBy: row.id }).where(eq(apiKeys.id, keyId));
-    await recordAuditEvent(tx, { action: "api_key.rotated", actor, orgId: old.orgId, target: { type: "api_key", id: keyId }, metadata: { newKeyId: row.id, graceEndsAt: graceEndsAt.toISOString() } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "api_key.rotated",
+        actor,
+        orgId: old.orgId,
+        target: { type: "api_key", id: keyId },
+        metadata: { newKeyId: row.id, graceEndsAt: graceEndsAt.toISOString() },
+      },
+      request,
+    );
     return { row, graceEndsAt };
   });
   await identityOf(runtime).apiKeys.invalidate(keyId, rotated.graceEndsAt);

@@ -3,7 +3,7 @@
  * hash-wasm's WebAssembly build elsewhere (Deno Deploy), which is about twice as slow. Both read and
  * write the same encoding, so a hash made on one verifies on the other.
  */
-import { argon2Verify, argon2id } from "hash-wasm";
+import { argon2id, argon2Verify } from "hash-wasm";
 
 export interface Argon2Cost {
   /** KiB */
@@ -27,7 +27,8 @@ const isArgon2id = (encoded: string) => encoded.startsWith("$argon2id$");
 export const bunArgon2: Argon2 = {
   name: "bun",
   hash: (password, cost) => Bun.password.hash(password, { algorithm: "argon2id", ...cost }),
-  verify: async (password, encoded) => isArgon2id(encoded) && (await Bun.password.verify(password, encoded, "argon2id")),
+  verify: async (password, encoded) =>
+    isArgon2id(encoded) && (await Bun.password.verify(password, encoded, "argon2id")),
 };
 
 export const wasmArgon2: Argon2 = {

@@ -1,7 +1,8 @@
 /** The caller behind a request that passed a `user` or `user-or-key` access check: a user or an API key. */
-import { AppError } from "../errors/app-error.ts";
-import { requestContextOf } from "../core/request-context.ts";
+
 import type { Caller } from "../core/caller.ts";
+import { requestContextOf } from "../core/request-context.ts";
+import { AppError } from "../errors/app-error.ts";
 
 export function authenticatedCallerOf(request: Request): Caller {
   const { caller } = requestContextOf(request);

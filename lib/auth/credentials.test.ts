@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { type } from "arktype";
-import { PASSWORD_POLICY, loginBody, normaliseEmail, passwordChangeBody, passwordProblem, signupBody } from "./credentials.ts";
+import {
+  loginBody,
+  normaliseEmail,
+  PASSWORD_POLICY,
+  passwordChangeBody,
+  passwordProblem,
+  signupBody,
+} from "./credentials.ts";
 
 describe("e-mail addresses", () => {
   test("should be trimmed and lower-cased", () => {
@@ -8,7 +15,10 @@ describe("e-mail addresses", () => {
   });
 
   test("should be normalised by the body schemas and refused when they are not addresses", () => {
-    expect(loginBody({ email: " Bob@Example.com ", password: "x" })).toEqual({ email: "bob@example.com", password: "x" });
+    expect(loginBody({ email: " Bob@Example.com ", password: "x" })).toEqual({
+      email: "bob@example.com",
+      password: "x",
+    });
     for (const email of ["bob", "bob@", "@example.com", "bob @example.com", `${"b".repeat(250)}@example.com`, 42]) {
       expect(loginBody({ email, password: "x" })).toBeInstanceOf(type.errors);
     }
@@ -45,9 +55,13 @@ describe("body schemas", () => {
   });
 
   test("should refuse unknown keys", () => {
-    expect(signupBody({ email: "alice@example.com", password: "correct horse battery", role: "admin" })).toBeInstanceOf(type.errors);
+    expect(signupBody({ email: "alice@example.com", password: "correct horse battery", role: "admin" })).toBeInstanceOf(
+      type.errors,
+    );
     expect(loginBody({ email: "alice@example.com", password: "x", remember: true })).toBeInstanceOf(type.errors);
-    expect(passwordChangeBody({ currentPassword: "x", newPassword: "y", userId: "someone" })).toBeInstanceOf(type.errors);
+    expect(passwordChangeBody({ currentPassword: "x", newPassword: "y", userId: "someone" })).toBeInstanceOf(
+      type.errors,
+    );
   });
 
   test("login should take any non-empty password up to 1,024 characters, whatever the current policy", () => {

@@ -37,7 +37,15 @@ export const signupBody = type({ "+": "reject", email: emailAddress, password: "
   return problem === undefined || ctx.reject({ path: ["password"], message: `password ${problem}` });
 });
 
-export const loginBody = type({ "+": "reject", email: emailAddress, password: `0 < string <= ${MAX_LOGIN_PASSWORD_LENGTH}` });
+export const loginBody = type({
+  "+": "reject",
+  email: emailAddress,
+  password: `0 < string <= ${MAX_LOGIN_PASSWORD_LENGTH}`,
+});
 
 /** The new password is checked against the policy once the account's e-mail is known (`passwordProblem`). */
-export const passwordChangeBody = type({ "+": "reject", currentPassword: `0 < string <= ${MAX_LOGIN_PASSWORD_LENGTH}`, newPassword: "string" });
+export const passwordChangeBody = type({
+  "+": "reject",
+  currentPassword: `0 < string <= ${MAX_LOGIN_PASSWORD_LENGTH}`,
+  newPassword: "string",
+});

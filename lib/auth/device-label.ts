@@ -21,7 +21,8 @@ const SYSTEMS: readonly (readonly [RegExp, string])[] = [
 // A non-browser client: its first product token, e.g. "curl/8.5.0" or "MyApp/2.1".
 const PRODUCT = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?/;
 
-const firstMatch = (userAgent: string, table: readonly (readonly [RegExp, string])[]) => table.find(([pattern]) => pattern.test(userAgent))?.[1];
+const firstMatch = (userAgent: string, table: readonly (readonly [RegExp, string])[]) =>
+  table.find(([pattern]) => pattern.test(userAgent))?.[1];
 
 export function deviceLabel(userAgent: string | null): string | null {
   if (userAgent === null || userAgent.trim() === "") return null;

@@ -1,11 +1,12 @@
 /** The identity services of a runtime, created once per runtime on first use. */
-import { type Encryptor, createEncryptor } from "../crypto/envelope-encryption.ts";
+
 import { processWide } from "../core/process-wide.ts";
+import { createEncryptor, type Encryptor } from "../crypto/envelope-encryption.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
 import { type ApiKeyService, createApiKeyVerifier } from "./api-key-verifier.ts";
-import { type KeyRingProvider, createKeyRingProvider } from "./key-ring-provider.ts";
-import { type SessionRevocations, createSessionRevocations } from "./session-revocation.ts";
+import { createKeyRingProvider, type KeyRingProvider } from "./key-ring-provider.ts";
+import { createSessionRevocations, type SessionRevocations } from "./session-revocation.ts";
 
 export interface IdentityServices {
   encryptor: Encryptor;

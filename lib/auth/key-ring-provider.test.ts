@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Encryptor, createEncryptor } from "../crypto/envelope-encryption.ts";
-import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { createEncryptor, type Encryptor } from "../crypto/envelope-encryption.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
 

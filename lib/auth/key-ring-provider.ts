@@ -4,7 +4,7 @@
  */
 import type { Encryptor } from "../crypto/envelope-encryption.ts";
 import type { Db } from "../db/database.ts";
-import { type KeyRing, ensureSigningKeys, loadKeyRing } from "./signing-keys.ts";
+import { ensureSigningKeys, type KeyRing, loadKeyRing } from "./signing-keys.ts";
 
 export interface KeyRingProviderOptions {
   ttlMs: number;
@@ -22,7 +22,11 @@ export interface KeyRingProvider {
   invalidate(): void;
 }
 
-export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Partial<KeyRingProviderOptions> = {}): KeyRingProvider {
+export function createKeyRingProvider(
+  db: Db,
+  encryptor: Encryptor,
+  options: Partial<KeyRingProviderOptions> = {},
+): KeyRingProvider {
   const { ttlMs, unknownKidRefreshMs } = { ...DEFAULT_KEY_RING_OPTIONS, ...options };
   // Ages count from when a load starts, so callers arriving while it runs share it instead of starting more.
   let latest: { ring: Promise<KeyRing>; startedAt: number } | undefined;
@@ -38,9 +42,12 @@ export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Par
     })();
     const attempt = { ring, startedAt: performance.now() };
     latest = attempt;
-    ring.then((value) => {
-      if (latest === attempt) loaded = { ring: value, attempt };
-    }, () => {});
+    ring.then(
+      (value) => {
+        if (latest === attempt) loaded = { ring: value, attempt };
+      },
+      () => {},
+    );
     // Awaiters still receive the error; this only makes the next caller retry instead of reusing the failure.
     ring.catch(() => {
       if (latest === attempt) latest = undefined;
@@ -53,7 +60,13 @@ export function createKeyRingProvider(db: Db, encryptor: Encryptor, options: Par
       return latest.ring;
     },
     current() {
-      if (latest === undefined || loaded === undefined || loaded.attempt !== latest || performance.now() - latest.startedAt > ttlMs) return undefined;
+      if (
+        latest === undefined ||
+        loaded === undefined ||
+        loaded.attempt !== latest ||
+        performance.now() - latest.startedAt > ttlMs
+      )
+        return undefined;
       return loaded.ring;
     },
     async forKid(kid) {

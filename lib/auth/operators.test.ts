@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { users } from "../db/schema/index.ts";
-import { type TestRuntime, openTestRuntime } from "../../test/backends.ts";
 import { createOperatorCheck, isOperator, operatorCheckOf, setOperator } from "./operators.ts";
 
 const ADMIN = { type: "admin", id: "admin" } as const;
@@ -9,7 +9,10 @@ const ADMIN = { type: "admin", id: "admin" } as const;
 describe("the operator check", () => {
   let runtime: TestRuntime;
   const newUser = async () => {
-    const [row] = await runtime.db.primary.insert(users).values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "x" }).returning({ id: users.id });
+    const [row] = await runtime.db.primary
+      .insert(users)
+      .values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "x" })
+      .returning({ id: users.id });
     return (row as { id: string }).id;
   };
 

@@ -6,13 +6,13 @@
  */
 import { and, asc, eq, ne } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import { setBounded } from "../collections/bounded-map.ts";
+import { processWide } from "../core/process-wide.ts";
 import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import { processWide } from "../core/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
-import { setBounded } from "../collections/bounded-map.ts";
 
 export interface OperatorCheckOptions {
   /** How long an instance remembers that a user is not an operator. */
@@ -34,12 +34,16 @@ const checks = processWide("operator-checks", () => new WeakMap<Runtime, Operato
 /** The runtime's operator check: one per instance, shared by the admin guard and the grant endpoint. */
 export function operatorCheckOf(runtime: Runtime, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
   let check = checks.get(runtime);
-  if (check === undefined) checks.set(runtime, (check = createOperatorCheck((userId) => isOperator(runtime.db.primary, userId), options)));
+  if (check === undefined)
+    checks.set(runtime, (check = createOperatorCheck((userId) => isOperator(runtime.db.primary, userId), options)));
   return check;
 }
 
 /** `lookup` reads the role from the database (isOperator). */
-export function createOperatorCheck(lookup: (userId: string) => Promise<boolean>, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
+export function createOperatorCheck(
+  lookup: (userId: string) => Promise<boolean>,
+  options: Partial<OperatorCheckOptions> = {},
+): OperatorCheck {
   const { refusalTtlMs, maxRemembered } = { ...DEFAULT_OPERATOR_CHECK, ...options };
   const refusedAt = new Map<string, number>();
   // A query already running is shared only for its "no": a "yes" it read may predate a revocation.
@@ -76,13 +80,20 @@ export function createOperatorCheck(lookup: (userId: string) => Promise<boolean>
 }
 
 export async function isOperator(db: Db, userId: string): Promise<boolean> {
-  const [row] = await db.select({ id: users.id }).from(users).where(and(eq(users.id, userId), eq(users.platformRole, "operator"), eq(users.disabled, false)));
+  const [row] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.id, userId), eq(users.platformRole, "operator"), eq(users.disabled, false)));
   return row !== undefined;
 }
 
 /** Operators who can act: a disabled account keeps its role but is refused, so it is not listed. */
 export async function listOperators(db: Db): Promise<Account[]> {
-  return db.select(ACCOUNT_COLUMNS).from(users).where(and(eq(users.platformRole, "operator"), eq(users.disabled, false))).orderBy(asc(users.createdAt));
+  return db
+    .select(ACCOUNT_COLUMNS)
+    .from(users)
+    .where(and(eq(users.platformRole, "operator"), eq(users.disabled, false)))
+    .orderBy(asc(users.createdAt));
 }
 
 /**
@@ -90,18 +101,40 @@ export async function listOperators(db: Db): Promise<Account[]> {
  * operator named again is answered as is, with no second audit row); 404 for an unknown user, for a
  * disabled one when granting, and for a user without the role when revoking.
  */
-export async function setOperator(runtime: Runtime, userId: string, operator: boolean, actor: AuditEvent["actor"], request?: Request): Promise<Account> {
+export async function setOperator(
+  runtime: Runtime,
+  userId: string,
+  operator: boolean,
+  actor: AuditEvent["actor"],
+  request?: Request,
+): Promise<Account> {
   if (!UUID.test(userId)) throw new AppError("NOT_FOUND", "No such user.");
   const role = operator ? "operator" : "user";
   const account = await runtime.db.primary.transaction(async (tx) => {
-    const changing = operator ? and(eq(users.id, userId), ne(users.platformRole, role), eq(users.disabled, false)) : and(eq(users.id, userId), ne(users.platformRole, role));
+    const changing = operator
+      ? and(eq(users.id, userId), ne(users.platformRole, role), eq(users.disabled, false))
+      : and(eq(users.id, userId), ne(users.platformRole, role));
     const [account] = await tx.update(users).set({ platformRole: role }).where(changing).returning(ACCOUNT_COLUMNS);
     if (account !== undefined) {
-      await recordAuditEvent(tx, { action: operator ? "admin.operator.granted" : "admin.operator.revoked", actor, target: { type: "user", id: userId } }, request);
+      await recordAuditEvent(
+        tx,
+        {
+          action: operator ? "admin.operator.granted" : "admin.operator.revoked",
+          actor,
+          target: { type: "user", id: userId },
+        },
+        request,
+      );
       return account;
     }
-    const [already] = operator ? await tx.select(ACCOUNT_COLUMNS).from(users).where(and(eq(users.id, userId), eq(users.platformRole, role), eq(users.disabled, false))) : [];
-    if (already === undefined) throw new AppError("NOT_FOUND", operator ? "No such active user." : "This user is not an operator.");
+    const [already] = operator
+      ? await tx
+          .select(ACCOUNT_COLUMNS)
+          .from(users)
+          .where(and(eq(users.id, userId), eq(users.platformRole, role), eq(users.disabled, false)))
+      : [];
+    if (already === undefined)
+      throw new AppError("NOT_FOUND", operator ? "No such active user." : "This user is not an operator.");
     return already;
   });
   // Once committed, so that no check can read the old role and remember it afterwards.

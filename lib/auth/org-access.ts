@@ -4,11 +4,11 @@
  * 404, never 403, so no tenant can learn whether another tenant's organization or objects exist.
  */
 import { and, eq } from "drizzle-orm";
+import type { Caller } from "../core/caller.ts";
+import { type OrgAccess, type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 import { memberships } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import type { Caller } from "../core/caller.ts";
-import { type OrgAccess, type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 
 /** The one answer for "no such organization" and "not yours": they must not be told apart. */
 export const orgNotFound = () => new AppError("NOT_FOUND", "No such organization.");
@@ -17,7 +17,13 @@ export const orgNotFound = () => new AppError("NOT_FOUND", "No such organization
  * `notFound` is what the route answers for a missing object: a route naming an object by its id alone
  * (a key to rotate) must answer "not yours" exactly as it answers "no such key".
  */
-export async function requireOrgRole(runtime: Runtime, caller: Caller, orgId: string, minimumRole: OrgRole, notFound: () => AppError = orgNotFound): Promise<OrgAccess> {
+export async function requireOrgRole(
+  runtime: Runtime,
+  caller: Caller,
+  orgId: string,
+  minimumRole: OrgRole,
+  notFound: () => AppError = orgNotFound,
+): Promise<OrgAccess> {
   if (caller.kind === "api_key") {
     if (caller.orgId !== orgId) throw notFound();
     return { kind: "api_key", keyId: caller.keyId };
@@ -28,6 +34,7 @@ export async function requireOrgRole(runtime: Runtime, caller: Caller, orgId: st
     .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, caller.userId)));
   if (membership === undefined) throw notFound();
   // A member already knows the organization exists, so a missing role can be said plainly.
-  if (!roleAtLeast(membership.role, minimumRole)) throw new AppError("FORBIDDEN", `This needs the ${minimumRole} role in the organization.`);
+  if (!roleAtLeast(membership.role, minimumRole))
+    throw new AppError("FORBIDDEN", `This needs the ${minimumRole} role in the organization.`);
   return { kind: "user", userId: caller.userId, role: membership.role };
 }

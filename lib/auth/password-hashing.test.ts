@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_PASSWORD_HASHING, createPasswordHasher } from "./password-hashing.ts";
+import { createPasswordHasher, DEFAULT_PASSWORD_HASHING } from "./password-hashing.ts";
 
 const CHEAP = { memoryCost: 1_024, timeCost: 1 };
 
@@ -22,7 +22,9 @@ describe("password hashing", () => {
 
   test("should ask for a rehash only of hashes made at another cost", async () => {
     expect(hasher.needsRehash(await hasher.hash("a password of mine"))).toBe(false);
-    expect(createPasswordHasher({ memoryCost: 2_048, timeCost: 1 }).needsRehash(await hasher.hash("a password of mine"))).toBe(true);
+    expect(
+      createPasswordHasher({ memoryCost: 2_048, timeCost: 1 }).needsRehash(await hasher.hash("a password of mine")),
+    ).toBe(true);
   });
 
   test("should refuse every password against the dummy hash", async () => {

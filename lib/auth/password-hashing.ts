@@ -19,7 +19,8 @@ export const DEFAULT_PASSWORD_HASHING: PasswordHashingOptions = { memoryCost: 65
 // The hash of 32 random bytes nobody kept, made with DEFAULT_PASSWORD_HASHING: verifying against it costs
 // what verifying a real password costs, and no password matches it. A constant, so a cold start does no hash;
 // at any other cost the hasher makes its own.
-const DEFAULT_DUMMY_HASH = "$argon2id$v=19$m=65536,t=2,p=1$8qObFw/a8WC69mbJOfuE89VywcgFXzNP39dHrGGafgE$53r2HJW2uY5sEy+3VK3dXho4JUKt6T21h0/bMNK8pvY";
+const DEFAULT_DUMMY_HASH =
+  "$argon2id$v=19$m=65536,t=2,p=1$8qObFw/a8WC69mbJOfuE89VywcgFXzNP39dHrGGafgE$53r2HJW2uY5sEy+3VK3dXho4JUKt6T21h0/bMNK8pvY";
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -33,12 +34,17 @@ export interface PasswordHasher {
 // NFKC (NIST SP 800-63B 5.1.1.2): the same password typed on another keyboard or input method still matches.
 const normalise = (password: string) => password.normalize("NFKC");
 
-export function createPasswordHasher(options: PasswordHashingOptions = DEFAULT_PASSWORD_HASHING, argon2: Argon2 = platformArgon2): PasswordHasher {
+export function createPasswordHasher(
+  options: PasswordHashingOptions = DEFAULT_PASSWORD_HASHING,
+  argon2: Argon2 = platformArgon2,
+): PasswordHasher {
   const cost = { memoryCost: options.memoryCost, timeCost: options.timeCost };
   const parameters = `$argon2id$v=19$m=${options.memoryCost},t=${options.timeCost},p=1$`;
   const hash = (password: string) => argon2.hash(normalise(password), cost);
   // At another cost, made now rather than at the first unknown e-mail, which would otherwise take twice as long.
-  const dummy = DEFAULT_DUMMY_HASH.startsWith(parameters) ? Promise.resolve(DEFAULT_DUMMY_HASH) : hash(crypto.randomUUID());
+  const dummy = DEFAULT_DUMMY_HASH.startsWith(parameters)
+    ? Promise.resolve(DEFAULT_DUMMY_HASH)
+    : hash(crypto.randomUUID());
   return {
     hash,
     verify: (password, stored) => argon2.verify(normalise(password), stored),

@@ -1,9 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import { REFRESH_TOKEN_PATTERN, generateRefreshToken, hashRefreshToken, rotateRefreshToken, startSession } from "./refresh-tokens.ts";
+import {
+  generateRefreshToken,
+  hashRefreshToken,
+  REFRESH_TOKEN_PATTERN,
+  rotateRefreshToken,
+  startSession,
+} from "./refresh-tokens.ts";
 
 test("refresh tokens should be 32 random bytes in base64url, hashed with SHA-256", () => {
   const tokens = new Set(Array.from({ length: 100 }, generateRefreshToken));
@@ -15,24 +21,55 @@ test("refresh tokens should be 32 random bytes in base64url, hashed with SHA-256
 describe.each(DATABASE_BACKENDS)("refresh token families on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
-    runtime = await openTestRuntime({ database: backend, env: { REFRESH_IDLE_TTL_SECONDS: "100", SESSION_ABSOLUTE_TTL_SECONDS: "150" } });
+    runtime = await openTestRuntime({
+      database: backend,
+      env: { REFRESH_IDLE_TTL_SECONDS: "100", SESSION_ABSOLUTE_TTL_SECONDS: "150" },
+    });
   });
   afterAll(() => runtime.close());
   afterEach(() => setSystemTime());
 
   const newUser = async () => {
-    const [user] = await runtime.db.primary.insert(users).values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "unused" }).returning({ id: users.id });
+    const [user] = await runtime.db.primary
+      .insert(users)
+      .values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "unused" })
+      .returning({ id: users.id });
     return (user as { id: string }).id;
   };
-  const tokenRow = async (token: string) => (await runtime.db.primary.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hashRefreshToken(token))))[0];
+  const tokenRow = async (token: string) =>
+    (
+      await runtime.db.primary
+        .select()
+        .from(refreshTokens)
+        .where(eq(refreshTokens.tokenHash, hashRefreshToken(token)))
+    )[0];
 
   test("should start a session with an absolute expiry and a first token bounded by the idle lifetime", async () => {
     const userId = await newUser();
     const now = new Date("2026-11-25T10:00:00.000Z");
-    const { sessionId, refreshToken } = await startSession(runtime.db.primary, runtime.config.auth, userId, undefined, now);
+    const { sessionId, refreshToken } = await startSession(
+      runtime.db.primary,
+      runtime.config.auth,
+      userId,
+      undefined,
+      now,
+    );
     const [session] = await runtime.db.primary.select().from(sessions).where(eq(sessions.id, sessionId));
-    expect(session).toMatchObject({ userId, createdAt: now, lastUsedAt: now, expiresAt: new Date(now.getTime() + 150_000), revokedAt: null, device: null, ip: null });
-    expect(await tokenRow(refreshToken)).toMatchObject({ sessionId, issuedAt: now, expiresAt: new Date(now.getTime() + 100_000), usedAt: null });
+    expect(session).toMatchObject({
+      userId,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + 150_000),
+      revokedAt: null,
+      device: null,
+      ip: null,
+    });
+    expect(await tokenRow(refreshToken)).toMatchObject({
+      sessionId,
+      issuedAt: now,
+      expiresAt: new Date(now.getTime() + 100_000),
+      usedAt: null,
+    });
   });
 
   test("should never issue a token that outlives its session", async () => {

@@ -6,10 +6,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
+import { requestContextOf } from "../core/request-context.ts";
 import type { Db } from "../db/database.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import { requestContextOf } from "../core/request-context.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { deviceLabel } from "./device-label.ts";
@@ -44,19 +44,39 @@ function tokenExpiry(auth: AuthConfig, sessionExpiresAt: Date, now: Date): Date 
   return new Date(Math.min(now.getTime() + auth.refreshIdleTtlSeconds * 1000, sessionExpiresAt.getTime()));
 }
 
-async function issueToken(db: Db, auth: AuthConfig, sessionId: string, sessionExpiresAt: Date, now: Date): Promise<string> {
+async function issueToken(
+  db: Db,
+  auth: AuthConfig,
+  sessionId: string,
+  sessionExpiresAt: Date,
+  now: Date,
+): Promise<string> {
   const refreshToken = generateRefreshToken();
-  await db.insert(refreshTokens).values({ tokenHash: hashRefreshToken(refreshToken), sessionId, issuedAt: now, expiresAt: tokenExpiry(auth, sessionExpiresAt, now) });
+  await db.insert(refreshTokens).values({
+    tokenHash: hashRefreshToken(refreshToken),
+    sessionId,
+    issuedAt: now,
+    expiresAt: tokenExpiry(auth, sessionExpiresAt, now),
+  });
   return refreshToken;
 }
 
 /** Opens a session for `userId` with its first refresh token; the device and address come from the request. */
-export async function startSession(db: Db, auth: AuthConfig, userId: string, request?: Request, now: Date = new Date()): Promise<IssuedSession> {
+export async function startSession(
+  db: Db,
+  auth: AuthConfig,
+  userId: string,
+  request?: Request,
+  now: Date = new Date(),
+): Promise<IssuedSession> {
   const expiresAt = new Date(now.getTime() + auth.sessionAbsoluteTtlSeconds * 1000);
   const device = deviceLabel(request?.headers.get("user-agent") ?? null);
   const ip = request === undefined ? null : (requestContextOf(request).clientIp ?? null);
   return db.transaction(async (tx) => {
-    const [session] = await tx.insert(sessions).values({ userId, device, ip, createdAt: now, lastUsedAt: now, expiresAt }).returning({ id: sessions.id });
+    const [session] = await tx
+      .insert(sessions)
+      .values({ userId, device, ip, createdAt: now, lastUsedAt: now, expiresAt })
+      .returning({ id: sessions.id });
     if (session === undefined) throw new Error("inserting a session returned no row");
     return { sessionId: session.id, refreshToken: await issueToken(tx, auth, session.id, expiresAt, now) };
   });
@@ -72,7 +92,11 @@ const unauthorized = () => new AppError("UNAUTHORIZED");
  * A dead token, session or account answers 401 and rolls the claim back, so a retry is not a "reuse";
  * so does any failure before commit, which is why the access token is signed and audited inside it.
  */
-export async function rotateRefreshToken(runtime: Runtime, presented: string, request?: Request): Promise<RotatedSession> {
+export async function rotateRefreshToken(
+  runtime: Runtime,
+  presented: string,
+  request?: Request,
+): Promise<RotatedSession> {
   const db = runtime.db.primary;
   const { auth } = runtime.config;
   const tokenHash = hashRefreshToken(presented);
@@ -82,7 +106,9 @@ export async function rotateRefreshToken(runtime: Runtime, presented: string, re
     const [claimed] = await tx
       .update(refreshTokens)
       .set({ usedAt: now })
-      .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.usedAt), gt(refreshTokens.expiresAt, now)))
+      .where(
+        and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.usedAt), gt(refreshTokens.expiresAt, now)),
+      )
       .returning({ sessionId: refreshTokens.sessionId });
     if (claimed === undefined) {
       const [known] = await tx
@@ -95,17 +121,44 @@ export async function rotateRefreshToken(runtime: Runtime, presented: string, re
       return { kind: "reused", sessionId: known.sessionId, userId: known.userId };
     }
     const [session] = await tx
-      .select({ userId: sessions.userId, email: users.email, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt, disabled: users.disabled })
+      .select({
+        userId: sessions.userId,
+        email: users.email,
+        expiresAt: sessions.expiresAt,
+        revokedAt: sessions.revokedAt,
+        disabled: users.disabled,
+      })
       .from(sessions)
       .innerJoin(users, eq(users.id, sessions.userId))
       .where(eq(sessions.id, claimed.sessionId));
-    if (session === undefined || session.revokedAt !== null || session.expiresAt <= now || session.disabled) throw unauthorized();
+    if (session === undefined || session.revokedAt !== null || session.expiresAt <= now || session.disabled)
+      throw unauthorized();
     const ip = request === undefined ? undefined : requestContextOf(request).clientIp;
-    await tx.update(sessions).set({ lastUsedAt: now, ...(ip === undefined ? {} : { ip }) }).where(eq(sessions.id, claimed.sessionId));
+    await tx
+      .update(sessions)
+      .set({ lastUsedAt: now, ...(ip === undefined ? {} : { ip }) })
+      .where(eq(sessions.id, claimed.sessionId));
     const refreshToken = await issueToken(tx, auth, claimed.sessionId, session.expiresAt, now);
-    await recordAuditEvent(tx, { action: "session.refreshed", actor: { type: "user", id: session.userId }, target: { type: "session", id: claimed.sessionId } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "session.refreshed",
+        actor: { type: "user", id: session.userId },
+        target: { type: "session", id: claimed.sessionId },
+      },
+      request,
+    );
     const accessToken = await signAccessToken(ring, auth, { userId: session.userId, sessionId: claimed.sessionId });
-    return { kind: "rotated", session: { sessionId: claimed.sessionId, refreshToken, userId: session.userId, email: session.email, accessToken } };
+    return {
+      kind: "rotated",
+      session: {
+        sessionId: claimed.sessionId,
+        refreshToken,
+        userId: session.userId,
+        email: session.email,
+        accessToken,
+      },
+    };
   });
 
   if (rotation.kind === "reused") {
@@ -136,6 +189,12 @@ export async function logOut(runtime: Runtime, presented: string, request?: Requ
     .where(eq(refreshTokens.tokenHash, hashRefreshToken(presented)));
   if (owner === undefined) return;
   const eventOf = (revoked: string[]): AuditEvent | undefined =>
-    revoked.length === 0 ? undefined : { action: "session.logout", actor: { type: "user", id: owner.userId }, target: { type: "session", id: owner.sessionId } };
+    revoked.length === 0
+      ? undefined
+      : {
+          action: "session.logout",
+          actor: { type: "user", id: owner.userId },
+          target: { type: "session", id: owner.sessionId },
+        };
   await revokeSessionsAudited(runtime, owner, "logout", eventOf, request);
 }

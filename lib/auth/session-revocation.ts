@@ -16,7 +16,11 @@ export interface SessionRevocations {
   isRevoked(sessionId: string): boolean | Promise<boolean>;
 }
 
-export function createSessionRevocations(store: Store, entryTtlMs: number, negativeCacheMs = DEFAULT_NEGATIVE_CACHE_MS): SessionRevocations {
+export function createSessionRevocations(
+  store: Store,
+  entryTtlMs: number,
+  negativeCacheMs = DEFAULT_NEGATIVE_CACHE_MS,
+): SessionRevocations {
   const checkedAt = new Map<string, number>();
   return {
     async revoke(sessionId) {

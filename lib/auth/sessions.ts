@@ -21,12 +21,30 @@ export interface SessionSummary {
 }
 
 /** Sessions that can still be refreshed: not revoked, within their absolute lifetime, used within the idle one. */
-export function listLiveSessions(db: Db, auth: AuthConfig, userId: string, now: Date = new Date()): Promise<SessionSummary[]> {
+export function listLiveSessions(
+  db: Db,
+  auth: AuthConfig,
+  userId: string,
+  now: Date = new Date(),
+): Promise<SessionSummary[]> {
   const idleSince = new Date(now.getTime() - auth.refreshIdleTtlSeconds * 1000);
   return db
-    .select({ id: sessions.id, device: sessions.device, ip: sessions.ip, createdAt: sessions.createdAt, lastUsedAt: sessions.lastUsedAt })
+    .select({
+      id: sessions.id,
+      device: sessions.device,
+      ip: sessions.ip,
+      createdAt: sessions.createdAt,
+      lastUsedAt: sessions.lastUsedAt,
+    })
     .from(sessions)
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleSince)))
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        gt(sessions.lastUsedAt, idleSince),
+      ),
+    )
     .orderBy(desc(sessions.lastUsedAt));
 }
 
@@ -34,11 +52,21 @@ export function listLiveSessions(db: Db, auth: AuthConfig, userId: string, now: 
  * Revokes the user's sessions not yet revoked (only `sessionId`, when given) inside the caller's transaction,
  * beside its audit row, and returns their ids; once it has committed, `publishRevocations` stops their access tokens.
  */
-export async function revokeSessionsIn(tx: Db, target: { userId: string; sessionId?: string }, reason: RevocationReason): Promise<string[]> {
+export async function revokeSessionsIn(
+  tx: Db,
+  target: { userId: string; sessionId?: string },
+  reason: RevocationReason,
+): Promise<string[]> {
   const revoked = await tx
     .update(sessions)
     .set({ revokedAt: new Date(), revokedReason: reason })
-    .where(and(eq(sessions.userId, target.userId), target.sessionId === undefined ? undefined : eq(sessions.id, target.sessionId), isNull(sessions.revokedAt)))
+    .where(
+      and(
+        eq(sessions.userId, target.userId),
+        target.sessionId === undefined ? undefined : eq(sessions.id, target.sessionId),
+        isNull(sessions.revokedAt),
+      ),
+    )
     .returning({ id: sessions.id });
   return revoked.map((session) => session.id);
 }
@@ -71,10 +99,22 @@ export async function revokeSessionsAudited(
 }
 
 /** A user revoking one of their own sessions; false when it is not theirs or not live (the caller answers 404). */
-export async function revokeOwnSession(runtime: Runtime, caller: { userId: string; sessionId: string }, sessionId: string, request?: Request): Promise<boolean> {
+export async function revokeOwnSession(
+  runtime: Runtime,
+  caller: { userId: string; sessionId: string },
+  sessionId: string,
+  request?: Request,
+): Promise<boolean> {
   const eventOf = (revoked: string[]): AuditEvent | undefined =>
     revoked.length === 0
       ? undefined
-      : { action: "session.revoked", actor: { type: "user", id: caller.userId }, target: { type: "session", id: sessionId }, metadata: { current: sessionId === caller.sessionId } };
-  return (await revokeSessionsAudited(runtime, { userId: caller.userId, sessionId }, "revoked", eventOf, request)).length > 0;
+      : {
+          action: "session.revoked",
+          actor: { type: "user", id: caller.userId },
+          target: { type: "session", id: sessionId },
+          metadata: { current: sessionId === caller.sessionId },
+        };
+  return (
+    (await revokeSessionsAudited(runtime, { userId: caller.userId, sessionId }, "revoked", eventOf, request)).length > 0
+  );
 }

@@ -1,6 +1,7 @@
 /** The signed-in user behind a request that passed the `user` access check. */
-import { AppError } from "../errors/app-error.ts";
+
 import { requestContextOf } from "../core/request-context.ts";
+import { AppError } from "../errors/app-error.ts";
 
 export function signedInUserOf(request: Request): { userId: string; sessionId: string } {
   const caller = requestContextOf(request).caller;

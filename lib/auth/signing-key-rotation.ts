@@ -34,7 +34,12 @@ export async function rotateRuntimeSigningKeys(runtime: Runtime, trigger: Rotati
     onRotated: (tx, rotated) =>
       recordAuditEvent(
         tx,
-        { action: "signing_key.rotated", actor: trigger.actor, target: { type: "signing_key", id: rotated.current }, metadata: { next: rotated.next, retired: rotated.retired } },
+        {
+          action: "signing_key.rotated",
+          actor: trigger.actor,
+          target: { type: "signing_key", id: rotated.current },
+          metadata: { next: rotated.next, retired: rotated.retired },
+        },
         trigger.request,
       ),
   });

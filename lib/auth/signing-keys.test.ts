@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
-import { AppError } from "../errors/app-error.ts";
+import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { signingKeys } from "../db/schema/index.ts";
+import { AppError } from "../errors/app-error.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken, verifyAccessToken } from "./access-tokens.ts";
 import { identityOf } from "./identity.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
@@ -20,12 +20,18 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
   afterEach(() => setSystemTime());
 
   const statesByKid = async () => {
-    const rows = await runtime.db.primary.select({ kid: signingKeys.kid, state: signingKeys.state }).from(signingKeys).orderBy(asc(signingKeys.createdAt));
+    const rows = await runtime.db.primary
+      .select({ kid: signingKeys.kid, state: signingKeys.state })
+      .from(signingKeys)
+      .orderBy(asc(signingKeys.createdAt));
     return Object.fromEntries(rows.map((row) => [row.kid, row.state]));
   };
   const clear = () => runtime.db.primary.delete(signingKeys);
   const rejection = async (promise: Promise<unknown>) => {
-    const error = await promise.then(() => undefined, (e: unknown) => e);
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AppError);
     return (error as AppError).code;
   };
@@ -54,7 +60,13 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
     setSystemTime(new Date(Date.now() + 61_000));
     const r3 = await rotateSigningKeys(db, encryptor, { retireAfterMs: 60_000 });
     expect(r3.retired.sort()).toEqual([a, b].sort());
-    expect(await statesByKid()).toEqual({ [a]: "retired", [b]: "retired", [c]: "retiring", [d]: "current", [r3.next]: "next" });
+    expect(await statesByKid()).toEqual({
+      [a]: "retired",
+      [b]: "retired",
+      [c]: "retiring",
+      [d]: "current",
+      [r3.next]: "next",
+    });
 
     const ring = await loadKeyRing(db, encryptor);
     expect(ring.signingKid).toBe(d);
@@ -71,8 +83,16 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
     await ensureSigningKeys(db, encryptor);
     const forced = await rotateSigningKeys(db, encryptor, { retireAfterMs: 1_000 });
     setSystemTime(new Date(Date.now() + 2_000));
-    const scheduled = await rotateSigningKeys(db, encryptor, { retireAfterMs: 1_000, onlyIfCurrentOlderThanMs: 3_600_000 });
-    expect(scheduled).toEqual({ rotated: false, current: forced.current, next: forced.next, retired: scheduled.retired });
+    const scheduled = await rotateSigningKeys(db, encryptor, {
+      retireAfterMs: 1_000,
+      onlyIfCurrentOlderThanMs: 3_600_000,
+    });
+    expect(scheduled).toEqual({
+      rotated: false,
+      current: forced.current,
+      next: forced.next,
+      retired: scheduled.retired,
+    });
     expect(scheduled.retired).toHaveLength(1);
     expect(Object.values(await statesByKid()).sort()).toEqual(["current", "next", "retired"]);
   });
@@ -118,9 +138,23 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
 
     // The retire window covers the token's whole life, so a retirement never cuts a live token short.
     setSystemTime(new Date(signedAt + retireAfterMs(auth) - 1_000));
-    expect((await rotateSigningKeys(db, encryptor, { retireAfterMs: retireAfterMs(auth), onlyIfCurrentOlderThanMs: 86_400_000 })).retired).toEqual([]);
+    expect(
+      (
+        await rotateSigningKeys(db, encryptor, {
+          retireAfterMs: retireAfterMs(auth),
+          onlyIfCurrentOlderThanMs: 86_400_000,
+        })
+      ).retired,
+    ).toEqual([]);
     setSystemTime(new Date(signedAt + retireAfterMs(auth) + 1_000));
-    expect((await rotateSigningKeys(db, encryptor, { retireAfterMs: retireAfterMs(auth), onlyIfCurrentOlderThanMs: 86_400_000 })).retired).toEqual([previous]);
+    expect(
+      (
+        await rotateSigningKeys(db, encryptor, {
+          retireAfterMs: retireAfterMs(auth),
+          onlyIfCurrentOlderThanMs: 86_400_000,
+        })
+      ).retired,
+    ).toEqual([previous]);
   });
 
   test("a live token signed by a key that has since been retired is refused", async () => {

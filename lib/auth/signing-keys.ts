@@ -4,10 +4,10 @@
  * it signed has expired. Private keys are stored encrypted, bound to their kid.
  */
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import { type CryptoKey, type JWK, exportJWK, generateKeyPair, importJWK } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import { DecryptError, type DecryptFailure, type Encryptor } from "../crypto/envelope-encryption.ts";
 import type { Db } from "../db/database.ts";
 import { signingKeys } from "../db/schema/index.ts";
-import { DecryptError, type DecryptFailure, type Encryptor } from "../crypto/envelope-encryption.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
 
@@ -56,7 +56,8 @@ export const signingKeyRowIdentity = (kid: string) => `signing_keys:${kid}`;
 // Copies only the public fields, so a stray private member ("d") in a stored row can never be published.
 function toPublicJwk(stored: JWK, kid: string): PublicSigningJwk {
   const { kty, crv, x } = stored;
-  if (typeof kty !== "string" || typeof crv !== "string" || typeof x !== "string") throw new Error(`signing key ${kid} has no public key`);
+  if (typeof kty !== "string" || typeof crv !== "string" || typeof x !== "string")
+    throw new Error(`signing key ${kid} has no public key`);
   return { kty, crv, x, kid, alg: SIGNING_ALGORITHM, use: "sig" };
 }
 
@@ -81,14 +82,20 @@ export async function ensureSigningKeys(db: Db, encryptor: Encryptor): Promise<v
   await db.transaction(async (tx) => {
     // One writer at a time: the advisory lock makes two cold starts agree on a single first key.
     await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`);
-    const existing = await tx.select({ state: signingKeys.state }).from(signingKeys).where(inArray(signingKeys.state, ["current", "next"]));
+    const existing = await tx
+      .select({ state: signingKeys.state })
+      .from(signingKeys)
+      .where(inArray(signingKeys.state, ["current", "next"]));
     if (!existing.some((k) => k.state === "current")) await createSigningKey(tx as unknown as Db, encryptor, "current");
     if (!existing.some((k) => k.state === "next")) await createSigningKey(tx as unknown as Db, encryptor, "next");
   });
 }
 
 export async function loadKeyRing(db: Db, encryptor: Encryptor): Promise<KeyRing> {
-  const rows = await db.select().from(signingKeys).where(inArray(signingKeys.state, ["next", "current", "retiring"]));
+  const rows = await db
+    .select()
+    .from(signingKeys)
+    .where(inArray(signingKeys.state, ["next", "current", "retiring"]));
   const current = rows.find((row) => row.state === "current");
   if (current === undefined) throw new Error("no current signing key");
   const verificationKeys = new Map<string, CryptoKey>();
@@ -101,11 +108,17 @@ export async function loadKeyRing(db: Db, encryptor: Encryptor): Promise<KeyRing
   const ring = { signingKid: current.kid, verificationKeys, jwks: { keys: jwks } };
   let privateJwk: JWK;
   try {
-    privateJwk = JSON.parse(await encryptor.decrypt(current.privateKeyCiphertext, signingKeyRowIdentity(current.kid))) as JWK;
+    privateJwk = JSON.parse(
+      await encryptor.decrypt(current.privateKeyCiphertext, signingKeyRowIdentity(current.kid)),
+    ) as JWK;
   } catch (error) {
     if (!(error instanceof DecryptError)) throw error;
     // The public keys still verify the tokens already issued; only signing new ones is impossible.
-    const problem = undecryptableSigningKey(current.kid, encryptor.versionOf(current.privateKeyCiphertext), error.reason);
+    const problem = undecryptableSigningKey(
+      current.kid,
+      encryptor.versionOf(current.privateKeyCiphertext),
+      error.reason,
+    );
     return { ...ring, signingKey: undefined, signingKeyProblem: problem };
   }
   const signingKey = (await importJWK(privateJwk, SIGNING_ALGORITHM)) as CryptoKey;
@@ -128,24 +141,45 @@ function undecryptableSigningKey(kid: string, version: number | undefined, reaso
  * `retireAfterMs` are retired, then (unless the current key is younger than `onlyIfCurrentOlderThanMs`)
  * the current key starts retiring, the next key becomes current, and a fresh next key is created.
  */
-export async function rotateSigningKeys(db: Db, encryptor: Encryptor, options: RotationOptions): Promise<RotationOutcome> {
+export async function rotateSigningKeys(
+  db: Db,
+  encryptor: Encryptor,
+  options: RotationOptions,
+): Promise<RotationOutcome> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`);
     const now = new Date();
     const retired = await tx
       .update(signingKeys)
       .set({ state: "retired", retiredAt: now })
-      .where(and(eq(signingKeys.state, "retiring"), lt(signingKeys.retiringAt, new Date(now.getTime() - options.retireAfterMs))))
+      .where(
+        and(
+          eq(signingKeys.state, "retiring"),
+          lt(signingKeys.retiringAt, new Date(now.getTime() - options.retireAfterMs)),
+        ),
+      )
       .returning({ kid: signingKeys.kid });
-    const live = await tx.select({ kid: signingKeys.kid, state: signingKeys.state, activatedAt: signingKeys.activatedAt }).from(signingKeys).where(inArray(signingKeys.state, ["current", "next"]));
+    const live = await tx
+      .select({ kid: signingKeys.kid, state: signingKeys.state, activatedAt: signingKeys.activatedAt })
+      .from(signingKeys)
+      .where(inArray(signingKeys.state, ["current", "next"]));
     const current = live.find((k) => k.state === "current");
     const next = live.find((k) => k.state === "next");
     const minAge = options.onlyIfCurrentOlderThanMs;
-    if (minAge !== undefined && current?.activatedAt != null && next !== undefined && now.getTime() - current.activatedAt.getTime() < minAge) {
+    if (
+      minAge !== undefined &&
+      current?.activatedAt != null &&
+      next !== undefined &&
+      now.getTime() - current.activatedAt.getTime() < minAge
+    ) {
       return { rotated: false, current: current.kid, next: next.kid, retired: retired.map((k) => k.kid) };
     }
     await tx.update(signingKeys).set({ state: "retiring", retiringAt: now }).where(eq(signingKeys.state, "current"));
-    const [promoted] = await tx.update(signingKeys).set({ state: "current", activatedAt: now }).where(eq(signingKeys.state, "next")).returning({ kid: signingKeys.kid });
+    const [promoted] = await tx
+      .update(signingKeys)
+      .set({ state: "current", activatedAt: now })
+      .where(eq(signingKeys.state, "next"))
+      .returning({ kid: signingKeys.kid });
     const newCurrent = promoted?.kid ?? (await createSigningKey(tx as unknown as Db, encryptor, "current"));
     const newNext = await createSigningKey(tx as unknown as Db, encryptor, "next");
     const outcome = { rotated: true, current: newCurrent, next: newNext, retired: retired.map((k) => k.kid) };

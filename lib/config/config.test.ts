@@ -22,7 +22,9 @@ describe("loadConfig", () => {
 
   test("DATABASE_URL selects the Neon driver, DATABASE_DRIVER=postgres the TCP driver", () => {
     expect(loadConfig({ DATABASE_URL: "postgres://u:p@db.example.com/app" }).database.driver).toBe("neon");
-    expect(loadConfig({ DATABASE_URL: "postgres://u:p@db/app", DATABASE_DRIVER: "postgres" }).database.driver).toBe("postgres");
+    expect(loadConfig({ DATABASE_URL: "postgres://u:p@db/app", DATABASE_DRIVER: "postgres" }).database.driver).toBe(
+      "postgres",
+    );
   });
 
   test("Upstash variables select the Redis store with a deadline of at most 250 ms by default", () => {
@@ -51,7 +53,9 @@ describe("loadConfig", () => {
       .filter((message) => /matched by|well-formed|\^|\\/.test(message));
     expect(unclear).toEqual([]);
     expect(configError({ PORT: "eighty" })).toContain("PORT must be a positive integer");
-    expect(configError({ DATABASE_URL: "mysql://db/app" })).toContain("DATABASE_URL must be a PostgreSQL URL, e.g. postgres://");
+    expect(configError({ DATABASE_URL: "mysql://db/app" })).toContain(
+      "DATABASE_URL must be a PostgreSQL URL, e.g. postgres://",
+    );
     expect(configError({ CRON_SECRET: "short" })).toContain("CRON_SECRET must be at least 16 characters");
   });
 
@@ -70,7 +74,9 @@ describe("loadConfig", () => {
   });
 
   test("half of the Upstash pair is refused", () => {
-    expect(configError({ UPSTASH_REDIS_REST_URL: "https://x.upstash.io" })).toContain("UPSTASH_REDIS_REST_TOKEN must be set");
+    expect(configError({ UPSTASH_REDIS_REST_URL: "https://x.upstash.io" })).toContain(
+      "UPSTASH_REDIS_REST_TOKEN must be set",
+    );
   });
 
   test("production refuses to start without DATABASE_URL", () => {
@@ -87,34 +93,56 @@ describe("loadConfig", () => {
     const secret = "0x4AAAAAAA-secret-never-echoed";
 
     test("a provider and its secret select the provider's siteverify endpoint and a 3 s timeout", () => {
-      expect(loadConfig({ HUMAN_VERIFICATION_PROVIDER: "hcaptcha", HUMAN_VERIFICATION_SECRET: secret }).humanVerification).toEqual({
+      expect(
+        loadConfig({ HUMAN_VERIFICATION_PROVIDER: "hcaptcha", HUMAN_VERIFICATION_SECRET: secret }).humanVerification,
+      ).toEqual({
         provider: "hcaptcha",
         secret,
         verifyUrl: "https://api.hcaptcha.com/siteverify",
         timeoutMs: 3_000,
       });
-      expect(loadConfig({ HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret }).humanVerification?.verifyUrl).toBe(
-        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
-      );
+      expect(
+        loadConfig({ HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret }).humanVerification
+          ?.verifyUrl,
+      ).toBe("https://challenges.cloudflare.com/turnstile/v0/siteverify");
       expect(loadConfig({}).humanVerification).toBeUndefined();
     });
 
     test("half a configuration is refused, naming what is missing, without echoing the secret", () => {
-      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "turnstile" })).toContain("HUMAN_VERIFICATION_SECRET must be set when HUMAN_VERIFICATION_PROVIDER is set");
+      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "turnstile" })).toContain(
+        "HUMAN_VERIFICATION_SECRET must be set when HUMAN_VERIFICATION_PROVIDER is set",
+      );
       const message = configError({ HUMAN_VERIFICATION_SECRET: secret });
-      expect(message).toContain("HUMAN_VERIFICATION_PROVIDER must be set (turnstile or hcaptcha) when HUMAN_VERIFICATION_SECRET is set");
+      expect(message).toContain(
+        "HUMAN_VERIFICATION_PROVIDER must be set (turnstile or hcaptcha) when HUMAN_VERIFICATION_SECRET is set",
+      );
       expect(message).not.toContain(secret);
     });
 
     test("an unknown provider, a URL that is not http(s) and plain http in production are refused", () => {
-      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "recaptcha", HUMAN_VERIFICATION_SECRET: secret })).toContain('HUMAN_VERIFICATION_PROVIDER must be "hcaptcha" or "turnstile"');
-      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret, HUMAN_VERIFICATION_URL: "ftp://x" })).toContain(
-        "HUMAN_VERIFICATION_URL must be an http(s) URL",
+      expect(configError({ HUMAN_VERIFICATION_PROVIDER: "recaptcha", HUMAN_VERIFICATION_SECRET: secret })).toContain(
+        'HUMAN_VERIFICATION_PROVIDER must be "hcaptcha" or "turnstile"',
       );
-      const production = { NODE_ENV: "production", DATABASE_URL: "postgres://u:p@db/app", ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 1).toString("base64")}` };
-      expect(configError({ ...production, HUMAN_VERIFICATION_PROVIDER: "turnstile", HUMAN_VERIFICATION_SECRET: secret, HUMAN_VERIFICATION_URL: "http://verify.internal/siteverify" })).toContain(
-        "HUMAN_VERIFICATION_URL must be an https URL in production",
-      );
+      expect(
+        configError({
+          HUMAN_VERIFICATION_PROVIDER: "turnstile",
+          HUMAN_VERIFICATION_SECRET: secret,
+          HUMAN_VERIFICATION_URL: "ftp://x",
+        }),
+      ).toContain("HUMAN_VERIFICATION_URL must be an http(s) URL");
+      const production = {
+        NODE_ENV: "production",
+        DATABASE_URL: "postgres://u:p@db/app",
+        ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 1).toString("base64")}`,
+      };
+      expect(
+        configError({
+          ...production,
+          HUMAN_VERIFICATION_PROVIDER: "turnstile",
+          HUMAN_VERIFICATION_SECRET: secret,
+          HUMAN_VERIFICATION_URL: "http://verify.internal/siteverify",
+        }),
+      ).toContain("HUMAN_VERIFICATION_URL must be an https URL in production");
     });
   });
 });

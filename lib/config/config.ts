@@ -7,9 +7,7 @@ export type DatabaseConfig =
   | { driver: "pglite"; dataDir: string | undefined }
   | { driver: "neon" | "postgres"; url: string; readUrl: string | undefined; wsProxy: string | undefined };
 
-export type StoreConfig =
-  | { driver: "memory" }
-  | { driver: "upstash"; url: string; token: string; timeoutMs: number };
+export type StoreConfig = { driver: "memory" } | { driver: "upstash"; url: string; token: string; timeoutMs: number };
 
 /** Which proxy headers carry the client's address: none, Vercel's, or the Nth-from-last X-Forwarded-For hop. */
 export type TrustProxy = { kind: "none" } | { kind: "vercel" } | { kind: "hops"; hops: number };
@@ -114,7 +112,10 @@ function parseTrustProxy(value: string | undefined): TrustProxy {
 
 function parseOrigins(value: string | undefined): string[] {
   if (value === undefined) return [];
-  const origins = value.split(",").map((o) => o.trim()).filter((o) => o.length > 0);
+  const origins = value
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
   for (const origin of origins) {
     let parsed: URL | undefined;
     try {
@@ -124,25 +125,43 @@ function parseOrigins(value: string | undefined): string[] {
     }
     // Only exact origins are allowed: no wildcard, no path, no "null".
     if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
-      throw new ConfigError(`Invalid environment:\n  CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com (got "${origin}")`);
+      throw new ConfigError(
+        `Invalid environment:\n  CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com (got "${origin}")`,
+      );
     }
   }
   return origins;
 }
 
-const HUMAN_VERIFICATION_DETAILS = ["HUMAN_VERIFICATION_SECRET", "HUMAN_VERIFICATION_URL", "HUMAN_VERIFICATION_TIMEOUT_MS"] as const;
+const HUMAN_VERIFICATION_DETAILS = [
+  "HUMAN_VERIFICATION_SECRET",
+  "HUMAN_VERIFICATION_URL",
+  "HUMAN_VERIFICATION_TIMEOUT_MS",
+] as const;
 
-function parseHumanVerification(parsed: typeof envSchema.infer, env: Config["env"]): HumanVerificationConfig | undefined {
-  const { HUMAN_VERIFICATION_PROVIDER: provider, HUMAN_VERIFICATION_SECRET: secret, HUMAN_VERIFICATION_URL: url } = parsed;
+function parseHumanVerification(
+  parsed: typeof envSchema.infer,
+  env: Config["env"],
+): HumanVerificationConfig | undefined {
+  const {
+    HUMAN_VERIFICATION_PROVIDER: provider,
+    HUMAN_VERIFICATION_SECRET: secret,
+    HUMAN_VERIFICATION_URL: url,
+  } = parsed;
   const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
   if (provider === undefined) {
     const stray = HUMAN_VERIFICATION_DETAILS.find((name) => parsed[name] !== undefined);
-    if (stray !== undefined) throw invalid(`HUMAN_VERIFICATION_PROVIDER must be set (turnstile or hcaptcha) when ${stray} is set`);
+    if (stray !== undefined)
+      throw invalid(`HUMAN_VERIFICATION_PROVIDER must be set (turnstile or hcaptcha) when ${stray} is set`);
     return undefined;
   }
-  if (secret === undefined) throw invalid("HUMAN_VERIFICATION_SECRET must be set when HUMAN_VERIFICATION_PROVIDER is set (the provider's secret key)");
+  if (secret === undefined)
+    throw invalid(
+      "HUMAN_VERIFICATION_SECRET must be set when HUMAN_VERIFICATION_PROVIDER is set (the provider's secret key)",
+    );
   // The secret travels in the request body to this URL.
-  if (env === "production" && url?.startsWith("https:") === false) throw invalid("HUMAN_VERIFICATION_URL must be an https URL in production (the secret is sent to it)");
+  if (env === "production" && url?.startsWith("https:") === false)
+    throw invalid("HUMAN_VERIFICATION_URL must be an https URL in production (the secret is sent to it)");
   return {
     provider,
     secret,
@@ -164,11 +183,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     const lines = parsed.map((e) => `  ${e.message.replace(/ \(was .*\)$/s, "")}`);
     throw new ConfigError(`Invalid environment:\n${lines.join("\n")}`);
   }
-  const missing = (name: string, because: string) => new ConfigError(`Invalid environment:\n  ${name} must be set ${because}`);
+  const missing = (name: string, because: string) =>
+    new ConfigError(`Invalid environment:\n  ${name} must be set ${because}`);
 
   const hasUpstashUrl = parsed.UPSTASH_REDIS_REST_URL !== undefined;
   if (hasUpstashUrl !== (parsed.UPSTASH_REDIS_REST_TOKEN !== undefined)) {
-    throw missing(hasUpstashUrl ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL", "together with the other UPSTASH_REDIS_REST_* variable");
+    throw missing(
+      hasUpstashUrl ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL",
+      "together with the other UPSTASH_REDIS_REST_* variable",
+    );
   }
   if (parsed.DATABASE_URL === undefined && parsed.DATABASE_READ_URL !== undefined) {
     throw missing("DATABASE_URL", "when DATABASE_READ_URL is set");
@@ -178,25 +201,44 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     throw missing("DATABASE_URL", "in production (the embedded PGlite database is for development)");
   }
   if (env_ === "production" && parsed.ENCRYPTION_KEYS === undefined) {
-    throw missing("ENCRYPTION_KEYS", "in production, e.g. v1:<32 random bytes in base64>; make one with `echo v1:$(openssl rand -base64 32)`");
+    throw missing(
+      "ENCRYPTION_KEYS",
+      "in production, e.g. v1:<32 random bytes in base64>; make one with `echo v1:$(openssl rand -base64 32)`",
+    );
   }
   // Admin routes tell the token from an operator's access token by its shape: wrong guesses at a token
   // shaped like one would be taken for refused access tokens, which are not counted.
   if (parsed.ADMIN_TOKEN !== undefined && ACCESS_TOKEN_SHAPE.test(parsed.ADMIN_TOKEN)) {
-    throw new ConfigError("Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two apart by shape");
+    throw new ConfigError(
+      "Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two apart by shape",
+    );
   }
   const humanVerification = parseHumanVerification(parsed, env_);
   const encryptionKeys = parseEncryptionKeys(parsed.ENCRYPTION_KEYS ?? DEVELOPMENT_ENCRYPTION_KEY);
-  if (encryptionKeys.some((k) => k.key.byteLength !== 32)) throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes, e.g. from `echo v1:$(openssl rand -base64 32)`");
+  if (encryptionKeys.some((k) => k.key.byteLength !== 32))
+    throw missing("ENCRYPTION_KEYS", "with keys of exactly 32 bytes, e.g. from `echo v1:$(openssl rand -base64 32)`");
 
   const database: DatabaseConfig =
     parsed.DATABASE_URL === undefined
-      ? { driver: "pglite", dataDir: parsed.PGLITE_DATA_DIR ?? (env_ === "test" ? undefined : DEFAULT_CONFIG.pgliteDataDir) }
-      : { driver: parsed.DATABASE_DRIVER ?? "neon", url: parsed.DATABASE_URL, readUrl: parsed.DATABASE_READ_URL, wsProxy: parsed.NEON_WS_PROXY };
+      ? {
+          driver: "pglite",
+          dataDir: parsed.PGLITE_DATA_DIR ?? (env_ === "test" ? undefined : DEFAULT_CONFIG.pgliteDataDir),
+        }
+      : {
+          driver: parsed.DATABASE_DRIVER ?? "neon",
+          url: parsed.DATABASE_URL,
+          readUrl: parsed.DATABASE_READ_URL,
+          wsProxy: parsed.NEON_WS_PROXY,
+        };
 
   const store: StoreConfig =
     parsed.UPSTASH_REDIS_REST_URL !== undefined && parsed.UPSTASH_REDIS_REST_TOKEN !== undefined
-      ? { driver: "upstash", url: parsed.UPSTASH_REDIS_REST_URL, token: parsed.UPSTASH_REDIS_REST_TOKEN, timeoutMs: parsed.STORE_TIMEOUT_MS ?? DEFAULT_CONFIG.storeTimeoutMs }
+      ? {
+          driver: "upstash",
+          url: parsed.UPSTASH_REDIS_REST_URL,
+          token: parsed.UPSTASH_REDIS_REST_TOKEN,
+          timeoutMs: parsed.STORE_TIMEOUT_MS ?? DEFAULT_CONFIG.storeTimeoutMs,
+        }
       : { driver: "memory" };
 
   return {
@@ -217,7 +259,10 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     emergencyMode: parsed.EMERGENCY_MODE === "on",
     settingsPollMs: parsed.SETTINGS_POLL_MS ?? DEFAULT_CONFIG.settingsPollMs,
     encryptionKeys,
-    retiredEncryptionVersions: (parsed.ENCRYPTION_RETIRED_VERSIONS ?? "").split(",").filter((v) => v !== "").map((v) => Number(v.slice(1))),
+    retiredEncryptionVersions: (parsed.ENCRYPTION_RETIRED_VERSIONS ?? "")
+      .split(",")
+      .filter((v) => v !== "")
+      .map((v) => Number(v.slice(1))),
     auth: {
       issuer: parsed.JWT_ISSUER ?? DEFAULT_CONFIG.auth.issuer,
       audience: parsed.JWT_AUDIENCE ?? DEFAULT_CONFIG.auth.audience,

@@ -5,9 +5,13 @@ import { type } from "arktype";
 const positiveInt = type("string.integer.parse")
   .pipe((n, ctx) => (n > 0 ? n : ctx.error("a positive integer")))
   .describe("a positive integer");
-const postgresUrl = type(/^postgres(ql)?:\/\/.+/).describe("a PostgreSQL URL, e.g. postgres://user:password@db.example.com:5432/app");
+const postgresUrl = type(/^postgres(ql)?:\/\/.+/).describe(
+  "a PostgreSQL URL, e.g. postgres://user:password@db.example.com:5432/app",
+);
 const httpUrl = type("string").narrow(
-  (value, ctx) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || ctx.mustBe("an http(s) URL such as https://verify.example.com/siteverify"),
+  (value, ctx) =>
+    (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) ||
+    ctx.mustBe("an http(s) URL such as https://verify.example.com/siteverify"),
 );
 
 export const envSchema = type({
@@ -19,7 +23,9 @@ export const envSchema = type({
   "DATABASE_DRIVER?": "'neon' | 'postgres'",
   "PGLITE_DATA_DIR?": "string > 0",
   "NEON_WS_PROXY?": "string > 0",
-  "UPSTASH_REDIS_REST_URL?": type(/^https?:\/\/.+/).describe("an http(s) URL, e.g. https://eu1-example-12345.upstash.io"),
+  "UPSTASH_REDIS_REST_URL?": type(/^https?:\/\/.+/).describe(
+    "an http(s) URL, e.g. https://eu1-example-12345.upstash.io",
+  ),
   "UPSTASH_REDIS_REST_TOKEN?": "string > 0",
   "STORE_TIMEOUT_MS?": positiveInt,
   "RATE_LIMIT_INSTANCES?": positiveInt,
@@ -31,7 +37,9 @@ export const envSchema = type({
   ),
   "CORS_ORIGINS?": "string",
   "CORS_CREDENTIALS?": "'true' | 'false'",
-  "HSTS_MAX_AGE?": type("string.integer.parse").describe("a number of seconds, e.g. 31536000 (0 leaves the header out)"),
+  "HSTS_MAX_AGE?": type("string.integer.parse").describe(
+    "a number of seconds, e.g. 31536000 (0 leaves the header out)",
+  ),
   "ADMIN_TOKEN?": type("string >= 32").describe("at least 32 characters, e.g. from `openssl rand -hex 32`"),
   "EMERGENCY_MODE?": "'on' | 'off'",
   "SETTINGS_POLL_MS?": positiveInt,

@@ -1,7 +1,13 @@
 /** Who is calling: a signed-in user (access token) or an organization's API key. */
 export type Caller =
   | { kind: "user"; userId: string; sessionId: string }
-  | { kind: "api_key"; keyId: string; orgId: string; scopes: readonly string[]; rateLimitPerMinute: number | undefined };
+  | {
+      kind: "api_key";
+      keyId: string;
+      orgId: string;
+      scopes: readonly string[];
+      rateLimitPerMinute: number | undefined;
+    };
 
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;
 
@@ -17,7 +23,11 @@ export interface ApiKeyVerifier {
    * The key's caller when `presented` is a live key; undefined for unknown, malformed, revoked or expired
    * keys. A warm key is answered without a promise; a lookup goes through `gate`, counted against `client`.
    */
-  verify(presented: string, gate?: LookupGate, client?: string): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
+  verify(
+    presented: string,
+    gate?: LookupGate,
+    client?: string,
+  ): ApiKeyCaller | undefined | Promise<ApiKeyCaller | undefined>;
   /** Whether `presented` looks like one of our keys (by prefix), as opposed to a JWT. */
   isApiKey(presented: string): boolean;
 }

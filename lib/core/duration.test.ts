@@ -14,9 +14,12 @@ describe("msOf", () => {
     expect(msOf(duration)).toBe(ms);
   });
 
-  test.each(["0m", "-1m", "1e3s", "0.0001ms"] as Duration[])("%s is refused at start-up, not counted as an empty window", (duration) => {
-    expect(() => msOf(duration)).toThrow(`"${duration}" is not a duration`);
-  });
+  test.each(["0m", "-1m", "1e3s", "0.0001ms"] as Duration[])(
+    "%s is refused at start-up, not counted as an empty window",
+    (duration) => {
+      expect(() => msOf(duration)).toThrow(`"${duration}" is not a duration`);
+    },
+  );
 
   test("a unit that is not one does not compile", () => {
     // @ts-expect-error "1min" is not a Duration.

@@ -13,6 +13,7 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 export function msOf(duration: Duration): number {
   const match = DURATION.exec(duration);
   const ms = match === null ? Number.NaN : Number(match[1]) * UNIT_MS[match[2] as DurationUnit];
-  if (!(ms > 0) || !Number.isSafeInteger(ms)) throw new Error(`"${duration}" is not a duration such as "30s", "15m" or "1h"`);
+  if (!(ms > 0) || !Number.isSafeInteger(ms))
+    throw new Error(`"${duration}" is not a duration such as "30s", "15m" or "1h"`);
   return ms;
 }

@@ -3,9 +3,9 @@
  * in a WeakMap keyed by the Request so no hook needs the whole Elysia context.
  */
 import type { Caller } from "./caller.ts";
+import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
 import type { BoundOrg } from "./org-roles.ts";
 import { processWide } from "./process-wide.ts";
-import { type Deadline, unwatchDeadline, watchDeadline } from "./deadline-sweeper.ts";
 import type { ResolvedPolicy } from "./route-policy.ts";
 
 export interface RequestContext {

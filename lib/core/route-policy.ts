@@ -4,8 +4,8 @@
  * a declaration is resolved once, when the route is defined.
  */
 import type { ApiKeyScope } from "./api-key-scopes.ts";
-import type { OrgRole } from "./org-roles.ts";
 import { type Duration, msOf } from "./duration.ts";
+import type { OrgRole } from "./org-roles.ts";
 
 /** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key; key: an API key only. */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key" | "key";
@@ -32,7 +32,8 @@ interface RateLimitRuleFields {
 }
 
 /** The window as a Duration (`window: "1m"`) or, as settings overrides store it, in milliseconds. */
-export type RateLimitRule = RateLimitRuleFields & ({ window: Duration; windowMs?: never } | { windowMs: number; window?: never });
+export type RateLimitRule = RateLimitRuleFields &
+  ({ window: Duration; windowMs?: never } | { windowMs: number; window?: never });
 
 /** Tenant binding: the route acts on the organization its path parameter names, and only for its members and keys. */
 export interface OrgBinding {
@@ -123,9 +124,13 @@ function scopeResolves(scope: RateLimitScope, policy: RoutePolicy): boolean {
 
 /** `route` names the route in a start-up error: a policy the pipeline cannot enforce never serves a request. */
 export function resolvePolicy(policy: RoutePolicy, method: string, route = method): ResolvedPolicy {
-  if (policy.org !== undefined && !TENANT_ACCESS.has(policy.access)) throw new Error(`route ${route} binds an organization but its access is "${policy.access}"`);
+  if (policy.org !== undefined && !TENANT_ACCESS.has(policy.access))
+    throw new Error(`route ${route} binds an organization but its access is "${policy.access}"`);
   for (const rule of policy.rateLimits ?? []) {
-    if (!scopeResolves(rule.scope, policy)) throw new Error(`route ${route}: rate limit "${rule.name}" counts per ${rule.scope}, which access "${policy.access}"${policy.org === undefined ? " without org binding" : ""} cannot resolve`);
+    if (!scopeResolves(rule.scope, policy))
+      throw new Error(
+        `route ${route}: rate limit "${rule.name}" counts per ${rule.scope}, which access "${policy.access}"${policy.org === undefined ? " without org binding" : ""} cannot resolve`,
+      );
   }
   return {
     access: policy.access,

@@ -21,7 +21,8 @@ function parseField(field: string, [min, max]: readonly [number, number]): Set<n
     const from = start === "*" ? min : Number(start);
     const to = start === "*" ? max : end === undefined ? (step === undefined ? from : max) : Number(end);
     const by = step === undefined ? 1 : Number(step);
-    if (from < min || to > max || from > to || by < 1) throw new Error(`cron field "${field}" is out of range ${min}-${max}`);
+    if (from < min || to > max || from > to || by < 1)
+      throw new Error(`cron field "${field}" is out of range ${min}-${max}`);
     for (let v = from; v <= to; v += by) values.add(v);
   }
   return values;
@@ -36,7 +37,12 @@ export function parseCronExpression(source: string): CronExpression {
   return {
     source,
     matches(date) {
-      if (!minutes?.has(date.getUTCMinutes()) || !hours?.has(date.getUTCHours()) || !months?.has(date.getUTCMonth() + 1)) return false;
+      if (
+        !minutes?.has(date.getUTCMinutes()) ||
+        !hours?.has(date.getUTCHours()) ||
+        !months?.has(date.getUTCMonth() + 1)
+      )
+        return false;
       const dayMatch = days?.has(date.getUTCDate()) ?? false;
       const weekdayMatch = weekdays?.has(date.getUTCDay()) ?? false;
       // Standard cron: when both day fields are restricted, either one matching is enough.

@@ -1,7 +1,7 @@
 /** Runs scheduled jobs inside a long-lived process (bun dev, self-hosted) on each matching UTC minute. */
 import type { Runtime } from "../runtime/runtime.ts";
 import { parseCronExpression } from "./cron-expression.ts";
-import { type ScheduledJob, runScheduledJob } from "./scheduled-job.ts";
+import { runScheduledJob, type ScheduledJob } from "./scheduled-job.ts";
 
 export function startInProcessScheduler(runtime: Runtime, jobs: readonly ScheduledJob[]): { stop(): void } {
   const schedules = jobs.map((job) => ({ job, expression: parseCronExpression(job.schedule) }));

@@ -6,7 +6,13 @@ import { reencryptSecrets } from "./jobs/reencrypt-secrets.ts";
 import { rotateSigningKeysJob } from "./jobs/rotate-signing-keys.ts";
 import type { ScheduledJob } from "./scheduled-job.ts";
 
-export const SCHEDULED_JOBS: readonly ScheduledJob[] = [pruneJobRuns, pruneSessions, rotateSigningKeysJob, reencryptSecrets, flagOldApiKeys];
+export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
+  pruneJobRuns,
+  pruneSessions,
+  rotateSigningKeysJob,
+  reencryptSecrets,
+  flagOldApiKeys,
+];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {
   return SCHEDULED_JOBS.find((job) => job.name === name);

@@ -25,17 +25,29 @@ export function slotFor(at: Date): string {
 export async function runScheduledJob(runtime: Runtime, job: ScheduledJob, at: Date = new Date()): Promise<JobOutcome> {
   const db = runtime.db.primary;
   const slot = slotFor(at);
-  const claimed = await db.insert(jobRuns).values({ job: job.name, slot }).onConflictDoNothing().returning({ job: jobRuns.job });
+  const claimed = await db
+    .insert(jobRuns)
+    .values({ job: job.name, slot })
+    .onConflictDoNothing()
+    .returning({ job: jobRuns.job });
   if (claimed.length === 0) return { status: "skipped", reason: "already-claimed" };
   const thisRun = and(eq(jobRuns.job, job.name), eq(jobRuns.slot, slot));
   const started = performance.now();
   try {
     const detail = await job.run(runtime, AbortSignal.timeout(DEFAULT_JOB_TIMEOUT_MS));
     await db.update(jobRuns).set({ status: "succeeded", finishedAt: new Date(), detail }).where(thisRun);
-    runtime.logger.info("job succeeded", { job: job.name, slot, detail, durationMs: Math.round(performance.now() - started) });
+    runtime.logger.info("job succeeded", {
+      job: job.name,
+      slot,
+      detail,
+      durationMs: Math.round(performance.now() - started),
+    });
     return { status: "succeeded", detail };
   } catch (error) {
-    await db.update(jobRuns).set({ status: "failed", finishedAt: new Date(), detail: error instanceof Error ? error.message : String(error) }).where(thisRun);
+    await db
+      .update(jobRuns)
+      .set({ status: "failed", finishedAt: new Date(), detail: error instanceof Error ? error.message : String(error) })
+      .where(thisRun);
     runtime.logger.error("job failed", { job: job.name, slot, error });
     throw error;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DecryptError, createEncryptor } from "./envelope-encryption.ts";
+import { createEncryptor, DecryptError } from "./envelope-encryption.ts";
 
 const key = (version: number, fill: number) => ({ version, key: new Uint8Array(32).fill(fill) });
 

@@ -59,7 +59,11 @@ export function createEncryptor(keys: readonly EncryptionKey[], retiredVersions:
     async encrypt(plaintext, rowIdentity) {
       const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
       const key = (await keyFor(newest.version)) as CryptoKey;
-      const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: encoder.encode(rowIdentity) }, key, encoder.encode(plaintext));
+      const sealed = await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData: encoder.encode(rowIdentity) },
+        key,
+        encoder.encode(plaintext),
+      );
       return `v${newest.version}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(sealed))}`;
     },
     async decrypt(ciphertext, rowIdentity) {
@@ -72,7 +76,11 @@ export function createEncryptor(keys: readonly EncryptionKey[], retiredVersions:
       const iv = fromBase64Url(parts[1] ?? "");
       if (iv.byteLength !== IV_BYTES) throw new DecryptError("malformed");
       try {
-        const opened = await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: encoder.encode(rowIdentity) }, await key, fromBase64Url(parts[2] ?? ""));
+        const opened = await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv, additionalData: encoder.encode(rowIdentity) },
+          await key,
+          fromBase64Url(parts[2] ?? ""),
+        );
         return decoder.decode(opened);
       } catch {
         throw new DecryptError("tampered");

@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 const bunSha256 = globalThis.Bun?.SHA256;
 
 export function sha256(input: string): Uint8Array {
-  return bunSha256 === undefined ? createHash("sha256").update(input).digest() : new Uint8Array(bunSha256.hash(input).buffer);
+  return bunSha256 === undefined
+    ? createHash("sha256").update(input).digest()
+    : new Uint8Array(bunSha256.hash(input).buffer);
 }
 
 export function sha256Hex(input: string): string {

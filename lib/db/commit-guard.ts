@@ -33,7 +33,10 @@ function guardTransactions(db: Db): Db {
       return result;
     }, config);
   };
-  return new Proxy(db, { get: (target, property, receiver) => (property === "transaction" ? transaction : Reflect.get(target, property, receiver)) });
+  return new Proxy(db, {
+    get: (target, property, receiver) =>
+      property === "transaction" ? transaction : Reflect.get(target, property, receiver),
+  });
 }
 
 /** The database with every transaction on the primary checked before it commits. */

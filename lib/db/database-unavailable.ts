@@ -15,7 +15,8 @@ const TRANSPORT_CODE = /^(E[A-Z]+|EAI_[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z_]+)
 // The pg client inside the Neon driver raises its connection failures with no code, only these fixed texts
 // ("Connection terminated unexpectedly", "… due to connection timeout", "Client has encountered a connection error
 // and is not queryable", "timeout exceeded when trying to connect"); anchored, so no other text can pass for one.
-const NEON_CONNECTION_FAILURE = /^(Connection terminated\b|Client has encountered a connection error\b|timeout exceeded when trying to connect$|Query read timeout$)/;
+const NEON_CONNECTION_FAILURE =
+  /^(Connection terminated\b|Client has encountered a connection error\b|timeout exceeded when trying to connect$|Query read timeout$)/;
 // Causes followed at most: a drizzle error around a pool timeout around a socket error.
 const MAX_CAUSE_DEPTH = 4;
 
@@ -28,7 +29,8 @@ interface ErrorFields {
 function isUnavailable(error: ErrorFields): boolean {
   const code = typeof error.code === "string" ? error.code : undefined;
   // The server answered (its errors carry a severity): only some classes mean it cannot serve.
-  if (typeof error.severity === "string" && code !== undefined) return code !== QUERY_CANCELED && UNAVAILABLE_CLASSES.has(code.slice(0, 2));
+  if (typeof error.severity === "string" && code !== undefined)
+    return code !== QUERY_CANCELED && UNAVAILABLE_CLASSES.has(code.slice(0, 2));
   if (code !== undefined) return TRANSPORT_CODE.test(code);
   return typeof error.message === "string" && NEON_CONNECTION_FAILURE.test(error.message);
 }

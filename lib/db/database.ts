@@ -23,4 +23,8 @@ export interface Database {
 export const MIGRATIONS_FOLDER = new URL("../../migrations", import.meta.url).pathname;
 
 /** The breaker in front of a production database: opened only by errors that say the server cannot serve. */
-export const DATABASE_BREAKER: Partial<BreakerOptions> = { consecutiveFailures: 5, halfOpenAfterMs: 1_000, isFailure: isDatabaseUnavailable };
+export const DATABASE_BREAKER: Partial<BreakerOptions> = {
+  consecutiveFailures: 5,
+  halfOpenAfterMs: 1_000,
+  isFailure: isDatabaseUnavailable,
+};

@@ -1,5 +1,5 @@
 /** Neon's serverless driver over WebSockets: a pool, so interactive transactions work on serverless. */
-import { type PoolClient, Pool, neonConfig } from "@neondatabase/serverless";
+import { neonConfig, Pool, type PoolClient } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
 import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import type { Logger } from "../log/logger.ts";
@@ -26,7 +26,8 @@ function useLocalProxy(proxy: string): void {
 // each one waiting out a connection attempt. Interactive transactions hold their own client: see guardTransactions.
 function guardQueries(pool: Pool, breaker: Breaker): void {
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
-  (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => breaker.execute(() => query(...args));
+  (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) =>
+    breaker.execute(() => query(...args));
 }
 
 // A transaction counts as one call, as on postgres.js: its connect and every query on its client are inside it.
@@ -46,7 +47,9 @@ export function openNeon(options: NeonOptions, logger: Logger): Database {
   replicaPool?.on("error", (error: Error) => logger.warn("read replica pool error", { error }));
   // The pool stops listening to a client it hands out, and a client that loses its socket between two queries of
   // a transaction emits 'error' with no listener, thrown out of the WebSocket's handler. Its next query fails anyway.
-  pool.on("connect", (client: PoolClient) => client.on("error", (error: Error) => logger.debug("database connection lost", { error })));
+  pool.on("connect", (client: PoolClient) =>
+    client.on("error", (error: Error) => logger.debug("database connection lost", { error })),
+  );
   const primary = drizzle({ client: pool, schema }) as unknown as Db;
   guardTransactions(primary, breaker);
   const replica = replicaPool === undefined ? undefined : (drizzle({ client: replicaPool, schema }) as unknown as Db);

@@ -3,8 +3,8 @@ import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
-import * as schema from "./schema/index.ts";
 import { type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
+import * as schema from "./schema/index.ts";
 
 export interface PgliteDatabase extends Database {
   /** The whole cluster as an uncompressed tarball, to open copies of it from. */

@@ -22,14 +22,18 @@ function guardQueries(sql: Sql, breaker: Breaker): Sql {
         query.values();
         return thenable;
       },
-      then: ((onFulfilled, onRejected) => breaker.execute(async () => await query).then(onFulfilled, onRejected)) as PromiseLike<unknown>["then"],
+      // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the query, so it must stay a thenable
+      then: ((onFulfilled, onRejected) =>
+        breaker.execute(async () => await query).then(onFulfilled, onRejected)) as PromiseLike<unknown>["then"],
     };
     return thenable;
   };
   return new Proxy(sql, {
     get(target, property, receiver) {
       if (property === "unsafe") return (...args: Parameters<Sql["unsafe"]>) => guarded(target.unsafe(...args));
-      if (property === "begin") return (...args: unknown[]) => breaker.execute(() => (target.begin as (...a: unknown[]) => Promise<unknown>)(...args));
+      if (property === "begin")
+        return (...args: unknown[]) =>
+          breaker.execute(() => (target.begin as (...a: unknown[]) => Promise<unknown>)(...args));
       return Reflect.get(target, property, receiver);
     },
   });

@@ -7,7 +7,10 @@ export const ERROR_CODES = {
   TOKEN_REUSED: { status: 401, message: "This refresh token was already used; the session has been revoked." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   IP_BLOCKED: { status: 403, message: "Requests from this address are blocked." },
-  HUMAN_VERIFICATION_REQUIRED: { status: 403, message: "Solve the human-verification challenge and send its token in the X-Human-Verification header." },
+  HUMAN_VERIFICATION_REQUIRED: {
+    status: 403,
+    message: "Solve the human-verification challenge and send its token in the X-Human-Verification header.",
+  },
   NOT_FOUND: { status: 404, message: "No such resource." },
   METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
@@ -17,7 +20,10 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, message: "An unexpected error occurred." },
   DEPENDENCY_UNAVAILABLE: { status: 503, message: "A dependency is unavailable." },
   SHUTTING_DOWN: { status: 503, message: "The server is shutting down." },
-  SIGNING_KEY_UNAVAILABLE: { status: 503, message: "Tokens cannot be issued: the signing key cannot be decrypted with the configured keys." },
+  SIGNING_KEY_UNAVAILABLE: {
+    status: 503,
+    message: "Tokens cannot be issued: the signing key cannot be decrypted with the configured keys.",
+  },
   TIMEOUT: { status: 504, message: "The request took too long." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

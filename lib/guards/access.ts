@@ -6,8 +6,8 @@
 import { bearerTokenOf } from "../auth/bearer-token.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import type { Config } from "../config/config.ts";
-import { AppError } from "../errors/app-error.ts";
 import type { Access } from "../core/route-policy.ts";
+import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 
 export type AccessCheck = (request: Request) => void;

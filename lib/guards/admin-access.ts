@@ -5,13 +5,14 @@
  * lib/auth/operators.ts), so revoking it or disabling the account takes effect at once, whatever access
  * tokens are still unexpired.
  */
-import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
+
 import type { Authenticator } from "../auth/authenticate.ts";
 import { bearerTokenOf } from "../auth/bearer-token.ts";
-import type { Caller } from "../core/caller.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
-import { AppError } from "../errors/app-error.ts";
+import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
+import type { Caller } from "../core/caller.ts";
 import type { ResolvedPolicy } from "../core/route-policy.ts";
+import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface AdminAccessOptions {
@@ -22,7 +23,10 @@ export interface AdminAccessOptions {
 }
 
 /** The operator's user when the call was made with an access token; undefined for the ADMIN_TOKEN. */
-export type AdminAccess = (request: Request, policy: ResolvedPolicy) => Promise<Extract<Caller, { kind: "user" }> | undefined>;
+export type AdminAccess = (
+  request: Request,
+  policy: ResolvedPolicy,
+) => Promise<Extract<Caller, { kind: "user" }> | undefined>;
 
 export function createAdminAccess({ adminToken, authenticate, isOperator, logger }: AdminAccessOptions): AdminAccess {
   let warned = false;
@@ -30,7 +34,8 @@ export function createAdminAccess({ adminToken, authenticate, isOperator, logger
     const presented = bearerTokenOf(request);
     if (adminToken !== undefined && secretsEqual(presented, adminToken)) return undefined;
     if (!ACCESS_TOKEN_SHAPE.test(presented)) {
-      if (adminToken === undefined && !warned) logger.warn("admin request refused: ADMIN_TOKEN is not set and no operator token was presented");
+      if (adminToken === undefined && !warned)
+        logger.warn("admin request refused: ADMIN_TOKEN is not set and no operator token was presented");
       warned = true;
       throw new AppError("UNAUTHORIZED");
     }

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { withCountedQueries } from "../../test/counting-db.ts";
 import { ADMIN_TOKEN, type IdentityTestApp, type IssuedKey, openIdentityTestApp } from "../../test/identity-client.ts";
 import { identityOf } from "../auth/identity.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failure-limit.ts";
@@ -26,7 +26,11 @@ describe("failed-authentication budget per client address", () => {
   let app: RampartApp;
   let key: IssuedKey;
   const call = (path: string, ip: string, token?: string) =>
-    app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": ip, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } }));
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        headers: { "x-forwarded-for": ip, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      }),
+    );
   const forgedKey = () => identityOf(harness.runtime).apiKeys.format.generate().key;
 
   beforeAll(async () => {
@@ -42,7 +46,10 @@ describe("failed-authentication budget per client address", () => {
     const counted = withCountedQueries(harness.runtime);
     const countedApp = buildApp(counted.runtime, [routes]);
     const ip = freshIp();
-    const send = (token: string) => countedApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }));
+    const send = (token: string) =>
+      countedApp.fetch(
+        new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }),
+      );
     const statuses: number[] = [];
     for (let i = 0; i < BUDGET; i++) statuses.push((await send(forgedKey())).status);
     expect(statuses).toEqual(Array<number>(BUDGET).fill(401));
@@ -63,7 +70,10 @@ describe("failed-authentication budget per client address", () => {
     const ip = freshIp();
     for (let i = 0; i < BUDGET + 5; i++) {
       const refused = await call("/user-probe", ip, key.key);
-      expect({ status: refused.status, code: ((await refused.json()) as { error: { code: string } }).error.code }).toEqual({ status: 403, code: "FORBIDDEN" });
+      expect({
+        status: refused.status,
+        code: ((await refused.json()) as { error: { code: string } }).error.code,
+      }).toEqual({ status: 403, code: "FORBIDDEN" });
     }
     const statuses: number[] = [];
     for (let i = 0; i < BUDGET; i++) statuses.push((await call("/user-probe", ip, forgedKey())).status);
@@ -75,7 +85,10 @@ describe("failed-authentication budget per client address", () => {
     const counted = withCountedQueries(harness.runtime);
     const countedApp = buildApp(counted.runtime, [routes]);
     const ip = freshIp();
-    const send = (token: string) => countedApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }));
+    const send = (token: string) =>
+      countedApp.fetch(
+        new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }),
+      );
     // A fresh app's first request loads what every later one shares: not part of the count.
     await countedApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": freshIp() } }));
     counted.reset();
@@ -100,7 +113,10 @@ describe("failed-authentication budget per client address", () => {
     const cold = withCountedQueries(harness.runtime);
     const coldApp = buildApp(cold.runtime, [routes]);
     const ip = freshIp();
-    const send = (token: string) => coldApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }));
+    const send = (token: string) =>
+      coldApp.fetch(
+        new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }),
+      );
     const statuses = (await Promise.all(keys.map((k) => send(k.key)))).map((r) => r.status);
     expect(statuses).toEqual(Array<number>(count).fill(200));
     // The same key sent many times at once, not loaded yet, shares its lookup.
@@ -120,19 +136,22 @@ describe("failed-authentication budget per client address", () => {
 
   test("wrong admin tokens spend the same budget, and the right one still works from that address", async () => {
     const ip = freshIp();
-    for (let i = 0; i < BUDGET; i++) expect((await call("/admin/probe", ip, `wrong-${i}-${ADMIN_TOKEN}`)).status).toBe(401);
+    for (let i = 0; i < BUDGET; i++)
+      expect((await call("/admin/probe", ip, `wrong-${i}-${ADMIN_TOKEN}`)).status).toBe(401);
     expect((await call("/admin/probe", ip, "wrong")).status).toBe(429);
     expect((await call("/admin/probe", ip, ADMIN_TOKEN)).status).toBe(200);
   });
 
   test("refused access tokens are not counted: an expired token before a refresh is routine, and costs no query", async () => {
     const ip = freshIp();
-    for (let i = 0; i < BUDGET + 10; i++) expect((await call("/probe", ip, `eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.${"A".repeat(86)}`)).status).toBe(401);
+    for (let i = 0; i < BUDGET + 10; i++)
+      expect((await call("/probe", ip, `eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.${"A".repeat(86)}`)).status).toBe(401);
     expect((await call("/probe", ip, key.key)).status).toBe(200);
   });
 
   test("callers without a known address are never counted: they would all share one budget", async () => {
-    const unknown = (token: string) => app.fetch(new Request("http://localhost/probe", { headers: { authorization: `Bearer ${token}` } }));
+    const unknown = (token: string) =>
+      app.fetch(new Request("http://localhost/probe", { headers: { authorization: `Bearer ${token}` } }));
     for (let i = 0; i < BUDGET + 10; i++) expect((await unknown(forgedKey())).status).toBe(401);
     expect((await unknown(key.key)).status).toBe(200);
   });

@@ -15,13 +15,13 @@
  * budget again when it comes. Waiting is not a failure: many real keys behind one NAT all get through.
  */
 import { bearerTokenOf } from "../auth/bearer-token.ts";
+import { setBounded } from "../collections/bounded-map.ts";
 import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
 import type { ApiKeyVerifier, LookupGate } from "../core/caller.ts";
-import { AppError } from "../errors/app-error.ts";
 import type { Access, ResolvedRateLimitRule } from "../core/route-policy.ts";
+import { AppError } from "../errors/app-error.ts";
 import { networkOfClientKey } from "./ip-network.ts";
 import { type RateLimiter, rateLimitHeaders } from "./rate-limit/rate-limiter.ts";
-import { setBounded } from "../collections/bounded-map.ts";
 
 export interface AuthFailureLimitOptions {
   limit: number;
@@ -34,14 +34,22 @@ export interface AuthFailureLimitOptions {
   maxWaitingLookups: number;
 }
 
-export const DEFAULT_AUTH_FAILURE_LIMIT: AuthFailureLimitOptions = { limit: 30, windowMs: 60_000, maxTracked: 10_000, maxConcurrentLookups: 16, maxWaitingLookups: 1_000 };
+export const DEFAULT_AUTH_FAILURE_LIMIT: AuthFailureLimitOptions = {
+  limit: 30,
+  windowMs: 60_000,
+  maxTracked: 10_000,
+  maxConcurrentLookups: 16,
+  maxWaitingLookups: 1_000,
+};
 
 /** What a failed authentication would be a guess at, or undefined when it does not count. */
 export type Guess = "api-key" | "secret" | "role" | undefined;
 
 /** Whether `error` is the refusal that spends budget for `guess`: 403 for a role, 401 otherwise. */
 export function isRefusedGuess(guess: Guess, error: unknown): boolean {
-  return guess !== undefined && error instanceof AppError && error.code === (guess === "role" ? "FORBIDDEN" : "UNAUTHORIZED");
+  return (
+    guess !== undefined && error instanceof AppError && error.code === (guess === "role" ? "FORBIDDEN" : "UNAUTHORIZED")
+  );
 }
 
 export interface AuthFailureLimit {
@@ -54,10 +62,26 @@ export interface AuthFailureLimit {
   readonly lookups: LookupGate;
 }
 
-export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKeyVerifier, "isApiKey">, onRefused: (ip: string) => void, options: Partial<AuthFailureLimitOptions> = {}): AuthFailureLimit {
-  const { limit, windowMs, maxTracked, maxConcurrentLookups, maxWaitingLookups } = { ...DEFAULT_AUTH_FAILURE_LIMIT, ...options };
+export function createAuthFailureLimit(
+  limiter: RateLimiter,
+  apiKeys: Pick<ApiKeyVerifier, "isApiKey">,
+  onRefused: (ip: string) => void,
+  options: Partial<AuthFailureLimitOptions> = {},
+): AuthFailureLimit {
+  const { limit, windowMs, maxTracked, maxConcurrentLookups, maxWaitingLookups } = {
+    ...DEFAULT_AUTH_FAILURE_LIMIT,
+    ...options,
+  };
   const rules: readonly ResolvedRateLimitRule[] = [
-    { name: "auth-failures", limit, windowMs, scope: "ip", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: true },
+    {
+      name: "auth-failures",
+      limit,
+      windowMs,
+      scope: "ip",
+      algorithm: "sliding-window",
+      onStoreFailure: "open",
+      acrossRoutes: true,
+    },
   ];
   // Address → epoch ms until which it is refused without counting.
   const exhaustedUntil = new Map<string, number>();
@@ -66,7 +90,12 @@ export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKe
 
   const refuse = (ip: string, headers: Record<string, string>): never => {
     onRefused(ip);
-    throw new AppError("RATE_LIMITED", "Too many failed authentications from this address; try again later.", undefined, headers);
+    throw new AppError(
+      "RATE_LIMITED",
+      "Too many failed authentications from this address; try again later.",
+      undefined,
+      headers,
+    );
   };
 
   const assertWithinBudget = (ip: string): void => {
@@ -90,7 +119,12 @@ export function createAuthFailureLimit(limiter: RateLimiter, apiKeys: Pick<ApiKe
         return;
       }
       if (entry.waiting.length >= maxWaitingLookups) {
-        throw new AppError("RATE_LIMITED", "Too many API keys are being checked for this address at once; try again shortly.", undefined, { "retry-after": "1" });
+        throw new AppError(
+          "RATE_LIMITED",
+          "Too many API keys are being checked for this address at once; try again shortly.",
+          undefined,
+          { "retry-after": "1" },
+        );
       }
       const waiting = entry.waiting;
       await new Promise<void>((resolve) => waiting.push(resolve));

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { AppError } from "../errors/app-error.ts";
 import { resolvePolicy } from "../core/route-policy.ts";
+import { AppError } from "../errors/app-error.ts";
 import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "./body-limit.ts";
 
 const policy = resolvePolicy({ access: "public", bodyLimitBytes: 100 }, "POST");
-const post = (body: BodyInit | null, headers: Record<string, string> = {}) => new Request("http://localhost/things", { method: "POST", body, headers });
+const post = (body: BodyInit | null, headers: Record<string, string> = {}) =>
+  new Request("http://localhost/things", { method: "POST", body, headers });
 
 function codeOf(run: () => unknown): string | undefined {
   try {
@@ -17,7 +18,10 @@ function codeOf(run: () => unknown): string | undefined {
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`);
   return error;
 }
@@ -56,8 +60,14 @@ describe("checkDeclaredBody", () => {
   });
 
   test("JSON within the limit passes, with or without a charset parameter", () => {
-    expect(codeOf(() => checkDeclaredBody(post("{}", { "content-type": "application/json", "content-length": "2" }), policy))).toBeUndefined();
-    expect(codeOf(() => checkDeclaredBody(post("{}", { "content-type": "application/json; charset=utf-8" }), policy))).toBeUndefined();
+    expect(
+      codeOf(() =>
+        checkDeclaredBody(post("{}", { "content-type": "application/json", "content-length": "2" }), policy),
+      ),
+    ).toBeUndefined();
+    expect(
+      codeOf(() => checkDeclaredBody(post("{}", { "content-type": "application/json; charset=utf-8" }), policy)),
+    ).toBeUndefined();
   });
 
   test("a declared length over the limit is 413 with the limit in details, before anything is read", () => {
@@ -73,19 +83,37 @@ describe("checkDeclaredBody", () => {
   });
 
   test("a declared length exactly at the limit passes", () => {
-    expect(codeOf(() => checkDeclaredBody(post("x".repeat(100), { "content-type": "application/json", "content-length": "100" }), policy))).toBeUndefined();
+    expect(
+      codeOf(() =>
+        checkDeclaredBody(
+          post("x".repeat(100), { "content-type": "application/json", "content-length": "100" }),
+          policy,
+        ),
+      ),
+    ).toBeUndefined();
   });
 
-  test.each(["abc", "-1", "1.5", "1e3", "0x10", "+5", "1, 1", "99999999999999999999"])("a Content-Length of %p, not plain digits, is a 400", (declared) => {
-    expect(codeOf(() => checkDeclaredBody(post("{}", { "content-type": "application/json", "content-length": declared }), policy))).toBe("BAD_REQUEST");
-  });
+  test.each(["abc", "-1", "1.5", "1e3", "0x10", "+5", "1, 1", "99999999999999999999"])(
+    "a Content-Length of %p, not plain digits, is a 400",
+    (declared) => {
+      expect(
+        codeOf(() =>
+          checkDeclaredBody(post("{}", { "content-type": "application/json", "content-length": declared }), policy),
+        ),
+      ).toBe("BAD_REQUEST");
+    },
+  );
 
   test("a content type the route does not accept is 415 naming what it accepts", () => {
     try {
       checkDeclaredBody(post("a=b", { "content-type": "application/x-www-form-urlencoded" }), policy);
       throw new Error("not refused");
     } catch (error) {
-      expect(error).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE", status: 415, details: { accepted: ["application/json"] } });
+      expect(error).toMatchObject({
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        status: 415,
+        details: { accepted: ["application/json"] },
+      });
     }
   });
 
@@ -100,7 +128,9 @@ describe("checkDeclaredBody", () => {
   test("a route that accepts another type gets it, and JSON is then refused", () => {
     const text = resolvePolicy({ access: "public", accepts: ["text/plain"] }, "POST");
     expect(codeOf(() => checkDeclaredBody(post("hello", { "content-type": "text/plain" }), text))).toBeUndefined();
-    expect(codeOf(() => checkDeclaredBody(post("{}", { "content-type": "application/json" }), text))).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect(codeOf(() => checkDeclaredBody(post("{}", { "content-type": "application/json" }), text))).toBe(
+      "UNSUPPORTED_MEDIA_TYPE",
+    );
   });
 });
 

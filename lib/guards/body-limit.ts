@@ -3,8 +3,9 @@
  * a chunked body is counted while it streams and reading stops at the limit. A content type the
  * route does not accept is 415.
  */
-import { AppError } from "../errors/app-error.ts";
+
 import type { ResolvedPolicy } from "../core/route-policy.ts";
+import { AppError } from "../errors/app-error.ts";
 
 export function mediaTypeOf(contentType: string | null): string | undefined {
   if (contentType === null) return undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../config/config.ts";
-import { UNKNOWN_CLIENT, createClientIpResolver, normaliseClientAddress } from "./client-ip.ts";
+import { createClientIpResolver, normaliseClientAddress, UNKNOWN_CLIENT } from "./client-ip.ts";
 
 const trust = (value: string) => loadConfig({ NODE_ENV: "test", TRUST_PROXY: value }).trustProxy;
 const requestWith = (headers: Record<string, string>) => new Request("http://localhost/", { headers });
@@ -12,7 +12,13 @@ describe("normaliseClientAddress", () => {
   });
 
   test("IPv4-mapped IPv6 counts as the IPv4 address, in every spelling", () => {
-    for (const mapped of ["::ffff:1.2.3.4", "::FFFF:1.2.3.4", "[::ffff:1.2.3.4]", "::ffff:102:304", "0:0:0:0:0:ffff:0102:0304"]) {
+    for (const mapped of [
+      "::ffff:1.2.3.4",
+      "::FFFF:1.2.3.4",
+      "[::ffff:1.2.3.4]",
+      "::ffff:102:304",
+      "0:0:0:0:0:ffff:0102:0304",
+    ]) {
       expect(normaliseClientAddress(mapped)).toBe("1.2.3.4");
     }
   });
@@ -20,7 +26,13 @@ describe("normaliseClientAddress", () => {
   test("IPv6 clients are keyed by their /64, so rotating the interface id does not escape a limit", () => {
     const key = normaliseClientAddress("2001:db8:1:2:3:4:5:6");
     expect(key).toBe("2001:db8:1:2::/64");
-    for (const sibling of ["2001:db8:1:2::1", "2001:DB8:1:2:ffff:ffff:ffff:ffff", "[2001:db8:1:2::9]", "2001:db8:1:2::1%eth0", "2001:0db8:0001:0002::7"]) {
+    for (const sibling of [
+      "2001:db8:1:2::1",
+      "2001:DB8:1:2:ffff:ffff:ffff:ffff",
+      "[2001:db8:1:2::9]",
+      "2001:db8:1:2::1%eth0",
+      "2001:0db8:0001:0002::7",
+    ]) {
       expect(normaliseClientAddress(sibling)).toBe(key);
     }
     expect(normaliseClientAddress("2001:db8:1:3::1")).not.toBe(key);
@@ -69,7 +81,11 @@ describe("createClientIpResolver", () => {
     const resolve = createClientIpResolver(trust("none"));
 
     test("the connection's address is the client, and a spoofed X-Forwarded-For is ignored", () => {
-      const spoofed = requestWith({ "x-forwarded-for": "198.51.100.1", "x-real-ip": "198.51.100.2", "x-vercel-forwarded-for": "198.51.100.3" });
+      const spoofed = requestWith({
+        "x-forwarded-for": "198.51.100.1",
+        "x-real-ip": "198.51.100.2",
+        "x-vercel-forwarded-for": "198.51.100.3",
+      });
       expect(resolve(spoofed, "203.0.113.7")).toBe("203.0.113.7");
     });
 
@@ -87,7 +103,11 @@ describe("createClientIpResolver", () => {
     const resolve = createClientIpResolver(trust("vercel"));
 
     test("x-vercel-forwarded-for wins, first entry, and X-Forwarded-For is ignored", () => {
-      const request = requestWith({ "x-vercel-forwarded-for": "198.51.100.9, 10.0.0.1", "x-real-ip": "198.51.100.2", "x-forwarded-for": "1.1.1.1" });
+      const request = requestWith({
+        "x-vercel-forwarded-for": "198.51.100.9, 10.0.0.1",
+        "x-real-ip": "198.51.100.2",
+        "x-forwarded-for": "1.1.1.1",
+      });
       expect(resolve(request, "10.0.0.1")).toBe("198.51.100.9");
     });
 
@@ -109,7 +129,9 @@ describe("createClientIpResolver", () => {
 
     test("two hops: the entry the outer proxy appended, not the one the inner proxy appended", () => {
       const resolve = createClientIpResolver(trust("2"));
-      expect(resolve(requestWith({ "x-forwarded-for": "6.6.6.6,198.51.100.1 , 10.0.0.5" }), "10.0.0.1")).toBe("198.51.100.1");
+      expect(resolve(requestWith({ "x-forwarded-for": "6.6.6.6,198.51.100.1 , 10.0.0.5" }), "10.0.0.1")).toBe(
+        "198.51.100.1",
+      );
     });
 
     test("empty entries do not shift the count", () => {
@@ -131,13 +153,16 @@ describe("createClientIpResolver", () => {
   });
 
   describe("garbage in a believed header", () => {
-    test.each(["not-an-ip", "1.2.3.999", "<script>", "2001:db8::zz", "", "   "])("%p falls back to the connection's address, normalised", (garbage) => {
-      for (const model of ["1", "vercel"]) {
-        const resolve = createClientIpResolver(trust(model));
-        const headers = { "x-forwarded-for": garbage, "x-vercel-forwarded-for": garbage };
-        expect(resolve(requestWith(headers), "::ffff:10.0.0.1")).toBe("10.0.0.1");
-        expect(resolve(requestWith(headers), undefined)).toBe(UNKNOWN_CLIENT);
-      }
-    });
+    test.each(["not-an-ip", "1.2.3.999", "<script>", "2001:db8::zz", "", "   "])(
+      "%p falls back to the connection's address, normalised",
+      (garbage) => {
+        for (const model of ["1", "vercel"]) {
+          const resolve = createClientIpResolver(trust(model));
+          const headers = { "x-forwarded-for": garbage, "x-vercel-forwarded-for": garbage };
+          expect(resolve(requestWith(headers), "::ffff:10.0.0.1")).toBe("10.0.0.1");
+          expect(resolve(requestWith(headers), undefined)).toBe(UNKNOWN_CLIENT);
+        }
+      },
+    );
   });
 });

@@ -53,7 +53,10 @@ export function normaliseClientAddress(raw: string): string | undefined {
 }
 
 function parseClientAddress(raw: string): string | undefined {
-  const address = raw.trim().replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const address = raw
+    .trim()
+    .replace(/^\[|\]$/g, "")
+    .replace(/%.*$/, "");
   if (IPV4.test(address)) return address;
   const mapped = MAPPED_IPV4.exec(address);
   if (mapped?.[1] !== undefined && IPV4.test(mapped[1])) return mapped[1];
@@ -64,20 +67,32 @@ function parseClientAddress(raw: string): string | undefined {
     const [a = 0, b = 0] = groups.slice(6);
     return `${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
   }
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(":")}::/64`;
 }
 
 export function createClientIpResolver(trust: TrustProxy) {
   return (request: Request, socketAddress: string | undefined): string => {
     let candidate: string | undefined;
     if (trust.kind === "vercel") {
-      candidate = request.headers.get("x-vercel-forwarded-for")?.split(",")[0] ?? request.headers.get("x-real-ip") ?? undefined;
+      candidate =
+        request.headers.get("x-vercel-forwarded-for")?.split(",")[0] ?? request.headers.get("x-real-ip") ?? undefined;
     } else if (trust.kind === "hops") {
       // Each trusted proxy appends the address it saw; the client is `hops` entries from the end.
-      const hops = (request.headers.get("x-forwarded-for") ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
+      const hops = (request.headers.get("x-forwarded-for") ?? "")
+        .split(",")
+        .map((h) => h.trim())
+        .filter((h) => h !== "");
       candidate = hops[hops.length - trust.hops];
     }
     // A believed header that holds no address falls back to the connection, keyed the same way.
-    return normaliseClientAddress(candidate ?? "") ?? normaliseClientAddress(socketAddress ?? "") ?? socketAddress ?? UNKNOWN_CLIENT;
+    return (
+      normaliseClientAddress(candidate ?? "") ??
+      normaliseClientAddress(socketAddress ?? "") ??
+      socketAddress ??
+      UNKNOWN_CLIENT
+    );
   };
 }

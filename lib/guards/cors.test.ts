@@ -3,7 +3,8 @@ import { loadConfig } from "../config/config.ts";
 import { settingsFromConfig, staticSettings } from "../settings/settings.ts";
 import { createOriginCheck } from "./cors.ts";
 
-const settingsFor = (origins: string) => staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test", CORS_ORIGINS: origins })));
+const settingsFor = (origins: string) =>
+  staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test", CORS_ORIGINS: origins })));
 
 describe("createOriginCheck", () => {
   const isAllowed = createOriginCheck(settingsFor("https://app.example.com,http://localhost:5173"));

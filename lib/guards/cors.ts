@@ -11,8 +11,21 @@ import type { SettingsSource } from "../settings/settings.ts";
 import type { HeaderList } from "./security-headers.ts";
 
 export const CORS_ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
-export const CORS_ALLOWED_HEADERS = ["authorization", "content-type", "idempotency-key", "x-request-id", "x-human-verification"];
-export const CORS_EXPOSED_HEADERS = ["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy", "retry-after"];
+export const CORS_ALLOWED_HEADERS = [
+  "authorization",
+  "content-type",
+  "idempotency-key",
+  "x-request-id",
+  "x-human-verification",
+];
+export const CORS_EXPOSED_HEADERS = [
+  "x-request-id",
+  "ratelimit-limit",
+  "ratelimit-remaining",
+  "ratelimit-reset",
+  "ratelimit-policy",
+  "retry-after",
+];
 
 export function createOriginCheck(settings: SettingsSource): (origin: string | null) => boolean {
   let version = -1;

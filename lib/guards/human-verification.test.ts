@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import admin from "../../functions/admin.ts";
 import { createAuthRoutes } from "../../functions/auth.ts";
-import { FAST_HASHING, PASSWORD, freshEmail, freshIp } from "../../test/auth-client.ts";
-import { type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { FAST_HASHING, freshEmail, freshIp, PASSWORD } from "../../test/auth-client.ts";
+import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { freePort } from "../../test/free-port.ts";
 import { ADMIN_TOKEN } from "../../test/identity-client.ts";
 import { users } from "../db/schema/index.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
 import { HUMAN_VERIFICATION_HEADER } from "./human-verification.ts";
 
 const SECRET = "0x4AAAAAAA-stand-in-secret-key-for-tests";
@@ -31,10 +31,17 @@ function startProvider() {
       calls.push({ contentType: request.headers.get("content-type"), fields });
       if (mode === "hang") return new Promise<Response>(() => {});
       if (mode === "fail") return new Response("upstream trouble", { status: 500 });
-      if (request.method !== "POST" || fields.secret === undefined) return Response.json({ success: false, "error-codes": ["missing-input-secret"] });
+      if (request.method !== "POST" || fields.secret === undefined)
+        return Response.json({ success: false, "error-codes": ["missing-input-secret"] });
       if (fields.secret !== SECRET) return Response.json({ success: false, "error-codes": ["invalid-input-secret"] });
-      if (fields.response !== VALID_TOKEN) return Response.json({ success: false, "error-codes": ["invalid-input-response"] });
-      return Response.json({ success: true, "error-codes": [], challenge_ts: new Date().toISOString(), hostname: "localhost" });
+      if (fields.response !== VALID_TOKEN)
+        return Response.json({ success: false, "error-codes": ["invalid-input-response"] });
+      return Response.json({
+        success: true,
+        "error-codes": [],
+        challenge_ts: new Date().toISOString(),
+        hostname: "localhost",
+      });
     },
   });
   return {
@@ -50,7 +57,11 @@ function startProvider() {
 interface Harness {
   runtime: TestRuntime;
   app: RampartApp;
-  call(method: string, path: string, options?: { body?: unknown; token?: string; ip?: string; headers?: Record<string, string> }): Promise<Response>;
+  call(
+    method: string,
+    path: string,
+    options?: { body?: unknown; token?: string; ip?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
 }
 
 async function openHarness(env: Record<string, string>): Promise<Harness> {
@@ -60,7 +71,13 @@ async function openHarness(env: Record<string, string>): Promise<Harness> {
     const headers: Record<string, string> = { "x-forwarded-for": options.ip ?? freshIp(), ...options.headers };
     if (options.body !== undefined) headers["content-type"] = "application/json";
     if (options.token !== undefined) headers[HUMAN_VERIFICATION_HEADER] = options.token;
-    return app.fetch(new Request(`http://localhost${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
+    return app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      }),
+    );
   };
   return { runtime, app, call };
 }
@@ -73,7 +90,8 @@ const configuredFor = (url: string, extra: Record<string, string> = {}) => ({
 });
 
 async function errorOf(response: Response) {
-  return ((await response.json()) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+  return ((await response.json()) as { error: { code: string; message: string; details?: Record<string, unknown> } })
+    .error;
 }
 
 const openHarnesses: Harness[] = [];
@@ -102,7 +120,10 @@ describe("human verification on sign-up and login in emergency mode", () => {
     h = await harnessWith(configuredFor(stand.url, { CORS_ORIGINS: "https://app.example.com" }));
   }, SETUP_MS);
   const setEmergency = async (enabled: boolean) => {
-    const response = await h.call("POST", "/admin/emergency", { body: { enabled }, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const response = await h.call("POST", "/admin/emergency", {
+      body: { enabled },
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(response.status).toBe(200);
   };
 
@@ -118,13 +139,24 @@ describe("human verification on sign-up and login in emergency mode", () => {
     try {
       const email = freshEmail();
       const ip = freshIp();
-      const signup = await h.call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD }, token: VALID_TOKEN, ip });
+      const signup = await h.call("POST", "/v1/auth/signup", {
+        body: { email, password: PASSWORD },
+        token: VALID_TOKEN,
+        ip,
+      });
       expect(signup.status).toBe(201);
       expect(((await signup.json()) as { user: { email: string } }).user.email).toBe(email);
-      const login = await h.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD }, token: VALID_TOKEN, ip: freshIp() });
+      const login = await h.call("POST", "/v1/auth/login", {
+        body: { email, password: PASSWORD },
+        token: VALID_TOKEN,
+        ip: freshIp(),
+      });
       expect(login.status).toBe(200);
       expect(stand.calls).toHaveLength(2);
-      expect(stand.calls[0]).toEqual({ contentType: expect.stringContaining("application/x-www-form-urlencoded"), fields: { secret: SECRET, response: VALID_TOKEN, remoteip: ip } });
+      expect(stand.calls[0]).toEqual({
+        contentType: expect.stringContaining("application/x-www-form-urlencoded"),
+        fields: { secret: SECRET, response: VALID_TOKEN, remoteip: ip },
+      });
     } finally {
       await setEmergency(false);
       stand.calls.length = 0;
@@ -137,13 +169,22 @@ describe("human verification on sign-up and login in emergency mode", () => {
       const email = freshEmail();
       const missing = await h.call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD } });
       expect(missing.status).toBe(403);
-      expect(await errorOf(missing)).toMatchObject({ code: "HUMAN_VERIFICATION_REQUIRED", message: expect.stringContaining("X-Human-Verification") });
+      expect(await errorOf(missing)).toMatchObject({
+        code: "HUMAN_VERIFICATION_REQUIRED",
+        message: expect.stringContaining("X-Human-Verification"),
+      });
       // A missing token is refused without asking the provider.
       expect(stand.calls).toEqual([]);
 
-      const refused = await h.call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD }, token: "forged-token" });
+      const refused = await h.call("POST", "/v1/auth/signup", {
+        body: { email, password: PASSWORD },
+        token: "forged-token",
+      });
       expect(refused.status).toBe(403);
-      expect(await errorOf(refused)).toMatchObject({ code: "HUMAN_VERIFICATION_REQUIRED", details: { errorCodes: ["invalid-input-response"] } });
+      expect(await errorOf(refused)).toMatchObject({
+        code: "HUMAN_VERIFICATION_REQUIRED",
+        details: { errorCodes: ["invalid-input-response"] },
+      });
       expect(stand.calls.map((c) => c.fields.response)).toEqual(["forged-token"]);
       expect(await h.runtime.db.primary.select().from(users).where(eq(users.email, email))).toEqual([]);
 
@@ -173,71 +214,111 @@ describe("human verification on sign-up and login in emergency mode", () => {
     const preflight = await h.app.fetch(
       new Request("http://localhost/v1/auth/signup", {
         method: "OPTIONS",
-        headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "content-type, x-human-verification" },
+        headers: {
+          origin: "https://app.example.com",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, x-human-verification",
+        },
       }),
     );
-    const allowed = (preflight.headers.get("access-control-allow-headers") ?? "").split(",").map((name) => name.trim().toLowerCase());
+    const allowed = (preflight.headers.get("access-control-allow-headers") ?? "")
+      .split(",")
+      .map((name) => name.trim().toLowerCase());
     expect(allowed).toContain("x-human-verification");
   });
 });
 
 describe("human verification when the provider fails", () => {
-  test("unreachable: 503 DEPENDENCY_UNAVAILABLE with Retry-After, never an account", async () => {
-    // Nothing listens on a port just freed.
-    const h = await harnessWith(configuredFor(`http://127.0.0.1:${freePort()}/siteverify`));
-    await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
-    const email = freshEmail();
-    const response = await h.call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD }, token: VALID_TOKEN });
-    expect(response.status).toBe(503);
-    expect(response.headers.get("retry-after")).toBe("1");
-    expect((await errorOf(response)).code).toBe("DEPENDENCY_UNAVAILABLE");
-    expect(await h.runtime.db.primary.select().from(users).where(eq(users.email, email))).toEqual([]);
-  }, SETUP_MS);
+  test(
+    "unreachable: 503 DEPENDENCY_UNAVAILABLE with Retry-After, never an account",
+    async () => {
+      // Nothing listens on a port just freed.
+      const h = await harnessWith(configuredFor(`http://127.0.0.1:${freePort()}/siteverify`));
+      await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
+      const email = freshEmail();
+      const response = await h.call("POST", "/v1/auth/signup", {
+        body: { email, password: PASSWORD },
+        token: VALID_TOKEN,
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("1");
+      expect((await errorOf(response)).code).toBe("DEPENDENCY_UNAVAILABLE");
+      expect(await h.runtime.db.primary.select().from(users).where(eq(users.email, email))).toEqual([]);
+    },
+    SETUP_MS,
+  );
 
-  test("a server error is 503; silent past the timeout is 503; after three failures the breaker answers 503 without calling", async () => {
-    const stand = provider();
-    const h = await harnessWith(configuredFor(stand.url, { HUMAN_VERIFICATION_TIMEOUT_MS: "200" }));
-    await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
-    const login = () => h.call("POST", "/v1/auth/login", { body: { email: freshEmail(), password: PASSWORD }, token: VALID_TOKEN });
+  test(
+    "a server error is 503; silent past the timeout is 503; after three failures the breaker answers 503 without calling",
+    async () => {
+      const stand = provider();
+      const h = await harnessWith(configuredFor(stand.url, { HUMAN_VERIFICATION_TIMEOUT_MS: "200" }));
+      await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
+      const login = () =>
+        h.call("POST", "/v1/auth/login", { body: { email: freshEmail(), password: PASSWORD }, token: VALID_TOKEN });
 
-    stand.setMode("fail");
-    const failed = await login();
-    expect({ status: failed.status, code: (await errorOf(failed)).code }).toEqual({ status: 503, code: "DEPENDENCY_UNAVAILABLE" });
+      stand.setMode("fail");
+      const failed = await login();
+      expect({ status: failed.status, code: (await errorOf(failed)).code }).toEqual({
+        status: 503,
+        code: "DEPENDENCY_UNAVAILABLE",
+      });
 
-    stand.setMode("hang");
-    for (let i = 0; i < 3; i++) {
-      const silent = await login();
-      expect({ status: silent.status, code: (await errorOf(silent)).code }).toEqual({ status: 503, code: "DEPENDENCY_UNAVAILABLE" });
-    }
-    expect(h.runtime.logLines.some((line) => line.includes('"circuit opened"'))).toBe(true);
+      stand.setMode("hang");
+      for (let i = 0; i < 3; i++) {
+        const silent = await login();
+        expect({ status: silent.status, code: (await errorOf(silent)).code }).toEqual({
+          status: 503,
+          code: "DEPENDENCY_UNAVAILABLE",
+        });
+      }
+      expect(h.runtime.logLines.some((line) => line.includes('"circuit opened"'))).toBe(true);
 
-    // The provider is back, but the breaker is open: refused without a call, never admitted.
-    stand.setMode("answer");
-    const callsBefore = stand.calls.length;
-    const open = await login();
-    expect({ status: open.status, code: (await errorOf(open)).code }).toEqual({ status: 503, code: "DEPENDENCY_UNAVAILABLE" });
-    expect(stand.calls.length).toBe(callsBefore);
-  }, SETUP_MS);
+      // The provider is back, but the breaker is open: refused without a call, never admitted.
+      stand.setMode("answer");
+      const callsBefore = stand.calls.length;
+      const open = await login();
+      expect({ status: open.status, code: (await errorOf(open)).code }).toEqual({
+        status: 503,
+        code: "DEPENDENCY_UNAVAILABLE",
+      });
+      expect(stand.calls.length).toBe(callsBefore);
+    },
+    SETUP_MS,
+  );
 
-  test("a secret the provider refuses is 503 and logged as ours, not 403 for the caller", async () => {
-    const stand = provider();
-    const h = await harnessWith(configuredFor(stand.url, { HUMAN_VERIFICATION_SECRET: "wrong-secret-0123456789" }));
-    await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
-    const response = await h.call("POST", "/v1/auth/signup", { body: { email: freshEmail(), password: PASSWORD }, token: VALID_TOKEN });
-    expect(response.status).toBe(503);
-    const body = await response.text();
-    expect(body).toContain("DEPENDENCY_UNAVAILABLE");
-    expect(body).not.toContain("wrong-secret");
-    expect(h.runtime.logLines.find((line) => line.includes("secret refused"))).toContain("invalid-input-secret");
-  }, SETUP_MS);
+  test(
+    "a secret the provider refuses is 503 and logged as ours, not 403 for the caller",
+    async () => {
+      const stand = provider();
+      const h = await harnessWith(configuredFor(stand.url, { HUMAN_VERIFICATION_SECRET: "wrong-secret-0123456789" }));
+      await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
+      const response = await h.call("POST", "/v1/auth/signup", {
+        body: { email: freshEmail(), password: PASSWORD },
+        token: VALID_TOKEN,
+      });
+      expect(response.status).toBe(503);
+      const body = await response.text();
+      expect(body).toContain("DEPENDENCY_UNAVAILABLE");
+      expect(body).not.toContain("wrong-secret");
+      expect(h.runtime.logLines.find((line) => line.includes("secret refused"))).toContain("invalid-input-secret");
+    },
+    SETUP_MS,
+  );
 });
 
 describe("human verification not configured", () => {
-  test("emergency mode on changes nothing for sign-up", async () => {
-    const h = await harnessWith({});
-    await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
-    expect((await h.call("POST", "/v1/auth/signup", { body: { email: freshEmail(), password: PASSWORD } })).status).toBe(201);
-  }, SETUP_MS);
+  test(
+    "emergency mode on changes nothing for sign-up",
+    async () => {
+      const h = await harnessWith({});
+      await h.runtime.settings.update({ emergency: { enabled: true } }, "test");
+      expect(
+        (await h.call("POST", "/v1/auth/signup", { body: { email: freshEmail(), password: PASSWORD } })).status,
+      ).toBe(201);
+    },
+    SETUP_MS,
+  );
 });
 
 // Last: every scenario above has logged what it logs.

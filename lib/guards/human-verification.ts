@@ -26,7 +26,10 @@ interface SiteverifyAnswer {
 /** Resolves or throws when a check is due; returns undefined, having done nothing, when none is. */
 export type HumanVerification = (request: Request, clientIp: string) => Promise<void> | undefined;
 
-const unavailable = () => new AppError("DEPENDENCY_UNAVAILABLE", "Human verification is unavailable; try again shortly.", undefined, { "retry-after": "1" });
+const unavailable = () =>
+  new AppError("DEPENDENCY_UNAVAILABLE", "Human verification is unavailable; try again shortly.", undefined, {
+    "retry-after": "1",
+  });
 
 // A single address is passed on; an IPv6 /64 key or "unknown" is not one.
 const isSingleAddress = (ip: string) => /^[0-9a-f.:]+$/i.test(ip);
@@ -38,7 +41,11 @@ const isSingleAddress = (ip: string) => /^[0-9a-f.:]+$/i.test(ip);
  * const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
  * if (policy.humanVerification === "in-emergency") await verifyHuman(request, clientIp);
  */
-export function createHumanVerification(config: HumanVerificationConfig | undefined, settings: SettingsSource, logger: Logger): HumanVerification {
+export function createHumanVerification(
+  config: HumanVerificationConfig | undefined,
+  settings: SettingsSource,
+  logger: Logger,
+): HumanVerification {
   if (config === undefined) return () => undefined;
   const { provider, secret, verifyUrl, timeoutMs } = config;
   const dependency = `human-verification:${provider}`;
@@ -67,18 +74,25 @@ export function createHumanVerification(config: HumanVerificationConfig | undefi
   const verify = async (request: Request, token: string, clientIp: string): Promise<void> => {
     const answer = await ask(request, token, clientIp);
     if (answer.success === true) return;
-    const errorCodes = Array.isArray(answer["error-codes"]) ? answer["error-codes"].filter((c): c is string => typeof c === "string") : [];
+    const errorCodes = Array.isArray(answer["error-codes"])
+      ? answer["error-codes"].filter((c): c is string => typeof c === "string")
+      : [];
     if (errorCodes.some((code) => SECRET_ERRORS.has(code))) {
       logger.error("human verification secret refused by the provider", { dependency, errorCodes });
       throw unavailable();
     }
-    throw new AppError("HUMAN_VERIFICATION_REQUIRED", "The human-verification token was not accepted; solve the challenge again.", { errorCodes });
+    throw new AppError(
+      "HUMAN_VERIFICATION_REQUIRED",
+      "The human-verification token was not accepted; solve the challenge again.",
+      { errorCodes },
+    );
   };
 
   return (request, clientIp) => {
     if (!settings.current().emergency.enabled) return undefined;
     const token = request.headers.get(HUMAN_VERIFICATION_HEADER);
-    if (token === null || token === "" || token.length > MAX_TOKEN_LENGTH) throw new AppError("HUMAN_VERIFICATION_REQUIRED");
+    if (token === null || token === "" || token.length > MAX_TOKEN_LENGTH)
+      throw new AppError("HUMAN_VERIFICATION_REQUIRED");
     return verify(request, token, clientIp);
   };
 }

@@ -1,27 +1,30 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { Elysia } from "elysia";
-import { STORE_BACKENDS, type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { openTestRuntime, STORE_BACKENDS, type TestRuntime } from "../../test/backends.ts";
+import { loadConfig } from "../config/config.ts";
+import type { RoutePolicy } from "../core/route-policy.ts";
 import { auditEvents } from "../db/schema/index.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
-import type { RoutePolicy } from "../core/route-policy.ts";
-import { type Runtime, openRuntime } from "../runtime/runtime.ts";
-import { loadConfig } from "../config/config.ts";
 import { createLogger } from "../log/logger.ts";
+import { openRuntime, type Runtime } from "../runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../settings/settings.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import type { SetOptions, Store } from "../store/store.ts";
-import { DEFAULT_IP_BLOCKER, createIpBlocker, openIpBlocker } from "./ip-block.ts";
+import { createIpBlocker, DEFAULT_IP_BLOCKER, openIpBlocker } from "./ip-block.ts";
 
 const LIMIT = 2;
 const THRESHOLD = 3;
 const POLL_MS = 50;
 // Opening PGlite and migrating it takes a few seconds on a loaded machine.
 const OPEN_TIMEOUT_MS = 30_000;
-const limited: RoutePolicy = { access: "public", rateLimits: [{ name: "burst", limit: LIMIT, windowMs: 60_000, scope: "ip" }] };
+const limited: RoutePolicy = {
+  access: "public",
+  rateLimits: [{ name: "burst", limit: LIMIT, windowMs: 60_000, scope: "ip" }],
+};
 const unlimited: RoutePolicy = { access: "public", rateLimits: [] };
 
 const routes = defineRouteGroup("ip-block-test", () =>
@@ -36,7 +39,8 @@ const octet = () => Math.floor(Math.random() * 256);
 const freshIpv4 = () => `198.${18 + Math.floor(Math.random() * 2)}.${octet()}.${octet()}`;
 const hex = () => Math.floor(Math.random() * 0xffff).toString(16);
 
-const from = (app: RampartApp, path: string, ip: string) => app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": ip } }));
+const from = (app: RampartApp, path: string, ip: string) =>
+  app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": ip } }));
 
 async function refuseUntilBlocked(app: RampartApp, ip: string, refusals: number): Promise<void> {
   for (let i = 0; i < LIMIT; i++) expect((await from(app, "/limited", ip)).status).toBe(200);
@@ -63,7 +67,13 @@ describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
 
   beforeAll(async () => {
     runtime = await openTestRuntime({ store: backend, env: { TRUST_PROXY: "1", SETTINGS_POLL_MS: String(POLL_MS) } });
-    await runtime.settings.update({ blocking: { threshold: THRESHOLD, windowMs: 60_000, blockMs: 60_000 }, emergency: { enabled: false, blockThreshold: 1 } }, "test");
+    await runtime.settings.update(
+      {
+        blocking: { threshold: THRESHOLD, windowMs: 60_000, blockMs: 60_000 },
+        emergency: { enabled: false, blockThreshold: 1 },
+      },
+      "test",
+    );
     app = buildApp(runtime, [routes]);
     // A second instance: its own memory, the same store.
     peer = await openRuntime(runtime.config, { logger: runtime.logger, db: runtime.db, store: runtime.store });
@@ -82,12 +92,20 @@ describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
     const response = await from(app, "/limited", ip);
     expect(response.status).toBe(403);
     const { error } = (await response.json()) as { error: Record<string, unknown> };
-    expect(error).toMatchObject({ code: "IP_BLOCKED", message: ERROR_CODES.IP_BLOCKED.message, requestId: response.headers.get("x-request-id") });
+    expect(error).toMatchObject({
+      code: "IP_BLOCKED",
+      message: ERROR_CODES.IP_BLOCKED.message,
+      requestId: response.headers.get("x-request-id"),
+    });
     expect(new Date(String(error.timestamp)).toISOString()).toBe(String(error.timestamp));
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect((await from(app, "/open", freshIpv4())).status).toBe(200);
     expect(runtime.logLines.some((line) => line.includes('"ip blocked"') && line.includes(ip))).toBe(true);
-    const audited = () => runtime.db.primary.select().from(auditEvents).where(and(eq(auditEvents.action, "ip.blocked"), eq(auditEvents.targetId, ip)));
+    const audited = () =>
+      runtime.db.primary
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, "ip.blocked"), eq(auditEvents.targetId, ip)));
     expect(await eventually(async () => (await audited()).length === 1, 1_000)).toBe(true);
     const [row] = await audited();
     expect(row).toMatchObject({ actorType: "system", actorId: "auto-block", targetType: "ip" });
@@ -139,15 +157,18 @@ describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
     expect((await blocker.add(`10.${a}.${b}.77/16`, { ttlMs: 60_000 }, "test")).target).toBe(`10.${a}.0.0/16`);
     const prefix = `2001:db8:${hex()}`;
     await blocker.add(`${prefix}::/48`, { ttlMs: 60_000 }, "test");
-    for (const inside of [`10.${a}.0.1`, `10.${a}.255.254`, `${prefix}:1::1`, `${prefix}:ffff:1:2:3:4`]) expect((await from(app, "/open", inside)).status).toBe(403);
-    for (const outside of [`10.${(a + 1) % 256}.0.1`, `11.${a}.0.1`, `2001:db9:${hex()}::1`]) expect((await from(app, "/open", outside)).status).toBe(200);
+    for (const inside of [`10.${a}.0.1`, `10.${a}.255.254`, `${prefix}:1::1`, `${prefix}:ffff:1:2:3:4`])
+      expect((await from(app, "/open", inside)).status).toBe(403);
+    for (const outside of [`10.${(a + 1) % 256}.0.1`, `11.${a}.0.1`, `2001:db9:${hex()}::1`])
+      expect((await from(app, "/open", outside)).status).toBe(200);
   });
 
   test("IPv6 clients are counted and blocked by /64: addresses in one /64 share a count", async () => {
     const net = `2001:db8:${hex()}:${hex()}`;
     const hosts = [`${net}::1`, `${net}:aaaa::2`, `${net}:1:2:3:4`, `${net}::ffff`, `${net}::5`];
     for (const host of hosts.slice(0, LIMIT)) expect((await from(app, "/limited", host)).status).toBe(200);
-    for (const host of hosts.slice(LIMIT, LIMIT + THRESHOLD)) expect((await from(app, "/limited", host)).status).toBe(429);
+    for (const host of hosts.slice(LIMIT, LIMIT + THRESHOLD))
+      expect((await from(app, "/limited", host)).status).toBe(429);
     expect(await eventually(blockedOn(app, `${net}::abcd`), 500)).toBe(true);
     expect((await openIpBlocker(runtime).list()).some((block) => block.target === `${net}::/64`)).toBe(true);
     expect((await from(app, "/open", `2001:db8:${hex()}:${hex()}::1`)).status).toBe(200);
@@ -189,7 +210,8 @@ describe("an automatic block the store refused to take", () => {
     let writesFail = true;
     // The store answers reads and counts but refuses writes, as Redis does when it runs out of memory.
     const refusingWrites: Store = Object.assign(Object.create(memory) as Store, {
-      set: (key: string, value: string, options?: SetOptions) => (writesFail ? Promise.reject(new Error("OOM command not allowed")) : memory.set(key, value, options)),
+      set: (key: string, value: string, options?: SetOptions) =>
+        writesFail ? Promise.reject(new Error("OOM command not allowed")) : memory.set(key, value, options),
     });
     const base = settingsFromConfig(loadConfig({ NODE_ENV: "test" }));
     const settings = staticSettings({ ...base, blocking: { ...base.blocking, threshold: 1 } });
@@ -198,7 +220,12 @@ describe("an automatic block the store refused to take", () => {
     const peer = createIpBlocker({ store: memory, settings, logger });
     const ip = "203.0.113.77";
 
-    expect(await blocker.recordViolation(ip).then(() => "shared", () => "refused")).toBe("refused");
+    expect(
+      await blocker.recordViolation(ip).then(
+        () => "shared",
+        () => "refused",
+      ),
+    ).toBe("refused");
     expect(blocker.isBlocked(ip)).toBe(true);
     await peer.refresh();
     expect(peer.isBlocked(ip)).toBe(false);
@@ -264,7 +291,11 @@ describe("a store that lost the blocklist and took new blocks before an instance
     await newcomer.refresh();
     for (const blocker of [survivor, newcomer, createIpBlocker({ store, settings, logger })]) {
       await blocker.refresh();
-      expect((await blocker.list()).map((block) => block.target).sort()).toEqual(["198.51.100.0/28", "198.51.100.7", "203.0.113.9"]);
+      expect((await blocker.list()).map((block) => block.target).sort()).toEqual([
+        "198.51.100.0/28",
+        "198.51.100.7",
+        "203.0.113.9",
+      ]);
       expect(blocker.isBlocked("198.51.100.7")).toBe(true);
       expect(blocker.isBlocked("203.0.113.9")).toBe(true);
     }

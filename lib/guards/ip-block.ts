@@ -7,14 +7,14 @@
 // and every instance needs the whole list anyway; a poll costs two GETs (see versioned-document.ts).
 import { type } from "arktype";
 import { recordAuditEvent } from "../audit/audit-log.ts";
+import { processWide } from "../core/process-wide.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
-import { processWide } from "../core/process-wide.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { SettingsSource } from "../settings/settings.ts";
 import type { Store } from "../store/store.ts";
-import { type DocumentVersion, createVersionedDocument } from "../store/versioned-document.ts";
-import { type Network, covers, isFullAddress, networkOfClientKey, parseNetwork } from "./ip-network.ts";
+import { createVersionedDocument, type DocumentVersion } from "../store/versioned-document.ts";
+import { covers, isFullAddress, type Network, networkOfClientKey, parseNetwork } from "./ip-network.ts";
 
 export interface IpBlock {
   /** An address as clients are keyed (`1.2.3.4`, `2001:db8:1:2::/64`) or a wider CIDR range. */
@@ -35,11 +35,19 @@ export interface IpBlocker {
   /** Every live block, read from the store. */
   list(): Promise<IpBlock[]>;
   /** The block an operator asks for, checked but not applied; throws VALIDATION_FAILED for a bad target. */
-  adminBlockOf(target: string, options: { ttlMs?: number | undefined; reason?: string | undefined }, actor: string): IpBlock;
+  adminBlockOf(
+    target: string,
+    options: { ttlMs?: number | undefined; reason?: string | undefined },
+    actor: string,
+  ): IpBlock;
   /** Applies a block made by `adminBlockOf`, here at once and everywhere through the store. */
   apply(entry: IpBlock): Promise<IpBlock>;
   /** Blocks an address or CIDR range (`adminBlockOf`, then `apply`). */
-  add(target: string, options: { ttlMs?: number | undefined; reason?: string | undefined }, actor: string): Promise<IpBlock>;
+  add(
+    target: string,
+    options: { ttlMs?: number | undefined; reason?: string | undefined },
+    actor: string,
+  ): Promise<IpBlock>;
   /** Lifts a block; the canonical target lifted, or undefined when there was none. */
   remove(target: string, actor: string): Promise<string | undefined>;
   refresh(): Promise<void>;
@@ -58,7 +66,10 @@ export interface IpBlockerOptions {
 /** The canonical form of a blocklist target (address or CIDR range); throws VALIDATION_FAILED for anything else. */
 export function canonicalBlockTarget(target: string): string {
   const parsed = parseNetwork(target);
-  if ("problem" in parsed) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: "target", message: `target ${parsed.problem}` }] });
+  if ("problem" in parsed)
+    throw new AppError("VALIDATION_FAILED", undefined, {
+      fields: [{ path: "target", message: `target ${parsed.problem}` }],
+    });
   return parsed.target;
 }
 
@@ -97,7 +108,10 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       return [...merged.values()];
     },
     onRestored: (restored, theirs) =>
-      logger.warn("the store had lost the shared IP blocklist; put back the version known here", { version: restored.version, mergedWithVersion: theirs?.version }),
+      logger.warn("the store had lost the shared IP blocklist; put back the version known here", {
+        version: restored.version,
+        mergedWithVersion: theirs?.version,
+      }),
   });
   let stored: IpBlock[] = [];
   let indexedVersion = 0;
@@ -108,7 +122,8 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   const blocking = new Set<string>();
 
   const isLive = (block: IpBlock, now: number) => block.expiresAt === null || block.expiresAt > now;
-  const outlasts = (block: IpBlock, other: IpBlock) => block.expiresAt === null || (other.expiresAt !== null && block.expiresAt > other.expiresAt);
+  const outlasts = (block: IpBlock, other: IpBlock) =>
+    block.expiresAt === null || (other.expiresAt !== null && block.expiresAt > other.expiresAt);
 
   const index = () => {
     const now = Date.now();
@@ -120,7 +135,8 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       const parsed = parseNetwork(block.target);
       if ("problem" in parsed) continue;
       const expiresAt = block.expiresAt ?? Number.POSITIVE_INFINITY;
-      if (isFullAddress(parsed.network)) nextExact.set(parsed.target, Math.max(expiresAt, nextExact.get(parsed.target) ?? 0));
+      if (isFullAddress(parsed.network))
+        nextExact.set(parsed.target, Math.max(expiresAt, nextExact.get(parsed.target) ?? 0));
       else nextRanges.push({ ...parsed.network, expiresAt });
     }
     exact = nextExact;
@@ -192,10 +208,19 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
         const now = Date.now();
         const reason = `${violations} rate-limit refusals within ${current.blocking.windowMs} ms`;
         logger.warn("ip blocked", { ip, reason, blockMs: current.blocking.blockMs, actor: "auto-block" });
-        const entry: IpBlock = { target: ip, expiresAt: now + current.blocking.blockMs, reason, source: "auto", createdBy: "auto-block", createdAt: now };
+        const entry: IpBlock = {
+          target: ip,
+          expiresAt: now + current.blocking.blockMs,
+          reason,
+          source: "auto",
+          createdBy: "auto-block",
+          createdAt: now,
+        };
         await block(entry);
         await store.del(counter);
-        await onAutoBlock?.(entry, violations).catch((error: unknown) => logger.error("recording an automatic ip block failed", { ip, error }));
+        await onAutoBlock?.(entry, violations).catch((error: unknown) =>
+          logger.error("recording an automatic ip block failed", { ip, error }),
+        );
       } finally {
         blocking.delete(ip);
       }
@@ -209,12 +234,24 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
 
     adminBlockOf(target, { ttlMs, reason = DEFAULT_IP_BLOCKER.adminReason }, actor) {
       const now = Date.now();
-      return { target: canonicalBlockTarget(target), expiresAt: ttlMs === undefined ? null : now + ttlMs, reason, source: "admin", createdBy: actor, createdAt: now };
+      return {
+        target: canonicalBlockTarget(target),
+        expiresAt: ttlMs === undefined ? null : now + ttlMs,
+        reason,
+        source: "admin",
+        createdBy: actor,
+        createdAt: now,
+      };
     },
 
     async apply(entry) {
       await block(entry);
-      logger.info("ip blocked", { ip: entry.target, reason: entry.reason, expiresAt: entry.expiresAt, actor: entry.createdBy });
+      logger.info("ip blocked", {
+        ip: entry.target,
+        reason: entry.reason,
+        expiresAt: entry.expiresAt,
+        actor: entry.createdBy,
+      });
       return entry;
     },
 
@@ -238,11 +275,14 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       // instance until written: try again on each poll. The pending list is read inside the edit, so a
       // block an operator lifted meanwhile is not written back, and a block already stored is left as it is.
       const now = Date.now();
-      if (![...unsaved.values()].some((block) => isLive(block, now) && !stored.some((b) => b.target === block.target))) return;
+      if (![...unsaved.values()].some((block) => isLive(block, now) && !stored.some((b) => b.target === block.target)))
+        return;
       let written: IpBlock[] = [];
       try {
         await change((blocks) => {
-          written = [...unsaved.values()].filter((block) => isLive(block, Date.now()) && !blocks.some((b) => b.target === block.target));
+          written = [...unsaved.values()].filter(
+            (block) => isLive(block, Date.now()) && !blocks.some((b) => b.target === block.target),
+          );
           return [...blocks, ...written];
         }, "auto-block");
         for (const block of written) if (unsaved.get(block.target) === block) unsaved.delete(block.target);

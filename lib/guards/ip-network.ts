@@ -33,7 +33,11 @@ export function networkOfClientKey(key: string): Network | undefined {
 }
 
 export function covers(range: Network, address: Network): boolean {
-  return range.family === address.family && (address.hi & mask(range.prefix)) >>> 0 === range.hi && (address.lo & mask(range.prefix - 32)) >>> 0 === range.lo;
+  return (
+    range.family === address.family &&
+    (address.hi & mask(range.prefix)) >>> 0 === range.hi &&
+    (address.lo & mask(range.prefix - 32)) >>> 0 === range.lo
+  );
 }
 
 /** A single client address (a /32, or an IPv6 /64), matched by its key alone. */
@@ -47,7 +51,9 @@ function formatNetwork(network: Network): string {
     const address = `${hi >>> 24}.${(hi >>> 16) & 255}.${(hi >>> 8) & 255}.${hi & 255}`;
     return network.prefix === 32 ? address : `${address}/${network.prefix}`;
   }
-  const groups = [network.hi >>> 16, network.hi & 0xffff, network.lo >>> 16, network.lo & 0xffff].map((g) => g.toString(16));
+  const groups = [network.hi >>> 16, network.hi & 0xffff, network.lo >>> 16, network.lo & 0xffff].map((g) =>
+    g.toString(16),
+  );
   return `${groups.join(":")}::/${network.prefix}`;
 }
 
@@ -56,16 +62,28 @@ export function parseNetwork(text: string): { target: string; network: Network }
   const [address = "", prefixText, extra] = text.trim().split("/");
   const key = extra === undefined ? normaliseClientAddress(address) : undefined;
   const parsed = key === undefined ? undefined : networkOfClientKey(key);
-  if (parsed === undefined) return { problem: "must be an IPv4 or IPv6 address or CIDR range, e.g. 203.0.113.7 or 10.0.0.0/8" };
+  if (parsed === undefined)
+    return { problem: "must be an IPv4 or IPv6 address or CIDR range, e.g. 203.0.113.7 or 10.0.0.0/8" };
   const widest = parsed.family === 4 ? 32 : 64;
-  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return { problem: "must end in a prefix length like /24" };
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))
+    return { problem: "must end in a prefix length like /24" };
   const prefix = prefixText === undefined ? widest : Number(prefixText);
   // A block this wide would shut out a large share of the internet, most likely by a typo (0.0.0.0/0).
   const narrowest = parsed.family === 4 ? 8 : 32;
   if (prefix < narrowest) return { problem: `must have a prefix length of at least ${narrowest}` };
   if (prefix > widest) {
-    return { problem: parsed.family === 4 ? "must have a prefix length of at most 32" : "must be a /64 or wider: IPv6 clients are told apart by their /64" };
+    return {
+      problem:
+        parsed.family === 4
+          ? "must have a prefix length of at most 32"
+          : "must be a /64 or wider: IPv6 clients are told apart by their /64",
+    };
   }
-  const network: Network = { family: parsed.family, hi: (parsed.hi & mask(prefix)) >>> 0, lo: (parsed.lo & mask(prefix - 32)) >>> 0, prefix };
+  const network: Network = {
+    family: parsed.family,
+    hi: (parsed.hi & mask(prefix)) >>> 0,
+    lo: (parsed.lo & mask(prefix - 32)) >>> 0,
+    prefix,
+  };
   return { target: formatNetwork(network), network };
 }

@@ -16,7 +16,11 @@ function refusal(bytes: Uint8Array): AppError {
 
 describe("parseJsonBody", () => {
   test("parses a well-formed body, unicode and all", () => {
-    expect(parseJsonBody(bytesOf('{"name":"Zoë 日本","tags":["a",{"b":null}],"n":-1.5e3}'))).toEqual({ name: "Zoë 日本", tags: ["a", { b: null }], n: -1500 });
+    expect(parseJsonBody(bytesOf('{"name":"Zoë 日本","tags":["a",{"b":null}],"n":-1.5e3}'))).toEqual({
+      name: "Zoë 日本",
+      tags: ["a", { b: null }],
+      n: -1500,
+    });
   });
 
   test("a top-level scalar or array is valid JSON too (the schema decides what it wants)", () => {
@@ -37,7 +41,11 @@ describe("parseJsonBody", () => {
       ["constructor inside an array", '[1,{"constructor":"x"}]', "constructor"],
       ["__proto__ with a null value", '{"ok":1,"__proto__":null}', "__proto__"],
       ["__proto__ written with a unicode escape", '{"\\u005f_proto__":{"isAdmin":true}}', "__proto__"],
-      ["constructor written entirely in escapes", '{"\\u0063\\u006f\\u006e\\u0073\\u0074\\u0072\\u0075\\u0063\\u0074\\u006f\\u0072":1}', "constructor"],
+      [
+        "constructor written entirely in escapes",
+        '{"\\u0063\\u006f\\u006e\\u0073\\u0074\\u0072\\u0075\\u0063\\u0074\\u006f\\u0072":1}',
+        "constructor",
+      ],
       ["prototype with an escaped letter, nested", '{"x":{"pr\\u006ftotype":1}}', "prototype"],
       ["a duplicate key that is __proto__ the second time", '{"a":1,"a":{"__proto__":1}}', "__proto__"],
     ])("%s", (_, body, key) => {
@@ -53,11 +61,19 @@ describe("parseJsonBody", () => {
     });
 
     test("keys that merely contain those words are fine", () => {
-      expect(parseJsonBody(bytesOf('{"__proto":1,"my_constructor":2,"prototypes":3,"Constructor":4}'))).toEqual({ __proto: 1, my_constructor: 2, prototypes: 3, Constructor: 4 });
+      expect(parseJsonBody(bytesOf('{"__proto":1,"my_constructor":2,"prototypes":3,"Constructor":4}'))).toEqual({
+        __proto: 1,
+        my_constructor: 2,
+        prototypes: 3,
+        Constructor: 4,
+      });
     });
 
     test("the words as values, not keys, are fine", () => {
-      expect(parseJsonBody(bytesOf('{"name":"__proto__","list":["constructor"]}'))).toEqual({ name: "__proto__", list: ["constructor"] });
+      expect(parseJsonBody(bytesOf('{"name":"__proto__","list":["constructor"]}'))).toEqual({
+        name: "__proto__",
+        list: ["constructor"],
+      });
     });
   });
 
@@ -69,12 +85,25 @@ describe("parseJsonBody", () => {
   });
 
   test("a lone UTF-16 surrogate in a string or a key, at any depth, is 400 BAD_REQUEST: PostgreSQL cannot store it", () => {
-    for (const body of ['{"name":"\\ud800"}', '{"name":"a\\uDFFFb"}', '{"a":{"b":["x","\\udc00\\ud800"]}}', '{"na\\uDBFFme":1}', '"\\ud83d"']) {
+    for (const body of [
+      '{"name":"\\ud800"}',
+      '{"name":"a\\uDFFFb"}',
+      '{"a":{"b":["x","\\udc00\\ud800"]}}',
+      '{"na\\uDBFFme":1}',
+      '"\\ud83d"',
+    ]) {
       const error = refusal(bytesOf(body));
-      expect({ body, code: error.code, message: error.message }).toEqual({ body, code: "BAD_REQUEST", message: "Text in a JSON body may not contain an unpaired UTF-16 surrogate (\\uD800–\\uDFFF)." });
+      expect({ body, code: error.code, message: error.message }).toEqual({
+        body,
+        code: "BAD_REQUEST",
+        message: "Text in a JSON body may not contain an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).",
+      });
     }
     // A pair written as escapes is one character; an escaped backslash before "ud800" is no escape at all.
-    expect(parseJsonBody(bytesOf('{"emoji":"\\ud83d\\ude00","text":"a\\\\ud800"}'))).toEqual({ emoji: "😀", text: "a\\ud800" });
+    expect(parseJsonBody(bytesOf('{"emoji":"\\ud83d\\ude00","text":"a\\\\ud800"}'))).toEqual({
+      emoji: "😀",
+      text: "a\\ud800",
+    });
   });
 
   describe("anything that is not strict JSON in UTF-8 is 400 INVALID_JSON", () => {
@@ -104,7 +133,10 @@ describe("parseJsonBody", () => {
       expect(error.message).toBe("The request body is not valid UTF-8.");
     });
 
-    test.each([["no bytes", ""], ["whitespace only", " \r\n\t "]])("an empty body: %s", (_, body) => {
+    test.each([
+      ["no bytes", ""],
+      ["whitespace only", " \r\n\t "],
+    ])("an empty body: %s", (_, body) => {
       const error = refusal(bytesOf(body));
       expect(error.code).toBe("INVALID_JSON");
       expect(error.message).toBe("The request body is empty.");
@@ -113,7 +145,7 @@ describe("parseJsonBody", () => {
     test("nesting deep enough to exhaust the stack is refused, not a crash", () => {
       const depth = 200_000;
       expect(refusal(bytesOf("[".repeat(depth) + "]".repeat(depth))).code).toBe("INVALID_JSON");
-      expect(refusal(bytesOf('{"a":'.repeat(depth) + "1" + "}".repeat(depth))).code).toBe("INVALID_JSON");
+      expect(refusal(bytesOf(`${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`)).code).toBe("INVALID_JSON");
     });
   });
 });

@@ -14,14 +14,18 @@ const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 function refuseForbiddenContent(key: string, value: unknown): unknown {
   if (FORBIDDEN_KEYS.has(key)) throw new AppError("BAD_REQUEST", `The key "${key}" is not allowed in a JSON body.`);
-  if (key.includes(NUL) || (typeof value === "string" && value.includes(NUL))) throw new AppError("BAD_REQUEST", "Text in a JSON body may not contain NUL (U+0000).");
+  if (key.includes(NUL) || (typeof value === "string" && value.includes(NUL)))
+    throw new AppError("BAD_REQUEST", "Text in a JSON body may not contain NUL (U+0000).");
   return value;
 }
 
 // Only for bodies holding a surrogate escape, so every other body skips the per-string check.
 function refuseForbiddenOrIllFormed(key: string, value: unknown): unknown {
   if (!key.isWellFormed() || (typeof value === "string" && !value.isWellFormed())) {
-    throw new AppError("BAD_REQUEST", "Text in a JSON body may not contain an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).");
+    throw new AppError(
+      "BAD_REQUEST",
+      "Text in a JSON body may not contain an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).",
+    );
   }
   return refuseForbiddenContent(key, value);
 }

@@ -1,17 +1,35 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { type IdentityTestApp, type IssuedKey, type TestUser, openIdentityTestApp, stableErrorOf } from "../../test/identity-client.ts";
+import {
+  type IdentityTestApp,
+  type IssuedKey,
+  openIdentityTestApp,
+  stableErrorOf,
+  type TestUser,
+} from "../../test/identity-client.ts";
 import { API_KEY_SCOPES } from "../core/api-key-scopes.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
-import { policyPlugin } from "../http/policy-plugin.ts";
 import { requestContextOf } from "../core/request-context.ts";
-import { defineRouteGroup } from "../http/route-group.ts";
 import type { RoutePolicy } from "../core/route-policy.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
+import { policyPlugin } from "../http/policy-plugin.ts";
+import { defineRouteGroup } from "../http/route-group.ts";
 
 // A handler that checks nothing itself: whatever guards the org here is the policy.
-const WIDGETS: RoutePolicy = { access: "user-or-key", org: { param: "orgId", role: "admin" }, scopes: ["orgs:read"], rateLimits: [] };
-const PER_ORG: RoutePolicy = { access: "user", org: { param: "orgId" }, rateLimits: [{ name: "per-org", limit: 2, windowMs: 60_000, scope: "org" }] };
-const KEY_ONLY: RoutePolicy = { access: "key", rateLimits: [{ name: "per-org", limit: 1, windowMs: 60_000, scope: "org" }] };
+const WIDGETS: RoutePolicy = {
+  access: "user-or-key",
+  org: { param: "orgId", role: "admin" },
+  scopes: ["orgs:read"],
+  rateLimits: [],
+};
+const PER_ORG: RoutePolicy = {
+  access: "user",
+  org: { param: "orgId" },
+  rateLimits: [{ name: "per-org", limit: 2, windowMs: 60_000, scope: "org" }],
+};
+const KEY_ONLY: RoutePolicy = {
+  access: "key",
+  rateLimits: [{ name: "per-org", limit: 1, windowMs: 60_000, scope: "org" }],
+};
 const widgets = defineRouteGroup("widgets", () =>
   new Elysia()
     .use(policyPlugin)
@@ -35,9 +53,18 @@ describe("tenant binding", () => {
   let orgB: string;
   let keyB: IssuedKey;
   let keyA: IssuedKey;
-  const get = (path: string, token: string) => app.fetch(new Request(`http://localhost${path}`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": freshIp() } }));
+  const get = (path: string, token: string) =>
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        headers: { authorization: `Bearer ${token}`, "x-forwarded-for": freshIp() },
+      }),
+    );
   const widgetsOf = (orgId: string, token: string) =>
-    app.fetch(new Request(`http://localhost/v1/orgs/${orgId}/widgets`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": "10.9.0.1" } }));
+    app.fetch(
+      new Request(`http://localhost/v1/orgs/${orgId}/widgets`, {
+        headers: { authorization: `Bearer ${token}`, "x-forwarded-for": "10.9.0.1" },
+      }),
+    );
 
   beforeAll(async () => {
     harness = await openIdentityTestApp();
@@ -70,29 +97,45 @@ describe("tenant binding", () => {
   });
 
   test("the handler receives the bound org with the user's role, or the key that acts for it", async () => {
-    expect(await (await widgetsOf(orgA, owner.token)).json()).toEqual({ org: { id: orgA, access: { kind: "user", userId: owner.userId, role: "owner" } } });
-    expect(await (await widgetsOf(orgA, keyA.key)).json()).toEqual({ org: { id: orgA, access: { kind: "api_key", keyId: keyA.id } } });
+    expect(await (await widgetsOf(orgA, owner.token)).json()).toEqual({
+      org: { id: orgA, access: { kind: "user", userId: owner.userId, role: "owner" } },
+    });
+    expect(await (await widgetsOf(orgA, keyA.key)).json()).toEqual({
+      org: { id: orgA, access: { kind: "api_key", keyId: keyA.id } },
+    });
   });
 
   test("an org id that is not a UUID is a validation error naming the parameter, never a database error", async () => {
     const answer = await stableErrorOf(await widgetsOf("not-a-uuid", owner.token));
-    expect(answer).toMatchObject({ status: 422, error: { code: "VALIDATION_FAILED", details: { fields: [{ path: "orgId" }] } } });
+    expect(answer).toMatchObject({
+      status: 422,
+      error: { code: "VALIDATION_FAILED", details: { fields: [{ path: "orgId" }] } },
+    });
   });
 
   test("binding a parameter the path lacks, or binding on a route without a caller, fails when the app is built", () => {
     const misbound = defineRouteGroup("misbound", () =>
-      new Elysia().use(policyPlugin).get("/v1/widgets", () => ({}), { policy: { access: "user", org: { param: "orgId" } } }),
+      new Elysia()
+        .use(policyPlugin)
+        .get("/v1/widgets", () => ({}), { policy: { access: "user", org: { param: "orgId" } } }),
     );
-    expect(() => buildApp(harness.runtime, [misbound])).toThrow("route GET /v1/widgets binds the organization to :orgId, which its path lacks");
+    expect(() => buildApp(harness.runtime, [misbound])).toThrow(
+      "route GET /v1/widgets binds the organization to :orgId, which its path lacks",
+    );
     const anonymous = defineRouteGroup("anonymous", () =>
-      new Elysia().use(policyPlugin).get("/v1/orgs/:orgId/open", () => ({}), { policy: { access: "public", org: { param: "orgId" } } }),
+      new Elysia()
+        .use(policyPlugin)
+        .get("/v1/orgs/:orgId/open", () => ({}), { policy: { access: "public", org: { param: "orgId" } } }),
     );
-    expect(() => buildApp(harness.runtime, [anonymous])).toThrow('route GET /v1/orgs/:orgId/open binds an organization but its access is "public"');
+    expect(() => buildApp(harness.runtime, [anonymous])).toThrow(
+      'route GET /v1/orgs/:orgId/open binds an organization but its access is "public"',
+    );
   });
 
   test("an org-scoped limit counts every member of the org together, from any address, and no other org", async () => {
     const statuses = [];
-    for (const user of [owner, member, owner]) statuses.push((await get(`/v1/orgs/${orgA}/gadgets`, user.token)).status);
+    for (const user of [owner, member, owner])
+      statuses.push((await get(`/v1/orgs/${orgA}/gadgets`, user.token)).status);
     expect(statuses).toEqual([200, 200, 429]);
     expect((await get(`/v1/orgs/${orgB}/gadgets`, stranger.token)).status).toBe(200);
   });
@@ -100,7 +143,10 @@ describe("tenant binding", () => {
   test("a key-only route refuses a signed-in user and counts its org limit per key's org", async () => {
     expect(await stableErrorOf(await get("/v1/ingest", owner.token))).toEqual({
       status: 403,
-      error: { code: "FORBIDDEN", message: "This route takes an API key; a signed-in user's access token is not accepted here." },
+      error: {
+        code: "FORBIDDEN",
+        message: "This route takes an API key; a signed-in user's access token is not accepted here.",
+      },
     });
     expect((await get("/v1/ingest", keyA.key)).status).toBe(200);
     expect((await get("/v1/ingest", keyA.key)).status).toBe(429);

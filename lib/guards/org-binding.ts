@@ -27,7 +27,10 @@ export function createOrgBinder(runtime: Runtime): OrgBinder {
     if (binding === undefined || id === undefined) throw new Error(`route ${route.key} has no organization to bind`);
     if (caller === undefined) throw new AppError("UNAUTHORIZED");
     // Checked before the database sees it, with the answer the route's params schema would give.
-    if (!UUID.test(id)) throw new AppError("VALIDATION_FAILED", undefined, { fields: [{ path: binding.param, message: `${binding.param} must be a UUID` }] });
+    if (!UUID.test(id))
+      throw new AppError("VALIDATION_FAILED", undefined, {
+        fields: [{ path: binding.param, message: `${binding.param} must be a UUID` }],
+      });
     return { id, access: await requireOrgRole(runtime, caller, id, binding.role) };
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PERMISSIONS_POLICY, applyHeaders, buildSecurityHeaders, withOverrides } from "./security-headers.ts";
+import { applyHeaders, buildSecurityHeaders, PERMISSIONS_POLICY, withOverrides } from "./security-headers.ts";
 
 const asRecord = (list: ReturnType<typeof buildSecurityHeaders>) => Object.fromEntries(list);
 

@@ -7,7 +7,10 @@ export interface SecurityHeadersOptions {
   hstsIncludeSubDomains: boolean;
 }
 
-export const DEFAULT_SECURITY_HEADERS_OPTIONS: SecurityHeadersOptions = { hstsMaxAge: 31_536_000, hstsIncludeSubDomains: true };
+export const DEFAULT_SECURITY_HEADERS_OPTIONS: SecurityHeadersOptions = {
+  hstsMaxAge: 31_536_000,
+  hstsIncludeSubDomains: true,
+};
 
 export const PERMISSIONS_POLICY =
   "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
@@ -25,7 +28,11 @@ export function buildSecurityHeaders(options: Partial<SecurityHeadersOptions> = 
     ["cross-origin-resource-policy", "same-origin"],
     ["permissions-policy", PERMISSIONS_POLICY],
   ];
-  if (hstsMaxAge > 0) headers.unshift(["strict-transport-security", `max-age=${hstsMaxAge}${hstsIncludeSubDomains ? "; includeSubDomains" : ""}`]);
+  if (hstsMaxAge > 0)
+    headers.unshift([
+      "strict-transport-security",
+      `max-age=${hstsMaxAge}${hstsIncludeSubDomains ? "; includeSubDomains" : ""}`,
+    ]);
   return headers;
 }
 

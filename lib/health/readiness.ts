@@ -37,11 +37,17 @@ export const DEFAULT_READINESS_OPTIONS: ReadinessOptions = { cacheMs: 500, depen
 
 function withDeadline<T>(check: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
-  const deadline = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`))));
+  const deadline = new Promise<never>((_, reject) =>
+    signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`))),
+  );
   return Promise.race([check(signal), deadline]);
 }
 
-async function probe(driver: string, check: (signal: AbortSignal) => Promise<void>, timeoutMs: number): Promise<DependencyStatus> {
+async function probe(
+  driver: string,
+  check: (signal: AbortSignal) => Promise<void>,
+  timeoutMs: number,
+): Promise<DependencyStatus> {
   const started = performance.now();
   const latency = () => Math.round((performance.now() - started) * 10) / 10;
   try {
@@ -49,7 +55,8 @@ async function probe(driver: string, check: (signal: AbortSignal) => Promise<voi
     return { status: "up", latencyMs: latency(), driver };
   } catch (error) {
     // Only the error's class of failure is reported: driver messages can include hosts and users.
-    const message = error instanceof Error && error.message.startsWith("no answer within") ? error.message : "unreachable";
+    const message =
+      error instanceof Error && error.message.startsWith("no answer within") ? error.message : "unreachable";
     return { status: "down", latencyMs: latency(), driver, error: message };
   }
 }
@@ -64,7 +71,11 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
     if (!(store instanceof FallbackStore)) return probe(store.kind, () => store.ping(), dependencyTimeoutMs);
     const status = await probe(store.kind, () => store.pingPrimary(), dependencyTimeoutMs);
     const health = store.health();
-    return { ...status, breaker: health.breaker, ...(status.status === "down" ? { fallback: "in-process" as const } : {}) };
+    return {
+      ...status,
+      breaker: health.breaker,
+      ...(status.status === "down" ? { fallback: "in-process" as const } : {}),
+    };
   };
 
   // The ring as the provider holds it: loaded (and decrypted) at most once per its TTL, not once per probe.

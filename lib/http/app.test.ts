@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { type TestRuntime, openTestRuntime } from "../../test/backends.ts";
+import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import type { RoutePolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
-import { type RampartApp, buildApp } from "./app.ts";
+import { buildApp, type RampartApp } from "./app.ts";
 import { policyPlugin } from "./policy-plugin.ts";
 import { defineRouteGroup } from "./route-group.ts";
-import type { RoutePolicy } from "../core/route-policy.ts";
 
 const open: RoutePolicy = { access: "public", rateLimits: [] };
 
@@ -16,16 +16,28 @@ const widgets = defineRouteGroup("widgets", () =>
     .use(policyPlugin)
     .get("/widgets/:id", ({ params }) => ({ id: params.id }), { policy: open })
     .post("/widgets", ({ body }) => body, { policy: open, body: type({ name: "string", size: "number.integer" }) })
-    .get("/conflict", () => {
-      throw new AppError("CONFLICT", "Widget exists.", { id: "w1" });
-    }, { policy: open })
-    .get("/crash", () => {
-      throw new Error("relation users does not exist at postgres://admin:hunter2@db/app");
-    }, { policy: open })
-    .get("/slow", async () => {
-      await Bun.sleep(150);
-      return { done: true };
-    }, { policy: open }),
+    .get(
+      "/conflict",
+      () => {
+        throw new AppError("CONFLICT", "Widget exists.", { id: "w1" });
+      },
+      { policy: open },
+    )
+    .get(
+      "/crash",
+      () => {
+        throw new Error("relation users does not exist at postgres://admin:hunter2@db/app");
+      },
+      { policy: open },
+    )
+    .get(
+      "/slow",
+      async () => {
+        await Bun.sleep(150);
+        return { done: true };
+      },
+      { policy: open },
+    ),
 );
 
 let runtime: TestRuntime;
@@ -59,7 +71,11 @@ describe("request ids", () => {
   });
 
   test("every status carries it, including 404, 405 and 500", async () => {
-    for (const [path, method, status] of [["/nope", "GET", 404], ["/widgets/1", "DELETE", 405], ["/crash", "GET", 500]] as const) {
+    for (const [path, method, status] of [
+      ["/nope", "GET", 404],
+      ["/widgets/1", "DELETE", 405],
+      ["/crash", "GET", 500],
+    ] as const) {
       const response = await request(path, { method });
       expect(response.status).toBe(status);
       const error = await envelope(response);
@@ -102,7 +118,11 @@ describe("error envelope", () => {
   test("a typed AppError keeps its code, status, message and details", async () => {
     const response = await request("/conflict");
     expect(response.status).toBe(409);
-    expect(await envelope(response)).toMatchObject({ code: "CONFLICT", message: "Widget exists.", details: { id: "w1" } });
+    expect(await envelope(response)).toMatchObject({
+      code: "CONFLICT",
+      message: "Widget exists.",
+      details: { id: "w1" },
+    });
   });
 
   test("an unexpected error is 500 INTERNAL with no stack, SQL or secret in the body", async () => {
@@ -131,22 +151,39 @@ describe("request log", () => {
     await request("/widgets/42");
     const lines = runtime.logLines.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: "info", msg: "request", method: "GET", route: "/widgets/:id", status: 200 });
+    expect(lines[0]).toMatchObject({
+      level: "info",
+      msg: "request",
+      method: "GET",
+      route: "/widgets/:id",
+      status: 200,
+    });
     expect(typeof lines[0]?.durationMs).toBe("number");
   });
 
   test("an unmatched path is logged under a fixed route name, with its secret-shaped segments redacted", async () => {
-    const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+    const jwt =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
     const apiKey = `rk_${"A1b2C3d4E5".repeat(4)}xyz123456`;
     const hexToken = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const id = "0f8fad5b-d9cb-469f-a165-70867728950e";
     const before = runtime.logLines.length;
-    for (const path of [`/x/${jwt}`, `/keys/${apiKey}/use`, `/x/${apiKey.slice(0, 12)}`, `/auth/Bearer%20${hexToken.slice(0, 20)}`, `/reset/${hexToken}`, `/orgs/${id}/nope`]) {
+    for (const path of [
+      `/x/${jwt}`,
+      `/keys/${apiKey}/use`,
+      `/x/${apiKey.slice(0, 12)}`,
+      `/auth/Bearer%20${hexToken.slice(0, 20)}`,
+      `/reset/${hexToken}`,
+      `/orgs/${id}/nope`,
+    ]) {
       expect((await request(path)).status).toBe(404);
     }
     const lines = runtime.logLines.slice(before);
-    for (const secret of [jwt.slice(0, 20), apiKey.slice(0, 12), hexToken.slice(0, 20)]) expect(lines.join("\n")).not.toContain(secret);
-    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ route, path, status }) => ({ route, path, status }));
+    for (const secret of [jwt.slice(0, 20), apiKey.slice(0, 12), hexToken.slice(0, 20)])
+      expect(lines.join("\n")).not.toContain(secret);
+    const logged = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .map(({ route, path, status }) => ({ route, path, status }));
     expect(logged).toEqual([
       { route: "(unmatched)", path: "/x/[REDACTED]", status: 404 },
       { route: "(unmatched)", path: "/keys/[REDACTED]/use", status: 404 },

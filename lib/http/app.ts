@@ -13,12 +13,15 @@
  *   then:           schema validation (arktype) → handler → error envelope
  */
 import { Elysia } from "elysia";
-import { AppError } from "../errors/app-error.ts";
-import { errorResponse } from "../errors/envelope.ts";
-import { toAppError } from "./from-framework.ts";
 import { createAuthenticator } from "../auth/authenticate.ts";
 import { identityOf } from "../auth/identity.ts";
 import { operatorCheckOf } from "../auth/operators.ts";
+import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
+import { openRequestContext, requestContextOf } from "../core/request-context.ts";
+import { DEFAULT_POLICY } from "../core/route-policy.ts";
+import { runInCommitScope } from "../db/commit-guard.ts";
+import { AppError } from "../errors/app-error.ts";
+import { errorResponse } from "../errors/envelope.ts";
 import { createAccessChecks } from "../guards/access.ts";
 import { createAdminAccess } from "../guards/admin-access.ts";
 import { createAuthFailureLimit, isRefusedGuess } from "../guards/auth-failure-limit.ts";
@@ -26,27 +29,24 @@ import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-l
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
-import { createOrgBinder } from "../guards/org-binding.ts";
 import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
+import { createOrgBinder } from "../guards/org-binding.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
 import { withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
 import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overrides.ts";
 import { type CallerIdentity, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
-import { type HeaderList, applyHeaders, buildSecurityHeaders, withOverrides } from "../guards/security-headers.ts";
+import { applyHeaders, buildSecurityHeaders, type HeaderList, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
 import { describeError, pathRedactor } from "../log/redact.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
-import { type PreparedHeaders, isJsonBody, jsonResponse, prepareHeaders } from "./json-response.ts";
-import { runInCommitScope } from "../db/commit-guard.ts";
-import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
-import { openRequestContext, requestContextOf } from "../core/request-context.ts";
+import { toAppError } from "./from-framework.ts";
+import { isJsonBody, jsonResponse, type PreparedHeaders, prepareHeaders } from "./json-response.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";
-import { DEFAULT_POLICY } from "../core/route-policy.ts";
-import { type RouteTable, createRouteTable } from "./route-table.ts";
+import { createRouteTable, type RouteTable } from "./route-table.ts";
 
 export interface RampartApp {
   /** The Web-standard handler: Bun.serve, Deno.serve and Vercel's Bun runtime all call this. */
@@ -93,10 +93,17 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const ipBlocker = openIpBlocker(runtime);
   const inBackground = createWaitUntil(logger);
   const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
-  const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) => inBackground(ipBlocker.recordViolation(ip)));
+  const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) =>
+    inBackground(ipBlocker.recordViolation(ip)),
+  );
   const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
-  const adminAccess = createAdminAccess({ adminToken: config.adminToken, authenticate, isOperator: operatorCheckOf(runtime).isOperator, logger });
+  const adminAccess = createAdminAccess({
+    adminToken: config.adminToken,
+    authenticate,
+    isOperator: operatorCheckOf(runtime).isOperator,
+    logger,
+  });
   const bindOrg = createOrgBinder(runtime);
   let routeTable: RouteTable = createRouteTable([]);
 
@@ -114,7 +121,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const ip = resolveClientIp(request, context.socketAddress);
       context.clientIp = ip;
       // Admin routes answer only to an operator or ADMIN_TOKEN, who must be able to lift a block that covers them.
-      if (policy.access !== "admin" && policy.ipBlocks === "enforced" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
+      if (policy.access !== "admin" && policy.ipBlocks === "enforced" && ipBlocker.isBlocked(ip))
+        throw new AppError("IP_BLOCKED");
       const identity: CallerIdentity = { ip };
       let rules = rateLimitRulesFor(route.path, policy.rateLimits);
       if (policy.access !== "public") {
@@ -175,7 +183,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const bytes = await readBodyWithin(request, policy?.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes);
       if (policy?.body === "raw") return bytes;
       const mediaType = mediaTypeOf(request.headers.get("content-type"));
-      if (mediaType === "application/json" || mediaType?.endsWith("+json")) return bytes.byteLength === 0 ? undefined : parseJsonBody(bytes);
+      if (mediaType === "application/json" || mediaType?.endsWith("+json"))
+        return bytes.byteLength === 0 ? undefined : parseJsonBody(bytes);
       return new TextDecoder().decode(bytes);
     })
     .mapResponse({ as: "global" }, ({ responseValue, set, request }) => {
@@ -199,14 +208,22 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       let { appError, unexpected } = toAppError(code, error);
       if (appError.code === "NOT_FOUND" && !(error instanceof AppError)) {
         const allow = routeTable.allowedMethods(context.path ?? requestTargetOf(request).path);
-        if (allow.length > 0) appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
+        if (allow.length > 0)
+          appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
       }
-      if (unexpected) logger.error("unhandled error", { requestId: context.requestId, route: context.route, error: describeUnexpected(error) });
+      if (unexpected)
+        logger.error("unhandled error", {
+          requestId: context.requestId,
+          route: context.route,
+          error: describeUnexpected(error),
+        });
       return errorResponse(appError, context.requestId, new Headers());
     });
   for (const group of groups) app.use(group.build(runtime));
   // CORS preflight routes belong to the CORS guard, not to a route group.
-  routeTable = createRouteTable(app.routes.filter((route) => route.method !== "OPTIONS" || route.hooks?.detail !== undefined));
+  routeTable = createRouteTable(
+    app.routes.filter((route) => route.method !== "OPTIONS" || route.hooks?.detail !== undefined),
+  );
 
   const headersFor = new Map<string, HeaderList>();
   const jsonHeadersFor = new Map<string, PreparedHeaders>();
@@ -214,7 +231,15 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   for (const route of routeTable.routes) {
     const list = withOverrides(defaultHeaders, route.policy.headers);
     headersFor.set(route.path, list);
-    jsonHeadersFor.set(route.path, prepareHeaders([...list, ...corsHeaders, ["cache-control", route.policy.cache], ["content-type", JSON_CONTENT_TYPE]]));
+    jsonHeadersFor.set(
+      route.path,
+      prepareHeaders([
+        ...list,
+        ...corsHeaders,
+        ["cache-control", route.policy.cache],
+        ["content-type", JSON_CONTENT_TYPE],
+      ]),
+    );
   }
 
   let inFlight = 0;
@@ -224,7 +249,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
 
   const timeoutResponse = (requestId: string) => errorResponse(new AppError("TIMEOUT"), requestId, new Headers());
   const shuttingDownResponse = (requestId: string) => {
-    const response = errorResponse(new AppError("SHUTTING_DOWN", undefined, undefined, { connection: "close", "retry-after": "1" }), requestId, new Headers());
+    const response = errorResponse(
+      new AppError("SHUTTING_DOWN", undefined, undefined, { connection: "close", "retry-after": "1" }),
+      requestId,
+      new Headers(),
+    );
     response.headers.set(REQUEST_ID_HEADER, requestId);
     return response;
   };
@@ -250,7 +279,12 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         // One promise settled by whichever comes first, the handler, the deadline or shutdown (cheaper than Promise.race).
         const answered = new Promise<Response>((resolve, reject) => {
           expire = (ms) => {
-            logger.warn("request deadline passed", { requestId: context.requestId, route: context.route, deadlineMs: ms, pending: [...context.pending] });
+            logger.warn("request deadline passed", {
+              requestId: context.requestId,
+              route: context.route,
+              deadlineMs: ms,
+              pending: [...context.pending],
+            });
             resolve(timeoutResponse(context.requestId));
           };
           abandon = () => {
@@ -276,10 +310,14 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const status = response.status;
       if (response !== context.completeResponse) {
         const headers = response.headers;
-        applyHeaders(headers, (context.route === undefined ? undefined : headersFor.get(context.route)) ?? defaultHeaders);
+        applyHeaders(
+          headers,
+          (context.route === undefined ? undefined : headersFor.get(context.route)) ?? defaultHeaders,
+        );
         // An error is never cached, whatever the route's policy for its successes.
         if (status >= 400) headers.set("cache-control", DEFAULT_POLICY.cache);
-        else if (!headers.has("cache-control")) headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
+        else if (!headers.has("cache-control"))
+          headers.set("cache-control", context.policy?.cache ?? DEFAULT_POLICY.cache);
       }
       // A keep-alive client told now opens a new connection for its next request, not one about to close.
       if (lifecycle.shuttingDown) response.headers.set("connection", "close");

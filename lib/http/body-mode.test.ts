@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { type TestRuntime, openTestRuntime } from "../../test/backends.ts";
-import { type RampartApp, buildApp } from "./app.ts";
+import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { buildApp, type RampartApp } from "./app.ts";
 import { policyPlugin } from "./policy-plugin.ts";
 import { defineRouteGroup } from "./route-group.ts";
 
@@ -9,9 +9,13 @@ const routes = defineRouteGroup("body-modes", () =>
   new Elysia()
     .use(policyPlugin)
     // A webhook verifies a signature over the bytes as sent, so they must reach it unparsed.
-    .post("/raw", ({ body }) => ({ isBytes: body instanceof Uint8Array, text: new TextDecoder().decode(body as Uint8Array) }), {
-      policy: { access: "public", body: "raw", bodyLimitBytes: 64 },
-    })
+    .post(
+      "/raw",
+      ({ body }) => ({ isBytes: body instanceof Uint8Array, text: new TextDecoder().decode(body as Uint8Array) }),
+      {
+        policy: { access: "public", body: "raw", bodyLimitBytes: 64 },
+      },
+    )
     .post("/none", () => ({ ok: true }), { policy: { access: "public", body: "none", bodyLimitBytes: 1024 } }),
 );
 
@@ -19,7 +23,13 @@ describe("body modes", () => {
   let runtime: TestRuntime;
   let app: RampartApp;
   const post = (path: string, body?: string) =>
-    app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers: body === undefined ? {} : { "content-type": "application/json" }, body }));
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: "POST",
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body,
+      }),
+    );
 
   beforeAll(async () => {
     runtime = await openTestRuntime();
@@ -30,7 +40,10 @@ describe("body modes", () => {
   test("a raw route hands the handler the bytes as sent, even ones that are not valid JSON", async () => {
     const sent = '{"b": 1,  "a": 2, "a": 3';
     const response = await post("/raw", sent);
-    expect({ status: response.status, body: await response.json() }).toEqual({ status: 200, body: { isBytes: true, text: sent } });
+    expect({ status: response.status, body: await response.json() }).toEqual({
+      status: 200,
+      body: { isBytes: true, text: sent },
+    });
   });
 
   test("a raw route still enforces its body limit", async () => {

@@ -16,7 +16,9 @@ function validationIssues(error: unknown): ValidationIssue[] {
   const all = (error as Partial<FrameworkValidationError>).all ?? [];
   // Drop the "(was …)" echo of the received value: it may be a password.
   return all.map((issue) => ({
-    path: String(issue.path ?? "").replace(/^\//, "").replaceAll("/", "."),
+    path: String(issue.path ?? "")
+      .replace(/^\//, "")
+      .replaceAll("/", "."),
     message: String(issue.message ?? issue.summary ?? "is invalid").replace(/ \(was .*\)$/s, ""),
   }));
 }
@@ -44,9 +46,18 @@ export function toAppError(code: string | number, error: unknown): { appError: A
       return { appError: new AppError("NOT_FOUND"), unexpected: false };
     case "PARSE":
       // Elysia wraps whatever a parse hook throws (our 413 and strict-JSON errors) in a ParseError.
-      return { appError: (error as { cause?: unknown }).cause instanceof AppError ? ((error as { cause: AppError }).cause) : new AppError("INVALID_JSON"), unexpected: false };
+      return {
+        appError:
+          (error as { cause?: unknown }).cause instanceof AppError
+            ? (error as { cause: AppError }).cause
+            : new AppError("INVALID_JSON"),
+        unexpected: false,
+      };
     case "VALIDATION":
-      return { appError: new AppError("VALIDATION_FAILED", undefined, { fields: validationIssues(error) }), unexpected: false };
+      return {
+        appError: new AppError("VALIDATION_FAILED", undefined, { fields: validationIssues(error) }),
+        unexpected: false,
+      };
     case "INVALID_COOKIE_SIGNATURE":
     case "INVALID_FILE_TYPE":
       return { appError: new AppError("BAD_REQUEST"), unexpected: false };

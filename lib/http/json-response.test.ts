@@ -19,7 +19,12 @@ describe("jsonResponse", () => {
   });
 
   test("headers set for this response are added; a prepared header keeps the route's value whatever the handler set", () => {
-    const response = jsonResponse({}, 200, prepared, { "ratelimit-remaining": 9, "cache-control": "public, max-age=60", "X-Frame-Options": "ALLOWALL", vary: "Origin" });
+    const response = jsonResponse({}, 200, prepared, {
+      "ratelimit-remaining": 9,
+      "cache-control": "public, max-age=60",
+      "X-Frame-Options": "ALLOWALL",
+      vary: "Origin",
+    });
     expect(response.headers.get("ratelimit-remaining")).toBe("9");
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(response.headers.get("x-frame-options")).toBe("DENY");
@@ -39,6 +44,7 @@ describe("isJsonBody", () => {
     expect(isJsonBody({ a: 1 })).toBe(true);
     expect(isJsonBody(Object.create(null))).toBe(true);
     expect(isJsonBody([1, 2])).toBe(true);
-    for (const value of ["{}", null, undefined, 1, new Date(), new Response("x"), new Map(), new (class Thing {})()]) expect(isJsonBody(value)).toBe(false);
+    for (const value of ["{}", null, undefined, 1, new Date(), new Response("x"), new Map(), new (class Thing {})()])
+      expect(isJsonBody(value)).toBe(false);
   });
 });

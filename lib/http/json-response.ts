@@ -25,10 +25,16 @@ export function isJsonBody(value: unknown): value is object {
   return prototype === Object.prototype || prototype === null || Array.isArray(value);
 }
 
-export function jsonResponse(body: object, status: number, prepared: PreparedHeaders, added: Readonly<Record<string, unknown>>): Response {
+export function jsonResponse(
+  body: object,
+  status: number,
+  prepared: PreparedHeaders,
+  added: Readonly<Record<string, unknown>>,
+): Response {
   // The response takes its own copy of the prepared headers, natively: cheaper than copying them here first.
   const response = Response.json(body, { status, headers: prepared.headers });
   const headers = response.headers;
-  for (const name in added) if (prepared.values[name.toLowerCase()] === undefined) headers.set(name, String(added[name]));
+  for (const name in added)
+    if (prepared.values[name.toLowerCase()] === undefined) headers.set(name, String(added[name]));
   return response;
 }

@@ -5,6 +5,9 @@
  * @example new RegExp(routePatternSource("/v1/orgs/:orgId")).test("/v1/orgs/o1/") // true
  */
 export function routePatternSource(path: string): string {
-  const escaped = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
+  const escaped = path
+    .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+    .replace(/:[^/]+/g, "[^/]+")
+    .replace(/\*/g, ".*");
   return `^${escaped}/?$`;
 }

@@ -2,8 +2,9 @@
  * The app's routes with their resolved policies, built once from the Elysia route list, so the
  * pipeline can apply transport guards and answer 404/405 before Elysia runs.
  */
-import { routePatternSource } from "./route-pattern.ts";
+
 import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy } from "../core/route-policy.ts";
+import { routePatternSource } from "./route-pattern.ts";
 
 export interface RouteEntry {
   readonly method: string;
@@ -34,7 +35,8 @@ function patternOf(path: string): RegExp {
 function orgSegmentOf(path: string, policy: ResolvedPolicy, key: string): number | undefined {
   if (policy.org === undefined) return undefined;
   const segment = path.split("/").indexOf(`:${policy.org.param}`);
-  if (segment === -1) throw new Error(`route ${key} binds the organization to :${policy.org.param}, which its path lacks`);
+  if (segment === -1)
+    throw new Error(`route ${key} binds the organization to :${policy.org.param}, which its path lacks`);
   return segment;
 }
 

@@ -43,11 +43,19 @@ describe("createLogger", () => {
 
   test("a message is escaped and redacted like any other text, and undefined fields are left out", () => {
     const capture = createMemorySink();
-    createLogger({ sink: capture.sink }).error('quote " and\nnewline, Bearer abc.def', { missing: undefined, list: [1, "two"] });
+    createLogger({ sink: capture.sink }).error('quote " and\nnewline, Bearer abc.def', {
+      missing: undefined,
+      list: [1, "two"],
+    });
     // One line: the newline inside the message is escaped, not written.
     expect(capture.lines[0]?.includes("\n")).toBe(false);
     expect(capture.lines[0]?.includes("\\n")).toBe(true);
-    expect(capture.records()[0]).toEqual({ level: "error", time: expect.any(String), msg: `quote " and\nnewline, Bearer ${REDACTED}`, list: [1, "two"] });
+    expect(capture.records()[0]).toEqual({
+      level: "error",
+      time: expect.any(String),
+      msg: `quote " and\nnewline, Bearer ${REDACTED}`,
+      list: [1, "two"],
+    });
   });
 
   test("time is an ISO 8601 timestamp of the moment of writing", () => {

@@ -51,7 +51,9 @@ export function createLogger(options: Partial<LoggerOptions> = {}): Logger {
   const write = (lvl: LogLevel, msg: string, extra?: LogFields) => {
     if (LEVEL_RANK[lvl] < minRank) return;
     const extraMembers = extra === undefined ? "" : membersOf(JSON.stringify(redact(extra)));
-    sink(`{"level":"${lvl}","time":"${isoNow()}","msg":${JSON.stringify(redactText(msg))}${fixedMembers}${extraMembers}}`);
+    sink(
+      `{"level":"${lvl}","time":"${isoNow()}","msg":${JSON.stringify(redactText(msg))}${fixedMembers}${extraMembers}}`,
+    );
   };
   return {
     debug: (msg, extra) => write("debug", msg, extra),

@@ -36,8 +36,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function pathRedactor(options: PathRedactorOptions): (path: string) => string {
   const keyStart = `${options.apiKeyPrefix}_`;
   const isSecret = (segment: string) =>
-    !UUID.test(segment) && (segment.startsWith(keyStart) || BEARER.test(segment) || JWT_LIKE.test(segment) || TOKEN_RUN.test(segment));
-  return (path) => path.split("/").map((segment) => (isSecret(segment) ? REDACTED : segment)).join("/");
+    !UUID.test(segment) &&
+    (segment.startsWith(keyStart) || BEARER.test(segment) || JWT_LIKE.test(segment) || TOKEN_RUN.test(segment));
+  return (path) =>
+    path
+      .split("/")
+      .map((segment) => (isSecret(segment) ? REDACTED : segment))
+      .join("/");
 }
 
 // Log records reuse a small set of field names; remember which ones are secret.
@@ -85,7 +90,8 @@ const SERVER_ERROR_NAMES: [string, string[]][] = [
 export function describeError(error: Error, depth = 0): Record<string, unknown> {
   if (isServerError(error)) return describeServerError(error);
   // A failed drizzle query: its message repeats the parameters (addresses, hashes); keep the SQL text.
-  if ("query" in error && "params" in error) return { name: error.name, query: redactText(String(error.query)), cause: redact(error.cause, depth + 1) };
+  if ("query" in error && "params" in error)
+    return { name: error.name, query: redactText(String(error.query)), cause: redact(error.cause, depth + 1) };
   return { name: error.name, message: redactText(error.message) };
 }
 

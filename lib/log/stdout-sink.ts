@@ -22,7 +22,9 @@ function writeAllAtExit(text: string): void {
   }
 }
 
-export function createStdoutSink(write: (text: string) => void = (text) => process.stdout.write(text)): LogSink & { flush(): void } {
+export function createStdoutSink(
+  write: (text: string) => void = (text) => process.stdout.write(text),
+): LogSink & { flush(): void } {
   let pending = "";
   let scheduled = false;
   const flush = () => {

@@ -27,16 +27,23 @@ const memberNotFound = () => new AppError("NOT_FOUND", "No such member.");
 const lastOwner = () => new AppError("CONFLICT", "The organization's last owner cannot be removed or demoted.");
 
 function requireOwnerFor(actorRole: OrgRole, ...roles: OrgRole[]): void {
-  if (roles.includes("owner") && actorRole !== "owner") throw new AppError("FORBIDDEN", "Only an owner may grant or change the owner role.");
+  if (roles.includes("owner") && actorRole !== "owner")
+    throw new AppError("FORBIDDEN", "Only an owner may grant or change the owner role.");
 }
 
 async function roleOf(tx: Db, orgId: string, userId: string): Promise<OrgRole | undefined> {
-  const [row] = await tx.select({ role: memberships.role }).from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+  const [row] = await tx
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
   return row?.role;
 }
 
 async function ownerCount(tx: Db, orgId: string): Promise<number> {
-  const [row] = await tx.select({ owners: count() }).from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.role, "owner")));
+  const [row] = await tx
+    .select({ owners: count() })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.role, "owner")));
   return row?.owners ?? 0;
 }
 
@@ -44,7 +51,8 @@ async function ownerCount(tx: Db, orgId: string): Promise<number> {
 async function lockAsMember(tx: Db, orgId: string, actorId: string, minimumRole: OrgRole): Promise<OrgRole> {
   const role = (await lockOrganization(tx, orgId)) ? await roleOf(tx, orgId, actorId) : undefined;
   if (role === undefined) throw orgNotFound();
-  if (!roleAtLeast(role, minimumRole)) throw new AppError("FORBIDDEN", `This needs the ${minimumRole} role in the organization.`);
+  if (!roleAtLeast(role, minimumRole))
+    throw new AppError("FORBIDDEN", `This needs the ${minimumRole} role in the organization.`);
   return role;
 }
 
@@ -58,7 +66,13 @@ export async function listMembers(db: Db, orgId: string): Promise<MemberView[]> 
   return rows.map((row) => ({ ...row, joinedAt: row.joinedAt.toISOString() }));
 }
 
-export async function addMember(runtime: Runtime, actorId: string, orgId: string, member: NewMember, request?: Request): Promise<MemberView> {
+export async function addMember(
+  runtime: Runtime,
+  actorId: string,
+  orgId: string,
+  member: NewMember,
+  request?: Request,
+): Promise<MemberView> {
   return runtime.db.primary.transaction(async (tx) => {
     requireOwnerFor(await lockAsMember(tx, orgId, actorId, "admin"), member.role);
     const [user] = await tx
@@ -66,14 +80,35 @@ export async function addMember(runtime: Runtime, actorId: string, orgId: string
       .from(users)
       .where("userId" in member ? eq(users.id, member.userId) : eq(users.email, member.email));
     if (user === undefined) throw new AppError("NOT_FOUND", "No such user.");
-    const [added] = await tx.insert(memberships).values({ orgId, userId: user.id, role: member.role }).onConflictDoNothing().returning({ joinedAt: memberships.createdAt });
+    const [added] = await tx
+      .insert(memberships)
+      .values({ orgId, userId: user.id, role: member.role })
+      .onConflictDoNothing()
+      .returning({ joinedAt: memberships.createdAt });
     if (added === undefined) throw new AppError("CONFLICT", "This user is already a member.");
-    await recordAuditEvent(tx, { action: "org.member.added", actor: { type: "user", id: actorId }, orgId, target: { type: "user", id: user.id }, metadata: { role: member.role } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "org.member.added",
+        actor: { type: "user", id: actorId },
+        orgId,
+        target: { type: "user", id: user.id },
+        metadata: { role: member.role },
+      },
+      request,
+    );
     return { userId: user.id, email: user.email, role: member.role, joinedAt: added.joinedAt.toISOString() };
   });
 }
 
-export async function changeMemberRole(runtime: Runtime, actorId: string, orgId: string, userId: string, role: OrgRole, request?: Request): Promise<{ userId: string; role: OrgRole }> {
+export async function changeMemberRole(
+  runtime: Runtime,
+  actorId: string,
+  orgId: string,
+  userId: string,
+  role: OrgRole,
+  request?: Request,
+): Promise<{ userId: string; role: OrgRole }> {
   return runtime.db.primary.transaction(async (tx) => {
     const actorRole = await lockAsMember(tx, orgId, actorId, "admin");
     const current = await roleOf(tx, orgId, userId);
@@ -81,14 +116,33 @@ export async function changeMemberRole(runtime: Runtime, actorId: string, orgId:
     requireOwnerFor(actorRole, current, role);
     if (current === role) return { userId, role };
     if (current === "owner" && (await ownerCount(tx, orgId)) <= 1) throw lastOwner();
-    await tx.update(memberships).set({ role }).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
-    await recordAuditEvent(tx, { action: "org.member.role_changed", actor: { type: "user", id: actorId }, orgId, target: { type: "user", id: userId }, metadata: { from: current, to: role } }, request);
+    await tx
+      .update(memberships)
+      .set({ role })
+      .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+    await recordAuditEvent(
+      tx,
+      {
+        action: "org.member.role_changed",
+        actor: { type: "user", id: actorId },
+        orgId,
+        target: { type: "user", id: userId },
+        metadata: { from: current, to: role },
+      },
+      request,
+    );
     return { userId, role };
   });
 }
 
 /** Admins remove others; any member may leave. */
-export async function removeMember(runtime: Runtime, actorId: string, orgId: string, userId: string, request?: Request): Promise<void> {
+export async function removeMember(
+  runtime: Runtime,
+  actorId: string,
+  orgId: string,
+  userId: string,
+  request?: Request,
+): Promise<void> {
   await runtime.db.primary.transaction(async (tx) => {
     const leaving = userId === actorId;
     const actorRole = await lockAsMember(tx, orgId, actorId, leaving ? "member" : "admin");
@@ -97,6 +151,16 @@ export async function removeMember(runtime: Runtime, actorId: string, orgId: str
     if (!leaving) requireOwnerFor(actorRole, current);
     if (current === "owner" && (await ownerCount(tx, orgId)) <= 1) throw lastOwner();
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
-    await recordAuditEvent(tx, { action: "org.member.removed", actor: { type: "user", id: actorId }, orgId, target: { type: "user", id: userId }, metadata: { role: current } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "org.member.removed",
+        actor: { type: "user", id: actorId },
+        orgId,
+        target: { type: "user", id: userId },
+        metadata: { role: current },
+      },
+      request,
+    );
   });
 }

@@ -19,7 +19,12 @@ export interface OrganizationChanges {
   apiKeyMaxAgeDays?: number | null;
 }
 
-const ORGANIZATION_COLUMNS = { id: organizations.id, name: organizations.name, apiKeyMaxAgeDays: organizations.apiKeyMaxAgeDays, createdAt: organizations.createdAt };
+const ORGANIZATION_COLUMNS = {
+  id: organizations.id,
+  name: organizations.name,
+  apiKeyMaxAgeDays: organizations.apiKeyMaxAgeDays,
+  createdAt: organizations.createdAt,
+};
 
 function viewOf(row: { id: string; name: string; apiKeyMaxAgeDays: number | null; createdAt: Date }): OrganizationView {
   return { id: row.id, name: row.name, apiKeyMaxAgeDays: row.apiKeyMaxAgeDays, createdAt: row.createdAt.toISOString() };
@@ -27,16 +32,38 @@ function viewOf(row: { id: string; name: string; apiKeyMaxAgeDays: number | null
 
 /** Row locks the organization for the rest of the transaction: membership changes serialise on it. */
 export async function lockOrganization(tx: Db, orgId: string): Promise<boolean> {
-  const [row] = await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId)).for("update");
+  const [row] = await tx
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.id, orgId))
+    .for("update");
   return row !== undefined;
 }
 
-export async function createOrganization(runtime: Runtime, creatorId: string, input: { name: string; apiKeyMaxAgeDays?: number | null }, request?: Request): Promise<OrganizationView> {
+export async function createOrganization(
+  runtime: Runtime,
+  creatorId: string,
+  input: { name: string; apiKeyMaxAgeDays?: number | null },
+  request?: Request,
+): Promise<OrganizationView> {
   return runtime.db.primary.transaction(async (tx) => {
-    const [org] = await tx.insert(organizations).values({ name: input.name, apiKeyMaxAgeDays: input.apiKeyMaxAgeDays ?? null }).returning(ORGANIZATION_COLUMNS);
+    const [org] = await tx
+      .insert(organizations)
+      .values({ name: input.name, apiKeyMaxAgeDays: input.apiKeyMaxAgeDays ?? null })
+      .returning(ORGANIZATION_COLUMNS);
     if (org === undefined) throw new Error("inserting an organization returned no row");
     await tx.insert(memberships).values({ orgId: org.id, userId: creatorId, role: "owner" });
-    await recordAuditEvent(tx, { action: "org.created", actor: { type: "user", id: creatorId }, orgId: org.id, target: { type: "organization", id: org.id }, metadata: { name: org.name } }, request);
+    await recordAuditEvent(
+      tx,
+      {
+        action: "org.created",
+        actor: { type: "user", id: creatorId },
+        orgId: org.id,
+        target: { type: "organization", id: org.id },
+        metadata: { name: org.name },
+      },
+      request,
+    );
     return viewOf(org);
   });
 }
@@ -56,11 +83,25 @@ export async function listOrganizationsOf(db: Db, userId: string): Promise<(Orga
   return rows.map((row) => ({ ...viewOf(row), role: row.role }));
 }
 
-export async function updateOrganization(runtime: Runtime, actor: AuditEvent["actor"], orgId: string, changes: OrganizationChanges, request?: Request): Promise<OrganizationView | undefined> {
+export async function updateOrganization(
+  runtime: Runtime,
+  actor: AuditEvent["actor"],
+  orgId: string,
+  changes: OrganizationChanges,
+  request?: Request,
+): Promise<OrganizationView | undefined> {
   return runtime.db.primary.transaction(async (tx) => {
-    const [org] = await tx.update(organizations).set(changes).where(eq(organizations.id, orgId)).returning(ORGANIZATION_COLUMNS);
+    const [org] = await tx
+      .update(organizations)
+      .set(changes)
+      .where(eq(organizations.id, orgId))
+      .returning(ORGANIZATION_COLUMNS);
     if (org === undefined) return undefined;
-    await recordAuditEvent(tx, { action: "org.updated", actor, orgId, target: { type: "organization", id: orgId }, metadata: { changes } }, request);
+    await recordAuditEvent(
+      tx,
+      { action: "org.updated", actor, orgId, target: { type: "organization", id: orgId }, metadata: { changes } },
+      request,
+    );
     return viewOf(org);
   });
 }

@@ -12,7 +12,11 @@ export interface BreakerOptions {
   isFailure: (error: unknown) => boolean;
 }
 
-export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { consecutiveFailures: 3, halfOpenAfterMs: 2_000, isFailure: () => true };
+export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = {
+  consecutiveFailures: 3,
+  halfOpenAfterMs: 2_000,
+  isFailure: () => true,
+};
 
 export type BreakerState = "closed" | "open" | "half-open";
 

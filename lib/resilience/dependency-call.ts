@@ -23,6 +23,12 @@ export async function callDependency<T>(
   } finally {
     context.pending.delete(dependency);
     const durationMs = performance.now() - started;
-    if (durationMs > slowMs) logger.warn("slow dependency call", { requestId: context.requestId, route: context.route, dependency, durationMs: Math.round(durationMs) });
+    if (durationMs > slowMs)
+      logger.warn("slow dependency call", {
+        requestId: context.requestId,
+        route: context.route,
+        dependency,
+        durationMs: Math.round(durationMs),
+      });
   }
 }

@@ -48,7 +48,10 @@ describe("outbound fetch", () => {
 
   test("consecutive failures open the breaker, which then fails fast without calling upstream", async () => {
     const capture = createMemorySink();
-    const fetchOut = createOutboundFetch(createLogger({ sink: capture.sink }), { retries: 0, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    const fetchOut = createOutboundFetch(createLogger({ sink: capture.sink }), {
+      retries: 0,
+      breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
+    });
     hits.length = 0;
     // Without retries a 5xx is returned, not thrown; an unreachable port is a real failure.
     const dead = "http://127.0.0.1:9/unreachable";

@@ -13,7 +13,13 @@ export interface OutboundFetchOptions {
   breaker: Partial<BreakerOptions>;
 }
 
-export const DEFAULT_OUTBOUND_FETCH_OPTIONS: OutboundFetchOptions = { timeoutMs: 5_000, retries: 2, baseDelayMs: 100, maxDelayMs: 2_000, breaker: {} };
+export const DEFAULT_OUTBOUND_FETCH_OPTIONS: OutboundFetchOptions = {
+  timeoutMs: 5_000,
+  retries: 2,
+  baseDelayMs: 100,
+  maxDelayMs: 2_000,
+  breaker: {},
+};
 
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -25,7 +31,12 @@ export class OutboundStatusError extends Error {
   }
 }
 
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseDelayMs: number,
+  maxDelayMs: number,
+  random: () => number = Math.random,
+): number {
   return Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
 }
 
@@ -47,7 +58,10 @@ export function createOutboundFetch(logger: Logger, options: Partial<OutboundFet
     const breaker = breakerFor(new URL(url).host);
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt - 1, settings.baseDelayMs, settings.maxDelayMs)));
+      if (attempt > 0)
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoffDelay(attempt - 1, settings.baseDelayMs, settings.maxDelayMs)),
+        );
       const signals = [AbortSignal.timeout(settings.timeoutMs), ...(init.signal === undefined ? [] : [init.signal])];
       try {
         return await breaker.execute(async () => {

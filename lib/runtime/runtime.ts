@@ -3,7 +3,7 @@ import type { Config } from "../config/config.ts";
 import { withCommitGuard } from "../db/commit-guard.ts";
 import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open-database.ts";
-import { type Logger, createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { createLiveSettings } from "../settings/live-settings.ts";
 import { type SettingsSource, settingsFromConfig } from "../settings/settings.ts";
 import { openStore } from "../store/open-store.ts";
@@ -37,6 +37,8 @@ export async function openRuntime(config: Config, parts: RuntimeParts = {}): Pro
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
   const db = withCommitGuard(parts.db ?? (await openDatabase(config.database, logger)));
   const store = parts.store ?? openStore(config.store, logger);
-  const settings = parts.settings ?? createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
+  const settings =
+    parts.settings ??
+    createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
   return { config, logger, db, store, lifecycle: { shuttingDown: false }, settings };
 }

@@ -49,8 +49,12 @@ export async function shutDown(target: ShutdownTarget, reason: string): Promise<
   const { drained, abandoned } = await draining;
   await within(closeBy - performance.now(), listenerClosed);
   target.beforeClose?.();
-  const closed = await within(closeBy - performance.now(), runtime.db.close().then(() => true));
-  if (closed === undefined) logger.warn("database not closed within the bound; its open transactions roll back on exit");
+  const closed = await within(
+    closeBy - performance.now(),
+    runtime.db.close().then(() => true),
+  );
+  if (closed === undefined)
+    logger.warn("database not closed within the bound; its open transactions roll back on exit");
   if (drained) logger.info("shutdown complete");
   else logger.warn("shutdown deadline passed with requests still running", { abandoned });
 }

@@ -5,7 +5,7 @@
 import type { Server } from "bun";
 import { startInProcessScheduler } from "../cron/in-process-scheduler.ts";
 import type { ScheduledJob } from "../cron/scheduled-job.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { shutDown } from "./graceful-shutdown.ts";

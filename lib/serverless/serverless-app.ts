@@ -7,9 +7,9 @@
  */
 import { assertSigningKeyUsable } from "../auth/signing-key-check.ts";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
-import { type RampartApp, buildApp } from "../http/app.ts";
+import { buildApp, type RampartApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
-import { type Runtime, openRuntime } from "../runtime/runtime.ts";
+import { openRuntime, type Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
 
 export interface ServerlessApp {
@@ -39,7 +39,9 @@ async function refuseUnusableSigningKey(runtime: Runtime): Promise<void> {
 }
 
 export function createServerlessApp(config: Config, groups: readonly RouteGroup[]): ServerlessApp {
-  let opening: Promise<{ runtime: Runtime; app: RampartApp; inBackground: (pending: Promise<unknown>) => void }> | undefined;
+  let opening:
+    | Promise<{ runtime: Runtime; app: RampartApp; inBackground: (pending: Promise<unknown>) => void }>
+    | undefined;
   const open = () =>
     (opening ??= openRuntime(config)
       .then(async (runtime) => {
@@ -57,7 +59,10 @@ export function createServerlessApp(config: Config, groups: readonly RouteGroup[
       const { runtime, app, inBackground } = await open();
       const polling = runtime.settings.pollIfStale();
       if (polling !== undefined) inBackground(polling);
-      return app.fetch(request, peerAddress === undefined ? undefined : { requestIP: () => ({ address: peerAddress }) });
+      return app.fetch(
+        request,
+        peerAddress === undefined ? undefined : { requestIP: () => ({ address: peerAddress }) },
+      );
     },
     runtime: async () => (await open()).runtime,
   };

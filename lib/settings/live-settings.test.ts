@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { STORE_BACKENDS, openTestStore } from "../../test/backends.ts";
+import { openTestStore, STORE_BACKENDS } from "../../test/backends.ts";
 import { loadConfig } from "../config/config.ts";
 import { AppError } from "../errors/app-error.ts";
 import { createLogger, createMemorySink } from "../log/logger.ts";
@@ -18,7 +18,10 @@ function openSource(store: Store, key: string) {
 }
 
 async function validationFields(update: Promise<unknown>): Promise<{ path: string; message: string }[]> {
-  const error = await update.then(() => undefined, (e: unknown) => e);
+  const error = await update.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppError);
   expect((error as AppError).code).toBe("VALIDATION_FAILED");
   return ((error as AppError).details as { fields: { path: string; message: string }[] }).fields;
@@ -48,7 +51,11 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     expect(late.current().emergency.enabled).toBe(false);
 
     await survivor.settings.poll();
-    expect(survivor.records().some((r) => r.level === "warn" && String(r.msg).includes("lost the shared settings") && r.version === 2)).toBe(true);
+    expect(
+      survivor
+        .records()
+        .some((r) => r.level === "warn" && String(r.msg).includes("lost the shared settings") && r.version === 2),
+    ).toBe(true);
     await late.poll();
     expect(late.current()).toMatchObject({ version: 2, emergency: { enabled: true }, blocking: { threshold: 9 } });
   });
@@ -100,7 +107,9 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
       expect(fields.length).toBeGreaterThan(0);
       for (const field of fields) expect(field.message).not.toContain("(was");
     }
-    expect((await validationFields(settings.update({ blocking: { threshold: -1 } }, "test"))).map((f) => f.path)).toEqual(["blocking.threshold"]);
+    expect(
+      (await validationFields(settings.update({ blocking: { threshold: -1 } }, "test"))).map((f) => f.path),
+    ).toEqual(["blocking.threshold"]);
     expect(settings.current()).toBe(before);
     const other = openSource(store, key).settings;
     await other.poll();
@@ -126,13 +135,19 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     const key = freshKey();
     const a = openSource(store, key).settings;
     const b = openSource(store, key).settings;
-    const results = await Promise.all([a.update({ blocking: { threshold: 11 } }, "a"), b.update({ emergency: { limitDivisor: 3 } }, "b"), a.update({ timeoutsMs: { auth: 2_000 } }, "a")]);
+    const results = await Promise.all([
+      a.update({ blocking: { threshold: 11 } }, "a"),
+      b.update({ emergency: { limitDivisor: 3 } }, "b"),
+      a.update({ timeoutsMs: { auth: 2_000 } }, "a"),
+    ]);
     expect(results.map((r) => r.version).sort()).toEqual([1, 2, 3]);
     for (const settings of [a, b]) {
       await settings.poll();
       const current = settings.current();
       expect(current.version).toBe(3);
-      expect([current.blocking.threshold, current.emergency.limitDivisor, current.timeoutsMs.auth]).toEqual([11, 3, 2_000]);
+      expect([current.blocking.threshold, current.emergency.limitDivisor, current.timeoutsMs.auth]).toEqual([
+        11, 3, 2_000,
+      ]);
     }
   });
 
@@ -150,12 +165,23 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     const { settings, records } = openSource(store, key);
     await settings.update({ blocking: { threshold: 8 } }, "test");
     const good = settings.current();
-    await store.set(`${key}:v2`, JSON.stringify({ version: 2, settings: { ...good, blocking: { threshold: "lots" } }, changedBy: "someone", changedAt: new Date().toISOString() }));
+    await store.set(
+      `${key}:v2`,
+      JSON.stringify({
+        version: 2,
+        settings: { ...good, blocking: { threshold: "lots" } },
+        changedBy: "someone",
+        changedAt: new Date().toISOString(),
+      }),
+    );
     for (let i = 0; i < 3; i++) await settings.poll();
     expect(settings.current()).toBe(good);
     expect(records().filter((r) => r.msg === "poll failed, keeping the last good state")).toHaveLength(1);
     // An operator's next change repairs it, merged over the last good settings.
-    expect((await settings.update({ blocking: { windowMs: 30_000 } }, "test")).blocking).toEqual({ ...good.blocking, windowMs: 30_000 });
+    expect((await settings.update({ blocking: { windowMs: 30_000 } }, "test")).blocking).toEqual({
+      ...good.blocking,
+      windowMs: 30_000,
+    });
     await settings.poll();
     expect(records().filter((r) => r.msg === "poll recovered")).toHaveLength(1);
   });
@@ -170,7 +196,12 @@ describe("live settings when the store does not answer", () => {
     const failures = records().filter((r) => r.msg === "poll failed, keeping the last good state");
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ level: "warn", part: "settings" });
-    expect(await settings.update({ emergency: { enabled: true } }, "test").then(() => "applied", () => "refused")).toBe("refused");
+    expect(
+      await settings.update({ emergency: { enabled: true } }, "test").then(
+        () => "applied",
+        () => "refused",
+      ),
+    ).toBe("refused");
     expect(settings.current()).toBe(base);
   });
 });

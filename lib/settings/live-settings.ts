@@ -5,9 +5,9 @@
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
-import { type DocumentVersion, createVersionedDocument } from "../store/versioned-document.ts";
-import { checkSettings, mergeSettings } from "./settings-schema.ts";
+import { createVersionedDocument, type DocumentVersion } from "../store/versioned-document.ts";
 import type { Settings, SettingsBody, SettingsPatch, SettingsSource } from "./settings.ts";
+import { checkSettings, mergeSettings } from "./settings-schema.ts";
 
 export interface LiveSettingsOptions {
   store: Store;
@@ -44,7 +44,13 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
     onRestored: (restored, theirs) =>
       logger.warn("the store had lost the shared settings; put back the version known here", {
         version: restored.version,
-        ...(theirs === undefined ? {} : { replacedVersion: theirs.version, replacedChangedBy: theirs.changedBy, replacedChangedAt: theirs.changedAt }),
+        ...(theirs === undefined
+          ? {}
+          : {
+              replacedVersion: theirs.version,
+              replacedChangedBy: theirs.changedBy,
+              replacedChangedAt: theirs.changedAt,
+            }),
       }),
   });
   let current = base;
@@ -71,7 +77,10 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
         const doc = await document.latest();
         if (doc === undefined || doc.version <= appliedVersion) return;
         const checked = checkStored(doc);
-        if (!checked.ok) throw new Error(`stored settings version ${doc.version} are invalid: ${checked.issues.map((i) => i.message).join("; ")}`);
+        if (!checked.ok)
+          throw new Error(
+            `stored settings version ${doc.version} are invalid: ${checked.issues.map((i) => i.message).join("; ")}`,
+          );
         apply(doc, checked.settings);
       },
     },

@@ -13,14 +13,37 @@ export interface SettingsIssue {
 // Exact origins only: no wildcard (which URL accepts as a host), no path, no "null".
 const ORIGIN_SHAPE = /^https?:\/\/([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
 const origin = type("string").narrow(
-  (value, ctx) => (ORIGIN_SHAPE.test(value) && URL.canParse(value) && new URL(value).origin === value) || ctx.mustBe("a full origin like https://app.example.com"),
+  (value, ctx) =>
+    (ORIGIN_SHAPE.test(value) && URL.canParse(value) && new URL(value).origin === value) ||
+    ctx.mustBe("a full origin like https://app.example.com"),
 );
 const milliseconds = "1 <= number.integer <= 86400000";
 
-const corsSchema = type({ "+": "reject", origins: origin.array(), credentials: "boolean", maxAgeSeconds: "0 <= number.integer <= 86400" });
-const emergencySchema = type({ "+": "reject", enabled: "boolean", limitDivisor: "1 <= number.integer <= 1000", blockThreshold: "1 <= number.integer <= 1000000" });
-const blockingSchema = type({ "+": "reject", threshold: "1 <= number.integer <= 1000000", windowMs: milliseconds, blockMs: "1 <= number.integer <= 31536000000" });
-const timeoutsSchema = type({ "+": "reject", read: milliseconds, write: milliseconds, auth: milliseconds, cron: milliseconds });
+const corsSchema = type({
+  "+": "reject",
+  origins: origin.array(),
+  credentials: "boolean",
+  maxAgeSeconds: "0 <= number.integer <= 86400",
+});
+const emergencySchema = type({
+  "+": "reject",
+  enabled: "boolean",
+  limitDivisor: "1 <= number.integer <= 1000",
+  blockThreshold: "1 <= number.integer <= 1000000",
+});
+const blockingSchema = type({
+  "+": "reject",
+  threshold: "1 <= number.integer <= 1000000",
+  windowMs: milliseconds,
+  blockMs: "1 <= number.integer <= 31536000000",
+});
+const timeoutsSchema = type({
+  "+": "reject",
+  read: milliseconds,
+  write: milliseconds,
+  auth: milliseconds,
+  cron: milliseconds,
+});
 const rateLimitRuleSchema = type({
   "+": "reject",
   name: "0 < string <= 64",
@@ -53,7 +76,8 @@ export const settingsPatchSchema = type({
   "rateLimitOverrides?": rateLimitOverridesSchema,
 });
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 // Sections that are maps rather than records of fields: a patch replaces them, or no entry could be removed.
 const REPLACED_WHOLE = new Set(["rateLimitOverrides"]);
@@ -66,17 +90,28 @@ export function mergeSettings(current: SettingsBody, patch: unknown): unknown {
   const merged = Object.fromEntries(
     Object.entries(patch).map(([section, value]) => {
       const base = sections[section];
-      return [section, !REPLACED_WHOLE.has(section) && isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value];
+      return [
+        section,
+        !REPLACED_WHOLE.has(section) && isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value,
+      ];
     }),
   );
   return { ...current, ...merged };
 }
 
 /** Checks a candidate against the schema; the issues never echo the received values. */
-export function checkSettings(candidate: unknown): { ok: true; settings: SettingsBody } | { ok: false; issues: SettingsIssue[] } {
+export function checkSettings(
+  candidate: unknown,
+): { ok: true; settings: SettingsBody } | { ok: false; issues: SettingsIssue[] } {
   const result = settingsSchema(candidate);
   if (result instanceof type.errors) {
-    return { ok: false, issues: result.map((error) => ({ path: error.path.join("."), message: error.message.replace(/ \(was .*\)$/s, "") })) };
+    return {
+      ok: false,
+      issues: result.map((error) => ({
+        path: error.path.join("."),
+        message: error.message.replace(/ \(was .*\)$/s, ""),
+      })),
+    };
   }
   return { ok: true, settings: result };
 }

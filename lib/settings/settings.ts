@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/config.ts";
 import type { RateLimitRule, TimeoutClass } from "../core/route-policy.ts";
-import { type Logger, createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import { createLiveSettings } from "./live-settings.ts";
 
@@ -24,7 +24,9 @@ export type SettingsBody = Omit<Settings, "version">;
 
 /** A change to some settings: each section is merged field by field, except `rateLimitOverrides`, replaced whole. */
 export type SettingsPatch = {
-  [Section in keyof SettingsBody]?: Section extends "rateLimitOverrides" ? SettingsBody[Section] : Partial<SettingsBody[Section]>;
+  [Section in keyof SettingsBody]?: Section extends "rateLimitOverrides"
+    ? SettingsBody[Section]
+    : Partial<SettingsBody[Section]>;
 };
 
 export interface SettingsSource {
@@ -44,7 +46,10 @@ export interface SettingsSource {
   stop(): void;
 }
 
-export const DEFAULT_SETTINGS: Omit<Settings, "cors" | "emergency"> & { corsMaxAgeSeconds: number; emergency: Omit<Settings["emergency"], "enabled"> } = {
+export const DEFAULT_SETTINGS: Omit<Settings, "cors" | "emergency"> & {
+  corsMaxAgeSeconds: number;
+  emergency: Omit<Settings["emergency"], "enabled">;
+} = {
   version: 0,
   corsMaxAgeSeconds: 600,
   emergency: { limitDivisor: 4, blockThreshold: 5 },
@@ -56,7 +61,11 @@ export const DEFAULT_SETTINGS: Omit<Settings, "cors" | "emergency"> & { corsMaxA
 export function settingsFromConfig(config: Config): Settings {
   return {
     version: DEFAULT_SETTINGS.version,
-    cors: { origins: config.corsOrigins, credentials: config.corsCredentials, maxAgeSeconds: DEFAULT_SETTINGS.corsMaxAgeSeconds },
+    cors: {
+      origins: config.corsOrigins,
+      credentials: config.corsCredentials,
+      maxAgeSeconds: DEFAULT_SETTINGS.corsMaxAgeSeconds,
+    },
     emergency: { enabled: config.emergencyMode, ...DEFAULT_SETTINGS.emergency },
     blocking: { ...DEFAULT_SETTINGS.blocking },
     timeoutsMs: { ...DEFAULT_SETTINGS.timeoutsMs },

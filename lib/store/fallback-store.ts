@@ -40,13 +40,15 @@ export class FallbackStore implements Store {
 
   /** Pings Redis itself through the breaker, never the fallback: this is what readiness reports. */
   pingPrimary(): Promise<void> {
-    return this.breaker.execute(() => this.primary.ping()).then(
-      () => this.markRecovered(),
-      (error: unknown) => {
-        this.markDegraded(error);
-        throw error;
-      },
-    );
+    return this.breaker
+      .execute(() => this.primary.ping())
+      .then(
+        () => this.markRecovered(),
+        (error: unknown) => {
+          this.markDegraded(error);
+          throw error;
+        },
+      );
   }
 
   private markDegraded(error: unknown): void {

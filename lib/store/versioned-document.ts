@@ -61,7 +61,12 @@ export const DEFAULT_VERSIONED_DOCUMENT = {
   maxAttempts: 8,
 } as const;
 
-const storedHeader = type({ version: "number.integer >= 1", "id?": "string", changedBy: "string", changedAt: "string" });
+const storedHeader = type({
+  version: "number.integer >= 1",
+  "id?": "string",
+  changedBy: "string",
+  changedAt: "string",
+});
 
 export function createVersionedDocument(options: VersionedDocumentOptions): VersionedDocument {
   const { store, key, field, historyTtlMs, maxAttempts, onRestored } = { ...DEFAULT_VERSIONED_DOCUMENT, ...options };
@@ -74,14 +79,29 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     const parsed: unknown = JSON.parse(raw);
     const header = storedHeader(parsed);
     if (header instanceof type.errors) throw new Error(`${key} holds a malformed document: ${header.summary}`);
-    return { version: header.version, id: header.id ?? "", value: (parsed as Record<string, unknown>)[field], changedBy: header.changedBy, changedAt: header.changedAt };
+    return {
+      version: header.version,
+      id: header.id ?? "",
+      value: (parsed as Record<string, unknown>)[field],
+      changedBy: header.changedBy,
+      changedAt: header.changedAt,
+    };
   };
-  const serialise = (doc: DocumentVersion) => JSON.stringify({ version: doc.version, id: doc.id, [field]: doc.value, changedBy: doc.changedBy, changedAt: doc.changedAt });
+  const serialise = (doc: DocumentVersion) =>
+    JSON.stringify({
+      version: doc.version,
+      id: doc.id,
+      [field]: doc.value,
+      changedBy: doc.changedBy,
+      changedAt: doc.changedAt,
+    });
   // The head is "<version>:<id>"; one written before ids holds the version alone.
   const parseHead = (raw: string | null): { version: number; id: string | undefined } => {
     if (raw === null) return { version: 0, id: undefined };
     const colon = raw.indexOf(":");
-    return colon < 0 ? { version: Number(raw), id: undefined } : { version: Number(raw.slice(0, colon)), id: raw.slice(colon + 1) };
+    return colon < 0
+      ? { version: Number(raw), id: undefined }
+      : { version: Number(raw.slice(0, colon)), id: raw.slice(colon + 1) };
   };
   const publish = async (doc: DocumentVersion, json: string) => {
     await store.set(key, json);
@@ -124,7 +144,17 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
       const main = head.version === 0 ? null : await store.get(key);
       const theirs = main === null ? undefined : parse(main);
       if (theirs === undefined) await restore(known, undefined);
-      else await restore({ version: known.version + 1, id: crypto.randomUUID(), value: reconcile(known, theirs), changedBy: known.changedBy, changedAt: new Date().toISOString() }, theirs);
+      else
+        await restore(
+          {
+            version: known.version + 1,
+            id: crypto.randomUUID(),
+            value: reconcile(known, theirs),
+            changedBy: known.changedBy,
+            changedAt: new Date().toISOString(),
+          },
+          theirs,
+        );
     }
     return known;
   };
@@ -143,7 +173,13 @@ export function createVersionedDocument(options: VersionedDocumentOptions): Vers
     async write(next, actor) {
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         const base = await latest();
-        const doc: DocumentVersion = { version: (base?.version ?? 0) + 1, id: crypto.randomUUID(), value: next(base), changedBy: actor, changedAt: new Date().toISOString() };
+        const doc: DocumentVersion = {
+          version: (base?.version ?? 0) + 1,
+          id: crypto.randomUUID(),
+          value: next(base),
+          changedBy: actor,
+          changedAt: new Date().toISOString(),
+        };
         const json = serialise(doc);
         if (!(await store.set(versionKey(doc.version), json, { onlyIfAbsent: true, ttlMs: historyTtlMs }))) continue;
         remember(doc);

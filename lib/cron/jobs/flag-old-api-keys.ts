@@ -23,13 +23,21 @@ export const flagOldApiKeys: ScheduledJob = {
       // A key already rotated is on its way out; a dead one needs no warning.
       isNull(apiKeys.replacedBy),
       or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
-      lt(apiKeys.createdAt, sql`${now.toISOString()}::timestamptz - make_interval(days => ${organizations.apiKeyMaxAgeDays})`),
+      lt(
+        apiKeys.createdAt,
+        sql`${now.toISOString()}::timestamptz - make_interval(days => ${organizations.apiKeyMaxAgeDays})`,
+      ),
     );
     let flagged = 0;
     while (!signal.aborted) {
       const found = await db.transaction(async (tx) => {
         const candidates = await tx
-          .select({ id: apiKeys.id, orgId: apiKeys.orgId, createdAt: apiKeys.createdAt, maxAgeDays: organizations.apiKeyMaxAgeDays })
+          .select({
+            id: apiKeys.id,
+            orgId: apiKeys.orgId,
+            createdAt: apiKeys.createdAt,
+            maxAgeDays: organizations.apiKeyMaxAgeDays,
+          })
           .from(apiKeys)
           .innerJoin(organizations, eq(organizations.id, apiKeys.orgId))
           .where(due)
@@ -40,7 +48,15 @@ export const flagOldApiKeys: ScheduledJob = {
         const rows = await tx
           .update(apiKeys)
           .set({ flaggedAt: now })
-          .where(and(inArray(apiKeys.id, candidates.map((key) => key.id)), isNull(apiKeys.flaggedAt)))
+          .where(
+            and(
+              inArray(
+                apiKeys.id,
+                candidates.map((key) => key.id),
+              ),
+              isNull(apiKeys.flaggedAt),
+            ),
+          )
           .returning({ id: apiKeys.id });
         const flaggedIds = new Set(rows.map((row) => row.id));
         await recordAuditEvents(
@@ -52,7 +68,10 @@ export const flagOldApiKeys: ScheduledJob = {
               actor: { type: "system" as const, id: "flag-old-api-keys" },
               orgId: key.orgId,
               target: { type: "api_key", id: key.id },
-              metadata: { ageDays: Math.floor((now.getTime() - key.createdAt.getTime()) / DAY_MS), maxAgeDays: key.maxAgeDays },
+              metadata: {
+                ageDays: Math.floor((now.getTime() - key.createdAt.getTime()) / DAY_MS),
+                maxAgeDays: key.maxAgeDays,
+              },
             })),
         );
         flagged += flaggedIds.size;

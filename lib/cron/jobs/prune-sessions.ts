@@ -2,7 +2,7 @@
  * Deletes sessions that can no longer be used and refresh tokens past their lifetime, in bounded batches.
  * A used token is kept until it would have expired, so replaying it until then is still caught as reuse.
  */
-import { type SQL, inArray, lt, or } from "drizzle-orm";
+import { inArray, lt, or, type SQL } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../../db/database.ts";
 import { refreshTokens, sessions } from "../../db/schema/index.ts";
@@ -12,7 +12,13 @@ import type { ScheduledJob } from "../scheduled-job.ts";
 export const ENDED_SESSION_RETENTION_MS = 86_400_000;
 const BATCH_SIZE = 1_000;
 
-async function deleteInBatches(db: Db, table: PgTable, key: PgColumn, where: SQL, signal: AbortSignal): Promise<number> {
+async function deleteInBatches(
+  db: Db,
+  table: PgTable,
+  key: PgColumn,
+  where: SQL,
+  signal: AbortSignal,
+): Promise<number> {
   let deleted = 0;
   while (!signal.aborted) {
     const batch = db.select({ key }).from(table).where(where).limit(BATCH_SIZE);
@@ -31,10 +37,20 @@ export const pruneSessions: ScheduledJob = {
     const now = Date.now();
     const endedBefore = new Date(now - ENDED_SESSION_RETENTION_MS);
     const idleBefore = new Date(now - runtime.config.auth.refreshIdleTtlSeconds * 1000 - ENDED_SESSION_RETENTION_MS);
-    const deadSessions = or(lt(sessions.revokedAt, endedBefore), lt(sessions.expiresAt, endedBefore), lt(sessions.lastUsedAt, idleBefore)) as SQL;
+    const deadSessions = or(
+      lt(sessions.revokedAt, endedBefore),
+      lt(sessions.expiresAt, endedBefore),
+      lt(sessions.lastUsedAt, idleBefore),
+    ) as SQL;
     // Their tokens go with them (ON DELETE CASCADE).
     const sessionCount = await deleteInBatches(db, sessions, sessions.id, deadSessions, signal);
-    const tokenCount = await deleteInBatches(db, refreshTokens, refreshTokens.tokenHash, lt(refreshTokens.expiresAt, new Date(now)), signal);
+    const tokenCount = await deleteInBatches(
+      db,
+      refreshTokens,
+      refreshTokens.tokenHash,
+      lt(refreshTokens.expiresAt, new Date(now)),
+      signal,
+    );
     return `deleted ${sessionCount} sessions and ${tokenCount} refresh tokens`;
   },
 };

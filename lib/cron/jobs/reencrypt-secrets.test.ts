@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, type DatabaseBackend, type TestRuntime, openTestRuntime } from "../../../test/backends.ts";
+import { DATABASE_BACKENDS, type DatabaseBackend, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
 import { identityOf } from "../../auth/identity.ts";
 import { loadKeyRing, rotateSigningKeys, signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { loadConfig } from "../../config/config.ts";
@@ -29,7 +29,13 @@ async function openV1Database(backend: DatabaseBackend): Promise<TestRuntime> {
   const rows = await Promise.all(
     Array.from({ length: EXTRA_ROWS }, async (_, i) => {
       const kid = crypto.randomUUID();
-      return { kid, algorithm: "EdDSA", state: "retired" as const, publicJwk: "{}", privateKeyCiphertext: await encryptor.encrypt(`secret-${i}`, signingKeyRowIdentity(kid)) };
+      return {
+        kid,
+        algorithm: "EdDSA",
+        state: "retired" as const,
+        publicJwk: "{}",
+        privateKeyCiphertext: await encryptor.encrypt(`secret-${i}`, signingKeyRowIdentity(kid)),
+      };
     }),
   );
   await runtime.db.primary.insert(signingKeys).values(rows);
@@ -37,7 +43,10 @@ async function openV1Database(backend: DatabaseBackend): Promise<TestRuntime> {
 }
 
 const ciphertexts = async (runtime: Runtime) =>
-  runtime.db.primary.select({ kid: signingKeys.kid, ciphertext: signingKeys.privateKeyCiphertext }).from(signingKeys).orderBy(asc(signingKeys.kid));
+  runtime.db.primary
+    .select({ kid: signingKeys.kid, ciphertext: signingKeys.privateKeyCiphertext })
+    .from(signingKeys)
+    .orderBy(asc(signingKeys.kid));
 
 let minute = 0;
 const nextSlot = () => new Date(Date.UTC(2026, 10, 25, 4, 37 + minute++));
@@ -53,7 +62,10 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
     const before = await ciphertexts(runtime);
     expect(before.every((row) => row.ciphertext.startsWith("v1."))).toBe(true);
     const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
-    expect(await runScheduledJob(v2, reencryptSecrets, nextSlot())).toEqual({ status: "succeeded", detail: `re-encrypted ${before.length} secrets to v2; done` });
+    expect(await runScheduledJob(v2, reencryptSecrets, nextSlot())).toEqual({
+      status: "succeeded",
+      detail: `re-encrypted ${before.length} secrets to v2; done`,
+    });
 
     const after = await ciphertexts(runtime);
     expect(after.every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
@@ -62,7 +74,9 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
     for (const [i, row] of after.entries()) {
       const original = before[i];
       if (original === undefined) throw new Error("row count changed");
-      expect(await v2Only.decrypt(row.ciphertext, signingKeyRowIdentity(row.kid))).toBe(await v1Only.decrypt(original.ciphertext, signingKeyRowIdentity(original.kid)));
+      expect(await v2Only.decrypt(row.ciphertext, signingKeyRowIdentity(row.kid))).toBe(
+        await v1Only.decrypt(original.ciphertext, signingKeyRowIdentity(original.kid)),
+      );
     }
     // With v1 gone from the configuration, the key ring still loads.
     expect((await loadKeyRing(runtime.db.primary, v2Only)).signingKid).toBeString();
@@ -71,7 +85,10 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
   test("a second run changes nothing", async () => {
     const before = await ciphertexts(runtime);
     const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
-    expect(await runScheduledJob(v2, reencryptSecrets, nextSlot())).toEqual({ status: "succeeded", detail: "re-encrypted 0 secrets to v2; done" });
+    expect(await runScheduledJob(v2, reencryptSecrets, nextSlot())).toEqual({
+      status: "succeeded",
+      detail: "re-encrypted 0 secrets to v2; done",
+    });
     expect(await ciphertexts(runtime)).toEqual(before);
   });
 });
@@ -99,11 +116,15 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets failures and races on %s", (
       const { encryptor } = identityOf(retired);
       const ring = await loadKeyRing(runtime.db.primary, encryptor);
       expect(ring.signingKey).toBeUndefined();
-      expect(ring.signingKeyProblem).toBe(`ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${ring.signingKid}): it is encrypted under key version v1, which ENCRYPTION_RETIRED_VERSIONS retires`);
+      expect(ring.signingKeyProblem).toBe(
+        `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${ring.signingKid}): it is encrypted under key version v1, which ENCRYPTION_RETIRED_VERSIONS retires`,
+      );
 
       const before = await ciphertexts(runtime);
       const slot = nextSlot();
-      await expect(runScheduledJob(retired, reencryptSecrets, slot)).rejects.toThrow(`${before.length} could not be decrypted`);
+      await expect(runScheduledJob(retired, reencryptSecrets, slot)).rejects.toThrow(
+        `${before.length} could not be decrypted`,
+      );
       const [run] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, reencryptSecrets.name));
       expect(run).toMatchObject({ status: "failed", detail: expect.stringContaining("retired-version") });
       expect(await ciphertexts(runtime)).toEqual(before);
@@ -119,9 +140,14 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets failures and races on %s", (
       if (victim === undefined) throw new Error("no rows");
       const [version, iv, data] = victim.ciphertext.split(".") as [string, string, string];
       const tampered = `${version}.${iv}.${data.startsWith("A") ? "B" : "A"}${data.slice(1)}`;
-      await runtime.db.primary.update(signingKeys).set({ privateKeyCiphertext: tampered }).where(eq(signingKeys.kid, victim.kid));
+      await runtime.db.primary
+        .update(signingKeys)
+        .set({ privateKeyCiphertext: tampered })
+        .where(eq(signingKeys.kid, victim.kid));
       const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
-      await expect(reencryptSecrets.run(v2, AbortSignal.timeout(30_000))).rejects.toThrow(`1 could not be decrypted: signing_keys.private_key_ciphertext ${victim.kid}: tampered`);
+      await expect(reencryptSecrets.run(v2, AbortSignal.timeout(30_000))).rejects.toThrow(
+        `1 could not be decrypted: signing_keys.private_key_ciphertext ${victim.kid}: tampered`,
+      );
       const after = await ciphertexts(runtime);
       expect(after.filter((row) => row.ciphertext.startsWith("v1.")).map((row) => row.kid)).toEqual([victim.kid]);
     } finally {

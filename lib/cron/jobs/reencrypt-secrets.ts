@@ -24,7 +24,13 @@ export interface EncryptedColumn {
 
 /** Every encrypted column; add one here when a table gains a secret. */
 export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
-  { name: "signing_keys.private_key_ciphertext", table: signingKeys, id: signingKeys.kid, ciphertext: signingKeys.privateKeyCiphertext, rowIdentity: signingKeyRowIdentity },
+  {
+    name: "signing_keys.private_key_ciphertext",
+    table: signingKeys,
+    id: signingKeys.kid,
+    ciphertext: signingKeys.privateKeyCiphertext,
+    rowIdentity: signingKeyRowIdentity,
+  },
 ];
 
 export const DEFAULT_REENCRYPT_BATCH_SIZE = 200;
@@ -35,7 +41,9 @@ export class ReencryptFailedError extends Error {
 
 // update().set() takes the table's field names, not the database's column names.
 function fieldNameOf(column: EncryptedColumn): string {
-  const field = Object.entries(getTableColumns(column.table)).find(([, candidate]) => candidate === column.ciphertext)?.[0];
+  const field = Object.entries(getTableColumns(column.table)).find(
+    ([, candidate]) => candidate === column.ciphertext,
+  )?.[0];
   if (field === undefined) throw new Error(`${column.name}: the ciphertext column is not a column of its table`);
   return field;
 }
@@ -85,7 +93,10 @@ export const reencryptSecrets: ScheduledJob = {
     }
     const done = signal.aborted ? "stopped at the deadline (the next run resumes)" : "done";
     const summary = `re-encrypted ${moved} secrets to v${encryptor.currentVersion}; ${done}`;
-    if (failures.length > 0) throw new ReencryptFailedError(`${summary}; ${failures.length} could not be decrypted: ${failures.slice(0, 10).join(", ")}`);
+    if (failures.length > 0)
+      throw new ReencryptFailedError(
+        `${summary}; ${failures.length} could not be decrypted: ${failures.slice(0, 10).join(", ")}`,
+      );
     return summary;
   },
 };

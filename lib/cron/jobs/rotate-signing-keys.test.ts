@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, type TestRuntime, openTestRuntime } from "../../../test/backends.ts";
+import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
 import { identityOf } from "../../auth/identity.ts";
 import { retireAfterMs, rotateRuntimeSigningKeys } from "../../auth/signing-key-rotation.ts";
 import { auditEvents, signingKeys } from "../../db/schema/index.ts";
@@ -21,7 +21,9 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
     setSystemTime(at);
     return runScheduledJob(runtime, rotateSigningKeysJob, at);
   };
-  const stateOf = async (kid: string) => (await runtime.db.primary.select({ state: signingKeys.state }).from(signingKeys).where(eq(signingKeys.kid, kid)))[0]?.state;
+  const stateOf = async (kid: string) =>
+    (await runtime.db.primary.select({ state: signingKeys.state }).from(signingKeys).where(eq(signingKeys.kid, kid)))[0]
+      ?.state;
 
   test("rotates once a day: hourly runs before that change nothing, the one after rotates and reloads the local ring", async () => {
     const start = Date.now();
@@ -30,7 +32,10 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
     const nextBefore = before.jwks.keys.map((k) => k.kid).find((kid) => kid !== before.signingKid) as string;
 
     expect(await runAt(new Date(start + HOUR))).toMatchObject({ status: "succeeded", detail: "not due; retired 0" });
-    expect(await runAt(new Date(start + 23 * HOUR))).toMatchObject({ status: "succeeded", detail: "not due; retired 0" });
+    expect(await runAt(new Date(start + 23 * HOUR))).toMatchObject({
+      status: "succeeded",
+      detail: "not due; retired 0",
+    });
     const rotation = await runAt(new Date(start + 24 * HOUR));
     expect(rotation).toMatchObject({ status: "succeeded", detail: expect.stringMatching(/^rotated: /) });
 
@@ -41,7 +46,10 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
     expect((await runAt(new Date(start + 25 * HOUR))).status).toBe("succeeded");
     expect(await stateOf(nextBefore)).toBe("current");
 
-    const [event] = await runtime.db.primary.select().from(auditEvents).where(eq(auditEvents.action, "signing_key.rotated"));
+    const [event] = await runtime.db.primary
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "signing_key.rotated"));
     expect(event).toMatchObject({ actorType: "system", targetType: "signing_key", targetId: nextBefore });
     expect(event?.metadata).toEqual({ next: expect.any(String), retired: [] });
   });
@@ -54,9 +62,15 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
     expect(forced.rotated).toBe(true);
     const window = retireAfterMs(runtime.config.auth);
     expect(window).toBeLessThan(HOUR);
-    expect(await runAt(new Date(forcedAt + window - 60_000))).toMatchObject({ status: "succeeded", detail: "not due; retired 0" });
+    expect(await runAt(new Date(forcedAt + window - 60_000))).toMatchObject({
+      status: "succeeded",
+      detail: "not due; retired 0",
+    });
     expect(await stateOf(previous)).toBe("retiring");
-    expect(await runAt(new Date(forcedAt + window + 60_000))).toMatchObject({ status: "succeeded", detail: "not due; retired 1" });
+    expect(await runAt(new Date(forcedAt + window + 60_000))).toMatchObject({
+      status: "succeeded",
+      detail: "not due; retired 1",
+    });
     expect(await stateOf(previous)).toBe("retired");
     expect((await identityOf(runtime).keyRing.get()).verificationKeys.has(previous)).toBe(false);
   });

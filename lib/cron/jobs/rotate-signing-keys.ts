@@ -13,8 +13,13 @@ export const rotateSigningKeysJob: ScheduledJob = {
   name: "rotate-signing-keys",
   schedule: "7 * * * *",
   async run(runtime) {
-    const outcome = await rotateRuntimeSigningKeys(runtime, { actor: { type: "system" }, onlyIfCurrentOlderThanMs: DEFAULT_ROTATION_INTERVAL_MS });
+    const outcome = await rotateRuntimeSigningKeys(runtime, {
+      actor: { type: "system" },
+      onlyIfCurrentOlderThanMs: DEFAULT_ROTATION_INTERVAL_MS,
+    });
     const retired = `retired ${outcome.retired.length}`;
-    return outcome.rotated ? `rotated: ${outcome.current} signs, ${outcome.next} is next; ${retired}` : `not due; ${retired}`;
+    return outcome.rotated
+      ? `rotated: ${outcome.current} signs, ${outcome.next} is next; ${retired}`
+      : `not due; ${retired}`;
   },
 };

@@ -6,7 +6,9 @@ export const jobRuns = pgTable(
   {
     job: text("job").notNull(),
     slot: text("slot").notNull(),
-    status: text("status", { enum: ["running", "succeeded", "failed"] }).notNull().default("running"),
+    status: text("status", { enum: ["running", "succeeded", "failed"] })
+      .notNull()
+      .default("running"),
     startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
     detail: text("detail"),

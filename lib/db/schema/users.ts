@@ -2,13 +2,19 @@
 import { sql } from "drizzle-orm";
 import { boolean, check, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
-export const users = pgTable("users", {
-  id: uuid("id").primaryKey().defaultRandom(),
-  email: text("email").notNull().unique(),
-  passwordHash: text("password_hash").notNull(),
-  disabled: boolean("disabled").notNull().default(false),
-  /** "operator": may call the admin routes with the user's own access token. */
-  platformRole: text("platform_role", { enum: ["user", "operator"] }).notNull().default("user"),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }).notNull().defaultNow(),
-}, (table) => [check("users_platform_role_check", sql`${table.platformRole} in ('user', 'operator')`)]);
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    email: text("email").notNull().unique(),
+    passwordHash: text("password_hash").notNull(),
+    disabled: boolean("disabled").notNull().default(false),
+    /** "operator": may call the admin routes with the user's own access token. */
+    platformRole: text("platform_role", { enum: ["user", "operator"] })
+      .notNull()
+      .default("user"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [check("users_platform_role_check", sql`${table.platformRole} in ('user', 'operator')`)],
+);

@@ -3,8 +3,8 @@ import { createBreaker } from "../../resilience/breaker.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { createWaitUntil } from "../../runtime/wait-until.ts";
 import { FallbackStore } from "../../store/fallback-store.ts";
-import { UpstashStore, createUpstashClient } from "../../store/upstash-store.ts";
-import { type RateLimiter, type SharedLimits, createRateLimiter } from "./rate-limiter.ts";
+import { createUpstashClient, UpstashStore } from "../../store/upstash-store.ts";
+import { createRateLimiter, type RateLimiter, type SharedLimits } from "./rate-limiter.ts";
 import { UpstashLimiter } from "./upstash-limiter.ts";
 
 export const RATE_LIMIT_PREFIX = "rampart:rl";
@@ -24,12 +24,18 @@ export function openRateLimiter(runtime: Runtime): RateLimiter {
   let shared: SharedLimits | undefined;
   if (store instanceof FallbackStore && store.primary instanceof UpstashStore) {
     // Its own client and breaker: the store's are judged on STORE_TIMEOUT_MS, which a slow Redis misses.
-    const redis = createUpstashClient({ ...store.primary.options, timeoutMs: DEFAULT_RATE_LIMIT_STORE.answerTimeoutMs });
+    const redis = createUpstashClient({
+      ...store.primary.options,
+      timeoutMs: DEFAULT_RATE_LIMIT_STORE.answerTimeoutMs,
+    });
     const breaker = createBreaker("redis-rate-limit", logger);
     const upstash = new UpstashLimiter({ redis, prefix: RATE_LIMIT_PREFIX, waitUntil: createWaitUntil(logger) });
     shared = {
-      limiter: { limit: (identifier, limit, windowMs) => breaker.execute(() => upstash.limit(identifier, limit, windowMs)) },
-      fallbackAfterMs: config.store.driver === "upstash" ? config.store.timeoutMs : DEFAULT_RATE_LIMIT_STORE.fallbackAfterMs,
+      limiter: {
+        limit: (identifier, limit, windowMs) => breaker.execute(() => upstash.limit(identifier, limit, windowMs)),
+      },
+      fallbackAfterMs:
+        config.store.driver === "upstash" ? config.store.timeoutMs : DEFAULT_RATE_LIMIT_STORE.fallbackAfterMs,
       instances: config.rateLimitInstances,
     };
   }

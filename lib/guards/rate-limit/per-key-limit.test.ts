@@ -3,7 +3,15 @@ import type { ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import { withPerKeyLimit } from "./per-key-limit.ts";
 
 const ROUTE_RULES: readonly ResolvedRateLimitRule[] = [
-  { name: "burst", limit: 10, windowMs: 1_000, scope: "ip", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
+  {
+    name: "burst",
+    limit: 10,
+    windowMs: 1_000,
+    scope: "ip",
+    algorithm: "sliding-window",
+    onStoreFailure: "open",
+    acrossRoutes: false,
+  },
 ];
 
 test("a key's limit is added to the route's rules as a per-key, cross-route rule per minute", () => {

@@ -1,11 +1,19 @@
 import { describe, expect, test } from "bun:test";
-import type { ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import { loadConfig } from "../../config/config.ts";
+import type { ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import { settingsFromConfig, staticSettings } from "../../settings/settings.ts";
 import { createRateLimitOverrides, overridingPrefix } from "./rate-limit-overrides.ts";
 
 const DECLARED: readonly ResolvedRateLimitRule[] = [
-  { name: "default", limit: 300, windowMs: 60_000, scope: "ip", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
+  {
+    name: "default",
+    limit: 300,
+    windowMs: 60_000,
+    scope: "ip",
+    algorithm: "sliding-window",
+    onStoreFailure: "open",
+    acrossRoutes: false,
+  },
 ];
 
 describe("rate-limit overrides", () => {
@@ -22,9 +30,20 @@ describe("rate-limit overrides", () => {
     const settings = staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test" })));
     const rulesFor = createRateLimitOverrides(settings);
     expect(rulesFor("/v1/auth/login", DECLARED)).toBe(DECLARED);
-    await settings.update({ rateLimitOverrides: { "/v1/auth": [{ name: "strict", limit: 5, windowMs: 60_000, scope: "ip" }] } }, "test");
+    await settings.update(
+      { rateLimitOverrides: { "/v1/auth": [{ name: "strict", limit: 5, windowMs: 60_000, scope: "ip" }] } },
+      "test",
+    );
     expect(rulesFor("/v1/auth/login", DECLARED)).toEqual([
-      { name: "strict", limit: 5, windowMs: 60_000, scope: "ip", algorithm: "sliding-window", onStoreFailure: "open", acrossRoutes: false },
+      {
+        name: "strict",
+        limit: 5,
+        windowMs: 60_000,
+        scope: "ip",
+        algorithm: "sliding-window",
+        onStoreFailure: "open",
+        acrossRoutes: false,
+      },
     ]);
     expect(rulesFor("/v1/me", DECLARED)).toBe(DECLARED);
     // Resolved once per settings version: the same array each time, so per-rule-set caches keep working.

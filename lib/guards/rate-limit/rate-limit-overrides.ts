@@ -6,7 +6,10 @@
 import { type ResolvedRateLimitRule, resolveRateLimitRule } from "../../core/route-policy.ts";
 import type { Settings, SettingsSource } from "../../settings/settings.ts";
 
-export type RateLimitRulesFor = (routePath: string, declared: readonly ResolvedRateLimitRule[]) => readonly ResolvedRateLimitRule[];
+export type RateLimitRulesFor = (
+  routePath: string,
+  declared: readonly ResolvedRateLimitRule[],
+) => readonly ResolvedRateLimitRule[];
 
 function covers(prefix: string, routePath: string): boolean {
   if (!routePath.startsWith(prefix)) return false;
@@ -15,7 +18,8 @@ function covers(prefix: string, routePath: string): boolean {
 
 export function overridingPrefix(overrides: Settings["rateLimitOverrides"], routePath: string): string | undefined {
   let best: string | undefined;
-  for (const prefix of Object.keys(overrides)) if (covers(prefix, routePath) && (best === undefined || prefix.length > best.length)) best = prefix;
+  for (const prefix of Object.keys(overrides))
+    if (covers(prefix, routePath) && (best === undefined || prefix.length > best.length)) best = prefix;
   return best;
 }
 

@@ -2,15 +2,15 @@ import { describe, expect, test } from "bun:test";
 import { openTestDatabase, openTestStore } from "../../../test/backends.ts";
 import { describeWithServers } from "../../../test/describe-with-servers.ts";
 import { loadConfig } from "../../config/config.ts";
+import { type RateLimitRule, resolvePolicy } from "../../core/route-policy.ts";
 import type { Database } from "../../db/database.ts";
 import { AppError } from "../../errors/app-error.ts";
-import { type RateLimitRule, resolvePolicy } from "../../core/route-policy.ts";
 import { createLogger, createMemorySink } from "../../log/logger.ts";
 import { openRuntime } from "../../runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../../settings/settings.ts";
 import type { WindowLimiter } from "./limit-result.ts";
 import { openRateLimiter } from "./open-rate-limiter.ts";
-import { type RateLimitOutcome, createRateLimiter, rateLimitHeaders } from "./rate-limiter.ts";
+import { createRateLimiter, type RateLimitOutcome, rateLimitHeaders } from "./rate-limiter.ts";
 
 const rulesOf = (...rules: RateLimitRule[]) => resolvePolicy({ access: "public", rateLimits: rules }, "GET").rateLimits;
 const settingsFor = (emergency?: { enabled: boolean; limitDivisor: number }) => {
@@ -22,15 +22,21 @@ const EMERGENCY = { enabled: true, limitDivisor: 4 };
 function limiterWith(options: { shared?: WindowLimiter; emergency?: typeof EMERGENCY } = {}) {
   const capture = createMemorySink();
   const settings = settingsFor(options.emergency);
-  const shared = options.shared === undefined ? undefined : { limiter: options.shared, fallbackAfterMs: 250, instances: 1 };
+  const shared =
+    options.shared === undefined ? undefined : { limiter: options.shared, fallbackAfterMs: 250, instances: 1 };
   const limiter = createRateLimiter({ shared, settings, logger: createLogger({ sink: capture.sink }) });
   return { limiter, settings, logLines: capture.lines };
 }
 
 /** Stands in for Redis that cannot be reached: the outside world failing, not our code. */
-const unreachableRedis: WindowLimiter = { limit: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")) };
+const unreachableRedis: WindowLimiter = {
+  limit: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")),
+};
 
-async function outcomes(count: number, check: () => RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>): Promise<RateLimitOutcome[]> {
+async function outcomes(
+  count: number,
+  check: () => RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>,
+): Promise<RateLimitOutcome[]> {
   const results: RateLimitOutcome[] = [];
   for (let i = 0; i < count; i++) {
     const outcome = await check();
@@ -82,7 +88,10 @@ describe("createRateLimiter", () => {
 
     test("the refusing rule is reported even when another admitted with no room left", async () => {
       const { limiter } = limiterWith();
-      const rules = rulesOf({ name: "roomy", limit: 2, windowMs: 60_000, scope: "ip" }, { name: "tight", limit: 1, windowMs: 60_000, scope: "ip" });
+      const rules = rulesOf(
+        { name: "roomy", limit: 2, windowMs: 60_000, scope: "ip" },
+        { name: "tight", limit: 1, windowMs: 60_000, scope: "ip" },
+      );
       await limiter.check("GET /r", rules, { ip: "203.0.113.1" });
       const refused = await limiter.check("GET /r", rules, { ip: "203.0.113.1" });
       expect(refused?.allowed).toBe(false);
@@ -131,7 +140,10 @@ describe("createRateLimiter", () => {
   describe("emergency mode", () => {
     test("divides every limit by the divisor (4 here), in the verdict and in RateLimit-Policy", async () => {
       const { limiter } = limiterWith({ emergency: EMERGENCY });
-      const rules = rulesOf({ name: "a", limit: 8, windowMs: 60_000, scope: "ip" }, { name: "b", limit: 100, windowMs: 3_600_000, scope: "ip" });
+      const rules = rulesOf(
+        { name: "a", limit: 8, windowMs: 60_000, scope: "ip" },
+        { name: "b", limit: 100, windowMs: 3_600_000, scope: "ip" },
+      );
       const results = await outcomes(3, () => limiter.check("GET /r", rules, { ip: "203.0.113.1" }));
       expect(results.map((r) => r.allowed)).toEqual([true, true, false]);
       expect(results[0]?.binding.limit).toBe(2);
@@ -172,11 +184,18 @@ describe("createRateLimiter", () => {
     test("a fail-closed rule refuses with 503 DEPENDENCY_UNAVAILABLE and Retry-After, and says why in the log", async () => {
       const { limiter, logLines } = limiterWith({ shared: unreachableRedis });
       const rules = rulesOf({ name: "closed", limit: 100, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" });
-      const error = await Promise.resolve().then(() => limiter.check("POST /v1/auth/login", rules, { ip: "203.0.113.1" })).then(() => undefined, (e: unknown) => e);
+      const error = await Promise.resolve()
+        .then(() => limiter.check("POST /v1/auth/login", rules, { ip: "203.0.113.1" }))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(AppError);
       expect(error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE", status: 503, headers: { "retry-after": "1" } });
       const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(logged).toContainEqual(expect.objectContaining({ level: "warn", rule: "closed", route: "POST /v1/auth/login" }));
+      expect(logged).toContainEqual(
+        expect.objectContaining({ level: "warn", rule: "closed", route: "POST /v1/auth/login" }),
+      );
     });
 
     test("one fail-closed rule among fail-open ones refuses the request", async () => {
@@ -185,7 +204,12 @@ describe("createRateLimiter", () => {
         { name: "burst", limit: 100, windowMs: 1_000, scope: "ip", onStoreFailure: "open" },
         { name: "sustained", limit: 1_000, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" },
       );
-      const error = await Promise.resolve().then(() => limiter.check("GET /r", rules, { ip: "203.0.113.1" })).then(() => undefined, (e: unknown) => e);
+      const error = await Promise.resolve()
+        .then(() => limiter.check("GET /r", rules, { ip: "203.0.113.1" }))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE" });
     });
   });
@@ -209,11 +233,18 @@ describe("rateLimitHeaders", () => {
   });
 
   test("a refused one adds Retry-After equal to the reset", () => {
-    expect(rateLimitHeaders(outcome(false, now + 30_000), now)).toMatchObject({ "ratelimit-remaining": "0", "ratelimit-reset": "30", "retry-after": "30" });
+    expect(rateLimitHeaders(outcome(false, now + 30_000), now)).toMatchObject({
+      "ratelimit-remaining": "0",
+      "ratelimit-reset": "30",
+      "retry-after": "30",
+    });
   });
 
   test("Retry-After is at least 1 second even when the window has just ended, so clients never retry in a hot loop", () => {
-    expect(rateLimitHeaders(outcome(false, now - 5), now)).toMatchObject({ "ratelimit-reset": "0", "retry-after": "1" });
+    expect(rateLimitHeaders(outcome(false, now - 5), now)).toMatchObject({
+      "ratelimit-reset": "0",
+      "retry-after": "1",
+    });
   });
 });
 
@@ -226,7 +257,9 @@ describeWithServers(["redis"], "over Redis (through the Upstash gateway)", ({ be
 
   const instance = async () => {
     const config = loadConfig({ NODE_ENV: "test" });
-    return openRateLimiter(await openRuntime(config, { db, store: await openTestStore("upstash"), settings: settingsFor() }));
+    return openRateLimiter(
+      await openRuntime(config, { db, store: await openTestStore("upstash"), settings: settingsFor() }),
+    );
   };
 
   test("two instances on one Redis share a bucket: the limit holds across them", async () => {
@@ -236,9 +269,11 @@ describeWithServers(["redis"], "over Redis (through the Upstash gateway)", ({ be
     const rules = rulesOf({ name: "shared", limit: 4, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" });
     const caller = { ip: "203.0.113.50" };
     // The first call on each instance loads the limiter's script; make it on another route and address.
-    for (const limiter of [first, second]) await limiter.check(`GET /warm-up-${crypto.randomUUID()}`, rules, { ip: "198.51.100.1" });
+    for (const limiter of [first, second])
+      await limiter.check(`GET /warm-up-${crypto.randomUUID()}`, rules, { ip: "198.51.100.1" });
     const verdicts: boolean[] = [];
-    for (let i = 0; i < 6; i++) verdicts.push((await (i % 2 === 0 ? first : second).check(route, rules, caller))?.allowed ?? true);
+    for (let i = 0; i < 6; i++)
+      verdicts.push((await (i % 2 === 0 ? first : second).check(route, rules, caller))?.allowed ?? true);
     expect(verdicts).toEqual([true, true, true, true, false, false]);
   });
 });

@@ -4,8 +4,9 @@
  * When Redis does not answer in time, a rule that fails open counts its instance's share in-process and
  * one that fails closed refuses with 503 (README, "Rate limits", states the bounds).
  */
-import { AppError } from "../../errors/app-error.ts";
+
 import type { RateLimitScope, ResolvedRateLimitRule } from "../../core/route-policy.ts";
+import { AppError } from "../../errors/app-error.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { SettingsSource } from "../../settings/settings.ts";
 import { InProcessLimiter } from "./in-process-limiter.ts";
@@ -26,7 +27,12 @@ export interface RateLimiter {
    * A promise only when a shared backend is asked: the in-process path answers synchronously.
    * `closedWaitMs` is how long a fail-closed rule waits for the store (the request's own deadline).
    */
-  check(routeKey: string, rules: readonly ResolvedRateLimitRule[], caller: CallerIdentity, closedWaitMs?: number): RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>;
+  check(
+    routeKey: string,
+    rules: readonly ResolvedRateLimitRule[],
+    caller: CallerIdentity,
+    closedWaitMs?: number,
+  ): RateLimitOutcome | undefined | Promise<RateLimitOutcome | undefined>;
 }
 
 /** The limits every instance shares (Redis), and how long to wait for it. */
@@ -54,21 +60,45 @@ function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T | typeof LAT
 
 const usedOf = (result: LimitResult) => result.limit - result.remaining;
 
-export function createRateLimiter(options: { shared: SharedLimits | undefined; settings: SettingsSource; logger: Logger }): RateLimiter {
+export function createRateLimiter(options: {
+  shared: SharedLimits | undefined;
+  settings: SettingsSource;
+  logger: Logger;
+}): RateLimiter {
   const local = new InProcessLimiter();
   const { shared, settings, logger } = options;
 
   const refuse = (rule: ResolvedRateLimitRule, routeKey: string, error: unknown): never => {
     logger.warn("rate limit store unavailable, refusing (fail-closed)", { rule: rule.name, route: routeKey, error });
-    throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, { "retry-after": "1" });
+    throw new AppError("DEPENDENCY_UNAVAILABLE", "Rate limiting is unavailable; try again shortly.", undefined, {
+      "retry-after": "1",
+    });
   };
 
-  const countInProcess = (rule: ResolvedRateLimitRule, routeKey: string, identifier: string, limit: number, share: number, error: unknown): LimitResult => {
-    logger.warn("rate limit store unavailable, counting this instance's share in-process (fail-open)", { rule: rule.name, route: routeKey, error });
+  const countInProcess = (
+    rule: ResolvedRateLimitRule,
+    routeKey: string,
+    identifier: string,
+    limit: number,
+    share: number,
+    error: unknown,
+  ): LimitResult => {
+    logger.warn("rate limit store unavailable, counting this instance's share in-process (fail-open)", {
+      rule: rule.name,
+      route: routeKey,
+      error,
+    });
     return local.takeShare(identifier, limit, share, rule.windowMs);
   };
 
-  const checkShared = (limits: SharedLimits, routeKey: string, rule: ResolvedRateLimitRule, identifier: string, limit: number, closedWaitMs: number) => {
+  const checkShared = (
+    limits: SharedLimits,
+    routeKey: string,
+    rule: ResolvedRateLimitRule,
+    identifier: string,
+    limit: number,
+    closedWaitMs: number,
+  ) => {
     const answer = limits.limiter.limit(identifier, limit, rule.windowMs);
     if (rule.onStoreFailure === "closed") {
       return answerWithin(answer, closedWaitMs).then(
@@ -84,14 +114,30 @@ export function createRateLimiter(options: { shared: SharedLimits | undefined; s
           return result;
         }
         // A late answer still tells this instance how far the caller has got; a failed one is the breaker's to count.
-        answer.then((late) => local.observe(identifier, rule.windowMs, usedOf(late)), () => undefined);
-        return countInProcess(rule, routeKey, identifier, limit, share, `no answer within ${limits.fallbackAfterMs} ms`);
+        answer.then(
+          (late) => local.observe(identifier, rule.windowMs, usedOf(late)),
+          () => undefined,
+        );
+        return countInProcess(
+          rule,
+          routeKey,
+          identifier,
+          limit,
+          share,
+          `no answer within ${limits.fallbackAfterMs} ms`,
+        );
       },
       (error: unknown) => countInProcess(rule, routeKey, identifier, limit, share, error),
     );
   };
 
-  const checkRule = (routeKey: string, rule: ResolvedRateLimitRule, caller: CallerIdentity, divisor: number, closedWaitMs: number): LimitResult | Promise<LimitResult> => {
+  const checkRule = (
+    routeKey: string,
+    rule: ResolvedRateLimitRule,
+    caller: CallerIdentity,
+    divisor: number,
+    closedWaitMs: number,
+  ): LimitResult | Promise<LimitResult> => {
     const limit = Math.max(1, Math.floor(rule.limit / divisor));
     // A scope the caller has no value for (e.g. "user" before sign-in) counts by address instead.
     const subject = caller[rule.scope] === undefined ? `ip:${caller.ip}` : `${rule.scope}:${caller[rule.scope]}`;
@@ -107,13 +153,19 @@ export function createRateLimiter(options: { shared: SharedLimits | undefined; s
     if (byDivisor === undefined) policyStrings.set(rules, (byDivisor = new Map()));
     let policy = byDivisor.get(divisor);
     if (policy === undefined) {
-      policy = rules.map((rule) => `${Math.max(1, Math.floor(rule.limit / divisor))};w=${Math.ceil(rule.windowMs / 1000)}`).join(", ");
+      policy = rules
+        .map((rule) => `${Math.max(1, Math.floor(rule.limit / divisor))};w=${Math.ceil(rule.windowMs / 1000)}`)
+        .join(", ");
       byDivisor.set(divisor, policy);
     }
     return policy;
   };
 
-  const outcomeOf = (results: readonly LimitResult[], rules: readonly ResolvedRateLimitRule[], divisor: number): RateLimitOutcome => {
+  const outcomeOf = (
+    results: readonly LimitResult[],
+    rules: readonly ResolvedRateLimitRule[],
+    divisor: number,
+  ): RateLimitOutcome => {
     let binding = results[0] as LimitResult;
     for (const result of results) {
       if (!result.success && binding.success) binding = result;
@@ -135,7 +187,11 @@ export function createRateLimiter(options: { shared: SharedLimits | undefined; s
 }
 
 /** Writes the RateLimit-* headers (and Retry-After when refused) into `headers`, and returns it. */
-export function writeRateLimitHeaders(headers: Record<string, string | number>, outcome: RateLimitOutcome, now: number = Date.now()): Record<string, string | number> {
+export function writeRateLimitHeaders(
+  headers: Record<string, string | number>,
+  outcome: RateLimitOutcome,
+  now: number = Date.now(),
+): Record<string, string | number> {
   const resetSeconds = Math.max(0, Math.ceil((outcome.binding.reset - now) / 1000));
   headers["ratelimit-limit"] = String(outcome.binding.limit);
   headers["ratelimit-remaining"] = String(outcome.binding.remaining);
