@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { openTestDatabase, openTestStore } from "../../../test/backends.ts";
 import { describeWithServers } from "../../../test/describe-with-servers.ts";
 import { loadConfig } from "../../config/config.ts";
-import { type RateLimitRule, resolvePolicy } from "../../core/route-policy.ts";
+import { type RateLimitRule, resolveRateLimitRule } from "../../core/route-policy.ts";
 import type { Database } from "../../db/database.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { createLogger, createMemorySink } from "../../log/logger.ts";
@@ -12,7 +12,8 @@ import type { WindowLimiter } from "./limit-result.ts";
 import { openRateLimiter } from "./open-rate-limiter.ts";
 import { createRateLimiter, type RateLimitOutcome, rateLimitHeaders } from "./rate-limiter.ts";
 
-const rulesOf = (...rules: RateLimitRule[]) => resolvePolicy({ access: "public", rateLimits: rules }, "GET").rateLimits;
+// Rules alone, as the limiter receives them: which scopes a route can resolve is route-policy.test.ts's concern.
+const rulesOf = (...rules: RateLimitRule[]) => rules.map(resolveRateLimitRule);
 const settingsFor = (emergency?: { enabled: boolean; limitDivisor: number }) => {
   const base = settingsFromConfig(loadConfig({ NODE_ENV: "test" }));
   return staticSettings({ ...base, emergency: { ...base.emergency, ...emergency } });
