@@ -11,6 +11,7 @@ import type { RouteGroup } from "../lib/http/route-group.ts";
 import { routePatternSource } from "../lib/http/route-pattern.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
+import { createServices } from "../lib/runtime/services.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { routeGroupFiles } from "./route-groups.ts";
@@ -50,6 +51,7 @@ function routePathsOf(group: RouteGroup): string[] {
     },
     store: new MemoryStore(),
     lifecycle: { shuttingDown: false },
+    services: createServices(() => runtime),
   };
   return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter(
     (path) => path !== "/*",

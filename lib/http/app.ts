@@ -14,8 +14,8 @@
  */
 import { Elysia } from "elysia";
 import { createAuthenticator } from "../auth/authenticate.ts";
-import { identityOf } from "../auth/identity.ts";
-import { operatorCheckOf } from "../auth/operators.ts";
+import { IDENTITY } from "../auth/identity.ts";
+import { OPERATOR_CHECK } from "../auth/operators.ts";
 import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
 import { openRequestContext, requestContextOf } from "../core/request-context.ts";
 import { DEFAULT_POLICY } from "../core/route-policy.ts";
@@ -29,7 +29,7 @@ import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-l
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
-import { openIpBlocker } from "../guards/ip-block.ts";
+import { IP_BLOCKER } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { createOrgBinder } from "../guards/org-binding.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
@@ -90,18 +90,18 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const accessChecks = createAccessChecks(config, logger);
   const rateLimiter = openRateLimiter(runtime);
   const rateLimitRulesFor = createRateLimitOverrides(settings);
-  const ipBlocker = openIpBlocker(runtime);
+  const ipBlocker = runtime.services.get(IP_BLOCKER);
   const inBackground = createWaitUntil(logger);
   const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
-  const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) =>
+  const authFailures = createAuthFailureLimit(rateLimiter, runtime.services.get(IDENTITY).apiKeys, (ip) =>
     inBackground(ipBlocker.recordViolation(ip)),
   );
-  const authenticate = createAuthenticator(identityOf(runtime), config.auth);
+  const authenticate = createAuthenticator(runtime.services.get(IDENTITY), config.auth);
   const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
   const adminAccess = createAdminAccess({
     adminToken: config.adminToken,
     authenticate,
-    isOperator: operatorCheckOf(runtime).isOperator,
+    isOperator: runtime.services.get(OPERATOR_CHECK).isOperator,
     logger,
   });
   const bindOrg = createOrgBinder(runtime);
