@@ -1,12 +1,11 @@
 /**
- * Who may call a route, checked before the body is read: anyone, or the scheduler (CRON_SECRET). A missing
- * secret refuses every call: fail closed. Admin routes are checked by admin-access.ts, user routes by
- * lib/auth/authenticate.ts: both need the runtime's keys.
+ * The scheduler's access to cron routes (CRON_SECRET). A missing secret refuses every call: fail closed.
+ * Admin routes are checked by admin-access.ts, user routes by lib/auth/authenticate.ts: both need the
+ * runtime's keys; lib/http/access-strategies.ts picks one per access kind.
  */
 import { bearerTokenOf } from "../auth/bearer-token.ts";
 import { secretsEqual } from "../auth/constant-time.ts";
 import type { Config } from "../config/config.ts";
-import type { Access } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -24,13 +23,6 @@ function bearerCheck(secret: string | undefined, name: string, logger: Logger): 
   };
 }
 
-export function createAccessChecks(config: Config, logger: Logger): Record<Access, AccessCheck | undefined> {
-  return {
-    public: undefined,
-    admin: undefined,
-    cron: bearerCheck(config.cronSecret, "CRON_SECRET", logger),
-    user: undefined,
-    "user-or-key": undefined,
-    key: undefined,
-  };
+export function createCronCheck(config: Config, logger: Logger): AccessCheck {
+  return bearerCheck(config.cronSecret, "CRON_SECRET", logger);
 }

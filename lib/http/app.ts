@@ -3,12 +3,12 @@
  *
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
- *   onRequest:      CORS (preflight answered here) → route policy lookup → client IP → IP block (not on
- *                   admin routes, nor on routes exempt from it) → guess budget (API keys) → access (operator's access token or
- *                   ADMIN_TOKEN, cron secret, or access token / API key with scopes; a refused key or
- *                   secret spends the budget) → tenant (the path's org: a member's role or the org's own
- *                   key, else 404) → rate limits (per ip, user, org or key) → declared body
- *                   size and type → deadline (by route class) → human verification (in emergency mode)
+ *   onRequest:      CORS (preflight answered here) → route lookup, then GUARD_STEPS (lib/http/guard-chain.ts):
+ *                   client address → IP block (not on admin routes, nor on routes exempt from it) → guess
+ *                   budget (API keys, admin and cron secrets) → access (one strategy per access kind; a
+ *                   refused key or secret spends the budget) → tenant (the path's org: a member's role or
+ *                   the org's own key, else 404) → rate limits (per ip, user, org or key) → body (declared
+ *                   size and type) → deadline (by route class) → human verification (in emergency mode)
  *   onParse:        body read up to the route's limit → strict JSON (or the bytes, for `body: "raw"`)
  *   then:           schema validation (arktype) → handler → error envelope
  */
@@ -22,10 +22,10 @@ import { DEFAULT_POLICY } from "../core/route-policy.ts";
 import { runInCommitScope } from "../db/commit-guard.ts";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
-import { createAccessChecks } from "../guards/access.ts";
+import { createCronCheck } from "../guards/access.ts";
 import { createAdminAccess } from "../guards/admin-access.ts";
-import { createAuthFailureLimit, isRefusedGuess } from "../guards/auth-failure-limit.ts";
-import { checkDeclaredBody, mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
+import { createAuthFailureLimit } from "../guards/auth-failure-limit.ts";
+import { mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
@@ -33,15 +33,15 @@ import { IP_BLOCKER } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { createOrgBinder } from "../guards/org-binding.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
-import { withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
 import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overrides.ts";
-import { type CallerIdentity, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import { applyHeaders, buildSecurityHeaders, type HeaderList, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
 import { describeError, pathRedactor } from "../log/redact.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createWaitUntil } from "../runtime/wait-until.ts";
+import { createAccessStrategies } from "./access-strategies.ts";
 import { toAppError } from "./from-framework.ts";
+import { GUARD_STEPS, type GuardContext, type GuardServices, type GuardStep } from "./guard-chain.ts";
 import { isJsonBody, jsonResponse, type PreparedHeaders, prepareHeaders } from "./json-response.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
@@ -87,7 +87,6 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const { logger, lifecycle, config, settings } = runtime;
   const defaultHeaders = buildSecurityHeaders({ hstsMaxAge: config.hstsMaxAge });
   const resolveClientIp = createClientIpResolver(config.trustProxy);
-  const accessChecks = createAccessChecks(config, logger);
   const rateLimiter = openRateLimiter(runtime);
   const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = runtime.services.get(IP_BLOCKER);
@@ -104,7 +103,23 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
     isOperator: runtime.services.get(OPERATOR_CHECK).isOperator,
     logger,
   });
-  const bindOrg = createOrgBinder(runtime);
+  const accessStrategies = createAccessStrategies({
+    cronCheck: createCronCheck(config, logger),
+    adminAccess,
+    authenticate,
+    authFailures,
+  });
+  const guardServices: GuardServices = {
+    resolveClientIp,
+    ipBlocker,
+    authFailures,
+    bindOrg: createOrgBinder(runtime),
+    rateLimiter,
+    rateLimitRulesFor,
+    verifyHuman,
+    settings,
+    inBackground,
+  };
   let routeTable: RouteTable = createRouteTable([]);
 
   const app = new Elysia({ name: "rampart" })
@@ -118,65 +133,22 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const { policy } = route;
       context.route = route.path;
       context.policy = policy;
-      const ip = resolveClientIp(request, context.socketAddress);
-      context.clientIp = ip;
-      // Admin routes answer only to an operator or ADMIN_TOKEN, who must be able to lift a block that covers them.
-      if (policy.access !== "admin" && policy.ipBlocks === "enforced" && ipBlocker.isBlocked(ip))
-        throw new AppError("IP_BLOCKED");
-      const identity: CallerIdentity = { ip };
-      let rules = rateLimitRulesFor(route.path, policy.rateLimits);
-      if (policy.access !== "public") {
-        const guessing = authFailures.countsGuesses(request, policy.access, ip);
-        if (guessing === "api-key") authFailures.assertWithinBudget(ip);
-        try {
-          accessChecks[policy.access]?.(request);
-          if (policy.access === "admin") {
-            const operator = await adminAccess(request, policy);
-            if (operator !== undefined) {
-              context.caller = operator;
-              context.userId = identity.user = operator.userId;
-            }
-          } else if (policy.access !== "cron") {
-            let caller = authenticate(request, policy, guessing === "api-key" ? authFailures.lookups : undefined, ip);
-            if (caller instanceof Promise) caller = await caller;
-            context.caller = caller;
-            if (caller.kind === "user") context.userId = identity.user = caller.userId;
-            else {
-              context.orgId = identity.org = caller.orgId;
-              identity.key = caller.keyId;
-              if (caller.rateLimitPerMinute !== undefined) rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
-            }
-          }
-        } catch (error) {
-          if (isRefusedGuess(guessing, error)) {
-            // A wrong admin token or cron secret is refused here even past the budget; the right one never is.
-            if (guessing === "secret") authFailures.assertWithinBudget(ip);
-            await authFailures.recordFailure(ip);
-            // Admin routes skip the block for operators, who may need to lift it; this caller is not one.
-            if (guessing === "role" && ipBlocker.isBlocked(ip)) throw new AppError("IP_BLOCKED");
-          }
-          throw error;
-        }
+      const guard: GuardContext = {
+        services: guardServices,
+        request,
+        set,
+        path,
+        route,
+        policy,
+        access: accessStrategies[policy.access],
+        context,
+        identity: { ip: "" },
+        guess: undefined,
+      };
+      for (let i = 0; i < GUARD_STEPS.length; i++) {
+        const pending = (GUARD_STEPS[i] as GuardStep).run(guard);
+        if (pending !== undefined) await pending;
       }
-      // After access, so the org is bound to a verified caller; before rate limits, which count per org.
-      if (route.orgSegment !== undefined) {
-        const org = await bindOrg(route, path, context.caller);
-        context.org = org;
-        context.orgId = identity.org = org.id;
-      }
-      let outcome = rateLimiter.check(route.key, rules, identity, settings.current().timeoutsMs[policy.timeout]);
-      if (outcome instanceof Promise) outcome = await outcome;
-      if (outcome !== undefined) {
-        writeRateLimitHeaders(set.headers, outcome);
-        if (!outcome.allowed) {
-          inBackground(ipBlocker.recordViolation(ip));
-          throw new AppError("RATE_LIMITED");
-        }
-      }
-      checkDeclaredBody(request, policy);
-      context.setDeadline(settings.current().timeoutsMs[policy.timeout]);
-      // Last: the only guard that calls out, so refused and rate-limited requests never reach the provider.
-      if (policy.humanVerification === "in-emergency") await verifyHuman(request, ip);
     })
     .onParse({ as: "global" }, async ({ request }) => {
       const policy = requestContextOf(request).policy;

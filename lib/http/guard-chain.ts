@@ -1,0 +1,166 @@
+/**
+ * The guards a request passes once its route is found, in order: one list of named steps, run by the
+ * `onRequest` hook in lib/http/app.ts like Hono's `compose`. A step throws an AppError to refuse; one that
+ * must wait returns a promise. The README's order is tested against this list (guard-chain.test.ts).
+ */
+import type { Caller } from "../core/caller.ts";
+import type { RequestContext } from "../core/request-context.ts";
+import type { ResolvedPolicy } from "../core/route-policy.ts";
+import { AppError } from "../errors/app-error.ts";
+import { type AuthFailureLimit, type Guess, isRefusedGuess } from "../guards/auth-failure-limit.ts";
+import { checkDeclaredBody } from "../guards/body-limit.ts";
+import type { HumanVerification } from "../guards/human-verification.ts";
+import type { IpBlocker } from "../guards/ip-block.ts";
+import type { OrgBinder } from "../guards/org-binding.ts";
+import { withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
+import type { RateLimitRulesFor } from "../guards/rate-limit/rate-limit-overrides.ts";
+import { type CallerIdentity, type RateLimiter, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
+import type { SettingsSource } from "../settings/settings.ts";
+import type { AccessAttempt, AccessStrategy } from "./access-strategies.ts";
+import type { RouteEntry } from "./route-table.ts";
+
+/** What the steps use, built once per app. */
+export interface GuardServices {
+  resolveClientIp(request: Request, socketAddress: string | undefined): string;
+  ipBlocker: IpBlocker;
+  authFailures: AuthFailureLimit;
+  bindOrg: OrgBinder;
+  rateLimiter: RateLimiter;
+  rateLimitRulesFor: RateLimitRulesFor;
+  verifyHuman: HumanVerification;
+  settings: SettingsSource;
+  inBackground(pending: Promise<unknown>): void;
+}
+
+/** One request on its way through the steps: one object a request, read and filled in by each step. */
+export interface GuardContext extends AccessAttempt {
+  readonly services: GuardServices;
+  readonly set: { headers: Record<string, string | number> };
+  /** The path as sent, without query. */
+  readonly path: string;
+  readonly route: RouteEntry;
+  readonly policy: ResolvedPolicy;
+  /** The route's access strategy. */
+  readonly access: AccessStrategy;
+  /** What the pipeline, the handler and the log share about this request. */
+  readonly context: RequestContext;
+  /** Who the rate limits count: the address, then the user, org or key once access admits them. */
+  readonly identity: CallerIdentity;
+  guess: Guess;
+}
+
+export interface GuardStep {
+  readonly name: string;
+  run(guard: GuardContext): void | Promise<void>;
+}
+
+function admit(guard: GuardContext, caller: Caller | undefined): void {
+  if (caller === undefined) return;
+  const { context, identity } = guard;
+  context.caller = caller;
+  if (caller.kind === "user") context.userId = identity.user = caller.userId;
+  else {
+    context.orgId = identity.org = caller.orgId;
+    identity.key = caller.keyId;
+  }
+}
+
+async function refuse(guard: GuardContext, error: unknown): Promise<never> {
+  const { guess, identity, services } = guard;
+  if (isRefusedGuess(guess, error)) {
+    // A wrong admin token or cron secret is refused here even past the budget; the right one never is.
+    if (guess === "secret") services.authFailures.assertWithinBudget(identity.ip);
+    await services.authFailures.recordFailure(identity.ip);
+    // Admin routes skip the block for operators, who may need to lift it; this caller is not one.
+    if (guess === "role" && services.ipBlocker.isBlocked(identity.ip)) throw new AppError("IP_BLOCKED");
+  }
+  throw error;
+}
+
+async function bindTenant(guard: GuardContext): Promise<void> {
+  const { context, identity } = guard;
+  const org = await guard.services.bindOrg(guard.route, guard.path, context.caller);
+  context.org = org;
+  context.orgId = identity.org = org.id;
+}
+
+function countRequest(guard: GuardContext): void | Promise<void> {
+  const { services, route, policy, context } = guard;
+  let rules = services.rateLimitRulesFor(route.path, policy.rateLimits);
+  const caller = context.caller;
+  if (caller?.kind === "api_key" && caller.rateLimitPerMinute !== undefined)
+    rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
+  const waitMs = services.settings.current().timeoutsMs[policy.timeout];
+  const outcome = services.rateLimiter.check(route.key, rules, guard.identity, waitMs);
+  if (outcome instanceof Promise) return outcome.then((settled) => enforceOutcome(guard, settled));
+  enforceOutcome(guard, outcome);
+}
+
+function enforceOutcome(guard: GuardContext, outcome: Awaited<ReturnType<RateLimiter["check"]>>): void {
+  if (outcome === undefined) return;
+  writeRateLimitHeaders(guard.set.headers, outcome);
+  if (outcome.allowed) return;
+  guard.services.inBackground(guard.services.ipBlocker.recordViolation(guard.identity.ip));
+  throw new AppError("RATE_LIMITED");
+}
+
+/** The order every routed request is guarded in; the README lists these names. */
+export const GUARD_STEPS: readonly GuardStep[] = [
+  {
+    name: "client address",
+    run: ({ services, request, context, identity }) => {
+      context.clientIp = identity.ip = services.resolveClientIp(request, context.socketAddress);
+    },
+  },
+  {
+    name: "IP block",
+    run: ({ services, policy, access, identity }) => {
+      // Admin routes answer only to an operator or ADMIN_TOKEN, who must be able to lift a block that covers them.
+      if (policy.ipBlocks === "enforced" && !access.admitsBlockedAddresses && services.ipBlocker.isBlocked(identity.ip))
+        throw new AppError("IP_BLOCKED");
+    },
+  },
+  {
+    name: "guess budget",
+    run: (guard) => {
+      if (!guard.access.countsGuesses) return;
+      const { authFailures } = guard.services;
+      guard.guess = authFailures.countsGuesses(guard.request, guard.policy.access, guard.identity.ip);
+      if (guard.guess === "api-key") authFailures.assertWithinBudget(guard.identity.ip);
+    },
+  },
+  {
+    name: "access",
+    run: (guard) => {
+      let caller: ReturnType<AccessStrategy["callerOf"]>;
+      try {
+        caller = guard.access.callerOf(guard);
+      } catch (error) {
+        return refuse(guard, error);
+      }
+      if (caller instanceof Promise)
+        return caller.then(
+          (admitted) => admit(guard, admitted),
+          (error: unknown) => refuse(guard, error),
+        );
+      admit(guard, caller);
+    },
+  },
+  {
+    // After access, so the org is bound to a verified caller; before rate limits, which count per org.
+    name: "tenant",
+    run: (guard) => (guard.route.orgSegment === undefined ? undefined : bindTenant(guard)),
+  },
+  { name: "rate limits", run: countRequest },
+  { name: "body", run: ({ request, policy }) => checkDeclaredBody(request, policy) },
+  {
+    name: "deadline",
+    run: ({ services, policy, context }) => context.setDeadline(services.settings.current().timeoutsMs[policy.timeout]),
+  },
+  {
+    // Last: the only guard that calls out, so refused and rate-limited requests never reach the provider.
+    name: "human verification",
+    run: ({ services, request, policy, identity }) =>
+      policy.humanVerification === "in-emergency" ? services.verifyHuman(request, identity.ip) : undefined,
+  },
+];
