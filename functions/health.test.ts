@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
-import { IP_BLOCKER } from "../lib/guards/ip-block.ts";
+import { openIpBlocker } from "../lib/guards/ip-block.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -110,7 +110,7 @@ describe("health probes from an automatically blocked address", () => {
 
   test("live and ready still answer 200, while other routes refuse the address", async () => {
     const app = buildApp(runtime, [health, status]);
-    const blocker = runtime.services.get(IP_BLOCKER);
+    const blocker = openIpBlocker(runtime);
     for (let i = 0; i < runtime.settings.current().blocking.threshold; i++)
       await blocker.recordViolation(LOAD_BALANCER);
     const from = (path: string) =>

@@ -1,6 +1,6 @@
 /** The public keys that verify access tokens (RFC 7517): next, current and retiring, never private material. */
 import { Elysia } from "elysia";
-import { IDENTITY } from "../lib/auth/identity.ts";
+import { identityOf } from "../lib/auth/identity.ts";
 import type { RoutePolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -14,11 +14,9 @@ const JWKS: RoutePolicy = {
   cache: "public, max-age=300, stale-while-revalidate=60",
 };
 
-// The identity service is looked up per request: building a group (tools/build-vercel.ts) must not touch the database.
+// identityOf is looked up per request: building a group (tools/build-vercel.ts) must not touch the database.
 export default defineRouteGroup("jwks", (runtime) =>
   new Elysia({ name: "jwks" })
     .use(policyPlugin)
-    .get("/.well-known/jwks.json", async () => (await runtime.services.get(IDENTITY).keyRing.get()).jwks, {
-      policy: JWKS,
-    }),
+    .get("/.well-known/jwks.json", async () => (await identityOf(runtime).keyRing.get()).jwks, { policy: JWKS }),
 );

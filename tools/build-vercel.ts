@@ -11,7 +11,6 @@ import type { RouteGroup } from "../lib/http/route-group.ts";
 import { routePatternSource } from "../lib/http/route-pattern.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
-import { createServices } from "../lib/runtime/services.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { routeGroupFiles } from "./route-groups.ts";
@@ -51,7 +50,6 @@ function routePathsOf(group: RouteGroup): string[] {
     },
     store: new MemoryStore(),
     lifecycle: { shuttingDown: false },
-    services: createServices(() => runtime),
   };
   return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter(
     (path) => path !== "/*",

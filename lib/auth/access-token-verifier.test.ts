@@ -3,7 +3,7 @@ import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { AppError } from "../errors/app-error.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken } from "./access-tokens.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
 
@@ -27,7 +27,7 @@ describe("access-token verifier cache", () => {
   afterEach(() => setSystemTime());
 
   const setUp = () => {
-    const ring = createKeyRingProvider(runtime.db.primary, runtime.services.get(IDENTITY).encryptor);
+    const ring = createKeyRingProvider(runtime.db.primary, identityOf(runtime).encryptor);
     return { ring, verify: createAccessTokenVerifier(ring, runtime.config.auth, { maxEntries: 2 }) };
   };
 
@@ -69,7 +69,7 @@ describe("access-token verifier cache", () => {
 
   test("a cached token is refused once its key leaves the ring", async () => {
     const { ring, verify } = setUp();
-    const { encryptor } = runtime.services.get(IDENTITY);
+    const { encryptor } = identityOf(runtime);
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });

@@ -4,7 +4,7 @@ import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test
 import { auditEvents, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { disableUser, logIn, signUp } from "./accounts.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 import { createPasswordHasher } from "./password-hashing.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 
@@ -43,7 +43,7 @@ describe.each(DATABASE_BACKENDS)("accounts on %s", (backend) => {
     const rows = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, account.id));
     expect(rows.map((r) => r.revokedReason)).toEqual(["user_disabled", "user_disabled"]);
     for (const id of [session.sessionId, other.session.sessionId])
-      expect(await runtime.services.get(IDENTITY).revocations.isRevoked(id)).toBe(true);
+      expect(await identityOf(runtime).revocations.isRevoked(id)).toBe(true);
 
     expect(codeOf(await logIn(runtime, hasher, { email: address, password: PASSWORD }).catch((e: unknown) => e))).toBe(
       "UNAUTHORIZED",

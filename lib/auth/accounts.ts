@@ -9,7 +9,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { passwordProblem } from "./credentials.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { type IssuedSession, startSession } from "./refresh-tokens.ts";
 import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
@@ -50,7 +50,7 @@ export async function signUp(
 ): Promise<SignedIn> {
   const { auth } = runtime.config;
   const passwordHash = await hasher.hash(credentials.password);
-  const ring = await runtime.services.get(IDENTITY).keyRing.get();
+  const ring = await identityOf(runtime).keyRing.get();
   return runtime.db.primary.transaction(async (tx) => {
     const [account] = await tx
       .insert(users)
@@ -106,7 +106,7 @@ export async function logIn(
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
   const upgradedHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(credentials.password) : undefined;
   const account = { id: user.id, email: user.email, createdAt: user.createdAt };
-  const ring = await runtime.services.get(IDENTITY).keyRing.get();
+  const ring = await identityOf(runtime).keyRing.get();
   // Signed before commit: a session is never opened without the tokens that use it reaching the client.
   return db.transaction(async (tx) => {
     if (upgradedHash !== undefined)
@@ -179,7 +179,7 @@ export async function changePassword(
     throw new AppError("FORBIDDEN", "The current password is incorrect.");
   }
   const passwordHash = await hasher.hash(change.newPassword);
-  const ring = await runtime.services.get(IDENTITY).keyRing.get();
+  const ring = await identityOf(runtime).keyRing.get();
   // All or nothing: a failure must not leave the password changed and every session revoked with no new one.
   const { revoked, ...signedIn } = await db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, user.id));

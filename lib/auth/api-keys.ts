@@ -9,7 +9,7 @@ import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 86_400;
@@ -88,7 +88,7 @@ export async function createApiKey(
   input: NewApiKey,
   request?: Request,
 ): Promise<IssuedApiKey> {
-  const { key, hash, visiblePrefix } = runtime.services.get(IDENTITY).apiKeys.format.generate();
+  const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
   return runtime.db.primary.transaction(async (tx) => {
     const [row] = await tx
       .insert(apiKeys)
@@ -164,7 +164,7 @@ export async function revokeApiKey(
     );
     return true;
   });
-  if (revoked) await runtime.services.get(IDENTITY).apiKeys.invalidate(keyId, now);
+  if (revoked) await identityOf(runtime).apiKeys.invalidate(keyId, now);
 }
 
 /**
@@ -178,7 +178,7 @@ export async function rotateApiKey(
   graceSeconds: number,
   request?: Request,
 ): Promise<IssuedApiKey & { replaces: { id: string; graceEndsAt: string } }> {
-  const { key, hash, visiblePrefix } = runtime.services.get(IDENTITY).apiKeys.format.generate();
+  const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
   const now = new Date();
   const rotated = await runtime.db.primary.transaction(async (tx) => {
     const [old] = await tx.select().from(apiKeys).where(eq(apiKeys.id, keyId)).for("update");
@@ -214,6 +214,6 @@ export async function rotateApiKey(
     );
     return { row, graceEndsAt };
   });
-  await runtime.services.get(IDENTITY).apiKeys.invalidate(keyId, rotated.graceEndsAt);
+  await identityOf(runtime).apiKeys.invalidate(keyId, rotated.graceEndsAt);
   return { ...viewOf(rotated.row), key, replaces: { id: keyId, graceEndsAt: rotated.graceEndsAt.toISOString() } };
 }

@@ -7,11 +7,11 @@
 import { and, asc, eq, ne } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import { setBounded } from "../collections/bounded-map.ts";
+import { processWide } from "../core/process-wide.ts";
 import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { defineService } from "../runtime/services.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
 
 export interface OperatorCheckOptions {
@@ -29,10 +29,15 @@ export interface OperatorCheck {
   forget(userId: string): void;
 }
 
+const checks = processWide("operator-checks", () => new WeakMap<Runtime, OperatorCheck>());
+
 /** The runtime's operator check: one per instance, shared by the admin guard and the grant endpoint. */
-export const OPERATOR_CHECK = defineService("operator-check", (runtime) =>
-  createOperatorCheck((userId) => isOperator(runtime.db.primary, userId)),
-);
+export function operatorCheckOf(runtime: Runtime, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
+  let check = checks.get(runtime);
+  if (check === undefined)
+    checks.set(runtime, (check = createOperatorCheck((userId) => isOperator(runtime.db.primary, userId), options)));
+  return check;
+}
 
 /** `lookup` reads the role from the database (isOperator). */
 export function createOperatorCheck(
@@ -133,6 +138,6 @@ export async function setOperator(
     return already;
   });
   // Once committed, so that no check can read the old role and remember it afterwards.
-  if (operator) runtime.services.get(OPERATOR_CHECK).forget(userId);
+  if (operator) operatorCheckOf(runtime).forget(userId);
   return account;
 }

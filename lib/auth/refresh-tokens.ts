@@ -13,7 +13,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { deviceLabel } from "./device-label.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 import { revokeSessionsAudited } from "./sessions.ts";
 
 export const REFRESH_TOKEN_BYTES = 32;
@@ -101,7 +101,7 @@ export async function rotateRefreshToken(
   const { auth } = runtime.config;
   const tokenHash = hashRefreshToken(presented);
   const now = new Date();
-  const ring = await runtime.services.get(IDENTITY).keyRing.get();
+  const ring = await identityOf(runtime).keyRing.get();
   const rotation = await db.transaction(async (tx): Promise<Rotation> => {
     const [claimed] = await tx
       .update(refreshTokens)

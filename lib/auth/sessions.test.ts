@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { sessions, users } from "../db/schema/index.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 import { startSession } from "./refresh-tokens.ts";
 import { listLiveSessions, revokeSessionsAudited } from "./sessions.ts";
 
@@ -52,6 +52,6 @@ describe.each(DATABASE_BACKENDS)("sessions on %s", (backend) => {
     expect(await revokeSessionsAudited(runtime, { userId }, "password_changed", noEvent)).toEqual([]);
     const rows = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, userId));
     expect(rows.map((r) => r.revokedReason)).toEqual(["password_changed", "password_changed"]);
-    expect(await runtime.services.get(IDENTITY).revocations.isRevoked(a.sessionId)).toBe(true);
+    expect(await identityOf(runtime).revocations.isRevoked(a.sessionId)).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { sessions } from "../db/schema/index.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 
 export type RevocationReason = "logout" | "revoked" | "token_reused" | "password_changed" | "user_disabled";
 
@@ -73,7 +73,7 @@ export async function revokeSessionsIn(
 
 /** Tells every instance, through the store, that these committed revocations hold for access tokens too. */
 export async function publishRevocations(runtime: Runtime, sessionIds: readonly string[]): Promise<void> {
-  const { revocations } = runtime.services.get(IDENTITY);
+  const { revocations } = identityOf(runtime);
   await Promise.all(sessionIds.map((sessionId) => revocations.revoke(sessionId)));
 }
 

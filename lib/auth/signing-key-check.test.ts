@@ -14,7 +14,7 @@ import { createLogger } from "../log/logger.ts";
 import { openRuntime } from "../runtime/runtime.ts";
 import { createServerlessApp } from "../serverless/serverless-app.ts";
 import { MemoryStore } from "../store/memory-store.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const randomKey = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
@@ -38,7 +38,7 @@ describeWithServers(
         db,
         store: new MemoryStore(),
       });
-      await runtime.services.get(IDENTITY).keyRing.get();
+      await identityOf(runtime).keyRing.get();
       const [current] = await db.primary
         .select({ kid: signingKeys.kid })
         .from(signingKeys)

@@ -6,7 +6,7 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
-import { IDENTITY } from "./identity.ts";
+import { identityOf } from "./identity.ts";
 import { DEFAULT_KEY_RING_OPTIONS } from "./key-ring-provider.ts";
 import { type RotationOutcome, rotateSigningKeys } from "./signing-keys.ts";
 
@@ -26,7 +26,7 @@ export interface RotationTrigger {
 }
 
 export async function rotateRuntimeSigningKeys(runtime: Runtime, trigger: RotationTrigger): Promise<RotationOutcome> {
-  const identity = runtime.services.get(IDENTITY);
+  const identity = identityOf(runtime);
   const db = runtime.db.primary;
   const outcome = await rotateSigningKeys(db, identity.encryptor, {
     retireAfterMs: retireAfterMs(runtime.config.auth),

@@ -14,8 +14,8 @@
  */
 import { Elysia } from "elysia";
 import { createAuthenticator } from "../auth/authenticate.ts";
-import { IDENTITY } from "../auth/identity.ts";
-import { OPERATOR_CHECK } from "../auth/operators.ts";
+import { identityOf } from "../auth/identity.ts";
+import { operatorCheckOf } from "../auth/operators.ts";
 import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
 import { openRequestContext, requestContextOf } from "../core/request-context.ts";
 import { DEFAULT_POLICY } from "../core/route-policy.ts";
@@ -29,7 +29,7 @@ import { mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
-import { IP_BLOCKER } from "../guards/ip-block.ts";
+import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { createOrgBinder } from "../guards/org-binding.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
@@ -89,18 +89,18 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const resolveClientIp = createClientIpResolver(config.trustProxy);
   const rateLimiter = openRateLimiter(runtime);
   const rateLimitRulesFor = createRateLimitOverrides(settings);
-  const ipBlocker = runtime.services.get(IP_BLOCKER);
+  const ipBlocker = openIpBlocker(runtime);
   const inBackground = createWaitUntil(logger);
   const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
-  const authFailures = createAuthFailureLimit(rateLimiter, runtime.services.get(IDENTITY).apiKeys, (ip) =>
+  const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) =>
     inBackground(ipBlocker.recordViolation(ip)),
   );
-  const authenticate = createAuthenticator(runtime.services.get(IDENTITY), config.auth);
+  const authenticate = createAuthenticator(identityOf(runtime), config.auth);
   const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
   const adminAccess = createAdminAccess({
     adminToken: config.adminToken,
     authenticate,
-    isOperator: runtime.services.get(OPERATOR_CHECK).isOperator,
+    isOperator: operatorCheckOf(runtime).isOperator,
     logger,
   });
   const accessStrategies = createAccessStrategies({

@@ -1,4 +1,4 @@
-/** The dependencies every route receives: configuration, logger, database, store, lifecycle and services. */
+/** The dependencies every route receives: configuration, logger, database, store and lifecycle. */
 import type { Config } from "../config/config.ts";
 import { withCommitGuard } from "../db/commit-guard.ts";
 import type { Database } from "../db/database.ts";
@@ -8,7 +8,6 @@ import { createLiveSettings } from "../settings/live-settings.ts";
 import { type SettingsSource, settingsFromConfig } from "../settings/settings.ts";
 import { openStore } from "../store/open-store.ts";
 import type { Store } from "../store/store.ts";
-import { createServices, type Services } from "./services.ts";
 
 export interface Lifecycle {
   shuttingDown: boolean;
@@ -21,8 +20,6 @@ export interface Runtime {
   readonly store: Store;
   readonly lifecycle: Lifecycle;
   readonly settings: SettingsSource;
-  /** Made on first use, one per runtime: `runtime.services.get(IDENTITY)`. */
-  readonly services: Services;
 }
 
 export interface RuntimeParts {
@@ -43,14 +40,5 @@ export async function openRuntime(config: Config, parts: RuntimeParts = {}): Pro
   const settings =
     parts.settings ??
     createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
-  const runtime: Runtime = {
-    config,
-    logger,
-    db,
-    store,
-    lifecycle: { shuttingDown: false },
-    settings,
-    services: createServices(() => runtime),
-  };
-  return runtime;
+  return { config, logger, db, store, lifecycle: { shuttingDown: false }, settings };
 }

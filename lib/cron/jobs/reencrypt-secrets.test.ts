@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { DATABASE_BACKENDS, type DatabaseBackend, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
-import { IDENTITY } from "../../auth/identity.ts";
+import { identityOf } from "../../auth/identity.ts";
 import { loadKeyRing, rotateSigningKeys, signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { loadConfig } from "../../config/config.ts";
 import { createEncryptor } from "../../crypto/envelope-encryption.ts";
@@ -23,7 +23,7 @@ function withKeys(runtime: Runtime, env: Record<string, string>): Runtime {
 /** A database whose signing keys (a live ring and many retired rows) are all sealed under v1. */
 async function openV1Database(backend: DatabaseBackend): Promise<TestRuntime> {
   const runtime = await openTestRuntime({ database: backend, env: { ENCRYPTION_KEYS: V1 } });
-  const { encryptor, keyRing } = runtime.services.get(IDENTITY);
+  const { encryptor, keyRing } = identityOf(runtime);
   await keyRing.get();
   await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });
   const rows = await Promise.all(
@@ -69,7 +69,7 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
 
     const after = await ciphertexts(runtime);
     expect(after.every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
-    const v1Only = runtime.services.get(IDENTITY).encryptor;
+    const v1Only = identityOf(runtime).encryptor;
     const v2Only = createEncryptor(loadConfig({ NODE_ENV: "test", ENCRYPTION_KEYS: V2 }).encryptionKeys);
     for (const [i, row] of after.entries()) {
       const original = before[i];
@@ -113,7 +113,7 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets failures and races on %s", (
     const runtime = await openV1Database(backend);
     try {
       const retired = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
-      const { encryptor } = retired.services.get(IDENTITY);
+      const { encryptor } = identityOf(retired);
       const ring = await loadKeyRing(runtime.db.primary, encryptor);
       expect(ring.signingKey).toBeUndefined();
       expect(ring.signingKeyProblem).toBe(

@@ -5,7 +5,7 @@
  */
 import { and, asc, eq, getTableColumns, gt, notLike } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { IDENTITY } from "../../auth/identity.ts";
+import { identityOf } from "../../auth/identity.ts";
 import { signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { DecryptError } from "../../crypto/envelope-encryption.ts";
 import { signingKeys } from "../../db/schema/index.ts";
@@ -52,7 +52,7 @@ export const reencryptSecrets: ScheduledJob = {
   name: "reencrypt-secrets",
   schedule: "37 4 * * *",
   async run(runtime, signal) {
-    const { encryptor } = runtime.services.get(IDENTITY);
+    const { encryptor } = identityOf(runtime);
     const db = runtime.db.primary;
     const stale = `v${encryptor.currentVersion}.%`;
     let moved = 0;

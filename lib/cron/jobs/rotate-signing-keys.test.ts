@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
-import { IDENTITY } from "../../auth/identity.ts";
+import { identityOf } from "../../auth/identity.ts";
 import { retireAfterMs, rotateRuntimeSigningKeys } from "../../auth/signing-key-rotation.ts";
 import { auditEvents, signingKeys } from "../../db/schema/index.ts";
 import { runScheduledJob } from "../scheduled-job.ts";
@@ -27,7 +27,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
 
   test("rotates once a day: hourly runs before that change nothing, the one after rotates and reloads the local ring", async () => {
     const start = Date.now();
-    const { keyRing } = runtime.services.get(IDENTITY);
+    const { keyRing } = identityOf(runtime);
     const before = await keyRing.get();
     const nextBefore = before.jwks.keys.map((k) => k.kid).find((kid) => kid !== before.signingKid) as string;
 
@@ -57,7 +57,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
   test("a retiring key is retired at the first run past the token lifetime, not a rotation later", async () => {
     const forcedAt = Date.now() + 5 * 24 * HOUR;
     setSystemTime(new Date(forcedAt));
-    const previous = (await runtime.services.get(IDENTITY).keyRing.get()).signingKid;
+    const previous = (await identityOf(runtime).keyRing.get()).signingKid;
     const forced = await rotateRuntimeSigningKeys(runtime, { actor: { type: "admin" } });
     expect(forced.rotated).toBe(true);
     const window = retireAfterMs(runtime.config.auth);
@@ -72,7 +72,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
       detail: "not due; retired 1",
     });
     expect(await stateOf(previous)).toBe("retired");
-    expect((await runtime.services.get(IDENTITY).keyRing.get()).verificationKeys.has(previous)).toBe(false);
+    expect((await identityOf(runtime).keyRing.get()).verificationKeys.has(previous)).toBe(false);
   });
 
   test("a retried trigger in the same slot is skipped, and a second trigger the same day does not rotate again", async () => {
