@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { INVALID_CREDENTIALS_MESSAGE } from "../lib/auth/accounts.ts";
 import { users } from "../lib/db/schema/index.ts";
 import { type AuthTestApp, errorOf, freshEmail, openAuthTestApp, PASSWORD } from "../test/auth-client.ts";
-import { DATABASE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 
 const SECOND = 1_000;
 // Short lifetimes through the environment; the clock is moved rather than waited on.
@@ -20,7 +20,7 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: refusals", (backend) => {
         SESSION_ABSOLUTE_TTL_SECONDS: String(ABSOLUTE_TTL_SECONDS),
       },
     });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => t.runtime.close());
   afterEach(() => setSystemTime());
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditEvents, sessions } from "../lib/db/schema/index.ts";
 import { type AuthTestApp, errorOf, freshEmail, openAuthTestApp, PASSWORD } from "../test/auth-client.ts";
-import { DATABASE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 
 const FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:121.0) Gecko/20100101 Firefox/121.0";
 const CHROME_ANDROID =
@@ -12,7 +12,7 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: the happy path", (backend) 
   let t: AuthTestApp;
   beforeAll(async () => {
     t = await openAuthTestApp({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => t.runtime.close());
 
   const auditActions = async (targetId: string) =>

@@ -16,7 +16,7 @@ import {
   openAuthTestApp,
   PASSWORD,
 } from "../test/auth-client.ts";
-import { DATABASE_BACKENDS, STORE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, STORE_BACKENDS } from "../test/backends.ts";
 import { createAuthRoutes } from "./auth.ts";
 import me from "./me.ts";
 
@@ -24,7 +24,7 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
   let t: AuthTestApp;
   beforeAll(async () => {
     t = await openAuthTestApp({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => t.runtime.close());
   afterEach(() => setSystemTime());
 
@@ -230,7 +230,7 @@ describe("login timing at the production hashing cost", () => {
   let t: AuthTestApp;
   beforeAll(async () => {
     t = await openAuthTestApp({ hashing: DEFAULT_PASSWORD_HASHING });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => t.runtime.close());
 
   test("an unknown e-mail and a wrong password get the same status and body, in about the same time", async () => {
@@ -268,7 +268,7 @@ describe.each(STORE_BACKENDS)("auth routes with the %s store", (store) => {
   let t: AuthTestApp;
   beforeAll(async () => {
     t = await openAuthTestApp({ store });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => t.runtime.close());
 
   test("a logout reaches every instance through the store, and the e-mail limit counts across them", async () => {

@@ -4,7 +4,7 @@ import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import { runScheduledJob, type ScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { jobRuns } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import vercelJson from "../vercel.json";
 import cron from "./cron.ts";
 
@@ -18,7 +18,7 @@ describe("cron triggers", () => {
     runtime = await openTestRuntime({ env: { CRON_SECRET } });
     app = buildApp(runtime, [cron]);
     unconfigured = await openTestRuntime();
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     await runtime.close();
     await unconfigured.close();
@@ -62,7 +62,7 @@ describe.each(DATABASE_BACKENDS)("scheduled jobs on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("two triggers of the same slot at once do the work exactly once", async () => {

@@ -14,6 +14,7 @@ import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
 import {
+  BACKEND_HOOK_TIMEOUT_MS,
   createScratchDatabase,
   GATEWAY_TOKEN,
   neonProxyAddress,
@@ -46,7 +47,7 @@ describe("health on embedded defaults", () => {
   beforeAll(async () => {
     runtime = await openTestRuntime();
     app = buildApp(runtime, [health]);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("live answers 200 while the process serves", async () => {

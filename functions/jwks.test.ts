@@ -4,7 +4,7 @@ import { signAccessToken } from "../lib/auth/access-tokens.ts";
 import { identityOf } from "../lib/auth/identity.ts";
 import { rotateSigningKeys } from "../lib/auth/signing-keys.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
-import { openTestRuntime, type TestRuntime } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import jwks from "./jwks.ts";
 import signingKeys from "./signing-keys.ts";
 
@@ -21,7 +21,7 @@ describe("GET /.well-known/jwks.json", () => {
   beforeAll(async () => {
     runtime = await openTestRuntime({ env: { ADMIN_TOKEN } });
     app = buildApp(runtime, [jwks, signingKeys]);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   const fetchJwks = async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { identityOf } from "../lib/auth/identity.ts";
 import { apiKeys, auditEvents } from "../lib/db/schema/index.ts";
-import { DATABASE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 import {
   type IdentityTestApp,
   type IssuedKey,
@@ -27,7 +27,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
     harness = await openIdentityTestApp(backend);
     owner = await harness.client.createUser();
     orgId = await harness.client.createOrg(owner);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => harness.runtime.close());
 
   const readOrg = (key: string, id = orgId) => harness.client.call("GET", `/v1/orgs/${id}`, { token: key });

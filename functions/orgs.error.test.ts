@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DATABASE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 import { type IdentityTestApp, openIdentityTestApp, stableErrorOf, type TestUser } from "../test/identity-client.ts";
 
 describe.each(DATABASE_BACKENDS)("organizations on %s: errors", (backend) => {
   let harness: IdentityTestApp;
   beforeAll(async () => {
     harness = await openIdentityTestApp(backend);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => harness.runtime.close());
 
   const call = (method: string, path: string, user: TestUser, body?: unknown) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { auditEvents } from "../lib/db/schema/index.ts";
-import { DATABASE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 import { type IdentityTestApp, openIdentityTestApp, type TestUser } from "../test/identity-client.ts";
 
 interface Org {
@@ -24,7 +24,7 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: the happy path", (backend
   beforeAll(async () => {
     harness = await openIdentityTestApp(backend);
     owner = await harness.client.createUser();
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => harness.runtime.close());
 
   const call = (method: string, path: string, user: TestUser, body?: unknown) =>

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DATABASE_BACKENDS } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 import {
   type IdentityTestApp,
   type IssuedKey,
@@ -25,7 +25,7 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
     orgB = await harness.client.createOrg(ownerB, "Tenant B");
     await harness.client.addMember(ownerB, orgB, memberB, "member");
     keyA = await harness.client.issueKey(ownerA, orgA, { scopes: ["orgs:read", "orgs:write"] });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => harness.runtime.close());
 
   const call = (method: string, path: string, token: string, body?: unknown) =>

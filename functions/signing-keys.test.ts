@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { identityOf } from "../lib/auth/identity.ts";
 import { auditEvents, signingKeys as signingKeysTable } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
-import { openTestRuntime, type TestRuntime } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import signingKeys from "./signing-keys.ts";
 
 const ADMIN_TOKEN = "admin-token-0123456789-0123456789-abcdef";
@@ -14,7 +14,7 @@ describe("POST /admin/signing-keys/rotate", () => {
   beforeAll(async () => {
     runtime = await openTestRuntime({ env: { ADMIN_TOKEN } });
     app = buildApp(runtime, [signingKeys]);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   const rotate = (authorization?: string) =>

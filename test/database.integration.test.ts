@@ -9,7 +9,13 @@ import { jobRuns } from "../lib/db/schema/index.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { toAppError } from "../lib/http/from-framework.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
-import { createScratchDatabase, DATABASE_BACKENDS, neonProxyAddress, openTestDatabase } from "./backends.ts";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  createScratchDatabase,
+  DATABASE_BACKENDS,
+  neonProxyAddress,
+  openTestDatabase,
+} from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { startTcpRelay } from "./tcp-relay.ts";
 
@@ -18,7 +24,7 @@ describe.each(DATABASE_BACKENDS)("database on %s", (backend) => {
   beforeAll(async () => {
     db = await openTestDatabase(backend);
     await db.migrate();
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => db.close());
 
   test("migrations are idempotent", async () => {

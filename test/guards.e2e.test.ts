@@ -15,7 +15,7 @@ import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger, createMemorySink } from "../lib/log/logger.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
-import { openTestRuntime, type TestRuntime } from "./backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "./backends.ts";
 
 const APP_ORIGIN = "https://app.example.com";
 const ADMIN_TOKEN = "x".repeat(32);
@@ -133,7 +133,7 @@ beforeAll(async () => {
   proxied = (await appWith({ ...BASE_ENV, TRUST_PROXY: "1" })).app;
   timed = await appWith(BASE_ENV);
   noAdminToken = (await appWith({ CORS_ORIGINS: APP_ORIGIN })).app;
-});
+}, BACKEND_HOOK_TIMEOUT_MS);
 afterAll(() => runtime.close());
 
 let nextAddress = 1;

@@ -1,6 +1,7 @@
 /** The Neon serverless driver's Pool through the local WebSocket proxy to a real PostgreSQL (TEST_POSTGRES_URL). */
 import { expect, test } from "bun:test";
 import { Pool } from "@neondatabase/serverless";
+import { BACKEND_HOOK_TIMEOUT_MS } from "../test/backends.ts";
 import { describeWithServers } from "../test/describe-with-servers.ts";
 import { configureNeonForLocalProxy, type NeonWsProxy, startNeonWsProxy } from "./neon-ws-proxy.ts";
 
@@ -14,7 +15,7 @@ describeWithServers(["postgres"], "Neon WebSocket proxy", ({ beforeAll, afterAll
     proxy = startNeonWsProxy({ port: 0 });
     configureNeonForLocalProxy(proxy.port);
     pool = new Pool({ connectionString: TEST_POSTGRES_URL, max: 2 });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await pool.end();

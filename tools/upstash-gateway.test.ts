@@ -3,6 +3,7 @@ import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
+import { BACKEND_HOOK_TIMEOUT_MS } from "../test/backends.ts";
 import { describeWithServers } from "../test/describe-with-servers.ts";
 import { startUpstashGateway, type UpstashGateway } from "./upstash-gateway.ts";
 
@@ -19,7 +20,7 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
   beforeAll(async () => {
     gateway = await startUpstashGateway({ redisUrl: TEST_REDIS_URL ?? "", token: TOKEN, port: 0 });
     redis = new Redis({ url: gateway.url, token: TOKEN, enableTelemetry: false, retry: false });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     const keys = await redis.keys(`${RUN_PREFIX}:*`);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, spyOn, test } from "bun:test";
-import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { AppError } from "../errors/app-error.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken } from "./access-tokens.ts";
@@ -22,7 +22,7 @@ describe("access-token verifier cache", () => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime();
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
   afterEach(() => setSystemTime());
 

@@ -459,7 +459,7 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend, env: { TRUST_PROXY: "1" } });
     app = buildApp(runtime, [probe]);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("a token signed by a retiring key is accepted; once the key is retired it is refused", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { auditEvents, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { disableUser, logIn, signUp } from "./accounts.ts";
@@ -16,7 +16,7 @@ describe.each(DATABASE_BACKENDS)("accounts on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
   const email = () => `${crypto.randomUUID()}@example.com`;
 

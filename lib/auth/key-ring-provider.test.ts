@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { createEncryptor, type Encryptor } from "../crypto/envelope-encryption.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
@@ -24,7 +24,7 @@ describe.each(DATABASE_BACKENDS)("key ring provider on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("a burst of tokens naming unknown kids reloads the ring once, not once per token", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { users } from "../db/schema/index.ts";
 import { createOperatorCheck, isOperator, operatorCheckOf, setOperator } from "./operators.ts";
 
@@ -18,7 +18,7 @@ describe("the operator check", () => {
 
   beforeAll(async () => {
     runtime = await openTestRuntime();
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   // The real lookup, whose first answer is read at once but handed over only when the test says.

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import {
@@ -25,7 +25,7 @@ describe.each(DATABASE_BACKENDS)("refresh token families on %s", (backend) => {
       database: backend,
       env: { REFRESH_IDLE_TTL_SECONDS: "100", SESSION_ABSOLUTE_TTL_SECONDS: "150" },
     });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
   afterEach(() => setSystemTime());
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { sessions, users } from "../db/schema/index.ts";
 import { identityOf } from "./identity.ts";
 import { startSession } from "./refresh-tokens.ts";
@@ -15,7 +15,7 @@ describe.each(DATABASE_BACKENDS)("sessions on %s", (backend) => {
       database: backend,
       env: { REFRESH_IDLE_TTL_SECONDS: "100", SESSION_ABSOLUTE_TTL_SECONDS: "1000" },
     });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("should list only sessions that can still be refreshed, most recently used first", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { signingKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken, verifyAccessToken } from "./access-tokens.ts";
@@ -15,7 +15,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
   afterEach(() => setSystemTime());
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { openTestRuntime, type TestRuntime } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import type { RoutePolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
@@ -46,7 +46,7 @@ let app: RampartApp;
 beforeAll(async () => {
   runtime = await openTestRuntime();
   app = buildApp(runtime, [widgets]);
-});
+}, BACKEND_HOOK_TIMEOUT_MS);
 afterAll(() => runtime.close());
 
 const request = (path: string, init?: RequestInit) => app.fetch(new Request(`http://localhost${path}`, init));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openTestStore, STORE_BACKENDS } from "../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestStore, STORE_BACKENDS } from "../../test/backends.ts";
 import { loadConfig } from "../config/config.ts";
 import { AppError } from "../errors/app-error.ts";
 import { createLogger, createMemorySink } from "../log/logger.ts";
@@ -34,7 +34,7 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
   const started: SettingsSource[] = [];
   beforeAll(async () => {
     store = await openTestStore(backend);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => {
     for (const settings of started) settings.stop();
   });

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  DATABASE_BACKENDS,
+  openTestRuntime,
+  type TestRuntime,
+} from "../../../test/backends.ts";
 import { apiKeys, auditEvents, organizations } from "../../db/schema/index.ts";
 import { findScheduledJob } from "../registry.ts";
 import { runScheduledJob } from "../scheduled-job.ts";
@@ -12,7 +17,7 @@ describe.each(DATABASE_BACKENDS)("flag-old-api-keys on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("is registered", () => {

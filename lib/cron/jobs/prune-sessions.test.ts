@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  DATABASE_BACKENDS,
+  openTestRuntime,
+  type TestRuntime,
+} from "../../../test/backends.ts";
 import { hashRefreshToken, startSession } from "../../auth/refresh-tokens.ts";
 import { refreshTokens, sessions, users } from "../../db/schema/index.ts";
 import { findScheduledJob } from "../registry.ts";
@@ -17,7 +22,7 @@ describe.each(DATABASE_BACKENDS)("prune-sessions on %s", (backend) => {
       database: backend,
       env: { REFRESH_IDLE_TTL_SECONDS: String(7 * 86_400), SESSION_ABSOLUTE_TTL_SECONDS: String(30 * 86_400) },
     });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("is registered", () => {

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, type DatabaseBackend, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  DATABASE_BACKENDS,
+  type DatabaseBackend,
+  openTestRuntime,
+  type TestRuntime,
+} from "../../../test/backends.ts";
 import { identityOf } from "../../auth/identity.ts";
 import { loadKeyRing, rotateSigningKeys, signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { loadConfig } from "../../config/config.ts";
@@ -55,7 +61,7 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openV1Database(backend);
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
   test("moves every v1 row to v2 when ENCRYPTION_KEYS holds both, keeping each secret and its row binding", async () => {

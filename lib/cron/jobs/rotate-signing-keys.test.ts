@@ -1,6 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../../test/backends.ts";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  DATABASE_BACKENDS,
+  openTestRuntime,
+  type TestRuntime,
+} from "../../../test/backends.ts";
 import { identityOf } from "../../auth/identity.ts";
 import { retireAfterMs, rotateRuntimeSigningKeys } from "../../auth/signing-key-rotation.ts";
 import { auditEvents, signingKeys } from "../../db/schema/index.ts";
@@ -13,7 +18,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
   let runtime: TestRuntime;
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: backend });
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
   afterEach(() => setSystemTime());
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { openTestDatabase, openTestStore } from "../../../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, openTestDatabase, openTestStore } from "../../../test/backends.ts";
 import { describeWithServers } from "../../../test/describe-with-servers.ts";
 import { loadConfig } from "../../config/config.ts";
 import { type RateLimitRule, resolveRateLimitRule } from "../../core/route-policy.ts";
@@ -253,7 +253,7 @@ describeWithServers(["redis"], "over Redis (through the Upstash gateway)", ({ be
   let db: Database;
   beforeAll(async () => {
     db = await openTestDatabase("pglite");
-  });
+  }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => db.close());
 
   const instance = async () => {
