@@ -61,6 +61,8 @@ export interface IpBlockerOptions {
   onAutoBlock?: (block: IpBlock, violations: number) => Promise<unknown>;
   key?: string;
   violationPrefix?: string;
+  /** The time in epoch milliseconds blocks are stamped and expired by; tests move it instead of sleeping. @default Date.now */
+  now?: () => number;
 }
 
 /** The canonical form of a blocklist target (address or CIDR range); throws VALIDATION_FAILED for anything else. */
@@ -77,6 +79,7 @@ export const DEFAULT_IP_BLOCKER = {
   key: "rampart:ip-blocks",
   violationPrefix: "rampart:ip-violations",
   adminReason: "blocked by an operator",
+  now: Date.now,
 } as const;
 
 const storedBlocks = type({
@@ -89,7 +92,15 @@ const storedBlocks = type({
 }).array();
 
 export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
-  const { store, settings, logger, key, violationPrefix, onAutoBlock } = { ...DEFAULT_IP_BLOCKER, ...options };
+  const {
+    store,
+    settings,
+    logger,
+    key,
+    violationPrefix,
+    onAutoBlock,
+    now: clock,
+  } = { ...DEFAULT_IP_BLOCKER, ...options };
   const document = createVersionedDocument({
     store,
     key,
@@ -126,7 +137,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
     block.expiresAt === null || (other.expiresAt !== null && block.expiresAt > other.expiresAt);
 
   const index = () => {
-    const now = Date.now();
+    const now = clock();
     for (const [target, block] of unsaved) if (!isLive(block, now)) unsaved.delete(target);
     const nextExact = new Map<string, number>();
     const nextRanges: (Network & { expiresAt: number })[] = [];
@@ -160,7 +171,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   /** Writes the list as `edit` changes it, dropping expired entries on the way. */
   const change = async (edit: (blocks: IpBlock[]) => IpBlock[], actor: string) => {
     const doc = await document.write((latest) => {
-      const now = Date.now();
+      const now = clock();
       return edit(blocksOf(latest).filter((block) => isLive(block, now)));
     }, actor);
     load(doc);
@@ -169,7 +180,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   const isBlocked = (ip: string): boolean => {
     const until = exact.get(ip);
     if (until === undefined && ranges.length === 0) return false;
-    const now = Date.now();
+    const now = clock();
     if (until !== undefined && until > now) return true;
     const address = ranges.length === 0 ? undefined : networkOfClientKey(ip);
     if (address === undefined) return false;
@@ -205,7 +216,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       if (violations < threshold || isBlocked(ip) || blocking.has(ip)) return;
       blocking.add(ip);
       try {
-        const now = Date.now();
+        const now = clock();
         const reason = `${violations} rate-limit refusals within ${current.blocking.windowMs} ms`;
         logger.warn("ip blocked", { ip, reason, blockMs: current.blocking.blockMs, actor: "auto-block" });
         const entry: IpBlock = {
@@ -228,12 +239,12 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
 
     async list() {
       await blocker.refresh();
-      const now = Date.now();
+      const now = clock();
       return [...stored.filter((b) => !unsaved.has(b.target)), ...unsaved.values()].filter((b) => isLive(b, now));
     },
 
     adminBlockOf(target, { ttlMs, reason = DEFAULT_IP_BLOCKER.adminReason }, actor) {
-      const now = Date.now();
+      const now = clock();
       return {
         target: canonicalBlockTarget(target),
         expiresAt: ttlMs === undefined ? null : now + ttlMs,
@@ -260,7 +271,7 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
     async remove(target, actor) {
       const canonical = canonicalBlockTarget(target);
       const wasUnsaved = unsaved.delete(canonical);
-      const isStored = blocksOf(await document.latest()).some((b) => b.target === canonical && isLive(b, Date.now()));
+      const isStored = blocksOf(await document.latest()).some((b) => b.target === canonical && isLive(b, clock()));
       // Written even when only an unsaved copy was here: a poll's retry may be storing it at this moment.
       if (isStored || wasUnsaved) await change((blocks) => blocks.filter((b) => b.target !== canonical), actor);
       index();
@@ -274,14 +285,14 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
       // Automatic blocks whose write lost every attempt (many instances blocking at once) protect only this
       // instance until written: try again on each poll. The pending list is read inside the edit, so a
       // block an operator lifted meanwhile is not written back, and a block already stored is left as it is.
-      const now = Date.now();
+      const now = clock();
       if (![...unsaved.values()].some((block) => isLive(block, now) && !stored.some((b) => b.target === block.target)))
         return;
       let written: IpBlock[] = [];
       try {
         await change((blocks) => {
           written = [...unsaved.values()].filter(
-            (block) => isLive(block, Date.now()) && !blocks.some((b) => b.target === block.target),
+            (block) => isLive(block, clock()) && !blocks.some((b) => b.target === block.target),
           );
           return [...blocks, ...written];
         }, "auto-block");
