@@ -9,9 +9,15 @@ import { ensureSigningKeys, type KeyRing, loadKeyRing } from "./signing-keys.ts"
 export interface KeyRingProviderOptions {
   ttlMs: number;
   unknownKidRefreshMs: number;
+  /** The time in milliseconds the ring's age is measured by; tests move it instead of sleeping. @default performance.now */
+  now: () => number;
 }
 
-export const DEFAULT_KEY_RING_OPTIONS: KeyRingProviderOptions = { ttlMs: 60_000, unknownKidRefreshMs: 5_000 };
+export const DEFAULT_KEY_RING_OPTIONS: KeyRingProviderOptions = {
+  ttlMs: 60_000,
+  unknownKidRefreshMs: 5_000,
+  now: () => performance.now(),
+};
 
 export interface KeyRingProvider {
   get(): Promise<KeyRing>;
@@ -27,7 +33,7 @@ export function createKeyRingProvider(
   encryptor: Encryptor,
   options: Partial<KeyRingProviderOptions> = {},
 ): KeyRingProvider {
-  const { ttlMs, unknownKidRefreshMs } = { ...DEFAULT_KEY_RING_OPTIONS, ...options };
+  const { ttlMs, unknownKidRefreshMs, now } = { ...DEFAULT_KEY_RING_OPTIONS, ...options };
   // Ages count from when a load starts, so callers arriving while it runs share it instead of starting more.
   let latest: { ring: Promise<KeyRing>; startedAt: number } | undefined;
   let loaded: { ring: KeyRing; attempt: object } | undefined;
@@ -40,7 +46,7 @@ export function createKeyRingProvider(
       }
       return loadKeyRing(db, encryptor);
     })();
-    const attempt = { ring, startedAt: performance.now() };
+    const attempt = { ring, startedAt: now() };
     latest = attempt;
     ring.then(
       (value) => {
@@ -56,16 +62,11 @@ export function createKeyRingProvider(
   };
   const provider: KeyRingProvider = {
     get() {
-      if (latest === undefined || performance.now() - latest.startedAt > ttlMs) return load();
+      if (latest === undefined || now() - latest.startedAt > ttlMs) return load();
       return latest.ring;
     },
     current() {
-      if (
-        latest === undefined ||
-        loaded === undefined ||
-        loaded.attempt !== latest ||
-        performance.now() - latest.startedAt > ttlMs
-      )
+      if (latest === undefined || loaded === undefined || loaded.attempt !== latest || now() - latest.startedAt > ttlMs)
         return undefined;
       return loaded.ring;
     },
@@ -73,7 +74,7 @@ export function createKeyRingProvider(
       const ring = await provider.get();
       if (ring.verificationKeys.has(kid)) return ring;
       // A load started recently (possibly by a concurrent request with the same unknown kid) answers for it.
-      if (latest !== undefined && performance.now() - latest.startedAt < unknownKidRefreshMs) return latest.ring;
+      if (latest !== undefined && now() - latest.startedAt < unknownKidRefreshMs) return latest.ring;
       return load();
     },
     invalidate() {
