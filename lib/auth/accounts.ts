@@ -4,6 +4,8 @@
  */
 import { eq } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import type { AuthConfig } from "../config/config.ts";
+import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Runtime } from "../runtime/runtime.ts";
@@ -13,6 +15,7 @@ import { identityOf } from "./identity.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { type IssuedSession, startSession } from "./refresh-tokens.ts";
 import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
+import type { KeyRing } from "./signing-keys.ts";
 
 export interface Account {
   id: string;
@@ -39,6 +42,34 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
 
 /**
+ * A new session for `userId` and its access token, inside the caller's transaction, with the audit row
+ * `action` names (none when the caller's own row covers it). Signed before commit: a session is never
+ * opened without the tokens that use it reaching the client.
+ */
+async function openSignedInSession(
+  tx: Db,
+  ring: KeyRing,
+  auth: AuthConfig,
+  userId: string,
+  request: Request | undefined,
+  action?: "user.signup" | "user.login.succeeded",
+): Promise<Omit<SignedIn, "account">> {
+  const session = await startSession(tx, auth, userId, request);
+  if (action !== undefined)
+    await recordAuditEvent(
+      tx,
+      {
+        action,
+        actor: { type: "user", id: userId },
+        target: { type: "user", id: userId },
+        metadata: { sessionId: session.sessionId },
+      },
+      request,
+    );
+  return { session, accessToken: await signAccessToken(ring, auth, { userId, sessionId: session.sessionId }) };
+}
+
+/**
  * The account, its session, the audit row and the access token in one transaction: a failure at any step
  * (an undecryptable signing key included) leaves no account behind for a retry to answer 409 against.
  */
@@ -58,18 +89,7 @@ export async function signUp(
       .onConflictDoNothing({ target: users.email })
       .returning(ACCOUNT_COLUMNS);
     if (account === undefined) throw new AppError("CONFLICT", "An account with this e-mail address already exists.");
-    const session = await startSession(tx, auth, account.id, request);
-    await recordAuditEvent(
-      tx,
-      {
-        action: "user.signup",
-        actor: { type: "user", id: account.id },
-        target: { type: "user", id: account.id },
-        metadata: { sessionId: session.sessionId },
-      },
-      request,
-    );
-    const accessToken = await signAccessToken(ring, auth, { userId: account.id, sessionId: session.sessionId });
+    const { session, accessToken } = await openSignedInSession(tx, ring, auth, account.id, request, "user.signup");
     return { account, session, accessToken };
   });
 }
@@ -107,25 +127,17 @@ export async function logIn(
   const upgradedHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(credentials.password) : undefined;
   const account = { id: user.id, email: user.email, createdAt: user.createdAt };
   const ring = await identityOf(runtime).keyRing.get();
-  // Signed before commit: a session is never opened without the tokens that use it reaching the client.
   return db.transaction(async (tx) => {
     if (upgradedHash !== undefined)
       await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
-    const session = await startSession(tx, runtime.config.auth, account.id, request);
-    await recordAuditEvent(
+    const { session, accessToken } = await openSignedInSession(
       tx,
-      {
-        action: "user.login.succeeded",
-        actor: { type: "user", id: account.id },
-        target: { type: "user", id: account.id },
-        metadata: { sessionId: session.sessionId },
-      },
+      ring,
+      runtime.config.auth,
+      account.id,
       request,
+      "user.login.succeeded",
     );
-    const accessToken = await signAccessToken(ring, runtime.config.auth, {
-      userId: account.id,
-      sessionId: session.sessionId,
-    });
     return { account, session, accessToken };
   });
 }
@@ -194,11 +206,8 @@ export async function changePassword(
       },
       request,
     );
-    const session = await startSession(tx, runtime.config.auth, user.id, request);
-    const accessToken = await signAccessToken(ring, runtime.config.auth, {
-      userId: user.id,
-      sessionId: session.sessionId,
-    });
+    // Its audit row is the password change's, written above.
+    const { session, accessToken } = await openSignedInSession(tx, ring, runtime.config.auth, user.id, request);
     return { revoked, account: { id: user.id, email: user.email, createdAt: user.createdAt }, session, accessToken };
   });
   await publishRevocations(runtime, revoked);
