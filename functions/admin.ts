@@ -4,12 +4,12 @@
  */
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { adminActorName, adminActorOf } from "../lib/audit/admin-actor.ts";
+import { type AdminActor, adminActorName } from "../lib/audit/admin-actor.ts";
 import { applyAfterAudit } from "../lib/audit/audit-first.ts";
 import type { AuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
+import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { canonicalBlockTarget, type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
@@ -27,14 +27,12 @@ const AddIpBlockBody = type({
 const SettingsPatchBody = settingsPatchSchema;
 const EmergencyBody = type({ "+": "reject", enabled: "boolean" });
 
-const ADMIN_READ: RoutePolicy = {
-  access: "admin",
+const ADMIN_READ: UserPolicy = {
   rateLimits: [{ name: "admin-read", limit: 120, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "read",
 };
-const ADMIN_WRITE: RoutePolicy = {
-  access: "admin",
+const ADMIN_WRITE: UserPolicy = {
   rateLimits: [{ name: "admin-write", limit: 30, window: "1m", scope: "ip" }],
   bodyLimitBytes: 16 * 1024,
   timeout: "write",
@@ -42,7 +40,7 @@ const ADMIN_WRITE: RoutePolicy = {
 
 const SETTINGS_TARGET = { type: "settings", id: "live" };
 
-const ADMIN_WRITE_NO_BODY: RoutePolicy = { ...ADMIN_WRITE, bodyLimitBytes: 0 };
+const ADMIN_WRITE_NO_BODY: UserPolicy = { ...ADMIN_WRITE, bodyLimitBytes: 0 };
 
 function presentAccount(account: Account) {
   return { id: account.id, email: account.email, createdAt: account.createdAt.toISOString() };
@@ -63,62 +61,63 @@ export default defineRouteGroup("admin", (runtime) => {
   const blocker = openIpBlocker(runtime);
   const { settings } = runtime;
   // Store-backed changes: checked, then audited, then applied (lib/audit/audit-first.ts).
-  const audited = <T>(request: Request, event: Omit<AuditEvent, "actor">, apply: () => Promise<T>) =>
-    applyAfterAudit(
-      { db: runtime.db.primary, logger: runtime.logger, request },
-      { ...event, actor: adminActorOf(request) },
-      apply,
-    );
+  const audited = <T>(
+    { actor, request }: { actor: AdminActor; request: Request },
+    event: Omit<AuditEvent, "actor">,
+    apply: () => Promise<T>,
+  ) => applyAfterAudit({ db: runtime.db.primary, logger: runtime.logger, request }, { ...event, actor }, apply);
 
   return new Elysia({ name: "admin" })
     .use(policyPlugin)
-    .get("/admin/ip-blocks", async () => ({ blocks: (await blocker.list()).map(present) }), { policy: ADMIN_READ })
+    .get("/admin/ip-blocks", async () => ({ blocks: (await blocker.list()).map(present) }), { admin: ADMIN_READ })
     .post(
       "/admin/ip-blocks",
-      async ({ body, request, set }) => {
+      async ({ actor, body, request, set }) => {
         const ttlMs = body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000;
-        const entry = blocker.adminBlockOf(body.target, { ttlMs, reason: body.reason }, adminActorName(request));
+        const entry = blocker.adminBlockOf(body.target, { ttlMs, reason: body.reason }, adminActorName(actor));
         const metadata = { reason: entry.reason, expiresAt: entry.expiresAt };
         const block = await audited(
-          request,
+          { actor, request },
           { action: "admin.ip_block.added", target: { type: "ip", id: entry.target }, metadata },
           () => blocker.apply(entry),
         );
         set.status = 201;
         return { block: present(block) };
       },
-      { policy: ADMIN_WRITE, body: AddIpBlockBody },
+      { admin: ADMIN_WRITE, body: AddIpBlockBody },
     )
     .delete(
       "/admin/ip-blocks/:target",
-      async ({ params, request }) => {
+      async ({ actor, params, request }) => {
         const target = canonicalBlockTarget(params.target);
         const noBlock = () => new AppError("NOT_FOUND", "No block on this address or range.");
         if (!(await blocker.list()).some((block) => block.target === target)) throw noBlock();
         const removed = await audited(
-          request,
+          { actor, request },
           { action: "admin.ip_block.removed", target: { type: "ip", id: target } },
-          () => blocker.remove(target, adminActorName(request)),
+          () => blocker.remove(target, adminActorName(actor)),
         );
         if (removed === undefined) throw noBlock();
         return { removed };
       },
-      { policy: ADMIN_WRITE },
+      { admin: ADMIN_WRITE },
     )
-    .get("/admin/settings", () => ({ settings: settings.current() }), { policy: ADMIN_READ })
+    .get("/admin/settings", () => ({ settings: settings.current() }), { admin: ADMIN_READ })
     .patch(
       "/admin/settings",
-      async ({ body, request }) => {
+      async ({ actor, body, request }) => {
         settings.check(body);
         // The version is known only once written; the row is written before, so it names the live document.
         const event = { action: "admin.settings.changed", target: SETTINGS_TARGET, metadata: { patch: body } } as const;
-        return { settings: await audited(request, event, () => settings.update(body, adminActorName(request))) };
+        return {
+          settings: await audited({ actor, request }, event, () => settings.update(body, adminActorName(actor))),
+        };
       },
-      { policy: ADMIN_WRITE, body: SettingsPatchBody },
+      { admin: ADMIN_WRITE, body: SettingsPatchBody },
     )
     .post(
       "/admin/emergency",
-      async ({ body, request }) => {
+      async ({ actor, body, request }) => {
         const patch = { emergency: { enabled: body.enabled } };
         settings.check(patch);
         const event = {
@@ -126,38 +125,38 @@ export default defineRouteGroup("admin", (runtime) => {
           target: SETTINGS_TARGET,
           metadata: { enabled: body.enabled },
         } as const;
-        const next = await audited(request, event, () => settings.update(patch, adminActorName(request)));
+        const next = await audited({ actor, request }, event, () => settings.update(patch, adminActorName(actor)));
         return { emergency: next.emergency };
       },
-      { policy: ADMIN_WRITE, body: EmergencyBody },
+      { admin: ADMIN_WRITE, body: EmergencyBody },
     )
     .get(
       "/admin/operators",
       async () => ({ operators: (await listOperators(runtime.db.primary)).map(presentAccount) }),
-      { policy: ADMIN_READ },
+      { admin: ADMIN_READ },
     )
     .put(
       "/admin/operators/:userId",
-      async ({ params, request }) => {
-        const account = await setOperator(runtime, params.userId, true, adminActorOf(request), request);
+      async ({ actor, params, request }) => {
+        const account = await setOperator(runtime, params.userId, true, actor, request);
         return { operator: presentAccount(account) };
       },
-      { policy: ADMIN_WRITE_NO_BODY },
+      { admin: ADMIN_WRITE_NO_BODY },
     )
     .delete(
       "/admin/operators/:userId",
-      async ({ params, request }) => {
-        const account = await setOperator(runtime, params.userId, false, adminActorOf(request), request);
+      async ({ actor, params, request }) => {
+        const account = await setOperator(runtime, params.userId, false, actor, request);
         return { revoked: presentAccount(account) };
       },
-      { policy: ADMIN_WRITE_NO_BODY },
+      { admin: ADMIN_WRITE_NO_BODY },
     )
     .post(
       "/admin/users/:userId/disable",
-      async ({ params, request }) => {
-        const { revokedSessions } = await disableUser(runtime, params.userId, adminActorOf(request), request);
+      async ({ actor, params, request }) => {
+        const { revokedSessions } = await disableUser(runtime, params.userId, actor, request);
         return { userId: params.userId, disabled: true, revokedSessions };
       },
-      { policy: ADMIN_WRITE_NO_BODY },
+      { admin: ADMIN_WRITE_NO_BODY },
     );
 });

@@ -5,13 +5,11 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { type AuditFilters, auditDateFilter, MAX_AUDIT_PAGE_SIZE, queryAuditEvents } from "../lib/audit/audit-query.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
+import type { AccessPolicy, UserPolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 
-const ORG_AUDIT: RoutePolicy = {
-  access: "user-or-key",
-  org: { param: "orgId", role: "admin" },
+const ORG_AUDIT: AccessPolicy = {
   scopes: ["audit:read"],
   rateLimits: [
     { name: "per-user", limit: 120, window: "1m", scope: "user" },
@@ -20,8 +18,7 @@ const ORG_AUDIT: RoutePolicy = {
   bodyLimitBytes: 0,
   timeout: "read",
 };
-const ADMIN_AUDIT: RoutePolicy = {
-  access: "admin",
+const ADMIN_AUDIT: UserPolicy = {
   rateLimits: [{ name: "admin-audit", limit: 120, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "read",
@@ -45,14 +42,14 @@ export default defineRouteGroup("audit", (runtime) =>
     .use(policyPlugin)
     .get(
       "/v1/orgs/:orgId/audit",
-      ({ params, query }) => {
-        const search: AuditFilters = { ...query, orgId: params.orgId };
+      ({ org, query }) => {
+        const search: AuditFilters = { ...query, orgId: org.id };
         return queryAuditEvents(runtime.db, search);
       },
-      { policy: ORG_AUDIT, params: orgParams, query: orgAuditQuery },
+      { userOrKey: ORG_AUDIT, org: { param: "orgId", role: "admin" }, params: orgParams, query: orgAuditQuery },
     )
     .get("/admin/audit", ({ query }) => queryAuditEvents(runtime.db, query), {
-      policy: ADMIN_AUDIT,
+      admin: ADMIN_AUDIT,
       query: adminAuditQuery,
     }),
 );

@@ -14,8 +14,7 @@ import {
 } from "../lib/auth/password-hashing.ts";
 import { logOut, REFRESH_TOKEN_PATTERN, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";
-import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
-import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
+import type { RateLimitRule, UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
@@ -23,8 +22,7 @@ import { defineRouteGroup, type RouteGroup } from "../lib/http/route-group.ts";
 
 const CREDENTIALS_BODY_BYTES = 4 * 1024;
 
-const SIGNUP: RoutePolicy = {
-  access: "public",
+const SIGNUP: UserPolicy = {
   rateLimits: [
     { name: "burst", limit: 5, window: "1m", scope: "ip", onStoreFailure: "closed" },
     { name: "sustained", limit: 30, window: "1h", scope: "ip", onStoreFailure: "closed" },
@@ -34,8 +32,7 @@ const SIGNUP: RoutePolicy = {
   humanVerification: "in-emergency",
 };
 
-const LOGIN: RoutePolicy = {
-  access: "public",
+const LOGIN: UserPolicy = {
   rateLimits: [
     { name: "burst", limit: 10, window: "1m", scope: "ip", onStoreFailure: "closed" },
     { name: "sustained", limit: 100, window: "1h", scope: "ip", onStoreFailure: "closed" },
@@ -54,30 +51,27 @@ const LOGIN_PER_EMAIL: readonly RateLimitRule[] = [
 
 // Not challenged, nor logout: a refresh token is a 256-bit secret no one can guess, and clients refresh in the
 // background, where no one could solve a challenge; every signed-in user would be logged out by emergency mode.
-const REFRESH: RoutePolicy = {
-  access: "public",
+const REFRESH: UserPolicy = {
   rateLimits: [{ name: "refresh", limit: 30, window: "1m", scope: "ip" }],
   bodyLimitBytes: 1024,
   timeout: "auth",
 };
 
-const LOGOUT: RoutePolicy = { ...REFRESH, rateLimits: [{ name: "logout", limit: 30, window: "1m", scope: "ip" }] };
+const LOGOUT: UserPolicy = { ...REFRESH, rateLimits: [{ name: "logout", limit: 30, window: "1m", scope: "ip" }] };
 
-const LIST_SESSIONS: RoutePolicy = {
-  access: "user",
+const LIST_SESSIONS: UserPolicy = {
   rateLimits: [{ name: "sessions", limit: 60, window: "1m", scope: "user" }],
   bodyLimitBytes: 0,
   timeout: "auth",
 };
 
-const REVOKE_SESSION: RoutePolicy = {
+const REVOKE_SESSION: UserPolicy = {
   ...LIST_SESSIONS,
   rateLimits: [{ name: "revoke", limit: 30, window: "1m", scope: "user" }],
 };
 
 // Each attempt costs two argon2 runs, and a stolen access token must not be a way to guess the password.
-const CHANGE_PASSWORD: RoutePolicy = {
-  access: "user",
+const CHANGE_PASSWORD: UserPolicy = {
   rateLimits: [{ name: "password", limit: 5, window: "15m", scope: "user", onStoreFailure: "closed" }],
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
@@ -122,7 +116,7 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
             set.status = 201;
             return tokensOf(signedIn);
           },
-          { policy: SIGNUP, body: signupBody },
+          { public: SIGNUP, body: signupBody },
         )
         .post(
           "/v1/auth/login",
@@ -130,7 +124,7 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
             await limitLoginsPerEmail(request, body.email);
             return tokensOf(await logIn(runtime, hasher, body, request));
           },
-          { policy: LOGIN, body: loginBody },
+          { public: LOGIN, body: loginBody },
         )
         .post(
           "/v1/auth/refresh",
@@ -138,7 +132,7 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
             const rotated = await rotateRefreshToken(runtime, body.refreshToken, request);
             return tokensFor({ id: rotated.userId, email: rotated.email }, rotated);
           },
-          { policy: REFRESH, body: refreshBody },
+          { public: REFRESH, body: refreshBody },
         )
         // Logout takes the refresh token, not the access token: it works after the access token has
         // expired, and a client that lost its access token can still end the session.
@@ -148,34 +142,31 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
             await logOut(runtime, body.refreshToken, request);
             set.status = 204;
           },
-          { policy: LOGOUT, body: refreshBody },
+          { public: LOGOUT, body: refreshBody },
         )
         .get(
           "/v1/auth/sessions",
-          async ({ request }) => {
-            const caller = signedInUserOf(request);
-            const sessions = await listLiveSessions(runtime.db.primary, auth, caller.userId);
-            return { sessions: sessions.map((session) => ({ ...session, current: session.id === caller.sessionId })) };
+          async ({ user }) => {
+            const sessions = await listLiveSessions(runtime.db.primary, auth, user.userId);
+            return { sessions: sessions.map((session) => ({ ...session, current: session.id === user.sessionId })) };
           },
-          { policy: LIST_SESSIONS },
+          { user: LIST_SESSIONS },
         )
         .delete(
           "/v1/auth/sessions/:id",
-          async ({ params, request, set }) => {
+          async ({ params, request, set, user }) => {
             // Another user's session answers exactly like one that does not exist.
-            if (!(await revokeOwnSession(runtime, signedInUserOf(request), params.id, request)))
+            if (!(await revokeOwnSession(runtime, user, params.id, request)))
               throw new AppError("NOT_FOUND", "No such session.");
             set.status = 204;
           },
-          { policy: REVOKE_SESSION, params: sessionParams },
+          { user: REVOKE_SESSION, params: sessionParams },
         )
         .post(
           "/v1/auth/password",
-          async ({ body, request }) => {
-            const { userId } = signedInUserOf(request);
-            return tokensOf(await changePassword(runtime, hasher, { userId, ...body }, request));
-          },
-          { policy: CHANGE_PASSWORD, body: passwordChangeBody },
+          async ({ body, request, user }) =>
+            tokensOf(await changePassword(runtime, hasher, { userId: user.userId, ...body }, request)),
+          { user: CHANGE_PASSWORD, body: passwordChangeBody },
         )
     );
   });

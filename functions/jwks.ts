@@ -1,13 +1,12 @@
 /** The public keys that verify access tokens (RFC 7517): next, current and retiring, never private material. */
 import { Elysia } from "elysia";
 import { identityOf } from "../lib/auth/identity.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
+import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 
 // Five minutes of caching is safe because a key is published a full rotation before it signs.
-const JWKS: RoutePolicy = {
-  access: "public",
+const JWKS: UserPolicy = {
   rateLimits: [{ name: "jwks", limit: 120, window: "1m", scope: "ip" }],
   bodyLimitBytes: 0,
   timeout: "read",
@@ -18,5 +17,5 @@ const JWKS: RoutePolicy = {
 export default defineRouteGroup("jwks", (runtime) =>
   new Elysia({ name: "jwks" })
     .use(policyPlugin)
-    .get("/.well-known/jwks.json", async () => (await identityOf(runtime).keyRing.get()).jwks, { policy: JWKS }),
+    .get("/.well-known/jwks.json", async () => (await identityOf(runtime).keyRing.get()).jwks, { public: JWKS }),
 );

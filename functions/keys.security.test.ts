@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { createApiKeyFormat, hashApiKey } from "../lib/auth/api-key-format.ts";
 import type { NewApiKey } from "../lib/auth/api-keys.ts";
-import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { identityOf } from "../lib/auth/identity.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { auditEvents } from "../lib/db/schema/index.ts";
@@ -24,9 +23,7 @@ const ALL_SCOPES = API_KEY_SCOPES;
 
 // A route that touches no database itself, so any query counted on it is the key check's.
 const probe = defineRouteGroup("probe", () =>
-  new Elysia().use(policyPlugin).get("/probe", ({ request }) => authenticatedCallerOf(request), {
-    policy: { access: "user-or-key", rateLimits: [] },
-  }),
+  new Elysia().use(policyPlugin).get("/probe", ({ caller }) => caller, { userOrKey: { rateLimits: [] } }),
 );
 
 describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {

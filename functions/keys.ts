@@ -15,48 +15,14 @@ import {
   revokeApiKey,
   rotateApiKey,
 } from "../lib/auth/api-keys.ts";
-import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
+import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 
-const CREATE_KEY: RoutePolicy = {
-  access: "user",
-  org: { param: "orgId", role: "admin" },
-  rateLimits: [
-    { name: "burst", limit: 10, window: "1s", scope: "user" },
-    { name: "sustained", limit: 60, window: "1m", scope: "user" },
-  ],
-  bodyLimitBytes: 4 * 1024,
-  timeout: "write",
-};
-const LIST_KEYS: RoutePolicy = {
-  access: "user-or-key",
-  org: { param: "orgId", role: "admin" },
-  scopes: ["keys:read"],
-  rateLimits: [
-    { name: "per-user", limit: 300, window: "1m", scope: "user" },
-    { name: "per-key", limit: 600, window: "1m", scope: "key" },
-  ],
-  bodyLimitBytes: 0,
-  timeout: "read",
-};
-const REVOKE_KEY: RoutePolicy = {
-  access: "user",
-  org: { param: "orgId", role: "admin" },
-  rateLimits: [{ name: "revoke", limit: 60, window: "1m", scope: "user" }],
-  bodyLimitBytes: 0,
-  timeout: "write",
-};
-const ROTATE_KEY: RoutePolicy = {
-  access: "user",
-  rateLimits: [{ name: "rotate", limit: 30, window: "1m", scope: "user" }],
-  bodyLimitBytes: 1024,
-  timeout: "write",
-};
+const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 
 const orgParams = type({ orgId: "string.uuid" });
 const orgKeyParams = type({ orgId: "string.uuid", keyId: "string.uuid" });
@@ -82,7 +48,7 @@ export default defineRouteGroup("keys", (runtime) =>
     .use(policyPlugin)
     .post(
       "/v1/orgs/:orgId/keys",
-      async ({ body, params, request, set }) => {
+      async ({ body, org, request, set, user }) => {
         if (body.expiresAt !== undefined && body.expiresAt.getTime() <= Date.now()) {
           throw new AppError("VALIDATION_FAILED", undefined, {
             fields: [{ path: "expiresAt", message: "expiresAt must be in the future" }],
@@ -90,40 +56,51 @@ export default defineRouteGroup("keys", (runtime) =>
         }
         const issued = await createApiKey(
           runtime,
-          auditActorOf(authenticatedCallerOf(request)),
-          params.orgId,
+          auditActorOf(user),
+          org.id,
           { ...body, scopes: [...new Set(body.scopes)] },
           request,
         );
         set.status = 201;
         return issued;
       },
-      { policy: CREATE_KEY, params: orgParams, body: createKeyBody },
+      {
+        user: {
+          ...WRITE,
+          rateLimits: [perUser(10, "1s", { name: "burst" }), perUser(60, "1m", { name: "sustained" })],
+        },
+        org: ORG_ADMIN,
+        params: orgParams,
+        body: createKeyBody,
+      },
     )
-    .get(
-      "/v1/orgs/:orgId/keys",
-      async ({ params }) => ({ keys: await listApiKeys(runtime.db.primary, params.orgId) }),
-      { policy: LIST_KEYS, params: orgParams },
-    )
+    .get("/v1/orgs/:orgId/keys", async ({ org }) => ({ keys: await listApiKeys(runtime.db.primary, org.id) }), {
+      userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] },
+      org: ORG_ADMIN,
+      params: orgParams,
+    })
     .delete(
       "/v1/orgs/:orgId/keys/:keyId",
-      async ({ params, request, set }) => {
-        await revokeApiKey(runtime, auditActorOf(authenticatedCallerOf(request)), params.orgId, params.keyId, request);
+      async ({ org, params, request, set, user }) => {
+        await revokeApiKey(runtime, auditActorOf(user), org.id, params.keyId, request);
         set.status = 204;
       },
-      { policy: REVOKE_KEY, params: orgKeyParams },
+      {
+        user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m", { name: "revoke" })] },
+        org: ORG_ADMIN,
+        params: orgKeyParams,
+      },
     )
     .post(
       "/v1/keys/:keyId/rotate",
-      async ({ body, params, request, set }) => {
-        const caller = authenticatedCallerOf(request);
+      async ({ body, params, request, set, user }) => {
         const orgId = await orgOfApiKey(runtime.db.primary, params.keyId);
         if (orgId === undefined) throw keyNotFound();
         // Another tenant's key answers exactly like a key that does not exist.
-        await requireOrgRole(runtime, caller, orgId, "admin", keyNotFound);
+        await requireOrgRole(runtime, user, orgId, "admin", keyNotFound);
         const rotated = await rotateApiKey(
           runtime,
-          auditActorOf(caller),
+          auditActorOf(user),
           params.keyId,
           body.gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS,
           request,
@@ -131,6 +108,10 @@ export default defineRouteGroup("keys", (runtime) =>
         set.status = 201;
         return rotated;
       },
-      { policy: ROTATE_KEY, params: keyParams, body: rotateBody },
+      {
+        user: { ...WRITE, bodyLimitBytes: 1024, rateLimits: [perUser(30, "1m", { name: "rotate" })] },
+        params: keyParams,
+        body: rotateBody,
+      },
     ),
 );

@@ -1,14 +1,12 @@
 /** The signed-in user's own account. */
 import { Elysia } from "elysia";
 import { findActiveAccount } from "../lib/auth/accounts.ts";
-import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
-import type { RoutePolicy } from "../lib/core/route-policy.ts";
+import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 
-const ME: RoutePolicy = {
-  access: "user",
+const ME: UserPolicy = {
   rateLimits: [{ name: "me", limit: 120, window: "1m", scope: "user" }],
   bodyLimitBytes: 0,
   timeout: "read",
@@ -17,12 +15,12 @@ const ME: RoutePolicy = {
 export default defineRouteGroup("me", (runtime) =>
   new Elysia({ name: "me" }).use(policyPlugin).get(
     "/v1/me",
-    async ({ request }) => {
+    async ({ user }) => {
       // A deleted or disabled account's token is refused here too, not only once its session revocation lands.
-      const account = await findActiveAccount(runtime, signedInUserOf(request).userId);
+      const account = await findActiveAccount(runtime, user.userId);
       if (account === undefined) throw new AppError("UNAUTHORIZED");
       return { id: account.id, email: account.email, createdAt: account.createdAt.toISOString() };
     },
-    { policy: ME },
+    { user: ME },
   ),
 );

@@ -5,12 +5,10 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
-import { authenticatedCallerOf } from "../lib/auth/authenticated-caller.ts";
 import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/credentials.ts";
 import { orgNotFound } from "../lib/auth/org-access.ts";
-import { signedInUserOf } from "../lib/auth/signed-in-user.ts";
 import { ORG_ROLES } from "../lib/core/org-roles.ts";
-import type { RateLimitRule, RoutePolicy } from "../lib/core/route-policy.ts";
+import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -22,47 +20,19 @@ import {
   updateOrganization,
 } from "../lib/orgs/organizations.ts";
 
-const BODY_BYTES = 4 * 1024;
-
 // Users count per account and keys per key; a route for signed-in users only has no key to count by.
-const USER_READS: readonly RateLimitRule[] = [{ name: "per-user", limit: 300, window: "1m", scope: "user" }];
-const READS: readonly RateLimitRule[] = [...USER_READS, { name: "per-key", limit: 600, window: "1m", scope: "key" }];
-const USER_WRITES: readonly RateLimitRule[] = [{ name: "per-user", limit: 60, window: "1m", scope: "user" }];
-const WRITES: readonly RateLimitRule[] = [...USER_WRITES, { name: "per-key", limit: 60, window: "1m", scope: "key" }];
+const READS = [perUser(300, "1m"), perKey(600, "1m")];
+const WRITES = [perUser(60, "1m"), perKey(60, "1m")];
 
-const CREATE_ORG: RoutePolicy = {
-  access: "user",
-  rateLimits: [{ name: "create", limit: 10, window: "1m", scope: "user" }],
-  bodyLimitBytes: BODY_BYTES,
-  timeout: "write",
-};
-const LIST_MY_ORGS: RoutePolicy = { access: "user", rateLimits: USER_READS, bodyLimitBytes: 0, timeout: "read" };
-const READ_ORG: RoutePolicy = {
-  access: "user-or-key",
-  org: { param: "orgId", role: "member" },
-  scopes: ["orgs:read"],
-  rateLimits: READS,
-  bodyLimitBytes: 0,
-  timeout: "read",
-};
-const UPDATE_ORG: RoutePolicy = {
-  access: "user-or-key",
+const READ_ORG = { userOrKey: { ...READ, scopes: ["orgs:read"], rateLimits: READS }, org: "orgId" } as const;
+const UPDATE_ORG = {
+  userOrKey: { ...WRITE, scopes: ["orgs:write"], rateLimits: WRITES },
   org: { param: "orgId", role: "admin" },
-  scopes: ["orgs:write"],
-  rateLimits: WRITES,
-  bodyLimitBytes: BODY_BYTES,
-  timeout: "write",
-};
-const LIST_MEMBERS: RoutePolicy = READ_ORG;
-const CHANGE_MEMBERS: RoutePolicy = {
-  access: "user",
+} as const;
+const CHANGE_MEMBERS = {
+  user: { ...WRITE, rateLimits: [perUser(60, "1m")] },
   org: { param: "orgId", role: "admin" },
-  rateLimits: USER_WRITES,
-  bodyLimitBytes: BODY_BYTES,
-  timeout: "write",
-};
-// Any member may leave; removing someone else needs an admin (checked under the org lock).
-const REMOVE_MEMBER: RoutePolicy = { ...CHANGE_MEMBERS, org: { param: "orgId", role: "member" }, bodyLimitBytes: 0 };
+} as const;
 
 const orgName = type("string.trim").to("1 <= string <= 100");
 const maxAgeDays = type("1 <= number.integer <= 3650");
@@ -85,78 +55,62 @@ export default defineRouteGroup("orgs", (runtime) =>
     .use(policyPlugin)
     .post(
       "/v1/orgs",
-      async ({ body, request, set }) => {
-        const org = await createOrganization(runtime, signedInUserOf(request).userId, body, request);
+      async ({ body, request, set, user }) => {
+        const org = await createOrganization(runtime, user.userId, body, request);
         set.status = 201;
         return { ...org, role: "owner" };
       },
-      { policy: CREATE_ORG, body: createOrgBody },
+      { user: { ...WRITE, rateLimits: [perUser(10, "1m", { name: "create" })] }, body: createOrgBody },
     )
-    .get(
-      "/v1/orgs",
-      async ({ request }) => ({ orgs: await listOrganizationsOf(runtime.db.primary, signedInUserOf(request).userId) }),
-      { policy: LIST_MY_ORGS },
-    )
+    .get("/v1/orgs", async ({ user }) => ({ orgs: await listOrganizationsOf(runtime.db.primary, user.userId) }), {
+      user: { ...READ, rateLimits: [perUser(300, "1m")] },
+    })
     .get(
       "/v1/orgs/:orgId",
-      async ({ params }) => {
-        const org = await findOrganization(runtime.db.primary, params.orgId);
+      async ({ org: bound }) => {
+        const org = await findOrganization(runtime.db.primary, bound.id);
         if (org === undefined) throw orgNotFound();
         return org;
       },
-      { policy: READ_ORG, params: orgParams },
+      { ...READ_ORG, params: orgParams },
     )
     .patch(
       "/v1/orgs/:orgId",
-      async ({ body, params, request }) => {
+      async ({ body, caller, org: bound, request }) => {
         if (Object.keys(body).length === 0)
           throw new AppError("VALIDATION_FAILED", "Name at least one field to change.");
-        const org = await updateOrganization(
-          runtime,
-          auditActorOf(authenticatedCallerOf(request)),
-          params.orgId,
-          body,
-          request,
-        );
+        const org = await updateOrganization(runtime, auditActorOf(caller), bound.id, body, request);
         if (org === undefined) throw orgNotFound();
         return org;
       },
-      { policy: UPDATE_ORG, params: orgParams, body: updateOrgBody },
+      { ...UPDATE_ORG, params: orgParams, body: updateOrgBody },
     )
-    .get(
-      "/v1/orgs/:orgId/members",
-      async ({ params }) => ({ members: await listMembers(runtime.db.primary, params.orgId) }),
-      { policy: LIST_MEMBERS, params: orgParams },
-    )
+    .get("/v1/orgs/:orgId/members", async ({ org }) => ({ members: await listMembers(runtime.db.primary, org.id) }), {
+      ...READ_ORG,
+      params: orgParams,
+    })
     .post(
       "/v1/orgs/:orgId/members",
-      async ({ body, params, request, set }) => {
-        const member = await addMember(runtime, signedInUserOf(request).userId, params.orgId, body, request);
+      async ({ body, org, request, set, user }) => {
+        const member = await addMember(runtime, user.userId, org.id, body, request);
         set.status = 201;
         return member;
       },
-      { policy: CHANGE_MEMBERS, params: orgParams, body: addMemberBody },
+      { ...CHANGE_MEMBERS, params: orgParams, body: addMemberBody },
     )
     .patch(
       "/v1/orgs/:orgId/members/:userId",
-      async ({ body, params, request }) => {
-        return changeMemberRole(
-          runtime,
-          signedInUserOf(request).userId,
-          params.orgId,
-          params.userId,
-          body.role,
-          request,
-        );
-      },
-      { policy: CHANGE_MEMBERS, params: memberParams, body: roleBody },
+      ({ body, org, params, request, user }) =>
+        changeMemberRole(runtime, user.userId, org.id, params.userId, body.role, request),
+      { ...CHANGE_MEMBERS, params: memberParams, body: roleBody },
     )
     .delete(
       "/v1/orgs/:orgId/members/:userId",
-      async ({ params, request, set }) => {
-        await removeMember(runtime, signedInUserOf(request).userId, params.orgId, params.userId, request);
+      async ({ org, params, request, set, user }) => {
+        await removeMember(runtime, user.userId, org.id, params.userId, request);
         set.status = 204;
       },
-      { policy: REMOVE_MEMBER, params: memberParams },
+      // Any member may leave; removing someone else needs an admin (checked under the org lock).
+      { user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")] }, org: "orgId", params: memberParams },
     ),
 );

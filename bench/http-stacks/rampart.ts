@@ -9,9 +9,8 @@
  * as JSON (BenchCredentials), for the load generator to send to /v1/whoami.
  */
 import { Elysia } from "elysia";
-import { authenticatedCallerOf } from "../../lib/auth/authenticated-caller.ts";
 import { loadConfig } from "../../lib/config/config.ts";
-import type { RoutePolicy } from "../../lib/core/route-policy.ts";
+import type { AccessPolicy, UserPolicy } from "../../lib/core/route-policy.ts";
 import { openPglite } from "../../lib/db/pglite.ts";
 import { buildApp } from "../../lib/http/app.ts";
 import { policyPlugin } from "../../lib/http/policy-plugin.ts";
@@ -26,25 +25,23 @@ process.on("SIGTERM", () => process.exit(0));
 
 const rateLimited = process.env.BENCH_RATE_LIMIT !== "off";
 // A limit the load never reaches: the limiter does all its work but never refuses.
-const PING: RoutePolicy = {
-  access: "public",
+const PING: UserPolicy = {
   rateLimits: rateLimited ? [{ name: "bench", limit: 1e9, windowMs: 60_000, scope: "ip" }] : [],
 };
 const KEY_SCOPE = "orgs:read";
-const WHOAMI: RoutePolicy = { ...PING, access: "user-or-key", scopes: [KEY_SCOPE] };
+const WHOAMI: AccessPolicy = { ...PING, scopes: [KEY_SCOPE] };
 
 // Both routes are always served, so the public and the authenticated figures come from the same app.
 const bench = defineRouteGroup("bench", () =>
   new Elysia({ name: "bench" })
     .use(policyPlugin)
-    .get("/v1/ping", () => ({ ok: true, time: Date.now() }), { policy: PING })
+    .get("/v1/ping", () => ({ ok: true, time: Date.now() }), { public: PING })
     .get(
       "/v1/whoami",
-      ({ request }) => {
-        const caller = authenticatedCallerOf(request);
+      ({ caller }) => {
         return { kind: caller.kind, id: caller.kind === "user" ? caller.userId : caller.keyId };
       },
-      { policy: WHOAMI },
+      { userOrKey: WHOAMI },
     ),
 );
 

@@ -10,6 +10,7 @@ export type Caller =
     };
 
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;
+export type UserCaller = Extract<Caller, { kind: "user" }>;
 
 /** Lets database lookups of keys not loaded yet run a few at a time per client; the others wait their turn. */
 export interface LookupGate {

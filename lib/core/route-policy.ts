@@ -66,6 +66,16 @@ export interface RoutePolicy {
   humanVerification?: HumanVerificationPolicy;
 }
 
+/**
+ * What a route declares through its access kind's option (`user: { ... }`, `key: { ... }`): the policy but its
+ * access kind, which the option names, and its tenant binding, which is the `org` option beside it.
+ */
+export type AccessPolicy = Omit<RoutePolicy, "access" | "org">;
+/** The same for kinds that admit no API key, where scopes would never be checked. */
+export type UserPolicy = Omit<AccessPolicy, "scopes">;
+/** The `org` option: the path parameter naming the organization, or the parameter and the least role. */
+export type OrgOption = string | OrgBinding;
+
 export interface ResolvedRateLimitRule extends Required<RateLimitRuleFields> {
   windowMs: number;
 }
@@ -99,6 +109,7 @@ export const DEFAULT_POLICY = {
 } as const satisfies { rateLimits: readonly RateLimitRule[] } & Record<string, unknown>;
 
 export const POLICY_DETAIL_KEY = "x-rampart-policy";
+export const ORG_DETAIL_KEY = "x-rampart-org";
 
 export function resolveRateLimitRule({ window, windowMs, ...rule }: RateLimitRule): ResolvedRateLimitRule {
   return { ...DEFAULT_POLICY.rateLimit, ...rule, windowMs: window === undefined ? (windowMs as number) : msOf(window) };

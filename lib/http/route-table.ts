@@ -3,7 +3,14 @@
  * pipeline can apply transport guards and answer 404/405 before Elysia runs.
  */
 
-import { POLICY_DETAIL_KEY, type ResolvedPolicy, type RoutePolicy, resolvePolicy } from "../core/route-policy.ts";
+import {
+  ORG_DETAIL_KEY,
+  type OrgBinding,
+  POLICY_DETAIL_KEY,
+  type ResolvedPolicy,
+  type RoutePolicy,
+  resolvePolicy,
+} from "../core/route-policy.ts";
 import { routePatternSource } from "./route-pattern.ts";
 
 export interface RouteEntry {
@@ -40,13 +47,21 @@ function orgSegmentOf(path: string, policy: ResolvedPolicy, key: string): number
   return segment;
 }
 
+/** The route's policy as its options declared it (lib/http/policy-plugin.ts): the access kind's, then `org`. */
+function declaredPolicyOf(route: ElysiaRouteInfo, key: string): RoutePolicy {
+  const policy = route.hooks?.detail?.[POLICY_DETAIL_KEY] as RoutePolicy | undefined;
+  if (policy === undefined) throw new Error(`route ${key} declares no policy`);
+  const org = route.hooks?.detail?.[ORG_DETAIL_KEY] as OrgBinding | undefined;
+  if (org === undefined) return policy;
+  if (policy.org !== undefined) throw new Error(`route ${key} binds its organization twice`);
+  return { ...policy, org };
+}
+
 export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): RouteTable {
   const routes: RouteEntry[] = elysiaRoutes.map((route) => {
-    const declared = route.hooks?.detail?.[POLICY_DETAIL_KEY] as RoutePolicy | undefined;
-    if (declared === undefined) throw new Error(`route ${route.method} ${route.path} declares no policy`);
     const method = route.method.toUpperCase();
     const key = `${method} ${route.path}`;
-    const policy = resolvePolicy(declared, method, key);
+    const policy = resolvePolicy(declaredPolicyOf(route, key), method, key);
     return { method, path: route.path, key, policy, orgSegment: orgSegmentOf(route.path, policy, key) };
   });
   const exact = new Map<string, RouteEntry>();
