@@ -1,4 +1,7 @@
-/** One reading of a route path (`:param` is one segment, `*` the rest, a trailing slash allowed) for the router and the Vercel build. */
+/**
+ * A route path as a regular expression (`:param` is one segment, `*` the rest, a trailing slash allowed) for
+ * Vercel's rewrites. Requests are matched by route-matcher.ts, with Elysia's own router, not by this.
+ */
 
 /**
  * The regular-expression source that matches request paths for `path`.

@@ -11,7 +11,7 @@ import {
   type RoutePolicy,
   resolvePolicy,
 } from "../core/route-policy.ts";
-import { routePatternSource } from "./route-pattern.ts";
+import { createRouteMatcher } from "./route-matcher.ts";
 
 export interface RouteEntry {
   readonly method: string;
@@ -33,10 +33,6 @@ export interface RouteTable {
   find(method: string, pathname: string): RouteEntry | undefined;
   allowedMethods(pathname: string): string[];
   readonly routes: readonly RouteEntry[];
-}
-
-function patternOf(path: string): RegExp {
-  return new RegExp(routePatternSource(path));
 }
 
 function orgSegmentOf(path: string, policy: ResolvedPolicy, key: string): number | undefined {
@@ -64,30 +60,6 @@ export function createRouteTable(elysiaRoutes: readonly ElysiaRouteInfo[]): Rout
     const policy = resolvePolicy(declaredPolicyOf(route, key), method, key);
     return { method, path: route.path, key, policy, orgSegment: orgSegmentOf(route.path, policy, key) };
   });
-  const exact = new Map<string, RouteEntry>();
-  const patterned: { entry: RouteEntry; pattern: RegExp }[] = [];
-  for (const entry of routes) {
-    if (/[:*]/.test(entry.path)) patterned.push({ entry, pattern: patternOf(entry.path) });
-    else {
-      exact.set(`${entry.method} ${entry.path}`, entry);
-      if (entry.path !== "/") exact.set(`${entry.method} ${entry.path}/`, entry);
-    }
-  }
-  const find = (method: string, pathname: string): RouteEntry | undefined => {
-    const hit = exact.get(`${method} ${pathname}`);
-    if (hit !== undefined) return hit;
-    for (const { entry, pattern } of patterned) if (entry.method === method && pattern.test(pathname)) return entry;
-    // Elysia answers HEAD with the GET handler, so HEAD is guarded as that GET.
-    return method === "HEAD" ? find("GET", pathname) : undefined;
-  };
-  return {
-    routes,
-    find,
-    allowedMethods(pathname) {
-      const methods = new Set<string>();
-      for (const entry of routes) if (patternOf(entry.path).test(pathname)) methods.add(entry.method);
-      if (methods.has("GET")) methods.add("HEAD");
-      return [...methods];
-    },
-  };
+  const matcher = createRouteMatcher(routes);
+  return { routes, find: matcher.find, allowedMethods: matcher.methodsAt };
 }
