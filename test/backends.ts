@@ -18,6 +18,7 @@ import { MemoryStore } from "../lib/store/memory-store.ts";
 import type { Store } from "../lib/store/store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
 import { pgliteTemplate } from "./pglite-template.ts";
+import { startTcpRelay, type TcpRelay } from "./tcp-relay.ts";
 
 export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
@@ -67,11 +68,7 @@ export async function openTestDatabase(
 ): Promise<Database> {
   if (backend === "pglite") return openPglite(undefined, await pgliteTemplate());
   const scratch = url === undefined ? await createScratchDatabase() : undefined;
-  const connection = url ?? (scratch as { url: string }).url;
-  const db =
-    backend === "neon"
-      ? openNeon({ url: connection, readUrl: undefined, wsProxy: await neonProxyAddress() }, logger)
-      : openPostgres({ url: connection, readUrl: undefined }, logger);
+  const db = await openServerDriver(backend, url ?? (scratch as { url: string }).url, logger);
   return {
     ...db,
     async close() {
@@ -79,6 +76,52 @@ export async function openTestDatabase(
       await scratch?.drop();
     },
   };
+}
+
+export interface RelayedDatabase {
+  /** Closing it also closes the relay and drops the database. */
+  db: Database;
+  relay: TcpRelay;
+  /** The database's own URL, past the relay: for a test's admin connection that must survive the cut. */
+  directUrl: string;
+}
+
+/**
+ * A fresh database on the test server that `driver` reaches through a TCP relay, so a test can cut it;
+ * `wsProxy` replaces the shared Neon gateway.
+ */
+export async function openDatabaseBehindRelay(
+  driver: "neon" | "postgres",
+  options: { wsProxy?: string } = {},
+): Promise<RelayedDatabase> {
+  const scratch = await createScratchDatabase();
+  const target = new URL(scratch.url);
+  const relay = startTcpRelay({ hostname: target.hostname, port: Number(target.port) });
+  target.port = String(relay.port);
+  const db = await openServerDriver(driver, target.toString(), quietLogger, options.wsProxy);
+  return {
+    relay,
+    directUrl: scratch.url,
+    db: {
+      ...db,
+      async close() {
+        relay.close();
+        await db.close();
+        await scratch.drop();
+      },
+    },
+  };
+}
+
+async function openServerDriver(
+  driver: "neon" | "postgres",
+  url: string,
+  logger: Logger,
+  wsProxy?: string,
+): Promise<Database> {
+  return driver === "neon"
+    ? openNeon({ url, readUrl: undefined, wsProxy: wsProxy ?? (await neonProxyAddress()) }, logger)
+    : openPostgres({ url, readUrl: undefined }, logger);
 }
 
 /** The URL of an Upstash-compatible gateway over `redisUrl` (one shared gateway for TEST_REDIS_URL). */

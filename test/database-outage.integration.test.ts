@@ -7,16 +7,12 @@ import { expect, test } from "bun:test";
 import postgres from "postgres";
 import orgs from "../functions/orgs.ts";
 import { DATABASE_BREAKER } from "../lib/db/database.ts";
-import { openNeon } from "../lib/db/neon.ts";
-import { openPostgres } from "../lib/db/postgres.ts";
 import { buildApp } from "../lib/http/app.ts";
-import { createLogger } from "../lib/log/logger.ts";
 import { DEFAULT_BREAKER_OPTIONS } from "../lib/resilience/breaker.ts";
 import { startNeonWsProxy } from "../tools/neon-ws-proxy.ts";
-import { createScratchDatabase, neonProxyAddress, openTestRuntime } from "./backends.ts";
+import { openDatabaseBehindRelay, openTestRuntime } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { ADMIN_TOKEN, identityClient, stableErrorOf, type TestUser } from "./identity-client.ts";
-import { startTcpRelay } from "./tcp-relay.ts";
 
 type Driver = "neon" | "postgres";
 
@@ -34,16 +30,7 @@ async function answerOf(response: Response) {
 
 /** The orgs routes on a fresh database reached through a relay; `wsProxy` replaces the shared Neon gateway. */
 async function openBehindRelay(driver: Driver, wsProxy?: string) {
-  const scratch = await createScratchDatabase();
-  const target = new URL(scratch.url);
-  const relay = startTcpRelay({ hostname: target.hostname, port: Number(target.port) });
-  target.port = String(relay.port);
-  const quiet = createLogger({ sink: () => {} });
-  const options = { url: target.toString(), readUrl: undefined };
-  const db =
-    driver === "neon"
-      ? openNeon({ ...options, wsProxy: wsProxy ?? (await neonProxyAddress()) }, quiet)
-      : openPostgres(options, quiet);
+  const { db, relay, directUrl } = await openDatabaseBehindRelay(driver, { wsProxy });
   const runtime = await openTestRuntime({ db, env: { TRUST_PROXY: "1", ADMIN_TOKEN } });
   const client = identityClient(runtime, buildApp(runtime, [orgs]));
   const owner = await client.createUser();
@@ -57,7 +44,7 @@ async function openBehindRelay(driver: Driver, wsProxy?: string) {
       )
     ).orgs.map((org) => org.name);
   return {
-    scratch,
+    directUrl,
     relay,
     db,
     owner,
@@ -75,11 +62,7 @@ async function openBehindRelay(driver: Driver, wsProxy?: string) {
         await Bun.sleep(100);
       }
     },
-    async close() {
-      relay.close();
-      await runtime.close();
-      await scratch.drop();
-    },
+    close: () => runtime.close(),
   };
 }
 
@@ -102,7 +85,7 @@ describeWithServers(["postgres"], "database outage", () => {
 
     test(`${driver}: PostgreSQL lost in the middle of a transaction answers 503 with Retry-After and commits nothing`, async () => {
       const setup = await openBehindRelay(driver);
-      const admin = postgres(setup.scratch.url, { max: 1, onnotice: () => {} });
+      const admin = postgres(setup.directUrl, { max: 1, onnotice: () => {} });
       try {
         await admin.unsafe(
           `create function hold_membership() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(${HOLD_LOCK}); return new; end $$`,

@@ -14,10 +14,10 @@ import {
   createScratchDatabase,
   DATABASE_BACKENDS,
   neonProxyAddress,
+  openDatabaseBehindRelay,
   openTestDatabase,
 } from "./backends.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
-import { startTcpRelay } from "./tcp-relay.ts";
 
 describe.each(DATABASE_BACKENDS)("database on %s", (backend) => {
   let db: Database;
@@ -87,16 +87,7 @@ describeWithServers(["postgres"], "read replica", () => {
 describeWithServers(["postgres"], "database circuit breaker", () => {
   for (const driver of ["neon", "postgres"] as const) {
     test(`${driver}: errors from a healthy server never open it; an unreachable server does, calls then fail fast, and it closes again`, async () => {
-      const scratch = await createScratchDatabase();
-      const target = new URL(scratch.url);
-      const relay = startTcpRelay({ hostname: target.hostname, port: Number(target.port) });
-      target.port = String(relay.port);
-      const quiet = createLogger({ sink: () => {} });
-      const options = { url: target.toString(), readUrl: undefined };
-      const db =
-        driver === "neon"
-          ? openNeon({ ...options, wsProxy: await neonProxyAddress() }, quiet)
-          : openPostgres(options, quiet);
+      const { db, relay } = await openDatabaseBehindRelay(driver);
       try {
         await db.migrate();
         await db.primary.insert(jobRuns).values({ job: "breaker", slot: "taken" });
@@ -136,9 +127,7 @@ describeWithServers(["postgres"], "database circuit breaker", () => {
         expect(await db.primary.$count(jobRuns)).toBe(1);
         expect(db.breaker?.state).toBe("closed");
       } finally {
-        relay.close();
         await db.close();
-        await scratch.drop();
       }
     }, 30_000);
   }
