@@ -46,7 +46,8 @@ await buildVercelOutput();
 const helloSource = join(work, "hello.ts");
 writeFileSync(
   helloSource,
-  `import { Elysia } from "${join(ROOT, "node_modules/elysia")}";\nexport default new Elysia().get("/health/live", () => ({ status: "live" }));\n`,
+  `import { Elysia } from "${join(ROOT, "node_modules/elysia")}";\nexport default new ` +
+    `Elysia().get("/health/live", () => ({ status: "live" }));\n`,
 );
 const built = await Bun.build({
   entrypoints: [helloSource],
@@ -58,7 +59,8 @@ const built = await Bun.build({
 });
 if (!built.success) throw new AggregateError(built.logs);
 const serveBundle = (file: string) =>
-  `const m = await import(${JSON.stringify(file)}); Bun.serve({ port: Number(process.env.PORT), fetch: (r) => m.default.fetch(r) });`;
+  `const m = await import(${JSON.stringify(file)}); Bun.serve({ port: Number(process.env.PORT), fetch: (r) => ` +
+  `m.default.fetch(r) });`;
 const rampartCmd = ["bun", "-e", serveBundle(join(VERCEL_OUTPUT_DIR, "functions", "health.func", "index.mjs"))];
 const helloCmd = ["bun", "-e", serveBundle(join(work, "hello.mjs"))];
 const benchEncryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
@@ -88,5 +90,6 @@ console.log(`  bare Elysia hello-world bundle   ${fmt(median(hello))}`);
 console.log(`  Rampart health function bundle   ${fmt(median(rampart))}`);
 console.log(`  ratio Rampart / bare             ${(median(rampart) / median(hello)).toFixed(2)}x`);
 console.log(
-  `bun dev start-up to /health/ready 200 on PGlite (median of 3, each creating its database): ${fmt(median(dev))} [${dev.map(fmt).join(", ")}]`,
+  `bun dev start-up to /health/ready 200 on PGlite (median of 3, each creating its database): ` +
+    `${fmt(median(dev))} [${dev.map(fmt).join(", ")}]`,
 );

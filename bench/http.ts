@@ -323,7 +323,11 @@ const verdict = (value: number, goal: number) =>
   `${value.toFixed(2)}x  (goal >= ${goal}x: ${value >= goal ? "met" : "MISSED"})`;
 const ratioLine = (label: string, a: string, b: string, goal?: number) => {
   const byRps = median(rpsRatios(a, b));
-  return `${label.padEnd(28)}req/s ${goal === undefined ? `${byRps.toFixed(2)}x` : verdict(byRps, goal)}${range(rpsRatios(a, b))}; by CPU/req ${median(cpuRatios(a, b)).toFixed(2)}x${range(cpuRatios(a, b))}; p99 ${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`;
+  return (
+    `${label.padEnd(28)}req/s ${goal === undefined ? `${byRps.toFixed(2)}x` : verdict(byRps, goal)}` +
+    `${range(rpsRatios(a, b))}; by CPU/req ${median(cpuRatios(a, b)).toFixed(2)}x${range(cpuRatios(a, b))}; p99 ` +
+    `${ms(get(a).p99Us)} vs ${ms(get(b).p99Us)}`
+  );
 };
 const flags = [...(AUTH ? [] : ["--no-auth"]), ...(BREAKDOWN ? ["--breakdown"] : [])];
 // "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
@@ -336,36 +340,53 @@ const loadBound = stacks.filter((s) => utilisation(get(s.key)) < 0.9);
 
 const lines = [
   `# bun run bench:http${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""} (${new Date().toISOString()})`,
-  `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), bun ${Bun.version}, node ${versionOf(["node", "--version"])}`,
+  `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), bun ${Bun.version}, node ` +
+    `${versionOf(["node", "--version"])}`,
   `load: ${loadToolVersion}, 1 thread, ${CONNECTIONS} connections, ${DURATION_S}s after a ${WARMUP_S}s warm-up, ` +
     (pin ? "server pinned to CPU 1, load generator to CPU 0 (taskset)" : "not pinned"),
-  `rounds: ${ROUNDS}, the stacks taking turns; each row is the round with the median CPU/req (range of all rounds beside it), each ratio the median of the ratios within a round (range in brackets)`,
+  `rounds: ${ROUNDS}, the stacks taking turns; each row is the round with the median CPU/req (range of all ` +
+    `rounds beside it), each ratio the median of the ratios within a round (range in brackets)`,
   "requests: GET /v1/ping with Origin https://app.example.com and browser headers; X-Request-ID on every other request",
-  "log: one JSON line per request to /dev/null, through a buffered Bun FileSink (Bun stacks) or fs.createWriteStream (Node)",
-  "database: Rampart rows use the production configuration (a postgres.js client, never queried by /v1/ping); the authenticated rows and their public baseline run on PGlite in the process",
-  "rate limit: 1e9 per minute per client address (never refuses): Rampart's in-process limiter, hono-rate-limiter MemoryStore, express-rate-limit MemoryStore",
+  "log: one JSON line per request to /dev/null, through a buffered Bun FileSink (Bun stacks) or " +
+    "fs.createWriteStream (Node)",
+  "database: Rampart rows use the production configuration (a postgres.js client, never queried by /v1/ping); " +
+    "the authenticated rows and their public baseline run on PGlite in the process",
+  "rate limit: 1e9 per minute per client address (never refuses): Rampart's in-process limiter, " +
+    "hono-rate-limiter MemoryStore, express-rate-limit MemoryStore",
   ...(AUTH
     ? [
-        `authenticated: GET ${WHOAMI} with the same headers plus Authorization: Bearer, the same rate limit rule, served by the same app as the public route`,
-        "  Rampart (user-or-key): an EdDSA access token (signature, claims, session revocation check) or an API key (checksum, hash, in-process cache, warm after the first request)",
+        `authenticated: GET ${WHOAMI} with the same headers plus Authorization: Bearer, the same rate limit ` +
+          `rule, served by the same app as the public route`,
+        "  Rampart (user-or-key): an EdDSA access token (signature, claims, session revocation check) or an " +
+          "API key (checksum, hash, in-process cache, warm after the first request)",
         "  Hono: hono/jwt, EdDSA, checking iss, aud, typ, exp and iat; public key imported once",
       ]
     : []),
   "",
-  `${"stack".padEnd(38)}${"req/s".padStart(9)}${"p50".padStart(10)}${"p99".padStart(10)}${"server CPU".padStart(12)}${"CPU/req".padStart(10)}${"other CPU".padStart(11)}${"CPU/req range".padStart(16)}`,
+  `${"stack".padEnd(38)}${"req/s".padStart(9)}${"p50".padStart(10)}${"p99".padStart(10)}` +
+    `${"server CPU".padStart(12)}${"CPU/req".padStart(10)}${"other CPU".padStart(11)}` +
+    `${"CPU/req range".padStart(16)}`,
   ...stacks.map((s) => {
     const r = get(s.key);
     const mark = loadBound.includes(s) ? " *" : "";
-    return `${s.label.padEnd(38)}${Math.round(rps(r)).toString().padStart(9)}${ms(r.p50Us).padStart(10)}${ms(r.p99Us).padStart(10)}${`${Math.round(utilisation(r) * 100)}%`.padStart(12)}${`${cpuUsPerRequest(r).toFixed(1)} us`.padStart(10)}${`${Math.round(busyElsewhere(r) * 100)}%`.padStart(11)}${range(runsOf(s.key).map(cpuUsPerRequest)).padStart(16)}${mark}`;
+    return (
+      `${s.label.padEnd(38)}${Math.round(rps(r)).toString().padStart(9)}${ms(r.p50Us).padStart(10)}` +
+      `${ms(r.p99Us).padStart(10)}${`${Math.round(utilisation(r) * 100)}%`.padStart(12)}` +
+      `${`${cpuUsPerRequest(r).toFixed(1)} us`.padStart(10)}` +
+      `${`${Math.round(busyElsewhere(r) * 100)}%`.padStart(11)}` +
+      `${range(runsOf(s.key).map(cpuUsPerRequest)).padStart(16)}${mark}`
+    );
   }),
   ...(loadBound.length > 0
     ? [
-        "* server below 90% of a core: it waited on the load generator (or lost its core to other work), so req/s understates it; compare CPU/req",
+        "* server below 90% of a core: it waited on the load generator (or lost its core to other work), so " +
+          "req/s understates it; compare CPU/req",
       ]
     : []),
   ...(stacks.some((s) => runsOf(s.key).some((r) => busyElsewhere(r) > DISTURBED))
     ? [
-        `WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry (other CPU column); those figures are disturbed`,
+        `WARNING: other processes used over ${DISTURBED * 100}% of a core during some runs, even after a retry ` +
+          `(other CPU column); those figures are disturbed`,
       ]
     : []),
   "",

@@ -86,15 +86,19 @@ const base = median(timings.get(handlers[0]?.[0] as string) as number[]);
 const own = (label: string) => median(timings.get(label) as number[]) - base;
 const lines = [
   `# bun run bench:in-process (${new Date().toISOString()})`,
-  `bun ${Bun.version}; ${REQUESTS_PER_ROUND} requests a round, ${ROUNDS} rounds after a warm-up round, handlers taking turns; median per request`,
+  `bun ${Bun.version}; ${REQUESTS_PER_ROUND} requests a round, ${ROUNDS} rounds after a warm-up round, ` +
+    `handlers taking turns; median per request`,
   "GET /v1/ping with browser headers and Origin, handed to each app's fetch in process: no sockets, no HTTP parsing",
   "",
   ...handlers.map(
     ([label], index) => `${label.padEnd(42)}${`${(index === 0 ? base : own(label)).toFixed(2)} us`.padStart(10)}`,
   ),
   "",
-  `the guard chain's own cost over bare Elysia: ${(own("Rampart, full chain") - own("bare Elysia")).toFixed(2)} us a request`,
-  `  of which the log line ${(own("Rampart, full chain") - own("Rampart, no request log line")).toFixed(2)} us, the rate limit (check and headers) ${(own("Rampart, full chain") - own("Rampart, no rate limit rule")).toFixed(2)} us`,
+  `the guard chain's own cost over bare Elysia: ${(own("Rampart, full chain") - own("bare Elysia")).toFixed(2)}` +
+    ` us a request`,
+  `  of which the log line ${(own("Rampart, full chain") - own("Rampart, no request log line")).toFixed(2)} ` +
+    `us, the rate limit (check and headers) ` +
+    `${(own("Rampart, full chain") - own("Rampart, no rate limit rule")).toFixed(2)} us`,
 ];
 const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);

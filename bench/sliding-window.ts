@@ -70,7 +70,8 @@ function evenly(perWindow: number): number[] {
 
 const lines = [
   `# bun bench/sliding-window.ts (${new Date().toISOString()})`,
-  `sliding-window estimate (InProcessLimiter, as @upstash/ratelimit's slidingWindow), ${WINDOWS} windows of ${WINDOW_MS / 1000} s on an injected clock`,
+  `sliding-window estimate (InProcessLimiter, as @upstash/ratelimit's slidingWindow), ${WINDOWS} windows of ` +
+    `${WINDOW_MS / 1000} s on an injected clock`,
   "most admitted in any rolling window and in any fixed window, as a share of the limit",
   "",
   `${"traffic".padEnd(58)}${"limit".padStart(6)}${"rolling".padStart(10)}${"fixed".padStart(8)}`,
@@ -80,7 +81,8 @@ for (const [name, sendAt] of Object.entries(traffic)) {
     const admitted = admittedAt(limit, sendAt(limit));
     const share = (count: number) => `${((100 * count) / limit).toFixed(1)}%`;
     lines.push(
-      `${name.padEnd(58)}${String(limit).padStart(6)}${share(maxRolling(admitted)).padStart(10)}${share(maxFixed(admitted)).padStart(8)}`,
+      `${name.padEnd(58)}${String(limit).padStart(6)}${share(maxRolling(admitted)).padStart(10)}` +
+        `${share(maxFixed(admitted)).padStart(8)}`,
     );
   }
 }

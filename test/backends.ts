@@ -23,7 +23,10 @@ import { startTcpRelay, type TcpRelay } from "./tcp-relay.ts";
 export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
 export const GATEWAY_TOKEN = "test-gateway-token";
-/** For a hook that opens or closes a backend: copying the template or a first connection takes seconds on a loaded machine, past bun's 5 s. */
+/**
+ * For a hook that opens or closes a backend: copying the template or a first connection takes seconds on a loaded
+ * machine, past bun's 5 s.
+ */
 export const BACKEND_HOOK_TIMEOUT_MS = 30_000;
 
 export type DatabaseBackend = "pglite" | "neon" | "postgres";

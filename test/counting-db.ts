@@ -23,7 +23,10 @@ export interface CountedRuntime<R extends Runtime> {
   reset(): void;
 }
 
-/** A copy of `runtime` whose primary database counts the queries started on it; the copy has identity services of its own. */
+/**
+ * A copy of `runtime` whose primary database counts the queries started on it; the copy has identity services of its
+ * own.
+ */
 export function withCountedQueries<R extends Runtime>(runtime: R): CountedRuntime<R> {
   let count = 0;
   const primary = new Proxy(runtime.db.primary, {

@@ -19,7 +19,8 @@ type Driver = "neon" | "postgres";
 const UNAVAILABLE = { retryAfter: "1", status: 503, code: "DEPENDENCY_UNAVAILABLE" };
 const CREATED = { retryAfter: null, status: 201, code: undefined };
 const BREAKER_THRESHOLD = DATABASE_BREAKER.consecutiveFailures ?? DEFAULT_BREAKER_OPTIONS.consecutiveFailures;
-// A membership insert waits on this advisory lock while the test holds it, so the connection can be cut mid-transaction.
+// A membership insert waits on this advisory lock while the test holds it, so the connection can be cut
+// mid-transaction.
 const HOLD_LOCK = 4242;
 
 async function answerOf(response: Response) {
@@ -68,7 +69,8 @@ async function openBehindRelay(driver: Driver, wsProxy?: string) {
 
 describeWithServers(["postgres"], "database outage", () => {
   for (const driver of ["neon", "postgres"] as const) {
-    test(`${driver}: with PostgreSQL unreachable, a transaction and a plain query answer 503 with Retry-After; both work once it is back`, async () => {
+    test(`${driver}: with PostgreSQL unreachable, a transaction and a plain query answer 503 with Retry-After; both ` +
+      `work once it is back`, async () => {
       const setup = await openBehindRelay(driver);
       try {
         setup.relay.kill();
@@ -83,12 +85,14 @@ describeWithServers(["postgres"], "database outage", () => {
       }
     }, 60_000);
 
-    test(`${driver}: PostgreSQL lost in the middle of a transaction answers 503 with Retry-After and commits nothing`, async () => {
+    test(`${driver}: PostgreSQL lost in the middle of a transaction answers 503 with Retry-After and commits ` +
+      `nothing`, async () => {
       const setup = await openBehindRelay(driver);
       const admin = postgres(setup.directUrl, { max: 1, onnotice: () => {} });
       try {
         await admin.unsafe(
-          `create function hold_membership() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(${HOLD_LOCK}); return new; end $$`,
+          `create function hold_membership() returns trigger language plpgsql as $$ begin perform ` +
+            `pg_advisory_xact_lock(${HOLD_LOCK}); return new; end $$`,
         );
         await admin.unsafe(
           "create trigger hold_membership before insert on memberships for each row execute function hold_membership()",
@@ -115,7 +119,8 @@ describeWithServers(["postgres"], "database outage", () => {
     }, 60_000);
   }
 
-  test("neon: with the WebSocket gateway stopped and PostgreSQL up, requests answer 503, the breaker opens at its threshold, and both recover", async () => {
+  test("neon: with the WebSocket gateway stopped and PostgreSQL up, requests answer 503, the breaker opens at its " +
+    "threshold, and both recover", async () => {
     const gateway = startNeonWsProxy({});
     let restarted: { stop(): Promise<void> } | undefined;
     const setup = await openBehindRelay("neon", `127.0.0.1:${gateway.port}`);

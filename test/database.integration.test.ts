@@ -86,7 +86,8 @@ describeWithServers(["postgres"], "read replica", () => {
 
 describeWithServers(["postgres"], "database circuit breaker", () => {
   for (const driver of ["neon", "postgres"] as const) {
-    test(`${driver}: errors from a healthy server never open it; an unreachable server does, calls then fail fast, and it closes again`, async () => {
+    test(`${driver}: errors from a healthy server never open it; an unreachable server does, calls then fail fast, ` +
+      `and it closes again`, async () => {
       const { db, relay } = await openDatabaseBehindRelay(driver);
       try {
         await db.migrate();

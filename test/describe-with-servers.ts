@@ -38,5 +38,8 @@ export function skippedServersNotice(): string | undefined {
   if (missing.length === 0) return undefined;
   const variables = missing.map((server) => VARIABLES[server]).join(" and ");
   const names = missing.map((server) => NAMES[server]).join(" and ");
-  return `${variables} ${missing.length === 1 ? "is" : "are"} not set: the tests that need a real ${names} are skipped. To run them, first: ${START_SERVICES}`;
+  return (
+    `${variables} ${missing.length === 1 ? "is" : "are"} not set: the tests that need a real ${names} are ` +
+    `skipped. To run them, first: ${START_SERVICES}`
+  );
 }

@@ -68,7 +68,8 @@ describeWithServers(["redis"], "emergency mode across two server processes on on
     await spawned.stop();
   }, 30_000);
 
-  test("switched on through one process's admin endpoint, the other divides its limits within the poll interval", async () => {
+  test("switched on through one process's admin endpoint, the other " +
+    "divides its limits within the poll interval", async () => {
     expect(await statusesOf(other, freshClient(), LIMIT + 1)).toEqual([...Array<number>(LIMIT).fill(200), 429]);
 
     const switchedAt = performance.now();

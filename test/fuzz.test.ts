@@ -121,7 +121,8 @@ function body(random: Random): { bytes: Uint8Array<ArrayBuffer>; kind: string } 
         const cut = random.int(0, text.length);
         return random.pick([
           text.slice(0, cut),
-          `${text.slice(0, cut)}${random.pick(["{", "}", ",", "'", '"', ":", "\\", "\u0000", "NaN", "/*"])}${text.slice(cut)}`,
+          `${text.slice(0, cut)}${random.pick(["{", "}", ",", "'", '"', ":", "\\", "\u0000", "NaN", "/*"])}` +
+            `${text.slice(cut)}`,
           `{${text}`,
           `${text},`,
         ]);
@@ -430,8 +431,13 @@ function describeRequest(outcome: Outcome): string {
   const bodyPreview =
     request.body === undefined
       ? ""
-      : ` body[${request.bodyKind}, ${request.body.byteLength} B]=${JSON.stringify(new TextDecoder().decode(request.body.slice(0, 80)))}`;
-  return `#${request.index} ${outcome.mode} ${request.method} http://${request.host}${request.path.length > 120 ? `${request.path.slice(0, 120)}…` : request.path} ${request.raw?.note ?? ""} {${headers}}${bodyPreview} → ${outcome.timedOut ? "TIMEOUT" : (outcome.status ?? "closed")}`;
+      : ` body[${request.bodyKind}, ${request.body.byteLength} ` +
+        `B]=${JSON.stringify(new TextDecoder().decode(request.body.slice(0, 80)))}`;
+  return (
+    `#${request.index} ${outcome.mode} ${request.method} http://${request.host}` +
+    `${request.path.length > 120 ? `${request.path.slice(0, 120)}…` : request.path} ${request.raw?.note ?? ""} ` +
+    `{${headers}}${bodyPreview} → ${outcome.timedOut ? "TIMEOUT" : (outcome.status ?? "closed")}`
+  );
 }
 
 function webRequest(request: FuzzRequest, origin: string): Request {
@@ -682,7 +688,8 @@ beforeAll(async () => {
   for (let waited = 0; app.inFlight > 0 && waited < 1_000; waited += 50) await Bun.sleep(50);
   inFlightAfter = app.inFlight;
   console.log(
-    `fuzz: ${outcomes.length} requests in ${Math.round(performance.now() - started)} ms; statuses ${JSON.stringify(countBy(outcomes, (o) => String(o.timedOut ? "timeout" : (o.status ?? "closed"))))}`,
+    `fuzz: ${outcomes.length} requests in ${Math.round(performance.now() - started)} ms; statuses ` +
+      `${JSON.stringify(countBy(outcomes, (o) => String(o.timedOut ? "timeout" : (o.status ?? "closed"))))}`,
   );
 }, 60_000);
 
@@ -764,32 +771,39 @@ describe(`fuzzing the pipeline (seed ${SEED})`, () => {
     );
   });
 
-  test("every answer from the app is 2xx or 4xx with X-Request-ID, and every 4xx carries the JSON error envelope", () => {
-    // 5xx answers are reported by the test above; this one looks at everything else.
-    const answered = outcomes.filter(
-      (o) => o.failure === undefined && o.timedOut !== true && !refusedByServer(o) && (o.status ?? 0) < 500,
-    );
-    expectNone(
-      answered.filter(
-        (o) =>
-          (o.status ?? 0) < 200 ||
-          ((o.status ?? 0) >= 300 && (o.status ?? 0) < 400) ||
-          envelopeProblem(o) !== undefined,
-      ),
-      "bad answers",
-      (o) => envelopeProblem(o) ?? "",
-    );
-  });
+  test(
+    "every answer from the app is 2xx or 4xx with X-Request-ID, " + "and every 4xx carries the JSON error envelope",
+    () => {
+      // 5xx answers are reported by the test above; this one looks at everything else.
+      const answered = outcomes.filter(
+        (o) => o.failure === undefined && o.timedOut !== true && !refusedByServer(o) && (o.status ?? 0) < 500,
+      );
+      expectNone(
+        answered.filter(
+          (o) =>
+            (o.status ?? 0) < 200 ||
+            ((o.status ?? 0) >= 300 && (o.status ?? 0) < 400) ||
+            envelopeProblem(o) !== undefined,
+        ),
+        "bad answers",
+        (o) => envelopeProblem(o) ?? "",
+      );
+    },
+  );
 
-  test("bytes Bun's HTTP parser refuses get a 4xx or a closed connection; whatever the app answers is still well-formed", () => {
-    const malformed = outcomes.filter((o) => refusedByServer(o) && o.timedOut !== true && o.status !== undefined);
-    const bad = malformed.filter((o) =>
-      fromApp(o)
-        ? envelopeProblem(o) !== undefined || (o.status ?? 0) >= 500
-        : !((o.status ?? 0) >= 400 && (o.status ?? 0) < 500),
-    );
-    expectNone(bad, "bad refusals of malformed requests", (o) => envelopeProblem(o) ?? "");
-  });
+  test(
+    "bytes Bun's HTTP parser refuses get a 4xx or a closed connection; whatever the app answers is still " +
+      "well-formed",
+    () => {
+      const malformed = outcomes.filter((o) => refusedByServer(o) && o.timedOut !== true && o.status !== undefined);
+      const bad = malformed.filter((o) =>
+        fromApp(o)
+          ? envelopeProblem(o) !== undefined || (o.status ?? 0) >= 500
+          : !((o.status ?? 0) >= 400 && (o.status ?? 0) < 500),
+      );
+      expectNone(bad, "bad refusals of malformed requests", (o) => envelopeProblem(o) ?? "");
+    },
+  );
 
   test("no handler behind admin or cron credentials ran for a request without them", () => {
     const withToken = (o: Outcome) =>

@@ -294,23 +294,29 @@ describe("CORS", () => {
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
   });
 
-  test("a preflight from an allowed origin is answered 204 at once, with methods, headers and Max-Age, without running the handler", async () => {
-    const before = handled.things;
-    const response = await send(app, "/things", {
-      method: "OPTIONS",
-      headers: {
-        origin: APP_ORIGIN,
-        "access-control-request-method": "POST",
-        "access-control-request-headers": "content-type, authorization",
-      },
-    });
-    expect(response.status).toBe(204);
-    expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
-    expect(response.headers.get("access-control-allow-methods")).toContain("POST");
-    expect(response.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type");
-    expect(Number(response.headers.get("access-control-max-age"))).toBe(runtime.settings.current().cors.maxAgeSeconds);
-    expect(handled.things).toBe(before);
-  });
+  test(
+    "a preflight from an allowed origin is answered 204 at once, with methods, headers and Max-Age, without " +
+      "running the handler",
+    async () => {
+      const before = handled.things;
+      const response = await send(app, "/things", {
+        method: "OPTIONS",
+        headers: {
+          origin: APP_ORIGIN,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, authorization",
+        },
+      });
+      expect(response.status).toBe(204);
+      expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+      expect(response.headers.get("access-control-allow-methods")).toContain("POST");
+      expect(response.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type");
+      expect(Number(response.headers.get("access-control-max-age"))).toBe(
+        runtime.settings.current().cors.maxAgeSeconds,
+      );
+      expect(handled.things).toBe(before);
+    },
+  );
 
   test("a preflight from another origin gets no permission", async () => {
     const response = await send(app, "/things", {
@@ -340,22 +346,26 @@ describe("CORS", () => {
 });
 
 describe("rate limits", () => {
-  test("every limited response carries RateLimit-Limit/Remaining/Reset/Policy, and the refusal is 429 RATE_LIMITED with Retry-After", async () => {
-    const responses = await exhaust(app, "/limited", freshAddress());
-    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 429]);
-    expect(responses.map((r) => r.headers.get("ratelimit-remaining"))).toEqual(["2", "1", "0", "0"]);
-    for (const response of responses) {
-      expect(response.headers.get("ratelimit-limit")).toBe("3");
-      expect(response.headers.get("ratelimit-policy")).toBe("3;w=60");
-      const reset = Number(response.headers.get("ratelimit-reset"));
-      expect(reset).toBeGreaterThanOrEqual(0);
-      expect(reset).toBeLessThanOrEqual(60);
-    }
-    const refused = responses[3] as Response;
-    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect((await errorOf(refused)).code).toBe("RATE_LIMITED");
-    expect(responses[0]?.headers.get("retry-after")).toBeNull();
-  });
+  test(
+    "every limited response carries RateLimit-Limit/Remaining/Reset/Policy, and the refusal is 429 RATE_LIMITED " +
+      "with Retry-After",
+    async () => {
+      const responses = await exhaust(app, "/limited", freshAddress());
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(responses.map((r) => r.headers.get("ratelimit-remaining"))).toEqual(["2", "1", "0", "0"]);
+      for (const response of responses) {
+        expect(response.headers.get("ratelimit-limit")).toBe("3");
+        expect(response.headers.get("ratelimit-policy")).toBe("3;w=60");
+        const reset = Number(response.headers.get("ratelimit-reset"));
+        expect(reset).toBeGreaterThanOrEqual(0);
+        expect(reset).toBeLessThanOrEqual(60);
+      }
+      const refused = responses[3] as Response;
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect((await errorOf(refused)).code).toBe("RATE_LIMITED");
+      expect(responses[0]?.headers.get("retry-after")).toBeNull();
+    },
+  );
 
   test("a route without limits sends no RateLimit headers", async () => {
     expect((await send(app, "/ok")).headers.get("ratelimit-limit")).toBeNull();
@@ -369,22 +379,26 @@ describe("rate limits", () => {
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
 
-  test("TRUST_PROXY=1: the last hop is the client; entries before it cannot reset the bucket, another last hop is another client", async () => {
-    const proxy = "10.0.0.1";
-    const client = freshAddress();
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++)
-      statuses.push(
-        (await send(proxied, "/limited", { ip: proxy, headers: { "x-forwarded-for": `6.6.6.${i}, ${client}` } }))
-          .status,
-      );
-    expect(statuses).toEqual([200, 200, 200, 429]);
-    const other = await send(proxied, "/limited", {
-      ip: proxy,
-      headers: { "x-forwarded-for": `${client}, ${freshAddress()}` },
-    });
-    expect(other.status).toBe(200);
-  });
+  test(
+    "TRUST_PROXY=1: the last hop is the client; entries before it cannot reset the bucket, another last hop is " +
+      "another client",
+    async () => {
+      const proxy = "10.0.0.1";
+      const client = freshAddress();
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push(
+          (await send(proxied, "/limited", { ip: proxy, headers: { "x-forwarded-for": `6.6.6.${i}, ${client}` } }))
+            .status,
+        );
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const other = await send(proxied, "/limited", {
+        ip: proxy,
+        headers: { "x-forwarded-for": `${client}, ${freshAddress()}` },
+      });
+      expect(other.status).toBe(200);
+    },
+  );
 
   test("::ffff:1.2.3.4 and 1.2.3.4 are one client and share one bucket", async () => {
     const ip = freshAddress();
@@ -421,27 +435,30 @@ describe("bodies", () => {
     expect(handled.things).toBe(before);
   });
 
-  test("a chunked 2 MiB body (no Content-Length) is 413 against the default 1 MiB limit, and is not read to the end", async () => {
-    const before = handled.bulk;
-    let pulled = 0;
-    const chunk = new TextEncoder().encode(`[${'"abcdefghijklmnopqrstuvwxyz",'.repeat(2_000)}`);
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled >= 2 * MiB) return controller.close();
-        pulled += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    });
-    const response = await send(app, "/bulk", {
-      method: "POST",
-      body: stream,
-      headers: { "content-type": "application/json" },
-    });
-    expect(response.status).toBe(413);
-    expect((await errorOf(response)).details).toEqual({ limitBytes: MiB });
-    expect(handled.bulk).toBe(before);
-    expect(pulled).toBeLessThan(2 * MiB);
-  });
+  test(
+    "a chunked 2 MiB body (no Content-Length) is 413 against the " + "default 1 MiB limit, and is not read to the end",
+    async () => {
+      const before = handled.bulk;
+      let pulled = 0;
+      const chunk = new TextEncoder().encode(`[${'"abcdefghijklmnopqrstuvwxyz",'.repeat(2_000)}`);
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= 2 * MiB) return controller.close();
+          pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      const response = await send(app, "/bulk", {
+        method: "POST",
+        body: stream,
+        headers: { "content-type": "application/json" },
+      });
+      expect(response.status).toBe(413);
+      expect((await errorOf(response)).details).toEqual({ limitBytes: MiB });
+      expect(handled.bulk).toBe(before);
+      expect(pulled).toBeLessThan(2 * MiB);
+    },
+  );
 
   test("a body just under the default limit is accepted", async () => {
     const body = JSON.stringify({ blob: "x".repeat(MiB - 100) });
@@ -501,20 +518,24 @@ describe("bodies", () => {
 });
 
 describe("timeouts", () => {
-  test("a handler slower than its route class's deadline gets 504 TIMEOUT at the deadline, and its signal aborts", async () => {
-    const started = performance.now();
-    const response = await send(timed.app, "/slow");
-    const elapsed = performance.now() - started;
-    expect(response.status).toBe(504);
-    expect((await errorOf(response)).code).toBe("TIMEOUT");
-    expect(elapsed).toBeLessThan(500);
-    expect(handled.slowSignal?.aborted).toBe(true);
-    expect(
-      timed.logLines.some(
-        (line) => line.includes('"request deadline passed"') && line.includes(`"deadlineMs":${SLOW_ROUTE_DEADLINE_MS}`),
-      ),
-    ).toBe(true);
-  });
+  test(
+    "a handler slower than its route class's deadline gets 504 " + "TIMEOUT at the deadline, and its signal aborts",
+    async () => {
+      const started = performance.now();
+      const response = await send(timed.app, "/slow");
+      const elapsed = performance.now() - started;
+      expect(response.status).toBe(504);
+      expect((await errorOf(response)).code).toBe("TIMEOUT");
+      expect(elapsed).toBeLessThan(500);
+      expect(handled.slowSignal?.aborted).toBe(true);
+      expect(
+        timed.logLines.some(
+          (line) =>
+            line.includes('"request deadline passed"') && line.includes(`"deadlineMs":${SLOW_ROUTE_DEADLINE_MS}`),
+        ),
+      ).toBe(true);
+    },
+  );
 
   test("the deadline is the route's class: the same wait on a route with a longer class completes", async () => {
     const response = await send(timed.app, "/patient");
@@ -597,20 +618,24 @@ describe("routing cannot steer a request around the guards", () => {
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
 
-  test("a short Host cannot shift the path Elysia routes: /ab/admin/stats on host x is no route, not the admin handler", async () => {
-    const before = handled.admin;
-    const urls = [
-      "http://x/ab/admin/stats",
-      "http://a.b//admin/stats",
-      "http://ab/c/admin/stats",
-      "http://xx/?/admin/stats",
-    ];
-    const answers = await Promise.all(
-      urls.map(async (url) => `${url} → ${(await app.fetch(new Request(url), from("203.0.113.7"))).status}`),
-    );
-    expect(answers.filter((answer) => answer.endsWith("→ 200"))).toEqual([]);
-    expect(handled.admin).toBe(before);
-  });
+  test(
+    "a short Host cannot shift the path Elysia routes: /ab/admin/stats on host x is no route, not the admin " +
+      "handler",
+    async () => {
+      const before = handled.admin;
+      const urls = [
+        "http://x/ab/admin/stats",
+        "http://a.b//admin/stats",
+        "http://ab/c/admin/stats",
+        "http://xx/?/admin/stats",
+      ];
+      const answers = await Promise.all(
+        urls.map(async (url) => `${url} → ${(await app.fetch(new Request(url), from("203.0.113.7"))).status}`),
+      );
+      expect(answers.filter((answer) => answer.endsWith("→ 200"))).toEqual([]);
+      expect(handled.admin).toBe(before);
+    },
+  );
 
   test("over HTTP, a one-letter Host header cannot reach the admin handler without the token", async () => {
     const before = handled.admin;

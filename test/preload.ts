@@ -1,4 +1,7 @@
-/** Runs before any test file: says which tests will be skipped, and makes (or reads) the PGlite template outside every test's timeout. */
+/**
+ * Runs before any test file: says which tests will be skipped, and makes (or reads) the PGlite template outside every
+ * test's timeout.
+ */
 import { skippedServersNotice } from "./describe-with-servers.ts";
 import { pgliteTemplate } from "./pglite-template.ts";
 

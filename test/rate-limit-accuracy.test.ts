@@ -51,7 +51,9 @@ describeWithServers(["redis"], "rate limits across three server processes on one
     const warmUp = `198.51.100.${1 + Math.floor(Math.random() * 254)}`;
     for (const port of ports) expect((await fire(port, warmUp)).status).toBe(200);
 
-    const client = `203.0.113.${1 + Math.floor(Math.random() * 254)}, 10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const client =
+      `203.0.113.${1 + Math.floor(Math.random() * 254)}, 10.${Math.floor(Math.random() * 250)}` +
+      `.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     // Near the end of a fixed window the sliding estimate rounds the previous window down and may admit one
     // more: a property of the algorithm, not of sharing. Fire where the burst cannot cross a boundary.
     const intoWindow = Date.now() % WINDOW_MS;

@@ -24,7 +24,8 @@ import { startTcpRelay, type TcpRelay } from "./tcp-relay.ts";
 const INSTANCES = 2;
 const OPEN_LIMIT = 10;
 const CLOSED_LIMIT = 5;
-// A day: a burst of a few seconds straddling a window edge is the sliding window's own one-request rounding, not what these tests measure.
+// A day: a burst of a few seconds straddling a window edge is the sliding window's own one-request rounding, not what
+// these tests measure.
 const WINDOW_MS = 86_400_000;
 /** The closed route's own deadline (class "auth"): how long its rule may wait for Redis. */
 const CLOSED_WAIT_MS = 3_000;
@@ -108,7 +109,8 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     (await Promise.all(responses)).map((response) => response.status);
   const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
 
-  test("a closed rule waits for a store slower than STORE_TIMEOUT_MS: exactly its limit is admitted, the rest get 429, none 503", async () => {
+  test("a closed rule waits for a store slower than STORE_TIMEOUT_MS: exactly its limit is admitted, the rest get " +
+    "429, none 503", async () => {
     relay.delay(SLOW_MS);
     try {
       const client = freshClient();
@@ -121,7 +123,8 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     }
   }, 30_000);
 
-  test("an open rule whose store answers too late admits at most its instance's share in-process on each instance", async () => {
+  test("an open rule whose store answers too late admits at most its " +
+    "instance's share in-process on each instance", async () => {
     relay.delay(SLOW_MS);
     try {
       const client = freshClient();
@@ -138,7 +141,8 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     }
   }, 30_000);
 
-  test("an open rule falling back in-process starts from the last count the store gave: 8 of 10 used leaves 2", async () => {
+  test("an open rule falling back in-process starts from the last " +
+    "count the store gave: 8 of 10 used leaves 2", async () => {
     const client = freshClient();
     const [app] = apps as [RampartApp];
     const before = await statusesOf(Array.from({ length: 8 }, () => send(app, "/open", client)));
@@ -153,7 +157,8 @@ describeWithServers(["redis"], "rate limits over a slow Redis", ({ beforeAll, af
     }
   }, 30_000);
 
-  test(`after an outage, a closed rule admits again within ${RECOVERY_BOUND_MS} ms of the store answering, even slowly`, async () => {
+  test(`after an outage, a closed rule admits again within ${RECOVERY_BOUND_MS} ms of the store answering, even ` +
+    `slowly`, async () => {
     const [app] = apps as [RampartApp];
     relay.kill();
     try {

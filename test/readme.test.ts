@@ -47,7 +47,8 @@ test(
         ...files.flatMap((file) => ts.getPreEmitDiagnostics(program, program.getSourceFile(file))),
       ].map(
         (d) =>
-          `${d.file === undefined ? "" : `${d.file.fileName.slice(dir.length + 1)}: `}${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`,
+          `${d.file === undefined ? "" : `${d.file.fileName.slice(dir.length + 1)}: `}` +
+          `${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`,
       );
       expect(errors).toEqual([]);
     } finally {

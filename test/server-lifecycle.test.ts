@@ -284,7 +284,8 @@ describe("graceful shutdown", () => {
   );
 
   test.skipIf(TEST_POSTGRES_URL === undefined)(
-    "writes still running past the drain are answered 503 and rolled back, and the process exits within the bound (needs TEST_POSTGRES_URL)",
+    "writes still running past the drain are answered 503 and rolled back, and the process exits within the " +
+      "bound (needs TEST_POSTGRES_URL)",
     async () => {
       const DRAIN_MS = 1_000;
       const scratch = await createScratchDatabase();
@@ -313,7 +314,8 @@ describe("graceful shutdown", () => {
         );
         while (
           (
-            await observer`select count(*)::int as n from pg_stat_activity where query like '%pg_sleep%' and pid <> pg_backend_pid()`
+            await observer`select count(*)::int as n from pg_stat_activity
+              where query like '%pg_sleep%' and pid <> pg_backend_pid()`
           )[0]?.n !== 2
         )
           await Bun.sleep(50);

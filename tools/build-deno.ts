@@ -18,7 +18,8 @@ export async function buildDenoBundle(): Promise<string> {
     entry,
     [
       `import { SCHEDULED_JOBS } from ${JSON.stringify(relative(OUT_DIR, join(ROOT, "lib/cron/registry.ts")))};`,
-      `import { startDenoDeploy } from ${JSON.stringify(relative(OUT_DIR, join(ROOT, "lib/serverless/deno-deploy.ts")))};`,
+      `import { startDenoDeploy } from ` +
+        `${JSON.stringify(relative(OUT_DIR, join(ROOT, "lib/serverless/deno-deploy.ts")))};`,
       ...groups.map((file, i) => `import group${i} from ${JSON.stringify(relative(OUT_DIR, file))};`),
       `declare const Deno: Parameters<typeof startDenoDeploy>[0];`,
       `startDenoDeploy(Deno, [${groups.map((_, i) => `group${i}`).join(", ")}], SCHEDULED_JOBS);`,

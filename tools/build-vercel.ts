@@ -76,7 +76,8 @@ export function trustProxyWarning(env: Record<string, string | undefined>): stri
   const value = env.TRUST_PROXY === undefined ? "not set" : `"${env.TRUST_PROXY}"`;
   return (
     `warning: TRUST_PROXY is ${value}, not vercel: behind Vercel every caller would share one "unknown" client ` +
-    "address and one rate-limit bucket, and no address could be blocked. Set TRUST_PROXY=vercel in the project's environment."
+    "address and one rate-limit bucket, and no address could be blocked. Set TRUST_PROXY=vercel in the " +
+    "project's environment."
   );
 }
 
@@ -131,6 +132,7 @@ if (import.meta.main) {
   if (warning !== undefined) console.warn(warning);
   const { functions, routes } = await buildVercelOutput();
   console.log(
-    `wrote ${relative(ROOT, VERCEL_OUTPUT_DIR)}: ${functions.length} functions (${functions.join(", ")}), ${routes} routes`,
+    `wrote ${relative(ROOT, VERCEL_OUTPUT_DIR)}: ${functions.length} functions (${functions.join(", ")}), ` +
+      `${routes} routes`,
   );
 }

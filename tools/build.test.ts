@@ -20,7 +20,8 @@ describe("Vercel build output", () => {
       const { exitCode, stderr } = await builtVercelOutput();
       expect(exitCode).toBe(0);
       expect(stderr).toContain(
-        'warning: TRUST_PROXY is not set, not vercel: behind Vercel every caller would share one "unknown" client address',
+        'warning: TRUST_PROXY is not set, not vercel: behind Vercel every caller would share one "unknown" ' +
+          "client address",
       );
       expect(stderr).toContain("Set TRUST_PROXY=vercel");
       expect(trustProxyWarning({ TRUST_PROXY: "1" })).toContain('TRUST_PROXY is "1", not vercel');

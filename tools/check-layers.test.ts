@@ -28,9 +28,12 @@ test(
   async () => {
     const root = join(scratch, "cycle");
     writeTree(root, {
-      "http/route-policy.ts": `import type { Scope } from "../auth/scopes.ts";\nexport type Policy = { scopes: Scope[] };\n`,
+      "http/route-policy.ts":
+        `import type { Scope } from ` + `"../auth/scopes.ts";\nexport type Policy = { scopes: ` + `Scope[] };\n`,
       "auth/scopes.ts": `export type Scope = string;\n`,
-      "auth/authenticate.ts": `import type { Policy } from "../http/route-policy.ts";\nexport const p: Policy | undefined = undefined;\n`,
+      "auth/authenticate.ts":
+        `import type { Policy } from "../http/route-policy.ts";\nexport const p: Policy | undefined = ` +
+        `undefined;\n`,
       "auth/authenticate.test.ts": `import "../core/anything.ts";\n`,
       "core/caller.ts": `export type Caller = { id: string };\n`,
     });
@@ -49,8 +52,11 @@ test(
     const root = join(scratch, "layered");
     writeTree(root, {
       "core/caller.ts": `export type Caller = { id: string };\n`,
-      "auth/authenticate.ts": `import type { Caller } from "../core/caller.ts";\nexport const c: Caller | undefined = undefined;\n`,
-      "http/app.ts": `import { c } from "../auth/authenticate.ts";\nexport const loaded = import("../core/caller.ts").then(() => c);\n`,
+      "auth/authenticate.ts":
+        `import type { Caller } from "../core/caller.ts";\nexport ` + `const c: Caller | undefined = undefined;\n`,
+      "http/app.ts":
+        `import { c } from "../auth/authenticate.ts";\nexport const loaded = import("../core/caller.ts").then(() ` +
+        `=> c);\n`,
     });
     const { exitCode, output } = await checkLayers(root);
     expect(output).toContain("No folder-level import cycle");

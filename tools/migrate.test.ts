@@ -21,7 +21,8 @@ async function runMigrate(env: Record<string, string>): Promise<{ exitCode: numb
 
 describeWithServers(["postgres"], "db:migrate against plain PostgreSQL", () => {
   test(
-    "with only DATABASE_URL it fails saying to set DATABASE_DRIVER=postgres or NEON_WS_PROXY, and with the first it succeeds",
+    "with only DATABASE_URL it fails saying to set DATABASE_DRIVER=postgres or NEON_WS_PROXY, and with the " +
+      "first it succeeds",
     async () => {
       const scratch = await createScratchDatabase();
       try {

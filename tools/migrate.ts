@@ -6,7 +6,8 @@ import { createLogger } from "../lib/log/logger.ts";
 // The Neon driver, chosen by DATABASE_URL alone, speaks WebSocket to Neon's proxy: plain PostgreSQL never answers it.
 const NEON_DRIVER_HINT =
   "DATABASE_URL alone selects the Neon serverless driver, which connects over a WebSocket. For plain PostgreSQL, " +
-  "set DATABASE_DRIVER=postgres (TCP), or NEON_WS_PROXY to the host:port of a WebSocket-to-TCP proxy (bun run gateway:neon).";
+  "set DATABASE_DRIVER=postgres (TCP), or NEON_WS_PROXY to the host:port of a WebSocket-to-TCP proxy (bun run " +
+  "gateway:neon).";
 
 function failureMessage(error: unknown, database: DatabaseConfig | undefined): string {
   if (error instanceof ConfigError) return error.message;

@@ -125,30 +125,33 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
     });
   });
 
-  test("Upstash-Encoding: base64 encodes every string but a top-level OK; numbers and nil stay as they are", async () => {
-    const key = uniqueKey("wire");
-    const base64 = { "upstash-encoding": "base64" };
-    expect(await (await rawCommand("/", ["set", key, "v1"], base64)).json()).toEqual({ result: "OK" });
-    expect(await (await rawCommand("/", ["get", key], base64)).json()).toEqual({ result: btoa("v1") });
-    expect(await (await rawCommand("/", ["get", key])).json()).toEqual({ result: "v1" });
-    expect(await (await rawCommand("/", ["type", key], base64)).json()).toEqual({ result: btoa("string") });
-    const script = "return {redis.call('SET', KEYS[1], 'v2'), 7, false, {'nested', 8}}";
-    expect(await (await rawCommand("/", ["eval", script, 1, key], base64)).json()).toEqual({
-      result: [btoa("OK"), 7, null, [btoa("nested"), 8]],
-    });
-    expect(
-      await (
-        await rawCommand(
-          "/pipeline",
-          [
-            ["get", key],
-            ["incr", key],
-          ],
-          base64,
-        )
-      ).json(),
-    ).toEqual([{ result: btoa("v2") }, { error: "ERR value is not an integer or out of range" }]);
-  });
+  test(
+    "Upstash-Encoding: base64 encodes every string but a " + "top-level OK; numbers and nil stay as they are",
+    async () => {
+      const key = uniqueKey("wire");
+      const base64 = { "upstash-encoding": "base64" };
+      expect(await (await rawCommand("/", ["set", key, "v1"], base64)).json()).toEqual({ result: "OK" });
+      expect(await (await rawCommand("/", ["get", key], base64)).json()).toEqual({ result: btoa("v1") });
+      expect(await (await rawCommand("/", ["get", key])).json()).toEqual({ result: "v1" });
+      expect(await (await rawCommand("/", ["type", key], base64)).json()).toEqual({ result: btoa("string") });
+      const script = "return {redis.call('SET', KEYS[1], 'v2'), 7, false, {'nested', 8}}";
+      expect(await (await rawCommand("/", ["eval", script, 1, key], base64)).json()).toEqual({
+        result: [btoa("OK"), 7, null, [btoa("nested"), 8]],
+      });
+      expect(
+        await (
+          await rawCommand(
+            "/pipeline",
+            [
+              ["get", key],
+              ["incr", key],
+            ],
+            base64,
+          )
+        ).json(),
+      ).toEqual([{ result: btoa("v2") }, { error: "ERR value is not an integer or out of range" }]);
+    },
+  );
 
   test("@upstash/ratelimit's `#!lua flags=allow-key-locking` scripts run: two pass, the third is blocked", async () => {
     const limiter = new Ratelimit({
@@ -162,17 +165,20 @@ describeWithServers(["redis"], "Upstash gateway", ({ beforeAll, afterAll }) => {
     expect(results[2]?.remaining).toBe(0);
   });
 
-  test("EVALSHA works with the hash of the original script after SCRIPT LOAD; an unknown hash is NOSCRIPT", async () => {
-    const script = "#!lua flags=allow-key-locking\nreturn {KEYS[1], ARGV[1]}";
-    const originalSha = createHash("sha1").update(script).digest("hex");
-    expect(await redis.scriptLoad(script)).toBe(originalSha);
-    const key = uniqueKey("evalsha");
-    expect(await redis.evalsha<string[], string[]>(originalSha, [key], ["arg"])).toEqual([key, "arg"]);
-    expect(await redis.scriptExists(originalSha)).toEqual([1]);
-    await expect(
-      redis.evalsha(createHash("sha1").update(`${script}\n-- never loaded`).digest("hex"), [], []),
-    ).rejects.toThrow("NOSCRIPT");
-  });
+  test(
+    "EVALSHA works with the hash of the original script after " + "SCRIPT LOAD; an unknown hash is NOSCRIPT",
+    async () => {
+      const script = "#!lua flags=allow-key-locking\nreturn {KEYS[1], ARGV[1]}";
+      const originalSha = createHash("sha1").update(script).digest("hex");
+      expect(await redis.scriptLoad(script)).toBe(originalSha);
+      const key = uniqueKey("evalsha");
+      expect(await redis.evalsha<string[], string[]>(originalSha, [key], ["arg"])).toEqual([key, "arg"]);
+      expect(await redis.scriptExists(originalSha)).toEqual([1]);
+      await expect(
+        redis.evalsha(createHash("sha1").update(`${script}\n-- never loaded`).digest("hex"), [], []),
+      ).rejects.toThrow("NOSCRIPT");
+    },
+  );
 
   test("EVAL_RO and EVALSHA_RO keep Redis's own flags and drop Upstash's", async () => {
     const key = uniqueKey("ro");

@@ -1,4 +1,6 @@
-/** An Upstash-REST-compatible HTTP endpoint over a real Redis, so `@upstash/redis` and `@upstash/ratelimit` run locally. */
+/**
+ * An Upstash-REST-compatible HTTP endpoint over a real Redis, so `@upstash/redis` and `@upstash/ratelimit` run locally.
+ */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Socket } from "bun";
 

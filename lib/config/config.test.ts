@@ -40,7 +40,8 @@ describe("loadConfig", () => {
 
   test("a bad TRUST_PROXY or ENCRYPTION_KEYS is explained with an example of a valid value, not a pattern", () => {
     expect(configError({ TRUST_PROXY: "yes" })).toContain(
-      "TRUST_PROXY must be none, vercel, or a number of trusted X-Forwarded-For hops from 1 to 99, e.g. TRUST_PROXY=vercel",
+      "TRUST_PROXY must be none, vercel, or a number of trusted X-Forwarded-For hops from 1 to 99, e.g. " +
+        "TRUST_PROXY=vercel",
     );
     const keys = configError({ ENCRYPTION_KEYS: "not-a-key" });
     expect(keys).toContain("ENCRYPTION_KEYS must be versioned 32-byte keys in base64, e.g. v2:<key>,v1:<key>");
@@ -65,13 +66,17 @@ describe("loadConfig", () => {
     expect(message).toContain("LOG_LEVEL");
   });
 
-  test("an ADMIN_TOKEN shaped like a JWT is refused, without echoing it: admin routes would take it for an operator's token", () => {
-    const token = `eyJhbGciOiJIUzI1NiJ9.${"a".repeat(40)}.${"b".repeat(40)}`;
-    const message = configError({ ADMIN_TOKEN: token });
-    expect(message).toContain("ADMIN_TOKEN must not look like a JWT");
-    expect(message).not.toContain(token);
-    expect(loadConfig({ ADMIN_TOKEN: "a".repeat(48) }).adminToken).toBe("a".repeat(48));
-  });
+  test(
+    "an ADMIN_TOKEN shaped like a JWT is refused, without echoing it: admin routes would take it for an " +
+      "operator's token",
+    () => {
+      const token = `eyJhbGciOiJIUzI1NiJ9.${"a".repeat(40)}.${"b".repeat(40)}`;
+      const message = configError({ ADMIN_TOKEN: token });
+      expect(message).toContain("ADMIN_TOKEN must not look like a JWT");
+      expect(message).not.toContain(token);
+      expect(loadConfig({ ADMIN_TOKEN: "a".repeat(48) }).adminToken).toBe("a".repeat(48));
+    },
+  );
 
   test("half of the Upstash pair is refused", () => {
     expect(configError({ UPSTASH_REDIS_REST_URL: "https://x.upstash.io" })).toContain(

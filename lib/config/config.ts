@@ -126,7 +126,8 @@ function parseOrigins(value: string | undefined): string[] {
     // Only exact origins are allowed: no wildcard, no path, no "null".
     if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
       throw new ConfigError(
-        `Invalid environment:\n  CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com (got "${origin}")`,
+        `Invalid environment:\n  CORS_ORIGINS must be a comma-separated list of origins like ` +
+          `https://app.example.com (got "${origin}")`,
       );
     }
   }
@@ -210,7 +211,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   // shaped like one would be taken for refused access tokens, which are not counted.
   if (parsed.ADMIN_TOKEN !== undefined && ACCESS_TOKEN_SHAPE.test(parsed.ADMIN_TOKEN)) {
     throw new ConfigError(
-      "Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two apart by shape",
+      "Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two " +
+        "apart by shape",
     );
   }
   const humanVerification = parseHumanVerification(parsed, env_);

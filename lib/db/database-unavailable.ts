@@ -15,8 +15,10 @@ const TRANSPORT_CODE = /^(E[A-Z]+|EAI_[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z_]+)
 // The pg client inside the Neon driver raises its connection failures with no code, only these fixed texts
 // ("Connection terminated unexpectedly", "… due to connection timeout", "Client has encountered a connection error
 // and is not queryable", "timeout exceeded when trying to connect"); anchored, so no other text can pass for one.
-const NEON_CONNECTION_FAILURE =
-  /^(Connection terminated\b|Client has encountered a connection error\b|timeout exceeded when trying to connect$|Query read timeout$)/;
+const NEON_CONNECTION_FAILURE = new RegExp(
+  String.raw`^(Connection terminated\b|Client has encountered a connection error\b|` +
+    "timeout exceeded when trying to connect$|Query read timeout$)",
+);
 // Causes followed at most: a drizzle error around a pool timeout around a socket error.
 const MAX_CAUSE_DEPTH = 4;
 
@@ -46,7 +48,10 @@ function isUnavailableAt(error: unknown, depth: number): boolean {
   return isUnavailable(error) || isUnavailableAt(error.cause, depth + 1);
 }
 
-/** Whether `error` (thrown by any driver, inside a transaction or not, wrapped by drizzle or not) means the database cannot be reached. */
+/**
+ * Whether `error` (thrown by any driver, inside a transaction or not, wrapped by drizzle or not) means the database
+ * cannot be reached.
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
   return isUnavailableAt(error, 0);
 }

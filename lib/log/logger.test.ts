@@ -21,25 +21,28 @@ describe("createLogger", () => {
     expect(capture.records().map((r) => r.msg)).toEqual(["loud"]);
   });
 
-  test("a child's fields and a line's fields are both kept, secrets redacted in each, the line's winning on a clash", () => {
-    const capture = createMemorySink();
-    const child = createLogger({ sink: capture.sink }).child({ job: "prune", password: "hunter22", at: "child" });
-    child.warn("done", { rows: 3, at: "line", nested: { apiKey: "rk_secret" }, url: "postgres://app:pw@db/app" });
-    const [record] = capture.records();
-    expect(record).toEqual({
-      level: "warn",
-      time: expect.any(String),
-      msg: "done",
-      job: "prune",
-      password: REDACTED,
-      at: "line",
-      rows: 3,
-      nested: { apiKey: REDACTED },
-      url: `postgres://app:${REDACTED}@db/app`,
-    });
-    expect(capture.lines[0]).not.toContain("hunter22");
-    expect(capture.lines[0]).not.toContain("rk_secret");
-  });
+  test(
+    "a child's fields and a line's fields are both kept, secrets " + "redacted in each, the line's winning on a clash",
+    () => {
+      const capture = createMemorySink();
+      const child = createLogger({ sink: capture.sink }).child({ job: "prune", password: "hunter22", at: "child" });
+      child.warn("done", { rows: 3, at: "line", nested: { apiKey: "rk_secret" }, url: "postgres://app:pw@db/app" });
+      const [record] = capture.records();
+      expect(record).toEqual({
+        level: "warn",
+        time: expect.any(String),
+        msg: "done",
+        job: "prune",
+        password: REDACTED,
+        at: "line",
+        rows: 3,
+        nested: { apiKey: REDACTED },
+        url: `postgres://app:${REDACTED}@db/app`,
+      });
+      expect(capture.lines[0]).not.toContain("hunter22");
+      expect(capture.lines[0]).not.toContain("rk_secret");
+    },
+  );
 
   test("a message is escaped and redacted like any other text, and undefined fields are left out", () => {
     const capture = createMemorySink();

@@ -63,23 +63,29 @@ describe("redact", () => {
     expect(logged).toContain('"code":"22P02"');
   });
 
-  test("a constraint violation keeps its code, message and the names involved, never the detail with the key's value", () => {
-    const violation = Object.assign(new Error('duplicate key value violates unique constraint "users_email_unique"'), {
-      name: "PostgresError",
-      code: "23505",
-      severity: "ERROR",
-      detail: "Key (email)=(someone@example.com) already exists.",
-      table_name: "users",
-      constraint_name: "users_email_unique",
-    });
-    expect(redact(violation)).toEqual({
-      name: "PostgresError",
-      code: "23505",
-      message: 'duplicate key value violates unique constraint "users_email_unique"',
-      table: "users",
-      constraint: "users_email_unique",
-    });
-  });
+  test(
+    "a constraint violation keeps its code, message and the names involved, never the detail with the key's " + "value",
+    () => {
+      const violation = Object.assign(
+        new Error('duplicate key value violates unique constraint "users_email_unique"'),
+        {
+          name: "PostgresError",
+          code: "23505",
+          severity: "ERROR",
+          detail: "Key (email)=(someone@example.com) already exists.",
+          table_name: "users",
+          constraint_name: "users_email_unique",
+        },
+      );
+      expect(redact(violation)).toEqual({
+        name: "PostgresError",
+        code: "23505",
+        message: 'duplicate key value violates unique constraint "users_email_unique"',
+        table: "users",
+        constraint: "users_email_unique",
+      });
+    },
+  );
 
   test("pathRedactor replaces key-, bearer- and token-shaped segments and keeps words and ids", () => {
     const redactPath = pathRedactor({ apiKeyPrefix: "tk" });

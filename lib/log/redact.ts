@@ -1,4 +1,6 @@
-/** Replaces secret-looking fields in a log record, at any depth, before it is written, and secrets in unrouted paths. */
+/**
+ * Replaces secret-looking fields in a log record, at any depth, before it is written, and secrets in unrouted paths.
+ */
 export const REDACTED = "[REDACTED]";
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|private|credential|signature/i;

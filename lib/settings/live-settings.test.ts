@@ -39,26 +39,30 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     for (const settings of started) settings.stop();
   });
 
-  test("when the store loses the settings (Redis restarted without persistence), an instance that knew them puts them back", async () => {
-    const key = freshKey();
-    const survivor = openSource(store, key);
-    await survivor.settings.update({ emergency: { enabled: true } }, "operator");
-    await survivor.settings.update({ blocking: { threshold: 9 } }, "operator");
-    await store.del(key, `${key}:head`, `${key}:v1`, `${key}:v2`);
+  test(
+    "when the store loses the settings (Redis restarted without persistence), an instance that knew them puts " +
+      "them back",
+    async () => {
+      const key = freshKey();
+      const survivor = openSource(store, key);
+      await survivor.settings.update({ emergency: { enabled: true } }, "operator");
+      await survivor.settings.update({ blocking: { threshold: 9 } }, "operator");
+      await store.del(key, `${key}:head`, `${key}:v1`, `${key}:v2`);
 
-    const late = openSource(store, key).settings;
-    await late.poll();
-    expect(late.current().emergency.enabled).toBe(false);
+      const late = openSource(store, key).settings;
+      await late.poll();
+      expect(late.current().emergency.enabled).toBe(false);
 
-    await survivor.settings.poll();
-    expect(
-      survivor
-        .records()
-        .some((r) => r.level === "warn" && String(r.msg).includes("lost the shared settings") && r.version === 2),
-    ).toBe(true);
-    await late.poll();
-    expect(late.current()).toMatchObject({ version: 2, emergency: { enabled: true }, blocking: { threshold: 9 } });
-  });
+      await survivor.settings.poll();
+      expect(
+        survivor
+          .records()
+          .some((r) => r.level === "warn" && String(r.msg).includes("lost the shared settings") && r.version === 2),
+      ).toBe(true);
+      await late.poll();
+      expect(late.current()).toMatchObject({ version: 2, emergency: { enabled: true }, blocking: { threshold: 9 } });
+    },
+  );
 
   test("until anything is stored, current() is the base from the configuration", async () => {
     const { settings } = openSource(store, freshKey());
@@ -66,26 +70,33 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     expect(settings.current()).toEqual(base);
   });
 
-  test("update merges the patch section by section, bumps the version, applies at once and logs old and new values with the actor", async () => {
-    const { settings, records } = openSource(store, freshKey());
-    const next = await settings.update({ blocking: { threshold: 7 }, emergency: { enabled: true } }, "ops@example.com");
-    expect(next.version).toBe(1);
-    expect(settings.current()).toBe(next);
-    expect(next.blocking).toEqual({ ...base.blocking, threshold: 7 });
-    expect(next.emergency).toEqual({ ...base.emergency, enabled: true });
-    expect(next.timeoutsMs).toEqual(base.timeoutsMs);
-    expect((await settings.update({ timeoutsMs: { read: 1_000 } }, "ops@example.com")).version).toBe(2);
-    const changes = records().filter((r) => r.msg === "settings changed");
-    expect(changes).toHaveLength(2);
-    expect(changes[0]).toMatchObject({
-      level: "info",
-      actor: "ops@example.com",
-      version: 1,
-      old: { blocking: { threshold: base.blocking.threshold }, emergency: { enabled: false } },
-      new: { blocking: { threshold: 7 }, emergency: { enabled: true } },
-    });
-    expect(Object.keys(changes[1]?.new as object)).toEqual(["timeoutsMs"]);
-  });
+  test(
+    "update merges the patch section by section, bumps the version, applies at once and logs old and new values " +
+      "with the actor",
+    async () => {
+      const { settings, records } = openSource(store, freshKey());
+      const next = await settings.update(
+        { blocking: { threshold: 7 }, emergency: { enabled: true } },
+        "ops@example.com",
+      );
+      expect(next.version).toBe(1);
+      expect(settings.current()).toBe(next);
+      expect(next.blocking).toEqual({ ...base.blocking, threshold: 7 });
+      expect(next.emergency).toEqual({ ...base.emergency, enabled: true });
+      expect(next.timeoutsMs).toEqual(base.timeoutsMs);
+      expect((await settings.update({ timeoutsMs: { read: 1_000 } }, "ops@example.com")).version).toBe(2);
+      const changes = records().filter((r) => r.msg === "settings changed");
+      expect(changes).toHaveLength(2);
+      expect(changes[0]).toMatchObject({
+        level: "info",
+        actor: "ops@example.com",
+        version: 1,
+        old: { blocking: { threshold: base.blocking.threshold }, emergency: { enabled: false } },
+        new: { blocking: { threshold: 7 }, emergency: { enabled: true } },
+      });
+      expect(Object.keys(changes[1]?.new as object)).toEqual(["timeoutsMs"]);
+    },
+  );
 
   test("an invalid patch is refused with the failing fields and nothing is applied or stored", async () => {
     const key = freshKey();
@@ -160,31 +171,34 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     expect(cold.current()).toEqual(writer.current());
   });
 
-  test("a stored version that fails the schema is not applied: the last good settings stay and it is logged once", async () => {
-    const key = freshKey();
-    const { settings, records } = openSource(store, key);
-    await settings.update({ blocking: { threshold: 8 } }, "test");
-    const good = settings.current();
-    await store.set(
-      `${key}:v2`,
-      JSON.stringify({
-        version: 2,
-        settings: { ...good, blocking: { threshold: "lots" } },
-        changedBy: "someone",
-        changedAt: new Date().toISOString(),
-      }),
-    );
-    for (let i = 0; i < 3; i++) await settings.poll();
-    expect(settings.current()).toBe(good);
-    expect(records().filter((r) => r.msg === "poll failed, keeping the last good state")).toHaveLength(1);
-    // An operator's next change repairs it, merged over the last good settings.
-    expect((await settings.update({ blocking: { windowMs: 30_000 } }, "test")).blocking).toEqual({
-      ...good.blocking,
-      windowMs: 30_000,
-    });
-    await settings.poll();
-    expect(records().filter((r) => r.msg === "poll recovered")).toHaveLength(1);
-  });
+  test(
+    "a stored version that fails the schema is not applied: the " + "last good settings stay and it is logged once",
+    async () => {
+      const key = freshKey();
+      const { settings, records } = openSource(store, key);
+      await settings.update({ blocking: { threshold: 8 } }, "test");
+      const good = settings.current();
+      await store.set(
+        `${key}:v2`,
+        JSON.stringify({
+          version: 2,
+          settings: { ...good, blocking: { threshold: "lots" } },
+          changedBy: "someone",
+          changedAt: new Date().toISOString(),
+        }),
+      );
+      for (let i = 0; i < 3; i++) await settings.poll();
+      expect(settings.current()).toBe(good);
+      expect(records().filter((r) => r.msg === "poll failed, keeping the last good state")).toHaveLength(1);
+      // An operator's next change repairs it, merged over the last good settings.
+      expect((await settings.update({ blocking: { windowMs: 30_000 } }, "test")).blocking).toEqual({
+        ...good.blocking,
+        windowMs: 30_000,
+      });
+      await settings.poll();
+      expect(records().filter((r) => r.msg === "poll recovered")).toHaveLength(1);
+    },
+  );
 });
 
 describe("live settings when the store does not answer", () => {
@@ -207,20 +221,23 @@ describe("live settings when the store does not answer", () => {
 });
 
 describe("polling", () => {
-  test("pollIfStale polls only once the last poll is older than the interval, and registered parts ride along", async () => {
-    const store = await openTestStore("memory");
-    const { settings } = openSource(store, "test:settings:stale");
-    let refreshes = 0;
-    settings.onPoll("counter", async () => {
-      refreshes++;
-    });
-    await settings.pollIfStale();
-    expect(refreshes).toBe(1);
-    expect(settings.pollIfStale()).toBeUndefined();
-    await Bun.sleep(POLL_MS + 5);
-    await settings.pollIfStale();
-    expect(refreshes).toBe(2);
-  });
+  test(
+    "pollIfStale polls only once the last poll is older than " + "the interval, and registered parts ride along",
+    async () => {
+      const store = await openTestStore("memory");
+      const { settings } = openSource(store, "test:settings:stale");
+      let refreshes = 0;
+      settings.onPoll("counter", async () => {
+        refreshes++;
+      });
+      await settings.pollIfStale();
+      expect(refreshes).toBe(1);
+      expect(settings.pollIfStale()).toBeUndefined();
+      await Bun.sleep(POLL_MS + 5);
+      await settings.pollIfStale();
+      expect(refreshes).toBe(2);
+    },
+  );
 
   test("start polls on a timer until stop", async () => {
     const store = await openTestStore("memory");

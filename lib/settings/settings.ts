@@ -33,7 +33,10 @@ export interface SettingsSource {
   current(): Settings;
   /** Throws VALIDATION_FAILED when the patch merged over the current settings is invalid; writes nothing. */
   check(patch: SettingsPatch): void;
-  /** Validates the patch merged over the newest settings, shares it and applies it here at once; throws VALIDATION_FAILED. */
+  /**
+   * Validates the patch merged over the newest settings, shares it and applies it here at once; throws
+   * VALIDATION_FAILED.
+   */
   update(patch: SettingsPatch, actor: string): Promise<Settings>;
   /** Adds other shared state to each poll (the IP blocklist); a registration makes the next `pollIfStale` poll. */
   onPoll(name: string, refresh: () => Promise<void>): void;

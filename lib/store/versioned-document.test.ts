@@ -25,69 +25,81 @@ const appending = (item: string) => (latest: { value: unknown } | undefined) => 
 ];
 
 describe("versioned document", () => {
-  test("writes from several instances at once each get their own version, none is lost, and an instance starting afterwards sees the newest", async () => {
-    for (let run = 0; run < 10; run++) {
-      const store = jittery(new MemoryStore());
-      const writers = [instance(store), instance(store), instance(store)];
-      await Promise.all(
-        writers.map(async (writer, w) => {
-          for (const i of [0, 1, 2]) await writer.write(appending(`${w}-${i}`), `writer-${w}`);
-        }),
-      );
-      const latest = await instance(store).latest();
-      expect(latest?.version).toBe(9);
-      expect([...((latest?.value ?? []) as string[])].sort()).toEqual([
-        "0-0",
-        "0-1",
-        "0-2",
-        "1-0",
-        "1-1",
-        "1-2",
-        "2-0",
-        "2-1",
-        "2-2",
-      ]);
-    }
-  });
+  test(
+    "writes from several instances at once each get their own version, none is lost, and an instance starting " +
+      "afterwards sees the newest",
+    async () => {
+      for (let run = 0; run < 10; run++) {
+        const store = jittery(new MemoryStore());
+        const writers = [instance(store), instance(store), instance(store)];
+        await Promise.all(
+          writers.map(async (writer, w) => {
+            for (const i of [0, 1, 2]) await writer.write(appending(`${w}-${i}`), `writer-${w}`);
+          }),
+        );
+        const latest = await instance(store).latest();
+        expect(latest?.version).toBe(9);
+        expect([...((latest?.value ?? []) as string[])].sort()).toEqual([
+          "0-0",
+          "0-1",
+          "0-2",
+          "1-0",
+          "1-1",
+          "1-2",
+          "2-0",
+          "2-1",
+          "2-2",
+        ]);
+      }
+    },
+  );
 
-  test("an instance that slept past the version keys' lifetime catches up from the main key, and its write builds on the newest", async () => {
-    const store = new MemoryStore();
-    const active = instance(store, 20);
-    const sleeper = instance(store, 20);
-    await active.write(appending("a"), "active");
-    expect((await sleeper.latest())?.version).toBe(1);
-    await active.write(appending("b"), "active");
-    await active.write(appending("c"), "active");
-    await Bun.sleep(40);
-    expect(await sleeper.latest()).toMatchObject({ version: 3, value: ["a", "b", "c"] });
-    const written = await sleeper.write(appending("d"), "sleeper");
-    expect(written).toMatchObject({ version: 4, value: ["a", "b", "c", "d"] });
-    expect(await instance(store).latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "d"] });
-    expect(await active.latest()).toMatchObject({ version: 4 });
-  });
+  test(
+    "an instance that slept past the version keys' lifetime catches up from the main key, and its write builds " +
+      "on the newest",
+    async () => {
+      const store = new MemoryStore();
+      const active = instance(store, 20);
+      const sleeper = instance(store, 20);
+      await active.write(appending("a"), "active");
+      expect((await sleeper.latest())?.version).toBe(1);
+      await active.write(appending("b"), "active");
+      await active.write(appending("c"), "active");
+      await Bun.sleep(40);
+      expect(await sleeper.latest()).toMatchObject({ version: 3, value: ["a", "b", "c"] });
+      const written = await sleeper.write(appending("d"), "sleeper");
+      expect(written).toMatchObject({ version: 4, value: ["a", "b", "c", "d"] });
+      expect(await instance(store).latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "d"] });
+      expect(await active.latest()).toMatchObject({ version: 4 });
+    },
+  );
 
-  test("after the store loses everything, the next poll of an instance that knew the document puts it back for the others", async () => {
-    const store = new MemoryStore();
-    const restored: number[] = [];
-    const survivor = createVersionedDocument({
-      store,
-      key: KEY,
-      field: "items",
-      onRestored: (doc) => restored.push(doc.version),
-    });
-    await survivor.write(appending("a"), "w");
-    await survivor.write(appending("b"), "w");
-    for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`]) await store.del(key);
-    expect(await instance(store).latest()).toBeUndefined();
+  test(
+    "after the store loses everything, the next poll of an instance that knew the document puts it back for the " +
+      "others",
+    async () => {
+      const store = new MemoryStore();
+      const restored: number[] = [];
+      const survivor = createVersionedDocument({
+        store,
+        key: KEY,
+        field: "items",
+        onRestored: (doc) => restored.push(doc.version),
+      });
+      await survivor.write(appending("a"), "w");
+      await survivor.write(appending("b"), "w");
+      for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`]) await store.del(key);
+      expect(await instance(store).latest()).toBeUndefined();
 
-    expect(await survivor.latest()).toMatchObject({ version: 2, value: ["a", "b"] });
-    expect(restored).toEqual([2]);
-    expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
-    // Put back once: the next poll finds the store in step.
-    await survivor.latest();
-    expect(restored).toEqual([2]);
-    expect(await instance(store).write(appending("c"), "w")).toMatchObject({ version: 3, value: ["a", "b", "c"] });
-  });
+      expect(await survivor.latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+      expect(restored).toEqual([2]);
+      expect(await instance(store).latest()).toMatchObject({ version: 2, value: ["a", "b"] });
+      // Put back once: the next poll finds the store in step.
+      await survivor.latest();
+      expect(restored).toEqual([2]);
+      expect(await instance(store).write(appending("c"), "w")).toMatchObject({ version: 3, value: ["a", "b", "c"] });
+    },
+  );
 
   test("an instance that knew an older version does not hold the store back from a newer one", async () => {
     const store = new MemoryStore();
@@ -104,56 +116,64 @@ describe("versioned document", () => {
     expect(await behind.latest()).toMatchObject({ version: 3, value: ["a", "b"] });
   });
 
-  test("after the store loses everything and is written again by an instance that never saw the older versions, the state from before is kept, or reconciled with the new write, and every instance moves forward to it", async () => {
-    const lose = async (store: MemoryStore) => {
+  test(
+    "after the store loses everything and is written again by an instance that never saw the older versions, the " +
+      "state from before is kept, or reconciled with the new write, and every instance moves forward to it",
+    async () => {
+      const lose = async (store: MemoryStore) => {
+        for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`, `${KEY}:v3`]) await store.del(key);
+      };
+      const store = new MemoryStore();
+      const survivor = instance(store);
+      for (const item of ["a", "b", "c"]) await survivor.write(appending(item), "w");
+      await lose(store);
+      const newcomer = instance(store);
+      expect(await newcomer.write(appending("x"), "w")).toMatchObject({ version: 1, value: ["x"] });
+      expect(await survivor.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+      expect(await newcomer.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+
+      const merging = new MemoryStore();
+      const union = (ours: { value: unknown }, theirs: { value: unknown }) => [
+        ...new Set([...(ours.value as string[]), ...(theirs.value as string[])]),
+      ];
+      const replaced: (number | undefined)[] = [];
+      const keeper = createVersionedDocument({
+        store: merging,
+        key: KEY,
+        field: "items",
+        reconcile: union,
+        onRestored: (_, theirs) => replaced.push(theirs?.version),
+      });
+      for (const item of ["a", "b", "c"]) await keeper.write(appending(item), "w");
+      await lose(merging);
+      await instance(merging).write(appending("x"), "w");
+      expect(await keeper.latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "x"] });
+      expect(replaced).toEqual([1]);
+      expect(await instance(merging).latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "x"] });
+      expect(await keeper.write(appending("y"), "w")).toMatchObject({ version: 5, value: ["a", "b", "c", "x", "y"] });
+    },
+  );
+
+  test(
+    "an instance that knew less putting back first, under the number of a version it never saw, does not hide " +
+      "that version: every instance ends on the newest",
+    async () => {
+      const store = new MemoryStore();
+      const [ahead, behind] = [instance(store), instance(store)];
+      await ahead.write(appending("a"), "w");
+      await ahead.write(appending("b"), "w");
+      await behind.latest();
+      await ahead.write(appending("c"), "w");
       for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`, `${KEY}:v3`]) await store.del(key);
-    };
-    const store = new MemoryStore();
-    const survivor = instance(store);
-    for (const item of ["a", "b", "c"]) await survivor.write(appending(item), "w");
-    await lose(store);
-    const newcomer = instance(store);
-    expect(await newcomer.write(appending("x"), "w")).toMatchObject({ version: 1, value: ["x"] });
-    expect(await survivor.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
-    expect(await newcomer.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+      await instance(store).write(appending("x"), "w");
 
-    const merging = new MemoryStore();
-    const union = (ours: { value: unknown }, theirs: { value: unknown }) => [
-      ...new Set([...(ours.value as string[]), ...(theirs.value as string[])]),
-    ];
-    const replaced: (number | undefined)[] = [];
-    const keeper = createVersionedDocument({
-      store: merging,
-      key: KEY,
-      field: "items",
-      reconcile: union,
-      onRestored: (_, theirs) => replaced.push(theirs?.version),
-    });
-    for (const item of ["a", "b", "c"]) await keeper.write(appending(item), "w");
-    await lose(merging);
-    await instance(merging).write(appending("x"), "w");
-    expect(await keeper.latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "x"] });
-    expect(replaced).toEqual([1]);
-    expect(await instance(merging).latest()).toMatchObject({ version: 4, value: ["a", "b", "c", "x"] });
-    expect(await keeper.write(appending("y"), "w")).toMatchObject({ version: 5, value: ["a", "b", "c", "x", "y"] });
-  });
-
-  test("an instance that knew less putting back first, under the number of a version it never saw, does not hide that version: every instance ends on the newest", async () => {
-    const store = new MemoryStore();
-    const [ahead, behind] = [instance(store), instance(store)];
-    await ahead.write(appending("a"), "w");
-    await ahead.write(appending("b"), "w");
-    await behind.latest();
-    await ahead.write(appending("c"), "w");
-    for (const key of [KEY, `${KEY}:head`, `${KEY}:v1`, `${KEY}:v2`, `${KEY}:v3`]) await store.del(key);
-    await instance(store).write(appending("x"), "w");
-
-    // Behind knew v2: it puts back its own state as v3, the number of a version ahead holds.
-    expect(await behind.latest()).toMatchObject({ version: 3, value: ["a", "b"] });
-    expect(await ahead.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
-    for (const reader of [behind, ahead, instance(store)])
-      expect(await reader.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
-  });
+      // Behind knew v2: it puts back its own state as v3, the number of a version ahead holds.
+      expect(await behind.latest()).toMatchObject({ version: 3, value: ["a", "b"] });
+      expect(await ahead.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+      for (const reader of [behind, ahead, instance(store)])
+        expect(await reader.latest()).toMatchObject({ version: 4, value: ["a", "b", "c"] });
+    },
+  );
 
   test("two instances putting back at once end with every instance on the same, newest state", async () => {
     for (let run = 0; run < 20; run++) {

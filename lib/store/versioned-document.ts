@@ -52,7 +52,10 @@ export interface VersionedDocumentOptions {
 export interface VersionedDocument {
   /** The newest version in the store, or undefined when none was ever written. */
   latest(): Promise<DocumentVersion | undefined>;
-  /** Writes `next(latest)` as the following version, recomputed and retried when another instance wrote first; `next` may throw to write nothing. */
+  /**
+   * Writes `next(latest)` as the following version, recomputed and retried when another instance wrote first; `next`
+   * may throw to write nothing.
+   */
   write(next: (latest: DocumentVersion | undefined) => unknown, actor: string): Promise<DocumentVersion>;
 }
 

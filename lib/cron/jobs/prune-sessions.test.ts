@@ -29,55 +29,58 @@ describe.each(DATABASE_BACKENDS)("prune-sessions on %s", (backend) => {
     expect(findScheduledJob("prune-sessions")).toBe(pruneSessions);
   });
 
-  test("deletes sessions ended over a day ago and tokens past their lifetime, and keeps used tokens until then", async () => {
-    const db = runtime.db.primary;
-    const { auth } = runtime.config;
-    const [user] = await db
-      .insert(users)
-      .values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "unused" })
-      .returning({ id: users.id });
-    const userId = (user as { id: string }).id;
-    const now = Date.now();
-    const ago = (ms: number) => new Date(now - ms);
+  test(
+    "deletes sessions ended over a day ago and tokens past their " + "lifetime, and keeps used tokens until then",
+    async () => {
+      const db = runtime.db.primary;
+      const { auth } = runtime.config;
+      const [user] = await db
+        .insert(users)
+        .values({ email: `${crypto.randomUUID()}@example.com`, passwordHash: "unused" })
+        .returning({ id: users.id });
+      const userId = (user as { id: string }).id;
+      const now = Date.now();
+      const ago = (ms: number) => new Date(now - ms);
 
-    const live = await startSession(db, auth, userId, undefined, ago(HOUR));
-    const idle = await startSession(db, auth, userId, undefined, ago(8 * DAY + ENDED_SESSION_RETENTION_MS));
-    const expired = await startSession(db, auth, userId, undefined, ago(31 * DAY + ENDED_SESSION_RETENTION_MS));
-    const revokedLongAgo = await startSession(db, auth, userId, undefined, ago(3 * DAY));
-    const revokedJustNow = await startSession(db, auth, userId, undefined, ago(3 * DAY));
-    await db
-      .update(sessions)
-      .set({ revokedAt: ago(2 * DAY), revokedReason: "logout" })
-      .where(eq(sessions.id, revokedLongAgo.sessionId));
-    await db
-      .update(sessions)
-      .set({ revokedAt: ago(HOUR), revokedReason: "logout" })
-      .where(eq(sessions.id, revokedJustNow.sessionId));
-    // In the live session: a used token still within its lifetime (kept for reuse detection) and a dead one.
-    await db
-      .update(refreshTokens)
-      .set({ usedAt: ago(HOUR / 2) })
-      .where(eq(refreshTokens.tokenHash, hashRefreshToken(live.refreshToken)));
-    await db.insert(refreshTokens).values({
-      tokenHash: hashRefreshToken("dead"),
-      sessionId: live.sessionId,
-      issuedAt: ago(9 * DAY),
-      expiresAt: ago(2 * DAY),
-    });
-
-    const outcome = await runScheduledJob(runtime, pruneSessions);
-    expect(outcome).toEqual({ status: "succeeded", detail: "deleted 3 sessions and 1 refresh tokens" });
-    const left = (await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId)))
-      .map((s) => s.id)
-      .sort();
-    expect(left).toEqual([live.sessionId, revokedJustNow.sessionId].sort());
-    for (const gone of [idle, expired, revokedLongAgo]) expect(left).not.toContain(gone.sessionId);
-    const tokens = (
+      const live = await startSession(db, auth, userId, undefined, ago(HOUR));
+      const idle = await startSession(db, auth, userId, undefined, ago(8 * DAY + ENDED_SESSION_RETENTION_MS));
+      const expired = await startSession(db, auth, userId, undefined, ago(31 * DAY + ENDED_SESSION_RETENTION_MS));
+      const revokedLongAgo = await startSession(db, auth, userId, undefined, ago(3 * DAY));
+      const revokedJustNow = await startSession(db, auth, userId, undefined, ago(3 * DAY));
       await db
-        .select({ hash: refreshTokens.tokenHash })
-        .from(refreshTokens)
-        .where(eq(refreshTokens.sessionId, live.sessionId))
-    ).map((t) => t.hash);
-    expect(tokens).toEqual([hashRefreshToken(live.refreshToken)]);
-  });
+        .update(sessions)
+        .set({ revokedAt: ago(2 * DAY), revokedReason: "logout" })
+        .where(eq(sessions.id, revokedLongAgo.sessionId));
+      await db
+        .update(sessions)
+        .set({ revokedAt: ago(HOUR), revokedReason: "logout" })
+        .where(eq(sessions.id, revokedJustNow.sessionId));
+      // In the live session: a used token still within its lifetime (kept for reuse detection) and a dead one.
+      await db
+        .update(refreshTokens)
+        .set({ usedAt: ago(HOUR / 2) })
+        .where(eq(refreshTokens.tokenHash, hashRefreshToken(live.refreshToken)));
+      await db.insert(refreshTokens).values({
+        tokenHash: hashRefreshToken("dead"),
+        sessionId: live.sessionId,
+        issuedAt: ago(9 * DAY),
+        expiresAt: ago(2 * DAY),
+      });
+
+      const outcome = await runScheduledJob(runtime, pruneSessions);
+      expect(outcome).toEqual({ status: "succeeded", detail: "deleted 3 sessions and 1 refresh tokens" });
+      const left = (await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId)))
+        .map((s) => s.id)
+        .sort();
+      expect(left).toEqual([live.sessionId, revokedJustNow.sessionId].sort());
+      for (const gone of [idle, expired, revokedLongAgo]) expect(left).not.toContain(gone.sessionId);
+      const tokens = (
+        await db
+          .select({ hash: refreshTokens.tokenHash })
+          .from(refreshTokens)
+          .where(eq(refreshTokens.sessionId, live.sessionId))
+      ).map((t) => t.hash);
+      expect(tokens).toEqual([hashRefreshToken(live.refreshToken)]);
+    },
+  );
 });

@@ -64,29 +64,32 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
   }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 
-  test("moves every v1 row to v2 when ENCRYPTION_KEYS holds both, keeping each secret and its row binding", async () => {
-    const before = await ciphertexts(runtime);
-    expect(before.every((row) => row.ciphertext.startsWith("v1."))).toBe(true);
-    const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
-    expect(await runScheduledJob(v2, reencryptSecrets, nextSlot())).toEqual({
-      status: "succeeded",
-      detail: `re-encrypted ${before.length} secrets to v2; done`,
-    });
+  test(
+    "moves every v1 row to v2 when ENCRYPTION_KEYS holds " + "both, keeping each secret and its row binding",
+    async () => {
+      const before = await ciphertexts(runtime);
+      expect(before.every((row) => row.ciphertext.startsWith("v1."))).toBe(true);
+      const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
+      expect(await runScheduledJob(v2, reencryptSecrets, nextSlot())).toEqual({
+        status: "succeeded",
+        detail: `re-encrypted ${before.length} secrets to v2; done`,
+      });
 
-    const after = await ciphertexts(runtime);
-    expect(after.every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
-    const v1Only = identityOf(runtime).encryptor;
-    const v2Only = createEncryptor(loadConfig({ NODE_ENV: "test", ENCRYPTION_KEYS: V2 }).encryptionKeys);
-    for (const [i, row] of after.entries()) {
-      const original = before[i];
-      if (original === undefined) throw new Error("row count changed");
-      expect(await v2Only.decrypt(row.ciphertext, signingKeyRowIdentity(row.kid))).toBe(
-        await v1Only.decrypt(original.ciphertext, signingKeyRowIdentity(original.kid)),
-      );
-    }
-    // With v1 gone from the configuration, the key ring still loads.
-    expect((await loadKeyRing(runtime.db.primary, v2Only)).signingKid).toBeString();
-  });
+      const after = await ciphertexts(runtime);
+      expect(after.every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
+      const v1Only = identityOf(runtime).encryptor;
+      const v2Only = createEncryptor(loadConfig({ NODE_ENV: "test", ENCRYPTION_KEYS: V2 }).encryptionKeys);
+      for (const [i, row] of after.entries()) {
+        const original = before[i];
+        if (original === undefined) throw new Error("row count changed");
+        expect(await v2Only.decrypt(row.ciphertext, signingKeyRowIdentity(row.kid))).toBe(
+          await v1Only.decrypt(original.ciphertext, signingKeyRowIdentity(original.kid)),
+        );
+      }
+      // With v1 gone from the configuration, the key ring still loads.
+      expect((await loadKeyRing(runtime.db.primary, v2Only)).signingKid).toBeString();
+    },
+  );
 
   test("a second run changes nothing", async () => {
     const before = await ciphertexts(runtime);
@@ -115,29 +118,33 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets failures and races on %s", (
     }
   });
 
-  test("with v1 retired, un-migrated rows fail to decrypt: the ring cannot sign and the job fails naming them", async () => {
-    const runtime = await openV1Database(backend);
-    try {
-      const retired = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
-      const { encryptor } = identityOf(retired);
-      const ring = await loadKeyRing(runtime.db.primary, encryptor);
-      expect(ring.signingKey).toBeUndefined();
-      expect(ring.signingKeyProblem).toBe(
-        `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${ring.signingKid}): it is encrypted under key version v1, which ENCRYPTION_RETIRED_VERSIONS retires`,
-      );
+  test(
+    "with v1 retired, un-migrated rows fail to decrypt: the " + "ring cannot sign and the job fails naming them",
+    async () => {
+      const runtime = await openV1Database(backend);
+      try {
+        const retired = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
+        const { encryptor } = identityOf(retired);
+        const ring = await loadKeyRing(runtime.db.primary, encryptor);
+        expect(ring.signingKey).toBeUndefined();
+        expect(ring.signingKeyProblem).toBe(
+          `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${ring.signingKid}): it is encrypted ` +
+            `under key version v1, which ENCRYPTION_RETIRED_VERSIONS retires`,
+        );
 
-      const before = await ciphertexts(runtime);
-      const slot = nextSlot();
-      await expect(runScheduledJob(retired, reencryptSecrets, slot)).rejects.toThrow(
-        `${before.length} could not be decrypted`,
-      );
-      const [run] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, reencryptSecrets.name));
-      expect(run).toMatchObject({ status: "failed", detail: expect.stringContaining("retired-version") });
-      expect(await ciphertexts(runtime)).toEqual(before);
-    } finally {
-      await runtime.close();
-    }
-  });
+        const before = await ciphertexts(runtime);
+        const slot = nextSlot();
+        await expect(runScheduledJob(retired, reencryptSecrets, slot)).rejects.toThrow(
+          `${before.length} could not be decrypted`,
+        );
+        const [run] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, reencryptSecrets.name));
+        expect(run).toMatchObject({ status: "failed", detail: expect.stringContaining("retired-version") });
+        expect(await ciphertexts(runtime)).toEqual(before);
+      } finally {
+        await runtime.close();
+      }
+    },
+  );
 
   test("a tampered row is reported while every other row still moves", async () => {
     const runtime = await openV1Database(backend);

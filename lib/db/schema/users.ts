@@ -1,4 +1,7 @@
-/** Accounts. E-mail is stored normalised (trimmed, lower-cased) and unique; a platform role besides any role in organizations. */
+/**
+ * Accounts. E-mail is stored normalised (trimmed, lower-cased) and unique; a platform role besides any role in
+ * organizations.
+ */
 import { sql } from "drizzle-orm";
 import { boolean, check, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
