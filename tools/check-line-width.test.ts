@@ -1,0 +1,52 @@
+/** `bun run lint` fails on a line over 120 columns in a wrapped folder and names it. */
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const SCRIPT = join(import.meta.dir, "check-line-width.ts");
+// A bun process per run: seconds on a loaded machine.
+const RUN_TIMEOUT_MS = 30_000;
+const scratch = mkdtempSync(join(tmpdir(), "check-line-width-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function checkLineWidth(root: string): Promise<{ exitCode: number; output: string }> {
+  const child = Bun.spawn(["bun", SCRIPT, root], { stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { exitCode: await child.exited, output: stdout + stderr };
+}
+
+function writeTree(root: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, ".."), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+}
+
+test(
+  "a 121-column line in a checked folder fails and is named; 120 columns, or an unchecked folder, passes",
+  async () => {
+    const root = join(scratch, "tree");
+    writeTree(root, {
+      "test/ok.ts": `// ${"x".repeat(117)}\n`,
+      "lib/db/wide.ts": `const a = 1;\n// ${"x".repeat(118)}\n`,
+      "functions/unchecked.ts": `// ${"x".repeat(200)}\n`,
+    });
+    const { exitCode, output } = await checkLineWidth(root);
+    expect(exitCode).toBe(1);
+    expect(output).toContain("lib/db/wide.ts:2 (121)");
+    expect(output).not.toContain("ok.ts");
+    expect(output).not.toContain("unchecked.ts");
+  },
+  RUN_TIMEOUT_MS,
+);
+
+test(
+  "the repository's checked folders pass",
+  async () => {
+    const { exitCode, output } = await checkLineWidth(join(import.meta.dir, ".."));
+    expect(output).toContain("No line over 120 columns");
+    expect(exitCode).toBe(0);
+  },
+  RUN_TIMEOUT_MS,
+);
