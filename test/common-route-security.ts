@@ -16,6 +16,7 @@ import type { OrgRole } from "../lib/core/org-roles.ts";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "../lib/guards/auth-failure-limit.ts";
 import type { RampartApp } from "../lib/http/app.ts";
 import { buildApp } from "../lib/http/app.ts";
+import type { RouteGroup } from "../lib/http/route-group.ts";
 import type { RouteEntry } from "../lib/http/route-table.ts";
 import { loadRouteGroups } from "../tools/route-groups.ts";
 import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
@@ -23,17 +24,6 @@ import { type CountedRuntime, withCountedQueries } from "./counting-db.ts";
 import { ADMIN_TOKEN, identityClient, type TestUser } from "./identity-client.ts";
 
 export const CRON_SECRET = "cron-secret-0123456789abcdef";
-
-/** The minimum org role a route's handler requires of a user, until the policy declares it. */
-export const ORG_ROLE_REQUIRED: Readonly<Record<string, OrgRole>> = {
-  "PATCH /v1/orgs/:orgId": "admin",
-  "POST /v1/orgs/:orgId/members": "admin",
-  "PATCH /v1/orgs/:orgId/members/:userId": "admin",
-  "POST /v1/orgs/:orgId/keys": "admin",
-  "GET /v1/orgs/:orgId/keys": "admin",
-  "DELETE /v1/orgs/:orgId/keys/:keyId": "admin",
-  "GET /v1/orgs/:orgId/audit": "admin",
-};
 
 /** A body that passes a route's schema: its role and tenant checks run in the handler, after validation. */
 export const SAMPLE_BODIES: Readonly<Record<string, () => unknown>> = {
@@ -45,14 +35,11 @@ export const SAMPLE_BODIES: Readonly<Record<string, () => unknown>> = {
 
 const ROLE_RANK: Readonly<Record<OrgRole, number>> = { member: 1, admin: 2, owner: 3 };
 
-/** A policy that declares the role (the pipeline's tenant binding) wins over the table. */
-export function requiredOrgRoleOf(route: RouteEntry): OrgRole | undefined {
-  const declared = (route.policy as { role?: OrgRole }).role;
-  return declared ?? ORG_ROLE_REQUIRED[route.key];
-}
+/** The least org role a user needs on the route: its tenant binding declares it. */
+export const requiredOrgRoleOf = (route: RouteEntry): OrgRole | undefined => route.policy.org?.role;
 
 export const isOrgScoped = (route: RouteEntry) => route.path.includes(":orgId");
-const acceptsKeys = (route: RouteEntry) => route.policy.access === "user-or-key";
+const acceptsKeys = (route: RouteEntry) => route.policy.access === "user-or-key" || route.policy.access === "key";
 const acceptsUsers = (route: RouteEntry) => route.policy.access === "user" || route.policy.access === "user-or-key";
 
 export interface RouteSecurityFixture {
@@ -77,14 +64,15 @@ export interface RouteSecurityFixture {
   close(): Promise<void>;
 }
 
-/** One runtime and one app with every route group in functions/, and the callers the suite needs. */
+/** One runtime and one app with every route group in functions/ (and `extraGroups`), and the callers the suite needs. */
 export async function openRouteSecurityFixture(
   database: DatabaseBackend = "pglite",
   store: StoreBackend = "memory",
+  extraGroups: readonly RouteGroup[] = [],
 ): Promise<RouteSecurityFixture> {
   const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ADMIN_TOKEN, CRON_SECRET } });
   const counted = withCountedQueries(runtime);
-  const app = buildApp(counted.runtime, await loadRouteGroups());
+  const app = buildApp(counted.runtime, [...(await loadRouteGroups()), ...extraGroups]);
   const client = identityClient(counted.runtime as TestRuntime, app);
   const [owner, member, outsider, otherOwner] = [
     await client.createUser(),
@@ -269,6 +257,10 @@ export function describeCommonRouteSecurity(
       } else if (access === "user") {
         test("an API key holding every scope, on a route for signed-in users only: 403", () =>
           refused(`Bearer ${fixture().fullKey}`, 403, "FORBIDDEN"));
+      }
+      if (access === "key") {
+        test("a signed-in owner's access token, on a route for API keys only: 403", () =>
+          refused(`Bearer ${fixture().owner.token}`, 403, "FORBIDDEN"));
       } else if (access === "admin" || access === "cron") {
         test("an API key holding every scope: 401", () => refused(`Bearer ${fixture().fullKey}`, 401, "UNAUTHORIZED"));
       }
@@ -294,7 +286,7 @@ export function describeCommonRouteSecurity(
         });
       }
 
-      if (isOrgScoped(route) && acceptsUsers(route)) {
+      if (isOrgScoped(route) && (acceptsUsers(route) || acceptsKeys(route))) {
         const notFound = { status: 404, code: "NOT_FOUND" };
         const sameAsMissing = async (authorization: string) => {
           const missing = concretePath(route, crypto.randomUUID());
@@ -310,8 +302,9 @@ export function describeCommonRouteSecurity(
         if (acceptsKeys(route))
           test("another organization's key holding every scope: 404, as for a missing organization", () =>
             sameAsMissing(`Bearer ${fixture().otherOrgKey}`));
-        test("a signed-in user of no organization: 404, as for a missing organization", () =>
-          sameAsMissing(`Bearer ${fixture().outsider.token}`));
+        if (acceptsUsers(route))
+          test("a signed-in user of no organization: 404, as for a missing organization", () =>
+            sameAsMissing(`Bearer ${fixture().outsider.token}`));
       }
 
       test(`${budget} wrong credentials from one address, then 429 before any lookup`, async () => {

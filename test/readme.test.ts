@@ -23,8 +23,27 @@ test("the configuration table lists every environment variable", () => {
   for (const name of names) expect(readme).toContain(`\`${name}\``);
 });
 
+/** The README's diff samples, as the project's files they change, applied: what the TypeScript samples build on. */
+function filesChangedBySamples(): Map<string, string> {
+  const changed = new Map<string, string>();
+  for (const [, diff = ""] of readme.matchAll(/^```diff\n([\s\S]*?)^```$/gm)) {
+    const lines = diff.split("\n");
+    const path = lines[0]?.match(/^--- a\/(.+)$/)?.[1];
+    if (path === undefined) throw new Error(`a README diff sample names no file: ${lines[0]}`);
+    const file = join(ROOT, path);
+    let text = changed.get(file) ?? readFileSync(file, "utf8");
+    const removed = lines.filter((line) => /^-(?!--)/.test(line)).map((line) => line.slice(1));
+    const added = lines.filter((line) => /^\+(?!\+\+)/.test(line)).map((line) => line.slice(1));
+    const before = removed.join("\n");
+    if (!text.includes(before)) throw new Error(`${path} no longer has the lines its README diff removes`);
+    text = text.replace(before, added.join("\n"));
+    changed.set(file, text);
+  }
+  return changed;
+}
+
 test(
-  "every TypeScript sample compiles against the project, as a file in functions/ would",
+  "every TypeScript sample compiles against the project, with the README's diff samples applied",
   () => {
     const samples = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? "");
     expect(samples.length).toBeGreaterThan(0);
@@ -38,7 +57,12 @@ test(
       });
       const tsconfig = ts.readConfigFile(join(ROOT, "tsconfig.json"), ts.sys.readFile);
       const { options } = ts.parseJsonConfigFileContent(tsconfig.config, ts.sys, ROOT);
-      const program = ts.createProgram(files, options);
+      const host = ts.createCompilerHost(options);
+      const changed = filesChangedBySamples();
+      expect(changed.size).toBeGreaterThan(0);
+      const readFile = host.readFile.bind(host);
+      host.readFile = (file) => changed.get(file) ?? readFile(file);
+      const program = ts.createProgram(files, options, host);
       // The samples' own diagnostics: the project itself is checked by `bun run typecheck`, and checking
       // every file the samples import again took most of this test's 49 s.
       const errors = [

@@ -8,34 +8,21 @@ import {
   type TestUser,
 } from "../../test/identity-client.ts";
 import { API_KEY_SCOPES } from "../core/api-key-scopes.ts";
-import { requestContextOf } from "../core/request-context.ts";
-import type { RoutePolicy } from "../core/route-policy.ts";
+import { perOrg } from "../core/policy-presets.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 
 // A handler that checks nothing itself: whatever guards the org here is the policy.
-const WIDGETS: RoutePolicy = {
-  access: "user-or-key",
-  org: { param: "orgId", role: "admin" },
-  scopes: ["orgs:read"],
-  rateLimits: [],
-};
-const PER_ORG: RoutePolicy = {
-  access: "user",
-  org: { param: "orgId" },
-  rateLimits: [{ name: "per-org", limit: 2, windowMs: 60_000, scope: "org" }],
-};
-const KEY_ONLY: RoutePolicy = {
-  access: "key",
-  rateLimits: [{ name: "per-org", limit: 1, windowMs: 60_000, scope: "org" }],
-};
 const widgets = defineRouteGroup("widgets", () =>
   new Elysia()
     .use(policyPlugin)
-    .get("/v1/orgs/:orgId/widgets", ({ request }) => ({ org: requestContextOf(request).org }), { policy: WIDGETS })
-    .get("/v1/orgs/:orgId/gadgets", () => ({ ok: true }), { policy: PER_ORG })
-    .get("/v1/ingest", () => ({ ok: true }), { policy: KEY_ONLY }),
+    .get("/v1/orgs/:orgId/widgets", ({ org }) => ({ org }), {
+      userOrKey: { scopes: ["orgs:read"], rateLimits: [] },
+      org: { param: "orgId", role: "admin" },
+    })
+    .get("/v1/orgs/:orgId/gadgets", () => ({ ok: true }), { user: { rateLimits: [perOrg(2, "1m")] }, org: "orgId" })
+    .get("/v1/ingest", () => ({ ok: true }), { key: { rateLimits: [perOrg(1, "1m")] } }),
 );
 
 let addresses = 0;
