@@ -7,7 +7,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { eq, sql } from "drizzle-orm";
 import { isOperator } from "../lib/auth/operators.ts";
 import { auditEvents, organizations, sessions, signingKeys, users } from "../lib/db/schema/index.ts";
-import { openIpBlocker } from "../lib/guards/ip-block.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { openRuntime, type Runtime } from "../lib/runtime/runtime.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
@@ -110,8 +109,8 @@ describe.each(STORE_BACKENDS)("audited changes on %s", (backend) => {
   test(
     "an IP block added or lifted without its audit row answers 5xx and is not in force here or elsewhere",
     async () => {
-      const blocker = openIpBlocker(runtime);
-      const peerBlocker = openIpBlocker(peer);
+      const blocker = runtime.services.ipBlocker;
+      const peerBlocker = peer.services.ipBlocker;
       const added = freshIpv4();
       await refuseAudit();
       await admin5xx(await asAdmin("POST", "/admin/ip-blocks", { target: added, reason: "refused audit" }));

@@ -3,6 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { auditEvents, users } from "../lib/db/schema/index.ts";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "../lib/guards/auth-failure-limit.ts";
 import { buildApp } from "../lib/http/app.ts";
+import { deriveRuntime } from "../lib/runtime/runtime.ts";
 import type { Settings } from "../lib/settings/settings.ts";
 import type { TestRuntime } from "../test/backends.ts";
 import { DATABASE_BACKENDS, openTestRuntime } from "../test/backends.ts";
@@ -32,7 +33,7 @@ describe.each(DATABASE_BACKENDS)("operators on %s", (backend) => {
     client = identityClient(runtime, buildApp(runtime, [admin, orgs, keys]));
     // The same database without ADMIN_TOKEN: operators must not depend on it.
     tokenlessRuntime = await openTestRuntime({ database: backend, env: { TRUST_PROXY: "1" } });
-    tokenless = identityClient(runtime, buildApp({ ...tokenlessRuntime, db: runtime.db }, [admin]));
+    tokenless = identityClient(runtime, buildApp(deriveRuntime(tokenlessRuntime, { db: runtime.db }), [admin]));
   }, OPEN_TIMEOUT_MS);
   afterAll(async () => {
     await tokenlessRuntime.close();

@@ -11,7 +11,7 @@ import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
 import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
-import { canonicalBlockTarget, type IpBlock, openIpBlocker } from "../lib/guards/ip-block.ts";
+import { canonicalBlockTarget, type IpBlock } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { settingsPatchSchema } from "../lib/settings/settings-schema.ts";
@@ -58,7 +58,7 @@ function present(block: IpBlock) {
 }
 
 export default defineRouteGroup("admin", (runtime) => {
-  const blocker = openIpBlocker(runtime);
+  const blocker = runtime.services.ipBlocker;
   const { settings } = runtime;
   // Store-backed changes: checked, then audited, then applied (lib/audit/audit-first.ts).
   const audited = <T>(

@@ -6,6 +6,7 @@ import { hashRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { DEFAULT_NEGATIVE_CACHE_MS } from "../lib/auth/session-revocation.ts";
 import { auditEvents, refreshTokens, sessions, users } from "../lib/db/schema/index.ts";
 import { buildApp } from "../lib/http/app.ts";
+import { deriveRuntime } from "../lib/runtime/runtime.ts";
 import {
   type AuthTestApp,
   authClient,
@@ -98,14 +99,16 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
   test("a revoked session's access token is refused at once here, and elsewhere within the negative-cache bound", async () => {
     const tokens = await t.client.signUp();
     // Another instance: same database and store, its own revocation cache.
-    const elsewhere = authClient(buildApp({ ...t.runtime }, [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]));
+    const elsewhere = authClient(
+      buildApp(deriveRuntime(t.runtime, {}), [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]),
+    );
     expect((await elsewhere.me(tokens.accessToken)).status).toBe(200);
 
     expect(
       (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status,
     ).toBe(204);
     expect((await t.client.me(tokens.accessToken)).status).toBe(401);
-    const fresh = authClient(buildApp({ ...t.runtime }, [me]));
+    const fresh = authClient(buildApp(deriveRuntime(t.runtime, {}), [me]));
     expect((await fresh.me(tokens.accessToken)).status).toBe(401);
 
     // The instance that saw the session alive just now may keep believing so for DEFAULT_NEGATIVE_CACHE_MS.
@@ -277,7 +280,9 @@ describe.each(STORE_BACKENDS)("auth routes with the %s store", (store) => {
     expect(
       (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status,
     ).toBe(204);
-    const other = authClient(buildApp({ ...t.runtime }, [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]));
+    const other = authClient(
+      buildApp(deriveRuntime(t.runtime, {}), [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]),
+    );
     expect((await other.me(tokens.accessToken)).status).toBe(401);
 
     for (let i = 0; i < 10; i++) {

@@ -3,13 +3,12 @@ import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
-import { openIpBlocker } from "../lib/guards/ip-block.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { createBreaker } from "../lib/resilience/breaker.ts";
-import { openRuntime } from "../lib/runtime/runtime.ts";
+import { deriveRuntime, openRuntime } from "../lib/runtime/runtime.ts";
 import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { UpstashStore } from "../lib/store/upstash-store.ts";
@@ -76,7 +75,7 @@ describe("health on embedded defaults", () => {
       pings++;
       return db.ping(signal);
     };
-    const counted = { ...runtime, db: { ...db, ping } };
+    const counted = deriveRuntime(runtime, { db: { ...db, ping } });
     const probed = buildApp(counted, [health]);
     const statuses = await Promise.all(
       Array.from({ length: 50 }, () => get(probed, "/health/ready").then((r) => r.status)),
@@ -86,7 +85,7 @@ describe("health on embedded defaults", () => {
   });
 
   test("ready is 503 while shutting down", async () => {
-    const local = { ...runtime, lifecycle: { shuttingDown: false } };
+    const local = deriveRuntime(runtime, { lifecycle: { shuttingDown: false } });
     const probed = buildApp(local, [health]);
     expect((await get(probed, "/health/ready")).status).toBe(200);
     local.lifecycle.shuttingDown = true;
@@ -111,7 +110,7 @@ describe("health probes from an automatically blocked address", () => {
 
   test("live and ready still answer 200, while other routes refuse the address", async () => {
     const app = buildApp(runtime, [health, status]);
-    const blocker = openIpBlocker(runtime);
+    const blocker = runtime.services.ipBlocker;
     for (let i = 0; i < runtime.settings.current().blocking.threshold; i++)
       await blocker.recordViolation(LOAD_BALANCER);
     const from = (path: string) =>

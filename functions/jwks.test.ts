@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { signAccessToken } from "../lib/auth/access-tokens.ts";
-import { identityOf } from "../lib/auth/identity.ts";
 import { rotateSigningKeys } from "../lib/auth/signing-keys.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
@@ -42,7 +41,7 @@ describe("GET /.well-known/jwks.json", () => {
     const { response, body } = await fetchJwks();
     expect(response.headers.get("cache-control")).toBe("public, max-age=300, stale-while-revalidate=60");
     expect(response.headers.get("content-type")).toStartWith("application/json");
-    const ring = await identityOf(runtime).keyRing.get();
+    const ring = await runtime.services.identity.keyRing.get();
     expect(kidsOf(body)).toEqual([...ring.verificationKeys.keys()].sort());
     expect(body.keys).toHaveLength(2);
     for (const key of body.keys) {
@@ -53,7 +52,11 @@ describe("GET /.well-known/jwks.json", () => {
 
   test("a third party holding only the JWKS verifies our access tokens", async () => {
     const { body } = await fetchJwks();
-    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, subject);
+    const { token } = await signAccessToken(
+      await runtime.services.identity.keyRing.get(),
+      runtime.config.auth,
+      subject,
+    );
     const { payload } = await jwtVerify(token, createLocalJWKSet(body as Parameters<typeof createLocalJWKSet>[0]), {
       algorithms: ["EdDSA"],
     });
@@ -62,9 +65,13 @@ describe("GET /.well-known/jwks.json", () => {
 
   test("the next key is published before it signs: after a rotation, the new token's kid was already in the JWKS", async () => {
     const { body: before } = await fetchJwks();
-    const previousKid = (await identityOf(runtime).keyRing.get()).signingKid;
+    const previousKid = (await runtime.services.identity.keyRing.get()).signingKid;
     expect((await rotate()).status).toBe(200);
-    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, subject);
+    const { token } = await signAccessToken(
+      await runtime.services.identity.keyRing.get(),
+      runtime.config.auth,
+      subject,
+    );
     const kid = (JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()) as { kid: string }).kid;
     expect(kid).not.toBe(previousKid);
     expect(kidsOf(before)).toContain(kid);
@@ -75,7 +82,7 @@ describe("GET /.well-known/jwks.json", () => {
   });
 
   test("retired keys are not published", async () => {
-    const { encryptor, keyRing } = identityOf(runtime);
+    const { encryptor, keyRing } = runtime.services.identity;
     const retiringKid = (await keyRing.get()).signingKid;
     await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });
     await Bun.sleep(5); // "retiring for longer than 0 ms" needs the clock to move on

@@ -1,6 +1,5 @@
 /** The public keys that verify access tokens (RFC 7517): next, current and retiring, never private material. */
 import { Elysia } from "elysia";
-import { identityOf } from "../lib/auth/identity.ts";
 import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -13,9 +12,9 @@ const JWKS: UserPolicy = {
   cache: "public, max-age=300, stale-while-revalidate=60",
 };
 
-// identityOf is looked up per request: building a group (tools/build-vercel.ts) must not touch the database.
+// The identity services are reached per request: building a group (tools/build-vercel.ts) opens nothing.
 export default defineRouteGroup("jwks", (runtime) =>
   new Elysia({ name: "jwks" })
     .use(policyPlugin)
-    .get("/.well-known/jwks.json", async () => (await identityOf(runtime).keyRing.get()).jwks, { public: JWKS }),
+    .get("/.well-known/jwks.json", async () => (await runtime.services.identity.keyRing.get()).jwks, { public: JWKS }),
 );

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { identityOf } from "../lib/auth/identity.ts";
 import { apiKeys, auditEvents } from "../lib/db/schema/index.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 import {
@@ -169,7 +168,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: the happy path", (backend) => 
     const issued = await harness.client.createKey(owner, orgId);
     const before = Date.now();
     expect((await readOrg(issued.key)).status).toBe(200);
-    await identityOf(harness.runtime).apiKeys.settled();
+    await harness.runtime.services.identity.apiKeys.settled();
     const lastUsedAt = (await listKeys()).find((key) => key.id === issued.id)?.lastUsedAt;
     expect(Date.parse(lastUsedAt ?? "")).toBeGreaterThanOrEqual(before - 1_000);
   });

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { createApiKeyFormat, hashApiKey } from "../lib/auth/api-key-format.ts";
 import type { NewApiKey } from "../lib/auth/api-keys.ts";
-import { identityOf } from "../lib/auth/identity.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { auditEvents } from "../lib/db/schema/index.ts";
 import { buildApp } from "../lib/http/app.ts";
@@ -105,7 +104,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
 
     test("a typo, a truncated paste or a key without its checksum is refused without a database query", async () => {
       const counted = withCountedQueries(harness.runtime);
-      const verifier = identityOf(counted.runtime).apiKeys;
+      const verifier = counted.runtime.services.identity.apiKeys;
       const live = await createKey(ownerA, orgA);
       counted.reset();
       for (const key of [
@@ -135,7 +134,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
 
       counted.reset();
       for (let i = 0; i < 20; i++) expect((await callProbe()).status).toBe(200);
-      const warm = identityOf(counted.runtime).apiKeys.verify(live.key);
+      const warm = counted.runtime.services.identity.apiKeys.verify(live.key);
       // Warm and recently checked for revocation: answered from memory, not even a promise.
       expect(warm instanceof Promise).toBe(false);
       expect(warm).toMatchObject({ keyId: live.id });
@@ -146,7 +145,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       const counted = withCountedQueries(harness.runtime);
       const live = await createKey(ownerA, orgA);
       counted.reset();
-      const verifier = identityOf(counted.runtime).apiKeys;
+      const verifier = counted.runtime.services.identity.apiKeys;
       const callers = await Promise.all(Array.from({ length: 10 }, () => verifier.verify(live.key)));
       expect(callers.every((caller) => caller?.keyId === live.id)).toBe(true);
       // One lookup and one last-used write.

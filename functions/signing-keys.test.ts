@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { identityOf } from "../lib/auth/identity.ts";
 import { auditEvents, signingKeys as signingKeysTable } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
@@ -36,7 +35,7 @@ describe("POST /admin/signing-keys/rotate", () => {
   });
 
   test("rotates now, reloads the local ring and records who did it", async () => {
-    const before = await identityOf(runtime).keyRing.get();
+    const before = await runtime.services.identity.keyRing.get();
     const response = await rotate(`Bearer ${ADMIN_TOKEN}`);
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
@@ -44,7 +43,7 @@ describe("POST /admin/signing-keys/rotate", () => {
     expect(Object.keys(body).sort()).toEqual(["current", "next", "retired"]);
     expect(body.current).not.toBe(before.signingKid);
     expect(before.verificationKeys.has(body.current)).toBe(true);
-    expect((await identityOf(runtime).keyRing.get()).signingKid).toBe(body.current);
+    expect((await runtime.services.identity.keyRing.get()).signingKid).toBe(body.current);
 
     const [event] = await runtime.db.primary
       .select()

@@ -9,7 +9,6 @@ import { SignJWT } from "jose";
 import { ACCESS_TOKEN_TYPE } from "../lib/auth/access-tokens.ts";
 import { createApiKeyFormat } from "../lib/auth/api-key-format.ts";
 import { createApiKey, revokeApiKey } from "../lib/auth/api-keys.ts";
-import { identityOf } from "../lib/auth/identity.ts";
 import { SIGNING_ALGORITHM } from "../lib/auth/signing-keys.ts";
 import { API_KEY_SCOPES, type ApiKeyScope } from "../lib/core/api-key-scopes.ts";
 import type { OrgRole } from "../lib/core/org-roles.ts";
@@ -115,7 +114,7 @@ export async function openRouteSecurityFixture(
 
 /** A token signed by the app's own key whose lifetime ended an hour ago, past any clock skew. */
 async function expiredAccessToken(runtime: TestRuntime, userId: string): Promise<string> {
-  const { signingKid, signingKey } = await identityOf(runtime).keyRing.get();
+  const { signingKid, signingKey } = await runtime.services.identity.keyRing.get();
   if (signingKey === undefined) throw new Error("no signing key");
   const { auth } = runtime.config;
   const expired = Math.floor(Date.now() / 1000) - 3_600;

@@ -3,7 +3,7 @@
  * these methods. Nothing is faked; the calls go through to the database unchanged.
  */
 import type { Db } from "../lib/db/database.ts";
-import type { Runtime } from "../lib/runtime/runtime.ts";
+import { deriveRuntime, type Runtime } from "../lib/runtime/runtime.ts";
 
 const QUERY_METHODS = new Set([
   "select",
@@ -40,7 +40,7 @@ export function withCountedQueries<R extends Runtime>(runtime: R): CountedRuntim
     },
   }) as Db;
   return {
-    runtime: { ...runtime, db: { ...runtime.db, primary } },
+    runtime: deriveRuntime(runtime, { db: { ...runtime.db, primary } }),
     queries: () => count,
     reset() {
       count = 0;

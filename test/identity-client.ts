@@ -9,7 +9,6 @@ import keys from "../functions/keys.ts";
 import orgs from "../functions/orgs.ts";
 import { signAccessToken } from "../lib/auth/access-tokens.ts";
 import { createApiKey, type NewApiKey } from "../lib/auth/api-keys.ts";
-import { identityOf } from "../lib/auth/identity.ts";
 import { sessions, users } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
@@ -74,7 +73,7 @@ export function identityClient(runtime: TestRuntime, app: RampartApp) {
         .values({ userId: user.id, expiresAt: new Date(Date.now() + 86_400_000) })
         .returning({ id: sessions.id });
       if (session === undefined) throw new Error("no session row");
-      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+      const { token } = await signAccessToken(await runtime.services.identity.keyRing.get(), runtime.config.auth, {
         userId: user.id,
         sessionId: session.id,
       });

@@ -10,7 +10,7 @@ import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
 import { routePatternSource } from "../lib/http/route-pattern.ts";
 import { createLogger } from "../lib/log/logger.ts";
-import type { Runtime } from "../lib/runtime/runtime.ts";
+import { assembleRuntime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import { routeGroupFiles } from "./route-groups.ts";
@@ -34,7 +34,7 @@ function routePathsOf(group: RouteGroup): string[] {
     throw new Error(`route group "${group.name}" used the database while being built`);
   };
   const config = loadConfig({ NODE_ENV: "test" });
-  const runtime: Runtime = {
+  const runtime = assembleRuntime({
     config,
     settings: staticSettings(settingsFromConfig(config)),
     logger: createLogger({ sink: () => {} }),
@@ -50,7 +50,7 @@ function routePathsOf(group: RouteGroup): string[] {
     },
     store: new MemoryStore(),
     lifecycle: { shuttingDown: false },
-  };
+  });
   return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter(
     (path) => path !== "/*",
   );

@@ -3,7 +3,6 @@ import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../.
 import { AppError } from "../errors/app-error.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken } from "./access-tokens.ts";
-import { identityOf } from "./identity.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
 
@@ -27,7 +26,7 @@ describe("access-token verifier cache", () => {
   afterEach(() => setSystemTime());
 
   const setUp = () => {
-    const ring = createKeyRingProvider(runtime.db.primary, identityOf(runtime).encryptor);
+    const ring = createKeyRingProvider(runtime.db.primary, runtime.services.identity.encryptor);
     return { ring, verify: createAccessTokenVerifier(ring, runtime.config.auth, { maxEntries: 2 }) };
   };
 
@@ -69,7 +68,7 @@ describe("access-token verifier cache", () => {
 
   test("a cached token is refused once its key leaves the ring", async () => {
     const { ring, verify } = setUp();
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     await verify(token);
     await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });

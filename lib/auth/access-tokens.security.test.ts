@@ -19,7 +19,6 @@ import { buildApp, type RampartApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import { ACCESS_TOKEN_TYPE, MAX_ACCESS_TOKEN_BYTES, signAccessToken } from "./access-tokens.ts";
-import { identityOf } from "./identity.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
 
 const probe = defineRouteGroup("probe", () =>
@@ -143,13 +142,13 @@ describe("access token attacks through the HTTP app", () => {
   beforeAll(async () => {
     runtime = await openTestRuntime({ env: { TRUST_PROXY: "1" } });
     app = buildApp(runtime, [probe]);
-    const ring = await identityOf(runtime).keyRing.get();
+    const ring = await runtime.services.identity.keyRing.get();
     signingKey = ring.signingKey as CryptoKey;
     kid = ring.signingKid;
     publicJwk = ring.jwks.keys.find((k) => k.kid === kid) as JWK;
     otherKid = [...ring.verificationKeys.keys()].find((k) => k !== kid) as string;
     genuine = (
-      await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+      await signAccessToken(await runtime.services.identity.keyRing.get(), runtime.config.auth, {
         userId: USER_ID,
         sessionId: SESSION_ID,
       })
@@ -442,12 +441,12 @@ describe("access token attacks through the HTTP app", () => {
   describe("revocation", () => {
     test("a valid token of a revoked session is refused", async () => {
       const sessionId = crypto.randomUUID();
-      const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+      const { token } = await signAccessToken(await runtime.services.identity.keyRing.get(), runtime.config.auth, {
         userId: USER_ID,
         sessionId,
       });
       expect((await call(app, `Bearer ${token}`)).status).toBe(200);
-      await identityOf(runtime).revocations.revoke(sessionId);
+      await runtime.services.identity.revocations.revoke(sessionId);
       await expectTokenRefused(token);
     });
   });
@@ -463,7 +462,7 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
   afterAll(() => runtime.close());
 
   test("a token signed by a retiring key is accepted; once the key is retired it is refused", async () => {
-    const { keyRing, encryptor } = identityOf(runtime);
+    const { keyRing, encryptor } = runtime.services.identity;
     const { token } = await signAccessToken(await keyRing.get(), runtime.config.auth, {
       userId: USER_ID,
       sessionId: crypto.randomUUID(),
@@ -478,7 +477,7 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
   });
 
   test("a token with an unknown kid is refused after the ring is reloaded from this database", async () => {
-    const { token } = await signAccessToken(await identityOf(runtime).keyRing.get(), runtime.config.auth, {
+    const { token } = await signAccessToken(await runtime.services.identity.keyRing.get(), runtime.config.auth, {
       userId: USER_ID,
       sessionId: crypto.randomUUID(),
     });

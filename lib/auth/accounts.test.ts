@@ -4,7 +4,6 @@ import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestR
 import { auditEvents, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { disableUser, logIn, signUp } from "./accounts.ts";
-import { identityOf } from "./identity.ts";
 import { createPasswordHasher } from "./password-hashing.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 
@@ -43,7 +42,7 @@ describe.each(DATABASE_BACKENDS)("accounts on %s", (backend) => {
     const rows = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, account.id));
     expect(rows.map((r) => r.revokedReason)).toEqual(["user_disabled", "user_disabled"]);
     for (const id of [session.sessionId, other.session.sessionId])
-      expect(await identityOf(runtime).revocations.isRevoked(id)).toBe(true);
+      expect(await runtime.services.identity.revocations.isRevoked(id)).toBe(true);
 
     expect(codeOf(await logIn(runtime, hasher, { email: address, password: PASSWORD }).catch((e: unknown) => e))).toBe(
       "UNAUTHORIZED",

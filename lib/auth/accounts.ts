@@ -8,10 +8,9 @@ import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { passwordProblem } from "./credentials.ts";
-import { identityOf } from "./identity.ts";
+import type { IdentityRuntime } from "./identity.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { type IssuedSession, startSession } from "./refresh-tokens.ts";
 import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
@@ -74,14 +73,14 @@ async function openSignedInSession(
  * (an undecryptable signing key included) leaves no account behind for a retry to answer 409 against.
  */
 export async function signUp(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   hasher: PasswordHasher,
   credentials: Credentials,
   request?: Request,
 ): Promise<SignedIn> {
   const { auth } = runtime.config;
   const passwordHash = await hasher.hash(credentials.password);
-  const ring = await identityOf(runtime).keyRing.get();
+  const ring = await runtime.services.identity.keyRing.get();
   return runtime.db.primary.transaction(async (tx) => {
     const [account] = await tx
       .insert(users)
@@ -99,7 +98,7 @@ export async function signUp(
  * against a dummy hash of the same cost, a disabled account's password is still checked) and the same audit write.
  */
 export async function logIn(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   hasher: PasswordHasher,
   credentials: Credentials,
   request?: Request,
@@ -126,7 +125,7 @@ export async function logIn(
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
   const upgradedHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(credentials.password) : undefined;
   const account = { id: user.id, email: user.email, createdAt: user.createdAt };
-  const ring = await identityOf(runtime).keyRing.get();
+  const ring = await runtime.services.identity.keyRing.get();
   return db.transaction(async (tx) => {
     if (upgradedHash !== undefined)
       await tx.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
@@ -142,7 +141,7 @@ export async function logIn(
   });
 }
 
-export async function findActiveAccount(runtime: Runtime, userId: string): Promise<Account | undefined> {
+export async function findActiveAccount(runtime: IdentityRuntime, userId: string): Promise<Account | undefined> {
   const [user] = await runtime.db.primary
     .select({ ...ACCOUNT_COLUMNS, disabled: users.disabled })
     .from(users)
@@ -163,7 +162,7 @@ const invalidNewPassword = (message: string) =>
  * the password.
  */
 export async function changePassword(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   hasher: PasswordHasher,
   change: { userId: string; currentPassword: string; newPassword: string },
   request?: Request,
@@ -191,7 +190,7 @@ export async function changePassword(
     throw new AppError("FORBIDDEN", "The current password is incorrect.");
   }
   const passwordHash = await hasher.hash(change.newPassword);
-  const ring = await identityOf(runtime).keyRing.get();
+  const ring = await runtime.services.identity.keyRing.get();
   // All or nothing: a failure must not leave the password changed and every session revoked with no new one.
   const { revoked, ...signedIn } = await db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, user.id));
@@ -216,7 +215,7 @@ export async function changePassword(
 
 /** Disables an account: it can no longer log in, and every session and access token it holds stops working. */
 export async function disableUser(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   userId: string,
   actor: AuditEvent["actor"],
   request?: Request,

@@ -4,10 +4,10 @@
  * than that interval.
  */
 import { eq, sql } from "drizzle-orm";
+import { createWaitUntil } from "../core/wait-until.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import type { Logger } from "../log/logger.ts";
-import { createWaitUntil } from "../runtime/wait-until.ts";
 
 export interface ApiKeyUsageOptions {
   flushIntervalMs: number;

@@ -6,7 +6,6 @@ import { apiKeys, organizations, users } from "../db/schema/index.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { API_KEY_DEAD_AT_PREFIX, type ApiKeyVerifierOptions, createApiKeyVerifier } from "./api-key-verifier.ts";
 import { createApiKey, type IssuedApiKey, revokeApiKey, rotateApiKey } from "./api-keys.ts";
-import { identityOf } from "./identity.ts";
 
 async function waitUntilRefused(verify: () => unknown, withinMs: number): Promise<number> {
   const started = performance.now();
@@ -49,7 +48,7 @@ describe.each(STORE_BACKENDS)("API key verifier with the %s store", (store) => {
 
   test("a key revoked on one instance stops there at once and on another within revocationCheckMs", async () => {
     const key = await issue();
-    const here = identityOf(runtime).apiKeys;
+    const here = runtime.services.identity.apiKeys;
     const there = otherInstance(runtime, { revocationCheckMs: 100 });
     expect(await here.verify(key.key)).toMatchObject({ keyId: key.id });
     expect(await there.verify(key.key)).toMatchObject({ keyId: key.id });

@@ -8,8 +8,7 @@ import type { ApiKeyScope } from "../core/api-key-scopes.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Runtime } from "../runtime/runtime.ts";
-import { identityOf } from "./identity.ts";
+import type { IdentityRuntime } from "./identity.ts";
 
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 86_400;
@@ -82,13 +81,13 @@ export const keyNotFound = () => new AppError("NOT_FOUND", "No such API key.");
 const createdByOf = (actor: AuditEvent["actor"]) => (actor.type === "user" ? (actor.id ?? null) : null);
 
 export async function createApiKey(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   actor: AuditEvent["actor"],
   orgId: string,
   input: NewApiKey,
   request?: Request,
 ): Promise<IssuedApiKey> {
-  const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
+  const { key, hash, visiblePrefix } = runtime.services.identity.apiKeys.format.generate();
   return runtime.db.primary.transaction(async (tx) => {
     const [row] = await tx
       .insert(apiKeys)
@@ -136,7 +135,7 @@ export async function orgOfApiKey(db: Db, keyId: string): Promise<string | undef
 
 /** Revokes at once, here and (through the verifier's marker) on every instance. Revoking twice is a no-op. */
 export async function revokeApiKey(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   actor: AuditEvent["actor"],
   orgId: string,
   keyId: string,
@@ -164,7 +163,7 @@ export async function revokeApiKey(
     );
     return true;
   });
-  if (revoked) await identityOf(runtime).apiKeys.invalidate(keyId, now);
+  if (revoked) await runtime.services.identity.apiKeys.invalidate(keyId, now);
 }
 
 /**
@@ -172,13 +171,13 @@ export async function revokeApiKey(
  * working for the grace period, never past its own expiry; a key already rotated or revoked cannot be.
  */
 export async function rotateApiKey(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   actor: AuditEvent["actor"],
   keyId: string,
   graceSeconds: number,
   request?: Request,
 ): Promise<IssuedApiKey & { replaces: { id: string; graceEndsAt: string } }> {
-  const { key, hash, visiblePrefix } = identityOf(runtime).apiKeys.format.generate();
+  const { key, hash, visiblePrefix } = runtime.services.identity.apiKeys.format.generate();
   const now = new Date();
   const rotated = await runtime.db.primary.transaction(async (tx) => {
     const [old] = await tx.select().from(apiKeys).where(eq(apiKeys.id, keyId)).for("update");
@@ -214,6 +213,6 @@ export async function rotateApiKey(
     );
     return { row, graceEndsAt };
   });
-  await identityOf(runtime).apiKeys.invalidate(keyId, rotated.graceEndsAt);
+  await runtime.services.identity.apiKeys.invalidate(keyId, rotated.graceEndsAt);
   return { ...viewOf(rotated.row), key, replaces: { id: keyId, graceEndsAt: rotated.graceEndsAt.toISOString() } };
 }

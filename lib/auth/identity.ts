@@ -1,8 +1,10 @@
-/** The identity services of a runtime, created once per runtime on first use. */
+/** The identity services of a runtime: the encryptor, the signing key ring, session revocations and API keys. */
 
-import { processWide } from "../core/process-wide.ts";
+import type { Config } from "../config/config.ts";
 import { createEncryptor, type Encryptor } from "../crypto/envelope-encryption.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { Database } from "../db/database.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Store } from "../store/store.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
 import { type ApiKeyService, createApiKeyVerifier } from "./api-key-verifier.ts";
 import { createKeyRingProvider, type KeyRingProvider } from "./key-ring-provider.ts";
@@ -15,20 +17,25 @@ export interface IdentityServices {
   apiKeys: ApiKeyService;
 }
 
-const services = processWide("identity-services", () => new WeakMap<Runtime, IdentityServices>());
+/** The parts of a runtime the identity services are built over. */
+export interface IdentityParts {
+  readonly config: Config;
+  readonly db: Database;
+  readonly store: Store;
+  readonly logger: Logger;
+}
 
-export function identityOf(runtime: Runtime): IdentityServices {
-  let identity = services.get(runtime);
-  if (identity === undefined) {
-    const { config, db, store, logger } = runtime;
-    const encryptor = createEncryptor(config.encryptionKeys, config.retiredEncryptionVersions);
-    identity = {
-      encryptor,
-      keyRing: createKeyRingProvider(db.primary, encryptor),
-      revocations: createSessionRevocations(store, (config.auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000),
-      apiKeys: createApiKeyVerifier({ db: db.primary, store, logger, prefix: config.auth.apiKeyPrefix }),
-    };
-    services.set(runtime, identity);
-  }
-  return identity;
+/** A runtime as the account, session and key functions see it; lib/runtime's Runtime is one. */
+export interface IdentityRuntime extends IdentityParts {
+  readonly services: { readonly identity: IdentityServices };
+}
+
+export function createIdentityServices({ config, db, store, logger }: IdentityParts): IdentityServices {
+  const encryptor = createEncryptor(config.encryptionKeys, config.retiredEncryptionVersions);
+  return {
+    encryptor,
+    keyRing: createKeyRingProvider(db.primary, encryptor),
+    revocations: createSessionRevocations(store, (config.auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000),
+    apiKeys: createApiKeyVerifier({ db: db.primary, store, logger, prefix: config.auth.apiKeyPrefix }),
+  };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { users } from "../db/schema/index.ts";
-import { createOperatorCheck, isOperator, operatorCheckOf, setOperator } from "./operators.ts";
+import { createOperatorCheck, isOperator, setOperator } from "./operators.ts";
 
 const ADMIN = { type: "admin", id: "admin" } as const;
 
@@ -62,7 +62,7 @@ describe("the operator check", () => {
   });
 
   test("a no is remembered: many checks of a non-operator cost one query", async () => {
-    const check = operatorCheckOf(runtime);
+    const check = runtime.services.operators;
     const userId = await newUser();
     const answers = await Promise.all(Array.from({ length: 20 }, () => check.isOperator(userId)));
     expect(answers).toEqual(Array<boolean>(20).fill(false));

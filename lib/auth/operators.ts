@@ -7,11 +7,9 @@
 import { and, asc, eq, ne } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import { setBounded } from "../collections/bounded-map.ts";
-import { processWide } from "../core/process-wide.ts";
-import type { Db } from "../db/database.ts";
+import type { Database, Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 import { ACCOUNT_COLUMNS, type Account, UUID } from "./accounts.ts";
 
 export interface OperatorCheckOptions {
@@ -29,14 +27,9 @@ export interface OperatorCheck {
   forget(userId: string): void;
 }
 
-const checks = processWide("operator-checks", () => new WeakMap<Runtime, OperatorCheck>());
-
-/** The runtime's operator check: one per instance, shared by the admin guard and the grant endpoint. */
-export function operatorCheckOf(runtime: Runtime, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
-  let check = checks.get(runtime);
-  if (check === undefined)
-    checks.set(runtime, (check = createOperatorCheck((userId) => isOperator(runtime.db.primary, userId), options)));
-  return check;
+/** The operator check of one instance, shared by the admin guard and the grant endpoint. */
+export function openOperatorCheck(db: Database, options: Partial<OperatorCheckOptions> = {}): OperatorCheck {
+  return createOperatorCheck((userId) => isOperator(db.primary, userId), options);
 }
 
 /** `lookup` reads the role from the database (isOperator). */
@@ -102,7 +95,7 @@ export async function listOperators(db: Db): Promise<Account[]> {
  * disabled one when granting, and for a user without the role when revoking.
  */
 export async function setOperator(
-  runtime: Runtime,
+  runtime: { readonly db: Database; readonly services: { readonly operators: OperatorCheck } },
   userId: string,
   operator: boolean,
   actor: AuditEvent["actor"],
@@ -138,6 +131,6 @@ export async function setOperator(
     return already;
   });
   // Once committed, so that no check can read the old role and remember it afterwards.
-  if (operator) operatorCheckOf(runtime).forget(userId);
+  if (operator) runtime.services.operators.forget(userId);
   return account;
 }

@@ -8,7 +8,7 @@ import type { Caller } from "../core/caller.ts";
 import { type OrgAccess, type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 import { memberships } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { IdentityRuntime } from "./identity.ts";
 
 /** The one answer for "no such organization" and "not yours": they must not be told apart. */
 export const orgNotFound = () => new AppError("NOT_FOUND", "No such organization.");
@@ -18,7 +18,7 @@ export const orgNotFound = () => new AppError("NOT_FOUND", "No such organization
  * (a key to rotate) must answer "not yours" exactly as it answers "no such key".
  */
 export async function requireOrgRole(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   caller: Caller,
   orgId: string,
   minimumRole: OrgRole,

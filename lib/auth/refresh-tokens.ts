@@ -10,10 +10,9 @@ import { requestContextOf } from "../core/request-context.ts";
 import type { Db } from "../db/database.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { deviceLabel } from "./device-label.ts";
-import { identityOf } from "./identity.ts";
+import type { IdentityRuntime } from "./identity.ts";
 import { revokeSessionsAudited } from "./sessions.ts";
 
 export const REFRESH_TOKEN_BYTES = 32;
@@ -93,7 +92,7 @@ const unauthorized = () => new AppError("UNAUTHORIZED");
  * so does any failure before commit, which is why the access token is signed and audited inside it.
  */
 export async function rotateRefreshToken(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   presented: string,
   request?: Request,
 ): Promise<RotatedSession> {
@@ -101,7 +100,7 @@ export async function rotateRefreshToken(
   const { auth } = runtime.config;
   const tokenHash = hashRefreshToken(presented);
   const now = new Date();
-  const ring = await identityOf(runtime).keyRing.get();
+  const ring = await runtime.services.identity.keyRing.get();
   const rotation = await db.transaction(async (tx): Promise<Rotation> => {
     const [claimed] = await tx
       .update(refreshTokens)
@@ -180,7 +179,7 @@ export async function rotateRefreshToken(
  * Logs out the session a refresh token belongs to, whether the token is the latest of its family or an
  * older one: holding any of them already lets one revoke the family (by reusing it). Unknown tokens do nothing.
  */
-export async function logOut(runtime: Runtime, presented: string, request?: Request): Promise<void> {
+export async function logOut(runtime: IdentityRuntime, presented: string, request?: Request): Promise<void> {
   const db = runtime.db.primary;
   const [owner] = await db
     .select({ sessionId: refreshTokens.sessionId, userId: sessions.userId })

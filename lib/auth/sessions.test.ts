@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { sessions, users } from "../db/schema/index.ts";
-import { identityOf } from "./identity.ts";
 import { startSession } from "./refresh-tokens.ts";
 import { listLiveSessions, revokeSessionsAudited } from "./sessions.ts";
 
@@ -52,6 +51,6 @@ describe.each(DATABASE_BACKENDS)("sessions on %s", (backend) => {
     expect(await revokeSessionsAudited(runtime, { userId }, "password_changed", noEvent)).toEqual([]);
     const rows = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, userId));
     expect(rows.map((r) => r.revokedReason)).toEqual(["password_changed", "password_changed"]);
-    expect(await identityOf(runtime).revocations.isRevoked(a.sessionId)).toBe(true);
+    expect(await runtime.services.identity.revocations.isRevoked(a.sessionId)).toBe(true);
   });
 });

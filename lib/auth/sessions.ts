@@ -7,8 +7,7 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { sessions } from "../db/schema/index.ts";
-import type { Runtime } from "../runtime/runtime.ts";
-import { identityOf } from "./identity.ts";
+import type { IdentityRuntime } from "./identity.ts";
 
 export type RevocationReason = "logout" | "revoked" | "token_reused" | "password_changed" | "user_disabled";
 
@@ -72,8 +71,8 @@ export async function revokeSessionsIn(
 }
 
 /** Tells every instance, through the store, that these committed revocations hold for access tokens too. */
-export async function publishRevocations(runtime: Runtime, sessionIds: readonly string[]): Promise<void> {
-  const { revocations } = identityOf(runtime);
+export async function publishRevocations(runtime: IdentityRuntime, sessionIds: readonly string[]): Promise<void> {
+  const { revocations } = runtime.services.identity;
   await Promise.all(sessionIds.map((sessionId) => revocations.revoke(sessionId)));
 }
 
@@ -82,7 +81,7 @@ export async function publishRevocations(runtime: Runtime, sessionIds: readonly 
  * answers undefined), then in the store.
  */
 export async function revokeSessionsAudited(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   target: { userId: string; sessionId?: string },
   reason: RevocationReason,
   eventOf: (revoked: string[]) => AuditEvent | undefined,
@@ -100,7 +99,7 @@ export async function revokeSessionsAudited(
 
 /** A user revoking one of their own sessions; false when it is not theirs or not live (the caller answers 404). */
 export async function revokeOwnSession(
-  runtime: Runtime,
+  runtime: IdentityRuntime,
   caller: { userId: string; sessionId: string },
   sessionId: string,
   request?: Request,

@@ -14,7 +14,6 @@ import { createLogger } from "../log/logger.ts";
 import { openRuntime } from "../runtime/runtime.ts";
 import { createServerlessApp } from "../serverless/serverless-app.ts";
 import { MemoryStore } from "../store/memory-store.ts";
-import { identityOf } from "./identity.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const randomKey = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
@@ -38,7 +37,7 @@ describeWithServers(
         db,
         store: new MemoryStore(),
       });
-      await identityOf(runtime).keyRing.get();
+      await runtime.services.identity.keyRing.get();
       const [current] = await db.primary
         .select({ kid: signingKeys.kid })
         .from(signingKeys)

@@ -4,9 +4,8 @@
  */
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
-import { identityOf } from "./identity.ts";
+import type { IdentityRuntime } from "./identity.ts";
 import { DEFAULT_KEY_RING_OPTIONS } from "./key-ring-provider.ts";
 import { type RotationOutcome, rotateSigningKeys } from "./signing-keys.ts";
 
@@ -25,8 +24,11 @@ export interface RotationTrigger {
   request?: Request;
 }
 
-export async function rotateRuntimeSigningKeys(runtime: Runtime, trigger: RotationTrigger): Promise<RotationOutcome> {
-  const identity = identityOf(runtime);
+export async function rotateRuntimeSigningKeys(
+  runtime: IdentityRuntime,
+  trigger: RotationTrigger,
+): Promise<RotationOutcome> {
+  const identity = runtime.services.identity;
   const db = runtime.db.primary;
   const outcome = await rotateSigningKeys(db, identity.encryptor, {
     retireAfterMs: retireAfterMs(runtime.config.auth),

@@ -4,7 +4,6 @@ import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestR
 import { signingKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { CLOCK_SKEW_SECONDS, signAccessToken, verifyAccessToken } from "./access-tokens.ts";
-import { identityOf } from "./identity.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
 import { retireAfterMs } from "./signing-key-rotation.ts";
 import { ensureSigningKeys, loadKeyRing, rotateSigningKeys } from "./signing-keys.ts";
@@ -38,7 +37,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
 
   test("keys move next → current → retiring → retired over several rotations", async () => {
     await clear();
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const db = runtime.db.primary;
     await Promise.all([ensureSigningKeys(db, encryptor), ensureSigningKeys(db, encryptor)]);
     const first = await loadKeyRing(db, encryptor);
@@ -78,7 +77,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
 
   test("a scheduled rotation is skipped while the current key is young, but still retires overdue keys", async () => {
     await clear();
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const db = runtime.db.primary;
     await ensureSigningKeys(db, encryptor);
     const forced = await rotateSigningKeys(db, encryptor, { retireAfterMs: 1_000 });
@@ -99,7 +98,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
 
   test("concurrent rotations serialise: one current and one next key remain", async () => {
     await clear();
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const db = runtime.db.primary;
     await ensureSigningKeys(db, encryptor);
     await Promise.all(Array.from({ length: 4 }, () => rotateSigningKeys(db, encryptor, { retireAfterMs: 60_000 })));
@@ -110,7 +109,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
   });
 
   test("the JWKS carries only the public fields of next, current and retiring keys", async () => {
-    const ring = await loadKeyRing(runtime.db.primary, identityOf(runtime).encryptor);
+    const ring = await loadKeyRing(runtime.db.primary, runtime.services.identity.encryptor);
     for (const key of ring.jwks.keys) {
       expect(Object.keys(key).sort()).toEqual(["alg", "crv", "kid", "kty", "use", "x"]);
       expect(key).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
@@ -119,7 +118,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
 
   test("a token signed with the previous key verifies until it expires, then is refused", async () => {
     await clear();
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const db = runtime.db.primary;
     const { auth } = runtime.config;
     const ring = createKeyRingProvider(db, encryptor);
@@ -158,7 +157,7 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
   });
 
   test("a live token signed by a key that has since been retired is refused", async () => {
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const db = runtime.db.primary;
     const ring = createKeyRingProvider(db, encryptor);
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { withCountedQueries } from "../../test/counting-db.ts";
 import { ADMIN_TOKEN, type IdentityTestApp, type IssuedKey, openIdentityTestApp } from "../../test/identity-client.ts";
-import { identityOf } from "../auth/identity.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
@@ -31,7 +30,7 @@ describe("failed-authentication budget per client address", () => {
         headers: { "x-forwarded-for": ip, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
       }),
     );
-  const forgedKey = () => identityOf(harness.runtime).apiKeys.format.generate().key;
+  const forgedKey = () => harness.runtime.services.identity.apiKeys.format.generate().key;
 
   beforeAll(async () => {
     harness = await openIdentityTestApp();

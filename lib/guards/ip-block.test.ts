@@ -14,7 +14,7 @@ import { openRuntime, type Runtime } from "../runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../settings/settings.ts";
 import { MemoryStore } from "../store/memory-store.ts";
 import type { SetOptions, Store } from "../store/store.ts";
-import { createIpBlocker, DEFAULT_IP_BLOCKER, openIpBlocker } from "./ip-block.ts";
+import { createIpBlocker, DEFAULT_IP_BLOCKER } from "./ip-block.ts";
 
 const LIMIT = 2;
 const THRESHOLD = 3;
@@ -167,7 +167,7 @@ describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
   });
 
   test("a CIDR block covers every address inside it and none outside, IPv4 and IPv6", async () => {
-    const blocker = openIpBlocker(runtime);
+    const blocker = runtime.services.ipBlocker;
     const [a, b] = [octet(), octet()];
     expect((await blocker.add(`10.${a}.${b}.77/16`, { ttlMs: 60_000 }, "test")).target).toBe(`10.${a}.0.0/16`);
     const prefix = `2001:db8:${hex()}`;
@@ -185,7 +185,7 @@ describe.each(STORE_BACKENDS)("IP blocking on %s", (backend) => {
     for (const host of hosts.slice(LIMIT, LIMIT + THRESHOLD))
       expect((await from(app, "/limited", host)).status).toBe(429);
     expect(await eventually(blockedOn(app, `${net}::abcd`), 500)).toBe(true);
-    expect((await openIpBlocker(runtime).list()).some((block) => block.target === `${net}::/64`)).toBe(true);
+    expect((await runtime.services.ipBlocker.list()).some((block) => block.target === `${net}::/64`)).toBe(true);
     expect((await from(app, "/open", `2001:db8:${hex()}:${hex()}::1`)).status).toBe(200);
   });
 

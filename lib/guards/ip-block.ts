@@ -7,10 +7,9 @@
 // and every instance needs the whole list anyway; a poll costs two GETs (see versioned-document.ts).
 import { type } from "arktype";
 import { recordAuditEvent } from "../audit/audit-log.ts";
-import { processWide } from "../core/process-wide.ts";
+import type { Database } from "../db/database.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 import type { SettingsSource } from "../settings/settings.ts";
 import type { Store } from "../store/store.ts";
 import { createVersionedDocument, type DocumentVersion } from "../store/versioned-document.ts";
@@ -307,22 +306,19 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   return blocker;
 }
 
-// One blocker per runtime, so the guard in buildApp and the admin routes share its memory and poll.
-const blockers = processWide("ip-blockers", () => new WeakMap<Runtime, IpBlocker>());
-
-export function openIpBlocker(runtime: Runtime): IpBlocker {
-  let blocker = blockers.get(runtime);
-  if (blocker === undefined) {
-    const { store, settings, logger, db } = runtime;
-    const onAutoBlock = (block: IpBlock, violations: number) =>
-      recordAuditEvent(db.primary, {
-        action: "ip.blocked",
-        actor: { type: "system", id: block.createdBy },
-        target: { type: "ip", id: block.target },
-        metadata: { violations, reason: block.reason, expiresAt: block.expiresAt },
-      });
-    blocker = createIpBlocker({ store, settings, logger, onAutoBlock });
-    blockers.set(runtime, blocker);
-  }
-  return blocker;
+/** The blocker of one runtime, which audits its automatic blocks; one per runtime, so the guard and the admin routes share it. */
+export function openIpBlocker({
+  store,
+  settings,
+  logger,
+  db,
+}: Pick<IpBlockerOptions, "store" | "settings" | "logger"> & { db: Database }): IpBlocker {
+  const onAutoBlock = (block: IpBlock, violations: number) =>
+    recordAuditEvent(db.primary, {
+      action: "ip.blocked",
+      actor: { type: "system", id: block.createdBy },
+      target: { type: "ip", id: block.target },
+      metadata: { violations, reason: block.reason, expiresAt: block.expiresAt },
+    });
+  return createIpBlocker({ store, settings, logger, onAutoBlock });
 }

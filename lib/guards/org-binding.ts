@@ -2,12 +2,13 @@
  * Tenant binding: a route declaring `org` acts only on the organization its path names, for a member of
  * at least the declared role or for that organization's own key (lib/auth/org-access.ts says why 404).
  */
+
+import type { IdentityRuntime } from "../auth/identity.ts";
 import { requireOrgRole } from "../auth/org-access.ts";
 import type { Caller } from "../core/caller.ts";
 import type { BoundOrg } from "../core/org-roles.ts";
 import type { ResolvedPolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { Runtime } from "../runtime/runtime.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -20,7 +21,7 @@ export interface BindableRoute {
 
 export type OrgBinder = (route: BindableRoute, path: string, caller: Caller | undefined) => Promise<BoundOrg>;
 
-export function createOrgBinder(runtime: Runtime): OrgBinder {
+export function createOrgBinder(runtime: IdentityRuntime): OrgBinder {
   return async (route, path, caller) => {
     const binding = route.policy.org;
     const id = route.orgSegment === undefined ? undefined : path.split("/")[route.orgSegment];

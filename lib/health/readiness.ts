@@ -3,7 +3,6 @@
  * decrypt. Results are cached briefly and concurrent checks share one probe, so a load balancer polling
  * hard cannot turn readiness into load.
  */
-import { identityOf } from "../auth/identity.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { FallbackStore } from "../store/fallback-store.ts";
 
@@ -81,7 +80,7 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
   // The ring as the provider holds it: loaded (and decrypted) at most once per its TTL, not once per probe.
   const checkSigningKeys = async (): Promise<SigningKeyStatus> => {
     try {
-      const ring = await withDeadline(() => identityOf(runtime).keyRing.get(), dependencyTimeoutMs);
+      const ring = await withDeadline(() => runtime.services.identity.keyRing.get(), dependencyTimeoutMs);
       const { signingKid: kid, signingKeyProblem: error } = ring;
       return error === undefined ? { status: "up", kid } : { status: "down", kid, error };
     } catch {

@@ -5,6 +5,7 @@ import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../.
 import type { RoutePolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import { ERROR_CODES } from "../errors/codes.ts";
+import { deriveRuntime } from "../runtime/runtime.ts";
 import { buildApp, type RampartApp } from "./app.ts";
 import { policyPlugin } from "./policy-plugin.ts";
 import { defineRouteGroup } from "./route-group.ts";
@@ -197,7 +198,7 @@ describe("request log", () => {
 
 describe("draining", () => {
   test("in-flight requests finish, new ones get 503 SHUTTING_DOWN", async () => {
-    const local = buildApp({ ...runtime, lifecycle: { shuttingDown: false } }, [widgets]);
+    const local = buildApp(deriveRuntime(runtime, { lifecycle: { shuttingDown: false } }), [widgets]);
     const inFlight = local.fetch(new Request("http://localhost/slow"));
     await Bun.sleep(20);
     const drained = local.drain(2_000);
@@ -209,7 +210,7 @@ describe("draining", () => {
   });
 
   test("the deadline bounds the wait and reports what was abandoned", async () => {
-    const local = buildApp({ ...runtime, lifecycle: { shuttingDown: false } }, [widgets]);
+    const local = buildApp(deriveRuntime(runtime, { lifecycle: { shuttingDown: false } }), [widgets]);
     const inFlight = local.fetch(new Request("http://localhost/slow"));
     await Bun.sleep(10);
     expect(await local.drain(30)).toEqual({ drained: false, abandoned: 1 });

@@ -14,11 +14,10 @@
  */
 import { Elysia } from "elysia";
 import { createAuthenticator } from "../auth/authenticate.ts";
-import { identityOf } from "../auth/identity.ts";
-import { operatorCheckOf } from "../auth/operators.ts";
 import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
 import { openRequestContext, requestContextOf } from "../core/request-context.ts";
 import { DEFAULT_POLICY } from "../core/route-policy.ts";
+import { createWaitUntil } from "../core/wait-until.ts";
 import { runInCommitScope } from "../db/commit-guard.ts";
 import { AppError } from "../errors/app-error.ts";
 import { errorResponse } from "../errors/envelope.ts";
@@ -29,7 +28,6 @@ import { mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
-import { openIpBlocker } from "../guards/ip-block.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { createOrgBinder } from "../guards/org-binding.ts";
 import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
@@ -38,7 +36,6 @@ import { applyHeaders, buildSecurityHeaders, type HeaderList, withOverrides } fr
 import type { LogFields } from "../log/logger.ts";
 import { describeError, pathRedactor } from "../log/redact.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { createWaitUntil } from "../runtime/wait-until.ts";
 import { createAccessStrategies } from "./access-strategies.ts";
 import { toAppError } from "./from-framework.ts";
 import { GUARD_STEPS, type GuardContext, type GuardServices, type GuardStep } from "./guard-chain.ts";
@@ -89,18 +86,18 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const resolveClientIp = createClientIpResolver(config.trustProxy);
   const rateLimiter = openRateLimiter(runtime);
   const rateLimitRulesFor = createRateLimitOverrides(settings);
-  const ipBlocker = openIpBlocker(runtime);
+  const ipBlocker = runtime.services.ipBlocker;
   const inBackground = createWaitUntil(logger);
   const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
-  const authFailures = createAuthFailureLimit(rateLimiter, identityOf(runtime).apiKeys, (ip) =>
+  const authFailures = createAuthFailureLimit(rateLimiter, runtime.services.identity.apiKeys, (ip) =>
     inBackground(ipBlocker.recordViolation(ip)),
   );
-  const authenticate = createAuthenticator(identityOf(runtime), config.auth);
+  const authenticate = createAuthenticator(runtime.services.identity, config.auth);
   const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
   const adminAccess = createAdminAccess({
     adminToken: config.adminToken,
     authenticate,
-    isOperator: operatorCheckOf(runtime).isOperator,
+    isOperator: runtime.services.operators.isOperator,
     logger,
   });
   const accessStrategies = createAccessStrategies({

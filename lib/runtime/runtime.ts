@@ -1,4 +1,4 @@
-/** The dependencies every route receives: configuration, logger, database, store and lifecycle. */
+/** The dependencies every route receives: configuration, logger, database, store, lifecycle, settings and services. */
 import type { Config } from "../config/config.ts";
 import { withCommitGuard } from "../db/commit-guard.ts";
 import type { Database } from "../db/database.ts";
@@ -8,6 +8,7 @@ import { createLiveSettings } from "../settings/live-settings.ts";
 import { type SettingsSource, settingsFromConfig } from "../settings/settings.ts";
 import { openStore } from "../store/open-store.ts";
 import type { Store } from "../store/store.ts";
+import { createServices, type Services } from "./services.ts";
 
 export interface Lifecycle {
   shuttingDown: boolean;
@@ -20,6 +21,8 @@ export interface Runtime {
   readonly store: Store;
   readonly lifecycle: Lifecycle;
   readonly settings: SettingsSource;
+  /** Built over the parts above; a copy with other parts needs its own (deriveRuntime). */
+  readonly services: Services;
 }
 
 export interface RuntimeParts {
@@ -40,5 +43,21 @@ export async function openRuntime(config: Config, parts: RuntimeParts = {}): Pro
   const settings =
     parts.settings ??
     createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
-  return { config, logger, db, store, lifecycle: { shuttingDown: false }, settings };
+  return assembleRuntime({ config, logger, db, store, lifecycle: { shuttingDown: false }, settings });
+}
+
+/** The parts of a runtime a copy may replace. */
+export type RuntimeChanges = Partial<Omit<Runtime, "services">>;
+
+/**
+ * A copy of `runtime` with `changes` applied and services of its own, built over the new parts: a spread
+ * copy would keep services that read the old database and configuration.
+ */
+export function deriveRuntime<R extends Runtime>(runtime: R, changes: RuntimeChanges): R {
+  return assembleRuntime({ ...runtime, ...changes });
+}
+
+/** A runtime over parts already open, with its services (made on first use) built over them. */
+export function assembleRuntime<R extends Omit<Runtime, "services">>(parts: R): R & Runtime {
+  return { ...parts, services: createServices(parts) };
 }

@@ -7,10 +7,10 @@
  */
 import { assertSigningKeyUsable } from "../auth/signing-key-check.ts";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
+import { createWaitUntil } from "../core/wait-until.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
 import { openRuntime, type Runtime } from "../runtime/runtime.ts";
-import { createWaitUntil } from "../runtime/wait-until.ts";
 
 export interface ServerlessApp {
   /** `peerAddress`: the connection's address where the platform tells it (Deno Deploy's `info.remoteAddr`). */

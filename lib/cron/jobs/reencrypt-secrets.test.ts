@@ -7,12 +7,11 @@ import {
   openTestRuntime,
   type TestRuntime,
 } from "../../../test/backends.ts";
-import { identityOf } from "../../auth/identity.ts";
 import { loadKeyRing, rotateSigningKeys, signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { loadConfig } from "../../config/config.ts";
 import { createEncryptor } from "../../crypto/envelope-encryption.ts";
 import { jobRuns, signingKeys } from "../../db/schema/index.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import { deriveRuntime, type Runtime } from "../../runtime/runtime.ts";
 import { runScheduledJob } from "../scheduled-job.ts";
 import { DEFAULT_REENCRYPT_BATCH_SIZE, reencryptSecrets } from "./reencrypt-secrets.ts";
 
@@ -23,13 +22,13 @@ const EXTRA_ROWS = DEFAULT_REENCRYPT_BATCH_SIZE + 20;
 
 /** The same database seen by an instance configured with other encryption keys. */
 function withKeys(runtime: Runtime, env: Record<string, string>): Runtime {
-  return { ...runtime, config: loadConfig({ NODE_ENV: "test", ...env }) };
+  return deriveRuntime(runtime, { config: loadConfig({ NODE_ENV: "test", ...env }) });
 }
 
 /** A database whose signing keys (a live ring and many retired rows) are all sealed under v1. */
 async function openV1Database(backend: DatabaseBackend): Promise<TestRuntime> {
   const runtime = await openTestRuntime({ database: backend, env: { ENCRYPTION_KEYS: V1 } });
-  const { encryptor, keyRing } = identityOf(runtime);
+  const { encryptor, keyRing } = runtime.services.identity;
   await keyRing.get();
   await rotateSigningKeys(runtime.db.primary, encryptor, { retireAfterMs: 0 });
   const rows = await Promise.all(
@@ -77,7 +76,7 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
 
       const after = await ciphertexts(runtime);
       expect(after.every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
-      const v1Only = identityOf(runtime).encryptor;
+      const v1Only = runtime.services.identity.encryptor;
       const v2Only = createEncryptor(loadConfig({ NODE_ENV: "test", ENCRYPTION_KEYS: V2 }).encryptionKeys);
       for (const [i, row] of after.entries()) {
         const original = before[i];
@@ -124,7 +123,7 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets failures and races on %s", (
       const runtime = await openV1Database(backend);
       try {
         const retired = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
-        const { encryptor } = identityOf(retired);
+        const { encryptor } = retired.services.identity;
         const ring = await loadKeyRing(runtime.db.primary, encryptor);
         expect(ring.signingKey).toBeUndefined();
         expect(ring.signingKeyProblem).toBe(

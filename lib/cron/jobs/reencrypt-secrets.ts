@@ -5,7 +5,6 @@
  */
 import { and, asc, eq, getTableColumns, gt, notLike } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { identityOf } from "../../auth/identity.ts";
 import { signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { DecryptError } from "../../crypto/envelope-encryption.ts";
 import { signingKeys } from "../../db/schema/index.ts";
@@ -52,7 +51,7 @@ export const reencryptSecrets: ScheduledJob = {
   name: "reencrypt-secrets",
   schedule: "37 4 * * *",
   async run(runtime, signal) {
-    const { encryptor } = identityOf(runtime);
+    const { encryptor } = runtime.services.identity;
     const db = runtime.db.primary;
     const stale = `v${encryptor.currentVersion}.%`;
     let moved = 0;

@@ -6,7 +6,6 @@ import {
   openTestRuntime,
   type TestRuntime,
 } from "../../../test/backends.ts";
-import { identityOf } from "../../auth/identity.ts";
 import { retireAfterMs, rotateRuntimeSigningKeys } from "../../auth/signing-key-rotation.ts";
 import { auditEvents, signingKeys } from "../../db/schema/index.ts";
 import { runScheduledJob } from "../scheduled-job.ts";
@@ -34,7 +33,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
     "rotates once a day: hourly runs before that change nothing, the one after rotates and reloads the local " + "ring",
     async () => {
       const start = Date.now();
-      const { keyRing } = identityOf(runtime);
+      const { keyRing } = runtime.services.identity;
       const before = await keyRing.get();
       const nextBefore = before.jwks.keys.map((k) => k.kid).find((kid) => kid !== before.signingKid) as string;
 
@@ -65,7 +64,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
   test("a retiring key is retired at the first run past the token lifetime, not a rotation later", async () => {
     const forcedAt = Date.now() + 5 * 24 * HOUR;
     setSystemTime(new Date(forcedAt));
-    const previous = (await identityOf(runtime).keyRing.get()).signingKid;
+    const previous = (await runtime.services.identity.keyRing.get()).signingKid;
     const forced = await rotateRuntimeSigningKeys(runtime, { actor: { type: "admin" } });
     expect(forced.rotated).toBe(true);
     const window = retireAfterMs(runtime.config.auth);
@@ -80,7 +79,7 @@ describe.each(DATABASE_BACKENDS)("rotate-signing-keys on %s", (backend) => {
       detail: "not due; retired 1",
     });
     expect(await stateOf(previous)).toBe("retired");
-    expect((await identityOf(runtime).keyRing.get()).verificationKeys.has(previous)).toBe(false);
+    expect((await runtime.services.identity.keyRing.get()).verificationKeys.has(previous)).toBe(false);
   });
 
   test(

@@ -6,16 +6,15 @@ import { createHash } from "node:crypto";
 import { requestContextOf } from "../../core/request-context.ts";
 import { type RateLimitRule, resolveRateLimitRule } from "../../core/route-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
 import { UNKNOWN_CLIENT } from "../client-ip.ts";
-import { openRateLimiter } from "./open-rate-limiter.ts";
+import { openRateLimiter, type RateLimiterParts } from "./open-rate-limiter.ts";
 import { rateLimitHeaders } from "./rate-limiter.ts";
 
 /** Counts one attempt for `email` (normalised); throws 429 RATE_LIMITED once a rule is exhausted. */
 export type EmailRateLimit = (request: Request, email: string) => Promise<void>;
 
 export function createEmailRateLimit(
-  runtime: Runtime,
+  runtime: RateLimiterParts,
   routeKey: string,
   rules: readonly RateLimitRule[],
 ): EmailRateLimit {

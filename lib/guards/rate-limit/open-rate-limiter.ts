@@ -1,8 +1,12 @@
 /** Chooses the rate limiter's shared backend: Redis through a breaker of its own when there is one. */
+
+import type { Config } from "../../config/config.ts";
+import { createWaitUntil } from "../../core/wait-until.ts";
+import type { Logger } from "../../log/logger.ts";
 import { createBreaker } from "../../resilience/breaker.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
-import { createWaitUntil } from "../../runtime/wait-until.ts";
+import type { SettingsSource } from "../../settings/settings.ts";
 import { FallbackStore } from "../../store/fallback-store.ts";
+import type { Store } from "../../store/store.ts";
 import { createUpstashClient, UpstashStore } from "../../store/upstash-store.ts";
 import { createRateLimiter, type RateLimiter, type SharedLimits } from "./rate-limiter.ts";
 import { UpstashLimiter } from "./upstash-limiter.ts";
@@ -19,8 +23,15 @@ export const DEFAULT_RATE_LIMIT_STORE = {
   fallbackAfterMs: 250,
 };
 
-export function openRateLimiter(runtime: Runtime): RateLimiter {
-  const { store, config, logger, settings } = runtime;
+/** The parts of a runtime a rate limiter is built over. */
+export interface RateLimiterParts {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly settings: SettingsSource;
+}
+
+export function openRateLimiter({ store, config, logger, settings }: RateLimiterParts): RateLimiter {
   let shared: SharedLimits | undefined;
   if (store instanceof FallbackStore && store.primary instanceof UpstashStore) {
     // Its own client and breaker: the store's are judged on STORE_TIMEOUT_MS, which a slow Redis misses.
