@@ -63,7 +63,7 @@ export interface RouteSecurityFixture {
   close(): Promise<void>;
 }
 
-/** One runtime and one app with every route group in functions/ (and `extraGroups`), and the callers the suite needs. */
+/** One runtime and one app with every route group in functions/ and `extraGroups`, and the callers the suite needs. */
 export async function openRouteSecurityFixture(
   database: DatabaseBackend = "pglite",
   store: StoreBackend = "memory",
