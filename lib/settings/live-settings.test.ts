@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestStore, STORE_BACKENDS } from "../../test/backends.ts";
 import { loadConfig } from "../config/config.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -6,15 +6,22 @@ import { createLogger, createMemorySink } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { UpstashStore } from "../store/upstash-store.ts";
 import { createLiveSettings } from "./live-settings.ts";
-import { type SettingsPatch, type SettingsSource, settingsFromConfig } from "./settings.ts";
+import { type SettingsPatch, settingsFromConfig } from "./settings.ts";
 
 const POLL_MS = 40;
 const base = settingsFromConfig(loadConfig({ NODE_ENV: "test" }));
 
-function openSource(store: Store, key: string) {
+function openSource(store: Store, key: string, now?: () => number) {
   const sink = createMemorySink();
-  const settings = createLiveSettings({ store, logger: createLogger({ sink: sink.sink }), base, pollMs: POLL_MS, key });
+  const logger = createLogger({ sink: sink.sink });
+  const settings = createLiveSettings({ store, logger, base, pollMs: POLL_MS, key, ...(now && { now }) });
   return { settings, records: sink.records };
+}
+
+/** A clock that moves only when told: a poll's age is then exact, whatever the machine's load. */
+function manualClock() {
+  let at = Date.now();
+  return { now: () => at, advance: (ms: number) => void (at += ms) };
 }
 
 async function validationFields(update: Promise<unknown>): Promise<{ path: string; message: string }[]> {
@@ -31,17 +38,13 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
   let store: Store;
   // Real Redis keeps state between runs: each test uses a key of its own.
   const freshKey = () => `test:settings:${crypto.randomUUID()}`;
-  const started: SettingsSource[] = [];
   beforeAll(async () => {
     store = await openTestStore(backend);
   }, BACKEND_HOOK_TIMEOUT_MS);
-  afterAll(() => {
-    for (const settings of started) settings.stop();
-  });
 
   test(
-    "when the store loses the settings (Redis restarted without persistence), an instance that knew them puts " +
-      "them back",
+    "when the store loses the settings (Redis restarted without " +
+      "persistence), an instance that knew them puts them back",
     async () => {
       const key = freshKey();
       const survivor = openSource(store, key);
@@ -71,8 +74,8 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
   });
 
   test(
-    "update merges the patch section by section, bumps the version, applies at once and logs old and new values " +
-      "with the actor",
+    "update merges the patch section by section, bumps the version, " +
+      "applies at once and logs old and new values with the actor",
     async () => {
       const { settings, records } = openSource(store, freshKey());
       const next = await settings.update(
@@ -127,18 +130,19 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
     expect(other.current()).toEqual(before);
   });
 
-  test("a change made through one instance reaches another within the poll interval", async () => {
+  test("a change made through one instance reaches another once the poll interval has passed", async () => {
     const key = freshKey();
+    const clock = manualClock();
     const writer = openSource(store, key).settings;
-    const reader = openSource(store, key).settings;
-    reader.start();
-    started.push(reader);
-    await Bun.sleep(5);
+    const reader = openSource(store, key, clock.now).settings;
+    await reader.poll();
     await writer.update({ emergency: { enabled: true } }, "test");
-    const changedAt = Date.now();
-    while (!reader.current().emergency.enabled && Date.now() - changedAt < POLL_MS * 3) await Bun.sleep(5);
+    clock.advance(POLL_MS - 1);
+    expect(reader.pollIfStale()).toBeUndefined();
+    expect(reader.current().emergency.enabled).toBe(false);
+    clock.advance(1);
+    await reader.pollIfStale();
     expect(reader.current().emergency.enabled).toBe(true);
-    expect(Date.now() - changedAt).toBeLessThanOrEqual(POLL_MS * 2);
     expect(reader.current().version).toBe(writer.current().version);
   });
 
@@ -172,7 +176,7 @@ describe.each(STORE_BACKENDS)("live settings on %s", (backend) => {
   });
 
   test(
-    "a stored version that fails the schema is not applied: the " + "last good settings stay and it is logged once",
+    "a stored version that fails the schema is not applied: the last good " + "settings stay and it is logged once",
     async () => {
       const key = freshKey();
       const { settings, records } = openSource(store, key);
@@ -222,10 +226,11 @@ describe("live settings when the store does not answer", () => {
 
 describe("polling", () => {
   test(
-    "pollIfStale polls only once the last poll is older than " + "the interval, and registered parts ride along",
+    "pollIfStale polls only once the last poll is older than the interval, " + "and registered parts ride along",
     async () => {
       const store = await openTestStore("memory");
-      const { settings } = openSource(store, "test:settings:stale");
+      const clock = manualClock();
+      const { settings } = openSource(store, "test:settings:stale", clock.now);
       let refreshes = 0;
       settings.onPoll("counter", async () => {
         refreshes++;
@@ -233,7 +238,9 @@ describe("polling", () => {
       await settings.pollIfStale();
       expect(refreshes).toBe(1);
       expect(settings.pollIfStale()).toBeUndefined();
-      await Bun.sleep(POLL_MS + 5);
+      clock.advance(POLL_MS - 1);
+      expect(settings.pollIfStale()).toBeUndefined();
+      clock.advance(1);
       await settings.pollIfStale();
       expect(refreshes).toBe(2);
     },

@@ -16,10 +16,13 @@ export interface LiveSettingsOptions {
   base: Settings;
   pollMs: number;
   key?: string;
+  /** The time in milliseconds a poll's age is measured by; tests move it instead of sleeping. @default Date.now */
+  now?: () => number;
 }
 
 export const DEFAULT_LIVE_SETTINGS = {
   key: "rampart:settings",
+  now: Date.now,
 } as const;
 
 interface PollPart {
@@ -35,7 +38,7 @@ function bodyOf(settings: Settings): SettingsBody {
 }
 
 export function createLiveSettings(options: LiveSettingsOptions): SettingsSource {
-  const { store, logger, base, pollMs, key } = { ...DEFAULT_LIVE_SETTINGS, ...options };
+  const { store, logger, base, pollMs, key, now } = { ...DEFAULT_LIVE_SETTINGS, ...options };
   const document = createVersionedDocument({
     store,
     key,
@@ -103,7 +106,7 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
 
   const poll = () =>
     (polling ??= Promise.all(parts.map(pollPart)).then(() => {
-      lastPolledAt = Date.now();
+      lastPolledAt = now();
       polling = undefined;
     }));
 
@@ -139,7 +142,7 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
     poll,
 
     pollIfStale() {
-      if (polling !== undefined || Date.now() - lastPolledAt < pollMs) return undefined;
+      if (polling !== undefined || now() - lastPolledAt < pollMs) return undefined;
       return poll();
     },
 
