@@ -25,13 +25,18 @@ describe("the operator check", () => {
   const heldLookup = () => {
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
+    let firstRead = () => {};
+    const read = new Promise<void>((resolve) => (firstRead = resolve));
     let calls = 0;
     const lookup = async (userId: string) => {
       const answer = await isOperator(runtime.db.primary, userId);
-      if (++calls === 1) await released;
+      if (++calls === 1) {
+        firstRead();
+        await released;
+      }
       return answer;
     };
-    return { lookup, release };
+    return { lookup, release, read };
   };
 
   test("a check that starts after a revocation never answers yes, even while one from before it is still running", async () => {
@@ -40,7 +45,7 @@ describe("the operator check", () => {
     const userId = await newUser();
     await setOperator(runtime, userId, true, ADMIN);
     const before = check.isOperator(userId);
-    await Bun.sleep(20);
+    await held.read;
     await setOperator(runtime, userId, false, ADMIN);
     const after = check.isOperator(userId);
     held.release();
@@ -53,7 +58,7 @@ describe("the operator check", () => {
     const check = createOperatorCheck(held.lookup);
     const userId = await newUser();
     const before = check.isOperator(userId);
-    await Bun.sleep(20);
+    await held.read;
     await setOperator(runtime, userId, true, ADMIN);
     check.forget(userId);
     held.release();
@@ -69,5 +74,19 @@ describe("the operator check", () => {
     // Granted by hand, behind the check's back: the remembered no still stands on this instance.
     await runtime.db.primary.update(users).set({ platformRole: "operator" }).where(eq(users.id, userId));
     expect(await check.isOperator(userId)).toBe(false);
+  });
+
+  test("a remembered no lasts refusalTtlMs: a grant made elsewhere is seen once it has passed", async () => {
+    let time = Date.now();
+    const lookup = (userId: string) => isOperator(runtime.db.primary, userId);
+    const check = createOperatorCheck(lookup, { refusalTtlMs: 1_000, now: () => time });
+    const userId = await newUser();
+    expect(await check.isOperator(userId)).toBe(false);
+    // Granted through another instance: this one's check is not told.
+    await runtime.db.primary.update(users).set({ platformRole: "operator" }).where(eq(users.id, userId));
+    time += 999;
+    expect(await check.isOperator(userId)).toBe(false);
+    time += 1;
+    expect(await check.isOperator(userId)).toBe(true);
   });
 });

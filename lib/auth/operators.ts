@@ -17,9 +17,15 @@ export interface OperatorCheckOptions {
   refusalTtlMs: number;
   /** Users remembered at most; the oldest is forgotten past this. */
   maxRemembered: number;
+  /** The time in milliseconds a remembered "no" ages by; tests move it instead of sleeping. @default Date.now */
+  now: () => number;
 }
 
-export const DEFAULT_OPERATOR_CHECK: OperatorCheckOptions = { refusalTtlMs: 5_000, maxRemembered: 10_000 };
+export const DEFAULT_OPERATOR_CHECK: OperatorCheckOptions = {
+  refusalTtlMs: 5_000,
+  maxRemembered: 10_000,
+  now: Date.now,
+};
 
 export interface OperatorCheck {
   isOperator(userId: string): Promise<boolean>;
@@ -37,7 +43,7 @@ export function createOperatorCheck(
   lookup: (userId: string) => Promise<boolean>,
   options: Partial<OperatorCheckOptions> = {},
 ): OperatorCheck {
-  const { refusalTtlMs, maxRemembered } = { ...DEFAULT_OPERATOR_CHECK, ...options };
+  const { refusalTtlMs, maxRemembered, now } = { ...DEFAULT_OPERATOR_CHECK, ...options };
   const refusedAt = new Map<string, number>();
   // A query already running is shared only for its "no": a "yes" it read may predate a revocation.
   const pending = new Map<string, Promise<boolean>>();
@@ -47,7 +53,7 @@ export function createOperatorCheck(
     const grantsBefore = grants.get(userId);
     const answer = lookup(userId)
       .then((yes) => {
-        if (!yes && grants.get(userId) === grantsBefore) setBounded(refusedAt, userId, Date.now(), maxRemembered);
+        if (!yes && grants.get(userId) === grantsBefore) setBounded(refusedAt, userId, now(), maxRemembered);
         return yes;
       })
       .finally(() => {
@@ -59,7 +65,7 @@ export function createOperatorCheck(
   return {
     isOperator(userId) {
       const at = refusedAt.get(userId);
-      if (at !== undefined && Date.now() - at < refusalTtlMs) return Promise.resolve(false);
+      if (at !== undefined && now() - at < refusalTtlMs) return Promise.resolve(false);
       const running = pending.get(userId);
       if (running === undefined) return query(userId);
       return running.then((yes) => (yes ? lookup(userId) : false));
