@@ -161,8 +161,8 @@ describe.each(DATABASE_BACKENDS)("signing key ring on %s", (backend) => {
     const db = runtime.db.primary;
     const ring = createKeyRingProvider(db, encryptor);
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
-    await rotateSigningKeys(db, encryptor, { retireAfterMs: 0 });
-    await Bun.sleep(5); // "retiring for longer than 0 ms" needs the clock to move on
+    // Stamped 1 ms back: the next rotation finds the key retiring for longer than 0 ms without waiting.
+    await rotateSigningKeys(db, encryptor, { retireAfterMs: 0, now: () => Date.now() - 1 });
     await rotateSigningKeys(db, encryptor, { retireAfterMs: 0 });
     ring.invalidate();
     expect(await rejection(verifyAccessToken(ring, runtime.config.auth, token))).toBe("UNAUTHORIZED");

@@ -38,7 +38,11 @@ export interface RotationOptions {
   onlyIfCurrentOlderThanMs?: number;
   /** Records a rotation inside its transaction, so that it commits only with its audit row. */
   onRotated?: (tx: Db, outcome: RotationOutcome) => Promise<unknown>;
+  /** The time in epoch milliseconds a rotation stamps and ages keys by; tests move it instead of sleeping. @default Date.now */
+  now?: () => number;
 }
+
+export const DEFAULT_ROTATION_OPTIONS = { now: Date.now } as const;
 
 export interface RotationOutcome {
   rotated: boolean;
@@ -146,9 +150,10 @@ export async function rotateSigningKeys(
   encryptor: Encryptor,
   options: RotationOptions,
 ): Promise<RotationOutcome> {
+  const { now: clock } = { ...DEFAULT_ROTATION_OPTIONS, ...options };
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`);
-    const now = new Date();
+    const now = new Date(clock());
     const retired = await tx
       .update(signingKeys)
       .set({ state: "retired", retiredAt: now })
