@@ -151,7 +151,13 @@ export interface TestRuntime extends Runtime {
 
 /** A runtime on the given backends whose log lines are kept for assertions. */
 export async function openTestRuntime(
-  options: { database?: DatabaseBackend; store?: StoreBackend; env?: Record<string, string>; db?: Database } = {},
+  options: {
+    database?: DatabaseBackend;
+    store?: StoreBackend;
+    env?: Record<string, string>;
+    db?: Database;
+    now?: () => number;
+  } = {},
 ): Promise<TestRuntime> {
   const capture = createMemorySink();
   const logger = createLogger({ level: "debug", sink: capture.sink });
@@ -160,6 +166,6 @@ export async function openTestRuntime(
   const db = options.db ?? (await openTestDatabase(options.database ?? "pglite", logger));
   await db.migrate();
   const store = await openTestStore(options.store ?? "memory", logger);
-  const runtime = await openRuntime(config, { logger, db, store });
+  const runtime = await openRuntime(config, { logger, db, store, ...(options.now && { now: options.now }) });
   return { ...runtime, logLines: capture.lines, close: () => db.close() };
 }

@@ -12,6 +12,7 @@ import { createApiKey, type NewApiKey } from "../lib/auth/api-keys.ts";
 import { sessions, users } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
+import { createTestClock, type TestClock } from "./test-clock.ts";
 
 export const ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789";
 
@@ -122,6 +123,8 @@ export interface IdentityTestApp {
   runtime: TestRuntime;
   app: RampartApp;
   client: IdentityClient;
+  /** The runtime's clock: tests move it past a key's expiry or grace instead of sleeping. */
+  clock: TestClock;
 }
 
 /** A runtime on the given backends with the orgs, keys and audit routes. */
@@ -130,9 +133,15 @@ export async function openIdentityTestApp(
   store: StoreBackend = "memory",
   env: Record<string, string> = {},
 ): Promise<IdentityTestApp> {
-  const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ADMIN_TOKEN, ...env } });
+  const clock = createTestClock();
+  const runtime = await openTestRuntime({
+    database,
+    store,
+    env: { TRUST_PROXY: "1", ADMIN_TOKEN, ...env },
+    now: clock.now,
+  });
   const app = buildApp(runtime, [orgs, keys, audit]);
-  return { runtime, app, client: identityClient(runtime, app) };
+  return { runtime, app, client: identityClient(runtime, app), clock };
 }
 
 /** The error envelope without what differs on every response. */

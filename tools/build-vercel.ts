@@ -50,6 +50,7 @@ function routePathsOf(group: RouteGroup): string[] {
     },
     store: new MemoryStore(),
     lifecycle: { shuttingDown: false },
+    now: Date.now,
   });
   return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter(
     (path) => path !== "/*",

@@ -141,7 +141,7 @@ export async function revokeApiKey(
   keyId: string,
   request?: Request,
 ): Promise<void> {
-  const now = new Date();
+  const now = new Date(runtime.now());
   const revoked = await runtime.db.primary.transaction(async (tx) => {
     const [row] = await tx
       .update(apiKeys)
@@ -178,7 +178,7 @@ export async function rotateApiKey(
   request?: Request,
 ): Promise<IssuedApiKey & { replaces: { id: string; graceEndsAt: string } }> {
   const { key, hash, visiblePrefix } = runtime.services.identity.apiKeys.format.generate();
-  const now = new Date();
+  const now = new Date(runtime.now());
   const rotated = await runtime.db.primary.transaction(async (tx) => {
     const [old] = await tx.select().from(apiKeys).where(eq(apiKeys.id, keyId)).for("update");
     if (old === undefined) throw keyNotFound();

@@ -23,6 +23,8 @@ export interface IdentityParts {
   readonly db: Database;
   readonly store: Store;
   readonly logger: Logger;
+  /** The time in epoch milliseconds API keys expire and their caches age by. */
+  readonly now: () => number;
 }
 
 /** A runtime as the account, session and key functions see it; lib/runtime's Runtime is one. */
@@ -30,12 +32,12 @@ export interface IdentityRuntime extends IdentityParts {
   readonly services: { readonly identity: IdentityServices };
 }
 
-export function createIdentityServices({ config, db, store, logger }: IdentityParts): IdentityServices {
+export function createIdentityServices({ config, db, store, logger, now }: IdentityParts): IdentityServices {
   const encryptor = createEncryptor(config.encryptionKeys, config.retiredEncryptionVersions);
   return {
     encryptor,
     keyRing: createKeyRingProvider(db.primary, encryptor),
     revocations: createSessionRevocations(store, (config.auth.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000),
-    apiKeys: createApiKeyVerifier({ db: db.primary, store, logger, prefix: config.auth.apiKeyPrefix }),
+    apiKeys: createApiKeyVerifier({ db: db.primary, store, logger, prefix: config.auth.apiKeyPrefix }, { now }),
   };
 }

@@ -21,6 +21,8 @@ export interface Runtime {
   readonly store: Store;
   readonly lifecycle: Lifecycle;
   readonly settings: SettingsSource;
+  /** The time in epoch milliseconds API keys expire and their caches age by; tests move it instead of sleeping. */
+  readonly now: () => number;
   /** Built over the parts above; a copy with other parts needs its own (deriveRuntime). */
   readonly services: Services;
 }
@@ -30,6 +32,7 @@ export interface RuntimeParts {
   db?: Database;
   store?: Store;
   settings?: SettingsSource;
+  now?: () => number;
 }
 
 /**
@@ -43,7 +46,8 @@ export async function openRuntime(config: Config, parts: RuntimeParts = {}): Pro
   const settings =
     parts.settings ??
     createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
-  return assembleRuntime({ config, logger, db, store, lifecycle: { shuttingDown: false }, settings });
+  const now = parts.now ?? Date.now;
+  return assembleRuntime({ config, logger, db, store, lifecycle: { shuttingDown: false }, settings, now });
 }
 
 /** The parts of a runtime a copy may replace. */

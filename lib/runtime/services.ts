@@ -27,6 +27,7 @@ export interface ServiceParts {
   readonly db: Database;
   readonly store: Store;
   readonly settings: SettingsSource;
+  readonly now: () => number;
 }
 
 export function createServices(parts: ServiceParts): Services {
