@@ -115,20 +115,16 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     runtime = await openTestRuntime({ store: backend, env: ENV });
     app = buildApp(runtime, [admin, probes]);
     api = client(app);
-    // A second instance: its own memory and poll, the same store.
+    // A second instance: its own memory, the same store. Tests poll it, so it sees only what a poll brings.
     peer = await openRuntime(runtime.config, { logger: runtime.logger, db: runtime.db, store: runtime.store });
     peerApi = client(buildApp(peer, [admin, probes]));
-    peer.settings.start();
     // Redis may hold settings from an earlier run: start from known values.
     await runtime.settings.update(
       { emergency: { enabled: false, limitDivisor: 4, blockThreshold: 50 }, blocking: { threshold: 50 } },
       "test",
     );
   }, OPEN_TIMEOUT_MS);
-  afterAll(async () => {
-    peer.settings.stop();
-    await runtime.close();
-  });
+  afterAll(() => runtime.close());
 
   test("POST blocks a range at once, GET lists it, DELETE with the URL-encoded target lifts it", async () => {
     const a = octet();
@@ -156,15 +152,14 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect((await api.call("DELETE", `/admin/ip-blocks/${encodeURIComponent(`10.${a}.0.0/16`)}`)).status).toBe(404);
   });
 
-  test("a block without ttlSeconds stays until removed, and reaches the other instance within the poll interval", async () => {
+  test("a block without ttlSeconds stays until removed, and reaches the other instance at its next poll", async () => {
     const ip = freshIpv4();
     const created = await api.call("POST", "/admin/ip-blocks", { body: { target: ip } });
     expect(((await created.json()) as { block: { expiresAt: unknown; reason: string } }).block).toMatchObject({
       expiresAt: null,
       reason: "blocked by an operator",
     });
-    const since = Date.now();
-    while ((await peerApi.probe(ip)) !== 403 && Date.now() - since < POLL_MS * 4) await Bun.sleep(5);
+    await peer.settings.poll();
     expect(await peerApi.probe(ip)).toBe(403);
     expect((await api.call("DELETE", `/admin/ip-blocks/${ip}`)).status).toBe(200);
   });
@@ -256,7 +251,7 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect((await runtime.db.primary.select().from(auditEvents)).length).toBe(auditedBefore.length);
   });
 
-  test("PATCH /admin/settings applies a partial change here at once and on the other instance within the poll interval", async () => {
+  test("PATCH /admin/settings applies a partial change here at once and on the other instance at its next poll", async () => {
     const threshold = 40 + Math.floor(Math.random() * 50);
     const response = await api.call("PATCH", "/admin/settings", {
       body: { blocking: { threshold }, timeoutsMs: { read: 4_000 } },
@@ -268,10 +263,7 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(settings.blocking.windowMs).toBe(runtime.settings.current().blocking.windowMs);
     expect(await api.settings()).toEqual(settings);
 
-    const since = Date.now();
-    while ((await peerApi.settings()).version !== settings.version && Date.now() - since < POLL_MS * 4)
-      await Bun.sleep(5);
-    expect(Date.now() - since).toBeLessThanOrEqual(POLL_MS * 2);
+    await peer.settings.poll();
     expect(await peerApi.settings()).toEqual(settings);
     expect(
       runtime.logLines.some((line) => line.includes('"settings changed"') && line.includes('"actor":"admin"')),
@@ -299,7 +291,7 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     }
     const badRule = { rateLimitOverrides: { "/v1": [{ name: "x", limit: 1, windowMs: 1_000, scope: "planet" }] } };
     expect((await api.call("PATCH", "/admin/settings", { body: badRule })).status).toBe(422);
-    await Bun.sleep(POLL_MS * 2);
+    await peer.settings.poll();
     expect(await api.settings()).toEqual(before);
     expect(await peerApi.settings()).toEqual(before);
   });
@@ -337,9 +329,7 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push(await api.probe(ip, "/eight"));
       expect(statuses).toEqual([200, 200, 429]);
-      const since = Date.now();
-      while (peer.settings.current().version !== settings.version && Date.now() - since < POLL_MS * 4)
-        await Bun.sleep(5);
+      await peer.settings.poll();
       const peerIp = freshIpv4();
       const peerStatuses = [];
       for (let i = 0; i < 3; i++) peerStatuses.push(await peerApi.probe(peerIp, "/eight"));
