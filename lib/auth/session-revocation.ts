@@ -10,6 +10,18 @@ export const REVOKED_SESSION_PREFIX = "rampart:revoked-session:";
 export const DEFAULT_NEGATIVE_CACHE_MS = 5_000;
 const MAX_NEGATIVE_ENTRIES = 50_000;
 
+export interface SessionRevocationOptions {
+  /** How long a "not revoked" answer is reused on this instance. */
+  negativeCacheMs: number;
+  /** The time in milliseconds a "not revoked" answer ages by; tests move it instead of sleeping. @default Date.now */
+  now: () => number;
+}
+
+export const DEFAULT_SESSION_REVOCATION: SessionRevocationOptions = {
+  negativeCacheMs: DEFAULT_NEGATIVE_CACHE_MS,
+  now: Date.now,
+};
+
 export interface SessionRevocations {
   revoke(sessionId: string): Promise<void>;
   /** Answers from memory, without a promise, while a "not revoked" answer is fresh. */
@@ -19,8 +31,9 @@ export interface SessionRevocations {
 export function createSessionRevocations(
   store: Store,
   entryTtlMs: number,
-  negativeCacheMs = DEFAULT_NEGATIVE_CACHE_MS,
+  options: Partial<SessionRevocationOptions> = {},
 ): SessionRevocations {
+  const { negativeCacheMs, now: clock } = { ...DEFAULT_SESSION_REVOCATION, ...options };
   const checkedAt = new Map<string, number>();
   return {
     async revoke(sessionId) {
@@ -28,7 +41,7 @@ export function createSessionRevocations(
       await store.set(`${REVOKED_SESSION_PREFIX}${sessionId}`, "1", { ttlMs: entryTtlMs });
     },
     isRevoked(sessionId) {
-      const now = Date.now();
+      const now = clock();
       const seen = checkedAt.get(sessionId);
       if (seen !== undefined && now - seen < negativeCacheMs) return false;
       return store.get(`${REVOKED_SESSION_PREFIX}${sessionId}`).then((marker) => {
