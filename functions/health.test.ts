@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
 import { openNeon } from "../lib/db/neon.ts";
 import { openPostgres } from "../lib/db/postgres.ts";
+import { createReadinessCheck } from "../lib/health/readiness.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -48,6 +49,19 @@ describe("health on embedded defaults", () => {
     app = buildApp(runtime, [health]);
   }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
+
+  test("a readiness report is reused for cacheMs, then the dependencies are probed again", async () => {
+    let time = 0;
+    const checkReadiness = createReadinessCheck(runtime, { cacheMs: 1_000, now: () => time });
+    const first = await checkReadiness();
+    expect(first.status).toBe("ready");
+    time += 999;
+    expect(await checkReadiness()).toBe(first);
+    time += 1;
+    const second = await checkReadiness();
+    expect(second).not.toBe(first);
+    expect(second.status).toBe("ready");
+  });
 
   test("live answers 200 while the process serves", async () => {
     const response = await get(app, "/health/live");

@@ -30,9 +30,15 @@ export interface ReadinessReport {
 export interface ReadinessOptions {
   cacheMs: number;
   dependencyTimeoutMs: number;
+  /** The time in milliseconds a report's age is measured by; tests move it instead of sleeping. @default performance.now */
+  now: () => number;
 }
 
-export const DEFAULT_READINESS_OPTIONS: ReadinessOptions = { cacheMs: 500, dependencyTimeoutMs: 400 };
+export const DEFAULT_READINESS_OPTIONS: ReadinessOptions = {
+  cacheMs: 500,
+  dependencyTimeoutMs: 400,
+  now: () => performance.now(),
+};
 
 function withDeadline<T>(check: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
@@ -61,7 +67,7 @@ async function probe(
 }
 
 export function createReadinessCheck(runtime: Runtime, options: Partial<ReadinessOptions> = {}) {
-  const { cacheMs, dependencyTimeoutMs } = { ...DEFAULT_READINESS_OPTIONS, ...options };
+  const { cacheMs, dependencyTimeoutMs, now: clock } = { ...DEFAULT_READINESS_OPTIONS, ...options };
   const { db, store, lifecycle } = runtime;
   let cached: { report: ReadinessReport; at: number } | undefined;
   let pending: Promise<ReadinessReport> | undefined;
@@ -100,7 +106,7 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
   };
 
   return async (): Promise<ReadinessReport> => {
-    const now = performance.now();
+    const now = clock();
     let report: ReadinessReport;
     if (cached !== undefined && now - cached.at < cacheMs) report = cached.report;
     else {
@@ -108,7 +114,7 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
         pending = undefined;
       });
       report = await pending;
-      cached = { report, at: performance.now() };
+      cached = { report, at: clock() };
     }
     return lifecycle.shuttingDown ? { ...report, status: "shutting_down" } : report;
   };
