@@ -53,10 +53,12 @@ describe.each(STORE_BACKENDS)("audited changes on %s", (backend) => {
   const db = () => runtime.db.primary;
   const refuseAudit = async () => {
     await db().execute(
-      sql`create or replace function test_refuse_audit() returns trigger as $$ begin raise exception 'audit refused by the test'; end; $$ language plpgsql`,
+      sql`create or replace function test_refuse_audit() returns trigger as $$
+        begin raise exception 'audit refused by the test'; end; $$ language plpgsql`,
     );
     await db().execute(
-      sql`create trigger test_refuse_audit before insert on audit_events for each row execute function test_refuse_audit()`,
+      sql`create trigger test_refuse_audit before insert on audit_events
+        for each row execute function test_refuse_audit()`,
     );
   };
   const allowAudit = () => db().execute(sql`drop trigger if exists test_refuse_audit on audit_events`);
@@ -134,7 +136,8 @@ describe.each(STORE_BACKENDS)("audited changes on %s", (backend) => {
   );
 
   test(
-    "granting the operator role, disabling a user and rotating the signing keys without their audit rows change nothing",
+    "granting the operator role, disabling a user and rotating the signing keys without their audit rows " +
+      "change nothing",
     async () => {
       const user = await client.createUser();
       const [session] = await db().select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, user.userId));

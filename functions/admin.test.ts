@@ -182,17 +182,21 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(await api.probe(`${wide}:42::1`)).toBe(200);
   });
 
-  test("an operator whose own address is blocked can still reach the admin endpoints with the token, and only with it", async () => {
-    const operator = freshIpv4();
-    expect((await api.call("POST", "/admin/ip-blocks", { body: { target: operator, ttlSeconds: 60 } })).status).toBe(
-      201,
-    );
-    expect(await api.probe(operator)).toBe(403);
-    expect((await api.call("GET", "/admin/ip-blocks", { ip: operator, token: null })).status).toBe(401);
-    const lifted = await api.call("DELETE", `/admin/ip-blocks/${operator}`, { ip: operator });
-    expect(lifted.status).toBe(200);
-    expect(await api.probe(operator)).toBe(200);
-  });
+  test(
+    "an operator whose own address is blocked can still reach the admin " +
+      "endpoints with the token, and only with it",
+    async () => {
+      const operator = freshIpv4();
+      expect((await api.call("POST", "/admin/ip-blocks", { body: { target: operator, ttlSeconds: 60 } })).status).toBe(
+        201,
+      );
+      expect(await api.probe(operator)).toBe(403);
+      expect((await api.call("GET", "/admin/ip-blocks", { ip: operator, token: null })).status).toBe(401);
+      const lifted = await api.call("DELETE", `/admin/ip-blocks/${operator}`, { ip: operator });
+      expect(lifted.status).toBe(200);
+      expect(await api.probe(operator)).toBe(200);
+    },
+  );
 
   test("invalid targets and bodies are 422 naming the field, and nothing is blocked", async () => {
     const before = (await (await api.call("GET", "/admin/ip-blocks")).json()) as { blocks: unknown[] };
@@ -225,50 +229,57 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(after.blocks).toEqual(before.blocks);
   });
 
-  test("a lone UTF-16 surrogate in a block's reason or a settings rule name is 400 BAD_REQUEST: no block, no change, no audit row", async () => {
-    const ip = freshIpv4();
-    const settingsBefore = await api.settings();
-    const auditedBefore = await runtime.db.primary.select().from(auditEvents);
-    const lone = "\ud800";
-    const requests: [string, string, unknown][] = [
-      ["POST", "/admin/ip-blocks", { target: ip, ttlSeconds: 60, reason: `scraping ${lone}` }],
-      [
-        "PATCH",
-        "/admin/settings",
-        { rateLimitOverrides: { "/eight": [{ name: lone, limit: 1_000, windowMs: 1_000, scope: "ip" }] } },
-      ],
-    ];
-    for (const [method, path, body] of requests) {
-      const response = await api.call(method, path, { body });
-      expect({ path, status: response.status, code: ((await response.json()) as ErrorBody).error.code }).toEqual({
-        path,
-        status: 400,
-        code: "BAD_REQUEST",
+  test(
+    "a lone UTF-16 surrogate in a block's reason or a settings rule name " +
+      "is 400 BAD_REQUEST: no block, no change, no audit row",
+    async () => {
+      const ip = freshIpv4();
+      const settingsBefore = await api.settings();
+      const auditedBefore = await runtime.db.primary.select().from(auditEvents);
+      const lone = "\ud800";
+      const requests: [string, string, unknown][] = [
+        ["POST", "/admin/ip-blocks", { target: ip, ttlSeconds: 60, reason: `scraping ${lone}` }],
+        [
+          "PATCH",
+          "/admin/settings",
+          { rateLimitOverrides: { "/eight": [{ name: lone, limit: 1_000, windowMs: 1_000, scope: "ip" }] } },
+        ],
+      ];
+      for (const [method, path, body] of requests) {
+        const response = await api.call(method, path, { body });
+        expect({ path, status: response.status, code: ((await response.json()) as ErrorBody).error.code }).toEqual({
+          path,
+          status: 400,
+          code: "BAD_REQUEST",
+        });
+      }
+      expect(await api.probe(ip)).toBe(200);
+      expect(await api.settings()).toEqual(settingsBefore);
+      expect((await runtime.db.primary.select().from(auditEvents)).length).toBe(auditedBefore.length);
+    },
+  );
+
+  test(
+    "PATCH /admin/settings applies a partial change here at once and on " + "the other instance at its next poll",
+    async () => {
+      const threshold = 40 + Math.floor(Math.random() * 50);
+      const response = await api.call("PATCH", "/admin/settings", {
+        body: { blocking: { threshold }, timeoutsMs: { read: 4_000 } },
       });
-    }
-    expect(await api.probe(ip)).toBe(200);
-    expect(await api.settings()).toEqual(settingsBefore);
-    expect((await runtime.db.primary.select().from(auditEvents)).length).toBe(auditedBefore.length);
-  });
+      expect(response.status).toBe(200);
+      const { settings } = (await response.json()) as { settings: Settings };
+      expect(settings.blocking.threshold).toBe(threshold);
+      expect(settings.timeoutsMs.read).toBe(4_000);
+      expect(settings.blocking.windowMs).toBe(runtime.settings.current().blocking.windowMs);
+      expect(await api.settings()).toEqual(settings);
 
-  test("PATCH /admin/settings applies a partial change here at once and on the other instance at its next poll", async () => {
-    const threshold = 40 + Math.floor(Math.random() * 50);
-    const response = await api.call("PATCH", "/admin/settings", {
-      body: { blocking: { threshold }, timeoutsMs: { read: 4_000 } },
-    });
-    expect(response.status).toBe(200);
-    const { settings } = (await response.json()) as { settings: Settings };
-    expect(settings.blocking.threshold).toBe(threshold);
-    expect(settings.timeoutsMs.read).toBe(4_000);
-    expect(settings.blocking.windowMs).toBe(runtime.settings.current().blocking.windowMs);
-    expect(await api.settings()).toEqual(settings);
-
-    await peer.settings.poll();
-    expect(await peerApi.settings()).toEqual(settings);
-    expect(
-      runtime.logLines.some((line) => line.includes('"settings changed"') && line.includes('"actor":"admin"')),
-    ).toBe(true);
-  });
+      await peer.settings.poll();
+      expect(await peerApi.settings()).toEqual(settings);
+      expect(
+        runtime.logLines.some((line) => line.includes('"settings changed"') && line.includes('"actor":"admin"')),
+      ).toBe(true);
+    },
+  );
 
   test("an invalid settings patch is 422 with the failing fields, and nothing changes here or elsewhere", async () => {
     const before = await api.settings();
@@ -296,109 +307,121 @@ describe.each(STORE_BACKENDS)("admin API on %s", (backend) => {
     expect(await peerApi.settings()).toEqual(before);
   });
 
-  test("POST /admin/emergency tightens every rate limit: a route allowing 8 per minute admits 2 with the divisor of 4", async () => {
-    const on = await api.call("POST", "/admin/emergency", { body: { enabled: true } });
-    expect(on.status).toBe(200);
-    expect(((await on.json()) as { emergency: Settings["emergency"] }).emergency).toMatchObject({
-      enabled: true,
-      limitDivisor: 4,
-    });
-    try {
+  test(
+    "POST /admin/emergency tightens every rate limit: a route allowing 8 " +
+      "per minute admits 2 with the divisor of 4",
+    async () => {
+      const on = await api.call("POST", "/admin/emergency", { body: { enabled: true } });
+      expect(on.status).toBe(200);
+      expect(((await on.json()) as { emergency: Settings["emergency"] }).emergency).toMatchObject({
+        enabled: true,
+        limitDivisor: 4,
+      });
+      try {
+        const ip = freshIpv4();
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push(await api.probe(ip, "/eight"));
+        expect(statuses).toEqual([200, 200, 429, 429]);
+      } finally {
+        expect((await api.call("POST", "/admin/emergency", { body: { enabled: false } })).status).toBe(200);
+      }
       const ip = freshIpv4();
       const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push(await api.probe(ip, "/eight"));
-      expect(statuses).toEqual([200, 200, 429, 429]);
-    } finally {
-      expect((await api.call("POST", "/admin/emergency", { body: { enabled: false } })).status).toBe(200);
-    }
-    const ip = freshIpv4();
-    const statuses = [];
-    for (let i = 0; i < 9; i++) statuses.push(await api.probe(ip, "/eight"));
-    expect(statuses).toEqual([...Array<number>(8).fill(200), 429]);
-    expect((await api.call("POST", "/admin/emergency", { body: { enabled: "true" } })).status).toBe(422);
-    expect((await api.call("POST", "/admin/emergency", { body: { enabled: true, divisor: 2 } })).status).toBe(422);
-  });
+      for (let i = 0; i < 9; i++) statuses.push(await api.probe(ip, "/eight"));
+      expect(statuses).toEqual([...Array<number>(8).fill(200), 429]);
+      expect((await api.call("POST", "/admin/emergency", { body: { enabled: "true" } })).status).toBe(422);
+      expect((await api.call("POST", "/admin/emergency", { body: { enabled: true, divisor: 2 } })).status).toBe(422);
+    },
+  );
 
-  test("rateLimitOverrides replace a route's declared limits here and on the other instance, and removing them restores the declared ones", async () => {
-    const override = { "/eight": [{ name: "tight", limit: 2, windowMs: 60_000, scope: "ip" as const }] };
-    const response = await api.call("PATCH", "/admin/settings", { body: { rateLimitOverrides: override } });
-    expect(response.status).toBe(200);
-    try {
+  test(
+    "rateLimitOverrides replace a route's declared limits here and on the " +
+      "other instance, and removing them restores the declared ones",
+    async () => {
+      const override = { "/eight": [{ name: "tight", limit: 2, windowMs: 60_000, scope: "ip" as const }] };
+      const response = await api.call("PATCH", "/admin/settings", { body: { rateLimitOverrides: override } });
+      expect(response.status).toBe(200);
+      try {
+        const ip = freshIpv4();
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push(await api.probe(ip, "/eight"));
+        expect(statuses).toEqual([200, 200, 429]);
+        await peer.settings.poll();
+        const peerIp = freshIpv4();
+        const peerStatuses = [];
+        for (let i = 0; i < 3; i++) peerStatuses.push(await peerApi.probe(peerIp, "/eight"));
+        expect(peerStatuses).toEqual([200, 200, 429]);
+        const limited = await peerApi.call("GET", "/eight", { ip: peerIp, token: null });
+        expect(limited.headers.get("ratelimit-policy")).toBe("2;w=60");
+      } finally {
+        expect((await api.call("PATCH", "/admin/settings", { body: { rateLimitOverrides: {} } })).status).toBe(200);
+      }
       const ip = freshIpv4();
       const statuses = [];
-      for (let i = 0; i < 3; i++) statuses.push(await api.probe(ip, "/eight"));
-      expect(statuses).toEqual([200, 200, 429]);
-      await peer.settings.poll();
-      const peerIp = freshIpv4();
-      const peerStatuses = [];
-      for (let i = 0; i < 3; i++) peerStatuses.push(await peerApi.probe(peerIp, "/eight"));
-      expect(peerStatuses).toEqual([200, 200, 429]);
-      const limited = await peerApi.call("GET", "/eight", { ip: peerIp, token: null });
-      expect(limited.headers.get("ratelimit-policy")).toBe("2;w=60");
-    } finally {
-      expect((await api.call("PATCH", "/admin/settings", { body: { rateLimitOverrides: {} } })).status).toBe(200);
-    }
-    const ip = freshIpv4();
-    const statuses = [];
-    for (let i = 0; i < 9; i++) statuses.push(await api.probe(ip, "/eight"));
-    expect(statuses).toEqual([...Array<number>(8).fill(200), 429]);
-  });
+      for (let i = 0; i < 9; i++) statuses.push(await api.probe(ip, "/eight"));
+      expect(statuses).toEqual([...Array<number>(8).fill(200), 429]);
+    },
+  );
 
-  test("each CORS setting changed through PATCH /admin/settings takes effect on the next request, here and on the other instance", async () => {
-    const origin = `https://app-${hex()}.example.com`;
-    const peerApp = buildApp(peer, [admin, probes]);
-    const cors = async (target: RampartApp, preflight: boolean) => {
-      const headers: Record<string, string> = { origin, "x-forwarded-for": ADMIN_IP };
-      if (preflight) headers["access-control-request-method"] = "GET";
-      const response = await target.fetch(
-        new Request("http://localhost/probe", { method: preflight ? "OPTIONS" : "GET", headers }),
-      );
-      const read = (name: string) => response.headers.get(name);
-      return preflight
-        ? {
-            origin: read("access-control-allow-origin"),
-            credentials: read("access-control-allow-credentials"),
-            maxAge: read("access-control-max-age"),
-          }
-        : { origin: read("access-control-allow-origin"), credentials: read("access-control-allow-credentials") };
-    };
-    const everywhere = async () => {
-      await peer.settings.poll();
-      return [await cors(app, true), await cors(app, false), await cors(peerApp, true), await cors(peerApp, false)];
-    };
-    try {
-      expect(
-        (
-          await api.call("PATCH", "/admin/settings", {
-            body: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 1_234 } },
-          })
-        ).status,
-      ).toBe(200);
-      const allowedWithCredentials = [
-        { origin, credentials: "true", maxAge: "1234" },
-        { origin, credentials: "true" },
-      ];
-      expect(await everywhere()).toEqual([...allowedWithCredentials, ...allowedWithCredentials]);
+  test(
+    "each CORS setting changed through PATCH /admin/settings takes effect " +
+      "on the next request, here and on the other instance",
+    async () => {
+      const origin = `https://app-${hex()}.example.com`;
+      const peerApp = buildApp(peer, [admin, probes]);
+      const cors = async (target: RampartApp, preflight: boolean) => {
+        const headers: Record<string, string> = { origin, "x-forwarded-for": ADMIN_IP };
+        if (preflight) headers["access-control-request-method"] = "GET";
+        const response = await target.fetch(
+          new Request("http://localhost/probe", { method: preflight ? "OPTIONS" : "GET", headers }),
+        );
+        const read = (name: string) => response.headers.get(name);
+        return preflight
+          ? {
+              origin: read("access-control-allow-origin"),
+              credentials: read("access-control-allow-credentials"),
+              maxAge: read("access-control-max-age"),
+            }
+          : { origin: read("access-control-allow-origin"), credentials: read("access-control-allow-credentials") };
+      };
+      const everywhere = async () => {
+        await peer.settings.poll();
+        return [await cors(app, true), await cors(app, false), await cors(peerApp, true), await cors(peerApp, false)];
+      };
+      try {
+        expect(
+          (
+            await api.call("PATCH", "/admin/settings", {
+              body: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 1_234 } },
+            })
+          ).status,
+        ).toBe(200);
+        const allowedWithCredentials = [
+          { origin, credentials: "true", maxAge: "1234" },
+          { origin, credentials: "true" },
+        ];
+        expect(await everywhere()).toEqual([...allowedWithCredentials, ...allowedWithCredentials]);
 
-      expect(
-        (await api.call("PATCH", "/admin/settings", { body: { cors: { credentials: false, maxAgeSeconds: 0 } } }))
-          .status,
-      ).toBe(200);
-      const allowedWithout = [
-        { origin, credentials: null, maxAge: "0" },
-        { origin, credentials: null },
-      ];
-      expect(await everywhere()).toEqual([...allowedWithout, ...allowedWithout]);
-    } finally {
-      expect(
-        (
-          await api.call("PATCH", "/admin/settings", {
-            body: { cors: { origins: [], credentials: false, maxAgeSeconds: 600 } },
-          })
-        ).status,
-      ).toBe(200);
-    }
-  });
+        expect(
+          (await api.call("PATCH", "/admin/settings", { body: { cors: { credentials: false, maxAgeSeconds: 0 } } }))
+            .status,
+        ).toBe(200);
+        const allowedWithout = [
+          { origin, credentials: null, maxAge: "0" },
+          { origin, credentials: null },
+        ];
+        expect(await everywhere()).toEqual([...allowedWithout, ...allowedWithout]);
+      } finally {
+        expect(
+          (
+            await api.call("PATCH", "/admin/settings", {
+              body: { cors: { origins: [], credentials: false, maxAgeSeconds: 600 } },
+            })
+          ).status,
+        ).toBe(200);
+      }
+    },
+  );
 
   test("each change is recorded in the audit log as done by the admin", async () => {
     const ip = freshIpv4();

@@ -108,22 +108,25 @@ describe.each(DATABASE_BACKENDS)("audit log queries on %s", (backend) => {
     expect((await orgAudit(`?since=${encodeURIComponent(oldest)}`)).events).toHaveLength(all.length);
   });
 
-  test("a plain member is refused (403); another org's admin and unauthenticated callers are not told it exists", async () => {
-    expect(
-      (await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: member.token })))
-        .status,
-    ).toBe(403);
-    const outsiders = await stableErrorOf(
-      await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: outsider.token }),
-    );
-    expect(outsiders).toEqual(
-      await stableErrorOf(
-        await harness.client.call("GET", `/v1/orgs/${crypto.randomUUID()}/audit`, { token: outsider.token }),
-      ),
-    );
-    expect(outsiders.status).toBe(404);
-    expect((await harness.client.call("GET", `/v1/orgs/${orgId}/audit`)).status).toBe(401);
-  });
+  test(
+    "a plain member is refused (403); another org's admin and " + "unauthenticated callers are not told it exists",
+    async () => {
+      expect(
+        (await stableErrorOf(await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: member.token })))
+          .status,
+      ).toBe(403);
+      const outsiders = await stableErrorOf(
+        await harness.client.call("GET", `/v1/orgs/${orgId}/audit`, { token: outsider.token }),
+      );
+      expect(outsiders).toEqual(
+        await stableErrorOf(
+          await harness.client.call("GET", `/v1/orgs/${crypto.randomUUID()}/audit`, { token: outsider.token }),
+        ),
+      );
+      expect(outsiders.status).toBe(404);
+      expect((await harness.client.call("GET", `/v1/orgs/${orgId}/audit`)).status).toBe(401);
+    },
+  );
 
   test("a key with audit:read reads its own org's log; without the scope it is 403", async () => {
     const reader = await harness.client.issueKey(owner, orgId, { scopes: ["audit:read"] });

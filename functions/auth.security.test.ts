@@ -96,27 +96,30 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s: security", (backend) => {
     expect((await t.client.me(second.accessToken)).status).toBe(401);
   });
 
-  test("a revoked session's access token is refused at once here, and elsewhere within the negative-cache bound", async () => {
-    const tokens = await t.client.signUp();
-    // Another instance: same database and store, its own revocation cache.
-    const elsewhere = authClient(
-      buildApp(deriveRuntime(t.runtime, {}), [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]),
-    );
-    expect((await elsewhere.me(tokens.accessToken)).status).toBe(200);
+  test(
+    "a revoked session's access token is refused at once here, and " + "elsewhere within the negative-cache bound",
+    async () => {
+      const tokens = await t.client.signUp();
+      // Another instance: same database and store, its own revocation cache.
+      const elsewhere = authClient(
+        buildApp(deriveRuntime(t.runtime, {}), [createAuthRoutes({ passwordHashing: FAST_HASHING }), me]),
+      );
+      expect((await elsewhere.me(tokens.accessToken)).status).toBe(200);
 
-    expect(
-      (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status,
-    ).toBe(204);
-    expect((await t.client.me(tokens.accessToken)).status).toBe(401);
-    const fresh = authClient(buildApp(deriveRuntime(t.runtime, {}), [me]));
-    expect((await fresh.me(tokens.accessToken)).status).toBe(401);
+      expect(
+        (await t.client.call("POST", "/v1/auth/logout", { body: { refreshToken: tokens.refreshToken } })).status,
+      ).toBe(204);
+      expect((await t.client.me(tokens.accessToken)).status).toBe(401);
+      const fresh = authClient(buildApp(deriveRuntime(t.runtime, {}), [me]));
+      expect((await fresh.me(tokens.accessToken)).status).toBe(401);
 
-    // The instance that saw the session alive just now may keep believing so for DEFAULT_NEGATIVE_CACHE_MS.
-    const started = Date.now();
-    expect((await elsewhere.me(tokens.accessToken)).status).toBe(200);
-    setSystemTime(new Date(started + DEFAULT_NEGATIVE_CACHE_MS + 1));
-    expect((await elsewhere.me(tokens.accessToken)).status).toBe(401);
-  });
+      // The instance that saw the session alive just now may keep believing so for DEFAULT_NEGATIVE_CACHE_MS.
+      const started = Date.now();
+      expect((await elsewhere.me(tokens.accessToken)).status).toBe(200);
+      setSystemTime(new Date(started + DEFAULT_NEGATIVE_CACHE_MS + 1));
+      expect((await elsewhere.me(tokens.accessToken)).status).toBe(401);
+    },
+  );
 
   test("refresh tokens are stored only as SHA-256 digests and passwords only as argon2id hashes", async () => {
     const email = freshEmail();

@@ -58,7 +58,8 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s with a signing key ENCRYPTIO
   }, 60_000);
   afterAll(() => db.close());
 
-  test("sign-up is 503 SIGNING_KEY_UNAVAILABLE and leaves no account; after the keys are fixed the same sign-up is 201", async () => {
+  test("sign-up is 503 SIGNING_KEY_UNAVAILABLE and leaves no account; after " +
+    "the keys are fixed the same sign-up is 201", async () => {
     const { client } = await clientWith(WRONG);
     const email = freshEmail();
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -82,12 +83,15 @@ describe.each(DATABASE_BACKENDS)("auth routes on %s with a signing key ENCRYPTIO
     expect(body.checks.signingKeys).toEqual({
       status: "down",
       kid,
-      error: `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${kid}): the key ENCRYPTION_KEYS gives for version v1 is not the one it was encrypted with`,
+      error:
+        `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${kid}): ` +
+        "the key ENCRYPTION_KEYS gives for version v1 is not the one it was encrypted with",
     });
     for (const secret of [ORIGINAL, WRONG]) expect(text).not.toContain(secret.slice(3));
   }, 30_000);
 
-  test("login, refresh and password change are 503 and change nothing; the refresh token still works after the fix", async () => {
+  test("login, refresh and password change are 503 and change nothing; the " +
+    "refresh token still works after the fix", async () => {
     const { client } = await clientWith(WRONG);
     const [account] = await usersNamed(issued.email);
     const sessionsBefore = await db.primary

@@ -63,23 +63,26 @@ describe("GET /.well-known/jwks.json", () => {
     expect(payload.sub).toBe(subject.userId);
   });
 
-  test("the next key is published before it signs: after a rotation, the new token's kid was already in the JWKS", async () => {
-    const { body: before } = await fetchJwks();
-    const previousKid = (await runtime.services.identity.keyRing.get()).signingKid;
-    expect((await rotate()).status).toBe(200);
-    const { token } = await signAccessToken(
-      await runtime.services.identity.keyRing.get(),
-      runtime.config.auth,
-      subject,
-    );
-    const kid = (JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()) as { kid: string }).kid;
-    expect(kid).not.toBe(previousKid);
-    expect(kidsOf(before)).toContain(kid);
-    // The previous key stays published while its tokens live, next to the new current and next keys.
-    const { body: after } = await fetchJwks();
-    expect(after.keys).toHaveLength(3);
-    expect(kidsOf(after)).toContain(previousKid);
-  });
+  test(
+    "the next key is published before it signs: after a rotation, the new " + "token's kid was already in the JWKS",
+    async () => {
+      const { body: before } = await fetchJwks();
+      const previousKid = (await runtime.services.identity.keyRing.get()).signingKid;
+      expect((await rotate()).status).toBe(200);
+      const { token } = await signAccessToken(
+        await runtime.services.identity.keyRing.get(),
+        runtime.config.auth,
+        subject,
+      );
+      const kid = (JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()) as { kid: string }).kid;
+      expect(kid).not.toBe(previousKid);
+      expect(kidsOf(before)).toContain(kid);
+      // The previous key stays published while its tokens live, next to the new current and next keys.
+      const { body: after } = await fetchJwks();
+      expect(after.keys).toHaveLength(3);
+      expect(kidsOf(after)).toContain(previousKid);
+    },
+  );
 
   test("retired keys are not published", async () => {
     const { encryptor, keyRing } = runtime.services.identity;

@@ -72,7 +72,7 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
         truncated: live.key.slice(0, -1),
         lengthened: `${live.key}a`,
         "bad checksum": `${live.key.slice(0, -1)}${lastChar}`,
-        "one typo in the random part": `${live.key.slice(0, 10)}${live.key[10] === "x" ? "y" : "x"}${live.key.slice(11)}`,
+        "one typo in the random part": live.key.slice(0, 10) + (live.key[10] === "x" ? "y" : "x") + live.key.slice(11),
         "not base62": `${live.key.slice(0, 10)}-${live.key.slice(11)}`,
         "prefix only": "rk_",
         "another prefix": `xk_${live.key.slice(3)}`,
@@ -174,40 +174,44 @@ describe.each(DATABASE_BACKENDS)("API keys on %s: security", (backend) => {
       expect((await call("GET", `/v1/orgs/${orgA}`, writer.key)).status).toBe(403);
     });
 
-    test("no key may create, revoke or rotate keys, change members or read a user's own routes, whatever its scopes (403 saying why)", async () => {
-      const strong = await createKey(ownerA, orgA, { scopes: ALL_SCOPES });
-      const victim = await createKey(ownerA, orgA);
-      const attempts: [string, string, unknown?][] = [
-        ["POST", `/v1/orgs/${orgA}/keys`, { name: "escalate", scopes: ALL_SCOPES }],
-        ["DELETE", `/v1/orgs/${orgA}/keys/${victim.id}`],
-        ["POST", `/v1/keys/${strong.id}/rotate`, {}],
-        ["POST", `/v1/orgs/${orgA}/members`, { userId: ownerB.userId, role: "owner" }],
-        ["PATCH", `/v1/orgs/${orgA}/members/${ownerA.userId}`, { role: "member" }],
-        ["DELETE", `/v1/orgs/${orgA}/members/${ownerA.userId}`],
-        ["POST", "/v1/orgs", { name: "Key-made org" }],
-        ["GET", "/v1/orgs"],
-      ];
-      const needsUser = {
-        status: 403,
-        error: {
-          code: "FORBIDDEN",
-          message: "This route needs a signed-in user's access token; API keys are not accepted here.",
-        },
-      };
-      for (const [method, path, body] of attempts) {
-        expect({ method, path, ...(await stableErrorOf(await call(method, path, strong.key, body))) }).toEqual({
-          method,
-          path,
-          ...needsUser,
-        });
-      }
-      const meApp = buildApp(harness.runtime, [me]);
-      const meResponse = await meApp.fetch(
-        new Request("http://localhost/v1/me", { headers: { authorization: `Bearer ${strong.key}` } }),
-      );
-      expect(await stableErrorOf(meResponse)).toEqual(needsUser);
-      expect((await call("GET", `/v1/orgs/${orgA}`, victim.key)).status).toBe(200);
-    });
+    test(
+      "no key may create, revoke or rotate keys, change members or read a " +
+        "user's own routes, whatever its scopes (403 saying why)",
+      async () => {
+        const strong = await createKey(ownerA, orgA, { scopes: ALL_SCOPES });
+        const victim = await createKey(ownerA, orgA);
+        const attempts: [string, string, unknown?][] = [
+          ["POST", `/v1/orgs/${orgA}/keys`, { name: "escalate", scopes: ALL_SCOPES }],
+          ["DELETE", `/v1/orgs/${orgA}/keys/${victim.id}`],
+          ["POST", `/v1/keys/${strong.id}/rotate`, {}],
+          ["POST", `/v1/orgs/${orgA}/members`, { userId: ownerB.userId, role: "owner" }],
+          ["PATCH", `/v1/orgs/${orgA}/members/${ownerA.userId}`, { role: "member" }],
+          ["DELETE", `/v1/orgs/${orgA}/members/${ownerA.userId}`],
+          ["POST", "/v1/orgs", { name: "Key-made org" }],
+          ["GET", "/v1/orgs"],
+        ];
+        const needsUser = {
+          status: 403,
+          error: {
+            code: "FORBIDDEN",
+            message: "This route needs a signed-in user's access token; API keys are not accepted here.",
+          },
+        };
+        for (const [method, path, body] of attempts) {
+          expect({ method, path, ...(await stableErrorOf(await call(method, path, strong.key, body))) }).toEqual({
+            method,
+            path,
+            ...needsUser,
+          });
+        }
+        const meApp = buildApp(harness.runtime, [me]);
+        const meResponse = await meApp.fetch(
+          new Request("http://localhost/v1/me", { headers: { authorization: `Bearer ${strong.key}` } }),
+        );
+        expect(await stableErrorOf(meResponse)).toEqual(needsUser);
+        expect((await call("GET", `/v1/orgs/${orgA}`, victim.key)).status).toBe(200);
+      },
+    );
   });
 
   describe("tenants cannot reach or probe each other", () => {

@@ -31,36 +31,39 @@ describe.each(DATABASE_BACKENDS)("organizations on %s: security", (backend) => {
   const call = (method: string, path: string, token: string, body?: unknown) =>
     harness.client.call(method, path, { token, body });
 
-  test("a user of org A gets org B and its members answered exactly like an organization that does not exist", async () => {
-    const missing = crypto.randomUUID();
-    const pairs: [string, string, unknown?][] = [
-      ["GET", ""],
-      ["PATCH", "", { name: "Hijacked" }],
-      ["GET", "/members"],
-      ["POST", "/members", { userId: ownerA.userId, role: "owner" }],
-      ["PATCH", `/members/${ownerB.userId}`, { role: "member" }],
-      ["DELETE", `/members/${memberB.userId}`],
-    ];
-    for (const [method, suffix, body] of pairs) {
-      const answer = await stableErrorOf(await call(method, `/v1/orgs/${orgB}${suffix}`, ownerA.token, body));
-      expect({ method, suffix, answer }).toEqual({
-        method,
-        suffix,
-        answer: await stableErrorOf(await call(method, `/v1/orgs/${missing}${suffix}`, ownerA.token, body)),
-      });
-      expect(answer).toEqual({ status: 404, error: { code: "NOT_FOUND", message: "No such organization." } });
-    }
-    const org = await harness.client.expectJson<{ name: string }>(
-      await call("GET", `/v1/orgs/${orgB}`, ownerB.token),
-      200,
-    );
-    expect(org.name).toBe("Tenant B");
-    const { members } = await harness.client.expectJson<{ members: unknown[] }>(
-      await call("GET", `/v1/orgs/${orgB}/members`, ownerB.token),
-      200,
-    );
-    expect(members).toHaveLength(2);
-  });
+  test(
+    "a user of org A gets org B and its members answered exactly like an " + "organization that does not exist",
+    async () => {
+      const missing = crypto.randomUUID();
+      const pairs: [string, string, unknown?][] = [
+        ["GET", ""],
+        ["PATCH", "", { name: "Hijacked" }],
+        ["GET", "/members"],
+        ["POST", "/members", { userId: ownerA.userId, role: "owner" }],
+        ["PATCH", `/members/${ownerB.userId}`, { role: "member" }],
+        ["DELETE", `/members/${memberB.userId}`],
+      ];
+      for (const [method, suffix, body] of pairs) {
+        const answer = await stableErrorOf(await call(method, `/v1/orgs/${orgB}${suffix}`, ownerA.token, body));
+        expect({ method, suffix, answer }).toEqual({
+          method,
+          suffix,
+          answer: await stableErrorOf(await call(method, `/v1/orgs/${missing}${suffix}`, ownerA.token, body)),
+        });
+        expect(answer).toEqual({ status: 404, error: { code: "NOT_FOUND", message: "No such organization." } });
+      }
+      const org = await harness.client.expectJson<{ name: string }>(
+        await call("GET", `/v1/orgs/${orgB}`, ownerB.token),
+        200,
+      );
+      expect(org.name).toBe("Tenant B");
+      const { members } = await harness.client.expectJson<{ members: unknown[] }>(
+        await call("GET", `/v1/orgs/${orgB}/members`, ownerB.token),
+        200,
+      );
+      expect(members).toHaveLength(2);
+    },
+  );
 
   test("a key acts only on its own organization: org B answers it 404, org A serves it", async () => {
     for (const [method, path, body] of [

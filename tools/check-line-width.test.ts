@@ -24,17 +24,20 @@ function writeTree(root: string, files: Record<string, string>): void {
 }
 
 test(
-  "a 121-column line in a checked folder fails and is named; 120 columns, or an unchecked folder, passes",
+  "a 121-column line in a checked folder fails and is named; 120 columns, or a folder outside them, passes",
   async () => {
     const root = join(scratch, "tree");
     writeTree(root, {
       "test/ok.ts": `// ${"x".repeat(117)}\n`,
       "lib/db/wide.ts": `const a = 1;\n// ${"x".repeat(118)}\n`,
-      "functions/unchecked.ts": `// ${"x".repeat(200)}\n`,
+      "functions/wide.ts": `// ${"x".repeat(200)}\n`,
+      "lib/node_modules/dep/unchecked.ts": `// ${"x".repeat(200)}\n`,
+      "migrations/unchecked.ts": `// ${"x".repeat(200)}\n`,
     });
     const { exitCode, output } = await checkLineWidth(root);
     expect(exitCode).toBe(1);
     expect(output).toContain("lib/db/wide.ts:2 (121)");
+    expect(output).toContain("functions/wide.ts:1 (203)");
     expect(output).not.toContain("ok.ts");
     expect(output).not.toContain("unchecked.ts");
   },

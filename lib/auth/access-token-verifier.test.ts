@@ -44,18 +44,22 @@ describe("access-token verifier cache", () => {
     expect(first).toMatchObject(subject);
   });
 
-  test("a cached token is answered without a promise while the ring is loaded, and through one after the ring is dropped", async () => {
-    const { ring, verify } = setUp();
-    const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
-    await verify(token);
-    const warm = verify(token);
-    expect(warm instanceof Promise).toBe(false);
-    expect(warm).toMatchObject(subject);
-    ring.invalidate();
-    const reloading = verify(token);
-    expect(reloading instanceof Promise).toBe(true);
-    expect(await reloading).toMatchObject(subject);
-  });
+  test(
+    "a cached token is answered without a promise while the ring is " +
+      "loaded, and through one after the ring is dropped",
+    async () => {
+      const { ring, verify } = setUp();
+      const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
+      await verify(token);
+      const warm = verify(token);
+      expect(warm instanceof Promise).toBe(false);
+      expect(warm).toMatchObject(subject);
+      ring.invalidate();
+      const reloading = verify(token);
+      expect(reloading instanceof Promise).toBe(true);
+      expect(await reloading).toMatchObject(subject);
+    },
+  );
 
   test("a cached token is refused once it expires", async () => {
     const { ring, verify } = setUp();

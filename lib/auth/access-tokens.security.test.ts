@@ -169,9 +169,13 @@ describe("access token attacks through the HTTP app", () => {
       expect(await response.json()).toEqual({ caller: { kind: "user", userId: USER_ID, sessionId: SESSION_ID } });
     });
 
-    test("a token signed by hand with the same key and claims is accepted, so each forgery differs only in what it attacks", async () => {
-      expect((await call(app, `Bearer ${await handSigned(header(), claims())}`)).status).toBe(200);
-    });
+    test(
+      "a token signed by hand with the same key and claims is accepted, so " +
+        "each forgery differs only in what it attacks",
+      async () => {
+        expect((await call(app, `Bearer ${await handSigned(header(), claims())}`)).status).toBe(200);
+      },
+    );
 
     test("no Authorization header gives the reference 401 envelope", async () => {
       await expectRefused(undefined);
@@ -482,7 +486,8 @@ describe.each(DATABASE_BACKENDS)("tokens and key retirement on %s", (backend: Da
       sessionId: crypto.randomUUID(),
     });
     const [, payload, signature] = token.split(".") as [string, string, string];
-    const forged = `${segment({ alg: "EdDSA", kid: crypto.randomUUID(), typ: ACCESS_TOKEN_TYPE })}.${payload}.${signature}`;
+    const header = segment({ alg: "EdDSA", kid: crypto.randomUUID(), typ: ACCESS_TOKEN_TYPE });
+    const forged = `${header}.${payload}.${signature}`;
     expect(await refusalOf(await call(app, `Bearer ${forged}`))).toEqual(REFUSED);
   });
 });

@@ -54,19 +54,22 @@ describe.each(STORE_BACKENDS)("API key verifier with the %s store", (store) => {
     expect(ttl).toBeGreaterThan(0);
   });
 
-  test("a rotation's grace end reaches other instances: the old key works until then, not until the cache expires", async () => {
-    const key = await issue();
-    const clock = manualClock();
-    const there = otherInstance(runtime, { revocationCheckMs: 50, now: clock.now });
-    expect(await there.verify(key.key)).toBeDefined();
-    const rotated = await rotateApiKey(runtime, actor, key.id, 1);
-    clock.advance(100);
-    expect(await there.verify(key.key)).toBeDefined();
-    expect(await there.verify(rotated.key)).toMatchObject({ keyId: rotated.id, scopes: ["orgs:read"] });
-    clock.set(Date.parse(rotated.replaces.graceEndsAt) + 1);
-    expect(await there.verify(key.key)).toBeUndefined();
-    expect(await there.verify(rotated.key)).toBeDefined();
-  });
+  test(
+    "a rotation's grace end reaches other instances: the old key works " + "until then, not until the cache expires",
+    async () => {
+      const key = await issue();
+      const clock = manualClock();
+      const there = otherInstance(runtime, { revocationCheckMs: 50, now: clock.now });
+      expect(await there.verify(key.key)).toBeDefined();
+      const rotated = await rotateApiKey(runtime, actor, key.id, 1);
+      clock.advance(100);
+      expect(await there.verify(key.key)).toBeDefined();
+      expect(await there.verify(rotated.key)).toMatchObject({ keyId: rotated.id, scopes: ["orgs:read"] });
+      clock.set(Date.parse(rotated.replaces.graceEndsAt) + 1);
+      expect(await there.verify(key.key)).toBeUndefined();
+      expect(await there.verify(rotated.key)).toBeDefined();
+    },
+  );
 
   test("should the store lose the marker, a revoked key still dies when the cached row does (cacheTtlMs)", async () => {
     const key = await issue();

@@ -23,7 +23,10 @@ export interface ApiKeyVerifierOptions {
   /** Entries per cache (live keys, unknown keys); the oldest go first. */
   maxEntries: number;
   usage: Partial<ApiKeyUsageOptions>;
-  /** The time in epoch milliseconds the caches' ages are measured by; tests move it instead of sleeping. @default Date.now */
+  /**
+   * The time in epoch milliseconds the caches' ages are measured by; tests move it instead of sleeping.
+   * @default Date.now
+   */
   now: () => number;
 }
 

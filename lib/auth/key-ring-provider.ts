@@ -9,7 +9,9 @@ import { ensureSigningKeys, type KeyRing, loadKeyRing } from "./signing-keys.ts"
 export interface KeyRingProviderOptions {
   ttlMs: number;
   unknownKidRefreshMs: number;
-  /** The time in milliseconds the ring's age is measured by; tests move it instead of sleeping. @default performance.now */
+  /**
+   * The time in milliseconds the ring's age is measured by; tests move it instead of sleeping. @default performance.now
+   */
   now: () => number;
 }
 

@@ -39,32 +39,39 @@ describe("the operator check", () => {
     return { lookup, release, read };
   };
 
-  test("a check that starts after a revocation never answers yes, even while one from before it is still running", async () => {
-    const held = heldLookup();
-    const check = createOperatorCheck(held.lookup);
-    const userId = await newUser();
-    await setOperator(runtime, userId, true, ADMIN);
-    const before = check.isOperator(userId);
-    await held.read;
-    await setOperator(runtime, userId, false, ADMIN);
-    const after = check.isOperator(userId);
-    held.release();
-    expect(await before).toBe(true);
-    expect(await after).toBe(false);
-  });
+  test(
+    "a check that starts after a revocation never answers yes, even while " + "one from before it is still running",
+    async () => {
+      const held = heldLookup();
+      const check = createOperatorCheck(held.lookup);
+      const userId = await newUser();
+      await setOperator(runtime, userId, true, ADMIN);
+      const before = check.isOperator(userId);
+      await held.read;
+      await setOperator(runtime, userId, false, ADMIN);
+      const after = check.isOperator(userId);
+      held.release();
+      expect(await before).toBe(true);
+      expect(await after).toBe(false);
+    },
+  );
 
-  test("a no read just before a grant is not remembered after it: the new operator gets in at once on the granting instance", async () => {
-    const held = heldLookup();
-    const check = createOperatorCheck(held.lookup);
-    const userId = await newUser();
-    const before = check.isOperator(userId);
-    await held.read;
-    await setOperator(runtime, userId, true, ADMIN);
-    check.forget(userId);
-    held.release();
-    expect(await before).toBe(false);
-    expect(await check.isOperator(userId)).toBe(true);
-  });
+  test(
+    "a no read just before a grant is not remembered after it: the new " +
+      "operator gets in at once on the granting instance",
+    async () => {
+      const held = heldLookup();
+      const check = createOperatorCheck(held.lookup);
+      const userId = await newUser();
+      const before = check.isOperator(userId);
+      await held.read;
+      await setOperator(runtime, userId, true, ADMIN);
+      check.forget(userId);
+      held.release();
+      expect(await before).toBe(false);
+      expect(await check.isOperator(userId)).toBe(true);
+    },
+  );
 
   test("a no is remembered: many checks of a non-operator cost one query", async () => {
     const check = runtime.services.operators;

@@ -20,7 +20,8 @@ export const DEFAULT_PASSWORD_HASHING: PasswordHashingOptions = { memoryCost: 65
 // what verifying a real password costs, and no password matches it. A constant, so a cold start does no hash;
 // at any other cost the hasher makes its own.
 const DEFAULT_DUMMY_HASH =
-  "$argon2id$v=19$m=65536,t=2,p=1$8qObFw/a8WC69mbJOfuE89VywcgFXzNP39dHrGGafgE$53r2HJW2uY5sEy+3VK3dXho4JUKt6T21h0/bMNK8pvY";
+  "$argon2id$v=19$m=65536,t=2,p=1$8qObFw/a8WC69mbJOfuE89VywcgFXzNP39dHrGGafgE$" +
+  "53r2HJW2uY5sEy+3VK3dXho4JUKt6T21h0/bMNK8pvY";
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

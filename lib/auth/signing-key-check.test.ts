@@ -42,7 +42,9 @@ describeWithServers(
         .select({ kid: signingKeys.kid })
         .from(signingKeys)
         .where(eq(signingKeys.state, "current"));
-      expected = `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${current?.kid}): it is encrypted under key version v1, which ENCRYPTION_KEYS does not contain`;
+      expected =
+        `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${current?.kid}): ` +
+        "it is encrypted under key version v1, which ENCRYPTION_KEYS does not contain";
       await db.close();
     }, 30_000);
     afterAll(() => scratch.drop());

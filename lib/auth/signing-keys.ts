@@ -38,7 +38,10 @@ export interface RotationOptions {
   onlyIfCurrentOlderThanMs?: number;
   /** Records a rotation inside its transaction, so that it commits only with its audit row. */
   onRotated?: (tx: Db, outcome: RotationOutcome) => Promise<unknown>;
-  /** The time in epoch milliseconds a rotation stamps and ages keys by; tests move it instead of sleeping. @default Date.now */
+  /**
+   * The time in epoch milliseconds a rotation stamps and ages keys by; tests move it instead of sleeping.
+   * @default Date.now
+   */
   now?: () => number;
 }
 

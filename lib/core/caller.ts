@@ -14,7 +14,9 @@ export type UserCaller = Extract<Caller, { kind: "user" }>;
 
 /** Lets database lookups of keys not loaded yet run a few at a time per client; the others wait their turn. */
 export interface LookupGate {
-  /** Resolves when `client` may run a lookup; throws when too many already wait, or its budget ran out while it waited. */
+  /**
+   * Resolves when `client` may run a lookup; throws when too many already wait, or its budget ran out while it waited.
+   */
   acquire(client: string): Promise<void>;
   release(client: string): void;
 }

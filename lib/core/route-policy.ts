@@ -7,7 +7,10 @@ import type { ApiKeyScope } from "./api-key-scopes.ts";
 import { type Duration, msOf } from "./duration.ts";
 import type { OrgRole } from "./org-roles.ts";
 
-/** public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token; user-or-key: an access token or an API key; key: an API key only. */
+/**
+ * public: anyone; admin: an operator's access token or ADMIN_TOKEN; cron: CRON_SECRET; user: an access token;
+ * user-or-key: an access token or an API key; key: an API key only.
+ */
 export type Access = "public" | "admin" | "cron" | "user" | "user-or-key" | "key";
 /** json: parsed as strict JSON; raw: the bytes, unparsed (to verify a signature over them); none: no body accepted. */
 export type BodyMode = "json" | "raw" | "none";
@@ -16,7 +19,10 @@ export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
 /** enforced: a blocked address is refused (403 IP_BLOCKED); exempt: the route answers it anyway. */
 export type IpBlockPolicy = "enforced" | "exempt";
-/** never: no challenge; in-emergency: a human-verification token is required while emergency mode is on (when configured). */
+/**
+ * never: no challenge; in-emergency: a human-verification token is required while emergency mode is on (when
+ * configured).
+ */
 export type HumanVerificationPolicy = "never" | "in-emergency";
 
 interface RateLimitRuleFields {
@@ -39,13 +45,19 @@ export type RateLimitRule = RateLimitRuleFields &
 export interface OrgBinding {
   /** The path parameter holding the organization's id, e.g. "orgId" for `/v1/orgs/:orgId/keys`. */
   param: string;
-  /** The least role a user needs there; an API key needs only to belong to it (and the route's scopes). @default "member" */
+  /**
+   * The least role a user needs there; an API key needs only to belong to it (and the route's scopes).
+   * @default "member"
+   */
   role?: OrgRole;
 }
 
 export interface RoutePolicy {
   access: Access;
-  /** Binds the route to the organization in its path; another tenant's organization is answered like a missing one (404). */
+  /**
+   * Binds the route to the organization in its path; another tenant's organization is answered like a missing one
+   * (404).
+   */
   org?: OrgBinding;
   /** Scopes an API key must hold to call the route (users are authorised by their role in `org`). */
   scopes?: readonly ApiKeyScope[];
@@ -60,7 +72,10 @@ export interface RoutePolicy {
   cache?: string;
   /** Replaces the default security headers, e.g. a Content-Security-Policy for an HTML docs page. */
   headers?: Readonly<Record<string, string>>;
-  /** Whether IP blocks apply; "exempt" is for health probes, which a blocked load balancer must still reach. @default "enforced" */
+  /**
+   * Whether IP blocks apply; "exempt" is for health probes, which a blocked load balancer must still reach.
+   * @default "enforced"
+   */
   ipBlocks?: IpBlockPolicy;
   /** @default "never" */
   humanVerification?: HumanVerificationPolicy;
@@ -140,7 +155,8 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
   for (const rule of policy.rateLimits ?? []) {
     if (!scopeResolves(rule.scope, policy))
       throw new Error(
-        `route ${route}: rate limit "${rule.name}" counts per ${rule.scope}, which access "${policy.access}"${policy.org === undefined ? " without org binding" : ""} cannot resolve`,
+        `route ${route}: rate limit "${rule.name}" counts per ${rule.scope}, which access "${policy.access}"` +
+          `${policy.org === undefined ? " without org binding" : ""} cannot resolve`,
       );
   }
   return {

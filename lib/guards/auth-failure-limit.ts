@@ -7,8 +7,9 @@
  * spent, and refused role lookups are cached); each such refusal counts toward an automatic IP block
  * like any other 429. Refused access tokens are not counted: one costs no query, and clients (an
  * operator's console too) routinely send an expired token before refreshing, which would lock out a busy
- * NAT. Callers without a known address ("unknown") are never counted, as they would all share one budget. The budget check reads memory only: an instance
- * learns that an address is over budget from its own next failure, the count itself being shared.
+ * NAT. Callers without a known address ("unknown") are never counted, as they would all share one budget.
+ * The budget check reads memory only: an instance learns that an address is over budget from its own next
+ * failure, the count itself being shared.
  * Failures are counted once a lookup has answered, so an address sending many keys at once would have
  * them all looked up before the first failure counts: the lookups of keys not yet loaded run at most
  * `maxConcurrentLookups` at a time per address on an instance, the others wait their turn and check the

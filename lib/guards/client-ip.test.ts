@@ -121,11 +121,15 @@ describe("createClientIpResolver", () => {
   });
 
   describe("TRUST_PROXY=N hops", () => {
-    test("one hop: the last X-Forwarded-For entry, appended by our proxy, is the client; earlier ones are the client's own claims", () => {
-      const resolve = createClientIpResolver(trust("1"));
-      expect(resolve(requestWith({ "x-forwarded-for": "6.6.6.6, 198.51.100.1" }), "10.0.0.1")).toBe("198.51.100.1");
-      expect(resolve(requestWith({ "x-forwarded-for": "7.7.7.7, 198.51.100.1" }), "10.0.0.1")).toBe("198.51.100.1");
-    });
+    test(
+      "one hop: the last X-Forwarded-For entry, appended by our proxy, is " +
+        "the client; earlier ones are the client's own claims",
+      () => {
+        const resolve = createClientIpResolver(trust("1"));
+        expect(resolve(requestWith({ "x-forwarded-for": "6.6.6.6, 198.51.100.1" }), "10.0.0.1")).toBe("198.51.100.1");
+        expect(resolve(requestWith({ "x-forwarded-for": "7.7.7.7, 198.51.100.1" }), "10.0.0.1")).toBe("198.51.100.1");
+      },
+    );
 
     test("two hops: the entry the outer proxy appended, not the one the inner proxy appended", () => {
       const resolve = createClientIpResolver(trust("2"));

@@ -44,7 +44,9 @@ const ALLOW_METHODS = CORS_ALLOWED_METHODS.join(", ");
 const ALLOW_HEADERS = CORS_ALLOWED_HEADERS.join(", ");
 const EXPOSE_HEADERS = CORS_EXPOSED_HEADERS.join(", ");
 
-/** What the plugin below sends on every response, whatever the origin and the settings (built into prepared headers). */
+/**
+ * What the plugin below sends on every response, whatever the origin and the settings (built into prepared headers).
+ */
 export function corsHeadersOnEveryResponse(): HeaderList {
   return [
     ["access-control-expose-headers", EXPOSE_HEADERS],

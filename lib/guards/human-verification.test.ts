@@ -134,69 +134,77 @@ describe("human verification on sign-up and login in emergency mode", () => {
     expect(stand.calls).toEqual([]);
   });
 
-  test("with emergency mode on, a valid token signs up (201) and logs in (200); the provider gets secret, token and address form-encoded", async () => {
-    await setEmergency(true);
-    try {
-      const email = freshEmail();
-      const ip = freshIp();
-      const signup = await h.call("POST", "/v1/auth/signup", {
-        body: { email, password: PASSWORD },
-        token: VALID_TOKEN,
-        ip,
-      });
-      expect(signup.status).toBe(201);
-      expect(((await signup.json()) as { user: { email: string } }).user.email).toBe(email);
-      const login = await h.call("POST", "/v1/auth/login", {
-        body: { email, password: PASSWORD },
-        token: VALID_TOKEN,
-        ip: freshIp(),
-      });
-      expect(login.status).toBe(200);
-      expect(stand.calls).toHaveLength(2);
-      expect(stand.calls[0]).toEqual({
-        contentType: expect.stringContaining("application/x-www-form-urlencoded"),
-        fields: { secret: SECRET, response: VALID_TOKEN, remoteip: ip },
-      });
-    } finally {
-      await setEmergency(false);
-      stand.calls.length = 0;
-    }
-  });
+  test(
+    "with emergency mode on, a valid token signs up (201) and logs in " +
+      "(200); the provider gets secret, token and address form-encoded",
+    async () => {
+      await setEmergency(true);
+      try {
+        const email = freshEmail();
+        const ip = freshIp();
+        const signup = await h.call("POST", "/v1/auth/signup", {
+          body: { email, password: PASSWORD },
+          token: VALID_TOKEN,
+          ip,
+        });
+        expect(signup.status).toBe(201);
+        expect(((await signup.json()) as { user: { email: string } }).user.email).toBe(email);
+        const login = await h.call("POST", "/v1/auth/login", {
+          body: { email, password: PASSWORD },
+          token: VALID_TOKEN,
+          ip: freshIp(),
+        });
+        expect(login.status).toBe(200);
+        expect(stand.calls).toHaveLength(2);
+        expect(stand.calls[0]).toEqual({
+          contentType: expect.stringContaining("application/x-www-form-urlencoded"),
+          fields: { secret: SECRET, response: VALID_TOKEN, remoteip: ip },
+        });
+      } finally {
+        await setEmergency(false);
+        stand.calls.length = 0;
+      }
+    },
+  );
 
-  test("with emergency mode on, a missing or refused token is 403 HUMAN_VERIFICATION_REQUIRED and no account is created", async () => {
-    await setEmergency(true);
-    try {
-      const email = freshEmail();
-      const missing = await h.call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD } });
-      expect(missing.status).toBe(403);
-      expect(await errorOf(missing)).toMatchObject({
-        code: "HUMAN_VERIFICATION_REQUIRED",
-        message: expect.stringContaining("X-Human-Verification"),
-      });
-      // A missing token is refused without asking the provider.
-      expect(stand.calls).toEqual([]);
+  test(
+    "with emergency mode on, a missing or refused token is 403 " +
+      "HUMAN_VERIFICATION_REQUIRED and no account is created",
+    async () => {
+      await setEmergency(true);
+      try {
+        const email = freshEmail();
+        const missing = await h.call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD } });
+        expect(missing.status).toBe(403);
+        expect(await errorOf(missing)).toMatchObject({
+          code: "HUMAN_VERIFICATION_REQUIRED",
+          message: expect.stringContaining("X-Human-Verification"),
+        });
+        // A missing token is refused without asking the provider.
+        expect(stand.calls).toEqual([]);
 
-      const refused = await h.call("POST", "/v1/auth/signup", {
-        body: { email, password: PASSWORD },
-        token: "forged-token",
-      });
-      expect(refused.status).toBe(403);
-      expect(await errorOf(refused)).toMatchObject({
-        code: "HUMAN_VERIFICATION_REQUIRED",
-        details: { errorCodes: ["invalid-input-response"] },
-      });
-      expect(stand.calls.map((c) => c.fields.response)).toEqual(["forged-token"]);
-      expect(await h.runtime.db.primary.select().from(users).where(eq(users.email, email))).toEqual([]);
+        const refused = await h.call("POST", "/v1/auth/signup", {
+          body: { email, password: PASSWORD },
+          token: "forged-token",
+        });
+        expect(refused.status).toBe(403);
+        expect(await errorOf(refused)).toMatchObject({
+          code: "HUMAN_VERIFICATION_REQUIRED",
+          details: { errorCodes: ["invalid-input-response"] },
+        });
+        expect(stand.calls.map((c) => c.fields.response)).toEqual(["forged-token"]);
+        expect(await h.runtime.db.primary.select().from(users).where(eq(users.email, email))).toEqual([]);
 
-      // Login is challenged before the password is looked at.
-      const login = await h.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD }, token: "" });
-      expect(login.status).toBe(403);
-      expect((await errorOf(login)).code).toBe("HUMAN_VERIFICATION_REQUIRED");
-    } finally {
-      await setEmergency(false);
-      stand.calls.length = 0;
-    }
-  });
+        // Login is challenged before the password is looked at.
+        const login = await h.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD }, token: "" });
+        expect(login.status).toBe(403);
+        expect((await errorOf(login)).code).toBe("HUMAN_VERIFICATION_REQUIRED");
+      } finally {
+        await setEmergency(false);
+        stand.calls.length = 0;
+      }
+    },
+  );
 
   test("refresh is not challenged: signed-in clients keep their sessions through emergency mode", async () => {
     const signup = await h.call("POST", "/v1/auth/signup", { body: { email: freshEmail(), password: PASSWORD } });
@@ -249,7 +257,8 @@ describe("human verification when the provider fails", () => {
   );
 
   test(
-    "a server error is 503; silent past the timeout is 503; after three failures the breaker answers 503 without calling",
+    "a server error is 503; silent past the timeout is 503; after three failures the breaker answers 503 " +
+      "without calling",
     async () => {
       const stand = provider();
       const h = await harnessWith(configuredFor(stand.url, { HUMAN_VERIFICATION_TIMEOUT_MS: "200" }));

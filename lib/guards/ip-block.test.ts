@@ -315,25 +315,28 @@ describe("a store that lost the blocklist and took new blocks before an instance
       expect(blocker.isBlocked("203.0.113.9")).toBe(true);
     }
   });
-  test("a block lifted before the loss stays lifted when a lagging instance puts back an older list first", async () => {
-    const store = new MemoryStore();
-    const settings = staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test" })));
-    const logger = createLogger({ sink: () => {} });
-    const upToDate = createIpBlocker({ store, settings, logger });
-    const lagging = createIpBlocker({ store, settings, logger });
-    await upToDate.add("198.51.100.20", {}, "admin");
-    await lagging.refresh();
-    await Bun.sleep(2);
-    await upToDate.remove("198.51.100.20", "admin");
-    const { key } = DEFAULT_IP_BLOCKER;
-    await store.del(key, `${key}:head`, `${key}:v1`, `${key}:v2`);
+  test(
+    "a block lifted before the loss stays lifted when a lagging instance " + "puts back an older list first",
+    async () => {
+      const store = new MemoryStore();
+      const settings = staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test" })));
+      const logger = createLogger({ sink: () => {} });
+      const upToDate = createIpBlocker({ store, settings, logger });
+      const lagging = createIpBlocker({ store, settings, logger });
+      await upToDate.add("198.51.100.20", {}, "admin");
+      await lagging.refresh();
+      await Bun.sleep(2);
+      await upToDate.remove("198.51.100.20", "admin");
+      const { key } = DEFAULT_IP_BLOCKER;
+      await store.del(key, `${key}:head`, `${key}:v1`, `${key}:v2`);
 
-    await lagging.refresh();
-    await upToDate.refresh();
-    for (const blocker of [upToDate, lagging, createIpBlocker({ store, settings, logger })]) {
-      await blocker.refresh();
-      expect(blocker.isBlocked("198.51.100.20")).toBe(false);
-      expect(await blocker.list()).toEqual([]);
-    }
-  });
+      await lagging.refresh();
+      await upToDate.refresh();
+      for (const blocker of [upToDate, lagging, createIpBlocker({ store, settings, logger })]) {
+        await blocker.refresh();
+        expect(blocker.isBlocked("198.51.100.20")).toBe(false);
+        expect(await blocker.list()).toEqual([]);
+      }
+    },
+  );
 });

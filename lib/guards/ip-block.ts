@@ -60,7 +60,10 @@ export interface IpBlockerOptions {
   onAutoBlock?: (block: IpBlock, violations: number) => Promise<unknown>;
   key?: string;
   violationPrefix?: string;
-  /** The time in epoch milliseconds blocks are stamped and expired by; tests move it instead of sleeping. @default Date.now */
+  /**
+   * The time in epoch milliseconds blocks are stamped and expired by; tests move it instead of sleeping.
+   * @default Date.now
+   */
   now?: () => number;
 }
 
@@ -306,7 +309,10 @@ export function createIpBlocker(options: IpBlockerOptions): IpBlocker {
   return blocker;
 }
 
-/** The blocker of one runtime, which audits its automatic blocks; one per runtime, so the guard and the admin routes share it. */
+/**
+ * The blocker of one runtime, which audits its automatic blocks; one per runtime, so the guard and the admin routes
+ * share it.
+ */
 export function openIpBlocker({
   store,
   settings,

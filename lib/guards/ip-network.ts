@@ -57,7 +57,10 @@ function formatNetwork(network: Network): string {
   return `${groups.join(":")}::/${network.prefix}`;
 }
 
-/** Parses an operator's target into its canonical form: host bits cleared, a single address keyed as clients are, no range wider than /8 (IPv4) or /32 (IPv6). */
+/**
+ * Parses an operator's target into its canonical form: host bits cleared, a single address keyed as clients are, no
+ * range wider than /8 (IPv4) or /32 (IPv6).
+ */
 export function parseNetwork(text: string): { target: string; network: Network } | { problem: string } {
   const [address = "", prefixText, extra] = text.trim().split("/");
   const key = extra === undefined ? normaliseClientAddress(address) : undefined;

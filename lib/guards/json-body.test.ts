@@ -84,27 +84,30 @@ describe("parseJsonBody", () => {
     expect(parseJsonBody(bytesOf('{"name":"a\\\\u0000b"}'))).toEqual({ name: "a\\u0000b" });
   });
 
-  test("a lone UTF-16 surrogate in a string or a key, at any depth, is 400 BAD_REQUEST: PostgreSQL cannot store it", () => {
-    for (const body of [
-      '{"name":"\\ud800"}',
-      '{"name":"a\\uDFFFb"}',
-      '{"a":{"b":["x","\\udc00\\ud800"]}}',
-      '{"na\\uDBFFme":1}',
-      '"\\ud83d"',
-    ]) {
-      const error = refusal(bytesOf(body));
-      expect({ body, code: error.code, message: error.message }).toEqual({
-        body,
-        code: "BAD_REQUEST",
-        message: "Text in a JSON body may not contain an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).",
+  test(
+    "a lone UTF-16 surrogate in a string or a key, at any depth, is 400 " + "BAD_REQUEST: PostgreSQL cannot store it",
+    () => {
+      for (const body of [
+        '{"name":"\\ud800"}',
+        '{"name":"a\\uDFFFb"}',
+        '{"a":{"b":["x","\\udc00\\ud800"]}}',
+        '{"na\\uDBFFme":1}',
+        '"\\ud83d"',
+      ]) {
+        const error = refusal(bytesOf(body));
+        expect({ body, code: error.code, message: error.message }).toEqual({
+          body,
+          code: "BAD_REQUEST",
+          message: "Text in a JSON body may not contain an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).",
+        });
+      }
+      // A pair written as escapes is one character; an escaped backslash before "ud800" is no escape at all.
+      expect(parseJsonBody(bytesOf('{"emoji":"\\ud83d\\ude00","text":"a\\\\ud800"}'))).toEqual({
+        emoji: "😀",
+        text: "a\\ud800",
       });
-    }
-    // A pair written as escapes is one character; an escaped backslash before "ud800" is no escape at all.
-    expect(parseJsonBody(bytesOf('{"emoji":"\\ud83d\\ude00","text":"a\\\\ud800"}'))).toEqual({
-      emoji: "😀",
-      text: "a\\ud800",
-    });
-  });
+    },
+  );
 
   describe("anything that is not strict JSON in UTF-8 is 400 INVALID_JSON", () => {
     test.each([

@@ -100,24 +100,27 @@ describe("tenant binding", () => {
     });
   });
 
-  test("binding a parameter the path lacks, or binding on a route without a caller, fails when the app is built", () => {
-    const misbound = defineRouteGroup("misbound", () =>
-      new Elysia()
-        .use(policyPlugin)
-        .get("/v1/widgets", () => ({}), { policy: { access: "user", org: { param: "orgId" } } }),
-    );
-    expect(() => buildApp(harness.runtime, [misbound])).toThrow(
-      "route GET /v1/widgets binds the organization to :orgId, which its path lacks",
-    );
-    const anonymous = defineRouteGroup("anonymous", () =>
-      new Elysia()
-        .use(policyPlugin)
-        .get("/v1/orgs/:orgId/open", () => ({}), { policy: { access: "public", org: { param: "orgId" } } }),
-    );
-    expect(() => buildApp(harness.runtime, [anonymous])).toThrow(
-      'route GET /v1/orgs/:orgId/open binds an organization but its access is "public"',
-    );
-  });
+  test(
+    "binding a parameter the path lacks, or binding on a route without a " + "caller, fails when the app is built",
+    () => {
+      const misbound = defineRouteGroup("misbound", () =>
+        new Elysia()
+          .use(policyPlugin)
+          .get("/v1/widgets", () => ({}), { policy: { access: "user", org: { param: "orgId" } } }),
+      );
+      expect(() => buildApp(harness.runtime, [misbound])).toThrow(
+        "route GET /v1/widgets binds the organization to :orgId, which its path lacks",
+      );
+      const anonymous = defineRouteGroup("anonymous", () =>
+        new Elysia()
+          .use(policyPlugin)
+          .get("/v1/orgs/:orgId/open", () => ({}), { policy: { access: "public", org: { param: "orgId" } } }),
+      );
+      expect(() => buildApp(harness.runtime, [anonymous])).toThrow(
+        'route GET /v1/orgs/:orgId/open binds an organization but its access is "public"',
+      );
+    },
+  );
 
   test("an org-scoped limit counts every member of the org together, from any address, and no other org", async () => {
     const statuses = [];

@@ -4,18 +4,22 @@ import { applyHeaders, buildSecurityHeaders, PERMISSIONS_POLICY, withOverrides }
 const asRecord = (list: ReturnType<typeof buildSecurityHeaders>) => Object.fromEntries(list);
 
 describe("buildSecurityHeaders", () => {
-  test("defaults lock a JSON API down: HSTS with subdomains, nosniff, DENY, no-resource CSP, no referrer, same-origin COOP/CORP", () => {
-    expect(asRecord(buildSecurityHeaders())).toEqual({
-      "strict-transport-security": "max-age=31536000; includeSubDomains",
-      "x-content-type-options": "nosniff",
-      "x-frame-options": "DENY",
-      "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-      "referrer-policy": "no-referrer",
-      "cross-origin-opener-policy": "same-origin",
-      "cross-origin-resource-policy": "same-origin",
-      "permissions-policy": PERMISSIONS_POLICY,
-    });
-  });
+  test(
+    "defaults lock a JSON API down: HSTS with subdomains, nosniff, DENY, " +
+      "no-resource CSP, no referrer, same-origin COOP/CORP",
+    () => {
+      expect(asRecord(buildSecurityHeaders())).toEqual({
+        "strict-transport-security": "max-age=31536000; includeSubDomains",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+        "referrer-policy": "no-referrer",
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-resource-policy": "same-origin",
+        "permissions-policy": PERMISSIONS_POLICY,
+      });
+    },
+  );
 
   test("the permissions policy denies every powerful feature it names", () => {
     for (const feature of PERMISSIONS_POLICY.split(", ")) expect(feature).toMatch(/^[a-z-]+=\(\)$/);

@@ -13,7 +13,8 @@ export const DEFAULT_SECURITY_HEADERS_OPTIONS: SecurityHeadersOptions = {
 };
 
 export const PERMISSIONS_POLICY =
-  "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
+  "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), " +
+  "usb=(), interest-cohort=()";
 
 export type HeaderList = readonly (readonly [string, string])[];
 

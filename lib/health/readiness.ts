@@ -30,7 +30,9 @@ export interface ReadinessReport {
 export interface ReadinessOptions {
   cacheMs: number;
   dependencyTimeoutMs: number;
-  /** The time in milliseconds a report's age is measured by; tests move it instead of sleeping. @default performance.now */
+  /**
+   * The time in milliseconds a report's age is measured by; tests move it instead of sleeping. @default performance.now
+   */
   now: () => number;
 }
 

@@ -245,7 +245,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         context.setDeadline(settings.current().timeoutsMs[method === "GET" || method === "HEAD" ? "read" : "write"]);
         context.socketAddress = server?.requestIP(received)?.address;
         let abandon: () => void = () => {};
-        // One promise settled by whichever comes first, the handler, the deadline or shutdown (cheaper than Promise.race).
+        // One promise settled by whichever comes first, the handler, the deadline or shutdown (cheaper than
+        // Promise.race).
         const answered = new Promise<Response>((resolve, reject) => {
           expire = (ms) => {
             logger.warn("request deadline passed", {

@@ -18,18 +18,21 @@ describe("jsonResponse", () => {
     expect(response.headers.get("content-type")).toBe(JSON_CONTENT_TYPE);
   });
 
-  test("headers set for this response are added; a prepared header keeps the route's value whatever the handler set", () => {
-    const response = jsonResponse({}, 200, prepared, {
-      "ratelimit-remaining": 9,
-      "cache-control": "public, max-age=60",
-      "X-Frame-Options": "ALLOWALL",
-      vary: "Origin",
-    });
-    expect(response.headers.get("ratelimit-remaining")).toBe("9");
-    expect(response.headers.get("cache-control")).toBe("no-store");
-    expect(response.headers.get("x-frame-options")).toBe("DENY");
-    expect(response.headers.get("vary")).toBe("Origin");
-  });
+  test(
+    "headers set for this response are added; a prepared header keeps the " + "route's value whatever the handler set",
+    () => {
+      const response = jsonResponse({}, 200, prepared, {
+        "ratelimit-remaining": 9,
+        "cache-control": "public, max-age=60",
+        "X-Frame-Options": "ALLOWALL",
+        vary: "Origin",
+      });
+      expect(response.headers.get("ratelimit-remaining")).toBe("9");
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
+      expect(response.headers.get("vary")).toBe("Origin");
+    },
+  );
 
   test("never changes the prepared headers it starts from", () => {
     jsonResponse({}, 200, prepared, { "x-request-id": "req-12345678", "cache-control": "private" });

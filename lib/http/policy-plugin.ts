@@ -7,7 +7,8 @@
  *   key: { ... }        `key`, the API key      userOrKey: { ... }  `caller`, either of them
  *   org: "orgId"        `org`, the organization the path names, bound by the pipeline (beside user, key or userOrKey)
  *
- * Each that gives a value also gives `requestContext`. `policy: { access, ... }` takes the whole contract as one value and
+ * Each that gives a value also gives `requestContext`. `policy: { access, ... }` takes the whole contract as one value
+ * and
  * gives nothing typed, for code that picks the access kind at run time (tests). Declarations travel in the
  * route's detail; the pipeline reads them once, when the app is built (lib/http/route-table.ts).
  */

@@ -20,7 +20,8 @@ describe("route policies that cannot be enforced fail when the app is built", ()
       "user",
       "/v1/things",
       { access: "public" },
-      'route GET /v1/things: rate limit "limit" counts per user, which access "public" without org binding cannot resolve',
+      'route GET /v1/things: rate limit "limit" counts per user, ' +
+        'which access "public" without org binding cannot resolve',
     ],
     [
       "key",

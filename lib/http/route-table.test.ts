@@ -8,7 +8,8 @@ import { createRouteTable } from "./route-table.ts";
 const open: RoutePolicy = { access: "public", rateLimits: [] };
 
 // Declared in this order on purpose: a wildcard before a parameter at the same place, a static route
-// beside a parameter route, a path declared with its trailing slash, a method Elysia takes for any, a HEAD route beside its GET.
+// beside a parameter route, a path declared with its trailing slash, a method Elysia takes for any, a HEAD route beside
+// its GET.
 const ROUTES: readonly [method: string, path: string][] = [
   ["GET", "/"],
   ["GET", "/v1/orgs"],

@@ -16,7 +16,8 @@ const app = createServerlessApp(loadConfig({ NODE_ENV: "test" }), [whoIsCalling]
 afterAll(async () => (await app.runtime()).db.close());
 
 // The first request opens the runtime (PGlite), which takes seconds on a cold machine.
-test("the peer address a platform reports (Deno Deploy's remoteAddr) is the client address under TRUST_PROXY=none", async () => {
+test("the peer address a platform reports (Deno Deploy's remoteAddr) is the " +
+  "client address under TRUST_PROXY=none", async () => {
   const response = await app.fetch(
     new Request("https://rampart.example/who", { headers: { "x-forwarded-for": "198.51.100.1" } }),
     "203.0.113.9",

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import {
   BACKEND_HOOK_TIMEOUT_MS,
@@ -102,68 +102,60 @@ describe.each(DATABASE_BACKENDS)("reencrypt-secrets on %s", (backend) => {
 });
 
 describe.each(DATABASE_BACKENDS)("reencrypt-secrets failures and races on %s", (backend) => {
+  // Each test changes its database's rows, so each gets a fresh one.
+  let runtime: Awaited<ReturnType<typeof openV1Database>>;
+  beforeEach(async () => {
+    runtime = await openV1Database(backend);
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterEach(() => runtime.close(), BACKEND_HOOK_TIMEOUT_MS);
+
   test("two runs at once re-encrypt each row exactly once", async () => {
-    const runtime = await openV1Database(backend);
-    try {
-      const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
-      const rows = (await ciphertexts(runtime)).length;
-      const signal = AbortSignal.timeout(30_000);
-      const details = await Promise.all([reencryptSecrets.run(v2, signal), reencryptSecrets.run(v2, signal)]);
-      const moved = details.map((detail) => Number(/^re-encrypted (\d+)/.exec(detail)?.[1]));
-      expect(moved.reduce((sum, n) => sum + n, 0)).toBe(rows);
-      expect((await ciphertexts(runtime)).every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
-    } finally {
-      await runtime.close();
-    }
+    const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
+    const rows = (await ciphertexts(runtime)).length;
+    const signal = AbortSignal.timeout(30_000);
+    const details = await Promise.all([reencryptSecrets.run(v2, signal), reencryptSecrets.run(v2, signal)]);
+    const moved = details.map((detail) => Number(/^re-encrypted (\d+)/.exec(detail)?.[1]));
+    expect(moved.reduce((sum, n) => sum + n, 0)).toBe(rows);
+    expect((await ciphertexts(runtime)).every((row) => row.ciphertext.startsWith("v2."))).toBe(true);
   });
 
   test(
-    "with v1 retired, un-migrated rows fail to decrypt: the " + "ring cannot sign and the job fails naming them",
+    "with v1 retired, un-migrated rows fail to decrypt: " + "the ring cannot sign and the job fails naming them",
     async () => {
-      const runtime = await openV1Database(backend);
-      try {
-        const retired = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
-        const { encryptor } = retired.services.identity;
-        const ring = await loadKeyRing(runtime.db.primary, encryptor);
-        expect(ring.signingKey).toBeUndefined();
-        expect(ring.signingKeyProblem).toBe(
-          `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${ring.signingKid}): it is encrypted ` +
-            `under key version v1, which ENCRYPTION_RETIRED_VERSIONS retires`,
-        );
+      const retired = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
+      const { encryptor } = retired.services.identity;
+      const ring = await loadKeyRing(runtime.db.primary, encryptor);
+      expect(ring.signingKey).toBeUndefined();
+      expect(ring.signingKeyProblem).toBe(
+        `ENCRYPTION_KEYS cannot decrypt the current signing key (kid ${ring.signingKid}): it is encrypted ` +
+          `under key version v1, which ENCRYPTION_RETIRED_VERSIONS retires`,
+      );
 
-        const before = await ciphertexts(runtime);
-        const slot = nextSlot();
-        await expect(runScheduledJob(retired, reencryptSecrets, slot)).rejects.toThrow(
-          `${before.length} could not be decrypted`,
-        );
-        const [run] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, reencryptSecrets.name));
-        expect(run).toMatchObject({ status: "failed", detail: expect.stringContaining("retired-version") });
-        expect(await ciphertexts(runtime)).toEqual(before);
-      } finally {
-        await runtime.close();
-      }
+      const before = await ciphertexts(runtime);
+      const slot = nextSlot();
+      await expect(runScheduledJob(retired, reencryptSecrets, slot)).rejects.toThrow(
+        `${before.length} could not be decrypted`,
+      );
+      const [run] = await runtime.db.primary.select().from(jobRuns).where(eq(jobRuns.job, reencryptSecrets.name));
+      expect(run).toMatchObject({ status: "failed", detail: expect.stringContaining("retired-version") });
+      expect(await ciphertexts(runtime)).toEqual(before);
     },
   );
 
   test("a tampered row is reported while every other row still moves", async () => {
-    const runtime = await openV1Database(backend);
-    try {
-      const [victim] = await ciphertexts(runtime);
-      if (victim === undefined) throw new Error("no rows");
-      const [version, iv, data] = victim.ciphertext.split(".") as [string, string, string];
-      const tampered = `${version}.${iv}.${data.startsWith("A") ? "B" : "A"}${data.slice(1)}`;
-      await runtime.db.primary
-        .update(signingKeys)
-        .set({ privateKeyCiphertext: tampered })
-        .where(eq(signingKeys.kid, victim.kid));
-      const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
-      await expect(reencryptSecrets.run(v2, AbortSignal.timeout(30_000))).rejects.toThrow(
-        `1 could not be decrypted: signing_keys.private_key_ciphertext ${victim.kid}: tampered`,
-      );
-      const after = await ciphertexts(runtime);
-      expect(after.filter((row) => row.ciphertext.startsWith("v1.")).map((row) => row.kid)).toEqual([victim.kid]);
-    } finally {
-      await runtime.close();
-    }
+    const [victim] = await ciphertexts(runtime);
+    if (victim === undefined) throw new Error("no rows");
+    const [version, iv, data] = victim.ciphertext.split(".") as [string, string, string];
+    const tampered = `${version}.${iv}.${data.startsWith("A") ? "B" : "A"}${data.slice(1)}`;
+    await runtime.db.primary
+      .update(signingKeys)
+      .set({ privateKeyCiphertext: tampered })
+      .where(eq(signingKeys.kid, victim.kid));
+    const v2 = withKeys(runtime, { ENCRYPTION_KEYS: `${V2},${V1}` });
+    await expect(reencryptSecrets.run(v2, AbortSignal.timeout(30_000))).rejects.toThrow(
+      `1 could not be decrypted: signing_keys.private_key_ciphertext ${victim.kid}: tampered`,
+    );
+    const after = await ciphertexts(runtime);
+    expect(after.filter((row) => row.ciphertext.startsWith("v1.")).map((row) => row.kid)).toEqual([victim.kid]);
   });
 });

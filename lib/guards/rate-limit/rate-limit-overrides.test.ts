@@ -26,29 +26,32 @@ describe("rate-limit overrides", () => {
     expect(overridingPrefix({ "/": [] }, "/anything")).toBe("/");
   });
 
-  test("a route with no override keeps its declared rules; an override takes their place with defaults filled in", async () => {
-    const settings = staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test" })));
-    const rulesFor = createRateLimitOverrides(settings);
-    expect(rulesFor("/v1/auth/login", DECLARED)).toBe(DECLARED);
-    await settings.update(
-      { rateLimitOverrides: { "/v1/auth": [{ name: "strict", limit: 5, windowMs: 60_000, scope: "ip" }] } },
-      "test",
-    );
-    expect(rulesFor("/v1/auth/login", DECLARED)).toEqual([
-      {
-        name: "strict",
-        limit: 5,
-        windowMs: 60_000,
-        scope: "ip",
-        algorithm: "sliding-window",
-        onStoreFailure: "open",
-        acrossRoutes: false,
-      },
-    ]);
-    expect(rulesFor("/v1/me", DECLARED)).toBe(DECLARED);
-    // Resolved once per settings version: the same array each time, so per-rule-set caches keep working.
-    expect(rulesFor("/v1/auth/login", DECLARED)).toBe(rulesFor("/v1/auth/login", DECLARED));
-    await settings.update({ rateLimitOverrides: {} }, "test");
-    expect(rulesFor("/v1/auth/login", DECLARED)).toBe(DECLARED);
-  });
+  test(
+    "a route with no override keeps its declared rules; an override takes " + "their place with defaults filled in",
+    async () => {
+      const settings = staticSettings(settingsFromConfig(loadConfig({ NODE_ENV: "test" })));
+      const rulesFor = createRateLimitOverrides(settings);
+      expect(rulesFor("/v1/auth/login", DECLARED)).toBe(DECLARED);
+      await settings.update(
+        { rateLimitOverrides: { "/v1/auth": [{ name: "strict", limit: 5, windowMs: 60_000, scope: "ip" }] } },
+        "test",
+      );
+      expect(rulesFor("/v1/auth/login", DECLARED)).toEqual([
+        {
+          name: "strict",
+          limit: 5,
+          windowMs: 60_000,
+          scope: "ip",
+          algorithm: "sliding-window",
+          onStoreFailure: "open",
+          acrossRoutes: false,
+        },
+      ]);
+      expect(rulesFor("/v1/me", DECLARED)).toBe(DECLARED);
+      // Resolved once per settings version: the same array each time, so per-rule-set caches keep working.
+      expect(rulesFor("/v1/auth/login", DECLARED)).toBe(rulesFor("/v1/auth/login", DECLARED));
+      await settings.update({ rateLimitOverrides: {} }, "test");
+      expect(rulesFor("/v1/auth/login", DECLARED)).toBe(DECLARED);
+    },
+  );
 });

@@ -182,22 +182,25 @@ describe("createRateLimiter", () => {
       expect(logged).toContainEqual(expect.objectContaining({ level: "warn", rule: "open", route: "GET /r" }));
     });
 
-    test("a fail-closed rule refuses with 503 DEPENDENCY_UNAVAILABLE and Retry-After, and says why in the log", async () => {
-      const { limiter, logLines } = limiterWith({ shared: unreachableRedis });
-      const rules = rulesOf({ name: "closed", limit: 100, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" });
-      const error = await Promise.resolve()
-        .then(() => limiter.check("POST /v1/auth/login", rules, { ip: "203.0.113.1" }))
-        .then(
-          () => undefined,
-          (e: unknown) => e,
+    test(
+      "a fail-closed rule refuses with 503 DEPENDENCY_UNAVAILABLE and " + "Retry-After, and says why in the log",
+      async () => {
+        const { limiter, logLines } = limiterWith({ shared: unreachableRedis });
+        const rules = rulesOf({ name: "closed", limit: 100, windowMs: 60_000, scope: "ip", onStoreFailure: "closed" });
+        const error = await Promise.resolve()
+          .then(() => limiter.check("POST /v1/auth/login", rules, { ip: "203.0.113.1" }))
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(error).toBeInstanceOf(AppError);
+        expect(error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE", status: 503, headers: { "retry-after": "1" } });
+        const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+        expect(logged).toContainEqual(
+          expect.objectContaining({ level: "warn", rule: "closed", route: "POST /v1/auth/login" }),
         );
-      expect(error).toBeInstanceOf(AppError);
-      expect(error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE", status: 503, headers: { "retry-after": "1" } });
-      const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(logged).toContainEqual(
-        expect.objectContaining({ level: "warn", rule: "closed", route: "POST /v1/auth/login" }),
-      );
-    });
+      },
+    );
 
     test("one fail-closed rule among fail-open ones refuses the request", async () => {
       const { limiter } = limiterWith({ shared: unreachableRedis });
@@ -224,14 +227,17 @@ describe("rateLimitHeaders", () => {
     policy: "10;w=60, 100;w=3600",
   });
 
-  test("an admitted request gets limit, remaining, seconds to reset (rounded up) and the policy, but no Retry-After", () => {
-    expect(rateLimitHeaders(outcome(true, now + 1_200), now)).toEqual({
-      "ratelimit-limit": "10",
-      "ratelimit-remaining": "4",
-      "ratelimit-reset": "2",
-      "ratelimit-policy": "10;w=60, 100;w=3600",
-    });
-  });
+  test(
+    "an admitted request gets limit, remaining, seconds to reset (rounded " + "up) and the policy, but no Retry-After",
+    () => {
+      expect(rateLimitHeaders(outcome(true, now + 1_200), now)).toEqual({
+        "ratelimit-limit": "10",
+        "ratelimit-remaining": "4",
+        "ratelimit-reset": "2",
+        "ratelimit-policy": "10;w=60, 100;w=3600",
+      });
+    },
+  );
 
   test("a refused one adds Retry-After equal to the reset", () => {
     expect(rateLimitHeaders(outcome(false, now + 30_000), now)).toMatchObject({
@@ -241,12 +247,15 @@ describe("rateLimitHeaders", () => {
     });
   });
 
-  test("Retry-After is at least 1 second even when the window has just ended, so clients never retry in a hot loop", () => {
-    expect(rateLimitHeaders(outcome(false, now - 5), now)).toMatchObject({
-      "ratelimit-reset": "0",
-      "retry-after": "1",
-    });
-  });
+  test(
+    "Retry-After is at least 1 second even when the window has just ended, " + "so clients never retry in a hot loop",
+    () => {
+      expect(rateLimitHeaders(outcome(false, now - 5), now)).toMatchObject({
+        "ratelimit-reset": "0",
+        "retry-after": "1",
+      });
+    },
+  );
 });
 
 describeWithServers(["redis"], "over Redis (through the Upstash gateway)", ({ beforeAll, afterAll }) => {
