@@ -1,27 +1,16 @@
 /** `bun run check:layers` fails on a folder-level import cycle and names the files that make it. */
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runScript, writeTree } from "../test/script-run.ts";
 
 const SCRIPT = join(import.meta.dir, "check-layers.ts");
 // A bun process per run: seconds on a loaded machine.
 const RUN_TIMEOUT_MS = 30_000;
+const checkLayers = (dir?: string) => runScript(SCRIPT, dir === undefined ? [] : [dir]);
 const scratch = mkdtempSync(join(tmpdir(), "check-layers-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-async function checkLayers(dir?: string): Promise<{ exitCode: number; output: string }> {
-  const child = Bun.spawn(["bun", SCRIPT, ...(dir === undefined ? [] : [dir])], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { exitCode: await child.exited, output: stdout + stderr };
-}
-
-function writeTree(root: string, files: Record<string, string>): void {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(root, path, ".."), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-}
 
 test(
   "a cycle between two folders fails and names the importing files",

@@ -1,27 +1,16 @@
 /** `bun run lint` fails on a line over 120 columns in a wrapped folder and names it. */
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runScript, writeTree } from "../test/script-run.ts";
 
 const SCRIPT = join(import.meta.dir, "check-line-width.ts");
 // A bun process per run: seconds on a loaded machine.
 const RUN_TIMEOUT_MS = 30_000;
+const checkLineWidth = (root: string) => runScript(SCRIPT, [root]);
 const scratch = mkdtempSync(join(tmpdir(), "check-line-width-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-async function checkLineWidth(root: string): Promise<{ exitCode: number; output: string }> {
-  const child = Bun.spawn(["bun", SCRIPT, root], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { exitCode: await child.exited, output: stdout + stderr };
-}
-
-function writeTree(root: string, files: Record<string, string>): void {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(root, path, ".."), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-}
 
 test(
   "a 121-column line in a checked folder fails and is named; 120 columns, or a folder outside them, passes",
