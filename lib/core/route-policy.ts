@@ -41,6 +41,16 @@ interface RateLimitRuleFields {
 export type RateLimitRule = RateLimitRuleFields &
   ({ window: Duration; windowMs?: never } | { windowMs: number; window?: never });
 
+/** A route on its way out: announced from `since`, answered 410 GONE from `sunset`. */
+export interface Deprecation {
+  /** When the route was deprecated, an ISO date such as "2027-01-01" (midnight UTC). */
+  since: string;
+  /** When it stops answering, an ISO date or date-time; after it the route answers 410 GONE. */
+  sunset: string;
+  /** Where clients read how to move off it (sent as the Link header's deprecation and sunset targets). */
+  link?: string;
+}
+
 /** Tenant binding: the route acts on the organization its path parameter names, and only for its members and keys. */
 export interface OrgBinding {
   /** The path parameter holding the organization's id, e.g. "orgId" for `/v1/orgs/:orgId/keys`. */
@@ -79,6 +89,8 @@ export interface RoutePolicy {
   ipBlocks?: IpBlockPolicy;
   /** @default "never" */
   humanVerification?: HumanVerificationPolicy;
+  /** Sends `Deprecation`, `Sunset` and `Link` headers on every answer, then 410 GONE from the sunset on. */
+  deprecated?: Deprecation;
 }
 
 /**
@@ -108,6 +120,14 @@ export interface ResolvedPolicy {
   headers: Readonly<Record<string, string>>;
   ipBlocks: IpBlockPolicy;
   humanVerification: HumanVerificationPolicy;
+  deprecated: ResolvedDeprecation | undefined;
+}
+
+export interface ResolvedDeprecation {
+  /** Epoch milliseconds. */
+  readonly sinceMs: number;
+  readonly sunsetMs: number;
+  readonly link: string | undefined;
 }
 
 export const MiB = 1024 * 1024;
@@ -172,5 +192,15 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     headers: policy.headers ?? {},
     ipBlocks: policy.ipBlocks ?? DEFAULT_POLICY.ipBlocks,
     humanVerification: policy.humanVerification ?? DEFAULT_POLICY.humanVerification,
+    deprecated: policy.deprecated === undefined ? undefined : resolveDeprecation(policy.deprecated, route),
   };
+}
+
+function resolveDeprecation({ since, sunset, link }: Deprecation, route: string): ResolvedDeprecation {
+  const sinceMs = Date.parse(since);
+  const sunsetMs = Date.parse(sunset);
+  if (Number.isNaN(sinceMs) || Number.isNaN(sunsetMs))
+    throw new Error(`route ${route}: deprecated.since and deprecated.sunset must be ISO dates`);
+  if (sunsetMs < sinceMs) throw new Error(`route ${route}: its sunset comes before its deprecation`);
+  return { sinceMs, sunsetMs, link };
 }

@@ -14,6 +14,10 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, message: "No such resource." },
   METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
+  GONE: {
+    status: 410,
+    message: "This endpoint was retired at its sunset date; see the Link header of its last answers.",
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The content type is not supported." },
   RATE_LIMITED: { status: 429, message: "Too many requests." },

@@ -4,8 +4,9 @@
  *   outside Elysia: shutdown gate → request id → deadline (by method) → … → security headers,
  *                   X-Request-ID, one JSON log line
  *   onRequest:      CORS (preflight answered here) → route lookup, then GUARD_STEPS (lib/http/guard-chain.ts):
- *                   client address → IP block (not on admin routes, nor on routes exempt from it) → guess
- *                   budget (API keys, admin and cron secrets) → access (one strategy per access kind; a
+ *                   sunset (a deprecated route past its sunset date: 410) → client address → IP block (not
+ *                   on admin routes, nor on routes exempt from it) → guess budget (API keys, admin and cron
+ *                   secrets) → access (one strategy per access kind; a
  *                   refused key or secret spends the budget) → tenant (the path's org: a member's role or
  *                   the org's own key, else 404) → rate limits (per ip, user, org or key) → body (declared
  *                   size and type) → deadline (by route class) → human verification (in emergency mode)
@@ -27,6 +28,7 @@ import { createAuthFailureLimit } from "../guards/auth-failure-limit.ts";
 import { mediaTypeOf, readBodyWithin } from "../guards/body-limit.ts";
 import { createClientIpResolver } from "../guards/client-ip.ts";
 import { corsHeadersOnEveryResponse, createCorsPlugin } from "../guards/cors.ts";
+import { deprecationHeaders } from "../guards/deprecation.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { createOrgBinder } from "../guards/org-binding.ts";
@@ -116,6 +118,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
     verifyHuman,
     settings,
     inBackground,
+    now: runtime.now,
   };
   let routeTable: RouteTable = createRouteTable([]);
 
@@ -198,7 +201,10 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const jsonHeadersFor = new Map<string, PreparedHeaders>();
   const corsHeaders = corsHeadersOnEveryResponse();
   for (const route of routeTable.routes) {
-    const list = withOverrides(defaultHeaders, route.policy.headers);
+    const list = [
+      ...withOverrides(defaultHeaders, route.policy.headers),
+      ...deprecationHeaders(route.policy.deprecated),
+    ];
     headersFor.set(route.path, list);
     jsonHeadersFor.set(
       route.path,

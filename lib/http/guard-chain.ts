@@ -9,6 +9,7 @@ import type { ResolvedPolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import { type AuthFailureLimit, type Guess, isRefusedGuess } from "../guards/auth-failure-limit.ts";
 import { checkDeclaredBody } from "../guards/body-limit.ts";
+import { assertNotSunset } from "../guards/deprecation.ts";
 import type { HumanVerification } from "../guards/human-verification.ts";
 import type { IpBlocker } from "../guards/ip-block.ts";
 import type { OrgBinder } from "../guards/org-binding.ts";
@@ -30,6 +31,8 @@ export interface GuardServices {
   verifyHuman: HumanVerification;
   settings: SettingsSource;
   inBackground(pending: Promise<unknown>): void;
+  /** Epoch milliseconds, for sunsets. */
+  now(): number;
 }
 
 /** One request on its way through the steps: one object a request, read and filled in by each step. */
@@ -106,6 +109,11 @@ function enforceOutcome(guard: GuardContext, outcome: Awaited<ReturnType<RateLim
 
 /** The order every routed request is guarded in; the README lists these names. */
 export const GUARD_STEPS: readonly GuardStep[] = [
+  {
+    // First: a retired route is gone for everyone, whoever asks and however often.
+    name: "sunset",
+    run: ({ services, policy }) => assertNotSunset(policy.deprecated, services.now()),
+  },
   {
     name: "client address",
     run: ({ services, request, context, identity }) => {
