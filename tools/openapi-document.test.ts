@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+
+type Json = unknown;
+
 import { validate } from "@scalar/openapi-parser";
+import { Elysia } from "elysia";
 import { ERROR_CODES } from "../lib/errors/codes.ts";
 import { buildApp } from "../lib/http/app.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import { OPENAPI_PATH, renderOpenApiDocument } from "./build-openapi.ts";
-import { errorCodesOf, openApiPathOf } from "./openapi-document.ts";
+import { errorCodesOf, generateOpenApiDocument, openApiPathOf } from "./openapi-document.ts";
 import { loadRouteGroups } from "./route-groups.ts";
 
 // Building every group and rendering its schemas takes a few seconds on a loaded machine.
@@ -90,5 +96,20 @@ describe("openapi.json", () => {
       "apiKey",
       "cronSecret",
     ]);
+  });
+
+  test("a deprecated route is marked deprecated, with its sunset and its 410 GONE answer", () => {
+    const retiring = defineRouteGroup("retiring", () =>
+      new Elysia().use(policyPlugin).get("/v1/old", () => ({}), {
+        public: { deprecated: { since: "2027-01-01", sunset: "2027-07-01" } },
+      }),
+    );
+    const operation = (generateOpenApiDocument([retiring]) as { paths: Record<string, Record<string, Json>> }).paths[
+      "/v1/old"
+    ]?.get as { deprecated?: boolean; "x-sunset"?: string; responses: Record<string, unknown> };
+    expect(operation.deprecated).toBe(true);
+    expect(operation["x-sunset"]).toBe("2027-07-01T00:00:00.000Z");
+    expect(Object.keys(operation.responses)).toContain("410");
+    expect(document.paths["/v1/orgs/{orgId}/keys"].get.deprecated).toBeUndefined();
   });
 });

@@ -52,6 +52,7 @@ function securityOf(policy: ResolvedPolicy): Record<string, readonly string[]>[]
 export function errorCodesOf(route: RouteEntry, validated: boolean): ErrorCode[] {
   const { policy } = route;
   const codes: ErrorCode[] = [];
+  if (policy.deprecated !== undefined) codes.push("GONE");
   if (policy.ipBlocks === "enforced") codes.push("IP_BLOCKED");
   if (policy.access !== "public") codes.push("UNAUTHORIZED", "FORBIDDEN");
   if (policy.humanVerification === "in-emergency") codes.push("HUMAN_VERIFICATION_REQUIRED");
@@ -155,6 +156,9 @@ function completeOperation(rendered: Operation, route: RouteEntry): Operation {
     },
     security: securityOf(policy),
     "x-rateLimits": rateLimitsOf(policy),
+    ...(policy.deprecated === undefined
+      ? {}
+      : { deprecated: true, "x-sunset": new Date(policy.deprecated.sunsetMs).toISOString() }),
   };
 }
 
