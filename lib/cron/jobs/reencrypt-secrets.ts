@@ -7,7 +7,8 @@ import { and, asc, eq, getTableColumns, gt, notLike } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { DecryptError } from "../../crypto/envelope-encryption.ts";
-import { signingKeys } from "../../db/schema/index.ts";
+import { signingKeys, webhookSourceSecrets } from "../../db/schema/index.ts";
+import { webhookSecretRowIdentity } from "../../webhooks/webhook-sources.ts";
 import type { ScheduledJob } from "../scheduled-job.ts";
 
 /** A column of secrets sealed by lib/crypto/envelope-encryption, with what its writer bound them to. */
@@ -29,6 +30,13 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
     id: signingKeys.kid,
     ciphertext: signingKeys.privateKeyCiphertext,
     rowIdentity: signingKeyRowIdentity,
+  },
+  {
+    name: "webhook_source_secrets.secret_ciphertext",
+    table: webhookSourceSecrets,
+    id: webhookSourceSecrets.id,
+    ciphertext: webhookSourceSecrets.secretCiphertext,
+    rowIdentity: webhookSecretRowIdentity,
   },
 ];
 

@@ -6,3 +6,4 @@ export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";
 export * from "./users.ts";
+export * from "./webhooks.ts";
