@@ -4,6 +4,7 @@ CREATE TABLE "webhook_inbox" (
 	"external_id" text NOT NULL,
 	"received_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"signed_at" timestamp with time zone,
+	"event_type" text,
 	"body" "bytea",
 	"status" text DEFAULT 'received' NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,

@@ -35,7 +35,11 @@ export type AuditAction =
   | "admin.operator.granted"
   | "admin.operator.revoked"
   | "admin.change_failed"
-  | "ip.blocked";
+  | "ip.blocked"
+  | "webhook_source.created"
+  | "webhook_source.disabled"
+  | "webhook_source.secret_rotated"
+  | "webhook_delivery.replayed";
 
 export interface AuditEvent {
   action: AuditAction;

@@ -2,8 +2,10 @@
 import { flagOldApiKeys } from "./jobs/flag-old-api-keys.ts";
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
 import { pruneSessions } from "./jobs/prune-sessions.ts";
+import { pruneWebhookInbox } from "./jobs/prune-webhook-inbox.ts";
 import { reencryptSecrets } from "./jobs/reencrypt-secrets.ts";
 import { rotateSigningKeysJob } from "./jobs/rotate-signing-keys.ts";
+import { sweepWebhookInbox } from "./jobs/sweep-webhook-inbox.ts";
 import type { ScheduledJob } from "./scheduled-job.ts";
 
 export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
@@ -12,6 +14,8 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   rotateSigningKeysJob,
   reencryptSecrets,
   flagOldApiKeys,
+  sweepWebhookInbox,
+  pruneWebhookInbox,
 ];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {

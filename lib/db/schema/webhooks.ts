@@ -2,7 +2,11 @@
 import { bigserial, customType, index, integer, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
 import { organizations } from "./organizations.ts";
 
-const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
+// A Buffer, which every driver (postgres.js, Neon, PGlite) sends as bytea.
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+  toDriver: (value) => Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+});
 
 export const webhookSources = pgTable(
   "webhook_sources",
@@ -50,6 +54,8 @@ export const webhookInbox = pgTable(
     externalId: text("external_id").notNull(),
     receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
     signedAt: timestamp("signed_at", { withTimezone: true }),
+    /** Read when received (GitHub names it only in a header), so handlers are chosen without the headers. */
+    eventType: text("event_type"),
     /** Null once the retention job has pruned it; the id stays, as the replay defence. */
     body: bytea("body"),
     status: text("status", { enum: WEBHOOK_INBOX_STATUSES }).notNull().default("received"),
