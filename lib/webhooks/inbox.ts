@@ -232,7 +232,7 @@ export async function markForReplay(
   if (row.pruned) return "pruned";
   const replayed = await db
     .update(webhookInbox)
-    .set({ status: "failed", attempts: MAX_ATTEMPTS - 1, nextAttemptAt: new Date(nowMs) })
+    .set({ status: "received", attempts: MAX_ATTEMPTS - 1, nextAttemptAt: new Date(nowMs) })
     .where(and(eq(webhookInbox.id, id), eq(webhookInbox.status, "dead")))
     .returning({ id: webhookInbox.id });
   return replayed.length === 0 ? "not-dead" : undefined;
