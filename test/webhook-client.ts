@@ -50,9 +50,9 @@ export function signedHeaders(
   const mac = (key: Buffer | string, content: string) => createHmac("sha256", key).update(content);
   if (kind === "standard" || kind === "svix") {
     const prefix = kind === "svix" ? "svix" : "webhook";
+    const content = `${delivery.id}.${ts}.${delivery.body}`;
     const signatures = secrets.map(
-      (secret) =>
-        `v1,${mac(Buffer.from(secret.slice("whsec_".length), "base64"), `${delivery.id}.${ts}.${delivery.body}`).digest("base64")}`,
+      (secret) => `v1,${mac(Buffer.from(secret.slice("whsec_".length), "base64"), content).digest("base64")}`,
     );
     return {
       [`${prefix}-id`]: delivery.id,
