@@ -22,22 +22,6 @@ export const DEFAULT_ACCESS_TOKEN_VERIFIER: AccessTokenVerifierOptions = { maxEn
 /** Answers a cached token without a promise while the key ring is loaded. */
 export type AccessTokenVerifier = (token: string) => VerifiedAccessToken | Promise<VerifiedAccessToken>;
 
-interface CachedToken {
-  verified: VerifiedAccessToken;
-  kid: string;
-}
-
-function kidOf(token: string): string | undefined {
-  try {
-    const header = JSON.parse(atob(token.slice(0, token.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/"))) as {
-      kid?: unknown;
-    };
-    return typeof header.kid === "string" ? header.kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function createAccessTokenVerifier(
   ring: KeyRingProvider,
   auth: AuthConfig,
@@ -45,31 +29,28 @@ export function createAccessTokenVerifier(
 ): AccessTokenVerifier {
   const { maxEntries } = { ...DEFAULT_ACCESS_TOKEN_VERIFIER, ...options };
   // A Map iterates in insertion order: its first key is the oldest entry.
-  const verifiedTokens = new Map<string, CachedToken>();
+  const verifiedTokens = new Map<string, VerifiedAccessToken>();
 
-  const verifyAndRemember = async (token: string): Promise<VerifiedAccessToken> => {
-    const verified = await verifyAccessToken(ring, auth, token);
-    const kid = kidOf(token);
-    if (kid !== undefined) {
-      setBounded(verifiedTokens, token, { verified, kid }, maxEntries);
-    }
-    return verified;
-  };
+  const verifyAndRemember = (token: string): Promise<VerifiedAccessToken> =>
+    verifyAccessToken(ring, auth, token).then((verified) => {
+      setBounded(verifiedTokens, token, verified, maxEntries);
+      return verified;
+    });
 
-  const stillValid = (cached: CachedToken, keys: KeyRing) =>
-    Date.now() <= cached.verified.expiresAt + CLOCK_SKEW_SECONDS * 1000 && keys.verificationKeys.has(cached.kid);
+  const stillValid = (cached: VerifiedAccessToken, keys: KeyRing) =>
+    Date.now() <= cached.expiresAt + CLOCK_SKEW_SECONDS * 1000 && keys.verificationKeys.has(cached.kid);
 
   return (token) => {
     const cached = verifiedTokens.get(token);
     if (cached === undefined) return verifyAndRemember(token);
     const loaded = ring.current();
     if (loaded !== undefined) {
-      if (stillValid(cached, loaded)) return cached.verified;
+      if (stillValid(cached, loaded)) return cached;
       verifiedTokens.delete(token);
       return verifyAndRemember(token);
     }
     return ring.get().then((keys) => {
-      if (stillValid(cached, keys)) return cached.verified;
+      if (stillValid(cached, keys)) return cached;
       verifiedTokens.delete(token);
       return verifyAndRemember(token);
     });
