@@ -3,10 +3,12 @@
  * EdDSA (Ed25519) on the same public CryptoKey imported once and the same tokens (signed by
  * signAccessToken; hono checks iss, aud, typ, exp, nbf and iat). Uncached cycles through more distinct
  * tokens than Rampart's cache holds, so every call is a miss; cached repeats one token. Rounds alternate
- * the order; each verification is awaited before the next. The signature check alone, on bytes decoded in
- * advance, is the floor both sit on. Writes bench/results/jwt-verify.txt.
+ * the order; each verification is awaited before the next. The Ed25519 check alone, on bytes decoded in
+ * advance, is the floor: through crypto.subtle (what hono/jwt uses) and node:crypto
+ * (what Rampart uses). Writes bench/results/jwt-verify.txt.
  */
 
+import { KeyObject, verify as verifySignature } from "node:crypto";
 import { verify as honoVerify } from "hono/jwt";
 import { exportJWK, generateKeyPair } from "jose";
 import { createAccessTokenVerifier, DEFAULT_ACCESS_TOKEN_VERIFIER } from "../lib/auth/access-token-verifier.ts";
@@ -52,12 +54,15 @@ const signed = new Map(
     return [token, { input, signature: new Uint8Array(Buffer.from(token.slice(signatureStart + 1), "base64url")) }];
   }),
 );
-const signatureAlone = (token: string) => {
-  const { input, signature } = signed.get(token) as {
-    input: Uint8Array<ArrayBuffer>;
-    signature: Uint8Array<ArrayBuffer>;
-  };
+type Signed = { input: Uint8Array<ArrayBuffer>; signature: Uint8Array<ArrayBuffer> };
+const subtleAlone = (token: string) => {
+  const { input, signature } = signed.get(token) as Signed;
   return crypto.subtle.verify("Ed25519", publicKey, signature, input);
+};
+const publicKeyObject = KeyObject.from(publicKey);
+const nodeAlone = (token: string) => {
+  const { input, signature } = signed.get(token) as Signed;
+  return verifySignature(null, input, publicKeyObject, signature);
 };
 const honoOptions = { alg: "EdDSA", iss: auth.issuer, aud: auth.audience, typ: "at+jwt" } as const;
 
@@ -72,7 +77,8 @@ const contenders: Contender[] = [
   { name: "Rampart, uncached", verify: rampart, cached: false },
   { name: "hono/jwt, uncached", verify: (token) => honoVerify(token, publicKey, honoOptions), cached: false },
   { name: "Rampart, cached", verify: rampart, cached: true },
-  { name: "signature alone", verify: signatureAlone, cached: false },
+  { name: "Ed25519, crypto.subtle", verify: subtleAlone, cached: false },
+  { name: "Ed25519, node:crypto", verify: nodeAlone, cached: false },
   { name: "hono/jwt, cached", verify: (token) => honoVerify(token, publicKey, honoOptions), cached: true },
 ];
 
@@ -123,7 +129,8 @@ for (let round = 0; round < ROUNDS; round++) {
     wall.get(contender)?.push(result.wall);
     cpu.get(contender)?.push(result.cpu);
   }
-  const [ru, hu, rc, , hc] = contenders.map((c) => results.get(c) as Timing) as [
+  const [ru, hu, rc, , , hc] = contenders.map((c) => results.get(c) as Timing) as [
+    Timing,
     Timing,
     Timing,
     Timing,

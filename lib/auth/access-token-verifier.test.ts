@@ -1,8 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, spyOn, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
+import { type CryptoKey, SignJWT } from "jose";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { AppError } from "../errors/app-error.ts";
 import { createAccessTokenVerifier } from "./access-token-verifier.ts";
-import { CLOCK_SKEW_SECONDS, signAccessToken } from "./access-tokens.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  CLOCK_SKEW_SECONDS,
+  signAccessToken,
+  type VerifiedAccessToken,
+  verifyAccessToken,
+} from "./access-tokens.ts";
 import { createKeyRingProvider } from "./key-ring-provider.ts";
 import { rotateSigningKeys } from "./signing-keys.ts";
 
@@ -30,17 +37,12 @@ describe("access-token verifier cache", () => {
     return { ring, verify: createAccessTokenVerifier(ring, runtime.config.auth, { maxEntries: 2 }) };
   };
 
-  test("a token seen before is answered without a second signature check, with the same claims", async () => {
+  // Each full verification builds a new answer; the cache hands back the one it kept.
+  test("a token seen before is answered from the cache, without a second verification, with the same claims", async () => {
     const { ring, verify } = setUp();
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     const first = await verify(token);
-    const verifySpy = spyOn(crypto.subtle, "verify");
-    try {
-      expect(await verify(token)).toEqual(first);
-      expect(verifySpy).not.toHaveBeenCalled();
-    } finally {
-      verifySpy.mockRestore();
-    }
+    expect(await verify(token)).toBe(first);
     expect(first).toMatchObject(subject);
   });
 
@@ -102,13 +104,80 @@ describe("access-token verifier cache", () => {
     const tokens = await Promise.all(
       [1, 2, 3].map(async () => (await signAccessToken(await ring.get(), runtime.config.auth, subject)).token),
     );
-    for (const token of tokens) await verify(token);
-    const verifySpy = spyOn(crypto.subtle, "verify");
-    try {
-      expect(await verify(tokens[0] as string)).toMatchObject(subject);
-      expect(verifySpy).toHaveBeenCalledTimes(1);
-    } finally {
-      verifySpy.mockRestore();
+    const [oldest, , newest] = tokens as [string, string, string];
+    const answers: VerifiedAccessToken[] = [];
+    for (const token of tokens) answers.push(await verify(token));
+    expect(await verify(newest)).toBe(answers[2] as VerifiedAccessToken);
+    const again = await verify(oldest);
+    expect(again).not.toBe(answers[0]);
+    expect(again).toEqual(answers[0] as VerifiedAccessToken);
+  });
+});
+
+describe("access-token checks at their boundaries, on a fixed clock", () => {
+  let runtime: TestRuntime;
+  beforeAll(async () => {
+    runtime = await openTestRuntime();
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => runtime.close());
+  afterEach(() => setSystemTime());
+
+  const signedAt = Date.UTC(2026, 0, 1) / 1000;
+  /** A token signed by the ring's current key with our claims, then `header` and `claims` overrides. */
+  const sign = async (header: Record<string, unknown> = {}, claims: Record<string, unknown> = {}) => {
+    const ring = await runtime.services.identity.keyRing.get();
+    const { auth } = runtime.config;
+    const issued = {
+      iss: auth.issuer,
+      aud: auth.audience,
+      sub: subject.userId,
+      sid: subject.sessionId,
+      jti: crypto.randomUUID(),
+      iat: signedAt,
+      exp: signedAt + auth.accessTokenTtlSeconds,
+    };
+    return new SignJWT({ ...issued, ...claims })
+      .setProtectedHeader({ alg: "EdDSA", kid: ring.signingKid, typ: ACCESS_TOKEN_TYPE, ...header })
+      .sign(ring.signingKey as CryptoKey);
+  };
+  const verifyAt = (seconds: number, token: string) => {
+    setSystemTime(new Date(seconds * 1000));
+    return verifyAccessToken(runtime.services.identity.keyRing, runtime.config.auth, token);
+  };
+
+  test("exp is accepted up to the clock skew after it and refused 1 s past the skew", async () => {
+    const token = await sign();
+    const expiry = signedAt + runtime.config.auth.accessTokenTtlSeconds;
+    expect(await verifyAt(expiry + CLOCK_SKEW_SECONDS - 1, token)).toMatchObject(subject);
+    expect(await rejection(verifyAt(expiry + CLOCK_SKEW_SECONDS + 1, token))).toBe("UNAUTHORIZED");
+  });
+
+  test("nbf is accepted up to the clock skew ahead and refused 1 s beyond it", async () => {
+    expect(await verifyAt(signedAt, await sign({}, { nbf: signedAt + CLOCK_SKEW_SECONDS }))).toMatchObject(subject);
+    const early = await sign({}, { nbf: signedAt + CLOCK_SKEW_SECONDS + 1 });
+    expect(await rejection(verifyAt(signedAt, early))).toBe("UNAUTHORIZED");
+  });
+
+  test("iat is accepted up to the clock skew ahead and refused 1 s beyond it", async () => {
+    const token = await sign();
+    expect(await verifyAt(signedAt - CLOCK_SKEW_SECONDS, token)).toMatchObject(subject);
+    expect(await rejection(verifyAt(signedAt - CLOCK_SKEW_SECONDS - 1, token))).toBe("UNAUTHORIZED");
+  });
+
+  test("typ is compared as jose compares it: case-insensitive, with or without application/", async () => {
+    for (const typ of ["application/at+jwt", "AT+JWT"]) {
+      expect(await verifyAt(signedAt, await sign({ typ }))).toMatchObject(subject);
     }
+    expect(await rejection(verifyAt(signedAt, await sign({ typ: "at+jwt2" })))).toBe("UNAUTHORIZED");
+  });
+
+  test("aud may be a list that names our audience, and no list without it", async () => {
+    const { audience } = runtime.config.auth;
+    expect(await verifyAt(signedAt, await sign({}, { aud: ["another-api", audience] }))).toMatchObject(subject);
+    expect(await rejection(verifyAt(signedAt, await sign({}, { aud: ["another-api"] })))).toBe("UNAUTHORIZED");
+  });
+
+  test("a crit header is refused even when it names only b64: true, which changes nothing", async () => {
+    expect(await rejection(verifyAt(signedAt, await sign({ crit: ["b64"], b64: true })))).toBe("UNAUTHORIZED");
   });
 });

@@ -6,6 +6,7 @@
  * by kid in the local ring only. jose signs; verification is written out here because jose's generic
  * jwtVerify re-parses and re-checks what this fixed shape already settles (measured in bench/jwt-verify.ts).
  */
+import { KeyObject, verify as verifySignature } from "node:crypto";
 import { SignJWT } from "jose";
 import { setBounded } from "../collections/bounded-map.ts";
 import type { AuthConfig } from "../config/config.ts";
@@ -129,10 +130,22 @@ function claimsOf(claims: Record<string, unknown>, auth: AuthConfig, now: number
   return { userId: sub, sessionId: sid, jti, expiresAt: exp * 1000 };
 }
 
+// node:crypto's Ed25519 verify on a KeyObject, made once per ring key, runs in place; Bun's
+// crypto.subtle.verify on the same key costs ~20 us more a token (bench/jwt-verify.ts).
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+function verifierOf(key: CryptoKey): KeyObject {
+  let keyObject = keyObjects.get(key);
+  if (keyObject === undefined) {
+    keyObject = KeyObject.from(key);
+    keyObjects.set(key, keyObject);
+  }
+  return keyObject;
+}
+
 /**
  * Every check that needs no key runs first, so a refused token costs no signature check and an unknown kid
  * reloads the ring only for a token that would otherwise pass. The key is the ring's CryptoKey, imported
- * once when the ring loads. A failure to load the ring (database down) is thrown as is: a 5xx, not a 401.
+ * once when the ring loads, as a KeyObject. A failure to load the ring (database down) is thrown as is: a 5xx, not a 401.
  */
 export async function verifyAccessToken(
   ring: KeyRingProvider,
@@ -151,7 +164,6 @@ export async function verifyAccessToken(
   const key = ring.current()?.verificationKeys.get(kid) ?? (await ring.forKid(kid)).verificationKeys.get(kid);
   if (key === undefined) throw unauthorized();
   const signature = Uint8Array.fromBase64(token.slice(signedEnd + 1), { alphabet: "base64url" });
-  const valid = await crypto.subtle.verify("Ed25519", key, signature, ascii.encode(token.slice(0, signedEnd)));
-  if (!valid) throw unauthorized();
+  if (!verifySignature(null, ascii.encode(token.slice(0, signedEnd)), verifierOf(key), signature)) throw unauthorized();
   return { ...verified, kid };
 }
