@@ -145,7 +145,8 @@ function verifierOf(key: CryptoKey): KeyObject {
 /**
  * Every check that needs no key runs first, so a refused token costs no signature check and an unknown kid
  * reloads the ring only for a token that would otherwise pass. The key is the ring's CryptoKey, imported
- * once when the ring loads, as a KeyObject. A failure to load the ring (database down) is thrown as is: a 5xx, not a 401.
+ * once when the ring loads, as a KeyObject. A failure to load the ring (database down) is thrown as is: a
+ * 5xx, not a 401.
  */
 export async function verifyAccessToken(
   ring: KeyRingProvider,
