@@ -3,10 +3,13 @@
  * serverless driver through the local WebSocket proxy and @upstash/redis through the local gateway, over
  * the test PostgreSQL and Redis. A Bun instance (the Vercel entry) shares them, so accounts and tokens
  * made under one runtime are checked under the other: Deno hashes passwords with hash-wasm, Bun with
- * Bun.password. Runs when TEST_POSTGRES_URL and TEST_REDIS_URL are set (`.ci/start-services`).
+ * Bun.password. Deno runs a copy of the bundle from an empty directory with only --allow-net and --allow-env,
+ * as a deployment does: nothing beside it to resolve a package from. Runs when TEST_POSTGRES_URL and
+ * TEST_REDIS_URL are set (`.ci/start-services`).
  */
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import authRoutes from "../functions/auth.ts";
@@ -55,6 +58,7 @@ describeWithServers(
   ({ beforeAll, afterAll }) => {
     let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
     let deno: Subprocess<"ignore", "ignore", "pipe">;
+    let emptyDir: string;
     let denoUrl: string;
     let bun: ServerlessApp;
 
@@ -96,21 +100,20 @@ describeWithServers(
       };
       const port = freePort();
       denoUrl = `http://127.0.0.1:${port}`;
-      deno = Bun.spawn(
-        [await denoExecutable(), "run", "--allow-net", "--allow-env", "--unstable-cron", await builtDenoBundle()],
-        {
-          cwd: ROOT,
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: process.env.HOME ?? "",
-            DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-            ...env,
-          },
-          stdin: "ignore",
-          stdout: "ignore",
-          stderr: "pipe",
+      emptyDir = mkdtempSync(join(tmpdir(), "rampart-deno-"));
+      copyFileSync(await builtDenoBundle(), join(emptyDir, "main.js"));
+      deno = Bun.spawn([await denoExecutable(), "run", "--allow-net", "--allow-env", join(emptyDir, "main.js")], {
+        cwd: emptyDir,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+          ...env,
         },
-      );
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+      });
       // Read as it comes, so a full pipe never stalls Deno; shown if it does not start.
       const stderr = new Response(deno.stderr).text();
       try {
@@ -125,6 +128,7 @@ describeWithServers(
     afterAll(async () => {
       deno?.kill("SIGKILL");
       await deno?.exited;
+      if (emptyDir !== undefined) rmSync(emptyDir, { recursive: true, force: true });
       await (await bun?.runtime())?.db.close();
       await scratch?.drop();
     });

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { EMBEDDED_DATABASE_PACKAGES } from "./bundle-options.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -32,7 +33,7 @@ export async function buildDenoBundle(): Promise<string> {
     target: "node",
     format: "esm",
     minify: true,
-    external: ["@electric-sql/pglite"],
+    external: EMBEDDED_DATABASE_PACKAGES,
     naming: "main.js",
   });
   rmSync(entry);

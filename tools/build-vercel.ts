@@ -13,6 +13,7 @@ import { createLogger } from "../lib/log/logger.ts";
 import { assembleRuntime } from "../lib/runtime/runtime.ts";
 import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
+import { EMBEDDED_DATABASE_PACKAGES } from "./bundle-options.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -101,8 +102,7 @@ export async function buildVercelOutput(): Promise<{ functions: string[]; routes
       format: "esm",
       minify: true,
       naming: "index.mjs",
-      // Production always has DATABASE_URL; the embedded database never ships in a function.
-      external: ["@electric-sql/pglite"],
+      external: EMBEDDED_DATABASE_PACKAGES,
     });
     rmSync(entry);
     if (!result.success) throw new AggregateError(result.logs, `bundling ${name} failed`);

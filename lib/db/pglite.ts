@@ -1,8 +1,9 @@
-/** Embedded PostgreSQL (PGlite, WASM) for local development and tests: no server to install. */
+/**
+ * Embedded PostgreSQL (PGlite, WASM) for local development and tests: no server to install. Its packages load
+ * when a database opens, so a deployment bundle (which leaves them out, see tools/bundle-options.ts) runs
+ * without them.
+ */
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
-import { drizzle } from "drizzle-orm/pglite";
-import { migrate } from "drizzle-orm/pglite/migrator";
 import { type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
 import * as schema from "./schema/index.ts";
 
@@ -17,6 +18,11 @@ export interface PgliteDatabase extends Database {
  */
 export async function openPglite(dataDir: string | undefined, from?: Blob): Promise<PgliteDatabase> {
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("drizzle-orm/pglite"),
+    import("drizzle-orm/pglite/migrator"),
+  ]);
   const client = new PGlite({ dataDir, loadDataDir: from });
   await client.waitReady;
   const db = drizzle({ client, schema }) as unknown as Db;

@@ -10,7 +10,8 @@ interface DenoServeInfo {
 
 interface DenoGlobal {
   serve(handler: (request: Request, info: DenoServeInfo) => Promise<Response>): unknown;
-  cron(name: string, schedule: string, handler: () => Promise<void>): Promise<void>;
+  /** Absent outside Deno Deploy unless Deno runs with --unstable-cron. */
+  cron?(name: string, schedule: string, handler: () => Promise<void>): Promise<void>;
   env: { toObject(): Record<string, string> };
 }
 
@@ -18,6 +19,10 @@ export function startDenoDeploy(deno: DenoGlobal, groups: readonly RouteGroup[],
   const app = createServerlessApp(loadConfigOrThrow(deno.env.toObject()), groups);
   // The connection's address, for TRUST_PROXY=none: Deno Deploy's own edge is the peer clients reach.
   deno.serve((request, info) => app.fetch(request, info.remoteAddr.hostname));
+  if (deno.cron === undefined) {
+    console.warn("Deno.cron is not available (run with --unstable-cron): the scheduled jobs are not registered");
+    return;
+  }
   for (const job of jobs) {
     deno.cron(job.name, job.schedule, async () => {
       await runScheduledJob(await app.runtime(), job);
