@@ -1,95 +1,42 @@
 /**
- * Cold start, process start to first 200: one bundled Rampart function (GET /health/live) next to a bare
- * Elysia hello-world bundled the same way, alternating runs in one session; plus `bun dev` start-up
- * to /health/ready 200 on embedded defaults.
+ * Cold start of every deployment bundle, process start to first answer (see bench/cold-start-runs.ts), each
+ * with its CPU time and its ratio to the bare peer measured in the same alternating rounds. Needs the test
+ * PostgreSQL and Redis: `.ci/start-services`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "../test/free-port.ts";
-import { buildVercelOutput, VERCEL_OUTPUT_DIR } from "../tools/build-vercel.ts";
+import { type ColdStartRow, measureColdStarts, median } from "./cold-start-runs.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const RUNS = Number(process.env.COLD_START_RUNS ?? 15);
-const work = mkdtempSync(join(tmpdir(), "rampart-cold-"));
+const ROUNDS = Number(process.env.COLD_START_RUNS ?? 11);
+// Functions that validate no request input: their goal is 2x the bare peer, the others' 4x.
+const NO_INPUT = new Set(["health", "jwks", "me", "signing-keys", "cron"]);
 
-async function timeToFirst200(command: string[], path: string, env: Record<string, string>): Promise<number> {
-  const port = freePort();
-  const started = performance.now();
-  const child = Bun.spawn(command, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", PORT: String(port), LOG_LEVEL: "error", ...env },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  try {
-    for (;;) {
-      if (child.exitCode !== null)
-        throw new Error(`${command.join(" ")} exited with ${child.exitCode} before answering`);
-      const status = await fetch(`http://127.0.0.1:${port}${path}`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 200) return performance.now() - started;
-      if (performance.now() - started > 30_000) throw new Error(`${command.join(" ")} never answered 200`);
-      await Bun.sleep(2);
-    }
-  } finally {
-    child.kill("SIGKILL");
-    await child.exited;
-  }
-}
+const rows = await measureColdStarts({ rounds: ROUNDS, deno: true });
+const peerOf = (row: ColdStartRow) =>
+  rows.find((r) => r.name === (row.peer === "elysia" ? "bare Elysia" : "bare Deno.serve"));
+const ms = (values: number[]) =>
+  `${median(values).toFixed(0)} [${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)}]`;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-
-await buildVercelOutput();
-const helloSource = join(work, "hello.ts");
-writeFileSync(
-  helloSource,
-  `import { Elysia } from "${join(ROOT, "node_modules/elysia")}";\nexport default new ` +
-    `Elysia().get("/health/live", () => ({ status: "live" }));\n`,
-);
-const built = await Bun.build({
-  entrypoints: [helloSource],
-  outdir: work,
-  target: "bun",
-  format: "esm",
-  minify: true,
-  naming: "hello.mjs",
-});
-if (!built.success) throw new AggregateError(built.logs);
-const serveBundle = (file: string) =>
-  `const m = await import(${JSON.stringify(file)}); Bun.serve({ port: Number(process.env.PORT), fetch: (r) => ` +
-  `m.default.fetch(r) });`;
-const rampartCmd = ["bun", "-e", serveBundle(join(VERCEL_OUTPUT_DIR, "functions", "health.func", "index.mjs"))];
-const helloCmd = ["bun", "-e", serveBundle(join(work, "hello.mjs"))];
-const benchEncryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
-const productionEnv = {
-  NODE_ENV: "production",
-  DATABASE_URL: "postgres://app:secret@127.0.0.1:1/app",
-  DATABASE_DRIVER: "postgres",
-  ENCRYPTION_KEYS: `v1:${benchEncryptionKey}`,
-};
-
-const rampart: number[] = [];
-const hello: number[] = [];
-for (let i = 0; i < RUNS; i++) {
-  hello.push(await timeToFirst200(helloCmd, "/health/live", {}));
-  rampart.push(await timeToFirst200(rampartCmd, "/health/live", productionEnv));
-}
-const dev: number[] = [];
-for (let i = 0; i < 3; i++) {
-  const dataDir = join(work, `pglite-${i}`);
-  dev.push(await timeToFirst200(["bun", "dev/server.ts"], "/health/ready", { PGLITE_DATA_DIR: dataDir }));
-}
-rmSync(work, { recursive: true, force: true });
-
-const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
-console.log(`cold start, process start to first 200 (median of ${RUNS}, alternating):`);
-console.log(`  bare Elysia hello-world bundle   ${fmt(median(hello))}`);
-console.log(`  Rampart health function bundle   ${fmt(median(rampart))}`);
-console.log(`  ratio Rampart / bare             ${(median(rampart) / median(hello)).toFixed(2)}x`);
 console.log(
-  `bun dev start-up to /health/ready 200 on PGlite (median of 3, each creating its database): ` +
-    `${fmt(median(dev))} [${dev.map(fmt).join(", ")}]`,
+  `cold start, process start to first answer of GET /health/live (median [min-max] of ${ROUNDS} alternating rounds)`,
 );
+console.log("production drivers: postgres.js on a migrated scratch database, @upstash/redis through the local gateway");
+console.log(
+  ["bundle".padEnd(16), "KiB".padStart(6), "wall ms".padStart(14), "CPU ms".padStart(14)].join(" ") +
+    `${"wall x".padStart(8)} ${"CPU x".padStart(6)}  goal`,
+);
+for (const row of rows) {
+  const peer = peerOf(row);
+  const wall = row.samples.map((s) => s.wallMs);
+  const cpu = row.samples.map((s) => s.cpuMs);
+  const isPeer = peer === row;
+  const wallRatio = peer === undefined ? Number.NaN : median(wall) / median(peer.samples.map((s) => s.wallMs));
+  const cpuRatio = peer === undefined ? Number.NaN : median(cpu) / median(peer.samples.map((s) => s.cpuMs));
+  const goal = isPeer ? "" : NO_INPUT.has(row.name) || row.name === "deno bundle" ? "2x" : "4x";
+  const verdict = goal === "" ? "" : wallRatio <= Number.parseFloat(goal) ? `${goal} met` : `${goal} missed`;
+  console.log(
+    [row.name.padEnd(16), (row.bytes / 1024).toFixed(0).padStart(6), ms(wall).padStart(14), ms(cpu).padStart(14)].join(
+      " ",
+    ) +
+      " " +
+      `${wallRatio.toFixed(2).padStart(7)} ${cpuRatio.toFixed(2).padStart(6)}  ${verdict}`,
+  );
+}
