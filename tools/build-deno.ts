@@ -18,6 +18,8 @@ export async function buildDenoBundle(): Promise<string> {
   writeFileSync(
     entry,
     [
+      // First, so arktype reads its configuration before any module imports it.
+      `import ${JSON.stringify(relative(OUT_DIR, join(ROOT, "lib/core/arktype-jitless.ts")))};`,
       `import { SCHEDULED_JOBS } from ${JSON.stringify(relative(OUT_DIR, join(ROOT, "lib/cron/registry.ts")))};`,
       `import { startDenoDeploy } from ` +
         `${JSON.stringify(relative(OUT_DIR, join(ROOT, "lib/serverless/deno-deploy.ts")))};`,

@@ -61,6 +61,8 @@ function routePathsOf(group: RouteGroup): string[] {
 function entrySource(groupFile: string, outDir: string): string {
   const lib = (file: string) => JSON.stringify(relative(outDir, join(ROOT, "lib", file)));
   return [
+    // First, so arktype reads its configuration before any module imports it.
+    `import ${lib("core/arktype-jitless.ts")};`,
     `import group from ${JSON.stringify(relative(outDir, groupFile))};`,
     `import { createServerlessApp, loadConfigOrThrow } from ${lib("serverless/serverless-app.ts")};`,
     `const app = createServerlessApp(loadConfigOrThrow(process.env), [group]);`,
