@@ -1,10 +1,13 @@
 /**
  * Hono on Bun with the middleware closest to Rampart's chain: request id, a JSON request log line,
  * secure headers, CORS for one origin and hono-rate-limiter's in-memory store keyed by client address.
- * With BENCH_JWT_VERIFICATION (see hono-jwt.ts) it also serves GET /v1/whoami behind hono/jwt (EdDSA,
- * checking iss, aud, typ, exp, nbf and iat).
+ * GET /v1/whoami is served behind one of two credentials, as Rampart's is:
+ * - BENCH_JWT_VERIFICATION (see hono-jwt.ts): hono/jwt (EdDSA, checking iss, aud, typ, exp, nbf and iat);
+ * - BENCH_API_KEY_HASHES (a JSON array of SHA-256 hex digests): hono/bearer-auth hashing the key with
+ *   SHA-256 and looking the digest up in a Map, the least an API-key check does.
  */
 import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
 import { getConnInfo } from "hono/bun";
 import { cors } from "hono/cors";
 import { type JwtVariables, jwt } from "hono/jwt";
@@ -17,7 +20,7 @@ import { logSinkFromEnv, openLogSink } from "./log-sink.ts";
 
 const writeLine = openLogSink(logSinkFromEnv());
 
-const app = new Hono<{ Variables: RequestIdVariables & JwtVariables<{ sub: string }> }>();
+const app = new Hono<{ Variables: RequestIdVariables & JwtVariables<{ sub: string }> & { keyId: string } }>();
 app.use(requestId());
 app.use(async (c, next) => {
   const startedAt = performance.now();
@@ -55,6 +58,20 @@ if (jwtVerification !== undefined) {
   const publicKey = await crypto.subtle.importKey("jwk", publicJwk, { name: "Ed25519" }, false, ["verify"]);
   const verifyToken = jwt({ secret: publicKey, alg: "EdDSA", verification: { iss: issuer, aud: audience, typ: type } });
   app.get("/v1/whoami", verifyToken, (c) => c.json({ kind: "user", id: c.get("jwtPayload").sub }));
+}
+
+const apiKeyHashes = process.env.BENCH_API_KEY_HASHES;
+if (apiKeyHashes !== undefined) {
+  const keyIds = new Map((JSON.parse(apiKeyHashes) as string[]).map((hash) => [hash, crypto.randomUUID()]));
+  const verifyKey = bearerAuth<{ Variables: { keyId: string } }>({
+    verifyToken: (key, c) => {
+      const keyId = keyIds.get(Bun.SHA256.hash(key, "hex"));
+      if (keyId === undefined) return false;
+      c.set("keyId", keyId);
+      return true;
+    },
+  });
+  app.get("/v1/whoami", verifyKey, (c) => c.json({ kind: "api_key", id: c.get("keyId") }));
 }
 
 Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: app.fetch });

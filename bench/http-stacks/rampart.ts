@@ -1,17 +1,18 @@
 /**
  * Rampart with its whole guard chain (buildApp) and the in-process store, serving
  * a public route (GET /v1/ping) and an authenticated one (GET /v1/whoami, an access token or an API key).
- * BENCH_LOG_SINK (file | stdout | none) and BENCH_RATE_LIMIT (on | off) isolate parts of the chain's cost;
- * BENCH_DB=postgres is the production configuration: a postgres.js client, which connects only on a first
- * query (the ping route makes none); without it, an in-memory PGlite lives in the process (the
- * credentials need its data).
- * BENCH_CREDENTIALS_FILE: mint a user's access token and an API key before serving, and write them there
- * as JSON (BenchCredentials), for the load generator to send to /v1/whoami.
+ * BENCH_LOG_SINK (stdout | file | none) and BENCH_RATE_LIMIT (on | off) isolate parts of the chain's cost.
+ * The database is the production configuration's: a postgres.js client, which connects only on a first
+ * query. The ping route makes none, so without BENCH_DATABASE_URL the client points nowhere; the
+ * authenticated route needs real data, so BENCH_DATABASE_URL names a PostgreSQL database of its own.
+ * PGlite is never loaded: it lives in the serving process (~600 MiB) and its heap lengthens GC pauses.
+ * BENCH_CREDENTIALS_FILE (with BENCH_DATABASE_URL): mint BENCH_ACCESS_TOKENS access tokens (1) of one
+ * session and an API key before serving, and write them there as JSON (BenchCredentials), for the load
+ * generator to send to /v1/whoami.
  */
 import { Elysia } from "elysia";
 import { loadConfig } from "../../lib/config/config.ts";
 import type { AccessPolicy, UserPolicy } from "../../lib/core/route-policy.ts";
-import { openPglite } from "../../lib/db/pglite.ts";
 import { buildApp } from "../../lib/http/app.ts";
 import { policyPlugin } from "../../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../../lib/http/route-group.ts";
@@ -45,20 +46,21 @@ const bench = defineRouteGroup("bench", () =>
     ),
 );
 
-const onPostgres = process.env.BENCH_DB === "postgres";
 const config = loadConfig({
   NODE_ENV: "test",
   LOG_LEVEL: "info",
   CORS_ORIGINS: "https://app.example.com",
-  ...(onPostgres ? { DATABASE_URL: "postgres://bench:unused@127.0.0.1:1/bench", DATABASE_DRIVER: "postgres" } : {}),
+  DATABASE_URL: process.env.BENCH_DATABASE_URL ?? "postgres://bench:unused@127.0.0.1:1/bench",
+  DATABASE_DRIVER: "postgres",
 });
 const logger = createLogger({ level: config.logLevel, sink: openLogSink(logSinkFromEnv()) });
-const runtime = await openRuntime(config, onPostgres ? { logger } : { db: await openPglite(undefined), logger });
+const runtime = await openRuntime(config, { logger });
 const app = buildApp(runtime, [bench]);
 const credentialsFile = process.env.BENCH_CREDENTIALS_FILE;
 if (credentialsFile !== undefined) {
   await runtime.db.migrate();
-  await Bun.write(credentialsFile, JSON.stringify(await mintBenchCredentials(runtime, KEY_SCOPE)));
+  const credentials = await mintBenchCredentials(runtime, KEY_SCOPE, Number(process.env.BENCH_ACCESS_TOKENS ?? 1));
+  await Bun.write(credentialsFile, JSON.stringify(credentials));
 }
 Bun.serve({
   hostname: "127.0.0.1",

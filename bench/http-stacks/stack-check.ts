@@ -9,8 +9,11 @@ export interface Credential {
   callerKind: "user" | "api_key";
   /** What the server needs to mint or verify it. */
   env: Record<string, string>;
-  /** The Authorization header value, asked for once the server answers (Rampart mints its own at start-up). */
-  authorization(): Promise<string>;
+  /**
+   * The Authorization header values, sent in turn; asked for once the server answers (Rampart mints its own
+   * at start-up). More of them than a verifier's cache holds makes every request a miss.
+   */
+  authorizations(): Promise<string[]>;
 }
 
 export interface Route {
@@ -22,6 +25,8 @@ export interface Route {
 export interface Stack {
   key: string;
   label: string;
+  /** What runs the server: "bun" or "node". */
+  runtime: string;
   command: string[];
   env?: Record<string, string>;
   /** Headers a guarded stack must send: security headers, echoed request id, rate-limit headers. */
@@ -33,7 +38,7 @@ export interface Stack {
 /** A credential as the load generator sends it. */
 export interface PresentedCredential {
   callerKind: Credential["callerKind"];
-  authorization: string;
+  authorizations: string[];
 }
 
 /** The credential with one character of its middle changed: a signature or checksum that no longer matches. */
@@ -44,7 +49,7 @@ function tampered(authorization: string): string {
 }
 
 /** An authenticated route must refuse a request without its credential, or with a forged one. */
-async function refusalProblems(url: string, { authorization }: PresentedCredential): Promise<string[]> {
+async function refusalProblems(url: string, authorization: string): Promise<string[]> {
   const problems: string[] = [];
   for (const [what, headers] of [
     ["without a credential", {}],
@@ -60,11 +65,12 @@ async function refusalProblems(url: string, { authorization }: PresentedCredenti
 /** One request as a browser would send it (with the credential, on an authenticated route), then the refusals. */
 export async function checkStack(url: string, stack: Stack, presented: PresentedCredential | undefined): Promise<void> {
   const requestId = "check-0001-abcdef";
+  const authorization = presented?.authorizations[presented.authorizations.length - 1];
   const response = await fetch(url, {
     headers: {
       origin: ORIGIN,
       "x-request-id": requestId,
-      ...(presented === undefined ? {} : { authorization: presented.authorization }),
+      ...(authorization === undefined ? {} : { authorization }),
     },
   });
   const text = await response.text();
@@ -78,14 +84,14 @@ export async function checkStack(url: string, stack: Stack, presented: Presented
   } catch {
     problems.push("body is not JSON");
   }
-  if (presented === undefined) {
+  if (presented === undefined || authorization === undefined) {
     const ping = body as { ok?: unknown; time?: unknown } | undefined;
     if (ping?.ok !== true || typeof ping.time !== "number") problems.push(`body ${text.slice(0, 80)}`);
   } else {
     const caller = body as { kind?: unknown; id?: unknown } | undefined;
     if (caller?.kind !== presented.callerKind || typeof caller.id !== "string")
       problems.push(`body ${text.slice(0, 80)}`);
-    problems.push(...(await refusalProblems(url, presented)));
+    problems.push(...(await refusalProblems(url, authorization)));
   }
   if (stack.guarded) {
     const expect = (name: string, value?: string) => {
