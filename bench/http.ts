@@ -27,7 +27,6 @@ import type { BenchCredentials } from "./http-stacks/rampart-credentials.ts";
 import {
   type Credential,
   checkStack,
-  type PresentedCredential,
   type Route,
   type Stack,
 } from "./http-stacks/stack-check.ts";

@@ -38,7 +38,7 @@ describe("access-token verifier cache", () => {
   };
 
   // Each full verification builds a new answer; the cache hands back the one it kept.
-  test("a token seen before is answered from the cache, without a second verification, with the same claims", async () => {
+  test("a token seen before is answered from the cache, not verified again, with the same claims", async () => {
     const { ring, verify } = setUp();
     const { token } = await signAccessToken(await ring.get(), runtime.config.auth, subject);
     const first = await verify(token);
