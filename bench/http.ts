@@ -24,12 +24,7 @@ import { createScratchDatabase } from "../test/backends.ts";
 import { freePort } from "../test/free-port.ts";
 import { mintHonoJwts } from "./http-stacks/hono-jwt.ts";
 import type { BenchCredentials } from "./http-stacks/rampart-credentials.ts";
-import {
-  type Credential,
-  checkStack,
-  type Route,
-  type Stack,
-} from "./http-stacks/stack-check.ts";
+import { type Credential, checkStack, type Route, type Stack } from "./http-stacks/stack-check.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const STACKS_DIR = join(import.meta.dir, "http-stacks");
