@@ -1,0 +1,5 @@
+// Bun's file loader turns `import path from "./x.js" with { type: "file" }` into the file's path.
+declare module "*/standalone.js" {
+  const path: string;
+  export default path;
+}
