@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
-import { openapiStandIn } from "../test/fixtures/openapi-stand-in.ts";
 import docs, { DOCS_ASSETS_PATH, DOCS_CSP } from "./docs.ts";
 import health from "./health.ts";
+import openapi from "./openapi.ts";
 
 const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 // Compressing 4.7 MB takes under a second idle; a loaded machine gets far more.
@@ -18,7 +18,7 @@ describe("the docs page over HTTP", () => {
 
   beforeAll(async () => {
     runtime = await openTestRuntime();
-    app = buildApp(runtime, [docs, health, openapiStandIn([docs, health])]);
+    app = buildApp(runtime, [docs, health, openapi]);
   }, BACKEND_HOOK_TIMEOUT_MS);
   afterAll(() => runtime.close());
 

@@ -171,7 +171,13 @@ export function openApiPathOf(path: string): string {
 export function generateOpenApiDocument(groups: readonly RouteGroup[]): Json {
   const runtime = buildTimeRuntime("the OpenAPI build");
   const app = new Elysia();
-  for (const group of groups) app.use(group.build(runtime));
+  // Each operation is tagged with its route group, which the docs page shows as a section.
+  const groupOf = new Map<string, string>();
+  for (const group of groups) {
+    const built = group.build(runtime);
+    for (const route of built.routes) groupOf.set(`${route.method.toUpperCase()} ${route.path}`, group.name);
+    app.use(built);
+  }
   const table = createRouteTable(app.routes.filter((route) => route.method !== "OPTIONS"));
   const rendered = toOpenAPISchema(app, { staticFile: false }, undefined, undefined, OPENAPI_VERSION);
   const paths: Record<string, Record<string, Operation>> = {};
@@ -180,11 +186,13 @@ export function generateOpenApiDocument(groups: readonly RouteGroup[]): Json {
     const method = route.method.toLowerCase();
     const operation = rendered.paths[path]?.[method as "get"] as Operation | undefined;
     if (operation === undefined) throw new Error(`route ${route.key} is missing from the rendered document`);
-    paths[path] = { ...paths[path], [method]: completeOperation(tidySchema(operation), route) };
+    const completed = completeOperation(tidySchema(operation), route);
+    paths[path] = { ...paths[path], [method]: { tags: [groupOf.get(route.key) ?? "other"], ...completed } };
   }
   return {
     openapi: OPENAPI_VERSION,
     info: { title: "Rampart", version: packageJson.version },
+    tags: groups.map(({ name }) => ({ name })),
     paths,
     components: {
       schemas: { ...tidySchema(rendered.components.schemas), ErrorEnvelope: errorEnvelopeSchema() },
