@@ -12,9 +12,14 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { inArray } from "drizzle-orm";
 import authRoutes from "../functions/auth.ts";
 import me from "../functions/me.ts";
+import orgs from "../functions/orgs.ts";
+import webhookSources from "../functions/webhook-sources.ts";
 import { loadConfig } from "../lib/config/config.ts";
+import { webhookInbox } from "../lib/db/schema/index.ts";
+import { buildApp } from "../lib/http/app.ts";
 import { createServerlessApp, type ServerlessApp } from "../lib/serverless/serverless-app.ts";
 import { freshEmail, freshIp, PASSWORD } from "./auth-client.ts";
 import {
@@ -22,12 +27,15 @@ import {
   GATEWAY_TOKEN,
   neonProxyAddress,
   openTestDatabase,
+  openTestRuntime,
   upstashGatewayUrl,
 } from "./backends.ts";
 import { builtDenoBundle } from "./built-bundles.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { freePort } from "./free-port.ts";
+import { identityClient } from "./identity-client.ts";
 import { waitUntilLive } from "./spawned-servers.ts";
+import { createInteropSources, expectedResults, interopCases, sendInteropMatrix } from "./webhook-interop.ts";
 
 const ROOT = join(import.meta.dir, "..");
 // Building the bundle, starting Deno and hashing at the production cost take seconds.
@@ -61,6 +69,7 @@ describeWithServers(
     let emptyDir: string;
     let denoUrl: string;
     let bun: ServerlessApp;
+    const encryptionKeys = `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
 
     // Behind one trusted proxy, so every request can come from an address the shared Redis has not seen.
     const callDeno = (path: string, init: RequestInit = {}) =>
@@ -93,7 +102,7 @@ describeWithServers(
         NEON_WS_PROXY: await neonProxyAddress(),
         UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
         UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-        ENCRYPTION_KEYS: `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
+        ENCRYPTION_KEYS: encryptionKeys,
         TRUST_PROXY: "1",
         // Dropping the scratch database at the end ends pooled connections, which warns.
         LOG_LEVEL: "error",
@@ -197,6 +206,49 @@ describeWithServers(
           code: "NOT_FOUND",
           requestId: missing.headers.get("x-request-id") ?? "",
         });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    test(
+      "accepts each sender library's delivery once and refuses each forgery with 401, leaving no row",
+      async () => {
+        // Sources are made under Bun over the same database and keys; the deliveries go to Deno.
+        const runtime = await openTestRuntime({
+          db: await openTestDatabase("postgres", undefined, scratch.url),
+          env: { ENCRYPTION_KEYS: encryptionKeys, TRUST_PROXY: "1" },
+        });
+        try {
+          const sources = await createInteropSources(
+            identityClient(runtime, buildApp(runtime, [orgs, webhookSources])),
+          );
+          const cases = interopCases();
+          const results = await sendInteropMatrix(
+            cases,
+            sources,
+            (sourceId, headers, body) =>
+              callDeno(`/v1/webhooks/${sourceId}`, {
+                method: "POST",
+                headers: { "content-type": "application/json", ...headers },
+                body,
+              }),
+            Date.now,
+          );
+          expect(results).toEqual(expectedResults(cases));
+          const rows = await runtime.db.primary
+            .select({ externalId: webhookInbox.externalId })
+            .from(webhookInbox)
+            .where(
+              inArray(
+                webhookInbox.sourceId,
+                Object.values(sources).map((source) => source.id),
+              ),
+            );
+          const accepted = cases.filter((entry) => entry.accepted).map((entry) => entry.externalId);
+          expect(rows.map((row) => row.externalId).sort()).toEqual(accepted.sort());
+        } finally {
+          await runtime.close();
+        }
       },
       TEST_TIMEOUT_MS,
     );
