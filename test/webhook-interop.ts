@@ -188,6 +188,8 @@ export function interopCases(): InteropCase[] {
     stripeCase("stripe: 301 s late", false, { at: (now) => lateBy(now, TOLERANCE_S) }),
     standardCase("standardwebhooks: 123abc timestamp", false, { timestamp: "123abc" }),
     stripeCase("stripe: 123abc timestamp", false, { timestamp: "123abc" }),
+    // Digits that are now, then letters: refused only by the digits-only check, not by the tolerance.
+    standardCase("standardwebhooks: now + abc timestamp", false, { timestamp: `${Math.floor(Date.now() / 1000)}abc` }),
     standardCase("standardwebhooks: id with a dot", false, { id: `${newId("msg")}.1` }),
     githubCase("github: id with a dot", false, { id: `${crypto.randomUUID()}.1` }),
   ];
