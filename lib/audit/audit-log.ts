@@ -39,6 +39,10 @@ export type AuditAction =
   | "webhook_source.created"
   | "webhook_source.disabled"
   | "webhook_source.secret_rotated"
+  | "webhook_endpoint.created"
+  | "webhook_endpoint.secret_rotated"
+  | "webhook_endpoint.disabled"
+  | "webhook_endpoint.enabled"
   | "webhook_delivery.replayed";
 
 export interface AuditEvent {

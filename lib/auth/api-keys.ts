@@ -8,6 +8,7 @@ import type { ApiKeyScope } from "../core/api-key-scopes.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
+import { enqueueWebhookMessage } from "../outbox/webhook-outbox.ts";
 import type { IdentityRuntime } from "./identity.ts";
 
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
@@ -114,6 +115,8 @@ export async function createApiKey(
       { action: "api_key.created", actor, orgId, target: { type: "api_key", id: row.id }, metadata },
       request,
     );
+    const data = { keyId: row.id, ...metadata };
+    await enqueueWebhookMessage(tx, { orgId, type: "api_key.created", data }, runtime.now());
     return { ...viewOf(row), key };
   });
 }
@@ -161,6 +164,7 @@ export async function revokeApiKey(
       { action: "api_key.revoked", actor, orgId, target: { type: "api_key", id: keyId } },
       request,
     );
+    await enqueueWebhookMessage(tx, { orgId, type: "api_key.revoked", data: { keyId } }, now.getTime());
     return true;
   });
   if (revoked) await runtime.services.identity.apiKeys.invalidate(keyId, now);
@@ -211,6 +215,8 @@ export async function rotateApiKey(
       },
       request,
     );
+    const data = { keyId, newKeyId: row.id, graceEndsAt: graceEndsAt.toISOString() };
+    await enqueueWebhookMessage(tx, { orgId: old.orgId, type: "api_key.rotated", data }, now.getTime());
     return { row, graceEndsAt };
   });
   await runtime.services.identity.apiKeys.invalidate(keyId, rotated.graceEndsAt);

@@ -1,4 +1,5 @@
 /** Every scheduled job; vercel.json's crons and the Deno entry are checked against this list. */
+import { deliverWebhooks } from "./jobs/deliver-webhooks.ts";
 import { flagOldApiKeys } from "./jobs/flag-old-api-keys.ts";
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
 import { pruneSessions } from "./jobs/prune-sessions.ts";
@@ -16,6 +17,7 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   flagOldApiKeys,
   sweepWebhookInbox,
   pruneWebhookInbox,
+  deliverWebhooks,
 ];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {

@@ -10,6 +10,7 @@ import { type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 import type { Db } from "../db/database.ts";
 import { memberships, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
+import { enqueueWebhookMessage } from "../outbox/webhook-outbox.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { lockOrganization } from "./organizations.ts";
 
@@ -97,6 +98,8 @@ export async function addMember(
       },
       request,
     );
+    const data = { userId: user.id, role: member.role };
+    await enqueueWebhookMessage(tx, { orgId, type: "member.added", data }, runtime.now());
     return { userId: user.id, email: user.email, role: member.role, joinedAt: added.joinedAt.toISOString() };
   });
 }
@@ -131,6 +134,8 @@ export async function changeMemberRole(
       },
       request,
     );
+    const data = { userId, from: current, to: role };
+    await enqueueWebhookMessage(tx, { orgId, type: "member.role_changed", data }, runtime.now());
     return { userId, role };
   });
 }
@@ -162,5 +167,7 @@ export async function removeMember(
       },
       request,
     );
+    const data = { userId, role: current };
+    await enqueueWebhookMessage(tx, { orgId, type: "member.removed", data }, runtime.now());
   });
 }

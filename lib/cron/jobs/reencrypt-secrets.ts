@@ -7,7 +7,8 @@ import { and, asc, eq, getTableColumns, gt, notLike } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { DecryptError } from "../../crypto/envelope-encryption.ts";
-import { signingKeys, webhookSourceSecrets } from "../../db/schema/index.ts";
+import { signingKeys, webhookEndpointSecrets, webhookSourceSecrets } from "../../db/schema/index.ts";
+import { endpointSecretRowIdentity } from "../../webhooks/webhook-endpoints.ts";
 import { webhookSecretRowIdentity } from "../../webhooks/webhook-sources.ts";
 import type { ScheduledJob } from "../scheduled-job.ts";
 
@@ -37,6 +38,13 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
     id: webhookSourceSecrets.id,
     ciphertext: webhookSourceSecrets.secretCiphertext,
     rowIdentity: webhookSecretRowIdentity,
+  },
+  {
+    name: "webhook_endpoint_secrets.secret_ciphertext",
+    table: webhookEndpointSecrets,
+    id: webhookEndpointSecrets.id,
+    ciphertext: webhookEndpointSecrets.secretCiphertext,
+    rowIdentity: endpointSecretRowIdentity,
   },
 ];
 

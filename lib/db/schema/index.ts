@@ -6,4 +6,5 @@ export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";
 export * from "./users.ts";
+export * from "./webhook-endpoints.ts";
 export * from "./webhooks.ts";

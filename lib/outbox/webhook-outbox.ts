@@ -1,0 +1,51 @@
+/**
+ * The outbox: a change writes its webhook message in its own transaction, so a message exists exactly when
+ * the change committed, and one pending attempt per enabled endpoint of the organization subscribed to it.
+ */
+import { and, arrayContains, eq, isNull } from "drizzle-orm";
+import type { Db } from "../db/database.ts";
+import { webhookAttempts, webhookEndpoints, webhookMessages } from "../db/schema/index.ts";
+
+/** Every event Rampart sends; an endpoint subscribes to some of them. */
+export const WEBHOOK_EVENT_TYPES = [
+  "api_key.created",
+  "api_key.rotated",
+  "api_key.revoked",
+  "member.added",
+  "member.removed",
+  "member.role_changed",
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface OutboxMessage {
+  orgId: string;
+  type: WebhookEventType;
+  data: Record<string, unknown>;
+}
+
+/** A Standard Webhooks message id: stable across retries, so receivers deduplicate by it. */
+const newMessageId = () => `msg_${crypto.randomUUID().replaceAll("-", "")}`;
+
+/** Writes `message` and its first attempts inside `tx`; returns the message id. */
+export async function enqueueWebhookMessage(tx: Db, message: OutboxMessage, nowMs: number): Promise<string> {
+  const id = newMessageId();
+  const now = new Date(nowMs);
+  await tx
+    .insert(webhookMessages)
+    .values({ id, orgId: message.orgId, eventType: message.type, payload: message.data, createdAt: now });
+  const endpoints = await tx
+    .select({ id: webhookEndpoints.id })
+    .from(webhookEndpoints)
+    .where(
+      and(
+        eq(webhookEndpoints.orgId, message.orgId),
+        isNull(webhookEndpoints.disabledAt),
+        arrayContains(webhookEndpoints.eventTypes, [message.type]),
+      ),
+    );
+  if (endpoints.length > 0)
+    await tx
+      .insert(webhookAttempts)
+      .values(endpoints.map(({ id: endpointId }) => ({ messageId: id, endpointId, attempt: 1, nextAttemptAt: now })));
+  return id;
+}
