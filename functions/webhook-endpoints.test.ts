@@ -37,8 +37,9 @@ describe("outbound webhooks", () => {
   let receiver: ReturnType<typeof Bun.serve>;
   let received: Received[] = [];
   let answer: (request: Request) => Response = () => new Response("ok");
+  const devUrl = { allowHttp: true, allowLoopback: true, resolve: testResolver };
   const devOptions: Partial<OutboundDeliveryOptions> = {
-    url: { allowHttp: true, allowLoopback: true, resolve: testResolver },
+    url: devUrl,
     random: () => 0.5,
   };
 
@@ -293,7 +294,7 @@ describe("outbound webhooks", () => {
     beforeAll(() => {
       strict = buildApp(runtime, [
         orgs,
-        webhookEndpointRoutes({ url: { ...devOptions.url!, allowLoopback: false, allowHttp: true } }),
+        webhookEndpointRoutes({ url: { ...devUrl, allowLoopback: false, allowHttp: true } }),
       ]);
     });
     for (const url of [
@@ -356,7 +357,7 @@ describe("outbound webhooks", () => {
       await client.createKey(owner, orgId);
       const strict = createOutboundDeliverer(runtime, {
         ...devOptions,
-        url: { ...devOptions.url!, allowLoopback: false },
+        url: { ...devUrl, allowLoopback: false },
       });
       expect((await strict.deliverDue()).failed).toBe(1);
       expect(received).toHaveLength(0);
