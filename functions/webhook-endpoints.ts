@@ -15,6 +15,7 @@ import {
   createOutboundDeliverer,
   DEFAULT_OUTBOUND_DELIVERY_OPTIONS,
   listAttempts,
+  type OutboundDeliverer,
   type OutboundDeliveryOptions,
   resendMessage,
 } from "../lib/webhooks/outbound-delivery.ts";
@@ -48,7 +49,9 @@ export function webhookEndpointRoutes(options: Partial<OutboundDeliveryOptions> 
   const settings = { ...DEFAULT_OUTBOUND_DELIVERY_OPTIONS, ...options };
   return defineRouteGroup("webhook-endpoints", (runtime) => {
     const waitUntil = createWaitUntil(runtime.logger);
-    const deliverer = createOutboundDeliverer(runtime, settings);
+    // Made on first use: building the routes (the OpenAPI build) must not touch the database.
+    let deliverer: OutboundDeliverer | undefined;
+    const deliverDue = () => (deliverer ??= createOutboundDeliverer(runtime, settings)).deliverDue();
     const endpointChange = (orgId: string, endpointId: string, enabled: boolean) =>
       ({ orgId, endpointId, enabled, nowMs: runtime.now() }) as const;
     return new Elysia({ name: "webhook-endpoints" })
@@ -125,7 +128,7 @@ export function webhookEndpointRoutes(options: Partial<OutboundDeliveryOptions> 
         async ({ org, params, set }) => {
           const scheduled = await resendMessage(runtime.db.primary, org.id, params.messageId, runtime.now());
           if (scheduled === undefined) throw messageNotFound();
-          waitUntil(deliverer.deliverDue());
+          waitUntil(deliverDue());
           set.status = 202;
           return { scheduled };
         },
