@@ -10,11 +10,15 @@
  * `--breakdown` adds Rampart variants (no log sink, no rate limit, a FileSink) to price each part.
  * Besides req/s, the server's own CPU time per request is reported: it does not depend on which side
  * (server or wrk) was the bottleneck. Rampart and Hono are also loaded at half of Hono's saturation rate
- * (p99 there), and the RSS of Rampart, bare Elysia and Hono is read at start and after 100k and 200k requests.
+ * (p99 there), and the RSS of Rampart, bare Elysia and Hono is read at start and after 100k and 200k requests
+ * (or as many as fit in HTTP_BENCH_MEMORY_SECONDS, 30, per server: the count reached is printed).
  * The machine's speed drifts by tens of percent over minutes, so every stack is measured in each of
  * HTTP_BENCH_ROUNDS rounds (3), the stacks taking turns; a ratio is taken within each round, and the
- * median over rounds is reported with its range. When other processes took more than a quarter of a core
- * during most rows, the figures are printed with a warning and no goal verdicts.
+ * median over rounds is reported with its range. A round starts only while the run fits in
+ * HTTP_BENCH_BUDGET_SECONDS (240, memory phase apart; at least 2 rounds for a range), and every phase has
+ * a timeout, so a loaded machine makes the figures noisier, never the run endless. When other processes
+ * took more than a quarter of a core during most rows, the figures are printed with a warning and no goal
+ * verdicts.
  */
 import { rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
@@ -30,7 +34,7 @@ const ROOT = join(import.meta.dir, "..");
 const STACKS_DIR = join(import.meta.dir, "http-stacks");
 const RESULTS_FILE = join(import.meta.dir, "results", "http.txt");
 
-const DURATION_S = Number(process.env.HTTP_BENCH_SECONDS ?? 4);
+const DURATION_S = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
 const ROUNDS = Math.max(1, Number(process.env.HTTP_BENCH_ROUNDS ?? 3));
 const WARMUP_S = Number(process.env.HTTP_BENCH_WARMUP_SECONDS ?? 1);
 const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 32);
@@ -40,6 +44,12 @@ const AUTH = !process.argv.includes("--no-auth") && DATABASE_SERVER !== undefine
 // More distinct tokens than Rampart's verified-token cache holds: cycled in order, every one is a miss.
 const UNCACHED_TOKENS = Math.ceil(DEFAULT_ACCESS_TOKEN_VERIFIER.maxEntries * 1.2);
 const MEMORY_CHECKPOINTS = [100_000, 200_000];
+// Per server: each checkpoint gets its share of this, and is read when reached or when its share runs out.
+const MEMORY_BUDGET_S = Number(process.env.HTTP_BENCH_MEMORY_SECONDS ?? 30);
+// Rounds (server starts, warm-ups, measurements, paced runs) start only while the run fits in this.
+const BUDGET_S = Number(process.env.HTTP_BENCH_BUDGET_SECONDS ?? 240);
+// A load run that outlives its duration by this much is killed: a stuck server or generator fails the bench.
+const LOAD_GRACE_MS = 15_000;
 // Issue 10: ceiling and Hono by CPU/req, JWT (item 5), memory (item 3); keyVsPublic: "an API key on a warm
 // cache costs little more than a public route", as a number. Memory growth up to 5% is counted as none.
 const GOALS = {
@@ -222,7 +232,7 @@ async function waitUntilServing(url: string, child: Bun.Subprocess, label: strin
   const started = performance.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${label} exited with ${child.exitCode} before serving`);
-    const status = await fetch(url).then(
+    const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
       (r) => r.status,
       () => 0,
     );
@@ -267,11 +277,19 @@ async function load(
     ...(authorizationFile === undefined ? {} : { BENCH_AUTHORIZATION_FILE: authorizationFile }),
     ...(rate === undefined ? {} : { BENCH_DELAY_MS: String(PACED_DELAY_MS) }),
   };
-  const child = Bun.spawn(pinned(0, command), { cwd: ROOT, env, stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn(pinned(0, command), {
+    cwd: ROOT,
+    env,
+    stdout: "pipe",
+    stderr: "inherit",
+    timeout: seconds * 1000 + LOAD_GRACE_MS,
+    killSignal: "SIGKILL",
+  });
   running.add(child);
   const output = await new Response(child.stdout).text();
   const exitCode = await child.exited;
   running.delete(child);
+  if (child.signalCode !== null) throw new Error(`${loadTool} did not finish within ${seconds} s + grace`);
   if (exitCode !== 0) throw new Error(`${loadTool} failed:\n${output}`);
   const line = output.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (line === undefined) throw new Error(`${loadTool} printed no result:\n${output}`);
@@ -347,22 +365,33 @@ async function measure(stack: Stack, rate?: number): Promise<Measurement> {
   });
 }
 
-/** RSS once the first request is answered, then after each of MEMORY_CHECKPOINTS requests at saturation. */
-async function measureMemory(stack: Stack): Promise<number[]> {
+interface MemoryReading {
+  /** Requests served when it was read (0: once the checks' first requests were answered). */
+  requests: number;
+  rssMiB: number;
+}
+
+/**
+ * RSS once the first request is answered, then at each of MEMORY_CHECKPOINTS requests at saturation, or
+ * earlier when the checkpoint's share of MEMORY_BUDGET_S runs out (the reading says how many were served).
+ */
+async function measureMemory(stack: Stack): Promise<MemoryReading[]> {
   return withServer(stack, async ({ url, pid, authorizationFile }) => {
-    const rss = [await rssMiB(pid)];
+    const readings = [{ requests: 0, rssMiB: await rssMiB(pid) }];
+    const shareMs = (MEMORY_BUDGET_S * 1000) / MEMORY_CHECKPOINTS.length;
     let served = 0;
     for (const checkpoint of MEMORY_CHECKPOINTS) {
-      while (served < checkpoint) {
+      const deadline = performance.now() + shareMs;
+      while (served < checkpoint && performance.now() < deadline) {
         const result = await load(url, 1, authorizationFile);
         const failures =
           result.connectErrors + result.readErrors + result.writeErrors + result.timeouts + result.non2xx;
         if (failures > 0) throw new Error(`${stack.label}: ${failures} failed requests under load`);
         served += result.requests;
       }
-      rss.push(await rssMiB(pid));
+      readings.push({ requests: served, rssMiB: await rssMiB(pid) });
     }
-    return rss;
+    return readings;
   });
 }
 
@@ -388,8 +417,16 @@ const results = new Map<string, Measurement[]>(stacks.map((stack) => [stack.key,
 const PACED = ["rampart", "hono"];
 const paced = new Map<string, Measurement[]>(PACED.map((key) => [key, []]));
 const rps = (r: Measurement) => r.requests / (r.durationUs / 1e6);
+const benchStarted = performance.now();
+const elapsedS = () => (performance.now() - benchStarted) / 1000;
+let roundsRun = 0;
 try {
   for (let round = 1; round <= ROUNDS; round++) {
+    // A round runs only when one more, at the pace so far, still fits in the budget (two always run).
+    if (round > 2 && elapsedS() + elapsedS() / roundsRun > BUDGET_S) {
+      process.stderr.write(`round ${round}/${ROUNDS} skipped: it would overrun ${BUDGET_S} s\n`);
+      break;
+    }
     for (const stack of stacks) {
       process.stderr.write(`round ${round}/${ROUNDS}: ${stack.label}...\n`);
       results.get(stack.key)?.push(await measure(stack));
@@ -399,16 +436,19 @@ try {
       process.stderr.write(`round ${round}/${ROUNDS}: ${stackOf(key).label} at ${Math.round(halfOfHono)} req/s...\n`);
       paced.get(key)?.push(await measure(stackOf(key), halfOfHono));
     }
+    roundsRun = round;
   }
 } finally {
   await database?.drop();
 }
 const MEMORY = ["rampart", "elysia", "hono"];
-const memory = new Map<string, number[]>();
+const roundsSeconds = elapsedS();
+const memory = new Map<string, MemoryReading[]>();
 for (const key of MEMORY) {
   process.stderr.write(`memory: ${stackOf(key).label}...\n`);
   memory.set(key, await measureMemory(stackOf(key)));
 }
+const totalSeconds = elapsedS();
 const loadAfter = await idleLoad(2);
 
 // Server CPU per request: independent of whether the server or the load generator was the bottleneck.
@@ -457,9 +497,10 @@ const ratioLine = (label: string, a: string, b: string, goal?: number) => {
 const pacedRuns = (key: string) => paced.get(key) as Measurement[];
 const pacedP99Ratios = perRound(pacedRuns("rampart"), pacedRuns("hono"), (x, y) => x.p99Us / y.p99Us);
 const mib = (value: number) => `${value.toFixed(1)} MiB`;
-const rssOf = (key: string) => memory.get(key) as number[];
-const rssAt = (key: string, index: number) => rssOf(key)[index] as number;
+const readingOf = (key: string, index: number) => (memory.get(key) as MemoryReading[])[index] as MemoryReading;
+const rssAt = (key: string, index: number) => readingOf(key, index).rssMiB;
 const growthOf = (key: string) => rssAt(key, 2) / rssAt(key, 1) - 1;
+const thousands = (n: number) => `${Math.round(n / 1000)}k`;
 
 const flags = [...(AUTH ? [] : ["--no-auth"]), ...(BREAKDOWN ? ["--breakdown"] : [])];
 // "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "wrk debian/4.1.0-3+b2"
@@ -489,8 +530,9 @@ const lines = [
     `row in the "other" column`,
   `load: ${loadToolVersion}, 1 thread, ${CONNECTIONS} connections, ${DURATION_S}s after a ${WARMUP_S}s warm-up, ` +
     (pin ? "server pinned to CPU 1, load generator to CPU 0 (taskset)" : "not pinned"),
-  `rounds: ${ROUNDS}, the stacks taking turns; each row is the round with the median CPU/req (range of all ` +
-    `rounds beside it), each ratio the median of the ratios within a round (range in brackets)`,
+  `rounds: ${roundsRun} of ${ROUNDS} (budget ${BUDGET_S} s; rounds took ${Math.round(roundsSeconds)} s, the ` +
+    `whole run ${Math.round(totalSeconds)} s), the stacks taking turns; each row is the round with the median ` +
+    `CPU/req (range of all rounds beside it), each ratio the median of the ratios within a round (range in brackets)`,
   "requests: GET /v1/ping with Origin https://app.example.com and browser headers; X-Request-ID on every other request",
   "log: one JSON line per request; Bun stacks (Rampart's headline row included) through Rampart's production " +
     "stdout sink (lib/log/stdout-sink.ts, one write per event-loop turn), stdout to /dev/null; Express through " +
@@ -566,17 +608,24 @@ const lines = [
       ]
     : []),
   "",
-  `memory (issue 10, item 3; one run each, after the rounds): RSS once the first request is answered, then ` +
-    `after ${MEMORY_CHECKPOINTS.map((n) => `${n / 1000}k`).join(" and ")} requests at saturation (same load)`,
+  `memory (issue 10, item 3; one run each, after the rounds): RSS once the first requests are answered, then ` +
+    `after ${MEMORY_CHECKPOINTS.map(thousands).join(" and ")} requests at saturation (same load), or as many as ` +
+    `fit in ${MEMORY_BUDGET_S / MEMORY_CHECKPOINTS.length} s each (the count served is printed)`,
   ...MEMORY.map(
     (key) =>
       `${stackOf(key).label.padEnd(40)}${stackOf(key).runtime.padEnd(6)}start ${mib(rssAt(key, 0))}, ` +
-      `100k ${mib(rssAt(key, 1))}, 200k ${mib(rssAt(key, 2))} (growth after 100k ${(growthOf(key) * 100).toFixed(1)}%)`,
+      `${thousands(readingOf(key, 1).requests)} ${mib(rssAt(key, 1))}, ${thousands(readingOf(key, 2).requests)} ` +
+      `${mib(rssAt(key, 2))} (growth after the first ${thousands(readingOf(key, 1).requests)} ` +
+      `${(growthOf(key) * 100).toFixed(1)}%)`,
   ),
   `${"Rampart / bare Elysia at start".padEnd(34)}${(rssAt("rampart", 0) / rssAt("elysia", 0)).toFixed(2)}x  ` +
     `goal <= ${GOALS.rssVsElysia}x: ${verdict(rssAt("rampart", 0) / rssAt("elysia", 0) <= GOALS.rssVsElysia)}`,
-  `${"Rampart growth after 100k".padEnd(34)}${(growthOf("rampart") * 100).toFixed(1)}%  goal none (<= ` +
-    `${GOALS.rssGrowth * 100}%): ${verdict(growthOf("rampart") <= GOALS.rssGrowth)}`,
+  `${`Rampart growth after ${thousands(readingOf("rampart", 1).requests)}`.padEnd(34)}` +
+    `${(growthOf("rampart") * 100).toFixed(1)}%  goal none (<= ${GOALS.rssGrowth * 100}%): ` +
+    // The goal names the first 100k requests: fewer reached within the budget gives no verdict.
+    (readingOf("rampart", 1).requests < (MEMORY_CHECKPOINTS[0] as number)
+      ? "no verdict: fewer requests than the goal names"
+      : verdict(growthOf("rampart") <= GOALS.rssGrowth)),
 ];
 const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);

@@ -3,6 +3,8 @@
  * broken server (a missing header, a route that lets anyone in) fails the bench instead of being measured.
  */
 const ORIGIN = "https://app.example.com";
+// A check that hangs fails the bench rather than holding it up.
+const CHECK_TIMEOUT_MS = 10_000;
 
 export interface Credential {
   /** The `kind` the route answers with when called with this credential. */
@@ -55,7 +57,10 @@ async function refusalProblems(url: string, authorization: string): Promise<stri
     ["without a credential", {}],
     ["with a tampered credential", { authorization: tampered(authorization) }],
   ] as const) {
-    const response = await fetch(url, { headers: { origin: ORIGIN, ...headers } });
+    const response = await fetch(url, {
+      headers: { origin: ORIGIN, ...headers },
+      signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+    });
     await response.arrayBuffer();
     if (response.status !== 401) problems.push(`${what}: status ${response.status}, not 401`);
   }
@@ -72,6 +77,7 @@ export async function checkStack(url: string, stack: Stack, presented: Presented
       "x-request-id": requestId,
       ...(authorization === undefined ? {} : { authorization }),
     },
+    signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
   });
   const text = await response.text();
   const problems: string[] = [];
