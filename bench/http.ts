@@ -15,7 +15,7 @@
  * The machine's speed drifts by tens of percent over minutes, so every stack is measured in each of
  * HTTP_BENCH_ROUNDS rounds (3), the stacks taking turns; a ratio is taken within each round, and the
  * median over rounds is reported with its range. A round starts only while the run fits in
- * HTTP_BENCH_BUDGET_SECONDS (240, memory phase apart; at least 2 rounds for a range), and every phase has
+ * HTTP_BENCH_BUDGET_SECONDS (180, memory phase apart; at least 2 rounds for a range), and every phase has
  * a timeout, so a loaded machine makes the figures noisier, never the run endless. When other processes
  * took more than a quarter of a core during most rows, the figures are printed with a warning and no goal
  * verdicts.
@@ -47,7 +47,7 @@ const MEMORY_CHECKPOINTS = [100_000, 200_000];
 // Per server: each checkpoint gets its share of this, and is read when reached or when its share runs out.
 const MEMORY_BUDGET_S = Number(process.env.HTTP_BENCH_MEMORY_SECONDS ?? 30);
 // Rounds (server starts, warm-ups, measurements, paced runs) start only while the run fits in this.
-const BUDGET_S = Number(process.env.HTTP_BENCH_BUDGET_SECONDS ?? 240);
+const BUDGET_S = Number(process.env.HTTP_BENCH_BUDGET_SECONDS ?? 180);
 // A load run that outlives its duration by this much is killed: a stuck server or generator fails the bench.
 const LOAD_GRACE_MS = 15_000;
 // Issue 10: ceiling and Hono by CPU/req, JWT (item 5), memory (item 3); keyVsPublic: "an API key on a warm
