@@ -36,6 +36,8 @@ const ADMIN_WRITE: UserPolicy = {
   rateLimits: [{ name: "admin-write", limit: 30, window: "1m", scope: "ip" }],
   bodyLimitBytes: 16 * 1024,
   timeout: "write",
+  // Two operators changing the live settings at the same moment: one is asked to try again.
+  errors: ["CONFLICT"],
 };
 
 const SETTINGS_TARGET = { type: "settings", id: "live" };

@@ -30,6 +30,8 @@ const SIGNUP: UserPolicy = {
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
   humanVerification: "in-emergency",
+  // An account with the address already exists.
+  errors: ["CONFLICT"],
 };
 
 const LOGIN: UserPolicy = {

@@ -109,7 +109,13 @@ export default defineRouteGroup("keys", (runtime) =>
         return rotated;
       },
       {
-        user: { ...WRITE, bodyLimitBytes: 1024, rateLimits: [perUser(30, "1m", { name: "rotate" })] },
+        // A key already revoked, rotated or expired cannot be rotated.
+        user: {
+          ...WRITE,
+          bodyLimitBytes: 1024,
+          rateLimits: [perUser(30, "1m", { name: "rotate" })],
+          errors: ["CONFLICT"],
+        },
         params: keyParams,
         body: rotateBody,
       },

@@ -29,8 +29,9 @@ const UPDATE_ORG = {
   userOrKey: { ...WRITE, scopes: ["orgs:write"], rateLimits: WRITES },
   org: { param: "orgId", role: "admin" },
 } as const;
+// Already a member; the last owner cannot be demoted or removed.
 const CHANGE_MEMBERS = {
-  user: { ...WRITE, rateLimits: [perUser(60, "1m")] },
+  user: { ...WRITE, rateLimits: [perUser(60, "1m")], errors: ["CONFLICT"] },
   org: { param: "orgId", role: "admin" },
 } as const;
 
@@ -111,6 +112,10 @@ export default defineRouteGroup("orgs", (runtime) =>
         set.status = 204;
       },
       // Any member may leave; removing someone else needs an admin (checked under the org lock).
-      { user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")] }, org: "orgId", params: memberParams },
+      {
+        user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")], errors: ["CONFLICT"] },
+        org: "orgId",
+        params: memberParams,
+      },
     ),
 );

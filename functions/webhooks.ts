@@ -137,7 +137,8 @@ export default defineRouteGroup("webhooks", (runtime) => {
         return { replayed: true };
       },
       {
-        user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")] },
+        // Only a dead delivery whose body is kept can be replayed.
+        user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")], errors: ["CONFLICT"] },
         org: ORG_ADMIN,
         params: deliveryParams,
       },

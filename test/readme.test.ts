@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { envSchema } from "../lib/config/env.ts";
-import { ERROR_CODES } from "../lib/errors/codes.ts";
+import { ERROR_CODES } from "../lib/core/error-codes.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");

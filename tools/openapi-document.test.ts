@@ -4,7 +4,7 @@ type Json = unknown;
 
 import { validate } from "@scalar/openapi-parser";
 import { Elysia } from "elysia";
-import { ERROR_CODES } from "../lib/errors/codes.ts";
+import { ERROR_CODES } from "../lib/core/error-codes.ts";
 import { buildApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -111,5 +111,11 @@ describe("openapi.json", () => {
     expect(operation["x-sunset"]).toBe("2027-07-01T00:00:00.000Z");
     expect(Object.keys(operation.responses)).toContain("410");
     expect(document.paths["/v1/orgs/{orgId}/keys"].get.deprecated).toBeUndefined();
+  });
+
+  test("errors a handler declares beyond its policy's, such as 409, are listed", () => {
+    expect(Object.keys(document.paths["/v1/auth/signup"].post.responses)).toContain("409");
+    expect(Object.keys(document.paths["/v1/orgs/{orgId}/members"].post.responses)).toContain("409");
+    expect(Object.keys(document.paths["/v1/orgs/{orgId}"].get.responses)).not.toContain("409");
   });
 });

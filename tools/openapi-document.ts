@@ -4,8 +4,8 @@
  */
 import { toOpenAPISchema } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { ERROR_CODES, type ErrorCode } from "../lib/core/error-codes.ts";
 import type { ResolvedPolicy } from "../lib/core/route-policy.ts";
-import { ERROR_CODES, type ErrorCode } from "../lib/errors/codes.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
 import { createRouteTable, type RouteEntry } from "../lib/http/route-table.ts";
 import packageJson from "../package.json" with { type: "json" };
@@ -60,6 +60,7 @@ export function errorCodesOf(route: RouteEntry, validated: boolean): ErrorCode[]
   if (policy.body !== "none") codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
   if (policy.body === "json") codes.push("INVALID_JSON");
   if (validated) codes.push("VALIDATION_FAILED");
+  codes.push(...policy.errors);
   // Routes taking credentials count failed ones against the caller's address too.
   if (policy.rateLimits.length > 0 || policy.access !== "public") codes.push("RATE_LIMITED");
   codes.push("INTERNAL", "DEPENDENCY_UNAVAILABLE", "SHUTTING_DOWN", "TIMEOUT");

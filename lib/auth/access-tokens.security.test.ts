@@ -13,8 +13,8 @@ import {
   type TestRuntime,
 } from "../../test/backends.ts";
 import { DEFAULT_CONFIG } from "../config/config.ts";
+import { ERROR_CODES } from "../core/error-codes.ts";
 import { requestContextOf } from "../core/request-context.ts";
-import { ERROR_CODES } from "../errors/codes.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";

@@ -5,6 +5,7 @@
  */
 import type { ApiKeyScope } from "./api-key-scopes.ts";
 import { type Duration, msOf } from "./duration.ts";
+import type { ErrorCode } from "./error-codes.ts";
 import type { OrgRole } from "./org-roles.ts";
 
 /**
@@ -91,6 +92,8 @@ export interface RoutePolicy {
   humanVerification?: HumanVerificationPolicy;
   /** Sends `Deprecation`, `Sunset` and `Link` headers on every answer, then 410 GONE from the sunset on. */
   deprecated?: Deprecation;
+  /** Errors the handler itself can answer beyond those the policy implies (e.g. CONFLICT), for the API docs. */
+  errors?: readonly ErrorCode[];
 }
 
 /**
@@ -121,6 +124,7 @@ export interface ResolvedPolicy {
   ipBlocks: IpBlockPolicy;
   humanVerification: HumanVerificationPolicy;
   deprecated: ResolvedDeprecation | undefined;
+  errors: readonly ErrorCode[];
 }
 
 export interface ResolvedDeprecation {
@@ -193,6 +197,7 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     ipBlocks: policy.ipBlocks ?? DEFAULT_POLICY.ipBlocks,
     humanVerification: policy.humanVerification ?? DEFAULT_POLICY.humanVerification,
     deprecated: policy.deprecated === undefined ? undefined : resolveDeprecation(policy.deprecated, route),
+    errors: policy.errors ?? [],
   };
 }
 

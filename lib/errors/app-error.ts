@@ -1,5 +1,5 @@
 /** The one error type the lib throws for an expected failure; the pipeline turns it into the envelope. */
-import { ERROR_CODES, type ErrorCode } from "./codes.ts";
+import { ERROR_CODES, type ErrorCode } from "../core/error-codes.ts";
 
 export type ErrorDetails = Record<string, unknown>;
 
