@@ -1,7 +1,6 @@
 /** Typed configuration built from the environment; the only module that reads `process.env`. */
-import { type } from "arktype";
 import { ACCESS_TOKEN_SHAPE } from "../core/access-token-shape.ts";
-import { envSchema } from "./env.ts";
+import { checkEnv, type ParsedEnv } from "./env-check.ts";
 
 export type DatabaseConfig =
   | { driver: "pglite"; dataDir: string | undefined }
@@ -140,10 +139,7 @@ const HUMAN_VERIFICATION_DETAILS = [
   "HUMAN_VERIFICATION_TIMEOUT_MS",
 ] as const;
 
-function parseHumanVerification(
-  parsed: typeof envSchema.infer,
-  env: Config["env"],
-): HumanVerificationConfig | undefined {
+function parseHumanVerification(parsed: ParsedEnv, env: Config["env"]): HumanVerificationConfig | undefined {
   const {
     HUMAN_VERIFICATION_PROVIDER: provider,
     HUMAN_VERIFICATION_SECRET: secret,
@@ -178,12 +174,9 @@ export class ConfigError extends Error {
 /** Parses and validates an environment; throws ConfigError naming each bad variable. */
 export function loadConfig(source: Record<string, string | undefined>): Config {
   const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = envSchema(env);
-  if (parsed instanceof type.errors) {
-    // The received value is left out: several of these variables hold secrets.
-    const lines = parsed.map((e) => `  ${e.message.replace(/ \(was .*\)$/s, "")}`);
-    throw new ConfigError(`Invalid environment:\n${lines.join("\n")}`);
-  }
+  const checked = checkEnv(env);
+  if (!checked.ok) throw new ConfigError(`Invalid environment:\n${checked.problems.map((p) => `  ${p}`).join("\n")}`);
+  const parsed = checked.env;
   const missing = (name: string, because: string) =>
     new ConfigError(`Invalid environment:\n  ${name} must be set ${because}`);
 
