@@ -108,7 +108,7 @@ export default defineRouteGroup("admin", (runtime) => {
     .patch(
       "/admin/settings",
       async ({ actor, body, request }) => {
-        settings.check(body);
+        await settings.check(body);
         // The version is known only once written; the row is written before, so it names the live document.
         const event = { action: "admin.settings.changed", target: SETTINGS_TARGET, metadata: { patch: body } } as const;
         return {
@@ -121,7 +121,7 @@ export default defineRouteGroup("admin", (runtime) => {
       "/admin/emergency",
       async ({ actor, body, request }) => {
         const patch = { emergency: { enabled: body.enabled } };
-        settings.check(patch);
+        await settings.check(patch);
         const event = {
           action: "admin.emergency.changed",
           target: SETTINGS_TARGET,

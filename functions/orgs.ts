@@ -5,8 +5,8 @@
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
-import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/credentials.ts";
 import { orgNotFound } from "../lib/auth/org-access.ts";
+import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/password-policy.ts";
 import { ORG_ROLES } from "../lib/core/org-roles.ts";
 import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";

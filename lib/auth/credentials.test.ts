@@ -1,13 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type } from "arktype";
-import {
-  loginBody,
-  normaliseEmail,
-  PASSWORD_POLICY,
-  passwordChangeBody,
-  passwordProblem,
-  signupBody,
-} from "./credentials.ts";
+import { loginBody, passwordChangeBody, signupBody } from "./credentials.ts";
+import { normaliseEmail, PASSWORD_POLICY, passwordProblem } from "./password-policy.ts";
 
 describe("e-mail addresses", () => {
   test("should be trimmed and lower-cased", () => {

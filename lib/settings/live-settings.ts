@@ -7,7 +7,6 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { createVersionedDocument, type DocumentVersion } from "../store/versioned-document.ts";
 import type { Settings, SettingsBody, SettingsPatch, SettingsSource } from "./settings.ts";
-import { checkSettings, mergeSettings } from "./settings-schema.ts";
 
 export interface LiveSettingsOptions {
   store: Store;
@@ -37,6 +36,12 @@ function bodyOf(settings: Settings): SettingsBody {
   return body;
 }
 
+type SettingsRules = typeof import("./settings-schema.ts");
+let settingsRules: SettingsRules | undefined;
+// On first use, not at import: the schema pulls in arktype, ~300 ms of a cold start's CPU, and an instance with
+// no stored settings never needs it.
+const loadSettingsRules = async () => (settingsRules ??= await import("./settings-schema.ts"));
+
 export function createLiveSettings(options: LiveSettingsOptions): SettingsSource {
   const { store, logger, base, pollMs, key, now } = { ...DEFAULT_LIVE_SETTINGS, ...options };
   const document = createVersionedDocument({
@@ -60,14 +65,15 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
   let appliedVersion = 0;
 
   // Stored settings are merged over the base, so a section added to the code since they were written gets its default.
-  const checkStored = (doc: DocumentVersion) => checkSettings(mergeSettings(bodyOf(base), doc.value));
+  const checkStored = (rules: SettingsRules, doc: DocumentVersion) =>
+    rules.checkSettings(rules.mergeSettings(bodyOf(base), doc.value));
   const apply = (doc: DocumentVersion, settings: SettingsBody) => {
     current = { version: doc.version, ...settings };
     appliedVersion = doc.version;
   };
 
-  const checkPatch = (over: SettingsBody, patch: SettingsPatch): SettingsBody => {
-    const checked = checkSettings(mergeSettings(over, patch));
+  const checkPatch = (rules: SettingsRules, over: SettingsBody, patch: SettingsPatch): SettingsBody => {
+    const checked = rules.checkSettings(rules.mergeSettings(over, patch));
     if (!checked.ok) throw new AppError("VALIDATION_FAILED", undefined, { fields: checked.issues });
     return checked.settings;
   };
@@ -79,7 +85,7 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
       async refresh() {
         const doc = await document.latest();
         if (doc === undefined || doc.version <= appliedVersion) return;
-        const checked = checkStored(doc);
+        const checked = checkStored(await loadSettingsRules(), doc);
         if (!checked.ok)
           throw new Error(
             `stored settings version ${doc.version} are invalid: ${checked.issues.map((i) => i.message).join("; ")}`,
@@ -113,18 +119,19 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
   return {
     current: () => current,
 
-    check(patch) {
-      checkPatch(bodyOf(current), patch);
+    async check(patch) {
+      checkPatch(await loadSettingsRules(), bodyOf(current), patch);
     },
 
     async update(patch, actor) {
+      const rules = await loadSettingsRules();
       let previous = bodyOf(current);
       let next = previous;
       const doc = await document.write((latest) => {
         // Merge over the newest stored version, not over what this instance last polled; a corrupt one is overwritten.
-        const stored = latest !== undefined && latest.version > appliedVersion ? checkStored(latest) : undefined;
+        const stored = latest !== undefined && latest.version > appliedVersion ? checkStored(rules, latest) : undefined;
         previous = stored?.ok ? stored.settings : bodyOf(current);
-        next = checkPatch(previous, patch);
+        next = checkPatch(rules, previous, patch);
         return next;
       }, actor);
       apply(doc, next);

@@ -32,7 +32,7 @@ export type SettingsPatch = {
 export interface SettingsSource {
   current(): Settings;
   /** Throws VALIDATION_FAILED when the patch merged over the current settings is invalid; writes nothing. */
-  check(patch: SettingsPatch): void;
+  check(patch: SettingsPatch): Promise<void>;
   /**
    * Validates the patch merged over the newest settings, shares it and applies it here at once; throws
    * VALIDATION_FAILED.
