@@ -42,7 +42,7 @@ export interface RuntimeParts {
 export async function openRuntime(config: Config, parts: RuntimeParts = {}): Promise<Runtime> {
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
   const db = withCommitGuard(parts.db ?? (await openDatabase(config.database, logger)));
-  const store = parts.store ?? openStore(config.store, logger);
+  const store = parts.store ?? (await openStore(config.store, logger));
   const settings =
     parts.settings ??
     createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });

@@ -36,6 +36,11 @@ export class UpstashStore implements Store {
     this.incrScript = this.redis.createScript<number>(INCR_WITH_EXPIRY);
   }
 
+  /** A second client to the same Redis with its own deadline, so callers need not import @upstash/redis. */
+  client(timeoutMs: number): Redis {
+    return createUpstashClient({ ...this.options, timeoutMs });
+  }
+
   get(key: string): Promise<string | null> {
     return this.redis.get<string>(key);
   }

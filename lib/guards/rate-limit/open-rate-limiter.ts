@@ -7,7 +7,7 @@ import { createBreaker } from "../../resilience/breaker.ts";
 import type { SettingsSource } from "../../settings/settings.ts";
 import { FallbackStore } from "../../store/fallback-store.ts";
 import type { Store } from "../../store/store.ts";
-import { createUpstashClient, UpstashStore } from "../../store/upstash-store.ts";
+import type { UpstashStore } from "../../store/upstash-store.ts";
 import { createRateLimiter, type RateLimiter, type SharedLimits } from "./rate-limiter.ts";
 import { UpstashLimiter } from "./upstash-limiter.ts";
 
@@ -31,14 +31,14 @@ export interface RateLimiterParts {
   readonly settings: SettingsSource;
 }
 
+const isUpstashStore = (store: Store): store is UpstashStore => store.kind === "upstash";
+
 export function openRateLimiter({ store, config, logger, settings }: RateLimiterParts): RateLimiter {
   let shared: SharedLimits | undefined;
-  if (store instanceof FallbackStore && store.primary instanceof UpstashStore) {
+  // By kind, not instanceof: importing UpstashStore here would load @upstash/redis in every bundle.
+  if (store instanceof FallbackStore && isUpstashStore(store.primary)) {
     // Its own client and breaker: the store's are judged on STORE_TIMEOUT_MS, which a slow Redis misses.
-    const redis = createUpstashClient({
-      ...store.primary.options,
-      timeoutMs: DEFAULT_RATE_LIMIT_STORE.answerTimeoutMs,
-    });
+    const redis = store.primary.client(DEFAULT_RATE_LIMIT_STORE.answerTimeoutMs);
     const breaker = createBreaker("redis-rate-limit", logger);
     const upstash = new UpstashLimiter({ redis, prefix: RATE_LIMIT_PREFIX, waitUntil: createWaitUntil(logger) });
     shared = {
