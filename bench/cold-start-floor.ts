@@ -1,0 +1,61 @@
+/**
+ * Where the health function's cold-start CPU goes: each part bundled alone (minified, as `bun run build` does)
+ * and imported by a fresh process, in alternating rounds, beside the health bundle itself. Import only, no
+ * request: `bun bench/cold-start-floor.ts` needs no services. Run `bun run build` first.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { median } from "./cold-start-runs.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const ROUNDS = Number(process.env.COLD_START_RUNS ?? 9);
+const HEALTH = join(ROOT, ".vercel/output/functions/health.func/index.mjs");
+const pkg = (name: string) => JSON.stringify(join(ROOT, "node_modules", name));
+const lib = (file: string) => JSON.stringify(join(ROOT, "lib", file));
+
+// Each part as the bundles use it; the first is the runtime's own floor.
+const PARTS: Record<string, string> = {
+  "bun, empty module": "",
+  "elysia, one route": `import { Elysia } from ${pkg("elysia")};\nnew Elysia().get("/", () => "ok");`,
+  "arktype (jitless), one type": `import ${lib("core/arktype-jitless.ts")};\nimport { type } from ${pkg("arktype")};\ntype({ a: "string" });`,
+  "postgres.js": `import postgres from ${pkg("postgres")};\npostgres;`,
+  "@neondatabase/serverless": `import { Pool } from ${pkg("@neondatabase/serverless")};\nPool;`,
+  "@upstash/redis + ratelimit": `import { Redis } from ${pkg("@upstash/redis")};\nimport { Ratelimit } from ${pkg("@upstash/ratelimit")};\nRedis; Ratelimit;`,
+  "drizzle-orm (pg-core)": `import { pgTable, text } from ${pkg("drizzle-orm/pg-core")};\npgTable("t", { a: text() });`,
+  jose: `import * as jose from ${pkg("jose")};\njose;`,
+};
+
+const work = mkdtempSync(join(tmpdir(), "rampart-floor-"));
+try {
+  const files: Record<string, string> = {};
+  for (const [name, source] of Object.entries(PARTS)) {
+    const entry = join(work, `${Object.keys(files).length}.ts`);
+    writeFileSync(entry, `${source}\n`);
+    const built = await Bun.build({ entrypoints: [entry], outdir: work, target: "bun", minify: true });
+    if (!built.success) throw new AggregateError(built.logs);
+    files[name] = built.outputs[0]?.path ?? "";
+  }
+  files["health bundle (import only)"] = HEALTH;
+  const cpu = new Map<string, number[]>(Object.keys(files).map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, file] of Object.entries(files)) {
+      const child = Bun.spawn(["bun", "-e", `await import(${JSON.stringify(file)});`], {
+        env: { PATH: process.env.PATH ?? "", NODE_ENV: "production" },
+        stdout: "ignore",
+      });
+      await child.exited;
+      const usage = child.resourceUsage();
+      cpu.get(name)?.push(usage === undefined ? Number.NaN : Number(usage.cpuTime.total) / 1000);
+    }
+  }
+  const floor = median(cpu.get("bun, empty module") ?? []);
+  console.log(`CPU ms to import each part alone, median [min-max] of ${ROUNDS} alternating rounds`);
+  console.log(`${"part".padEnd(30)} ${"CPU ms".padStart(14)} ${"above bun".padStart(10)}`);
+  for (const [name, values] of cpu) {
+    const range = `${median(values).toFixed(0)} [${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)}]`;
+    console.log(`${name.padEnd(30)} ${range.padStart(14)} ${(median(values) - floor).toFixed(0).padStart(10)}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
