@@ -18,10 +18,18 @@ const lib = (file: string) => JSON.stringify(join(ROOT, "lib", file));
 const PARTS: Record<string, string> = {
   "bun, empty module": "",
   "elysia, one route": `import { Elysia } from ${pkg("elysia")};\nnew Elysia().get("/", () => "ok");`,
-  "arktype (jitless), one type": `import ${lib("core/arktype-jitless.ts")};\nimport { type } from ${pkg("arktype")};\ntype({ a: "string" });`,
+  "arktype (jitless), one type": [
+    `import ${lib("core/arktype-jitless.ts")};`,
+    `import { type } from ${pkg("arktype")};`,
+    `type({ a: "string" });`,
+  ].join("\n"),
   "postgres.js": `import postgres from ${pkg("postgres")};\npostgres;`,
   "@neondatabase/serverless": `import { Pool } from ${pkg("@neondatabase/serverless")};\nPool;`,
-  "@upstash/redis + ratelimit": `import { Redis } from ${pkg("@upstash/redis")};\nimport { Ratelimit } from ${pkg("@upstash/ratelimit")};\nRedis; Ratelimit;`,
+  "@upstash/redis + ratelimit": [
+    `import { Redis } from ${pkg("@upstash/redis")};`,
+    `import { Ratelimit } from ${pkg("@upstash/ratelimit")};`,
+    "Redis; Ratelimit;",
+  ].join("\n"),
   "drizzle-orm (pg-core)": `import { pgTable, text } from ${pkg("drizzle-orm/pg-core")};\npgTable("t", { a: text() });`,
   jose: `import * as jose from ${pkg("jose")};\njose;`,
 };
