@@ -5,14 +5,10 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { loadConfig } from "../lib/config/config.ts";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
 import { routePatternSource } from "../lib/http/route-pattern.ts";
-import { createLogger } from "../lib/log/logger.ts";
-import { assembleRuntime } from "../lib/runtime/runtime.ts";
-import { settingsFromConfig, staticSettings } from "../lib/settings/settings.ts";
-import { MemoryStore } from "../lib/store/memory-store.ts";
+import { buildTimeRuntime } from "./build-time-runtime.ts";
 import { EMBEDDED_DATABASE_PACKAGES } from "./bundle-options.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
@@ -31,28 +27,7 @@ const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 /** Builds a group's routes against a runtime whose database refuses use: building must not do I/O. */
 function routePathsOf(group: RouteGroup): string[] {
-  const refuse = () => {
-    throw new Error(`route group "${group.name}" used the database while being built`);
-  };
-  const config = loadConfig({ NODE_ENV: "test" });
-  const runtime = assembleRuntime({
-    config,
-    settings: staticSettings(settingsFromConfig(config)),
-    logger: createLogger({ sink: () => {} }),
-    db: {
-      driver: "pglite",
-      get primary(): never {
-        return refuse();
-      },
-      read: refuse,
-      ping: refuse,
-      migrate: refuse,
-      close: refuse,
-    },
-    store: new MemoryStore(),
-    lifecycle: { shuttingDown: false },
-    now: Date.now,
-  });
+  const runtime = buildTimeRuntime(`route group "${group.name}"`);
   return [...new Set(group.build(runtime).routes.map((route: { path: string }) => route.path))].filter(
     (path) => path !== "/*",
   );
