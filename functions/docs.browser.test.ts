@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,9 +8,10 @@ import { buildApp } from "../lib/http/app.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import { BROWSER_TEST_TIMEOUT_MS, launchChromium, openRecordedPage, type PageRecording } from "../test/browser.ts";
+import { describeWithServers } from "../test/describe-with-servers.ts";
 import { loadRouteGroups } from "../tools/route-groups.ts";
 
-describe("the docs page in headless Chromium", () => {
+describeWithServers(["chromium"], "the docs page in headless Chromium", ({ beforeAll, afterAll }) => {
   let runtime: TestRuntime;
   let groups: RouteGroup[];
   let server: Server<undefined>;

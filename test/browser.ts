@@ -6,7 +6,8 @@
 import { existsSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** TEST_CHROMIUM, which .ci/run sets once it has installed Debian's chromium. */
+export const CHROMIUM_PATH = process.env.TEST_CHROMIUM || "/usr/bin/chromium";
 /** Launching takes 1–3 s on an idle machine; a loaded CI machine gets far more before it counts as hung. */
 export const BROWSER_LAUNCH_TIMEOUT_MS = 60_000;
 /** For a test's own timeout: launch, a page load and a screenshot on a loaded machine. */

@@ -11,7 +11,8 @@ test(
   async () => {
     const run = Bun.spawn(["bun", "test", "tools/neon-ws-proxy.test.ts", "test/store.integration.test.ts"], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+      // Chromium configured, so the notice is the servers' alone.
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TEST_CHROMIUM: "/usr/bin/chromium" },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -1,15 +1,21 @@
 /**
- * Groups of tests that need the real PostgreSQL and Redis `.ci/start-services` runs. Without them a group's
+ * Groups of tests that need the real PostgreSQL and Redis `.ci/start-services` runs, or Debian's Chromium
+ * (`.ci/run` installs it and sets TEST_CHROMIUM). Without them a group's
  * tests are reported as skipped under their own names, and its hooks are never registered: bun lists the
  * hooks of a skipped group as skipped tests named "(unnamed)".
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from "bun:test";
 
-export type TestServer = "postgres" | "redis";
+export type TestServer = "postgres" | "redis" | "chromium";
 
-const VARIABLES: Record<TestServer, string> = { postgres: "TEST_POSTGRES_URL", redis: "TEST_REDIS_URL" };
-const NAMES: Record<TestServer, string> = { postgres: "PostgreSQL", redis: "Redis" };
+const VARIABLES: Record<TestServer, string> = {
+  postgres: "TEST_POSTGRES_URL",
+  redis: "TEST_REDIS_URL",
+  chromium: "TEST_CHROMIUM",
+};
+const NAMES: Record<TestServer, string> = { postgres: "PostgreSQL", redis: "Redis", chromium: "Chromium" };
 const START_SERVICES = `eval "$(.ci/start-services | sed 's/^/export /')"`;
+const INSTALL_CHROMIUM = "apt-get install -y chromium && export TEST_CHROMIUM=/usr/bin/chromium";
 
 export interface GroupHooks {
   beforeAll: typeof beforeAll;
@@ -38,8 +44,12 @@ export function skippedServersNotice(): string | undefined {
   if (missing.length === 0) return undefined;
   const variables = missing.map((server) => VARIABLES[server]).join(" and ");
   const names = missing.map((server) => NAMES[server]).join(" and ");
+  const steps = [
+    ...(missing.some((server) => server !== "chromium") ? [START_SERVICES] : []),
+    ...(missing.includes("chromium") ? [INSTALL_CHROMIUM] : []),
+  ];
   return (
     `${variables} ${missing.length === 1 ? "is" : "are"} not set: the tests that need a real ${names} are ` +
-    `skipped. To run them, first: ${START_SERVICES}`
+    `skipped. To run them, first: ${steps.join(" and ")}`
   );
 }
