@@ -21,6 +21,8 @@ import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
+import { createFirstAttemptSender } from "../lib/webhooks/first-attempts.ts";
+import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.ts";
 
 const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 
@@ -43,81 +45,90 @@ const rotateBody = type({
   "gracePeriodSeconds?": `0 <= number.integer <= ${MAX_ROTATION_GRACE_SECONDS}`,
 }).or(type("undefined | ''").pipe((): { gracePeriodSeconds?: number } => ({})));
 
-export default defineRouteGroup("keys", (runtime) =>
-  new Elysia({ name: "keys" })
-    .use(policyPlugin)
-    .post(
-      "/v1/orgs/:orgId/keys",
-      async ({ body, org, request, set, user }) => {
-        if (body.expiresAt !== undefined && body.expiresAt.getTime() <= Date.now()) {
-          throw new AppError("VALIDATION_FAILED", undefined, {
-            fields: [{ path: "expiresAt", message: "expiresAt must be in the future" }],
-          });
-        }
-        const issued = await createApiKey(
-          runtime,
-          auditActorOf(user),
-          org.id,
-          { ...body, scopes: [...new Set(body.scopes)] },
-          request,
-        );
-        set.status = 201;
-        return issued;
-      },
-      {
-        user: {
-          ...WRITE,
-          rateLimits: [perUser(10, "1s", { name: "burst" }), perUser(60, "1m", { name: "sustained" })],
+/** The routes; `outbound` configures the first attempts of the webhooks a change sends (tests allow loopback). */
+export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
+  return defineRouteGroup("keys", (runtime) => {
+    const sendFirstAttempts = createFirstAttemptSender(runtime, outbound);
+    return new Elysia({ name: "keys" })
+      .use(policyPlugin)
+      .post(
+        "/v1/orgs/:orgId/keys",
+        async ({ body, org, request, set, user }) => {
+          if (body.expiresAt !== undefined && body.expiresAt.getTime() <= Date.now()) {
+            throw new AppError("VALIDATION_FAILED", undefined, {
+              fields: [{ path: "expiresAt", message: "expiresAt must be in the future" }],
+            });
+          }
+          const issued = await createApiKey(
+            runtime,
+            auditActorOf(user),
+            org.id,
+            { ...body, scopes: [...new Set(body.scopes)] },
+            request,
+          );
+          sendFirstAttempts(org.id);
+          set.status = 201;
+          return issued;
         },
+        {
+          user: {
+            ...WRITE,
+            rateLimits: [perUser(10, "1s", { name: "burst" }), perUser(60, "1m", { name: "sustained" })],
+          },
+          org: ORG_ADMIN,
+          params: orgParams,
+          body: createKeyBody,
+        },
+      )
+      .get("/v1/orgs/:orgId/keys", async ({ org }) => ({ keys: await listApiKeys(runtime.db.primary, org.id) }), {
+        userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] },
         org: ORG_ADMIN,
         params: orgParams,
-        body: createKeyBody,
-      },
-    )
-    .get("/v1/orgs/:orgId/keys", async ({ org }) => ({ keys: await listApiKeys(runtime.db.primary, org.id) }), {
-      userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] },
-      org: ORG_ADMIN,
-      params: orgParams,
-    })
-    .delete(
-      "/v1/orgs/:orgId/keys/:keyId",
-      async ({ org, params, request, set, user }) => {
-        await revokeApiKey(runtime, auditActorOf(user), org.id, params.keyId, request);
-        set.status = 204;
-      },
-      {
-        user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m", { name: "revoke" })] },
-        org: ORG_ADMIN,
-        params: orgKeyParams,
-      },
-    )
-    .post(
-      "/v1/keys/:keyId/rotate",
-      async ({ body, params, request, set, user }) => {
-        const orgId = await orgOfApiKey(runtime.db.primary, params.keyId);
-        if (orgId === undefined) throw keyNotFound();
-        // Another tenant's key answers exactly like a key that does not exist.
-        await requireOrgRole(runtime, user, orgId, "admin", keyNotFound);
-        const rotated = await rotateApiKey(
-          runtime,
-          auditActorOf(user),
-          params.keyId,
-          body.gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS,
-          request,
-        );
-        set.status = 201;
-        return rotated;
-      },
-      {
-        // A key already revoked, rotated or expired cannot be rotated.
-        user: {
-          ...WRITE,
-          bodyLimitBytes: 1024,
-          rateLimits: [perUser(30, "1m", { name: "rotate" })],
-          errors: ["CONFLICT"],
+      })
+      .delete(
+        "/v1/orgs/:orgId/keys/:keyId",
+        async ({ org, params, request, set, user }) => {
+          await revokeApiKey(runtime, auditActorOf(user), org.id, params.keyId, request);
+          sendFirstAttempts(org.id);
+          set.status = 204;
         },
-        params: keyParams,
-        body: rotateBody,
-      },
-    ),
-);
+        {
+          user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m", { name: "revoke" })] },
+          org: ORG_ADMIN,
+          params: orgKeyParams,
+        },
+      )
+      .post(
+        "/v1/keys/:keyId/rotate",
+        async ({ body, params, request, set, user }) => {
+          const orgId = await orgOfApiKey(runtime.db.primary, params.keyId);
+          if (orgId === undefined) throw keyNotFound();
+          // Another tenant's key answers exactly like a key that does not exist.
+          await requireOrgRole(runtime, user, orgId, "admin", keyNotFound);
+          const rotated = await rotateApiKey(
+            runtime,
+            auditActorOf(user),
+            params.keyId,
+            body.gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS,
+            request,
+          );
+          sendFirstAttempts(orgId);
+          set.status = 201;
+          return rotated;
+        },
+        {
+          // A key already revoked, rotated or expired cannot be rotated.
+          user: {
+            ...WRITE,
+            bodyLimitBytes: 1024,
+            rateLimits: [perUser(30, "1m", { name: "rotate" })],
+            errors: ["CONFLICT"],
+          },
+          params: keyParams,
+          body: rotateBody,
+        },
+      );
+  });
+}
+
+export default keyRoutes();

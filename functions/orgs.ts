@@ -19,6 +19,8 @@ import {
   listOrganizationsOf,
   updateOrganization,
 } from "../lib/orgs/organizations.ts";
+import { createFirstAttemptSender } from "../lib/webhooks/first-attempts.ts";
+import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.ts";
 
 // Users count per account and keys per key; a route for signed-in users only has no key to count by.
 const READS = [perUser(300, "1m"), perKey(600, "1m")];
@@ -51,71 +53,82 @@ const addMemberBody = type({ "+": "reject", userId: "string.uuid", role }).or({
 });
 const roleBody = type({ "+": "reject", role });
 
-export default defineRouteGroup("orgs", (runtime) =>
-  new Elysia({ name: "orgs" })
-    .use(policyPlugin)
-    .post(
-      "/v1/orgs",
-      async ({ body, request, set, user }) => {
-        const org = await createOrganization(runtime, user.userId, body, request);
-        set.status = 201;
-        return { ...org, role: "owner" };
-      },
-      { user: { ...WRITE, rateLimits: [perUser(10, "1m", { name: "create" })] }, body: createOrgBody },
-    )
-    .get("/v1/orgs", async ({ user }) => ({ orgs: await listOrganizationsOf(runtime.db.primary, user.userId) }), {
-      user: { ...READ, rateLimits: [perUser(300, "1m")] },
-    })
-    .get(
-      "/v1/orgs/:orgId",
-      async ({ org: bound }) => {
-        const org = await findOrganization(runtime.db.primary, bound.id);
-        if (org === undefined) throw orgNotFound();
-        return org;
-      },
-      { ...READ_ORG, params: orgParams },
-    )
-    .patch(
-      "/v1/orgs/:orgId",
-      async ({ body, caller, org: bound, request }) => {
-        if (Object.keys(body).length === 0)
-          throw new AppError("VALIDATION_FAILED", "Name at least one field to change.");
-        const org = await updateOrganization(runtime, auditActorOf(caller), bound.id, body, request);
-        if (org === undefined) throw orgNotFound();
-        return org;
-      },
-      { ...UPDATE_ORG, params: orgParams, body: updateOrgBody },
-    )
-    .get("/v1/orgs/:orgId/members", async ({ org }) => ({ members: await listMembers(runtime.db.primary, org.id) }), {
-      ...READ_ORG,
-      params: orgParams,
-    })
-    .post(
-      "/v1/orgs/:orgId/members",
-      async ({ body, org, request, set, user }) => {
-        const member = await addMember(runtime, user.userId, org.id, body, request);
-        set.status = 201;
-        return member;
-      },
-      { ...CHANGE_MEMBERS, params: orgParams, body: addMemberBody },
-    )
-    .patch(
-      "/v1/orgs/:orgId/members/:userId",
-      ({ body, org, params, request, user }) =>
-        changeMemberRole(runtime, user.userId, org.id, params.userId, body.role, request),
-      { ...CHANGE_MEMBERS, params: memberParams, body: roleBody },
-    )
-    .delete(
-      "/v1/orgs/:orgId/members/:userId",
-      async ({ org, params, request, set, user }) => {
-        await removeMember(runtime, user.userId, org.id, params.userId, request);
-        set.status = 204;
-      },
-      // Any member may leave; removing someone else needs an admin (checked under the org lock).
-      {
-        user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")], errors: ["CONFLICT"] },
-        org: "orgId",
-        params: memberParams,
-      },
-    ),
-);
+/** The routes; `outbound` configures the first attempts of the webhooks a change sends (tests allow loopback). */
+export function orgRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
+  return defineRouteGroup("orgs", (runtime) => {
+    const sendFirstAttempts = createFirstAttemptSender(runtime, outbound);
+    return new Elysia({ name: "orgs" })
+      .use(policyPlugin)
+      .post(
+        "/v1/orgs",
+        async ({ body, request, set, user }) => {
+          const org = await createOrganization(runtime, user.userId, body, request);
+          set.status = 201;
+          return { ...org, role: "owner" };
+        },
+        { user: { ...WRITE, rateLimits: [perUser(10, "1m", { name: "create" })] }, body: createOrgBody },
+      )
+      .get("/v1/orgs", async ({ user }) => ({ orgs: await listOrganizationsOf(runtime.db.primary, user.userId) }), {
+        user: { ...READ, rateLimits: [perUser(300, "1m")] },
+      })
+      .get(
+        "/v1/orgs/:orgId",
+        async ({ org: bound }) => {
+          const org = await findOrganization(runtime.db.primary, bound.id);
+          if (org === undefined) throw orgNotFound();
+          return org;
+        },
+        { ...READ_ORG, params: orgParams },
+      )
+      .patch(
+        "/v1/orgs/:orgId",
+        async ({ body, caller, org: bound, request }) => {
+          if (Object.keys(body).length === 0)
+            throw new AppError("VALIDATION_FAILED", "Name at least one field to change.");
+          const org = await updateOrganization(runtime, auditActorOf(caller), bound.id, body, request);
+          if (org === undefined) throw orgNotFound();
+          return org;
+        },
+        { ...UPDATE_ORG, params: orgParams, body: updateOrgBody },
+      )
+      .get("/v1/orgs/:orgId/members", async ({ org }) => ({ members: await listMembers(runtime.db.primary, org.id) }), {
+        ...READ_ORG,
+        params: orgParams,
+      })
+      .post(
+        "/v1/orgs/:orgId/members",
+        async ({ body, org, request, set, user }) => {
+          const member = await addMember(runtime, user.userId, org.id, body, request);
+          sendFirstAttempts(org.id);
+          set.status = 201;
+          return member;
+        },
+        { ...CHANGE_MEMBERS, params: orgParams, body: addMemberBody },
+      )
+      .patch(
+        "/v1/orgs/:orgId/members/:userId",
+        async ({ body, org, params, request, user }) => {
+          const member = await changeMemberRole(runtime, user.userId, org.id, params.userId, body.role, request);
+          sendFirstAttempts(org.id);
+          return member;
+        },
+        { ...CHANGE_MEMBERS, params: memberParams, body: roleBody },
+      )
+      .delete(
+        "/v1/orgs/:orgId/members/:userId",
+        async ({ org, params, request, set, user }) => {
+          await removeMember(runtime, user.userId, org.id, params.userId, request);
+          sendFirstAttempts(org.id);
+          set.status = 204;
+        },
+        // Any member may leave; removing someone else needs an admin (checked under the org lock).
+        {
+          user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")], errors: ["CONFLICT"] },
+          org: "orgId",
+          params: memberParams,
+        },
+      );
+  });
+}
+
+export default orgRoutes();

@@ -1,20 +1,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { and, eq } from "drizzle-orm";
-import { auditEvents, webhookAttempts, webhookMessages } from "../lib/db/schema/index.ts";
+import { and, eq, inArray, or } from "drizzle-orm";
+import { auditEvents, webhookAttempts, webhookEndpoints, webhookMessages } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import {
   createOutboundDeliverer,
   MAX_EXCERPT_BYTES,
   type OutboundDeliveryOptions,
   RETRY_SCHEDULE_MS,
+  resendMessage,
 } from "../lib/webhooks/outbound-delivery.ts";
 import { verifyDelivery } from "../lib/webhooks/verify.ts";
 import { importHmacKey, signingKeyBytes } from "../lib/webhooks/webhook-secret.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import { ADMIN_TOKEN, type IdentityClient, identityClient, type TestUser } from "../test/identity-client.ts";
 import { createTestClock } from "../test/test-clock.ts";
-import keys from "./keys.ts";
-import orgs from "./orgs.ts";
+import { keyRoutes } from "./keys.ts";
+import { orgRoutes } from "./orgs.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 
 const TEST_TIMEOUT_MS = 30_000;
@@ -45,7 +46,7 @@ describe("outbound webhooks", () => {
 
   beforeAll(async () => {
     runtime = await openTestRuntime({ database: "pglite", env: { TRUST_PROXY: "1", ADMIN_TOKEN }, now: clock.now });
-    app = buildApp(runtime, [orgs, keys, webhookEndpointRoutes(devOptions)]);
+    app = buildApp(runtime, [orgRoutes(devOptions), keyRoutes(devOptions), webhookEndpointRoutes(devOptions)]);
     client = identityClient(runtime, app);
     owner = await client.createUser();
     receiver = Bun.serve({
@@ -104,15 +105,36 @@ describe("outbound webhooks", () => {
     ).attempts;
   }
 
+  /** Waits (without a fixed sleep) until the background send has recorded every due attempt of `orgId`. */
+  async function settled(org = orgId) {
+    const busy = or(
+      eq(webhookAttempts.status, "sending"),
+      and(eq(webhookAttempts.status, "pending"), eq(webhookAttempts.attempt, 1)),
+    );
+    const ofOrg = inArray(
+      webhookAttempts.endpointId,
+      runtime.db.primary
+        .select({ id: webhookEndpoints.id })
+        .from(webhookEndpoints)
+        .where(eq(webhookEndpoints.orgId, org)),
+    );
+    for (let round = 0; round < 1000; round++) {
+      const left = await runtime.db.primary.select().from(webhookAttempts).where(and(busy, ofOrg));
+      if (left.length === 0) return;
+      await Bun.sleep(10);
+    }
+    throw new Error("the background send never finished");
+  }
+
   const messagesOf = (org: string) =>
     runtime.db.primary.select().from(webhookMessages).where(eq(webhookMessages.orgId, org));
 
   test(
-    "a created API key is delivered once, signed so the receiver's verifier accepts it",
+    "a created API key is sent at once, signed for the receiver's verifier, and never again by the job",
     async () => {
       const endpoint = await newOrgWithEndpoint();
       await client.createKey(owner, orgId);
-      expect((await deliverer().deliverDue()).success).toBe(1);
+      await settled();
       expect(received).toHaveLength(1);
       const [delivery] = received;
       if (delivery === undefined) throw new Error("nothing received");
@@ -121,7 +143,9 @@ describe("outbound webhooks", () => {
       expect(body.type).toBe("api_key.created");
       const [message] = await messagesOf(orgId);
       expect(delivery.headers.get("webhook-id")).toBe(message?.id ?? "");
+      expect((await attemptsOf(message?.id ?? "")).map((attempt) => attempt.status)).toEqual(["success"]);
       expect((await deliverer().deliverDue()).success).toBe(0);
+      expect(received).toHaveLength(1);
     },
     TEST_TIMEOUT_MS,
   );
@@ -138,7 +162,7 @@ describe("outbound webhooks", () => {
         201,
       );
       await client.createKey(owner, orgId);
-      await deliverer().deliverDue();
+      await settled();
       const [delivery] = received;
       if (delivery === undefined) throw new Error("nothing received");
       expect(delivery.headers.get("webhook-signature")?.split(" ")).toHaveLength(2);
@@ -153,11 +177,12 @@ describe("outbound webhooks", () => {
     async () => {
       await newOrgWithEndpoint();
       answer = () => new Response("x".repeat(5000), { status: 500 });
+      clock.advance(0);
+      const start = clock.now();
       await client.createKey(owner, orgId);
+      await settled();
       const [message] = await messagesOf(orgId);
       if (message === undefined) throw new Error("no message");
-      const start = clock.now();
-      clock.advance(0);
       let elapsed = 0;
       for (const delay of [0, ...RETRY_SCHEDULE_MS]) {
         clock.advance(delay);
@@ -185,7 +210,7 @@ describe("outbound webhooks", () => {
       const endpoint = await newOrgWithEndpoint();
       answer = () => new Response("gone", { status: 410 });
       await client.createKey(owner, orgId);
-      expect((await deliverer().deliverDue()).exhausted).toBe(1);
+      await settled();
       const list = await client.expectJson<{ endpoints: { disabledAt: string | null }[] }>(
         await client.call("GET", `/v1/orgs/${orgId}/webhook-endpoints`, { token: owner.token }),
         200,
@@ -198,6 +223,7 @@ describe("outbound webhooks", () => {
       expect(audited).toHaveLength(1);
       clock.advance(RETRY_SCHEDULE_MS[0] * 2);
       await client.createKey(owner, orgId);
+      await settled();
       await deliverer().deliverDue();
       expect(received).toHaveLength(1);
     },
@@ -211,7 +237,7 @@ describe("outbound webhooks", () => {
       answer = () => new Response("slow down", { status: 429, headers: { "retry-after": "120" } });
       clock.advance(0);
       await client.createKey(owner, orgId);
-      await deliverer().deliverDue();
+      await settled();
       const [message] = await messagesOf(orgId);
       const attempts = await attemptsOf(message?.id ?? "");
       expect(Date.parse(attempts[1]?.nextAttemptAt ?? "") - clock.now()).toBe(120_000);
@@ -228,7 +254,7 @@ describe("outbound webhooks", () => {
           ? new Response(null, { status: 302, headers: { location: "http://169.254.169.254/latest/meta-data" } })
           : new Response("followed");
       await client.createKey(owner, orgId);
-      expect((await deliverer().deliverDue()).failed).toBe(1);
+      await settled();
       expect(received.map((delivery) => delivery.headers.get("webhook-id") !== null)).toEqual([true]);
       const [message] = await messagesOf(orgId);
       expect((await attemptsOf(message?.id ?? ""))[0]?.httpStatus).toBe(302);
@@ -272,7 +298,7 @@ describe("outbound webhooks", () => {
     async () => {
       await newOrgWithEndpoint();
       await client.createKey(owner, orgId);
-      await deliverer().deliverDue();
+      await settled();
       const [message] = await messagesOf(orgId);
       const response = await client.call("POST", `/v1/orgs/${orgId}/webhook-messages/${message?.id}/resend`, {
         token: owner.token,
@@ -293,7 +319,7 @@ describe("outbound webhooks", () => {
     let strict: RampartApp;
     beforeAll(() => {
       strict = buildApp(runtime, [
-        orgs,
+        orgRoutes(devOptions),
         webhookEndpointRoutes({ url: { ...devUrl, allowLoopback: false, allowHttp: true } }),
       ]);
     });
@@ -355,18 +381,22 @@ describe("outbound webhooks", () => {
     async () => {
       await newOrgWithEndpoint();
       await client.createKey(owner, orgId);
+      await settled();
+      const [message] = await messagesOf(orgId);
+      received = [];
+      await resendMessage(runtime.db.primary, orgId, message?.id ?? "", clock.now());
       const strict = createOutboundDeliverer(runtime, {
         ...devOptions,
         url: { ...devUrl, allowLoopback: false },
       });
-      expect((await strict.deliverDue()).failed).toBe(1);
+      expect((await strict.deliverDue()).exhausted).toBe(1);
       expect(received).toHaveLength(0);
-      const [message] = await messagesOf(orgId);
-      const [first] = await runtime.db.primary
+      const [, resent] = await runtime.db.primary
         .select()
         .from(webhookAttempts)
-        .where(eq(webhookAttempts.messageId, message?.id ?? ""));
-      expect(first?.responseExcerpt).toContain("refused: the host resolves to 127.0.0.1");
+        .where(eq(webhookAttempts.messageId, message?.id ?? ""))
+        .orderBy(webhookAttempts.attempt);
+      expect(resent?.responseExcerpt).toContain("refused: the host resolves to 127.0.0.1");
     },
     TEST_TIMEOUT_MS,
   );

@@ -222,41 +222,53 @@ export function createOutboundDeliverer(runtime: IdentityRuntime, options: Parti
   const claim = (nowMs: number) => ({ status: "sending" as const, claimedUntil: new Date(nowMs + CLAIM_DURATION_MS) });
   const due = (nowMs: number) =>
     and(eq(webhookAttempts.status, "pending"), lte(webhookAttempts.nextAttemptAt, new Date(nowMs)));
+  const ofOrg = (orgId: string) =>
+    inArray(
+      webhookAttempts.endpointId,
+      db.select({ id: webhookEndpoints.id }).from(webhookEndpoints).where(eq(webhookEndpoints.orgId, orgId)),
+    );
+
+  /** Claims due attempts (of `orgId` only, when given) a batch at a time and sends them. */
+  async function sendDue(signal: AbortSignal | undefined, orgId: string | undefined) {
+    const counts: Record<AttemptStatus, number> = {
+      pending: 0,
+      sending: 0,
+      success: 0,
+      failed: 0,
+      exhausted: 0,
+      cancelled: 0,
+    };
+    while (signal?.aborted !== true) {
+      const dueIds = db
+        .select({ id: webhookAttempts.id })
+        .from(webhookAttempts)
+        .where(and(due(runtime.now()), orgId === undefined ? undefined : ofOrg(orgId)))
+        .orderBy(webhookAttempts.id)
+        .limit(BATCH_SIZE)
+        .for("update", { skipLocked: true });
+      // Only a still pending row is claimed: a background send and the job never both hold one attempt.
+      const claimed = await db
+        .update(webhookAttempts)
+        .set(claim(runtime.now()))
+        .where(and(inArray(webhookAttempts.id, dueIds), eq(webhookAttempts.status, "pending")))
+        .returning();
+      for (const row of claimed) counts[await run(row)] += 1;
+      if (claimed.length < BATCH_SIZE) break;
+    }
+    return counts;
+  }
 
   return {
     /** Releases claims past their deadline, then sends every due attempt, a batch at a time. */
     async deliverDue(signal?: AbortSignal): Promise<Record<AttemptStatus, number>> {
-      const nowMs = runtime.now();
       await db
         .update(webhookAttempts)
         .set({ status: "pending", claimedUntil: null })
-        .where(and(eq(webhookAttempts.status, "sending"), lt(webhookAttempts.claimedUntil, new Date(nowMs))));
-      const counts: Record<AttemptStatus, number> = {
-        pending: 0,
-        sending: 0,
-        success: 0,
-        failed: 0,
-        exhausted: 0,
-        cancelled: 0,
-      };
-      while (signal?.aborted !== true) {
-        const dueIds = db
-          .select({ id: webhookAttempts.id })
-          .from(webhookAttempts)
-          .where(due(runtime.now()))
-          .orderBy(webhookAttempts.id)
-          .limit(BATCH_SIZE)
-          .for("update", { skipLocked: true });
-        const claimed = await db
-          .update(webhookAttempts)
-          .set(claim(runtime.now()))
-          .where(inArray(webhookAttempts.id, dueIds))
-          .returning();
-        for (const row of claimed) counts[await run(row)] += 1;
-        if (claimed.length < BATCH_SIZE) break;
-      }
-      return counts;
+        .where(and(eq(webhookAttempts.status, "sending"), lt(webhookAttempts.claimedUntil, new Date(runtime.now()))));
+      return sendDue(signal, undefined);
     },
+    /** Sends an organization's due attempts, such as the first ones of a change that just committed. */
+    deliverDueOf: (orgId: string) => sendDue(undefined, orgId),
   };
 }
 
