@@ -4,6 +4,7 @@ import { auditEvents, webhookAttempts, webhookEndpoints, webhookMessages } from 
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import {
   createOutboundDeliverer,
+  DISABLE_AFTER_FAILING_MS,
   MAX_EXCERPT_BYTES,
   type OutboundDeliveryOptions,
   RETRY_SCHEDULE_MS,
@@ -226,6 +227,38 @@ describe("outbound webhooks", () => {
       await settled();
       await deliverer().deliverDue();
       expect(received).toHaveLength(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "an endpoint failing continuously for 5 days is disabled, with an audit row",
+    async () => {
+      const endpoint = await newOrgWithEndpoint();
+      answer = () => new Response("down", { status: 500 });
+      clock.advance(0);
+      await client.createKey(owner, orgId);
+      await settled();
+      clock.advance(DISABLE_AFTER_FAILING_MS - 1);
+      await client.createKey(owner, orgId);
+      await settled();
+      const disabledAt = async () =>
+        (
+          await client.expectJson<{ endpoints: { disabledAt: string | null }[] }>(
+            await client.call("GET", `/v1/orgs/${orgId}/webhook-endpoints`, { token: owner.token }),
+            200,
+          )
+        ).endpoints[0]?.disabledAt;
+      expect(await disabledAt()).toBeNull();
+      clock.advance(1);
+      await client.createKey(owner, orgId);
+      await settled();
+      expect(await disabledAt()).toBe(new Date(clock.now()).toISOString());
+      const audited = await runtime.db.primary
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, "webhook_endpoint.disabled"), eq(auditEvents.targetId, endpoint.id)));
+      expect(audited.map((row) => row.actorType)).toEqual(["system"]);
     },
     TEST_TIMEOUT_MS,
   );
