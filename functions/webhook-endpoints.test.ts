@@ -12,7 +12,7 @@ import {
 } from "../lib/webhooks/outbound-delivery.ts";
 import { verifyDelivery } from "../lib/webhooks/verify.ts";
 import { importHmacKey, signingKeyBytes } from "../lib/webhooks/webhook-secret.ts";
-import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import { ADMIN_TOKEN, type IdentityClient, identityClient, type TestUser } from "../test/identity-client.ts";
 import { createTestClock } from "../test/test-clock.ts";
 import { keyRoutes } from "./keys.ts";
@@ -29,7 +29,7 @@ interface Received {
   body: Uint8Array<ArrayBuffer>;
 }
 
-describe("outbound webhooks", () => {
+describe.each(DATABASE_BACKENDS)("outbound webhooks on %s", (backend) => {
   const clock = createTestClock();
   let runtime: TestRuntime;
   let app: RampartApp;
@@ -46,7 +46,7 @@ describe("outbound webhooks", () => {
   };
 
   beforeAll(async () => {
-    runtime = await openTestRuntime({ database: "pglite", env: { TRUST_PROXY: "1", ADMIN_TOKEN }, now: clock.now });
+    runtime = await openTestRuntime({ database: backend, env: { TRUST_PROXY: "1", ADMIN_TOKEN }, now: clock.now });
     app = buildApp(runtime, [orgRoutes(devOptions), keyRoutes(devOptions), webhookEndpointRoutes(devOptions)]);
     client = identityClient(runtime, app);
     owner = await client.createUser();

@@ -166,7 +166,8 @@ export function createOutboundDeliverer(runtime: IdentityRuntime, options: Parti
       }
       const [endpoint] = await tx
         .update(webhookEndpoints)
-        .set({ failingSince: sql`coalesce(${webhookEndpoints.failingSince}, ${now})` })
+        // As text with its type: postgres.js cannot send a Date bound inside raw SQL.
+        .set({ failingSince: sql`coalesce(${webhookEndpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
         .where(eq(webhookEndpoints.id, row.endpointId))
         .returning({ failingSince: webhookEndpoints.failingSince });
       const failingMs = endpoint?.failingSince == null ? 0 : nowMs - endpoint.failingSince.getTime();
