@@ -41,13 +41,15 @@ const nonEmpty = atLeast(1, "non-empty");
 
 const anyString: Rule<string> = { description: "a string", parse: (value) => value };
 
-/** One of a few literal values; listed sorted and quoted, as in `"neon" or "postgres"`. */
-function oneOf<const T extends string>(...values: T[]): Rule<T> {
+/** A few literal values as arktype lists them: sorted and quoted, as in `"neon" or "postgres"`. */
+export function describeAlternatives(values: readonly string[]): string {
   const quoted = values.map((v) => JSON.stringify(v)).sort();
-  return {
-    description: quoted.length === 1 ? `${quoted[0]}` : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`,
-    parse: (value) => values.find((v) => v === value),
-  };
+  return quoted.length === 1 ? `${quoted[0]}` : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+}
+
+/** One of a few literal values. */
+function oneOf<const T extends string>(...values: T[]): Rule<T> {
+  return { description: describeAlternatives(values), parse: (value) => values.find((v) => v === value) };
 }
 
 const postgresUrl = matching(

@@ -7,6 +7,8 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { createVersionedDocument, type DocumentVersion } from "../store/versioned-document.ts";
 import type { Settings, SettingsBody, SettingsPatch, SettingsSource } from "./settings.ts";
+import { checkStoredSettings } from "./settings-check.ts";
+import { mergeSettings } from "./settings-merge.ts";
 
 export interface LiveSettingsOptions {
   store: Store;
@@ -38,8 +40,8 @@ function bodyOf(settings: Settings): SettingsBody {
 
 type SettingsRules = typeof import("./settings-schema.ts");
 let settingsRules: SettingsRules | undefined;
-// On first use, not at import: the schema pulls in arktype, ~300 ms of a cold start's CPU, and an instance with
-// no stored settings never needs it.
+// On an admin's first change, not at import: the schema pulls in arktype, ~300 ms of a cold start's CPU; polls
+// check the stored settings by hand.
 const loadSettingsRules = async () => (settingsRules ??= await import("./settings-schema.ts"));
 
 export function createLiveSettings(options: LiveSettingsOptions): SettingsSource {
@@ -65,15 +67,14 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
   let appliedVersion = 0;
 
   // Stored settings are merged over the base, so a section added to the code since they were written gets its default.
-  const checkStored = (rules: SettingsRules, doc: DocumentVersion) =>
-    rules.checkSettings(rules.mergeSettings(bodyOf(base), doc.value));
+  const checkStored = (doc: DocumentVersion) => checkStoredSettings(mergeSettings(bodyOf(base), doc.value));
   const apply = (doc: DocumentVersion, settings: SettingsBody) => {
     current = { version: doc.version, ...settings };
     appliedVersion = doc.version;
   };
 
   const checkPatch = (rules: SettingsRules, over: SettingsBody, patch: SettingsPatch): SettingsBody => {
-    const checked = rules.checkSettings(rules.mergeSettings(over, patch));
+    const checked = rules.checkSettings(mergeSettings(over, patch));
     if (!checked.ok) throw new AppError("VALIDATION_FAILED", undefined, { fields: checked.issues });
     return checked.settings;
   };
@@ -85,7 +86,7 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
       async refresh() {
         const doc = await document.latest();
         if (doc === undefined || doc.version <= appliedVersion) return;
-        const checked = checkStored(await loadSettingsRules(), doc);
+        const checked = checkStored(doc);
         if (!checked.ok)
           throw new Error(
             `stored settings version ${doc.version} are invalid: ${checked.issues.map((i) => i.message).join("; ")}`,
@@ -129,7 +130,7 @@ export function createLiveSettings(options: LiveSettingsOptions): SettingsSource
       let next = previous;
       const doc = await document.write((latest) => {
         // Merge over the newest stored version, not over what this instance last polled; a corrupt one is overwritten.
-        const stored = latest !== undefined && latest.version > appliedVersion ? checkStored(rules, latest) : undefined;
+        const stored = latest !== undefined && latest.version > appliedVersion ? checkStored(latest) : undefined;
         previous = stored?.ok ? stored.settings : bodyOf(current);
         next = checkPatch(rules, previous, patch);
         return next;

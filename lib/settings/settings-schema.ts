@@ -1,14 +1,10 @@
 /**
- * What valid settings are, and how a partial change merges over them. Unknown keys are refused at
- * every level, so a typo in a patch fails loudly instead of being stored and ignored.
+ * What valid settings are, as arktype's schema of record: the admin's PATCH body and its merged result are
+ * checked here. Unknown keys are refused at every level, so a typo in a patch fails loudly instead of being
+ * stored and ignored. Stored settings are checked by settings-check.ts, which settings-check.test.ts holds to this.
  */
 import { type } from "arktype";
-import type { SettingsBody } from "./settings.ts";
-
-export interface SettingsIssue {
-  path: string;
-  message: string;
-}
+import type { SettingsCheck } from "./settings-check.ts";
 
 // Exact origins only: no wildcard (which URL accepts as a host), no path, no "null".
 const ORIGIN_SHAPE = /^https?:\/\/([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
@@ -76,33 +72,8 @@ export const settingsPatchSchema = type({
   "rateLimitOverrides?": rateLimitOverridesSchema,
 });
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
-// Sections that are maps rather than records of fields: a patch replaces them, or no entry could be removed.
-const REPLACED_WHOLE = new Set(["rateLimitOverrides"]);
-
-/** Merges each section of `patch` field by field over `current`; the result is unchecked until `checkSettings`. */
-export function mergeSettings(current: SettingsBody, patch: unknown): unknown {
-  if (!isPlainObject(patch)) return patch;
-  const sections = current as unknown as Record<string, unknown>;
-  // Object.fromEntries and spreads define own properties, so a "__proto__" key stays a key and fails the schema.
-  const merged = Object.fromEntries(
-    Object.entries(patch).map(([section, value]) => {
-      const base = sections[section];
-      return [
-        section,
-        !REPLACED_WHOLE.has(section) && isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value,
-      ];
-    }),
-  );
-  return { ...current, ...merged };
-}
-
 /** Checks a candidate against the schema; the issues never echo the received values. */
-export function checkSettings(
-  candidate: unknown,
-): { ok: true; settings: SettingsBody } | { ok: false; issues: SettingsIssue[] } {
+export function checkSettings(candidate: unknown): SettingsCheck {
   const result = settingsSchema(candidate);
   if (result instanceof type.errors) {
     return {
