@@ -86,3 +86,28 @@ describe("checkStoredSettings against the arktype schema of record", () => {
     },
   );
 });
+
+// A fresh process has a fresh module registry; arktype marks its load with globalThis.$ark.
+const COLD_POLL = `
+import { MemoryStore } from "./lib/store/memory-store.ts";
+import { createLiveSettings } from "./lib/settings/live-settings.ts";
+import { settingsFromConfig } from "./lib/settings/settings.ts";
+import { loadConfig } from "./lib/config/config.ts";
+import { createLogger } from "./lib/log/logger.ts";
+const store = new MemoryStore();
+const base = settingsFromConfig(loadConfig({ NODE_ENV: "test" }));
+const { version, ...body } = base;
+const settings = { ...body, blocking: { ...body.blocking, threshold: 42 } };
+const changedAt = new Date().toISOString();
+await store.set("rampart:settings:v1", JSON.stringify({ version: 1, settings, changedBy: "ops", changedAt }));
+const live = createLiveSettings({ store, logger: createLogger({ sink: () => {} }), base, pollMs: 1000 });
+await live.poll();
+console.log(JSON.stringify({ threshold: live.current().blocking.threshold, arktype: "$ark" in globalThis }));
+`;
+
+test("an instance's first poll applies stored settings without loading arktype", async () => {
+  const child = Bun.spawn([process.execPath, "-e", COLD_POLL], { cwd: `${import.meta.dir}/../..`, stderr: "inherit" });
+  const output = await new Response(child.stdout).text();
+  expect(await child.exited).toBe(0);
+  expect(JSON.parse(output)).toEqual({ threshold: 42, arktype: false });
+}, 30_000);

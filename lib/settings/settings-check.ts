@@ -80,7 +80,7 @@ const arrayOf =
   (element: Check): Check =>
   (value, path, issues) => {
     if (!Array.isArray(value)) return fail(issues, path, "an array");
-    value.forEach((item, i) => element(item, [...path, i], issues));
+    for (const [i, item] of value.entries()) element(item, [...path, i], issues);
   };
 
 // Arrays count as objects, as they do for arktype.
