@@ -41,19 +41,26 @@ describe("failed-authentication budget per client address", () => {
   }, 30_000);
   afterAll(() => harness.runtime.close());
 
+  /**
+   * An app over a copy of the runtime whose queries are counted (its identity services start cold), and a sender from
+   * one fresh address.
+   */
+  function countedProbe() {
+    const counted = withCountedQueries(harness.runtime);
+    const app = buildApp(counted.runtime, [routes]);
+    const ip = freshIp();
+    const send = (token: string) =>
+      app.fetch(
+        new Request("http://localhost/probe", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` } }),
+      );
+    return { counted, app, send };
+  }
+
   test(
     "forged keys with a valid checksum get 401 up to the budget, then 429 " +
       "with Retry-After, and stop reaching the database",
     async () => {
-      const counted = withCountedQueries(harness.runtime);
-      const countedApp = buildApp(counted.runtime, [routes]);
-      const ip = freshIp();
-      const send = (token: string) =>
-        countedApp.fetch(
-          new Request("http://localhost/probe", {
-            headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` },
-          }),
-        );
+      const { counted, send } = countedProbe();
       const statuses: number[] = [];
       for (let i = 0; i < BUDGET; i++) statuses.push((await send(forgedKey())).status);
       expect(statuses).toEqual(Array<number>(BUDGET).fill(401));
@@ -94,15 +101,7 @@ describe("failed-authentication budget per client address", () => {
     "a burst of forged keys sent at once is looked up at most " +
       "maxConcurrentLookups at a time, and stops reaching the database once the budget is spent",
     async () => {
-      const counted = withCountedQueries(harness.runtime);
-      const countedApp = buildApp(counted.runtime, [routes]);
-      const ip = freshIp();
-      const send = (token: string) =>
-        countedApp.fetch(
-          new Request("http://localhost/probe", {
-            headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` },
-          }),
-        );
+      const { counted, app: countedApp, send } = countedProbe();
       // A fresh app's first request loads what every later one shares: not part of the count.
       await countedApp.fetch(new Request("http://localhost/probe", { headers: { "x-forwarded-for": freshIp() } }));
       counted.reset();
@@ -127,15 +126,7 @@ describe("failed-authentication budget per client address", () => {
       const keys: IssuedKey[] = [];
       for (let i = 0; i < count; i++) keys.push(await harness.client.issueKey(owner, orgId, { scopes: ["orgs:read"] }));
       // A copy of the runtime has identity services of its own: no key is loaded in it yet.
-      const cold = withCountedQueries(harness.runtime);
-      const coldApp = buildApp(cold.runtime, [routes]);
-      const ip = freshIp();
-      const send = (token: string) =>
-        coldApp.fetch(
-          new Request("http://localhost/probe", {
-            headers: { "x-forwarded-for": ip, authorization: `Bearer ${token}` },
-          }),
-        );
+      const { counted: cold, send } = countedProbe();
       const statuses = (await Promise.all(keys.map((k) => send(k.key)))).map((r) => r.status);
       expect(statuses).toEqual(Array<number>(count).fill(200));
       // The same key sent many times at once, not loaded yet, shares its lookup.
