@@ -2,30 +2,38 @@
  * Operator endpoints: the IP blocklist, live settings, emergency mode, who is an operator, and disabling
  * an account. Callable by a user with the operator role, or with the ADMIN_TOKEN bearer.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { type AdminActor, adminActorName } from "../lib/audit/admin-actor.ts";
 import { applyAfterAudit } from "../lib/audit/audit-first.ts";
 import type { AuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
+import { lazySchema } from "../lib/core/lazy-schema.ts";
 import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { canonicalBlockTarget, type IpBlock } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
-import { settingsPatchSchema } from "../lib/settings/settings-schema.ts";
 
-const AddIpBlockBody = type({
-  "+": "reject",
-  /** "203.0.113.7", "10.0.0.0/8", "2001:db8::/48"; a single IPv6 address blocks its /64. */
-  target: "0 < string <= 64",
-  "ttlSeconds?": "1 <= number.integer <= 31536000",
-  "reason?": "0 < string <= 200",
-});
-/** Any section of the settings, any of its fields; unknown keys are refused at every level. */
-const SettingsPatchBody = settingsPatchSchema;
-const EmergencyBody = type({ "+": "reject", enabled: "boolean" });
+const AddIpBlockBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    /** "203.0.113.7", "10.0.0.0/8", "2001:db8::/48"; a single IPv6 address blocks its /64. */
+    target: "0 < string <= 64",
+    "ttlSeconds?": "1 <= number.integer <= 31536000",
+    "reason?": "0 < string <= 200",
+  }),
+);
+/**
+ * Any section of the settings, any of its fields; unknown keys are refused at every level. Its module builds
+ * arktype types at import, so it is required on the first settings change.
+ */
+const SettingsPatchBody = lazySchema(
+  () =>
+    (require("../lib/settings/settings-schema.ts") as typeof import("../lib/settings/settings-schema.ts"))
+      .settingsPatchSchema,
+);
+const EmergencyBody = lazySchema(({ type }) => type({ "+": "reject", enabled: "boolean" }));
 
 const ADMIN_READ: UserPolicy = {
   rateLimits: [{ name: "admin-read", limit: 120, window: "1m", scope: "ip" }],

@@ -2,9 +2,9 @@
  * Reading the audit log: an organization's own events for its admins (or its keys holding `audit:read`),
  * and every organization's for the operator. Newest first, paginated by a cursor on the event id.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { type AuditFilters, auditDateFilter, MAX_AUDIT_PAGE_SIZE, queryAuditEvents } from "../lib/audit/audit-query.ts";
+import { type Arktype, lazySchema } from "../lib/core/lazy-schema.ts";
 import type { AccessPolicy, UserPolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -24,18 +24,19 @@ const ADMIN_AUDIT: UserPolicy = {
   timeout: "read",
 };
 
-const filters = {
-  "+": "reject",
-  "action?": "0 < string <= 100",
-  "actor?": "0 < string <= 100",
-  "since?": auditDateFilter,
-  "until?": auditDateFilter,
-  "cursor?": type("string.integer.parse").to("number > 0"),
-  "limit?": type("string.integer.parse").to(`1 <= number <= ${MAX_AUDIT_PAGE_SIZE}`),
-} as const;
-const orgAuditQuery = type(filters);
-const adminAuditQuery = type({ ...filters, "orgId?": "string.uuid" });
-const orgParams = type({ orgId: "string.uuid" });
+const filters = (ark: Arktype) =>
+  ({
+    "+": "reject",
+    "action?": "0 < string <= 100",
+    "actor?": "0 < string <= 100",
+    "since?": auditDateFilter(ark),
+    "until?": auditDateFilter(ark),
+    "cursor?": ark.type("string.integer.parse").to("number > 0"),
+    "limit?": ark.type("string.integer.parse").to(`1 <= number <= ${MAX_AUDIT_PAGE_SIZE}`),
+  }) as const;
+const orgAuditQuery = lazySchema((ark) => ark.type(filters(ark)));
+const adminAuditQuery = lazySchema((ark) => ark.type({ ...filters(ark), "orgId?": "string.uuid" }));
+const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
 
 export default defineRouteGroup("audit", (runtime) =>
   new Elysia({ name: "audit" })

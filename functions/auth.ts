@@ -2,7 +2,6 @@
  * Sign-up, login, token refresh, logout, the caller's sessions and password change. Login and sign-up
  * refuse (503) rather than fall back when the shared rate-limit store is down.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import type { IssuedAccessToken } from "../lib/auth/access-tokens.ts";
 import { changePassword, logIn, type SignedIn, signUp } from "../lib/auth/accounts.ts";
@@ -14,6 +13,7 @@ import {
 } from "../lib/auth/password-hashing.ts";
 import { logOut, REFRESH_TOKEN_PATTERN, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";
+import { lazySchema } from "../lib/core/lazy-schema.ts";
 import type { RateLimitRule, UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
@@ -79,8 +79,8 @@ const CHANGE_PASSWORD: UserPolicy = {
   timeout: "auth",
 };
 
-const refreshBody = type({ "+": "reject", refreshToken: REFRESH_TOKEN_PATTERN });
-const sessionParams = type({ id: "string.uuid" });
+const refreshBody = lazySchema(({ type }) => type({ "+": "reject", refreshToken: REFRESH_TOKEN_PATTERN }));
+const sessionParams = lazySchema(({ type }) => type({ id: "string.uuid" }));
 
 export interface AuthRouteOptions {
   passwordHashing: PasswordHashingOptions;

@@ -2,7 +2,6 @@
  * An organization's API keys. Creating, revoking and rotating need a signed-in admin: a key that could
  * mint keys would let a leaked one outlive its own revocation. Keys holding `keys:read` may list them.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
 import {
@@ -17,6 +16,7 @@ import {
 } from "../lib/auth/api-keys.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
+import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
@@ -26,24 +26,28 @@ import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.
 
 const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 
-const orgParams = type({ orgId: "string.uuid" });
-const orgKeyParams = type({ orgId: "string.uuid", keyId: "string.uuid" });
-const keyParams = type({ keyId: "string.uuid" });
-const createKeyBody = type({
-  "+": "reject",
-  name: type("string.trim").to("1 <= string <= 100"),
-  scopes: type
-    .enumerated(...API_KEY_SCOPES)
-    .array()
-    .atLeastLength(1),
-  "expiresAt?": "string.date.iso.parse",
-  "rateLimitPerMinute?": "1 <= number.integer <= 100000",
-});
+const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
+const orgKeyParams = lazySchema(({ type }) => type({ orgId: "string.uuid", keyId: "string.uuid" }));
+const keyParams = lazySchema(({ type }) => type({ keyId: "string.uuid" }));
+const createKeyBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    name: type("string.trim").to("1 <= string <= 100"),
+    scopes: type
+      .enumerated(...API_KEY_SCOPES)
+      .array()
+      .atLeastLength(1),
+    "expiresAt?": "string.date.iso.parse",
+    "rateLimitPerMinute?": "1 <= number.integer <= 100000",
+  }),
+);
 // The body is optional: a POST without one arrives as an empty string (the pipeline decodes non-JSON bodies as text).
-const rotateBody = type({
-  "+": "reject",
-  "gracePeriodSeconds?": `0 <= number.integer <= ${MAX_ROTATION_GRACE_SECONDS}`,
-}).or(type("undefined | ''").pipe((): { gracePeriodSeconds?: number } => ({})));
+const rotateBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    "gracePeriodSeconds?": `0 <= number.integer <= ${MAX_ROTATION_GRACE_SECONDS}`,
+  }).or(type("undefined | ''").pipe((): { gracePeriodSeconds?: number } => ({}))),
+);
 
 /** The routes; `outbound` configures the first attempts of the webhooks a change sends (tests allow loopback). */
 export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {

@@ -2,11 +2,11 @@
  * Organizations and their members. Reads and settings are open to the org's API keys by scope; member
  * changes need a signed-in admin, so a leaked key cannot grant anyone a role that outlives its revocation.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
 import { orgNotFound } from "../lib/auth/org-access.ts";
 import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/password-policy.ts";
+import { type Arktype, lazySchema } from "../lib/core/lazy-schema.ts";
 import { ORG_ROLES } from "../lib/core/org-roles.ts";
 import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
@@ -37,21 +37,27 @@ const CHANGE_MEMBERS = {
   org: { param: "orgId", role: "admin" },
 } as const;
 
-const orgName = type("string.trim").to("1 <= string <= 100");
-const maxAgeDays = type("1 <= number.integer <= 3650");
-const role = type.enumerated(...ORG_ROLES);
-const emailAddress = type("string").pipe(normaliseEmail).to(`string.email <= ${MAX_EMAIL_LENGTH}`);
+// Fragments of the schemas below, built with them on the first request that validates.
+const orgName = ({ type }: Arktype) => type("string.trim").to("1 <= string <= 100");
+const maxAgeDays = ({ type }: Arktype) => type("1 <= number.integer <= 3650").or("null");
+const role = ({ type }: Arktype) => type.enumerated(...ORG_ROLES);
+const emailAddress = ({ type }: Arktype) =>
+  type("string").pipe(normaliseEmail).to(`string.email <= ${MAX_EMAIL_LENGTH}`);
 
-const orgParams = type({ orgId: "string.uuid" });
-const memberParams = type({ orgId: "string.uuid", userId: "string.uuid" });
-const createOrgBody = type({ "+": "reject", name: orgName, "apiKeyMaxAgeDays?": maxAgeDays.or("null") });
-const updateOrgBody = type({ "+": "reject", "name?": orgName, "apiKeyMaxAgeDays?": maxAgeDays.or("null") });
-const addMemberBody = type({ "+": "reject", userId: "string.uuid", role }).or({
-  "+": "reject",
-  email: emailAddress,
-  role,
-});
-const roleBody = type({ "+": "reject", role });
+const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
+const memberParams = lazySchema(({ type }) => type({ orgId: "string.uuid", userId: "string.uuid" }));
+const createOrgBody = lazySchema((ark) =>
+  ark.type({ "+": "reject", name: orgName(ark), "apiKeyMaxAgeDays?": maxAgeDays(ark) }),
+);
+const updateOrgBody = lazySchema((ark) =>
+  ark.type({ "+": "reject", "name?": orgName(ark), "apiKeyMaxAgeDays?": maxAgeDays(ark) }),
+);
+const addMemberBody = lazySchema((ark) =>
+  ark
+    .type({ "+": "reject", userId: "string.uuid", role: role(ark) })
+    .or({ "+": "reject", email: emailAddress(ark), role: role(ark) }),
+);
+const roleBody = lazySchema((ark) => ark.type({ "+": "reject", role: role(ark) }));
 
 /** The routes; `outbound` configures the first attempts of the webhooks a change sends (tests allow loopback). */
 export function orgRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {

@@ -2,9 +2,9 @@
  * An organization's outbound webhook endpoints and the messages sent to them. Only its admins manage them:
  * an endpoint receives the organization's events, signed with a secret shown once.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
+import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { createWaitUntil } from "../lib/core/wait-until.ts";
 import { AppError } from "../lib/errors/app-error.ts";
@@ -30,18 +30,22 @@ import {
 
 const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 
-const orgParams = type({ orgId: "string.uuid" });
-const endpointParams = type({ orgId: "string.uuid", endpointId: "string.uuid" });
-const messageParams = type({ orgId: "string.uuid", messageId: "/^msg_[0-9a-f]{32}$/" });
-const createEndpointBody = type({
-  "+": "reject",
-  url: "1 <= string <= 2048",
-  eventTypes: type
-    .enumerated(...WEBHOOK_EVENT_TYPES)
-    .array()
-    .atLeastLength(1),
-});
-const rotateBody = type({ "+": "reject", "overlapSeconds?": `0 <= number.integer <= ${MAX_ENDPOINT_OVERLAP_SECONDS}` });
+const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
+const endpointParams = lazySchema(({ type }) => type({ orgId: "string.uuid", endpointId: "string.uuid" }));
+const messageParams = lazySchema(({ type }) => type({ orgId: "string.uuid", messageId: "/^msg_[0-9a-f]{32}$/" }));
+const createEndpointBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    url: "1 <= string <= 2048",
+    eventTypes: type
+      .enumerated(...WEBHOOK_EVENT_TYPES)
+      .array()
+      .atLeastLength(1),
+  }),
+);
+const rotateBody = lazySchema(({ type }) =>
+  type({ "+": "reject", "overlapSeconds?": `0 <= number.integer <= ${MAX_ENDPOINT_OVERLAP_SECONDS}` }),
+);
 const messageNotFound = () => new AppError("NOT_FOUND", "No such webhook message.");
 
 /** The routes over `options`; local development passes loopback and http: URL options (never production). */

@@ -2,9 +2,9 @@
  * An organization's inbound webhook sources. Only its admins manage them: a source's secret decides which
  * deliveries the organization's handlers act on.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
+import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -20,19 +20,23 @@ import {
 
 const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 
-const orgParams = type({ orgId: "string.uuid" });
-const sourceParams = type({ orgId: "string.uuid", sourceId: "string.uuid" });
-const createSourceBody = type({
-  "+": "reject",
-  kind: type.enumerated(...WEBHOOK_KINDS),
-  name: type("string.trim").to("1 <= string <= 100"),
-  secret: "1 <= string <= 256",
-});
-const rotateSecretBody = type({
-  "+": "reject",
-  secret: "1 <= string <= 256",
-  "overlapSeconds?": `0 <= number.integer <= ${MAX_SECRET_OVERLAP_SECONDS}`,
-});
+const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
+const sourceParams = lazySchema(({ type }) => type({ orgId: "string.uuid", sourceId: "string.uuid" }));
+const createSourceBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    kind: type.enumerated(...WEBHOOK_KINDS),
+    name: type("string.trim").to("1 <= string <= 100"),
+    secret: "1 <= string <= 256",
+  }),
+);
+const rotateSecretBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    secret: "1 <= string <= 256",
+    "overlapSeconds?": `0 <= number.integer <= ${MAX_SECRET_OVERLAP_SECONDS}`,
+  }),
+);
 
 export default defineRouteGroup("webhook-sources", (runtime) =>
   new Elysia({ name: "webhook-sources" })

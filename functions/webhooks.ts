@@ -2,9 +2,9 @@
  * Inbound webhooks: the receiving route, where the signature is the authentication, and the deliveries an
  * organization's admins can list and replay.
  */
-import { type } from "arktype";
 import { Elysia } from "elysia";
 import { auditActorOf, recordAuditEvent } from "../lib/audit/audit-log.ts";
+import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { perUser, READ, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { createWaitUntil } from "../lib/core/wait-until.ts";
 import { WEBHOOK_INBOX_STATUSES } from "../lib/db/schema/index.ts";
@@ -22,13 +22,15 @@ const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 export const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const orgParams = type({ orgId: "string.uuid" });
-const deliveryParams = type({ orgId: "string.uuid", deliveryId: "string.integer.parse" });
-const deliveriesQuery = type({
-  "status?": type.enumerated(...WEBHOOK_INBOX_STATUSES),
-  "before?": "string.integer.parse",
-  "limit?": type("string.integer.parse").to("1 <= number <= 100"),
-});
+const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
+const deliveryParams = lazySchema(({ type }) => type({ orgId: "string.uuid", deliveryId: "string.integer.parse" }));
+const deliveriesQuery = lazySchema(({ type }) =>
+  type({
+    "status?": type.enumerated(...WEBHOOK_INBOX_STATUSES),
+    "before?": "string.integer.parse",
+    "limit?": type("string.integer.parse").to("1 <= number <= 100"),
+  }),
+);
 
 // One answer for every refusal, whatever the reason: an unknown source looks like a bad signature.
 const unverified = () => new AppError("UNAUTHORIZED", "The delivery's signature could not be verified.");

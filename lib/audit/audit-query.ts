@@ -2,8 +2,8 @@
  * Reads the audit log newest first, a page at a time. The cursor is the id of the last event returned:
  * ids only grow, so a page never repeats or skips an event however many are written meanwhile.
  */
-import { type } from "arktype";
 import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
+import type { Arktype } from "../core/lazy-schema.ts";
 import type { Database } from "../db/database.ts";
 import { auditEvents } from "../db/schema/index.ts";
 
@@ -45,13 +45,14 @@ const EARLIEST_FILTER_MS = Date.parse("0001-01-01T00:00:00.000Z");
 const LATEST_FILTER_MS = Date.parse("9999-12-31T23:59:59.999Z");
 
 /** A `since` or `until` query value: an ISO 8601 date within what the audit table can be compared with. */
-export const auditDateFilter = type("string.date.iso.parse").narrow((date, ctx) => {
-  const ms = date.getTime();
-  return (
-    (ms >= EARLIEST_FILTER_MS && ms <= LATEST_FILTER_MS) ||
-    ctx.reject({ expected: "a date from 0001-01-01 to 9999-12-31", actual: "" })
-  );
-});
+export const auditDateFilter = ({ type }: Arktype) =>
+  type("string.date.iso.parse").narrow((date, ctx) => {
+    const ms = date.getTime();
+    return (
+      (ms >= EARLIEST_FILTER_MS && ms <= LATEST_FILTER_MS) ||
+      ctx.reject({ expected: "a date from 0001-01-01 to 9999-12-31", actual: "" })
+    );
+  });
 
 export const DEFAULT_AUDIT_PAGE_SIZE = 50;
 export const MAX_AUDIT_PAGE_SIZE = 200;
