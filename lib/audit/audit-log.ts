@@ -43,7 +43,9 @@ export type AuditAction =
   | "webhook_endpoint.secret_rotated"
   | "webhook_endpoint.disabled"
   | "webhook_endpoint.enabled"
-  | "webhook_delivery.replayed";
+  | "webhook_delivery.replayed"
+  | "slo.alert.firing"
+  | "slo.alert.resolved";
 
 export interface AuditEvent {
   action: AuditAction;

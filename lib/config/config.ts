@@ -36,6 +36,16 @@ export interface HumanVerificationConfig {
   timeoutMs: number;
 }
 
+/** Operator channels SLO alerts are sent to; each is off while its variables are unset. */
+export interface AlertChannelsConfig {
+  /** Slack incoming webhook; the URL is the secret. */
+  slack: { webhookUrl: string } | undefined;
+  /** PagerDuty Events API v2: the integration's routing key, and the enqueue URL (a stand-in in tests). */
+  pagerduty: { routingKey: string; eventsUrl: string } | undefined;
+  /** The operator's own endpoint, signed like outbound webhooks (Standard Webhooks). */
+  webhook: { url: string; secret: string } | undefined;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   port: number;
@@ -60,6 +70,7 @@ export interface Config {
   auth: AuthConfig;
   /** Challenges on routes that declare it while emergency mode is on; undefined leaves them unchallenged. */
   humanVerification: HumanVerificationConfig | undefined;
+  alertChannels: AlertChannelsConfig;
 }
 
 export const DEFAULT_CONFIG = {
@@ -88,6 +99,7 @@ export const DEFAULT_CONFIG = {
     // Below the 5 s auth deadline, so a silent provider is answered 503 rather than 504.
     timeoutMs: 3_000,
   },
+  pagerdutyEventsUrl: "https://events.pagerduty.com/v2/enqueue",
 } as const;
 
 // Outside production, a fixed key keeps `bun dev` working on a fresh machine. Never valid in production.
@@ -164,6 +176,35 @@ function parseHumanVerification(parsed: ParsedEnv, env: Config["env"]): HumanVer
     secret,
     verifyUrl: url ?? DEFAULT_CONFIG.humanVerification.verifyUrls[provider],
     timeoutMs: parsed.HUMAN_VERIFICATION_TIMEOUT_MS ?? DEFAULT_CONFIG.humanVerification.timeoutMs,
+  };
+}
+
+function parseAlertChannels(parsed: ParsedEnv, env: Config["env"]): AlertChannelsConfig {
+  const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
+  if (parsed.SLO_PAGERDUTY_URL !== undefined && parsed.SLO_PAGERDUTY_ROUTING_KEY === undefined)
+    throw invalid("SLO_PAGERDUTY_ROUTING_KEY must be set when SLO_PAGERDUTY_URL is set");
+  if ((parsed.SLO_WEBHOOK_URL === undefined) !== (parsed.SLO_WEBHOOK_SECRET === undefined))
+    throw invalid(
+      `${parsed.SLO_WEBHOOK_URL === undefined ? "SLO_WEBHOOK_URL" : "SLO_WEBHOOK_SECRET"} must be set together ` +
+        "with the other SLO_WEBHOOK_* variable",
+    );
+  // Each of these carries a secret (in its path, its body or a signature key) and alert details.
+  for (const name of ["SLO_SLACK_WEBHOOK_URL", "SLO_PAGERDUTY_URL", "SLO_WEBHOOK_URL"] as const)
+    if (env === "production" && parsed[name]?.startsWith("https:") === false)
+      throw invalid(`${name} must be an https URL in production`);
+  return {
+    slack: parsed.SLO_SLACK_WEBHOOK_URL === undefined ? undefined : { webhookUrl: parsed.SLO_SLACK_WEBHOOK_URL },
+    pagerduty:
+      parsed.SLO_PAGERDUTY_ROUTING_KEY === undefined
+        ? undefined
+        : {
+            routingKey: parsed.SLO_PAGERDUTY_ROUTING_KEY,
+            eventsUrl: parsed.SLO_PAGERDUTY_URL ?? DEFAULT_CONFIG.pagerdutyEventsUrl,
+          },
+    webhook:
+      parsed.SLO_WEBHOOK_URL === undefined || parsed.SLO_WEBHOOK_SECRET === undefined
+        ? undefined
+        : { url: parsed.SLO_WEBHOOK_URL, secret: parsed.SLO_WEBHOOK_SECRET },
   };
 }
 
@@ -267,5 +308,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       apiKeyPrefix: parsed.API_KEY_PREFIX ?? DEFAULT_CONFIG.auth.apiKeyPrefix,
     },
     humanVerification,
+    alertChannels: parseAlertChannels(parsed, env_),
   };
 }

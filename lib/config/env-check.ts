@@ -103,6 +103,14 @@ const RULES = {
   HUMAN_VERIFICATION_SECRET: nonEmpty,
   HUMAN_VERIFICATION_URL: httpUrl,
   HUMAN_VERIFICATION_TIMEOUT_MS: positiveInt,
+  SLO_SLACK_WEBHOOK_URL: httpUrl,
+  SLO_PAGERDUTY_ROUTING_KEY: nonEmpty,
+  SLO_PAGERDUTY_URL: httpUrl,
+  SLO_WEBHOOK_URL: httpUrl,
+  SLO_WEBHOOK_SECRET: matching(
+    /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
+    "a Standard Webhooks secret, e.g. whsec_$(openssl rand -base64 32)",
+  ),
 } satisfies Record<string, Rule<unknown>>;
 
 /** Every variable Rampart reads, parsed; the ones not set are absent. */

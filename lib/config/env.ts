@@ -57,6 +57,13 @@ export const envSchema = type({
   "HUMAN_VERIFICATION_SECRET?": "string > 0",
   "HUMAN_VERIFICATION_URL?": httpUrl,
   "HUMAN_VERIFICATION_TIMEOUT_MS?": positiveInt,
+  "SLO_SLACK_WEBHOOK_URL?": httpUrl,
+  "SLO_PAGERDUTY_ROUTING_KEY?": "string > 0",
+  "SLO_PAGERDUTY_URL?": httpUrl,
+  "SLO_WEBHOOK_URL?": httpUrl,
+  "SLO_WEBHOOK_SECRET?": type(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/).describe(
+    "a Standard Webhooks secret, e.g. whsec_$(openssl rand -base64 32)",
+  ),
 });
 
 export type RawEnv = typeof envSchema.inferIn;

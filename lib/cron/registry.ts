@@ -1,5 +1,6 @@
 /** Every scheduled job; vercel.json's crons and the Deno entry are checked against this list. */
 import { deliverWebhooks } from "./jobs/deliver-webhooks.ts";
+import { evaluateSlos } from "./jobs/evaluate-slos.ts";
 import { flagOldApiKeys } from "./jobs/flag-old-api-keys.ts";
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
 import { pruneSessions } from "./jobs/prune-sessions.ts";
@@ -18,6 +19,7 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   sweepWebhookInbox,
   pruneWebhookInbox,
   deliverWebhooks,
+  evaluateSlos,
 ];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {

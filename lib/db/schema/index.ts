@@ -5,6 +5,7 @@ export * from "./job-runs.ts";
 export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";
+export * from "./slo-alerts.ts";
 export * from "./users.ts";
 export * from "./webhook-endpoints.ts";
 export * from "./webhooks.ts";

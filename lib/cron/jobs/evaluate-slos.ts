@@ -1,0 +1,37 @@
+/** Reads every declared SLO's burn rates, moves its alerts' states, and sends the notifications that are due. */
+import type { Runtime } from "../../runtime/runtime.ts";
+import { configuredChannels, createAlertDeliverer } from "../../slo/alert-delivery.ts";
+import { DECLARED_SLOS } from "../../slo/declared-slos.ts";
+import { evaluateSloAlerts } from "../../slo/slo-alerts.ts";
+import type { Slo } from "../../slo/slo-declaration.ts";
+import type { MinuteSource } from "../../slo/slo-events.ts";
+import type { ScheduledJob } from "../scheduled-job.ts";
+
+export interface EvaluateSlosSources {
+  slos: readonly Slo[];
+  /** The cluster-wide route minutes of a runtime. */
+  minutesOf(runtime: Runtime): MinuteSource;
+}
+
+/** The job over `sources`; tests pass synthetic minutes, the registry the rollup tables. */
+export function createEvaluateSlosJob({ slos, minutesOf }: EvaluateSlosSources): ScheduledJob {
+  return {
+    name: "evaluate-slos",
+    schedule: "* * * * *",
+    async run(runtime, signal) {
+      const now = new Date(runtime.now());
+      const db = runtime.db.primary;
+      const channels = configuredChannels(runtime.config.alertChannels);
+      const changes = await evaluateSloAlerts(db, slos, minutesOf(runtime), channels, now);
+      const deliverer = createAlertDeliverer(db, runtime.config.alertChannels, runtime.logger);
+      const sent = await deliverer.deliverDue(now, signal);
+      const changed = changes.map((change) => `${change.dedupKey} ${change.event}`).join(", ") || "no change";
+      return `${changed}; notifications: ${sent.delivered} delivered, ${sent.failed} failed, ${sent.abandoned} abandoned`;
+    },
+  };
+}
+
+// Until the rollup tables land (issue 13, items 1–3) there are no minutes to read, and nothing fires.
+const noMinutesYet: MinuteSource = async () => [];
+
+export const evaluateSlos = createEvaluateSlosJob({ slos: DECLARED_SLOS, minutesOf: () => noMinutesYet });

@@ -1,0 +1,31 @@
+/**
+ * The service's SLOs, one list like the scheduled jobs': each names its route group and the route templates it
+ * covers. They live here rather than in functions/ so the cron function evaluates them without importing every
+ * route group (its cold start); declared-slos.test.ts checks each template against its group's routes.
+ */
+import { defineSlo, type Slo } from "./slo-declaration.ts";
+
+export const DECLARED_SLOS: readonly Slo[] = [
+  defineSlo({
+    name: "orgs-availability",
+    group: "orgs",
+    routes: ["/v1/orgs", "/v1/orgs/*"],
+    sli: { kind: "availability" },
+    objective: 0.999,
+  }),
+  defineSlo({
+    name: "auth-availability",
+    group: "auth",
+    routes: ["/v1/auth/*"],
+    sli: { kind: "availability" },
+    objective: 0.999,
+  }),
+  // Login and sign-up hash a password with argon2id (about 100 ms here): 1 s leaves room for a loaded instance.
+  defineSlo({
+    name: "auth-latency",
+    group: "auth",
+    routes: ["/v1/auth/*"],
+    sli: { kind: "latency", thresholdMs: 1000 },
+    objective: 0.99,
+  }),
+];
