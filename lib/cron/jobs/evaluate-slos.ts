@@ -26,7 +26,8 @@ export function createEvaluateSlosJob({ slos, minutesOf }: EvaluateSlosSources):
       const deliverer = createAlertDeliverer(db, runtime.config.alertChannels, runtime.logger);
       const sent = await deliverer.deliverDue(now, signal);
       const changed = changes.map((change) => `${change.dedupKey} ${change.event}`).join(", ") || "no change";
-      return `${changed}; notifications: ${sent.delivered} delivered, ${sent.failed} failed, ${sent.abandoned} abandoned`;
+      const { delivered, failed, abandoned } = sent;
+      return `${changed}; notifications: ${delivered} delivered, ${failed} failed, ${abandoned} abandoned`;
     },
   };
 }
