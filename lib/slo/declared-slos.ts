@@ -1,7 +1,7 @@
 /**
  * The service's SLOs, one list like the scheduled jobs': each names its route group and the route templates it
  * covers. They live here rather than in functions/ so the cron function evaluates them without importing every
- * route group (its cold start); declared-slos.test.ts checks each template against its group's routes.
+ * route group (its cold start).
  */
 import { defineSlo, type Slo } from "./slo-declaration.ts";
 
