@@ -9,7 +9,23 @@ export const DECLARED_SLOS: readonly Slo[] = [
   defineSlo({
     name: "orgs-availability",
     group: "orgs",
-    routes: ["/v1/orgs", "/v1/orgs/*"],
+    // Not "/v1/orgs/*": keys, audit and webhook routes live under it too, and have their own groups.
+    routes: ["/v1/orgs", "/v1/orgs/:orgId", "/v1/orgs/:orgId/members*"],
+    sli: { kind: "availability" },
+    objective: 0.999,
+  }),
+  defineSlo({
+    name: "keys-availability",
+    group: "keys",
+    routes: ["/v1/orgs/:orgId/keys*", "/v1/keys/*"],
+    sli: { kind: "availability" },
+    objective: 0.999,
+  }),
+  // Providers retry a failed delivery, but only for so long: a receiver that is down loses events.
+  defineSlo({
+    name: "webhooks-availability",
+    group: "webhooks",
+    routes: ["/v1/webhooks/:sourceId"],
     sli: { kind: "availability" },
     objective: 0.999,
   }),
