@@ -29,6 +29,8 @@ export interface RequestContext {
   completeResponse?: Response;
   /** Names of dependency calls still running, reported if the deadline passes. */
   readonly pending: Set<string>;
+  /** The matched route's metrics recorder (lib/metrics/recorders.ts), resolved when the app was built. */
+  recorder?: { observe(status: number, durationMs: number): void };
   /** Set when one of its transactions begins to commit (lib/db/commit-guard.ts). */
   commitStarted: boolean;
   /** Aborts the signal: the request is given up on, and its transactions roll back instead of committing. */
@@ -55,6 +57,7 @@ class PipelineContext implements RequestContext, Deadline {
   orgId?: string;
   socketAddress?: string;
   completeResponse?: Response;
+  recorder?: { observe(status: number, durationMs: number): void };
   commitStarted = false;
   at = 0;
   #lengthMs = 0;

@@ -37,6 +37,7 @@ import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overri
 import { applyHeaders, buildSecurityHeaders, type HeaderList, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
 import { describeError, pathRedactor } from "../log/redact.ts";
+import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { createAccessStrategies } from "./access-strategies.ts";
 import { toAppError } from "./from-framework.ts";
@@ -74,6 +75,8 @@ function withRequestId(response: Response, requestId: string): Response {
 
 // A path no route matched is whatever the client sent: logged under one name, its secret-shaped segments redacted.
 const UNMATCHED_ROUTE = "(unmatched)";
+// Unmatched requests are counted per method, any method outside this list as OTHER: a client picks the method.
+const UNMATCHED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"] as const;
 
 // Unexpected errors keep their stack (our code's frames); database errors and failed queries never carry values.
 function describeUnexpected(error: unknown): Record<string, unknown> {
@@ -90,6 +93,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = runtime.services.ipBlocker;
   const inBackground = createWaitUntil(logger);
+  const metrics = metricsRegistry();
+  const unmatchedRecorders = new Map(
+    UNMATCHED_METHODS.map((method) => [method, metrics.route(UNMATCHED_ROUTE, method)]),
+  );
+  const unmatchedOther = metrics.route(UNMATCHED_ROUTE, "OTHER");
   const redactUnmatchedPath = pathRedactor({ apiKeyPrefix: config.auth.apiKeyPrefix });
   const authFailures = createAuthFailureLimit(rateLimiter, runtime.services.identity.apiKeys, (ip) =>
     inBackground(ipBlocker.recordViolation(ip)),
@@ -133,6 +141,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const { policy } = route;
       context.route = route.path;
       context.policy = policy;
+      context.recorder = route.recorder;
       const guard: GuardContext = {
         services: guardServices,
         request,
@@ -297,12 +306,19 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       }
       // A keep-alive client told now opens a new connection for its next request, not one about to close.
       if (lifecycle.shuttingDown) response.headers.set("connection", "close");
+      const durationMs = performance.now() - context.startedAt;
+      const now = runtime.now();
+      if (now >= metrics.sealAt) inBackground(metrics.flush(runtime.store, now));
+      (context.recorder ?? unmatchedRecorders.get(request.method as "GET") ?? unmatchedOther).observe(
+        status,
+        durationMs,
+      );
       const fields: LogFields = {
         requestId: context.requestId,
         method: request.method,
         route: context.route ?? UNMATCHED_ROUTE,
         status,
-        durationMs: Math.round((performance.now() - context.startedAt) * 100) / 100,
+        durationMs: Math.round(durationMs * 100) / 100,
       };
       if (context.route === undefined) fields.path = redactUnmatchedPath(path);
       if (context.clientIp !== undefined) fields.ip = context.clientIp;

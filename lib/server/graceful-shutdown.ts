@@ -9,6 +9,7 @@
  *    `SHUTDOWN_DRAIN_MS + CLOSE_BOUND_MS` after the signal, whatever a query still waits on.
  */
 import type { RampartApp } from "../http/app.ts";
+import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
 export const LISTENER_GRACE_MS = 500;
@@ -49,6 +50,8 @@ export async function shutDown(target: ShutdownTarget, reason: string): Promise<
   const { drained, abandoned } = await draining;
   await within(closeBy - performance.now(), listenerClosed);
   target.beforeClose?.();
+  // The deltas since the last flush would be lost with the process; the store's own deadline bounds this.
+  await within(closeBy - performance.now(), metricsRegistry().flush(runtime.store, runtime.now(), true));
   const closed = await within(
     closeBy - performance.now(),
     runtime.db.close().then(() => true),

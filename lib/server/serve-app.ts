@@ -7,6 +7,7 @@ import { startInProcessScheduler } from "../cron/in-process-scheduler.ts";
 import type { ScheduledJob } from "../cron/scheduled-job.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
+import { FLUSH_EVERY_MS, metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { shutDown } from "./graceful-shutdown.ts";
 
@@ -23,6 +24,11 @@ export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: 
   const server = Bun.serve({ port: runtime.config.port, fetch: app.fetch });
   const scheduler = startInProcessScheduler(runtime, jobs);
   runtime.settings.start();
+  // Requests flush too, but an idle server's last deltas would otherwise wait for its next request.
+  const metricsFlush = setInterval(() => {
+    void metricsRegistry().flush(runtime.store, runtime.now());
+  }, FLUSH_EVERY_MS);
+  metricsFlush.unref();
   const served: ServedApp = {
     runtime,
     server,
@@ -40,6 +46,7 @@ export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: 
     const beforeClose = () => {
       scheduler.stop();
       runtime.settings.stop();
+      clearInterval(metricsFlush);
     };
     const target = { app: served.app, runtime, stopListening: () => server.stop(), beforeClose };
     shutDown(target, signal).then(

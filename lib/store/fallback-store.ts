@@ -95,4 +95,24 @@ export class FallbackStore implements Store {
   ping() {
     return this.run((s) => s.ping());
   }
+
+  // Shared counters written to the in-process stand-in would never reach the cluster's rollup: these two
+  // reach Redis or fail, and the caller keeps its deltas (or its minute) for the next attempt.
+  incrementFields(key: string, fields: Record<string, number>, ttlMs: number) {
+    return this.onPrimary((s) => s.incrementFields(key, fields, ttlMs));
+  }
+  readFields(key: string) {
+    return this.onPrimary((s) => s.readFields(key));
+  }
+
+  private async onPrimary<T>(call: (store: Store) => Promise<T>): Promise<T> {
+    try {
+      const result = await this.breaker.execute(() => call(this.primary));
+      this.markRecovered();
+      return result;
+    } catch (error) {
+      this.markDegraded(error);
+      throw error;
+    }
+  }
 }

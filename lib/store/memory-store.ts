@@ -4,6 +4,8 @@ import type { SetOptions, Store } from "./store.ts";
 interface Entry {
   value: string;
   expiresAt: number;
+  /** The fields of a hash (incrementFields); a plain value has none. */
+  fields?: Map<string, number>;
 }
 
 const NO_EXPIRY = Number.POSITIVE_INFINITY;
@@ -75,6 +77,22 @@ export class MemoryStore implements Store {
     let removed = 0;
     for (const key of keys) if (this.live(key) !== undefined && this.entries.delete(key)) removed++;
     return removed;
+  }
+
+  async incrementFields(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
+    let entry = this.live(key);
+    if (entry === undefined) {
+      entry = { value: "", expiresAt: 0 };
+      this.entries.set(key, entry);
+      this.noteWrite();
+    }
+    entry.expiresAt = this.now() + ttlMs;
+    const hash = (entry.fields ??= new Map());
+    for (const [field, by] of Object.entries(fields)) hash.set(field, (hash.get(field) ?? 0) + by);
+  }
+
+  async readFields(key: string): Promise<Record<string, number>> {
+    return Object.fromEntries(this.live(key)?.fields ?? []);
   }
 
   async ping(): Promise<void> {}

@@ -15,6 +15,10 @@ export interface Store {
   /** Remaining time to live in ms; -1 without expiry, -2 when the key does not exist. */
   ttl(key: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
+  /** Adds each integer to its field of the hash at `key` (HINCRBY), in one round trip, and sets the hash's expiry. */
+  incrementFields(key: string, fields: Record<string, number>, ttlMs: number): Promise<void>;
+  /** Every field of the hash at `key` (HGETALL); empty when the key does not exist. */
+  readFields(key: string): Promise<Record<string, number>>;
   ping(): Promise<void>;
   /** True while answering from a stand-in for the real store (FallbackStore during an outage). */
   isDegraded?(): boolean;

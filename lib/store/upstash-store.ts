@@ -70,6 +70,20 @@ export class UpstashStore implements Store {
     return this.redis.del(...keys);
   }
 
+  async incrementFields(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const [field, by] of Object.entries(fields)) pipeline.hincrby(key, field, by);
+    pipeline.pexpire(key, ttlMs);
+    await pipeline.exec();
+  }
+
+  async readFields(key: string): Promise<Record<string, number>> {
+    const hash = await this.redis.hgetall<Record<string, string>>(key);
+    const fields: Record<string, number> = {};
+    for (const [field, value] of Object.entries(hash ?? {})) fields[field] = Number(value);
+    return fields;
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }

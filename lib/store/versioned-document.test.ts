@@ -208,6 +208,8 @@ describe("versioned document", () => {
       expire: (key, ttlMs) => failing(() => redis.expire(key, ttlMs)),
       ttl: (key) => failing(() => redis.ttl(key)),
       del: (...keys) => failing(() => redis.del(...keys)),
+      incrementFields: (key, fields, ttlMs) => failing(() => redis.incrementFields(key, fields, ttlMs)),
+      readFields: (key) => failing(() => redis.readFields(key)),
       ping: () => failing(() => redis.ping()),
     };
     const quiet = createLogger({ sink: () => {} });
