@@ -2,6 +2,7 @@
 export * from "./api-keys.ts";
 export * from "./audit-events.ts";
 export * from "./job-runs.ts";
+export * from "./metrics.ts";
 export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";
