@@ -3,9 +3,11 @@ import { deliverWebhooks } from "./jobs/deliver-webhooks.ts";
 import { evaluateSlos } from "./jobs/evaluate-slos.ts";
 import { flagOldApiKeys } from "./jobs/flag-old-api-keys.ts";
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
+import { pruneMetrics } from "./jobs/prune-metrics.ts";
 import { pruneSessions } from "./jobs/prune-sessions.ts";
 import { pruneWebhookInbox } from "./jobs/prune-webhook-inbox.ts";
 import { reencryptSecrets } from "./jobs/reencrypt-secrets.ts";
+import { rollupMetrics } from "./jobs/rollup-metrics.ts";
 import { rotateSigningKeysJob } from "./jobs/rotate-signing-keys.ts";
 import { sweepWebhookInbox } from "./jobs/sweep-webhook-inbox.ts";
 import type { ScheduledJob } from "./scheduled-job.ts";
@@ -19,6 +21,8 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   sweepWebhookInbox,
   pruneWebhookInbox,
   deliverWebhooks,
+  rollupMetrics,
+  pruneMetrics,
   evaluateSlos,
 ];
 
