@@ -95,8 +95,10 @@ export class MetricsRegistry {
    */
   flush(sink: MetricsSink, now: number, force = false): Promise<boolean> {
     this.seal(now);
-    if (this.writing !== undefined) return this.writing;
-    if (this.pending.size === 0 || (!force && now - this.lastWriteAt < FLUSH_EVERY_MS)) return Promise.resolve(true);
+    // A write under way took an earlier batch: a forced flush (a drain) waits for it, then writes the rest.
+    if (this.writing !== undefined) return force ? this.writing.then(() => this.flush(sink, now, true)) : this.writing;
+    const recent = now >= this.lastWriteAt && now - this.lastWriteAt < FLUSH_EVERY_MS;
+    if (this.pending.size === 0 || (recent && !force)) return Promise.resolve(true);
     this.lastWriteAt = now;
     const batch = [...this.pending].sort(([a], [b]) => a - b);
     this.pending.clear();

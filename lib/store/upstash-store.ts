@@ -78,9 +78,10 @@ export class UpstashStore implements Store {
   }
 
   async readFields(key: string): Promise<Record<string, number>> {
-    const hash = await this.redis.hgetall<Record<string, string>>(key);
+    // Without automatic deserialization the client hands back Redis's flat [field, value, …] reply.
+    const reply = (await this.redis.hgetall(key)) as unknown as string[] | null;
     const fields: Record<string, number> = {};
-    for (const [field, value] of Object.entries(hash ?? {})) fields[field] = Number(value);
+    for (let i = 0; i + 1 < (reply?.length ?? 0); i += 2) fields[reply?.[i] as string] = Number(reply?.[i + 1]);
     return fields;
   }
 

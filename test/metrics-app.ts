@@ -1,0 +1,42 @@
+/** An app with routes that answer 200 and 500, for the metrics tests, and a way to start them from a clean slate. */
+import { Elysia } from "elysia";
+import health from "../functions/health.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
+import { metricsRegistry } from "../lib/metrics/metrics-registry.ts";
+import type { Runtime } from "../lib/runtime/runtime.ts";
+import { MemoryStore } from "../lib/store/memory-store.ts";
+
+const PUBLIC = { public: { rateLimits: [] } } as const;
+
+export const metricsRoutes = defineRouteGroup("metrics-test", () =>
+  new Elysia({ name: "metrics-test" })
+    .use(policyPlugin)
+    .get("/m/ok/:id", () => ({ ok: true }), PUBLIC)
+    .get(
+      "/m/fail",
+      () => {
+        throw new Error("the route fails on purpose");
+      },
+      PUBLIC,
+    ),
+);
+
+export function buildMetricsApp(runtime: Runtime): RampartApp {
+  return buildApp(runtime, [health, metricsRoutes]);
+}
+
+/** The registry is one per process: what earlier tests recorded is flushed away first, into a throwaway store. */
+export async function discardRecordedMetrics(now: number): Promise<void> {
+  await metricsRegistry().flush(new MemoryStore(), now, true);
+}
+
+/** Sends `count` requests to `path` and checks each got `status`. */
+export async function send(app: RampartApp, path: string, count: number, status: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const response = await app.fetch(new Request(`http://localhost${path}`));
+    await response.arrayBuffer();
+    if (response.status !== status) throw new Error(`${path} answered ${response.status}, expected ${status}`);
+  }
+}
