@@ -18,8 +18,8 @@ export interface SpawnedServer {
 
 export interface SpawnedServers {
   readonly servers: readonly SpawnedServer[];
-  /** Kills every process and answers the lines they wrote to stdout. */
-  stop(): Promise<string[]>;
+  /** Kills every process (SIGTERM lets each shut down gracefully) and answers the lines they wrote to stdout. */
+  stop(signal?: "SIGKILL" | "SIGTERM"): Promise<string[]>;
 }
 
 export async function waitUntilLive(port: number, withinMs: number): Promise<void> {
@@ -59,8 +59,8 @@ export async function spawnServers(
       }),
     );
   }
-  const stop = async () => {
-    for (const child of processes) child.kill("SIGKILL");
+  const stop = async (signal: "SIGKILL" | "SIGTERM" = "SIGKILL") => {
+    for (const child of processes) child.kill(signal);
     await Promise.all(processes.map((child) => child.exited));
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
     return (await Promise.all(processes.map((child) => new Response(child.stdout).text()))).join("").split("\n");
