@@ -29,6 +29,8 @@ export class MetricsRegistry {
   private readonly routes = new Map<string, RouteRecorder>();
   private readonly namedSeries = new Map<string, SeriesRecorder>();
   private readonly recorders: Recorder[] = [];
+  /** The store field of each slot of each recorder, made with it: a seal builds no strings. */
+  private readonly fieldNames: string[][] = [];
   private readonly pending = new Map<number, MinuteDeltas>();
   private windowMinute = -1;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -43,7 +45,7 @@ export class MetricsRegistry {
     if (recorder === undefined) {
       recorder = new RouteRecorder(route, method);
       this.routes.set(id, recorder);
-      this.recorders.push(recorder);
+      this.register(recorder);
     }
     return recorder;
   }
@@ -56,30 +58,41 @@ export class MetricsRegistry {
     if (recorder === undefined) {
       recorder = new SeriesRecorder(name, formatted);
       this.namedSeries.set(id, recorder);
-      this.recorders.push(recorder);
+      this.register(recorder);
     }
     return recorder;
+  }
+
+  private register(recorder: Recorder): void {
+    this.recorders.push(recorder);
+    this.fieldNames.push(
+      Array.from(recorder.values, (_, slot) =>
+        fieldName(
+          recorder.kind,
+          recorder.id,
+          recorder.kind === "r" ? 1 + Math.floor(slot / SLOTS_PER_CLASS) : 0,
+          slot % SLOTS_PER_CLASS,
+        ),
+      ),
+    );
   }
 
   /** Closes the open window at `now`: its deltas join `pending` under the minute they were recorded in. */
   seal(now: number): void {
     const current = minuteOf(now);
     const minute = this.windowMinute < 0 ? current : this.windowMinute;
-    for (const recorder of this.recorders) {
+    for (let r = 0; r < this.recorders.length; r++) {
+      const recorder = this.recorders[r] as Recorder;
       if (!recorder.dirty) continue;
       recorder.dirty = false;
       const deltas = this.deltasOf(minute);
       const values = recorder.values;
+      const fields = this.fieldNames[r] as string[];
       for (let slot = 0; slot < values.length; slot++) {
         const value = values[slot] as number;
         if (value === 0) continue;
         values[slot] = 0;
-        const field = fieldName(
-          recorder.kind,
-          recorder.id,
-          recorder.kind === "r" ? 1 + Math.floor(slot / SLOTS_PER_CLASS) : 0,
-          slot % SLOTS_PER_CLASS,
-        );
+        const field = fields[slot] as string;
         deltas.set(field, (deltas.get(field) ?? 0) + value);
       }
     }
