@@ -14,6 +14,9 @@ export const metricsRoutes = defineRouteGroup("metrics-test", () =>
   new Elysia({ name: "metrics-test" })
     .use(policyPlugin)
     .get("/m/ok/:id", () => ({ ok: true }), PUBLIC)
+    .get("/m/limited", () => ({ ok: true }), {
+      public: { rateLimits: [{ name: "metrics-test", limit: 1, window: "1h", scope: "ip" }] },
+    })
     .get(
       "/m/fail",
       () => {
@@ -32,10 +35,11 @@ export async function discardRecordedMetrics(now: number): Promise<void> {
   await metricsRegistry().flush(new MemoryStore(), now, true);
 }
 
-/** Sends `count` requests to `path` and checks each got `status`. */
-export async function send(app: RampartApp, path: string, count: number, status: number): Promise<void> {
+/** Sends `count` requests to `path`, from `ip` when given, and checks each got `status`. */
+export async function send(app: RampartApp, path: string, count: number, status: number, ip?: string): Promise<void> {
+  const server = ip === undefined ? undefined : { requestIP: () => ({ address: ip }) };
   for (let i = 0; i < count; i++) {
-    const response = await app.fetch(new Request(`http://localhost${path}`));
+    const response = await app.fetch(new Request(`http://localhost${path}`), server);
     await response.arrayBuffer();
     if (response.status !== status) throw new Error(`${path} answered ${response.status}, expected ${status}`);
   }

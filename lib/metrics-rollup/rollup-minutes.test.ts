@@ -11,6 +11,7 @@ import { buildMetricsApp, discardRecordedMetrics, send } from "../../test/metric
 import { createTestClock } from "../../test/test-clock.ts";
 import { findScheduledJob } from "../cron/registry.ts";
 import { runScheduledJob } from "../cron/scheduled-job.ts";
+import { metricsSeriesMinute } from "../db/schema/index.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { MINUTE_MS, minuteKey, minuteOf } from "../metrics/minute-fields.ts";
 import type { RouteMinute } from "../metrics/route-minute.ts";
@@ -69,6 +70,10 @@ describe.each(DATABASE_BACKENDS)(`rollup-metrics on %s with the ${store} store`,
       await send(app, "/m/ok/a", 3, 200);
       await send(app, "/m/fail", 1, 500);
       await send(app, "/nowhere", 2, 404);
+      // From an address of its own: the limit's counter lives in the shared Redis, beyond this test.
+      const ip = `10.${Array.from(crypto.getRandomValues(new Uint8Array(3))).join(".")}`;
+      await send(app, "/m/limited", 1, 200, ip);
+      await send(app, "/m/limited", 1, 429, ip);
       at(30_000);
       expect(await flush()).toBe(true);
       at(50_000);
@@ -89,8 +94,22 @@ describe.each(DATABASE_BACKENDS)(`rollup-metrics on %s with the ${store} store`,
       expect(rows.map(({ route, method, statusClass, count }) => ({ route, method, statusClass, count }))).toEqual([
         { route: "(unmatched)", method: "GET", statusClass: 4, count: 2 },
         { route: "/m/fail", method: "GET", statusClass: 5, count: 1 },
+        { route: "/m/limited", method: "GET", statusClass: 2, count: 1 },
+        { route: "/m/limited", method: "GET", statusClass: 4, count: 1 },
         { route: "/m/ok/:id", method: "GET", statusClass: 2, count: 5 },
       ]);
+      const series = await runtime.db.primary.select().from(metricsSeriesMinute);
+      const decisions = series.filter((row) => row.name === "rate_limit" && row.labels.includes("rule=metrics-test"));
+      expect(
+        decisions.map(({ labels, count }) => ({ labels, count })).sort((a, b) => a.labels.localeCompare(b.labels)),
+      ).toEqual([
+        { labels: "decision=allowed,rule=metrics-test", count: 1 },
+        { labels: "decision=refused,rule=metrics-test", count: 1 },
+      ]);
+      if (store === "upstash")
+        expect(series.find((row) => row.name === "dependency" && row.labels === "name=redis")?.count).toBeGreaterThan(
+          0,
+        );
       for (const row of rows) {
         expect(row.start).toBe(new Date(minute * MINUTE_MS).toISOString());
         expect(row.buckets.reduce((a, b) => a + b, 0)).toBe(row.count);

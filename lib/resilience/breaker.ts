@@ -4,6 +4,7 @@
  */
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { Logger } from "../log/logger.ts";
+import { metricsRegistry } from "../metrics/metrics-registry.ts";
 
 export interface BreakerOptions {
   consecutiveFailures: number;
@@ -39,13 +40,33 @@ export function createBreaker(name: string, logger: Logger, options: Partial<Bre
     halfOpenAfter: halfOpenAfterMs,
     breaker: new ConsecutiveBreaker(consecutiveFailures),
   });
-  policy.onBreak(() => logger.warn("circuit opened", { dependency: name }));
-  policy.onReset(() => logger.info("circuit closed", { dependency: name }));
+  // Outbound breakers are one per host: their metrics share one name, so a client's hosts add no series.
+  const dependency = name.startsWith("http:") ? "outbound" : name;
+  const metrics = metricsRegistry();
+  const timing = metrics.series("dependency", { name: dependency });
+  const changedTo = (state: BreakerState) => metrics.series("breaker", { name: dependency, state });
+  const [opened, halfOpened, closed] = [changedTo("open"), changedTo("half-open"), changedTo("closed")];
+  policy.onBreak(() => {
+    opened.add();
+    logger.warn("circuit opened", { dependency: name });
+  });
+  policy.onHalfOpen(() => halfOpened.add());
+  policy.onReset(() => {
+    closed.add();
+    logger.info("circuit closed", { dependency: name });
+  });
   return {
     name,
     get state() {
       return STATE_NAMES[policy.state];
     },
-    execute: (call) => policy.execute(call),
+    async execute(call) {
+      const started = performance.now();
+      try {
+        return await policy.execute(call);
+      } finally {
+        timing.observe(performance.now() - started);
+      }
+    },
   };
 }

@@ -12,6 +12,7 @@ import { and, eq, inArray, lt, lte, max, sql } from "drizzle-orm";
 import type { IdentityRuntime } from "../auth/identity.ts";
 import type { Db } from "../db/database.ts";
 import { webhookAttempts, webhookEndpointSecrets, webhookEndpoints, webhookMessages } from "../db/schema/index.ts";
+import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { createOutboundFetch } from "../resilience/outbound-fetch.ts";
 import { DEFAULT_ENDPOINT_URL_OPTIONS, type EndpointUrlOptions, endpointUrlProblem } from "./endpoint-url.ts";
 import { endpointSigningKey, signatureHeader } from "./outbound-signature.ts";
@@ -89,6 +90,8 @@ export function createOutboundDeliverer(runtime: IdentityRuntime, options: Parti
   const send = createOutboundFetch(runtime.logger, { timeoutMs: settings.timeoutMs, retries: 0 });
   const keys = new Map<string, Promise<CryptoKey>>();
   const db = runtime.db.primary;
+  const delivered = metricsRegistry().series("webhook_delivery", { outcome: "delivered" });
+  const failed = metricsRegistry().series("webhook_delivery", { outcome: "failed" });
 
   async function signingKeys(endpointId: string, now: Date): Promise<CryptoKey[]> {
     const secrets = await db
@@ -144,6 +147,7 @@ export function createOutboundDeliverer(runtime: IdentityRuntime, options: Parti
   }
 
   async function record(row: AttemptRow, orgId: string, outcome: Outcome, durationMs: number): Promise<AttemptStatus> {
+    (outcome.ok ? delivered : failed).observe(durationMs);
     const nowMs = runtime.now();
     const now = new Date(nowMs);
     return db.transaction(async (tx) => {

@@ -8,6 +8,8 @@
 import type { RateLimitScope, ResolvedRateLimitRule } from "../../core/route-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
 import type { Logger } from "../../log/logger.ts";
+import { metricsRegistry } from "../../metrics/metrics-registry.ts";
+import type { SeriesRecorder } from "../../metrics/recorders.ts";
 import type { SettingsSource } from "../../settings/settings.ts";
 import { InProcessLimiter } from "./in-process-limiter.ts";
 import type { LimitResult, WindowLimiter } from "./limit-result.ts";
@@ -161,13 +163,27 @@ export function createRateLimiter(options: {
     return policy;
   };
 
+  // Decisions per rule, [allowed, refused], resolved once per rule object.
+  const decisions = new WeakMap<ResolvedRateLimitRule, readonly [SeriesRecorder, SeriesRecorder]>();
+  const decisionsOf = (rule: ResolvedRateLimitRule) => {
+    let pair = decisions.get(rule);
+    if (pair === undefined) {
+      const series = (decision: string) => metricsRegistry().series("rate_limit", { rule: rule.name, decision });
+      pair = [series("allowed"), series("refused")];
+      decisions.set(rule, pair);
+    }
+    return pair;
+  };
+
   const outcomeOf = (
     results: readonly LimitResult[],
     rules: readonly ResolvedRateLimitRule[],
     divisor: number,
   ): RateLimitOutcome => {
     let binding = results[0] as LimitResult;
-    for (const result of results) {
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i] as LimitResult;
+      decisionsOf(rules[i] as ResolvedRateLimitRule)[result.success ? 0 : 1].add();
       if (!result.success && binding.success) binding = result;
       else if (result.success === binding.success && result.remaining < binding.remaining) binding = result;
     }
