@@ -11,7 +11,7 @@ import { buildMetricsApp, discardRecordedMetrics, send } from "../../test/metric
 import { createTestClock } from "../../test/test-clock.ts";
 import { findScheduledJob } from "../cron/registry.ts";
 import { runScheduledJob } from "../cron/scheduled-job.ts";
-import { metricsSeriesMinute } from "../db/schema/index.ts";
+import { metricsDay, metricsHour, metricsMinute, metricsSeriesMinute } from "../db/schema/index.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { MINUTE_MS, minuteKey, minuteOf } from "../metrics/minute-fields.ts";
 import type { RouteMinute } from "../metrics/route-minute.ts";
@@ -169,6 +169,39 @@ describe.each(DATABASE_BACKENDS)(`rollup-metrics on %s with the ${store} store`,
       expect(totalsBy(minutes, 3_600_000)).toEqual(totalsBy(hours, 3_600_000));
       expect(totalsBy(hours, DAY_MS)).toEqual(totalsBy(days, DAY_MS));
       expect(days.reduce((n, r) => n + r.count, 0)).toBe(sent);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "prune-metrics keeps minutes 48 h, hours 35 days and days 400 days",
+    async () => {
+      const db = runtime.db.primary;
+      const now = clock.now();
+      const row = (agoMs: number) => ({
+        start: new Date(now - agoMs),
+        route: "/m/ok/:id",
+        method: "GET",
+        statusClass: 2,
+        count: 1,
+        sumMs: 1,
+        buckets: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      });
+      const HOUR = 3_600_000;
+      await db.insert(metricsMinute).values([row(47 * HOUR), row(49 * HOUR)]);
+      await db.insert(metricsHour).values([row(34 * DAY_MS), row(36 * DAY_MS)]);
+      await db.insert(metricsDay).values([row(399 * DAY_MS), row(401 * DAY_MS)]);
+      const job = findScheduledJob("prune-metrics");
+      expect(await runScheduledJob(runtime, job as NonNullable<typeof job>, new Date(now))).toMatchObject({
+        status: "succeeded",
+      });
+      const ages = async (granularity: "minute" | "hour" | "day") =>
+        (await all(granularity)).map((r) => Math.round((now - r.start.getTime()) / HOUR));
+      expect({ minute: await ages("minute"), hour: await ages("hour"), day: await ages("day") }).toEqual({
+        minute: [47],
+        hour: [34 * 24],
+        day: [399 * 24],
+      });
     },
     TEST_TIMEOUT_MS,
   );
