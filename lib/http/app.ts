@@ -76,7 +76,7 @@ function withRequestId(response: Response, requestId: string): Response {
 // A path no route matched is whatever the client sent: logged under one name, its secret-shaped segments redacted.
 const UNMATCHED_ROUTE = "(unmatched)";
 // Unmatched requests are counted per method, any method outside this list as OTHER: a client picks the method.
-const UNMATCHED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"] as const;
+const UNMATCHED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 // Unexpected errors keep their stack (our code's frames); database errors and failed queries never carry values.
 function describeUnexpected(error: unknown): Record<string, unknown> {
@@ -309,10 +309,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const durationMs = performance.now() - context.startedAt;
       const now = runtime.now();
       if (now >= metrics.sealAt) inBackground(metrics.flush(runtime.store, now));
-      (context.recorder ?? unmatchedRecorders.get(request.method as "GET") ?? unmatchedOther).observe(
-        status,
-        durationMs,
-      );
+      const recorder = context.recorder ?? unmatchedRecorders.get(request.method) ?? unmatchedOther;
+      recorder.observe(status, durationMs);
       const fields: LogFields = {
         requestId: context.requestId,
         method: request.method,
