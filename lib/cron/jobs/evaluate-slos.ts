@@ -2,6 +2,7 @@
 import type { Runtime } from "../../runtime/runtime.ts";
 import { configuredChannels, createAlertDeliverer } from "../../slo/alert-delivery.ts";
 import { DECLARED_SLOS } from "../../slo/declared-slos.ts";
+import { rollupMinuteSource } from "../../slo/rollup-minute-source.ts";
 import { evaluateSloAlerts } from "../../slo/slo-alerts.ts";
 import type { Slo } from "../../slo/slo-declaration.ts";
 import type { MinuteSource } from "../../slo/slo-events.ts";
@@ -32,7 +33,4 @@ export function createEvaluateSlosJob({ slos, minutesOf }: EvaluateSlosSources):
   };
 }
 
-// Until the rollup tables land (issue 13, items 1–3) there are no minutes to read, and nothing fires.
-const noMinutesYet: MinuteSource = async () => [];
-
-export const evaluateSlos = createEvaluateSlosJob({ slos: DECLARED_SLOS, minutesOf: () => noMinutesYet });
+export const evaluateSlos = createEvaluateSlosJob({ slos: DECLARED_SLOS, minutesOf: rollupMinuteSource });
