@@ -11,8 +11,13 @@ test(
   async () => {
     const run = Bun.spawn(["bun", "test", "tools/neon-ws-proxy.test.ts", "test/store.integration.test.ts"], {
       cwd: ROOT,
-      // Chromium configured, so the notice is the servers' alone.
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", TEST_CHROMIUM: "/usr/bin/chromium" },
+      // Chromium and the Prometheus parser configured, so the notice is the servers' alone.
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        TEST_CHROMIUM: "/usr/bin/chromium",
+        TEST_PROMETHEUS_PYTHON: "/usr/bin/python3",
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

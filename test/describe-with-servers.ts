@@ -1,21 +1,30 @@
 /**
- * Groups of tests that need the real PostgreSQL and Redis `.ci/start-services` runs, or Debian's Chromium
- * (`.ci/run` installs it and sets TEST_CHROMIUM). Without them a group's
+ * Groups of tests that need the real PostgreSQL and Redis `.ci/start-services` runs, Debian's Chromium or the
+ * Prometheus client's parsers (`.ci/run` installs both and sets TEST_CHROMIUM and TEST_PROMETHEUS_PYTHON). Without them a group's
  * tests are reported as skipped under their own names, and its hooks are never registered: bun lists the
  * hooks of a skipped group as skipped tests named "(unnamed)".
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from "bun:test";
 
-export type TestServer = "postgres" | "redis" | "chromium";
+export type TestServer = "postgres" | "redis" | "chromium" | "prometheus";
 
 const VARIABLES: Record<TestServer, string> = {
   postgres: "TEST_POSTGRES_URL",
   redis: "TEST_REDIS_URL",
   chromium: "TEST_CHROMIUM",
+  prometheus: "TEST_PROMETHEUS_PYTHON",
 };
-const NAMES: Record<TestServer, string> = { postgres: "PostgreSQL", redis: "Redis", chromium: "Chromium" };
+const NAMES: Record<TestServer, string> = {
+  postgres: "PostgreSQL",
+  redis: "Redis",
+  chromium: "Chromium",
+  prometheus: "Prometheus parser (python3-prometheus-client)",
+};
 const START_SERVICES = `eval "$(.ci/start-services | sed 's/^/export /')"`;
-const INSTALL_CHROMIUM = "apt-get install -y chromium && export TEST_CHROMIUM=/usr/bin/chromium";
+const INSTALL: Partial<Record<TestServer, string>> = {
+  chromium: "apt-get install -y chromium && export TEST_CHROMIUM=/usr/bin/chromium",
+  prometheus: "apt-get install -y python3-prometheus-client && export TEST_PROMETHEUS_PYTHON=/usr/bin/python3",
+};
 
 export interface GroupHooks {
   beforeAll: typeof beforeAll;
@@ -45,8 +54,8 @@ export function skippedServersNotice(): string | undefined {
   const variables = missing.map((server) => VARIABLES[server]).join(" and ");
   const names = missing.map((server) => NAMES[server]).join(" and ");
   const steps = [
-    ...(missing.some((server) => server !== "chromium") ? [START_SERVICES] : []),
-    ...(missing.includes("chromium") ? [INSTALL_CHROMIUM] : []),
+    ...(missing.some((server) => INSTALL[server] === undefined) ? [START_SERVICES] : []),
+    ...missing.flatMap((server) => INSTALL[server] ?? []),
   ];
   return (
     `${variables} ${missing.length === 1 ? "is" : "are"} not set: the tests that need a real ${names} are ` +
