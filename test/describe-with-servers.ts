@@ -1,8 +1,8 @@
 /**
  * Groups of tests that need the real PostgreSQL and Redis `.ci/start-services` runs, Debian's Chromium or the
- * Prometheus client's parsers (`.ci/run` installs both and sets TEST_CHROMIUM and TEST_PROMETHEUS_PYTHON). Without them a group's
- * tests are reported as skipped under their own names, and its hooks are never registered: bun lists the
- * hooks of a skipped group as skipped tests named "(unnamed)".
+ * Prometheus client's parsers (`.ci/run` installs both and sets TEST_CHROMIUM and TEST_PROMETHEUS_PYTHON).
+ * Without them a group's tests are reported as skipped under their own names, and its hooks are never
+ * registered: bun lists the hooks of a skipped group as skipped tests named "(unnamed)".
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from "bun:test";
 

@@ -3,3 +3,15 @@ declare module "*/standalone.js" {
   const path: string;
   export default path;
 }
+declare module "*.css" {
+  const path: string;
+  export default path;
+}
+declare module "*/uPlot.iife.min.js" {
+  const path: string;
+  export default path;
+}
+declare module "*/status-page.js" {
+  const path: string;
+  export default path;
+}
