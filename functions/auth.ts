@@ -19,6 +19,8 @@ import { AppError } from "../lib/errors/app-error.ts";
 import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup, type RouteGroup } from "../lib/http/route-group.ts";
+import { createFirstAttemptSender } from "../lib/webhooks/first-attempts.ts";
+import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.ts";
 
 const CREDENTIALS_BODY_BYTES = 4 * 1024;
 
@@ -84,15 +86,19 @@ const sessionParams = lazySchema(({ type }) => type({ id: "string.uuid" }));
 
 export interface AuthRouteOptions {
   passwordHashing: PasswordHashingOptions;
+  /** The first attempts of the session webhooks a revocation sends (tests allow loopback). */
+  outbound: Partial<OutboundDeliveryOptions>;
 }
 
-export const DEFAULT_AUTH_ROUTE_OPTIONS: AuthRouteOptions = { passwordHashing: DEFAULT_PASSWORD_HASHING };
+export const DEFAULT_AUTH_ROUTE_OPTIONS: AuthRouteOptions = { passwordHashing: DEFAULT_PASSWORD_HASHING, outbound: {} };
 
 /** The auth route group; tests pass a cheaper password hashing cost. */
 export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): RouteGroup {
-  const { passwordHashing } = { ...DEFAULT_AUTH_ROUTE_OPTIONS, ...options };
+  const { passwordHashing, outbound } = { ...DEFAULT_AUTH_ROUTE_OPTIONS, ...options };
   return defineRouteGroup("auth", (runtime) => {
     const hasher = createPasswordHasher(passwordHashing);
+    const sendFirstAttempts = createFirstAttemptSender(runtime, outbound);
+    const committed = (orgIds: readonly string[]) => orgIds.forEach(sendFirstAttempts);
     const limitLoginsPerEmail = createEmailRateLimit(runtime, "POST /v1/auth/login", LOGIN_PER_EMAIL);
     const { auth } = runtime.config;
 
@@ -131,7 +137,7 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
         .post(
           "/v1/auth/refresh",
           async ({ body, request }) => {
-            const rotated = await rotateRefreshToken(runtime, body.refreshToken, request);
+            const rotated = await rotateRefreshToken(runtime, body.refreshToken, request, committed);
             return tokensFor({ id: rotated.userId, email: rotated.email }, rotated);
           },
           { public: REFRESH, body: refreshBody },
@@ -141,7 +147,7 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
         .post(
           "/v1/auth/logout",
           async ({ body, request, set }) => {
-            await logOut(runtime, body.refreshToken, request);
+            await logOut(runtime, body.refreshToken, request, committed);
             set.status = 204;
           },
           { public: LOGOUT, body: refreshBody },
@@ -158,7 +164,7 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
           "/v1/auth/sessions/:id",
           async ({ params, request, set, user }) => {
             // Another user's session answers exactly like one that does not exist.
-            if (!(await revokeOwnSession(runtime, user, params.id, request)))
+            if (!(await revokeOwnSession(runtime, user, params.id, request, committed)))
               throw new AppError("NOT_FOUND", "No such session.");
             set.status = 204;
           },

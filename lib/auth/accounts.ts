@@ -194,7 +194,7 @@ export async function changePassword(
   // All or nothing: a failure must not leave the password changed and every session revoked with no new one.
   const { revoked, ...signedIn } = await db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: new Date() }).where(eq(users.id, user.id));
-    const revoked = await revokeSessionsIn(tx, { userId: user.id }, "password_changed");
+    const { sessionIds: revoked } = await revokeSessionsIn(tx, { userId: user.id }, "password_changed", runtime.now());
     await recordAuditEvent(
       tx,
       {
@@ -228,7 +228,7 @@ export async function disableUser(
       .where(eq(users.id, userId))
       .returning({ id: users.id });
     if (user === undefined) throw new AppError("NOT_FOUND", "No such user.");
-    const ids = await revokeSessionsIn(tx, { userId }, "user_disabled");
+    const { sessionIds: ids } = await revokeSessionsIn(tx, { userId }, "user_disabled", runtime.now());
     await recordAuditEvent(
       tx,
       {

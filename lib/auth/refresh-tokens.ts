@@ -10,6 +10,7 @@ import { requestContextOf } from "../core/request-context.ts";
 import type { Db } from "../db/database.ts";
 import { refreshTokens, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
+import type { MessagesCommitted } from "../outbox/webhook-outbox.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import { deviceLabel } from "./device-label.ts";
 import type { IdentityRuntime } from "./identity.ts";
@@ -90,11 +91,13 @@ const unauthorized = () => new AppError("UNAUTHORIZED");
  * two concurrent refreshes exactly one succeeds and the other is treated as the reuse it looks like.
  * A dead token, session or account answers 401 and rolls the claim back, so a retry is not a "reuse";
  * so does any failure before commit, which is why the access token is signed and audited inside it.
+ * A reuse sends `refresh_token.reuse_detected` (and `session.revoked`) to the user's organizations.
  */
 export async function rotateRefreshToken(
   runtime: IdentityRuntime,
   presented: string,
   request?: Request,
+  committed?: MessagesCommitted,
 ): Promise<RotatedSession> {
   const db = runtime.db.primary;
   const { auth } = runtime.config;
@@ -169,7 +172,8 @@ export async function rotateRefreshToken(
       target: { type: "session", id: sessionId },
       metadata: { userId, familyRevoked: revoked.length > 0 },
     });
-    await revokeSessionsAudited(runtime, { userId, sessionId }, "token_reused", eventOf, request);
+    const also = { type: "refresh_token.reuse_detected", data: { userId, sessionId } } as const;
+    await revokeSessionsAudited(runtime, { userId, sessionId }, "token_reused", eventOf, request, { also, committed });
     throw new AppError("TOKEN_REUSED");
   }
   return rotation.session;
@@ -179,7 +183,12 @@ export async function rotateRefreshToken(
  * Logs out the session a refresh token belongs to, whether the token is the latest of its family or an
  * older one: holding any of them already lets one revoke the family (by reusing it). Unknown tokens do nothing.
  */
-export async function logOut(runtime: IdentityRuntime, presented: string, request?: Request): Promise<void> {
+export async function logOut(
+  runtime: IdentityRuntime,
+  presented: string,
+  request?: Request,
+  committed?: MessagesCommitted,
+): Promise<void> {
   const db = runtime.db.primary;
   const [owner] = await db
     .select({ sessionId: refreshTokens.sessionId, userId: sessions.userId })
@@ -195,5 +204,5 @@ export async function logOut(runtime: IdentityRuntime, presented: string, reques
           actor: { type: "user", id: owner.userId },
           target: { type: "session", id: owner.sessionId },
         };
-  await revokeSessionsAudited(runtime, owner, "logout", eventOf, request);
+  await revokeSessionsAudited(runtime, owner, "logout", eventOf, request, { committed });
 }

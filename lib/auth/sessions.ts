@@ -7,6 +7,7 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { AuthConfig } from "../config/config.ts";
 import type { Db } from "../db/database.ts";
 import { sessions } from "../db/schema/index.ts";
+import { enqueueUserWebhookMessage, type MessagesCommitted, type UserMessage } from "../outbox/webhook-outbox.ts";
 import type { IdentityRuntime } from "./identity.ts";
 
 export type RevocationReason = "logout" | "revoked" | "token_reused" | "password_changed" | "user_disabled";
@@ -17,6 +18,12 @@ export interface SessionSummary {
   ip: string | null;
   createdAt: Date;
   lastUsedAt: Date;
+}
+
+export interface RevokedSessions {
+  sessionIds: string[];
+  /** The organizations sent a webhook message about it (the user's). */
+  orgIds: string[];
 }
 
 /** Sessions that can still be refreshed: not revoked, within their absolute lifetime, used within the idle one. */
@@ -49,16 +56,18 @@ export function listLiveSessions(
 
 /**
  * Revokes the user's sessions not yet revoked (only `sessionId`, when given) inside the caller's transaction,
- * beside its audit row, and returns their ids; once it has committed, `publishRevocations` stops their access tokens.
+ * beside its audit row and a `session.revoked` message to each of the user's organizations; once it has
+ * committed, `publishRevocations` stops their access tokens.
  */
 export async function revokeSessionsIn(
   tx: Db,
   target: { userId: string; sessionId?: string },
   reason: RevocationReason,
-): Promise<string[]> {
+  nowMs: number,
+): Promise<RevokedSessions> {
   const revoked = await tx
     .update(sessions)
-    .set({ revokedAt: new Date(), revokedReason: reason })
+    .set({ revokedAt: new Date(nowMs), revokedReason: reason })
     .where(
       and(
         eq(sessions.userId, target.userId),
@@ -67,7 +76,11 @@ export async function revokeSessionsIn(
       ),
     )
     .returning({ id: sessions.id });
-  return revoked.map((session) => session.id);
+  const sessionIds = revoked.map((session) => session.id);
+  if (sessionIds.length === 0) return { sessionIds, orgIds: [] };
+  const data = { userId: target.userId, sessionIds, reason };
+  const orgIds = await enqueueUserWebhookMessage(tx, target.userId, { type: "session.revoked", data }, nowMs);
+  return { sessionIds, orgIds };
 }
 
 /** Tells every instance, through the store, that these committed revocations hold for access tokens too. */
@@ -76,9 +89,15 @@ export async function publishRevocations(runtime: IdentityRuntime, sessionIds: r
   await Promise.all(sessionIds.map((sessionId) => revocations.revoke(sessionId)));
 }
 
+export interface RevocationOutbox {
+  /** One more message to the user's organizations in the same transaction (a detected token reuse). */
+  also?: UserMessage;
+  committed?: MessagesCommitted;
+}
+
 /**
  * Revokes in the database with the audit row `eventOf(revoked)` in the same transaction (none when it
- * answers undefined), then in the store.
+ * answers undefined), then in the store; `outbox.committed` hears which organizations were sent messages.
  */
 export async function revokeSessionsAudited(
   runtime: IdentityRuntime,
@@ -86,15 +105,20 @@ export async function revokeSessionsAudited(
   reason: RevocationReason,
   eventOf: (revoked: string[]) => AuditEvent | undefined,
   request?: Request,
+  outbox: RevocationOutbox = {},
 ): Promise<string[]> {
-  const revoked = await runtime.db.primary.transaction(async (tx) => {
-    const ids = await revokeSessionsIn(tx, target, reason);
-    const event = eventOf(ids);
+  const nowMs = runtime.now();
+  const { sessionIds, orgIds } = await runtime.db.primary.transaction(async (tx) => {
+    const revoked = await revokeSessionsIn(tx, target, reason, nowMs);
+    const event = eventOf(revoked.sessionIds);
     if (event !== undefined) await recordAuditEvent(tx, event, request);
-    return ids;
+    if (outbox.also === undefined) return revoked;
+    const told = await enqueueUserWebhookMessage(tx, target.userId, outbox.also, nowMs);
+    return { sessionIds: revoked.sessionIds, orgIds: [...new Set([...revoked.orgIds, ...told])] };
   });
-  await publishRevocations(runtime, revoked);
-  return revoked;
+  if (orgIds.length > 0) outbox.committed?.(orgIds);
+  await publishRevocations(runtime, sessionIds);
+  return sessionIds;
 }
 
 /** A user revoking one of their own sessions; false when it is not theirs or not live (the caller answers 404). */
@@ -103,6 +127,7 @@ export async function revokeOwnSession(
   caller: { userId: string; sessionId: string },
   sessionId: string,
   request?: Request,
+  committed?: MessagesCommitted,
 ): Promise<boolean> {
   const eventOf = (revoked: string[]): AuditEvent | undefined =>
     revoked.length === 0
@@ -114,6 +139,10 @@ export async function revokeOwnSession(
           metadata: { current: sessionId === caller.sessionId },
         };
   return (
-    (await revokeSessionsAudited(runtime, { userId: caller.userId, sessionId }, "revoked", eventOf, request)).length > 0
+    (
+      await revokeSessionsAudited(runtime, { userId: caller.userId, sessionId }, "revoked", eventOf, request, {
+        committed,
+      })
+    ).length > 0
   );
 }

@@ -4,7 +4,7 @@
  */
 import { and, arrayContains, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/database.ts";
-import { webhookAttempts, webhookEndpoints, webhookMessages } from "../db/schema/index.ts";
+import { memberships, webhookAttempts, webhookEndpoints, webhookMessages } from "../db/schema/index.ts";
 
 /** Every event Rampart sends; an endpoint subscribes to some of them. */
 export const WEBHOOK_EVENT_TYPES = [
@@ -14,6 +14,8 @@ export const WEBHOOK_EVENT_TYPES = [
   "member.added",
   "member.removed",
   "member.role_changed",
+  "refresh_token.reuse_detected",
+  "session.revoked",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
@@ -22,6 +24,12 @@ export interface OutboxMessage {
   type: WebhookEventType;
   data: Record<string, unknown>;
 }
+
+/** An event about a user rather than an organization (their sessions): it goes to each of the user's organizations. */
+export type UserMessage = Omit<OutboxMessage, "orgId">;
+
+/** Told the organizations a committed change wrote messages for, so their first attempts can go out at once. */
+export type MessagesCommitted = (orgIds: readonly string[]) => void;
 
 /** A Standard Webhooks message id: stable across retries, so receivers deduplicate by it. */
 const newMessageId = () => `msg_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -48,4 +56,19 @@ export async function enqueueWebhookMessage(tx: Db, message: OutboxMessage, nowM
       .insert(webhookAttempts)
       .values(endpoints.map(({ id: endpointId }) => ({ messageId: id, endpointId, attempt: 1, nextAttemptAt: now })));
   return id;
+}
+
+/**
+ * Writes `message` inside `tx` once for each organization `userId` belongs to (an admin wants to know of a
+ * member's compromised session); returns those organizations.
+ */
+export async function enqueueUserWebhookMessage(
+  tx: Db,
+  userId: string,
+  message: UserMessage,
+  nowMs: number,
+): Promise<string[]> {
+  const orgs = await tx.select({ orgId: memberships.orgId }).from(memberships).where(eq(memberships.userId, userId));
+  for (const { orgId } of orgs) await enqueueWebhookMessage(tx, { orgId, ...message }, nowMs);
+  return orgs.map(({ orgId }) => orgId);
 }
