@@ -11,6 +11,7 @@ import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup, type RouteGroup } from "../lib/http/route-group.ts";
 import { WEBHOOK_EVENT_TYPES } from "../lib/outbox/webhook-outbox.ts";
+import { endpointUrlOptionsOf } from "../lib/webhooks/endpoint-url.ts";
 import {
   createOutboundDeliverer,
   DEFAULT_OUTBOUND_DELIVERY_OPTIONS,
@@ -50,8 +51,8 @@ const messageNotFound = () => new AppError("NOT_FOUND", "No such webhook message
 
 /** The routes over `options`; local development passes loopback and http: URL options (never production). */
 export function webhookEndpointRoutes(options: Partial<OutboundDeliveryOptions> = {}): RouteGroup {
-  const settings = { ...DEFAULT_OUTBOUND_DELIVERY_OPTIONS, ...options };
   return defineRouteGroup("webhook-endpoints", (runtime) => {
+    const settings = { ...DEFAULT_OUTBOUND_DELIVERY_OPTIONS, url: endpointUrlOptionsOf(runtime.config), ...options };
     const waitUntil = createWaitUntil(runtime.logger);
     // Made on first use: building the routes (the OpenAPI build) must not touch the database.
     let deliverer: OutboundDeliverer | undefined;

@@ -8,10 +8,6 @@
  * TEST_REDIS_URL are set (`.ci/start-services`).
  */
 import { expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { inArray } from "drizzle-orm";
 import authRoutes from "../functions/auth.ts";
 import me from "../functions/me.ts";
@@ -30,31 +26,14 @@ import {
   openTestRuntime,
   upstashGatewayUrl,
 } from "./backends.ts";
-import { builtDenoBundle } from "./built-bundles.ts";
+import { type RunningDenoBundle, startDenoBundle } from "./deno-bundle.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
-import { freePort } from "./free-port.ts";
 import { identityClient } from "./identity-client.ts";
-import { waitUntilLive } from "./spawned-servers.ts";
 import { createInteropSources, expectedResults, interopCases, sendInteropMatrix } from "./webhook-interop.ts";
 
-const ROOT = join(import.meta.dir, "..");
 // Building the bundle, starting Deno and hashing at the production cost take seconds.
 const SETUP_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 30_000;
-
-/** The Deno executable: the npm package's launcher puts it beside itself on first use. */
-async function denoExecutable(): Promise<string> {
-  const exe = join(ROOT, "node_modules", "deno", "deno");
-  if (!existsSync(exe)) {
-    const first = Bun.spawn([join(ROOT, "node_modules", ".bin", "deno"), "--version"], {
-      stdout: "ignore",
-      stderr: "inherit",
-    });
-    if ((await first.exited) !== 0 || !existsSync(exe))
-      throw new Error("the deno package did not install its executable");
-  }
-  return exe;
-}
 
 interface Tokens {
   accessToken: string;
@@ -65,8 +44,7 @@ describeWithServers(
   "Deno Deploy bundle under Deno, on Neon and Upstash",
   ({ beforeAll, afterAll }) => {
     let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-    let deno: Subprocess<"ignore", "ignore", "pipe">;
-    let emptyDir: string;
+    let deno: RunningDenoBundle | undefined;
     let denoUrl: string;
     let bun: ServerlessApp;
     const encryptionKeys = `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
@@ -107,37 +85,13 @@ describeWithServers(
         // Dropping the scratch database at the end ends pooled connections, which warns.
         LOG_LEVEL: "error",
       };
-      const port = freePort();
-      denoUrl = `http://127.0.0.1:${port}`;
-      emptyDir = mkdtempSync(join(tmpdir(), "rampart-deno-"));
-      copyFileSync(await builtDenoBundle(), join(emptyDir, "main.js"));
-      deno = Bun.spawn([await denoExecutable(), "run", "--allow-net", "--allow-env", join(emptyDir, "main.js")], {
-        cwd: emptyDir,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: process.env.HOME ?? "",
-          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-          ...env,
-        },
-        stdin: "ignore",
-        stdout: "ignore",
-        stderr: "pipe",
-      });
-      // Read as it comes, so a full pipe never stalls Deno; shown if it does not start.
-      const stderr = new Response(deno.stderr).text();
-      try {
-        await waitUntilLive(port, 30_000);
-      } catch (error) {
-        deno.kill("SIGKILL");
-        throw new Error(`${String(error)}\n${await stderr}`);
-      }
+      deno = await startDenoBundle(env);
+      denoUrl = deno.url;
       bun = createServerlessApp(loadConfig(env), [authRoutes, me]);
     }, SETUP_TIMEOUT_MS);
 
     afterAll(async () => {
-      deno?.kill("SIGKILL");
-      await deno?.exited;
-      if (emptyDir !== undefined) rmSync(emptyDir, { recursive: true, force: true });
+      await deno?.stop();
       await (await bun?.runtime())?.db.close();
       await scratch?.drop();
     });

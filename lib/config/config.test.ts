@@ -88,6 +88,19 @@ describe("loadConfig", () => {
     expect(configError({ NODE_ENV: "production" })).toContain("DATABASE_URL must be set in production");
   });
 
+  test("production refuses WEBHOOK_LOCAL_ENDPOINTS=true; development allows it", () => {
+    const production = {
+      NODE_ENV: "production",
+      DATABASE_URL: "postgres://u:p@db.example.com/app",
+      ENCRYPTION_KEYS: `v1:${"A".repeat(43)}=`,
+    };
+    expect(configError({ ...production, WEBHOOK_LOCAL_ENDPOINTS: "true" })).toContain(
+      "WEBHOOK_LOCAL_ENDPOINTS must not be true in production",
+    );
+    expect(loadConfig({ NODE_ENV: "development", WEBHOOK_LOCAL_ENDPOINTS: "true" }).webhookLocalEndpoints).toBe(true);
+    expect(loadConfig(production).webhookLocalEndpoints).toBe(false);
+  });
+
   test("the message never repeats a secret value", () => {
     const message = configError({ CRON_SECRET: "short-secret", DATABASE_URL: "mysql://admin:hunter2@db" });
     expect(message).not.toContain("short-secret");

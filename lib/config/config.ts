@@ -71,6 +71,8 @@ export interface Config {
   /** Challenges on routes that declare it while emergency mode is on; undefined leaves them unchallenged. */
   humanVerification: HumanVerificationConfig | undefined;
   alertChannels: AlertChannelsConfig;
+  /** Outbound webhooks may go to http: and loopback URLs (a receiver on a developer's machine); never in production. */
+  webhookLocalEndpoints: boolean;
 }
 
 export const DEFAULT_CONFIG = {
@@ -249,6 +251,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
         "apart by shape",
     );
   }
+  if (env_ === "production" && parsed.WEBHOOK_LOCAL_ENDPOINTS === "true")
+    throw new ConfigError(
+      "Invalid environment:\n  WEBHOOK_LOCAL_ENDPOINTS must not be true in production (it lets deliveries reach " +
+        "loopback addresses)",
+    );
   const humanVerification = parseHumanVerification(parsed, env_);
   const encryptionKeys = parseEncryptionKeys(parsed.ENCRYPTION_KEYS ?? DEVELOPMENT_ENCRYPTION_KEY);
   if (encryptionKeys.some((k) => k.key.byteLength !== 32))
@@ -309,5 +316,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     },
     humanVerification,
     alertChannels: parseAlertChannels(parsed, env_),
+    webhookLocalEndpoints: parsed.WEBHOOK_LOCAL_ENDPOINTS === "true",
   };
 }

@@ -84,6 +84,7 @@ const RULES = {
   ),
   CORS_ORIGINS: anyString,
   CORS_CREDENTIALS: oneOf("true", "false"),
+  WEBHOOK_LOCAL_ENDPOINTS: oneOf("true", "false"),
   HSTS_MAX_AGE: integer("a number of seconds, e.g. 31536000 (0 leaves the header out)"),
   ADMIN_TOKEN: atLeast(32, "at least 32 characters, e.g. from `openssl rand -hex 32`"),
   EMERGENCY_MODE: oneOf("on", "off"),

@@ -37,6 +37,7 @@ export const envSchema = type({
   ),
   "CORS_ORIGINS?": "string",
   "CORS_CREDENTIALS?": "'true' | 'false'",
+  "WEBHOOK_LOCAL_ENDPOINTS?": "'true' | 'false'",
   "HSTS_MAX_AGE?": type("string.integer.parse").describe(
     "a number of seconds, e.g. 31536000 (0 leaves the header out)",
   ),

@@ -28,6 +28,13 @@ export const DEFAULT_ENDPOINT_URL_OPTIONS: EndpointUrlOptions = {
   resolve: systemResolver,
 };
 
+/** The rules `config` sets: http: and loopback only where WEBHOOK_LOCAL_ENDPOINTS allows (never production). */
+export function endpointUrlOptionsOf(config: { webhookLocalEndpoints: boolean }): EndpointUrlOptions {
+  return config.webhookLocalEndpoints
+    ? { ...DEFAULT_ENDPOINT_URL_OPTIONS, allowHttp: true, allowLoopback: true }
+    : DEFAULT_ENDPOINT_URL_OPTIONS;
+}
+
 const isLoopback = (address: string) => /^127\./.test(address) || address === "::1";
 
 /** Undefined when `text` may receive deliveries, else the reason it may not. */

@@ -14,7 +14,12 @@ import type { Db } from "../db/database.ts";
 import { webhookAttempts, webhookEndpointSecrets, webhookEndpoints, webhookMessages } from "../db/schema/index.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { createOutboundFetch } from "../resilience/outbound-fetch.ts";
-import { DEFAULT_ENDPOINT_URL_OPTIONS, type EndpointUrlOptions, endpointUrlProblem } from "./endpoint-url.ts";
+import {
+  DEFAULT_ENDPOINT_URL_OPTIONS,
+  type EndpointUrlOptions,
+  endpointUrlOptionsOf,
+  endpointUrlProblem,
+} from "./endpoint-url.ts";
 import { endpointSigningKey, signatureHeader } from "./outbound-signature.ts";
 import { endpointSecretRowIdentity, liveEndpointSecretAt, setEndpointEnabled } from "./webhook-endpoints.ts";
 
@@ -86,7 +91,7 @@ export type OutboundDeliverer = ReturnType<typeof createOutboundDeliverer>;
 
 /** A deliverer for `runtime`: its fetch (with a breaker per host) and imported keys are kept between attempts. */
 export function createOutboundDeliverer(runtime: IdentityRuntime, options: Partial<OutboundDeliveryOptions> = {}) {
-  const settings = { ...DEFAULT_OUTBOUND_DELIVERY_OPTIONS, ...options };
+  const settings = { ...DEFAULT_OUTBOUND_DELIVERY_OPTIONS, url: endpointUrlOptionsOf(runtime.config), ...options };
   const send = createOutboundFetch(runtime.logger, { timeoutMs: settings.timeoutMs, retries: 0 });
   const keys = new Map<string, Promise<CryptoKey>>();
   const db = runtime.db.primary;
