@@ -14,6 +14,7 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { WEBHOOK_HANDLERS } from "../lib/webhooks/handlers.ts";
 import { listDeliveries, markForReplay, processDelivery, recordDelivery } from "../lib/webhooks/inbox.ts";
+import { createSeenDeliveries } from "../lib/webhooks/seen-deliveries.ts";
 import { createSourceKeyCache } from "../lib/webhooks/source-keys.ts";
 import { verifyDelivery } from "../lib/webhooks/verify.ts";
 import type { WebhookKind } from "../lib/webhooks/webhook-secret.ts";
@@ -56,6 +57,7 @@ function describe(kind: WebhookKind, headers: Headers, body: Uint8Array) {
 export default defineRouteGroup("webhooks", (runtime) => {
   const liveKeysOf = createSourceKeyCache(runtime);
   const waitUntil = createWaitUntil(runtime.logger);
+  const seen = createSeenDeliveries(runtime.store, runtime.logger);
   return new Elysia({ name: "webhooks" })
     .use(policyPlugin)
     .post(
@@ -79,6 +81,7 @@ export default defineRouteGroup("webhooks", (runtime) => {
         const { eventType, stripeId } = describe(source.kind, request.headers, body);
         const externalId = verified.externalId ?? stripeId;
         if (externalId === undefined) throw new AppError("BAD_REQUEST", "The verified delivery names no event id.");
+        if (await seen.wasSeen(params.sourceId, externalId)) return { received: true, duplicate: true };
         const id = await recordDelivery(
           runtime.db.primary,
           { sourceId: params.sourceId, externalId, signedAtMs: verified.signedAtMs, eventType, body },
@@ -86,6 +89,7 @@ export default defineRouteGroup("webhooks", (runtime) => {
         );
         // The row is committed; its handler runs after the answer, or later by the sweeper.
         if (id !== undefined) waitUntil(processDelivery(runtime, WEBHOOK_HANDLERS, id));
+        else waitUntil(seen.markSeen(params.sourceId, externalId));
         return { received: true, duplicate: id === undefined };
       },
       {
