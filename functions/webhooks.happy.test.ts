@@ -101,6 +101,20 @@ describe.each(BACKENDS)("inbound webhooks on %s", (backend) => {
     expect(await rowsOf(source.id)).toEqual([]);
   });
 
+  test("a refused delivery leaves one log line under a stable event name, without its signature", async () => {
+    const source = await createSource("standard");
+    const delivery = newDelivery("invoice.paid");
+    const wrong = signedHeaders("standard", [secretFor("standard")], delivery, harness.clock.now());
+    const before = harness.runtime.logLines.length;
+    expect((await postDelivery(harness.app, source.id, wrong, delivery.body)).status).toBe(401);
+    const refused = harness.runtime.logLines
+      .slice(before)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === "webhook delivery refused");
+    expect(refused.map((line) => line.sourceId)).toEqual([source.id]);
+    expect(JSON.stringify(refused)).not.toContain(wrong["webhook-signature"]?.slice(3) ?? "");
+  });
+
   test("a disabled source refuses what it accepted before", async () => {
     const source = await createSource("github");
     const delivery = newDelivery("push");
