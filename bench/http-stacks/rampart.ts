@@ -9,11 +9,14 @@
  * BENCH_CREDENTIALS_FILE (with BENCH_DATABASE_URL): mint BENCH_ACCESS_TOKENS access tokens (1) of one
  * session and an API key before serving, and write them there as JSON (BenchCredentials), for the load
  * generator to send to /v1/whoami.
+ * BENCH_WITHOUT (bench/chain-floor.ts): one part of the chain left out, to price it: a guard step by its
+ * name in GUARD_STEPS, "request log" (lines not even built), or "socket address" (no requestIP call).
  */
 import { Elysia } from "elysia";
 import { loadConfig } from "../../lib/config/config.ts";
 import type { AccessPolicy, UserPolicy } from "../../lib/core/route-policy.ts";
 import { buildApp } from "../../lib/http/app.ts";
+import { GUARD_STEPS, type GuardStep } from "../../lib/http/guard-chain.ts";
 import { policyPlugin } from "../../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../../lib/http/route-group.ts";
 import { createLogger } from "../../lib/log/logger.ts";
@@ -24,7 +27,13 @@ import { mintBenchCredentials } from "./rampart-credentials.ts";
 // Exit normally on SIGTERM so `bun --cpu-prof` writes its profile.
 process.on("SIGTERM", () => process.exit(0));
 
+const without = process.env.BENCH_WITHOUT ?? "";
 const rateLimited = process.env.BENCH_RATE_LIMIT !== "off";
+const stepLeftOut = GUARD_STEPS.findIndex((step) => step.name === without);
+// Bench only: the app reads the list when it runs a request, so a step spliced out here is skipped.
+if (stepLeftOut !== -1) (GUARD_STEPS as GuardStep[]).splice(stepLeftOut, 1);
+else if (without !== "" && without !== "request log" && without !== "socket address")
+  throw new Error(`BENCH_WITHOUT names no part of the chain: ${without}`);
 // A limit the load never reaches: the limiter does all its work but never refuses.
 const PING: UserPolicy = {
   rateLimits: rateLimited ? [{ name: "bench", limit: 1e9, windowMs: 60_000, scope: "ip" }] : [],
@@ -53,7 +62,10 @@ const config = loadConfig({
   DATABASE_URL: process.env.BENCH_DATABASE_URL ?? "postgres://bench:unused@127.0.0.1:1/bench",
   DATABASE_DRIVER: "postgres",
 });
-const logger = createLogger({ level: config.logLevel, sink: openLogSink(logSinkFromEnv()) });
+const logger = createLogger({
+  level: without === "request log" ? "warn" : config.logLevel,
+  sink: openLogSink(logSinkFromEnv()),
+});
 const runtime = await openRuntime(config, { logger });
 const app = buildApp(runtime, [bench]);
 const credentialsFile = process.env.BENCH_CREDENTIALS_FILE;
@@ -62,8 +74,9 @@ if (credentialsFile !== undefined) {
   const credentials = await mintBenchCredentials(runtime, KEY_SCOPE, Number(process.env.BENCH_ACCESS_TOKENS ?? 1));
   await Bun.write(credentialsFile, JSON.stringify(credentials));
 }
+const LOOPBACK = { requestIP: () => ({ address: "127.0.0.1" }) };
 Bun.serve({
   hostname: "127.0.0.1",
   port: Number(process.env.PORT),
-  fetch: (request, server) => app.fetch(request, server),
+  fetch: (request, server) => app.fetch(request, without === "socket address" ? LOOPBACK : server),
 });
