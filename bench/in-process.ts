@@ -2,7 +2,10 @@
  * The guard chain's own JavaScript cost, without sockets: the same GET /v1/ping is handed straight to
  * each app's fetch, in one process, rounds alternating. Over loopback (bench/http.ts) the figures carry
  * the HTTP server's and the kernel's share and drift with the machine; here a change to the chain shows
- * up to a tenth of a microsecond. Building the Request is measured alone and subtracted.
+ * up to a tenth of a microsecond. Figures are the process's CPU time, which other processes barely move.
+ * Building the Request is measured alone and subtracted.
+ * IN_PROCESS_BENCH_BASELINE names another tree (`git archive HEAD~1`, node_modules linked): its full chain
+ * takes turns with this one's, and the ratio of the two is printed per round, to price a change.
  */
 import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
@@ -23,7 +26,32 @@ const toDevNull = (line: string) => {
   writer.write(`${line}\n`);
 };
 
-async function rampart(options: { log: boolean; rateLimit: boolean }) {
+const BASELINE = process.env.IN_PROCESS_BENCH_BASELINE;
+
+interface ChainParts {
+  buildApp: typeof buildApp;
+  policyPlugin: typeof policyPlugin;
+  defineRouteGroup: typeof defineRouteGroup;
+  loadConfig: typeof loadConfig;
+  createLogger: typeof createLogger;
+  openRuntime: typeof openRuntime;
+}
+const CURRENT: ChainParts = { buildApp, policyPlugin, defineRouteGroup, loadConfig, createLogger, openRuntime };
+
+async function partsOf(root: string): Promise<ChainParts> {
+  const from = async <T>(path: string) => (await import(`${root}/lib/${path}`)) as T;
+  return {
+    ...(await from<Pick<ChainParts, "buildApp">>("http/app.ts")),
+    ...(await from<Pick<ChainParts, "policyPlugin">>("http/policy-plugin.ts")),
+    ...(await from<Pick<ChainParts, "defineRouteGroup">>("http/route-group.ts")),
+    ...(await from<Pick<ChainParts, "loadConfig">>("config/config.ts")),
+    ...(await from<Pick<ChainParts, "createLogger">>("log/logger.ts")),
+    ...(await from<Pick<ChainParts, "openRuntime">>("runtime/runtime.ts")),
+  };
+}
+
+async function rampart(options: { log: boolean; rateLimit: boolean }, parts: ChainParts = CURRENT) {
+  const { buildApp, policyPlugin, defineRouteGroup, loadConfig, createLogger, openRuntime } = parts;
   const policy: RoutePolicy = {
     access: "public",
     rateLimits: options.rateLimit ? [{ name: "bench", limit: 1e9, windowMs: 60_000, scope: "ip" }] : [],
@@ -59,25 +87,34 @@ const [full, noLog, noRateLimit] = [
   await rampart({ log: false, rateLimit: true }),
   await rampart({ log: true, rateLimit: false }),
 ];
+const BASELINE_LABEL = "Rampart, full chain, baseline checkout";
+const baseline =
+  BASELINE === undefined ? undefined : await rampart({ log: true, rateLimit: true }, await partsOf(BASELINE));
 const handlers: [string, Handler][] = [
   ["building the Request (subtracted below)", () => new Response("{}")],
   ["bare Elysia", (r) => bare.fetch(r)],
   ["Rampart, full chain", (r) => full.fetch(r, server)],
   ["Rampart, no request log line", (r) => noLog.fetch(r, server)],
   ["Rampart, no rate limit rule", (r) => noRateLimit.fetch(r, server)],
+  ...(baseline === undefined ? [] : [[BASELINE_LABEL, (r: Request) => baseline.fetch(r, server)] as [string, Handler]]),
 ];
 
+// CPU time, not wall time: on a shared machine a process waiting for its core would count the wait.
+const cpuMicroseconds = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
 const timings = new Map<string, number[]>(handlers.map(([label]) => [label, []]));
 for (let round = 0; round <= ROUNDS; round++) {
   for (const [label, handle] of handlers) {
-    const started = Bun.nanoseconds();
+    const started = cpuMicroseconds();
     for (let i = 0; i < REQUESTS_PER_ROUND; i++) {
       const response = await handle(requestFor(i));
       if (response.status !== 200) throw new Error(`${label}: ${response.status} ${await response.text()}`);
       await response.arrayBuffer();
     }
     // Round 0 warms the JIT up and is not kept.
-    if (round > 0) timings.get(label)?.push((Bun.nanoseconds() - started) / REQUESTS_PER_ROUND / 1000);
+    if (round > 0) timings.get(label)?.push((cpuMicroseconds() - started) / REQUESTS_PER_ROUND);
   }
 }
 
@@ -87,7 +124,7 @@ const own = (label: string) => median(timings.get(label) as number[]) - base;
 const lines = [
   `# bun run bench:in-process (${new Date().toISOString()})`,
   `bun ${Bun.version}; ${REQUESTS_PER_ROUND} requests a round, ${ROUNDS} rounds after a warm-up round, ` +
-    `handlers taking turns; median per request`,
+    `handlers taking turns; median CPU time (user + system, the whole process) per request`,
   "GET /v1/ping with browser headers and Origin, handed to each app's fetch in process: no sockets, no HTTP parsing",
   "",
   ...handlers.map(
@@ -100,7 +137,20 @@ const lines = [
     `us, the rate limit (check and headers) ` +
     `${(own("Rampart, full chain") - own("Rampart, no rate limit rule")).toFixed(2)} us`,
 ];
+if (baseline !== undefined) {
+  // Per round: each chain's own cost (the Request's subtracted), this checkout's over the baseline's.
+  const ratios = (timings.get("Rampart, full chain") as number[]).map((current, round) => {
+    const request = (timings.get(handlers[0]?.[0] as string) as number[])[round] as number;
+    return (current - request) / (((timings.get(BASELINE_LABEL) as number[])[round] as number) - request);
+  });
+  const sorted = [...ratios].sort((a, b) => a - b);
+  lines.push(
+    `this checkout's full chain / ${BASELINE}'s: ${median(ratios).toFixed(3)}x ` +
+      `(${sorted[0]?.toFixed(3)}-${sorted.at(-1)?.toFixed(3)}) over ${ratios.length} rounds`,
+  );
+}
 const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);
-await Bun.write(RESULTS_FILE, text);
+// A comparison with another checkout is a measurement of a change, not the figures of this one.
+if (baseline === undefined) await Bun.write(RESULTS_FILE, text);
 process.exit(0);
