@@ -1,5 +1,5 @@
 /** Structured JSON logging: one object per line, secrets redacted, written to a swappable sink. */
-import { redact, redactText } from "./redact.ts";
+import { redact, redactRecord, redactText } from "./redact.ts";
 import { createStdoutSink } from "./stdout-sink.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -50,7 +50,7 @@ export function createLogger(options: Partial<LoggerOptions> = {}): Logger {
   const fixedMembers = membersOf(JSON.stringify(redact(fields)));
   const write = (lvl: LogLevel, msg: string, extra?: LogFields) => {
     if (LEVEL_RANK[lvl] < minRank) return;
-    const extraMembers = extra === undefined ? "" : membersOf(JSON.stringify(redact(extra)));
+    const extraMembers = extra === undefined ? "" : membersOf(JSON.stringify(redactRecord(extra)));
     sink(
       `{"level":"${lvl}","time":"${isoNow()}","msg":${JSON.stringify(redactText(msg))}${fixedMembers}${extraMembers}}`,
     );

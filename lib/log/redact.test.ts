@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { PGlite } from "@electric-sql/pglite";
 import { DrizzleQueryError } from "drizzle-orm";
 import { pgliteTemplate } from "../../test/pglite-template.ts";
-import { pathRedactor, REDACTED, redact } from "./redact.ts";
+import { pathRedactor, REDACTED, redact, redactRecord } from "./redact.ts";
 
 describe("redact", () => {
   test("replaces secret-named fields at any depth", () => {
@@ -95,5 +95,20 @@ describe("redact", () => {
     expect(redactPath("/a/bearer%20x/b")).toBe(`/a/${REDACTED}/b`);
     expect(redactPath(`/a/${"Ab+c9".repeat(7)}==`)).toBe(`/a/${REDACTED}`);
     expect(redactPath("/a/eyJhbGciOiJub25lIn0.e30./b")).toBe(`/a/${REDACTED}/b`);
+  });
+});
+
+describe("redactRecord", () => {
+  test("gives what redact gives, for clean records and for each kind that needs redacting", () => {
+    const records: Record<string, unknown>[] = [
+      { requestId: "web-0001-0123abcd", method: "GET", route: "/v1/ping", status: 200, durationMs: 0.12 },
+      { requestId: "r-12345678", token: "abc" },
+      { url: "postgres://app:hunter2@db:5432/app" },
+      { note: "sent Bearer eyJhbGciOiJFZERTQSJ9.e30.sig" },
+      { nested: { password: "x" } },
+      { list: ["postgres://a:b@h/d"] },
+      Object.assign(Object.create({ inherited: "postgres://a:b@h/d" }), { own: 1 }),
+    ];
+    for (const record of records) expect(JSON.stringify(redactRecord(record))).toBe(JSON.stringify(redact(record)));
   });
 });
