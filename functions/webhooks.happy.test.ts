@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { sweepWebhookInbox } from "../lib/cron/jobs/sweep-webhook-inbox.ts";
 import { auditEvents, webhookInbox } from "../lib/db/schema/index.ts";
+import { metricsRegistry } from "../lib/metrics/metrics-registry.ts";
 import { WEBHOOK_HANDLERS } from "../lib/webhooks/handlers.ts";
 import { MAX_ATTEMPTS } from "../lib/webhooks/inbox.ts";
 import { WEBHOOK_KINDS, type WebhookKind } from "../lib/webhooks/webhook-secret.ts";
@@ -101,17 +102,20 @@ describe.each(BACKENDS)("inbound webhooks on %s", (backend) => {
     expect(await rowsOf(source.id)).toEqual([]);
   });
 
-  test("a refused delivery leaves one log line under a stable event name, without its signature", async () => {
+  test("a refused delivery is counted and leaves one log line under a stable event name, without its signature", async () => {
     const source = await createSource("standard");
     const delivery = newDelivery("invoice.paid");
     const wrong = signedHeaders("standard", [secretFor("standard")], delivery, harness.clock.now());
     const before = harness.runtime.logLines.length;
+    const refusals = metricsRegistry().series("webhook_inbound", { outcome: "refused" });
+    const counted = refusals.values[0] ?? 0;
     expect((await postDelivery(harness.app, source.id, wrong, delivery.body)).status).toBe(401);
     const refused = harness.runtime.logLines
       .slice(before)
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((line) => line.msg === "webhook delivery refused");
     expect(refused.map((line) => line.sourceId)).toEqual([source.id]);
+    expect(refusals.values[0]).toBe(counted + 1);
     expect(JSON.stringify(refused)).not.toContain(wrong["webhook-signature"]?.slice(3) ?? "");
   });
 

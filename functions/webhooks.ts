@@ -12,6 +12,7 @@ import { AppError } from "../lib/errors/app-error.ts";
 import { parseJsonBody } from "../lib/guards/json-body.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
+import { metricsRegistry } from "../lib/metrics/metrics-registry.ts";
 import { WEBHOOK_HANDLERS } from "../lib/webhooks/handlers.ts";
 import { listDeliveries, markForReplay, processDelivery, recordDelivery } from "../lib/webhooks/inbox.ts";
 import { createSeenDeliveries } from "../lib/webhooks/seen-deliveries.ts";
@@ -58,6 +59,10 @@ export default defineRouteGroup("webhooks", (runtime) => {
   const liveKeysOf = createSourceKeyCache(runtime);
   const waitUntil = createWaitUntil(runtime.logger);
   const seen = createSeenDeliveries(runtime.store, runtime.logger);
+  // Refusals leave no row: this count and the log line are all there is to alert on.
+  const refused = metricsRegistry().series("webhook_inbound", { outcome: "refused" });
+  const duplicates = metricsRegistry().series("webhook_inbound", { outcome: "duplicate" });
+  const accepted = metricsRegistry().series("webhook_inbound", { outcome: "accepted" });
   return new Elysia({ name: "webhooks" })
     .use(policyPlugin)
     .post(
@@ -72,6 +77,7 @@ export default defineRouteGroup("webhooks", (runtime) => {
             ? ({ ok: false, reason: "unknown or disabled source" } as const)
             : await verifyDelivery(source.kind, request.headers, body, source.keys, nowMs);
         if (source === undefined || !verified.ok) {
+          refused.add();
           runtime.logger.warn("webhook delivery refused", {
             sourceId: params.sourceId.slice(0, 64),
             reason: verified.ok ? "" : verified.reason,
@@ -81,7 +87,10 @@ export default defineRouteGroup("webhooks", (runtime) => {
         const { eventType, stripeId } = describe(source.kind, request.headers, body);
         const externalId = verified.externalId ?? stripeId;
         if (externalId === undefined) throw new AppError("BAD_REQUEST", "The verified delivery names no event id.");
-        if (await seen.wasSeen(params.sourceId, externalId)) return { received: true, duplicate: true };
+        if (await seen.wasSeen(params.sourceId, externalId)) {
+          duplicates.add();
+          return { received: true, duplicate: true };
+        }
         const id = await recordDelivery(
           runtime.db.primary,
           { sourceId: params.sourceId, externalId, signedAtMs: verified.signedAtMs, eventType, body },
@@ -90,6 +99,7 @@ export default defineRouteGroup("webhooks", (runtime) => {
         // The row is committed; its handler runs after the answer, or later by the sweeper.
         if (id !== undefined) waitUntil(processDelivery(runtime, WEBHOOK_HANDLERS, id));
         else waitUntil(seen.markSeen(params.sourceId, externalId));
+        (id === undefined ? duplicates : accepted).add();
         return { received: true, duplicate: id === undefined };
       },
       {
