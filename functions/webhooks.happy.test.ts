@@ -102,7 +102,7 @@ describe.each(BACKENDS)("inbound webhooks on %s", (backend) => {
     expect(await rowsOf(source.id)).toEqual([]);
   });
 
-  test("a refused delivery is counted and leaves one log line under a stable event name, without its signature", async () => {
+  test("a refused delivery is counted and leaves one log line under a stable name, without its signature", async () => {
     const source = await createSource("standard");
     const delivery = newDelivery("invoice.paid");
     const wrong = signedHeaders("standard", [secretFor("standard")], delivery, harness.clock.now());

@@ -7,6 +7,7 @@ import { metricsMinute, sloAlerts } from "../lib/db/schema/index.ts";
 import { LATENCY_BUCKET_COUNT } from "../lib/metrics/latency-buckets.ts";
 import type { RouteMinute, StatusClass } from "../lib/metrics/route-minute.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
+import { discardRecordedMetrics } from "./metrics-app.ts";
 
 const MINUTE_MS = 60_000;
 export const FIXTURE_NOW = Date.UTC(2027, 2, 1, 12, 0, 30);
@@ -31,6 +32,8 @@ export function fixtureRows(): RouteMinute[] {
 }
 
 export async function seedStatusFixture(runtime: Runtime): Promise<void> {
+  // The registry is one per process: traffic other test files recorded would be flushed into this store.
+  await discardRecordedMetrics(FIXTURE_NOW);
   const db = runtime.db.primary;
   await db.execute(sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_rollup_cursor, slo_alerts`);
   const rows = fixtureRows();

@@ -52,10 +52,20 @@ describe("Vercel build output", () => {
       );
       for (const name of functions) {
         const dir = join(VERCEL_OUTPUT_DIR, "functions", `${name}.func`);
-        // The docs page's 4.7 MB browser bundle ships beside its own function and no other.
+        // Browser assets ship beside their own page's function and no other: the docs page's 4.7 MB bundle,
+        // the status page's uPlot and its own script and stylesheet.
         const files = readdirSync(dir).sort();
         if (name === "docs")
           expect(files).toEqual([".vc-config.json", "index.mjs", expect.stringMatching(/^standalone-/)]);
+        else if (name === "status")
+          expect(files.map((file) => file.replace(/-[a-z0-9]{8}\./, "."))).toEqual([
+            ".vc-config.json",
+            "index.mjs",
+            "status-page.css",
+            "status-page.js",
+            "uPlot.iife.min.js",
+            "uPlot.min.css",
+          ]);
         else expect(files).toEqual([".vc-config.json", "index.mjs"]);
         expect(JSON.parse(readFileSync(join(dir, ".vc-config.json"), "utf8"))).toMatchObject({
           runtime: "bun1.x",
