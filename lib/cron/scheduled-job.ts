@@ -5,6 +5,7 @@
 import { and, eq } from "drizzle-orm";
 import { jobRuns } from "../db/schema/index.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { currentTrace, runInTrace, TraceContext } from "../trace/trace-context.ts";
 
 export interface ScheduledJob {
   readonly name: string;
@@ -22,7 +23,13 @@ export function slotFor(at: Date): string {
   return at.toISOString().slice(0, 16);
 }
 
-export async function runScheduledJob(runtime: Runtime, job: ScheduledJob, at: Date = new Date()): Promise<JobOutcome> {
+/** Runs `job` for the slot of `at`: in the trace of the request that triggered it, or in a new one. */
+export function runScheduledJob(runtime: Runtime, job: ScheduledJob, at: Date = new Date()): Promise<JobOutcome> {
+  if (currentTrace() !== undefined) return claimAndRun(runtime, job, at);
+  return runInTrace(new TraceContext(undefined), () => claimAndRun(runtime, job, at));
+}
+
+async function claimAndRun(runtime: Runtime, job: ScheduledJob, at: Date): Promise<JobOutcome> {
   const db = runtime.db.primary;
   const slot = slotFor(at);
   const claimed = await db

@@ -39,6 +39,7 @@ import type { LogFields } from "../log/logger.ts";
 import { describeError, pathRedactor } from "../log/redact.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { runInTrace } from "../trace/trace-context.ts";
 import { createAccessStrategies } from "./access-strategies.ts";
 import { toAppError } from "./from-framework.ts";
 import { GUARD_STEPS, type GuardContext, type GuardServices, type GuardStep } from "./guard-chain.ts";
@@ -47,6 +48,7 @@ import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { assertAcceptableTarget, requestTargetOf } from "./request-target.ts";
 import type { RouteGroup } from "./route-group.ts";
 import { createRouteTable, type RouteTable } from "./route-table.ts";
+import { traceOf } from "./traceparent.ts";
 
 export interface RampartApp {
   /** The Web-standard handler: Bun.serve, Deno.serve and Vercel's Bun runtime all call this. */
@@ -252,6 +254,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const { request, path } = requestTargetOf(received);
       const context = openRequestContext(request, requestIdFor(request), (_, ms) => expire?.(ms));
       context.path = path;
+      const trace = traceOf(request.headers);
       let response: Response;
       if (lifecycle.shuttingDown) response = shuttingDownResponse(context.requestId);
       else {
@@ -266,6 +269,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           expire = (ms) => {
             logger.warn("request deadline passed", {
               requestId: context.requestId,
+              traceId: trace.traceId,
               route: context.route,
               deadlineMs: ms,
               pending: [...context.pending],
@@ -276,14 +280,18 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
             context.abandon(new AppError("SHUTTING_DOWN"));
             if (!context.commitStarted) resolve(shuttingDownResponse(context.requestId));
           };
-          runInCommitScope(context, () => app.handle(request)).then(resolve, reject);
+          runInTrace(trace, () => runInCommitScope(context, () => app.handle(request))).then(resolve, reject);
         });
         abandonments.add(abandon);
         try {
           response = await answered;
           if (response !== context.completeResponse) response = withRequestId(response, context.requestId);
         } catch (error) {
-          logger.error("unhandled error", { requestId: context.requestId, error: describeUnexpected(error) });
+          logger.error("unhandled error", {
+            requestId: context.requestId,
+            traceId: trace.traceId,
+            error: describeUnexpected(error),
+          });
           response = errorResponse(new AppError("INTERNAL"), context.requestId, new Headers());
           response.headers.set(REQUEST_ID_HEADER, context.requestId);
         } finally {
@@ -313,6 +321,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       recorder.observe(status, durationMs);
       const fields: LogFields = {
         requestId: context.requestId,
+        traceId: trace.traceId,
         method: request.method,
         route: context.route ?? UNMATCHED_ROUTE,
         status,

@@ -1,4 +1,5 @@
 /** Structured JSON logging: one object per line, secrets redacted, written to a swappable sink. */
+import { currentTrace } from "../trace/trace-context.ts";
 import { redact, redactRecord, redactText } from "./redact.ts";
 import { createStdoutSink } from "./stdout-sink.ts";
 
@@ -50,7 +51,10 @@ export function createLogger(options: Partial<LoggerOptions> = {}): Logger {
   const fixedMembers = membersOf(JSON.stringify(redact(fields)));
   const write = (lvl: LogLevel, msg: string, extra?: LogFields) => {
     if (LEVEL_RANK[lvl] < minRank) return;
-    const extraMembers = extra === undefined ? "" : membersOf(JSON.stringify(redactRecord(extra)));
+    let extraMembers = extra === undefined ? "" : membersOf(JSON.stringify(redactRecord(extra)));
+    // A line written while a request or job runs carries its trace, unless the caller named one.
+    const trace = extra?.traceId === undefined ? currentTrace() : undefined;
+    if (trace !== undefined) extraMembers += `,"traceId":"${trace.traceId}"`;
     sink(
       `{"level":"${lvl}","time":"${isoNow()}","msg":${JSON.stringify(redactText(msg))}${fixedMembers}${extraMembers}}`,
     );

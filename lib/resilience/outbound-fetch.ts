@@ -3,6 +3,7 @@
  * full jitter for idempotent methods only (a retried POST could charge a card twice).
  */
 import type { Logger } from "../log/logger.ts";
+import { currentTrace, withTraceHeaders } from "../trace/trace-context.ts";
 import { type Breaker, type BreakerOptions, createBreaker } from "./breaker.ts";
 
 export interface OutboundFetchOptions {
@@ -56,6 +57,9 @@ export function createOutboundFetch(logger: Logger, options: Partial<OutboundFet
     const method = (init.method ?? "GET").toUpperCase();
     const attempts = IDEMPOTENT_METHODS.has(method) ? settings.retries + 1 : 1;
     const breaker = breakerFor(new URL(url).host);
+    // The request or job this call is made for becomes the receiver's parent span.
+    const trace = currentTrace();
+    const headers = trace === undefined ? init.headers : withTraceHeaders(init.headers, trace);
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0)
@@ -65,7 +69,7 @@ export function createOutboundFetch(logger: Logger, options: Partial<OutboundFet
       const signals = [AbortSignal.timeout(settings.timeoutMs), ...(init.signal === undefined ? [] : [init.signal])];
       try {
         return await breaker.execute(async () => {
-          const response = await fetch(url, { ...init, signal: AbortSignal.any(signals) });
+          const response = await fetch(url, { ...init, headers, signal: AbortSignal.any(signals) });
           // Server errors count against the breaker; the body is dropped because the caller gets an error.
           if (RETRYABLE_STATUS.has(response.status) && attempt < attempts - 1) {
             await response.body?.cancel();
