@@ -78,6 +78,14 @@ describe("loadConfig", () => {
     },
   );
 
+  test("a METRICS_TOKEN shaped like a JWT is refused, without echoing it", () => {
+    const token = `eyJhbGciOiJIUzI1NiJ9.${"a".repeat(40)}.${"b".repeat(40)}`;
+    const message = configError({ METRICS_TOKEN: token });
+    expect(message).toContain("METRICS_TOKEN must not look like a JWT");
+    expect(message).not.toContain(token);
+    expect(loadConfig({ METRICS_TOKEN: "m".repeat(48) }).metricsToken).toBe("m".repeat(48));
+  });
+
   test("half of the Upstash pair is refused", () => {
     expect(configError({ UPSTASH_REDIS_REST_URL: "https://x.upstash.io" })).toContain(
       "UPSTASH_REDIS_REST_TOKEN must be set",

@@ -62,6 +62,8 @@ export interface Config {
   corsCredentials: boolean;
   hstsMaxAge: number;
   adminToken: string | undefined;
+  /** Admits only routes that opt in (`metricsToken: true`): a scraper's credential, not an operator's. */
+  metricsToken: string | undefined;
   emergencyMode: boolean;
   settingsPollMs: number;
   /** Newest version first; the first one encrypts. */
@@ -245,11 +247,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   }
   // Admin routes tell the token from an operator's access token by its shape: wrong guesses at a token
   // shaped like one would be taken for refused access tokens, which are not counted.
-  if (parsed.ADMIN_TOKEN !== undefined && ACCESS_TOKEN_SHAPE.test(parsed.ADMIN_TOKEN)) {
-    throw new ConfigError(
-      "Invalid environment:\n  ADMIN_TOKEN must not look like a JWT (eyJ….….…): admin routes tell the two " +
-        "apart by shape",
-    );
+  for (const name of ["ADMIN_TOKEN", "METRICS_TOKEN"] as const) {
+    const token = parsed[name];
+    if (token !== undefined && ACCESS_TOKEN_SHAPE.test(token))
+      throw new ConfigError(
+        `Invalid environment:\n  ${name} must not look like a JWT (eyJ….….…): admin routes tell the two apart by shape`,
+      );
   }
   if (env_ === "production" && parsed.WEBHOOK_LOCAL_ENDPOINTS === "true")
     throw new ConfigError(
@@ -299,6 +302,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     corsCredentials: parsed.CORS_CREDENTIALS === "true",
     hstsMaxAge: parsed.HSTS_MAX_AGE ?? DEFAULT_CONFIG.hstsMaxAge,
     adminToken: parsed.ADMIN_TOKEN,
+    metricsToken: parsed.METRICS_TOKEN,
     emergencyMode: parsed.EMERGENCY_MODE === "on",
     settingsPollMs: parsed.SETTINGS_POLL_MS ?? DEFAULT_CONFIG.settingsPollMs,
     encryptionKeys,

@@ -87,6 +87,7 @@ const RULES = {
   WEBHOOK_LOCAL_ENDPOINTS: oneOf("true", "false"),
   HSTS_MAX_AGE: integer("a number of seconds, e.g. 31536000 (0 leaves the header out)"),
   ADMIN_TOKEN: atLeast(32, "at least 32 characters, e.g. from `openssl rand -hex 32`"),
+  METRICS_TOKEN: atLeast(32, "at least 32 characters, e.g. from `openssl rand -hex 32`"),
   EMERGENCY_MODE: oneOf("on", "off"),
   SETTINGS_POLL_MS: positiveInt,
   ENCRYPTION_KEYS: matching(

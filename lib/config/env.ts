@@ -42,6 +42,7 @@ export const envSchema = type({
     "a number of seconds, e.g. 31536000 (0 leaves the header out)",
   ),
   "ADMIN_TOKEN?": type("string >= 32").describe("at least 32 characters, e.g. from `openssl rand -hex 32`"),
+  "METRICS_TOKEN?": type("string >= 32").describe("at least 32 characters, e.g. from `openssl rand -hex 32`"),
   "EMERGENCY_MODE?": "'on' | 'off'",
   "SETTINGS_POLL_MS?": positiveInt,
   "ENCRYPTION_KEYS?": type(/^v\d+:[A-Za-z0-9+/_-]{43}=?(,v\d+:[A-Za-z0-9+/_-]{43}=?)*$/).describe(

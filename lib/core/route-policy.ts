@@ -94,6 +94,12 @@ export interface RoutePolicy {
   deprecated?: Deprecation;
   /** Errors the handler itself can answer beyond those the policy implies (e.g. CONFLICT), for the API docs. */
   errors?: readonly ErrorCode[];
+  /**
+   * Admits METRICS_TOKEN besides the admin credentials: a scraper reads the route without operator rights.
+   * Admin routes only.
+   * @default false
+   */
+  metricsToken?: boolean;
 }
 
 /**
@@ -125,6 +131,7 @@ export interface ResolvedPolicy {
   humanVerification: HumanVerificationPolicy;
   deprecated: ResolvedDeprecation | undefined;
   errors: readonly ErrorCode[];
+  metricsToken: boolean;
 }
 
 export interface ResolvedDeprecation {
@@ -176,6 +183,8 @@ function scopeResolves(scope: RateLimitScope, policy: RoutePolicy): boolean {
 export function resolvePolicy(policy: RoutePolicy, method: string, route = method): ResolvedPolicy {
   if (policy.org !== undefined && !TENANT_ACCESS.has(policy.access))
     throw new Error(`route ${route} binds an organization but its access is "${policy.access}"`);
+  if (policy.metricsToken === true && policy.access !== "admin")
+    throw new Error(`route ${route} admits the metrics token but its access is "${policy.access}"`);
   for (const rule of policy.rateLimits ?? []) {
     if (!scopeResolves(rule.scope, policy))
       throw new Error(
@@ -198,6 +207,7 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     humanVerification: policy.humanVerification ?? DEFAULT_POLICY.humanVerification,
     deprecated: policy.deprecated === undefined ? undefined : resolveDeprecation(policy.deprecated, route),
     errors: policy.errors ?? [],
+    metricsToken: policy.metricsToken ?? false,
   };
 }
 

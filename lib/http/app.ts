@@ -108,6 +108,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   const verifyHuman = createHumanVerification(config.humanVerification, settings, logger);
   const adminAccess = createAdminAccess({
     adminToken: config.adminToken,
+    metricsToken: config.metricsToken,
     authenticate,
     isOperator: runtime.services.operators.isOperator,
     logger,
