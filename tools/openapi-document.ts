@@ -28,6 +28,11 @@ export const SECURITY_SCHEMES = {
   },
   adminToken: { type: "http", scheme: "bearer", description: "An operator's access token or ADMIN_TOKEN." },
   cronSecret: { type: "http", scheme: "bearer", description: "CRON_SECRET, sent by the scheduler." },
+  metricsToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "METRICS_TOKEN, a scraper's; only GET /metrics takes it.",
+  },
 } as const;
 
 /** The security requirements of an access kind: any one of them admits the call. */
@@ -42,7 +47,7 @@ function securityOf(policy: ResolvedPolicy): Record<string, readonly string[]>[]
     case "user-or-key":
       return [{ accessToken: [] }, { apiKey: policy.scopes }];
     case "admin":
-      return [{ adminToken: [] }];
+      return policy.metricsToken ? [{ adminToken: [] }, { metricsToken: [] }] : [{ adminToken: [] }];
     case "cron":
       return [{ cronSecret: [] }];
   }
