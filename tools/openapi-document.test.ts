@@ -57,7 +57,7 @@ describe("openapi.json", () => {
         const statuses = [...new Set(errorCodesOf(route, validated).map((code) => String(ERROR_CODES[code].status)))];
         expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(statuses));
         const schemes = operation.security.flatMap((requirement: object) => Object.keys(requirement));
-        const expected = {
+        const expected: string[] = {
           public: [],
           user: ["accessToken"],
           key: ["apiKey"],
@@ -65,6 +65,7 @@ describe("openapi.json", () => {
           admin: ["adminToken"],
           cron: ["cronSecret"],
         }[route.policy.access];
+        if (route.policy.metricsToken) expected.push("metricsToken");
         expect({ route: route.key, schemes }).toEqual({ route: route.key, schemes: expected });
         for (const requirement of operation.security)
           if ("apiKey" in requirement) expect(requirement.apiKey).toEqual([...route.policy.scopes]);
@@ -95,6 +96,7 @@ describe("openapi.json", () => {
       "adminToken",
       "apiKey",
       "cronSecret",
+      "metricsToken",
     ]);
   });
 
