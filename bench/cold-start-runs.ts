@@ -80,7 +80,7 @@ const serveBundle = (file: string) => (port: number) => [
 ];
 
 /** The Deno executable the npm package installs beside its launcher on first use. */
-async function denoExecutable(): Promise<string> {
+export async function denoExecutable(): Promise<string> {
   const exe = join(ROOT, "node_modules", "deno", "deno");
   if (!existsSync(exe)) await Bun.spawn([join(ROOT, "node_modules", ".bin", "deno"), "--version"]).exited;
   return exe;
