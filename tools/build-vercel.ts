@@ -78,7 +78,9 @@ export async function buildVercelOutput(): Promise<{ functions: string[]; routes
       target: "bun",
       format: "esm",
       minify: true,
-      naming: "index.mjs",
+      // What loads on demand (the unused drivers, arktype) ships as chunks beside index.mjs, parsed only if imported.
+      splitting: true,
+      naming: { entry: "index.mjs", chunk: "[name]-[hash].mjs" },
       external: EMBEDDED_DATABASE_PACKAGES,
     });
     rmSync(entry);
