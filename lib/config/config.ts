@@ -46,6 +46,19 @@ export interface AlertChannelsConfig {
   webhook: { url: string; secret: string } | undefined;
 }
 
+/** Where tag purges go besides the store; `none` keeps them local (no CDN in front, or one that is not purged). */
+export type CdnPurgeConfig =
+  | { provider: "none" }
+  | {
+      provider: "vercel";
+      /** A Vercel access token with cache-purge permission; a secret, never logged. */
+      token: string;
+      projectId: string;
+      teamId: string | undefined;
+      /** Vercel's invalidate-by-tags endpoint, or CDN_PURGE_URL (a stand-in in tests). */
+      url: string;
+    };
+
 export interface Config {
   env: "development" | "production" | "test";
   port: number;
@@ -75,6 +88,9 @@ export interface Config {
   alertChannels: AlertChannelsConfig;
   /** Outbound webhooks may go to http: and loopback URLs (a receiver on a developer's machine); never in production. */
   webhookLocalEndpoints: boolean;
+  /** `auto` compresses large JSON answers by Accept-Encoding; `off` where the CDN in front compresses. */
+  compression: "auto" | "off";
+  cdnPurge: CdnPurgeConfig;
 }
 
 export const DEFAULT_CONFIG = {
@@ -104,6 +120,8 @@ export const DEFAULT_CONFIG = {
     timeoutMs: 3_000,
   },
   pagerdutyEventsUrl: "https://events.pagerduty.com/v2/enqueue",
+  compression: "auto",
+  vercelPurgeUrl: "https://api.vercel.com/v1/edge-cache/invalidate-by-tags",
 } as const;
 
 // Outside production, a fixed key keeps `bun dev` working on a fresh machine. Never valid in production.
@@ -209,6 +227,32 @@ function parseAlertChannels(parsed: ParsedEnv, env: Config["env"]): AlertChannel
       parsed.SLO_WEBHOOK_URL === undefined || parsed.SLO_WEBHOOK_SECRET === undefined
         ? undefined
         : { url: parsed.SLO_WEBHOOK_URL, secret: parsed.SLO_WEBHOOK_SECRET },
+  };
+}
+
+function parseCdnPurge(parsed: ParsedEnv, env: Config["env"]): CdnPurgeConfig {
+  const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
+  if ((parsed.CDN_PURGE_PROVIDER ?? "none") === "none") {
+    const stray = (["VERCEL_API_TOKEN", "VERCEL_PROJECT_ID", "VERCEL_TEAM_ID", "CDN_PURGE_URL"] as const).find(
+      (name) => parsed[name] !== undefined,
+    );
+    if (stray !== undefined) throw invalid(`CDN_PURGE_PROVIDER must be set (vercel) when ${stray} is set`);
+    return { provider: "none" };
+  }
+  const { VERCEL_API_TOKEN: token, VERCEL_PROJECT_ID: projectId, CDN_PURGE_URL: url } = parsed;
+  if (token === undefined || projectId === undefined)
+    throw invalid(
+      `${token === undefined ? "VERCEL_API_TOKEN" : "VERCEL_PROJECT_ID"} must be set when CDN_PURGE_PROVIDER is vercel`,
+    );
+  // The token travels in the Authorization header to this URL.
+  if (env === "production" && url?.startsWith("https:") === false)
+    throw invalid("CDN_PURGE_URL must be an https URL in production (the API token is sent to it)");
+  return {
+    provider: "vercel",
+    token,
+    projectId,
+    teamId: parsed.VERCEL_TEAM_ID,
+    url: url ?? DEFAULT_CONFIG.vercelPurgeUrl,
   };
 }
 
@@ -321,5 +365,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     humanVerification,
     alertChannels: parseAlertChannels(parsed, env_),
     webhookLocalEndpoints: parsed.WEBHOOK_LOCAL_ENDPOINTS === "true",
+    compression: parsed.COMPRESSION ?? DEFAULT_CONFIG.compression,
+    cdnPurge: parseCdnPurge(parsed, env_),
   };
 }

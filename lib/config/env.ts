@@ -38,6 +38,12 @@ export const envSchema = type({
   "CORS_ORIGINS?": "string",
   "CORS_CREDENTIALS?": "'true' | 'false'",
   "WEBHOOK_LOCAL_ENDPOINTS?": "'true' | 'false'",
+  "COMPRESSION?": "'auto' | 'off'",
+  "CDN_PURGE_PROVIDER?": "'vercel' | 'none'",
+  "CDN_PURGE_URL?": httpUrl,
+  "VERCEL_API_TOKEN?": "string > 0",
+  "VERCEL_PROJECT_ID?": "string > 0",
+  "VERCEL_TEAM_ID?": "string > 0",
   "HSTS_MAX_AGE?": type("string.integer.parse").describe(
     "a number of seconds, e.g. 31536000 (0 leaves the header out)",
   ),

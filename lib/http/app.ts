@@ -132,6 +132,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
     now: runtime.now,
   };
   let routeTable: RouteTable = createRouteTable([]);
+  // Off where a CDN in front compresses: compressing twice is work for nothing.
+  const compressJson = config.compression === "auto";
 
   const app = new Elysia({ name: "rampart" })
     .use(createCorsPlugin(settings))
@@ -180,7 +182,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       const prepared = context.route === undefined ? undefined : jsonHeadersFor.get(context.route);
       if (prepared === undefined) return;
       set.headers[REQUEST_ID_HEADER] = context.requestId;
-      const response = jsonResponse(responseValue, status, prepared, set.headers);
+      // Never on a HEAD or a 204 (no body), nor on a body its handler encoded itself.
+      const compress =
+        compressJson && status !== 204 && request.method !== "HEAD" && set.headers["content-encoding"] === undefined;
+      const acceptEncoding = compress ? request.headers.get("accept-encoding") : undefined;
+      const response = jsonResponse(responseValue, status, prepared, set.headers, acceptEncoding);
       context.completeResponse = response;
       // Left as they were, Elysia would copy this response once more to merge them in.
       set.headers = {};

@@ -6,12 +6,11 @@
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
+import { type ContentEncoding, preferredEncoding } from "./compression.ts";
 
 // Off the event loop: the instance goes on answering while a bundle is compressed.
 const brotliCompressAsync = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
-
-export type ContentEncoding = "br" | "gzip";
 
 export interface StaticAssetOptions {
   /** The file, as a `with { type: "file" }` import gives it: absolute in source, relative to the bundle once built. */
@@ -26,20 +25,9 @@ export interface StaticAssetOptions {
 
 export const DEFAULT_STATIC_ASSET_OPTIONS = { brotliQuality: 5 } as const;
 
-// Preferred first: br is about 15 % smaller than gzip on a JavaScript bundle.
-const ENCODINGS: readonly ContentEncoding[] = ["br", "gzip"];
-
-/** The first of br and gzip that an Accept-Encoding header admits (`q=0` refuses one), or undefined for identity. */
-export function preferredEncoding(acceptEncoding: string | null): ContentEncoding | undefined {
-  if (acceptEncoding === null) return undefined;
-  const accepted = new Set<string>();
-  for (const item of acceptEncoding.toLowerCase().split(",")) {
-    const [coding = "", ...params] = item.split(";").map((part) => part.trim());
-    const q = params.find((param) => param.startsWith("q="));
-    if (q === undefined || Number(q.slice(2)) > 0) accepted.add(coding);
-  }
-  return ENCODINGS.find((encoding) => accepted.has(encoding) || accepted.has("*"));
-}
+// br is about 15 % smaller than gzip on a JavaScript bundle; each is compressed once, off the event loop.
+const ENCODINGS: readonly StaticEncoding[] = ["br", "gzip"];
+type StaticEncoding = Extract<ContentEncoding, "br" | "gzip">;
 
 /**
  * @returns the request handler: the file's bytes in the preferred encoding, with `Vary: Accept-Encoding`.
@@ -51,8 +39,8 @@ export function createStaticAsset(options: StaticAssetOptions): (request: Reques
   const { path, contentType, brotliQuality } = { ...DEFAULT_STATIC_ASSET_OPTIONS, ...options };
   // Bun.build rewrites a file import to a path relative to the bundle, which this module is then part of.
   const location = new URL(path, import.meta.url);
-  const compressed = new Map<ContentEncoding, Promise<Uint8Array<ArrayBuffer>>>();
-  const encode = async (encoding: ContentEncoding) => {
+  const compressed = new Map<StaticEncoding, Promise<Uint8Array<ArrayBuffer>>>();
+  const encode = async (encoding: StaticEncoding) => {
     const bytes = await readFile(location);
     const output =
       encoding === "br"
@@ -65,7 +53,7 @@ export function createStaticAsset(options: StaticAssetOptions): (request: Reques
         : await gzipAsync(bytes);
     return new Uint8Array(output);
   };
-  const bytesIn = (encoding: ContentEncoding) => {
+  const bytesIn = (encoding: StaticEncoding) => {
     let pending = compressed.get(encoding);
     if (pending === undefined) {
       pending = encode(encoding);
@@ -76,7 +64,7 @@ export function createStaticAsset(options: StaticAssetOptions): (request: Reques
     return pending;
   };
   return async (request) => {
-    const encoding = preferredEncoding(request.headers.get("accept-encoding"));
+    const encoding = preferredEncoding(request.headers.get("accept-encoding"), ENCODINGS);
     const headers: Record<string, string> = { "content-type": contentType, vary: "accept-encoding" };
     // Identity is for tools such as curl; browsers all send br or gzip, so the raw file is not kept.
     if (encoding === undefined) return new Response(new Uint8Array(await readFile(location)), { headers });
