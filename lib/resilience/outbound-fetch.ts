@@ -12,7 +12,16 @@ export interface OutboundFetchOptions {
   baseDelayMs: number;
   maxDelayMs: number;
   breaker: Partial<BreakerOptions>;
+  /**
+   * A retryable status (5xx, 429…) on the last attempt is thrown as OutboundStatusError, counting against the
+   * breaker, instead of returned: for a client with no use for the failed answer (a purge, a notification).
+   * @default false
+   */
+  throwOnRetryableStatus: boolean;
 }
+
+/** A call's options; `idempotent` lets a POST be retried when repeating it is harmless (a cache purge). */
+export type OutboundRequestInit = RequestInit & { signal?: AbortSignal; idempotent?: boolean };
 
 export const DEFAULT_OUTBOUND_FETCH_OPTIONS: OutboundFetchOptions = {
   timeoutMs: 5_000,
@@ -20,6 +29,7 @@ export const DEFAULT_OUTBOUND_FETCH_OPTIONS: OutboundFetchOptions = {
   baseDelayMs: 100,
   maxDelayMs: 2_000,
   breaker: {},
+  throwOnRetryableStatus: false,
 };
 
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -53,9 +63,9 @@ export function createOutboundFetch(logger: Logger, options: Partial<OutboundFet
     return breaker;
   };
 
-  return async (url: string, init: RequestInit & { signal?: AbortSignal } = {}): Promise<Response> => {
+  return async (url: string, { idempotent, ...init }: OutboundRequestInit = {}): Promise<Response> => {
     const method = (init.method ?? "GET").toUpperCase();
-    const attempts = IDEMPOTENT_METHODS.has(method) ? settings.retries + 1 : 1;
+    const attempts = idempotent === true || IDEMPOTENT_METHODS.has(method) ? settings.retries + 1 : 1;
     const breaker = breakerFor(new URL(url).host);
     // The request or job this call is made for becomes the receiver's parent span.
     const trace = currentTrace();
@@ -71,7 +81,7 @@ export function createOutboundFetch(logger: Logger, options: Partial<OutboundFet
         return await breaker.execute(async () => {
           const response = await fetch(url, { ...init, headers, signal: AbortSignal.any(signals) });
           // Server errors count against the breaker; the body is dropped because the caller gets an error.
-          if (RETRYABLE_STATUS.has(response.status) && attempt < attempts - 1) {
+          if (RETRYABLE_STATUS.has(response.status) && (attempt < attempts - 1 || settings.throwOnRetryableStatus)) {
             await response.body?.cancel();
             throw new OutboundStatusError(response.status);
           }
