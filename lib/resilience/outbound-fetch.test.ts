@@ -39,6 +39,28 @@ describe("outbound fetch", () => {
     expect(hits).toEqual(["POST /flaky"]);
   });
 
+  test("a POST marked idempotent is retried through transient 503s", async () => {
+    failuresLeft = 1;
+    hits.length = 0;
+    const fetchOut = createOutboundFetch(createLogger({ sink: () => {} }), { baseDelayMs: 1 });
+    const response = await fetchOut(`${base}/flaky`, { method: "POST", body: "{}", idempotent: true });
+    expect(response.status).toBe(200);
+    expect(hits).toEqual(["POST /flaky", "POST /flaky"]);
+  });
+
+  test("throwOnRetryableStatus: a host that keeps answering 5xx opens the breaker", async () => {
+    const fetchOut = createOutboundFetch(createLogger({ sink: () => {} }), {
+      retries: 0,
+      throwOnRetryableStatus: true,
+      breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
+    });
+    hits.length = 0;
+    await expect(fetchOut(`${base}/down`)).rejects.toThrow("upstream answered 502");
+    await expect(fetchOut(`${base}/down`)).rejects.toThrow("upstream answered 502");
+    await expect(fetchOut(`${base}/down`)).rejects.toThrow();
+    expect(hits).toEqual(["GET /down", "GET /down"]);
+  });
+
   test("a call past its deadline is aborted", async () => {
     const fetchOut = createOutboundFetch(createLogger({ sink: () => {} }), { timeoutMs: 50, retries: 0 });
     const started = performance.now();
