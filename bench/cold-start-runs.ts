@@ -5,7 +5,16 @@
  * the function's enveloped 404 from the others: both come after the runtime opened), on the production
  * drivers: postgres.js over a migrated scratch database and @upstash/redis through the local gateway.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createScratchDatabase, GATEWAY_TOKEN, openTestDatabase, upstashGatewayUrl } from "../test/backends.ts";
@@ -19,6 +28,8 @@ const GIVE_UP_MS = 60_000;
 export interface Sample {
   wallMs: number;
   cpuMs: number;
+  /** Resident memory once the first answer came back: what an instance holds before serving traffic. */
+  rssMiB: number;
 }
 
 export interface ColdStartRow {
@@ -35,6 +46,16 @@ interface Target {
   bytes: number;
   command: (port: number) => string[];
   env: (port: number) => Record<string, string>;
+}
+
+/** Resident memory of a running process (Linux), NaN where /proc is not there. */
+function residentMiB(pid: number): number {
+  try {
+    const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kib === undefined ? Number.NaN : Number(kib) / 1024;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Starts `command`, polls /health/live until the app answers (any status but a connection error or 5xx). */
@@ -60,10 +81,11 @@ async function timeToFirstAnswer(target: Target, cwd: string): Promise<Sample> {
       await Bun.sleep(2);
     }
     const wallMs = performance.now() - started;
+    const rssMiB = residentMiB(child.pid);
     child.kill("SIGKILL");
     await child.exited;
     const usage = child.resourceUsage();
-    return { wallMs, cpuMs: usage === undefined ? Number.NaN : Number(usage.cpuTime.total) / 1000 };
+    return { wallMs, cpuMs: usage === undefined ? Number.NaN : Number(usage.cpuTime.total) / 1000, rssMiB };
   } finally {
     child.kill("SIGKILL");
     await child.exited;

@@ -7,7 +7,18 @@ import { type ColdStartRow, measureColdStarts, median } from "./cold-start-runs.
 
 const ROUNDS = Number(process.env.COLD_START_RUNS ?? 11);
 // Functions that validate no request input: their goal is 2x the bare peer, the others' 4x.
-const NO_INPUT = new Set(["health", "jwks", "me", "signing-keys", "cron"]);
+const NO_INPUT = new Set([
+  "health",
+  "jwks",
+  "me",
+  "signing-keys",
+  "cron",
+  "docs",
+  "openapi",
+  "metrics",
+  "slo",
+  "status",
+]);
 
 const rows = await measureColdStarts({ rounds: ROUNDS, deno: true });
 const peerOf = (row: ColdStartRow) =>
@@ -21,7 +32,7 @@ console.log(
 console.log("production drivers: postgres.js on a migrated scratch database, @upstash/redis through the local gateway");
 console.log(
   ["bundle".padEnd(16), "KiB".padStart(6), "wall ms".padStart(14), "CPU ms".padStart(14)].join(" ") +
-    `${"wall x".padStart(8)} ${"CPU x".padStart(6)}  goal`,
+    `${"wall x".padStart(8)} ${"CPU x".padStart(6)}  ${"goal".padEnd(10)} ${"RSS MiB".padStart(8)} ${"RSS x".padStart(6)}`,
 );
 for (const row of rows) {
   const peer = peerOf(row);
@@ -32,12 +43,15 @@ for (const row of rows) {
   const cpuRatio = peer === undefined ? Number.NaN : median(cpu) / median(peer.samples.map((s) => s.cpuMs));
   const goal = isPeer ? "" : NO_INPUT.has(row.name) || row.name === "deno bundle" ? "2x" : "4x";
   const verdict = goal === "" ? "" : wallRatio <= Number.parseFloat(goal) ? `${goal} met` : `${goal} missed`;
+  const rss = median(row.samples.map((s) => s.rssMiB));
+  const rssRatio = peer === undefined ? Number.NaN : rss / median(peer.samples.map((s) => s.rssMiB));
   console.log(
     [row.name.padEnd(16), (row.bytes / 1024).toFixed(0).padStart(6), ms(wall).padStart(14), ms(cpu).padStart(14)].join(
       " ",
     ) +
       " " +
-      `${wallRatio.toFixed(2).padStart(7)} ${cpuRatio.toFixed(2).padStart(6)}  ${verdict}`,
+      `${wallRatio.toFixed(2).padStart(7)} ${cpuRatio.toFixed(2).padStart(6)}  ${verdict.padEnd(10)} ` +
+      `${rss.toFixed(1).padStart(8)} ${rssRatio.toFixed(2).padStart(6)}`,
   );
 }
 // The Upstash gateway the runs started keeps the event loop alive.
