@@ -34,6 +34,15 @@ describe.each(STORE_BACKENDS)("store on %s", (backend) => {
     expect(await store.get(key)).toBe("42");
   });
 
+  test("mget returns each key's value in order, null for a missing one, numbers and JSON as stored", async () => {
+    await open();
+    const [a, missing, counter] = [unique(), unique(), unique()];
+    const json = JSON.stringify({ a: 1 });
+    await store.set(a, json);
+    await store.incr(counter);
+    expect(await store.mget([a, missing, counter])).toEqual([json, null, "1"]);
+  });
+
   test("set with onlyIfAbsent sets once", async () => {
     await open();
     const key = unique();

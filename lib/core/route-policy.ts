@@ -4,6 +4,7 @@
  * a declaration is resolved once, when the route is defined.
  */
 import type { ApiKeyScope } from "./api-key-scopes.ts";
+import { type CachePolicy, type ResolvedCachePolicy, resolveCachePolicy } from "./cache-policy.ts";
 import { type Duration, msOf } from "./duration.ts";
 import type { ErrorCode } from "./error-codes.ts";
 import type { OrgRole } from "./org-roles.ts";
@@ -79,8 +80,11 @@ export interface RoutePolicy {
   bodyLimitBytes?: number;
   accepts?: readonly string[];
   timeout?: TimeoutClass;
-  /** A Cache-Control value; responses are `no-store` unless the route says otherwise. */
-  cache?: string;
+  /**
+   * A Cache-Control value, or a response cache (lib/core/cache-policy.ts) for a GET route; responses are
+   * `no-store` unless the route says otherwise.
+   */
+  cache?: string | CachePolicy;
   /** Replaces the default security headers, e.g. a Content-Security-Policy for an HTML docs page. */
   headers?: Readonly<Record<string, string>>;
   /**
@@ -125,7 +129,10 @@ export interface ResolvedPolicy {
   bodyLimitBytes: number;
   accepts: ReadonlySet<string>;
   timeout: TimeoutClass;
+  /** The Cache-Control of the route's successful answers. */
   cache: string;
+  /** The route's response cache, when it declares one. */
+  responseCache: ResolvedCachePolicy | undefined;
   headers: Readonly<Record<string, string>>;
   ipBlocks: IpBlockPolicy;
   humanVerification: HumanVerificationPolicy;
@@ -159,6 +166,25 @@ export const ORG_DETAIL_KEY = "x-rampart-org";
 
 export function resolveRateLimitRule({ window, windowMs, ...rule }: RateLimitRule): ResolvedRateLimitRule {
   return { ...DEFAULT_POLICY.rateLimit, ...rule, windowMs: window === undefined ? (windowMs as number) : msOf(window) };
+}
+
+// Directives that let a shared cache (a CDN, whose key ignores Authorization) keep an answer.
+const SHARED_CACHE_DIRECTIVE = /(^|[\s,])(public|s-maxage)\b/i;
+
+function resolveCache(
+  policy: RoutePolicy,
+  method: string,
+  route: string,
+): Pick<ResolvedPolicy, "cache" | "responseCache"> {
+  if (typeof policy.cache === "object") {
+    if (method !== "GET") throw new Error(`route ${route} declares a response cache, which only GET routes may`);
+    const responseCache = resolveCachePolicy(policy.cache, policy.access, route);
+    return { cache: responseCache.cacheControl, responseCache };
+  }
+  const cache = policy.cache ?? DEFAULT_POLICY.cache;
+  if (policy.access !== "public" && SHARED_CACHE_DIRECTIVE.test(cache))
+    throw new Error(`route ${route} lets shared caches keep its answers ("${cache}") but its access is not public`);
+  return { cache, responseCache: undefined };
 }
 
 // Access kinds whose caller can be a member or an organization's key.
@@ -201,7 +227,7 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     bodyLimitBytes: policy.body === "none" ? 0 : (policy.bodyLimitBytes ?? DEFAULT_POLICY.bodyLimitBytes),
     accepts: new Set(policy.accepts ?? DEFAULT_POLICY.accepts),
     timeout: policy.timeout ?? (method === "GET" || method === "HEAD" ? "read" : "write"),
-    cache: policy.cache ?? DEFAULT_POLICY.cache,
+    ...resolveCache(policy, method, route),
     headers: policy.headers ?? {},
     ipBlocks: policy.ipBlocks ?? DEFAULT_POLICY.ipBlocks,
     humanVerification: policy.humanVerification ?? DEFAULT_POLICY.humanVerification,

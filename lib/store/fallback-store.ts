@@ -77,6 +77,9 @@ export class FallbackStore implements Store {
   get(key: string) {
     return this.run((s) => s.get(key));
   }
+  mget(keys: readonly string[]) {
+    return this.run((s) => s.mget(keys));
+  }
   set(key: string, value: string, options?: SetOptions) {
     return this.run((s) => s.set(key, value, options));
   }

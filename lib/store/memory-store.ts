@@ -40,6 +40,10 @@ export class MemoryStore implements Store {
     return this.live(key)?.value ?? null;
   }
 
+  async mget(keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((key) => this.live(key)?.value ?? null);
+  }
+
   async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
     if (options.onlyIfAbsent && this.live(key) !== undefined) return false;
     this.entries.set(key, { value, expiresAt: options.ttlMs === undefined ? NO_EXPIRY : this.now() + options.ttlMs });

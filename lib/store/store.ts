@@ -8,6 +8,8 @@ export interface SetOptions {
 export interface Store {
   readonly kind: "memory" | "upstash";
   get(key: string): Promise<string | null>;
+  /** The values of `keys`, in their order, in one round trip (MGET); null for each key that does not exist. */
+  mget(keys: readonly string[]): Promise<(string | null)[]>;
   set(key: string, value: string, options?: SetOptions): Promise<boolean>;
   /** Increments a counter; when `ttlMs` is given, a counter that did not exist expires after it. */
   incr(key: string, ttlMs?: number): Promise<number>;

@@ -45,6 +45,10 @@ export class UpstashStore implements Store {
     return this.redis.get<string>(key);
   }
 
+  mget(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.redis.mget<(string | null)[]>(...keys);
+  }
+
   async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
     const flags = {
       ...(options.ttlMs === undefined ? {} : { px: options.ttlMs }),

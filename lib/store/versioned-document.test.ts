@@ -203,6 +203,7 @@ describe("versioned document", () => {
     const flaky: Store = {
       kind: "upstash",
       get: (key) => failing(() => redis.get(key)),
+      mget: (keys) => failing(() => redis.mget(keys)),
       set: (key, value, options) => failing(() => redis.set(key, value, options)),
       incr: (key, ttlMs) => failing(() => redis.incr(key, ttlMs)),
       expire: (key, ttlMs) => failing(() => redis.expire(key, ttlMs)),
