@@ -15,6 +15,7 @@
  */
 import { Elysia } from "elysia";
 import { createAuthenticator } from "../auth/authenticate.ts";
+import { createResponseCache, type ResponseCacheOptions } from "../cache/response-cache.ts";
 import { JSON_CONTENT_TYPE } from "../core/json-content-type.ts";
 import { openRequestContext, requestContextOf } from "../core/request-context.ts";
 import { DEFAULT_POLICY } from "../core/route-policy.ts";
@@ -87,7 +88,11 @@ function describeUnexpected(error: unknown): Record<string, unknown> {
   return "message" in described && !("code" in described) ? { ...described, stack: error.stack } : described;
 }
 
-export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): RampartApp {
+export interface AppOptions {
+  responseCache?: Partial<ResponseCacheOptions>;
+}
+
+export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], options: AppOptions = {}): RampartApp {
   const { logger, lifecycle, config, settings } = runtime;
   const defaultHeaders = buildSecurityHeaders({ hstsMaxAge: config.hstsMaxAge });
   const resolveClientIp = createClientIpResolver(config.trustProxy);
@@ -134,6 +139,17 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
   let routeTable: RouteTable = createRouteTable([]);
   // Off where a CDN in front compresses: compressing twice is work for nothing.
   const compressJson = config.compression === "auto";
+  const responseCache = createResponseCache(
+    {
+      store: runtime.store,
+      logger,
+      now: runtime.now,
+      inBackground,
+      refresh: (request, address) =>
+        rampart.fetch(request, address === undefined ? undefined : { requestIP: () => ({ address }) }),
+    },
+    options.responseCache,
+  );
 
   const app = new Elysia({ name: "rampart" })
     .use(createCorsPlugin(settings))
@@ -163,6 +179,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         const pending = (GUARD_STEPS[i] as GuardStep).run(guard);
         if (pending !== undefined) await pending;
       }
+      // After every guard: a cached answer is given only to a caller the route admits.
+      if (policy.responseCache !== undefined) return responseCache.lookup(request, route, context);
     })
     .onParse({ as: "global" }, async ({ request }) => {
       const policy = requestContextOf(request).policy;
@@ -201,6 +219,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
         if (allow.length > 0)
           appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
       }
+      const stale = responseCache.staleOnError(request, appError);
+      if (stale !== undefined) return stale;
       if (unexpected)
         logger.error("unhandled error", {
           requestId: context.requestId,
@@ -251,7 +271,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
     return response;
   };
 
-  return {
+  const rampart: RampartApp = {
     routes: routeTable,
     get inFlight() {
       return inFlight;
@@ -306,6 +326,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
           context.clearDeadline();
           if (--inFlight === 0) onIdle?.();
         }
+        if (context.policy?.responseCache !== undefined) {
+          const completed = response === context.completeResponse;
+          response = await responseCache.complete(request, response);
+          if (completed) context.completeResponse = response;
+        }
       }
       const status = response.status;
       if (response !== context.completeResponse) {
@@ -359,4 +384,5 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[]): Rampa
       });
     },
   };
+  return rampart;
 }

@@ -1,0 +1,265 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { Elysia } from "elysia";
+import orgs from "../../functions/orgs.ts";
+import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS, type StoreBackend } from "../../test/backends.ts";
+import { type IdentityTestApp, openIdentityTestApp } from "../../test/identity-client.ts";
+import type { Database } from "../db/database.ts";
+import { organizations } from "../db/schema/index.ts";
+import { type AppOptions, buildApp, type RampartApp } from "../http/app.ts";
+import { defineRouteGroup } from "../http/route-group.ts";
+import { metricsRegistry } from "../metrics/metrics-registry.ts";
+import { deriveRuntime, type Runtime } from "../runtime/runtime.ts";
+import type { Store } from "../store/store.ts";
+import { purgeTags } from "./purge-tags.ts";
+
+const TTL_MS = 30_000;
+
+/** Test routes over the organizations table, counting how often their handlers run. */
+function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<void> }) {
+  const count = (route: string) => runs.set(route, (runs.get(route) ?? 0) + 1);
+  return defineRouteGroup("cached", (runtime) => {
+    const nameOf = async (id: string) =>
+      (await runtime.db.primary.select().from(organizations).where(eq(organizations.id, id)))[0]?.name ?? null;
+    return new Elysia({ name: "cached" })
+      .get(
+        "/cached/public/:orgId",
+        async ({ params }) => {
+          count("public");
+          await gate.opened;
+          return { name: await nameOf(params.orgId) };
+        },
+        {
+          public: {
+            body: "none",
+            rateLimits: [],
+            cache: {
+              scope: "public",
+              ttl: "30s",
+              staleWhileRevalidate: "1m",
+              staleIfError: "10m",
+              tags: ({ params }) => [`org:${params.orgId}`],
+              vary: ["accept-language"],
+            },
+          },
+        },
+      )
+      .get(
+        "/cached/orgs/:orgId/name",
+        async ({ org }) => {
+          count("private");
+          return { name: await nameOf(org.id) };
+        },
+        {
+          user: { body: "none", cache: { scope: "private", ttl: "30s", tags: ({ orgId }) => [`org:${orgId}`] } },
+          org: "orgId",
+        },
+      )
+      .get(
+        "/cached/cookie",
+        ({ set }) => {
+          count("cookie");
+          set.headers["set-cookie"] = "session=1";
+          return { ok: true };
+        },
+        { public: { body: "none", rateLimits: [], cache: { scope: "public", ttl: "30s" } } },
+      );
+  });
+}
+
+interface Rig extends IdentityTestApp {
+  runs: Map<string, number>;
+  gate: { opened: Promise<void> };
+  build(runtime: Runtime, options?: AppOptions): RampartApp;
+}
+
+async function openRig(store: StoreBackend): Promise<Rig> {
+  const rig = await openIdentityTestApp("pglite", store);
+  const runs = new Map<string, number>();
+  const gate = { opened: Promise.resolve() };
+  const build = (runtime: Runtime, options?: AppOptions) =>
+    buildApp(runtime, [orgs, cachedRoutes(runs, gate)], options);
+  return { ...rig, app: build(rig.runtime), runs, gate, build };
+}
+
+async function insertOrg(db: Database, name: string): Promise<string> {
+  const [row] = await db.primary.insert(organizations).values({ name }).returning({ id: organizations.id });
+  return (row as { id: string }).id;
+}
+
+const get = (app: RampartApp, path: string, headers: Record<string, string> = {}) =>
+  app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": "10.9.9.9", ...headers } }));
+
+async function read(response: Response): Promise<{ status: number; cache: string | null; body: unknown }> {
+  const text = await response.text();
+  return { status: response.status, cache: response.headers.get("x-cache"), body: text === "" ? "" : JSON.parse(text) };
+}
+
+/** A store that counts the calls made through it (one per round trip to Redis). */
+function countingStore(store: Store): { store: Store; calls: string[] } {
+  const calls: string[] = [];
+  const counted = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(String(name));
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store: counted, calls };
+}
+
+describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await openRig(backend);
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(async () => {
+    rig.clock.reset();
+    await rig.runtime.close();
+  }, BACKEND_HOOK_TIMEOUT_MS);
+
+  test("100 concurrent requests for a cold key run the handler once; all get its answer", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Cold");
+    rig.runs.set("public", 0);
+    let open = () => {};
+    rig.gate.opened = new Promise((resolve) => (open = resolve));
+    const answers = Array.from({ length: 100 }, () => get(rig.app, `/cached/public/${orgId}`));
+    await Bun.sleep(50);
+    open();
+    const read100 = await Promise.all((await Promise.all(answers)).map(read));
+    rig.gate.opened = Promise.resolve();
+    expect(rig.runs.get("public")).toBe(1);
+    expect(read100.every((answer) => answer.status === 200 && (answer.body as { name: string }).name === "Cold")).toBe(
+      true,
+    );
+  }, 30_000);
+
+  test("a fresh entry is a HIT with a strong ETag; If-None-Match answers 304 with its headers", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Tagged");
+    const first = await get(rig.app, `/cached/public/${orgId}`);
+    const etag = first.headers.get("etag") as string;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(first.headers.get("vary")).toBe("accept-language");
+    expect((await read(first)).cache).toBe("MISS");
+    const hit = await get(rig.app, `/cached/public/${orgId}`);
+    expect(hit.headers.get("etag")).toBe(etag);
+    expect(await read(hit)).toEqual({ status: 200, cache: "HIT", body: { name: "Tagged" } });
+    for (const ifNoneMatch of [etag, `"other", W/${etag}`, "*"]) {
+      const revalidated = await get(rig.app, `/cached/public/${orgId}`, { "if-none-match": ifNoneMatch });
+      expect(revalidated.status).toBe(304);
+      expect(await revalidated.text()).toBe("");
+      expect(revalidated.headers.get("etag")).toBe(etag);
+      expect(revalidated.headers.get("vary")).toBe("accept-language");
+      expect(revalidated.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=30");
+    }
+    const other = await get(rig.app, `/cached/public/${orgId}`, { "if-none-match": '"other"' });
+    expect(other.status).toBe(200);
+    // After a change and its purge, the old ETag no longer matches.
+    await rig.runtime.db.primary.update(organizations).set({ name: "Renamed" }).where(eq(organizations.id, orgId));
+    await purgeTags(rig.runtime, [`org:${orgId}`]);
+    const changed = await get(rig.app, `/cached/public/${orgId}`, { "if-none-match": etag });
+    expect(changed.headers.get("etag")).not.toBe(etag);
+    expect(await read(changed)).toEqual({ status: 200, cache: "MISS", body: { name: "Renamed" } });
+  }, 30_000);
+
+  test("a vary header selects its own entry", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Varied");
+    rig.runs.set("public", 0);
+    await read(await get(rig.app, `/cached/public/${orgId}`, { "accept-language": "fr" }));
+    expect((await read(await get(rig.app, `/cached/public/${orgId}`, { "accept-language": "de" }))).cache).toBe("MISS");
+    expect((await read(await get(rig.app, `/cached/public/${orgId}`, { "accept-language": "fr" }))).cache).toBe("HIT");
+    expect(rig.runs.get("public")).toBe(2);
+  }, 30_000);
+
+  test("private entries are kept per organization; a purge of one org leaves another's cached", async () => {
+    const { client } = rig;
+    const [alice, bob, carol] = [await client.createUser(), await client.createUser(), await client.createUser()];
+    const acme = await client.createOrg(alice, "Acme");
+    await client.addMember(alice, acme, bob, "member");
+    const globex = await client.createOrg(carol, "Globex");
+    rig.runs.set("private", 0);
+    const name = (user: { token: string }, orgId: string) =>
+      get(rig.app, `/cached/orgs/${orgId}/name`, { authorization: `Bearer ${user.token}` }).then(read);
+    expect(await name(alice, acme)).toEqual({ status: 200, cache: "MISS", body: { name: "Acme" } });
+    expect(await name(bob, acme)).toEqual({ status: 200, cache: "HIT", body: { name: "Acme" } });
+    expect(await name(carol, globex)).toEqual({ status: 200, cache: "MISS", body: { name: "Globex" } });
+    // Another org's member is refused by the guards before any cached answer is looked up.
+    expect((await name(carol, acme)).status).toBe(404);
+    await rig.runtime.db.primary.update(organizations).set({ name: "Acme 2" }).where(eq(organizations.id, acme));
+    await purgeTags(rig.runtime, [`org:${acme}`]);
+    expect(await name(bob, acme)).toEqual({ status: 200, cache: "MISS", body: { name: "Acme 2" } });
+    expect(await name(carol, globex)).toEqual({ status: 200, cache: "HIT", body: { name: "Globex" } });
+    expect(rig.runs.get("private")).toBe(3);
+  }, 30_000);
+
+  test("within stale-while-revalidate the entry is served STALE and refreshed once in the background", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Before");
+    await read(await get(rig.app, `/cached/public/${orgId}`));
+    await rig.runtime.db.primary.update(organizations).set({ name: "After" }).where(eq(organizations.id, orgId));
+    rig.runs.set("public", 0);
+    rig.clock.advance(TTL_MS + 5_000);
+    try {
+      const stale = await Promise.all(Array.from({ length: 10 }, () => get(rig.app, `/cached/public/${orgId}`)));
+      for (const answer of await Promise.all(stale.map(read)))
+        expect(answer).toEqual({ status: 200, cache: "STALE", body: { name: "Before" } });
+      let next = await read(await get(rig.app, `/cached/public/${orgId}`));
+      // The refresh runs in the background: wait for its answer to land (bounded), not for the clock.
+      for (let i = 0; i < 200 && next.cache !== "HIT"; i++) {
+        await Bun.sleep(10);
+        next = await read(await get(rig.app, `/cached/public/${orgId}`));
+      }
+      expect(next).toEqual({ status: 200, cache: "HIT", body: { name: "After" } });
+      expect(rig.runs.get("public")).toBe(1);
+    } finally {
+      rig.clock.reset();
+    }
+  }, 30_000);
+
+  test("a hit makes at most one store round trip, and none within the in-process layer's second", async () => {
+    const counting = countingStore(rig.runtime.store);
+    const app = rig.build(deriveRuntime(rig.runtime, { store: counting.store }));
+    const orgId = await insertOrg(rig.runtime.db, "Counted");
+    await read(await get(app, `/cached/public/${orgId}`));
+    rig.clock.advance(1_000);
+    try {
+      counting.calls.length = 0;
+      expect((await read(await get(app, `/cached/public/${orgId}`))).cache).toBe("HIT");
+      expect(counting.calls.filter((call) => call === "mget" || call === "get" || call === "set")).toEqual(["mget"]);
+      counting.calls.length = 0;
+      expect((await read(await get(app, `/cached/public/${orgId}`))).cache).toBe("HIT");
+      expect(counting.calls.filter((call) => call === "mget" || call === "get")).toEqual([]);
+    } finally {
+      rig.clock.reset();
+    }
+  }, 30_000);
+
+  test("an answer with Set-Cookie is never stored, and says BYPASS", async () => {
+    rig.runs.set("cookie", 0);
+    for (let i = 0; i < 2; i++) {
+      const answer = await get(rig.app, "/cached/cookie");
+      expect(answer.headers.get("x-cache")).toBe("BYPASS");
+      expect(answer.headers.get("etag")).toBeNull();
+    }
+    expect(rig.runs.get("cookie")).toBe(2);
+  }, 30_000);
+
+  test("hits, misses and 304s are counted per route", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Metered");
+    const values = () =>
+      Object.fromEntries(
+        ["hit", "miss", "not_modified"].map((outcome) => [
+          outcome,
+          metricsRegistry().series("cache", { route: "/cached/public/:orgId", outcome }).values[0],
+        ]),
+      );
+    metricsRegistry().seal(Date.now());
+    const first = await get(rig.app, `/cached/public/${orgId}`);
+    const etag = first.headers.get("etag") as string;
+    await get(rig.app, `/cached/public/${orgId}`);
+    await get(rig.app, `/cached/public/${orgId}`, { "if-none-match": etag });
+    expect(values()).toEqual({ hit: 1, miss: 1, not_modified: 1 });
+  }, 30_000);
+});
