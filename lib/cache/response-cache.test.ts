@@ -4,9 +4,11 @@ import { Elysia } from "elysia";
 import orgs from "../../functions/orgs.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS, type StoreBackend } from "../../test/backends.ts";
 import { type IdentityTestApp, openIdentityTestApp } from "../../test/identity-client.ts";
+import type { UserPolicy } from "../core/route-policy.ts";
 import type { Database } from "../db/database.ts";
 import { organizations } from "../db/schema/index.ts";
 import { type AppOptions, buildApp, type RampartApp } from "../http/app.ts";
+import { policyPlugin } from "../http/policy-plugin.ts";
 import { defineRouteGroup } from "../http/route-group.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { deriveRuntime, type Runtime } from "../runtime/runtime.ts";
@@ -14,6 +16,10 @@ import type { Store } from "../store/store.ts";
 import { purgeTags } from "./purge-tags.ts";
 
 const TTL_MS = 30_000;
+const PRIVATE_POLICY: UserPolicy = {
+  body: "none",
+  cache: { scope: "private", ttl: "30s", tags: ({ orgId }) => [`org:${orgId}`] },
+};
 
 /** Test routes over the organizations table, counting how often their handlers run. */
 function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<void> }) {
@@ -22,6 +28,7 @@ function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<void> }
     const nameOf = async (id: string) =>
       (await runtime.db.primary.select().from(organizations).where(eq(organizations.id, id)))[0]?.name ?? null;
     return new Elysia({ name: "cached" })
+      .use(policyPlugin)
       .get(
         "/cached/public/:orgId",
         async ({ params }) => {
@@ -51,7 +58,7 @@ function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<void> }
           return { name: await nameOf(org.id) };
         },
         {
-          user: { body: "none", cache: { scope: "private", ttl: "30s", tags: ({ orgId }) => [`org:${orgId}`] } },
+          user: PRIVATE_POLICY,
           org: "orgId",
         },
       )
