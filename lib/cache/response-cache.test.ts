@@ -1,78 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { Elysia } from "elysia";
 import orgs from "../../functions/orgs.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS, type StoreBackend } from "../../test/backends.ts";
+import { cachedRoutes, get, insertOrg, read, TTL_MS } from "../../test/cached-routes.ts";
 import { type IdentityTestApp, openIdentityTestApp } from "../../test/identity-client.ts";
-import type { UserPolicy } from "../core/route-policy.ts";
-import type { Database } from "../db/database.ts";
 import { organizations } from "../db/schema/index.ts";
 import { type AppOptions, buildApp, type RampartApp } from "../http/app.ts";
-import { policyPlugin } from "../http/policy-plugin.ts";
-import { defineRouteGroup } from "../http/route-group.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { deriveRuntime, type Runtime } from "../runtime/runtime.ts";
 import type { Store } from "../store/store.ts";
 import { purgeTags } from "./purge-tags.ts";
-
-const TTL_MS = 30_000;
-const PRIVATE_POLICY: UserPolicy = {
-  body: "none",
-  cache: { scope: "private", ttl: "30s", tags: ({ orgId }) => [`org:${orgId}`] },
-};
-
-/** Test routes over the organizations table, counting how often their handlers run. */
-function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<void> }) {
-  const count = (route: string) => runs.set(route, (runs.get(route) ?? 0) + 1);
-  return defineRouteGroup("cached", (runtime) => {
-    const nameOf = async (id: string) =>
-      (await runtime.db.primary.select().from(organizations).where(eq(organizations.id, id)))[0]?.name ?? null;
-    return new Elysia({ name: "cached" })
-      .use(policyPlugin)
-      .get(
-        "/cached/public/:orgId",
-        async ({ params }) => {
-          count("public");
-          await gate.opened;
-          return { name: await nameOf(params.orgId) };
-        },
-        {
-          public: {
-            body: "none",
-            rateLimits: [],
-            cache: {
-              scope: "public",
-              ttl: "30s",
-              staleWhileRevalidate: "1m",
-              staleIfError: "10m",
-              tags: ({ params }) => [`org:${params.orgId}`],
-              vary: ["accept-language"],
-            },
-          },
-        },
-      )
-      .get(
-        "/cached/orgs/:orgId/name",
-        async ({ org }) => {
-          count("private");
-          return { name: await nameOf(org.id) };
-        },
-        {
-          user: PRIVATE_POLICY,
-          org: "orgId",
-        },
-      )
-      .get(
-        "/cached/cookie",
-        ({ set }) => {
-          count("cookie");
-          set.headers["set-cookie"] = "session=1";
-          return { ok: true };
-        },
-        { public: { body: "none", rateLimits: [], cache: { scope: "public", ttl: "30s" } } },
-      );
-  });
-}
 
 interface Rig extends IdentityTestApp {
   runs: Map<string, number>;
@@ -87,19 +24,6 @@ async function openRig(store: StoreBackend): Promise<Rig> {
   const build = (runtime: Runtime, options?: AppOptions) =>
     buildApp(runtime, [orgs, cachedRoutes(runs, gate)], options);
   return { ...rig, app: build(rig.runtime), runs, gate, build };
-}
-
-async function insertOrg(db: Database, name: string): Promise<string> {
-  const [row] = await db.primary.insert(organizations).values({ name }).returning({ id: organizations.id });
-  return (row as { id: string }).id;
-}
-
-const get = (app: RampartApp, path: string, headers: Record<string, string> = {}) =>
-  app.fetch(new Request(`http://localhost${path}`, { headers: { "x-forwarded-for": "10.9.9.9", ...headers } }));
-
-async function read(response: Response): Promise<{ status: number; cache: string | null; body: unknown }> {
-  const text = await response.text();
-  return { status: response.status, cache: response.headers.get("x-cache"), body: text === "" ? "" : JSON.parse(text) };
 }
 
 /** A store that counts the calls made through it (one per round trip to Redis). */

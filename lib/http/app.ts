@@ -211,7 +211,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
       set.status = 200;
       return response;
     })
-    .onError({ as: "global" }, ({ code, error, request }) => {
+    .onError({ as: "global" }, ({ code, error, request, set }) => {
       const context = requestContextOf(request);
       let { appError, unexpected } = toAppError(code, error);
       if (appError.code === "NOT_FOUND" && !(error instanceof AppError)) {
@@ -220,7 +220,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
           appError = new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") });
       }
       const stale = responseCache.staleOnError(request, appError);
-      if (stale !== undefined) return stale;
+      if (stale !== undefined) {
+        // Elysia gives a 200 Response the error's status unless told otherwise.
+        set.status = stale.status;
+        return stale;
+      }
       if (unexpected)
         logger.error("unhandled error", {
           requestId: context.requestId,
