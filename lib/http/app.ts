@@ -12,6 +12,7 @@
  *                   size and type) → deadline (by route class) → human verification (in emergency mode)
  *   onParse:        body read up to the route's limit → strict JSON (or the bytes, for `body: "raw"`)
  *   then:           schema validation (arktype) → handler → error envelope
+ *   cached GETs:    after the guards the response cache (lib/cache/) answers, or keeps the handler's answer
  */
 import { Elysia } from "elysia";
 import { createAuthenticator } from "../auth/authenticate.ts";
