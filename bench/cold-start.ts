@@ -32,7 +32,8 @@ console.log(
 console.log("production drivers: postgres.js on a migrated scratch database, @upstash/redis through the local gateway");
 console.log(
   ["bundle".padEnd(16), "KiB".padStart(6), "wall ms".padStart(14), "CPU ms".padStart(14)].join(" ") +
-    `${"wall x".padStart(8)} ${"CPU x".padStart(6)}  ${"goal".padEnd(10)} ${"RSS MiB".padStart(8)} ${"RSS x".padStart(6)}`,
+    `${"wall x".padStart(8)} ${"CPU x".padStart(6)}  ${"goal".padEnd(10)} ` +
+    `${"RSS MiB".padStart(8)} ${"RSS x".padStart(6)}`,
 );
 for (const row of rows) {
   const peer = peerOf(row);
