@@ -56,6 +56,26 @@ export function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<
         },
       )
       .get(
+        "/cached/large/:orgId",
+        async ({ params }) => {
+          count("large");
+          return { name: await nameOf(params.orgId), filler: "x".repeat(4096) };
+        },
+        {
+          public: {
+            body: "none",
+            rateLimits: [],
+            cache: {
+              scope: "public",
+              ttl: "30s",
+              staleWhileRevalidate: "1m",
+              staleIfError: "10m",
+              tags: ({ params }) => [`org:${params.orgId}`, "orgs"],
+            },
+          },
+        },
+      )
+      .get(
         "/cached/cookie",
         ({ set }) => {
           count("cookie");

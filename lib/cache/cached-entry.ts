@@ -1,6 +1,6 @@
 /**
- * A cached answer as the store keeps it, and the one function that turns it back into a Response (the seam where
- * a compressed representation would be chosen by Accept-Encoding).
+ * A cached answer as the store keeps it, and the one function that turns it back into a Response, its body in
+ * the encoding the client accepts.
  */
 
 export interface CachedEntry {
@@ -22,7 +22,15 @@ export interface CacheHeaders {
   readonly cacheControl: string;
   /** Comma-joined, or "" for none. */
   readonly vary: string;
+  /** A public route's CDN headers for a request's tags (lib/cache/cdn-headers.ts); they replace Cache-Control. */
+  readonly cdn?: (tags: readonly string[]) => [string, string][];
 }
+
+/** How an answer's body is sent to a client: as stored, or compressed (lib/http/cached-body-encoder.ts). */
+export type BodyEncoder = ((entry: CachedEntry, acceptEncoding: string | null, headers: Headers) => BodyInit) & {
+  /** Whether answers depend on Accept-Encoding, so every one of them, 304s included, varies by it. */
+  readonly variesByEncoding: boolean;
+};
 
 export function parseEntry(raw: string | null): CachedEntry | undefined {
   if (raw === null) return undefined;
@@ -31,16 +39,36 @@ export function parseEntry(raw: string | null): CachedEntry | undefined {
   return typeof entry.body === "string" && Array.isArray(entry.versions) ? (entry as CachedEntry) : undefined;
 }
 
-function headersOf(entry: CachedEntry, headers: CacheHeaders, status: CacheStatus): Headers {
-  const list = new Headers({ "cache-control": headers.cacheControl, etag: entry.etag, "x-cache": status });
+/** Cache-Control and a public route's CDN and tag headers, ETag, X-Cache and Vary onto `list`. */
+export function applyCacheHeaders(
+  list: Headers,
+  entry: CachedEntry,
+  headers: CacheHeaders,
+  status: CacheStatus,
+  tags: readonly string[],
+): Headers {
+  // Cache-Control keeps the policy's s-maxage for caches that read only it (Deno Deploy's); CDN-Cache-Control
+  // and Vercel-CDN-Cache-Control take precedence where they are read.
+  list.set("cache-control", headers.cacheControl);
+  for (const [name, value] of headers.cdn?.(tags) ?? []) if (name !== "cache-control") list.set(name, value);
+  list.set("etag", entry.etag);
+  list.set("x-cache", status);
   if (headers.vary !== "") list.set("vary", headers.vary);
   return list;
 }
 
-/** The entry as an answer: its body, or an empty 304 when the client already holds it. */
-export function responseOf(entry: CachedEntry, headers: CacheHeaders, status: CacheStatus, notModified: boolean) {
-  const list = headersOf(entry, headers, status);
+/** The entry as an answer: its body as `encode` sends it, or an empty 304 when the client already holds it. */
+export function responseOf(
+  entry: CachedEntry,
+  headers: CacheHeaders,
+  status: CacheStatus,
+  notModified: boolean,
+  tags: readonly string[],
+  acceptEncoding: string | null,
+  encode: BodyEncoder,
+): Response {
+  const list = applyCacheHeaders(new Headers(), entry, headers, status, tags);
   if (notModified) return new Response(null, { status: 304, headers: list });
   list.set("content-type", entry.contentType);
-  return new Response(entry.body, { status: entry.status, headers: list });
+  return new Response(encode(entry, acceptEncoding, list), { status: entry.status, headers: list });
 }

@@ -52,6 +52,46 @@ describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
     await rig.runtime.close();
   }, BACKEND_HOOK_TIMEOUT_MS);
 
+  test("a large answer is stored as identity text and sent in each client's encoding, with a weak ETag", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Large");
+    const path = `/cached/large/${orgId}`;
+    const gzipped = await get(rig.app, path, { "accept-encoding": "gzip" });
+    expect([gzipped.headers.get("x-cache"), gzipped.headers.get("content-encoding")]).toEqual(["MISS", "gzip"]);
+    const expected = { name: "Large", filler: "x".repeat(4096) };
+    expect(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await gzipped.arrayBuffer()))))).toEqual(
+      expected,
+    );
+    const weak = gzipped.headers.get("etag") as string;
+    expect(weak).toMatch(/^W\/"[A-Za-z0-9_-]{22}"$/);
+    // Another client, no Accept-Encoding: the kept entry is the identity text, not the first client's gzip.
+    const plain = await get(rig.app, path);
+    expect([plain.headers.get("x-cache"), plain.headers.get("content-encoding")]).toEqual(["HIT", null]);
+    expect(await plain.json()).toEqual(expected);
+    expect(plain.headers.get("etag")).toBe(weak.slice(2));
+    const zstd = await get(rig.app, path, { "accept-encoding": "zstd, gzip" });
+    expect([zstd.headers.get("x-cache"), zstd.headers.get("content-encoding")]).toEqual(["HIT", "zstd"]);
+    expect(
+      JSON.parse(new TextDecoder().decode(Bun.zstdDecompressSync(new Uint8Array(await zstd.arrayBuffer())))),
+    ).toEqual(expected);
+    const revalidated = await get(rig.app, path, { "accept-encoding": "gzip", "if-none-match": weak });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers.get("vary")).toBe("accept-encoding");
+  });
+
+  test("a public answer tells CDNs its lifetimes and its tags; browsers revalidate", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Edge");
+    for (const expectedCache of ["MISS", "HIT"]) {
+      const response = await get(rig.app, `/cached/large/${orgId}`);
+      expect(response.headers.get("x-cache")).toBe(expectedCache);
+      expect(response.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=30");
+      expect(response.headers.get("cdn-cache-control")).toBe(
+        "max-age=30, stale-while-revalidate=60, stale-if-error=600",
+      );
+      expect(response.headers.get("vercel-cache-tag")).toBe(`org:${orgId},orgs`);
+      expect(response.headers.get("surrogate-key")).toBe(`org:${orgId} orgs`);
+    }
+  });
+
   test("100 concurrent requests for a cold key run the handler once; all get its answer", async () => {
     const orgId = await insertOrg(rig.runtime.db, "Cold");
     rig.runs.set("public", 0);
@@ -73,7 +113,7 @@ describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
     const first = await get(rig.app, `/cached/public/${orgId}`);
     const etag = first.headers.get("etag") as string;
     expect(etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
-    expect(first.headers.get("vary")).toBe("accept-language");
+    expect(first.headers.get("vary")).toBe("accept-language, accept-encoding");
     expect((await read(first)).cache).toBe("MISS");
     const hit = await get(rig.app, `/cached/public/${orgId}`);
     expect(hit.headers.get("etag")).toBe(etag);
@@ -83,7 +123,7 @@ describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
       expect(revalidated.status).toBe(304);
       expect(await revalidated.text()).toBe("");
       expect(revalidated.headers.get("etag")).toBe(etag);
-      expect(revalidated.headers.get("vary")).toBe("accept-language");
+      expect(revalidated.headers.get("vary")).toBe("accept-language, accept-encoding");
       expect(revalidated.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=30");
     }
     const other = await get(rig.app, `/cached/public/${orgId}`, { "if-none-match": '"other"' });

@@ -22,7 +22,16 @@ import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { SeriesRecorder } from "../metrics/recorders.ts";
 import type { Store } from "../store/store.ts";
 import { cacheKeyOf, ENTRY_KEY_PREFIX, LOCK_KEY_PREFIX, pathParamsOf } from "./cache-key.ts";
-import { type CachedEntry, type CacheHeaders, type CacheStatus, parseEntry, responseOf } from "./cached-entry.ts";
+import {
+  applyCacheHeaders,
+  type BodyEncoder,
+  type CachedEntry,
+  type CacheHeaders,
+  type CacheStatus,
+  parseEntry,
+  responseOf,
+} from "./cached-entry.ts";
+import { cdnHeaders } from "./cdn-headers.ts";
 import { entityTag, matchesIfNoneMatch } from "./entity-tag.ts";
 import { knownTagVersion, noteTagVersion, tagVersionKey } from "./purge-tags.ts";
 import { type Flight, SingleFlight } from "./single-flight.ts";
@@ -62,6 +71,8 @@ export interface ResponseCacheDeps {
   inBackground(pending: Promise<unknown>): void;
   /** Runs `request` through the app again, for a background refresh. */
   refresh(request: Request, socketAddress: string | undefined): Promise<unknown>;
+  /** Sends a body in the encoding the client accepts (lib/http/cached-body-encoder.ts). */
+  readonly encode: BodyEncoder;
 }
 
 export interface CachedRouteInfo {
@@ -130,7 +141,20 @@ export function createResponseCache(
       const counters = Object.fromEntries(
         CACHE_OUTCOMES.map((outcome) => [outcome, metrics.series("cache", { route: path, outcome })]),
       ) as Record<CacheOutcome, SeriesRecorder>;
-      route = { policy: cache, headers: { cacheControl: cache.cacheControl, vary: cache.vary.join(", ") }, counters };
+      // A public answer tells CDNs how long to keep it and which tags purge it; a private one, only browsers.
+      const cdn =
+        cache.scope === "public"
+          ? (tags: readonly string[]) =>
+              cdnHeaders({
+                ttlSeconds: Math.floor(cache.ttlMs / 1000),
+                staleWhileRevalidateSeconds: Math.floor(cache.staleWhileRevalidateMs / 1000),
+                staleIfErrorSeconds: Math.floor(cache.staleIfErrorMs / 1000),
+                tags,
+              })
+          : undefined;
+      const vary = [...cache.vary, ...(deps.encode.variesByEncoding ? ["accept-encoding"] : [])].join(", ");
+      const headers = { cacheControl: cache.cacheControl, vary, cdn };
+      route = { policy: cache, headers, counters };
       routes.set(path, route);
     }
     return route;
@@ -174,7 +198,8 @@ export function createResponseCache(
     ticket.answered = true;
     const notModified = matchesIfNoneMatch(request.headers.get("if-none-match"), entry.etag);
     ticket.route.counters[notModified ? "not_modified" : outcome].add();
-    return responseOf(entry, ticket.route.headers, status, notModified);
+    const acceptEncoding = request.headers.get("accept-encoding");
+    return responseOf(entry, ticket.route.headers, status, notModified, ticket.tags, acceptEncoding, deps.encode);
   }
 
   function releaseLock(ticket: Ticket): void {
@@ -307,17 +332,15 @@ export function createResponseCache(
     }
     releaseLock(ticket);
     const notModified = matchesIfNoneMatch(request.headers.get("if-none-match"), entry.etag);
-    const answered = new Response(notModified ? null : body, {
-      status: notModified ? 304 : 200,
-      headers: response.headers,
-    });
-    const headers = answered.headers;
-    headers.set("etag", entry.etag);
-    headers.set("x-cache", "MISS");
-    headers.set("cache-control", route.headers.cacheControl);
-    if (route.headers.vary !== "") headers.set("vary", route.headers.vary);
-    if (notModified) headers.delete("content-type");
-    return answered;
+    const headers = applyCacheHeaders(new Headers(response.headers), entry, route.headers, "MISS", ticket.tags);
+    // The handler's length was of its identity body; the answer's is set by whatever body is sent.
+    headers.delete("content-length");
+    if (notModified) {
+      headers.delete("content-type");
+      return new Response(null, { status: 304, headers });
+    }
+    const sent = deps.encode(entry, request.headers.get("accept-encoding"), headers);
+    return new Response(sent, { status: 200, headers });
   }
 
   function staleOnError(request: Request, error: AppError): Response | undefined {

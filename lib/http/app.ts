@@ -43,6 +43,7 @@ import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { runInTrace } from "../trace/trace-context.ts";
 import { createAccessStrategies } from "./access-strategies.ts";
+import { createEntryEncoder } from "./cached-body-encoder.ts";
 import { toAppError } from "./from-framework.ts";
 import { GUARD_STEPS, type GuardContext, type GuardServices, type GuardStep } from "./guard-chain.ts";
 import { isJsonBody, jsonResponse, type PreparedHeaders, prepareHeaders } from "./json-response.ts";
@@ -148,6 +149,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
       inBackground,
       refresh: (request, address) =>
         rampart.fetch(request, address === undefined ? undefined : { requestIP: () => ({ address }) }),
+      encode: createEntryEncoder(compressJson),
     },
     options.responseCache,
   );
@@ -201,9 +203,14 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
       const prepared = context.route === undefined ? undefined : jsonHeadersFor.get(context.route);
       if (prepared === undefined) return;
       set.headers[REQUEST_ID_HEADER] = context.requestId;
-      // Never on a HEAD or a 204 (no body), nor on a body its handler encoded itself.
+      // Never on a HEAD or a 204 (no body), nor on a body its handler encoded itself; a cached route's body is
+      // kept as identity text and compressed by the cache as it is sent.
       const compress =
-        compressJson && status !== 204 && request.method !== "HEAD" && set.headers["content-encoding"] === undefined;
+        compressJson &&
+        status !== 204 &&
+        request.method !== "HEAD" &&
+        set.headers["content-encoding"] === undefined &&
+        context.policy?.responseCache === undefined;
       const acceptEncoding = compress ? request.headers.get("accept-encoding") : undefined;
       const response = jsonResponse(responseValue, status, prepared, set.headers, acceptEncoding);
       context.completeResponse = response;
