@@ -45,7 +45,11 @@ export type AuditAction =
   | "webhook_endpoint.enabled"
   | "webhook_delivery.replayed"
   | "slo.alert.firing"
-  | "slo.alert.resolved";
+  | "slo.alert.resolved"
+  | "slo.channel.created"
+  | "slo.channel.enabled"
+  | "slo.channel.disabled"
+  | "slo.channel.deleted";
 
 export interface AuditEvent {
   action: AuditAction;

@@ -1,5 +1,6 @@
 /**
- * Sends queued SLO alert notifications to the operator's channels, through the outbound breaker.
+ * Sends queued SLO alert notifications to the operator's channels (configured or stored), through the outbound
+ * breaker.
  * 1. Per (channel, dedup key) only the oldest undelivered notification is sent, so a resolve never overtakes the
  *    trigger it closes.
  * 2. A notification is claimed (its next attempt pushed past the send) before it is sent: an overlapping run skips it.
@@ -7,13 +8,16 @@
  */
 import { and, asc, eq, isNull } from "drizzle-orm";
 import type { AlertChannelsConfig } from "../config/config.ts";
+import type { Encryptor } from "../crypto/envelope-encryption.ts";
 import type { Db } from "../db/database.ts";
 import { sloAlertNotifications } from "../db/schema/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { createOutboundFetch, OutboundStatusError } from "../resilience/outbound-fetch.ts";
+import { type EndpointUrlOptions, endpointUrlProblem } from "../webhooks/endpoint-url.ts";
 import { endpointSigningKey, signatureHeader } from "../webhooks/outbound-signature.ts";
+import { openAlertChannel } from "./alert-channels.ts";
 import { pagerdutyEventOf, slackMessageOf, webhookBodyOf } from "./alert-messages.ts";
-import type { AlertChange, AlertChannel } from "./slo-alerts.ts";
+import type { AlertChange, AlertChannel, AlertTarget } from "./slo-alerts.ts";
 
 export interface AlertDeliveryOptions {
   /** @default 10_000 */
@@ -43,47 +47,80 @@ export interface DeliveryCounts {
 }
 
 /** The channels whose variables are set, in the order notifications are queued. */
-export function configuredChannels(config: AlertChannelsConfig): AlertChannel[] {
-  return (["pagerduty", "slack", "webhook"] as const).filter((channel) => config[channel] !== undefined);
+export function configuredChannels(config: AlertChannelsConfig): AlertTarget[] {
+  return (["pagerduty", "slack", "webhook"] as const)
+    .filter((channel) => config[channel] !== undefined)
+    .map((channel) => ({ channel, channelId: null }));
 }
 
+export interface AlertDeliveryDeps {
+  db: Db;
+  /** The channels the environment configures. */
+  config: AlertChannelsConfig;
+  logger: Logger;
+  /** Opens stored channels' secrets. */
+  encryptor: Encryptor;
+  /** The outbound endpoint rules a stored channel's URL must still pass when it is sent to. */
+  urlOptions: EndpointUrlOptions;
+}
+
+type Destination =
+  | { kind: "slack"; url: string }
+  | { kind: "pagerduty"; url: string; routingKey: string }
+  | { kind: "webhook"; url: string; secret: string };
+
+type NotificationRow = typeof sloAlertNotifications.$inferSelect;
+
 export function createAlertDeliverer(
-  db: Db,
-  config: AlertChannelsConfig,
-  logger: Logger,
+  { db, config, logger, encryptor, urlOptions }: AlertDeliveryDeps,
   options: Partial<AlertDeliveryOptions> = {},
 ) {
   const settings = { ...DEFAULT_ALERT_DELIVERY_OPTIONS, ...options };
   const send = createOutboundFetch(logger, { timeoutMs: settings.timeoutMs, retries: 0 });
 
-  /** The request a notification becomes; undefined when its channel is no longer configured. */
-  const requestOf = async (row: typeof sloAlertNotifications.$inferSelect) => {
-    const change = row.alert as AlertChange;
+  const configuredDestination = (channel: AlertChannel): Destination | undefined => {
     const { slack, pagerduty, webhook } = config;
-    if (row.channel === "slack" && slack !== undefined)
-      return { url: slack.webhookUrl, headers: JSON_HEADERS, body: JSON.stringify(slackMessageOf(change)) };
-    if (row.channel === "pagerduty" && pagerduty !== undefined)
-      return {
-        url: pagerduty.eventsUrl,
-        headers: JSON_HEADERS,
-        body: JSON.stringify(pagerdutyEventOf(change, pagerduty.routingKey)),
-      };
-    if (row.channel === "webhook" && webhook !== undefined) {
-      const body = JSON.stringify(webhookBodyOf(change));
-      const timestamp = Math.floor(Date.now() / 1000);
-      const signature = await signatureHeader([await endpointSigningKey(webhook.secret)], row.id, timestamp, body);
-      return {
-        url: webhook.url,
-        headers: {
-          ...JSON_HEADERS,
-          "webhook-id": row.id,
-          "webhook-timestamp": String(timestamp),
-          "webhook-signature": signature,
-        },
-        body,
-      };
-    }
+    if (channel === "slack" && slack !== undefined) return { kind: "slack", url: slack.webhookUrl };
+    if (channel === "pagerduty" && pagerduty !== undefined)
+      return { kind: "pagerduty", url: pagerduty.eventsUrl, routingKey: pagerduty.routingKey };
+    if (channel === "webhook" && webhook !== undefined) return { kind: "webhook", ...webhook };
     return undefined;
+  };
+
+  /** Where a notification goes, or why it cannot go (never quoting the secret). */
+  const destinationOf = async (row: NotificationRow): Promise<Destination | string> => {
+    if (row.channelId === null)
+      return configuredDestination(row.channel) ?? `the ${row.channel} channel is not configured`;
+    const stored = await openAlertChannel(db, encryptor, row.channelId);
+    if (stored === undefined || !stored.enabled) return `the stored ${row.channel} channel is disabled`;
+    const destination: Destination =
+      stored.kind === "slack"
+        ? { kind: "slack", url: stored.secret }
+        : stored.kind === "pagerduty"
+          ? { kind: "pagerduty", url: stored.url ?? "", routingKey: stored.secret }
+          : { kind: "webhook", url: stored.url ?? "", secret: stored.secret };
+    // Checked again at each send, as outbound endpoints are: the host may resolve elsewhere since it was stored.
+    const problem = await endpointUrlProblem(destination.url, urlOptions);
+    return problem === undefined ? destination : `the stored channel's URL is refused: ${problem}`;
+  };
+
+  const requestOf = async (destination: Destination, row: NotificationRow) => {
+    const change = row.alert as AlertChange;
+    if (destination.kind === "slack") return { headers: JSON_HEADERS, body: JSON.stringify(slackMessageOf(change)) };
+    if (destination.kind === "pagerduty")
+      return { headers: JSON_HEADERS, body: JSON.stringify(pagerdutyEventOf(change, destination.routingKey)) };
+    const body = JSON.stringify(webhookBodyOf(change));
+    const timestamp = Math.floor(Date.now() / 1000);
+    const signature = await signatureHeader([await endpointSigningKey(destination.secret)], row.id, timestamp, body);
+    return {
+      headers: {
+        ...JSON_HEADERS,
+        "webhook-id": row.id,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": signature,
+      },
+      body,
+    };
   };
 
   /** Sends what is due at `now`; never throws for a channel's failure. */
@@ -96,7 +133,7 @@ export function createAlertDeliverer(
       .orderBy(asc(sloAlertNotifications.createdAt), asc(sloAlertNotifications.event));
     const seen = new Set<string>();
     for (const row of pending) {
-      const lane = `${row.channel} ${row.dedupKey}`;
+      const lane = `${row.channelId ?? row.channel} ${row.dedupKey}`;
       if (seen.has(lane)) continue;
       seen.add(lane);
       if (row.nextAttemptAt > now || signal?.aborted) continue;
@@ -121,6 +158,7 @@ export function createAlertDeliverer(
       else counts.failed++;
       logger.warn(abandon ? "SLO alert notification abandoned" : "SLO alert notification failed", {
         channel: row.channel,
+        channelId: row.channelId,
         dedupKey: row.dedupKey,
         event: row.event,
         attempts,
@@ -141,11 +179,12 @@ export function createAlertDeliverer(
   }
 
   /** One POST; the reason it failed, or undefined on a 2xx. The URL is never in the reason: it may be the secret. */
-  async function attempt(row: typeof sloAlertNotifications.$inferSelect, signal?: AbortSignal) {
+  async function attempt(row: NotificationRow, signal?: AbortSignal) {
     try {
-      const request = await requestOf(row);
-      if (request === undefined) return `the ${row.channel} channel is not configured`;
-      const response = await send(request.url, {
+      const destination = await destinationOf(row);
+      if (typeof destination === "string") return destination;
+      const request = await requestOf(destination, row);
+      const response = await send(destination.url, {
         method: "POST",
         headers: request.headers,
         body: request.body,

@@ -4,7 +4,7 @@
  * 2. firing → resolved once no rule has held for `resolveAfterMs` (a rule holding again meanwhile resets the wait),
  *    so a burn rate hovering at its threshold does not page, resolve and page again;
  * 3. each change is one conditional update (a concurrent evaluation cannot apply it twice), with its audit row and
- *    one queued notification per configured channel in the same transaction.
+ *    one queued notification per channel (configured or stored) in the same transaction.
  */
 import { and, eq } from "drizzle-orm";
 import { recordAuditEvent } from "../audit/audit-log.ts";
@@ -22,6 +22,12 @@ import type { MinuteSource } from "./slo-events.ts";
 
 export type AlertChannel = (typeof sloAlertNotifications.$inferInsert)["channel"];
 export type AlertEvent = "firing" | "resolved";
+
+/** Where a notification goes: a stored channel by its id, or (null) the channel of that kind the environment sets. */
+export interface AlertTarget {
+  channel: AlertChannel;
+  channelId: string | null;
+}
 
 /** One state change, as audited and as sent to every channel. */
 export interface AlertChange {
@@ -71,7 +77,7 @@ export async function evaluateSloAlerts(
   db: Db,
   slos: readonly Slo[],
   source: MinuteSource,
-  channels: readonly AlertChannel[],
+  targets: readonly AlertTarget[],
   now: Date,
   options: SloAlertOptions = DEFAULT_SLO_ALERT_OPTIONS,
 ): Promise<AlertChange[]> {
@@ -110,7 +116,7 @@ export async function evaluateSloAlerts(
         at: now.toISOString(),
         readings,
       };
-      if (await applyChange(db, row, change, channels, now)) changes.push(change);
+      if (await applyChange(db, row, change, targets, now)) changes.push(change);
     }
   }
   return changes;
@@ -121,7 +127,7 @@ async function applyChange(
   db: Db,
   row: AlertRow | undefined,
   change: AlertChange,
-  channels: readonly AlertChannel[],
+  targets: readonly AlertTarget[],
   now: Date,
 ): Promise<boolean> {
   const values = {
@@ -158,10 +164,11 @@ async function applyChange(
       target: { type: "slo_alert", id: change.dedupKey },
       metadata: { slo: change.slo, severity: change.severity, readings: change.readings },
     });
-    if (channels.length > 0)
+    if (targets.length > 0)
       await tx.insert(sloAlertNotifications).values(
-        channels.map((channel) => ({
+        targets.map(({ channel, channelId }) => ({
           channel,
+          channelId,
           dedupKey: change.dedupKey,
           event: change.event,
           alert: change,

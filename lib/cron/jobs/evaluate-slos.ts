@@ -1,11 +1,13 @@
 /** Reads every declared SLO's burn rates, moves its alerts' states, and sends the notifications that are due. */
 import type { Runtime } from "../../runtime/runtime.ts";
+import { enabledAlertChannels } from "../../slo/alert-channels.ts";
 import { configuredChannels, createAlertDeliverer } from "../../slo/alert-delivery.ts";
 import { DECLARED_SLOS } from "../../slo/declared-slos.ts";
 import { rollupMinuteSource } from "../../slo/rollup-minute-source.ts";
 import { evaluateSloAlerts } from "../../slo/slo-alerts.ts";
 import type { Slo } from "../../slo/slo-declaration.ts";
 import type { MinuteSource } from "../../slo/slo-events.ts";
+import { endpointUrlOptionsOf } from "../../webhooks/endpoint-url.ts";
 import type { ScheduledJob } from "../scheduled-job.ts";
 
 export interface EvaluateSlosSources {
@@ -22,9 +24,15 @@ export function createEvaluateSlosJob({ slos, minutesOf }: EvaluateSlosSources):
     async run(runtime, signal) {
       const now = new Date(runtime.now());
       const db = runtime.db.primary;
-      const channels = configuredChannels(runtime.config.alertChannels);
-      const changes = await evaluateSloAlerts(db, slos, minutesOf(runtime), channels, now);
-      const deliverer = createAlertDeliverer(db, runtime.config.alertChannels, runtime.logger);
+      const targets = [...configuredChannels(runtime.config.alertChannels), ...(await enabledAlertChannels(db))];
+      const changes = await evaluateSloAlerts(db, slos, minutesOf(runtime), targets, now);
+      const deliverer = createAlertDeliverer({
+        db,
+        config: runtime.config.alertChannels,
+        logger: runtime.logger,
+        encryptor: runtime.services.identity.encryptor,
+        urlOptions: endpointUrlOptionsOf(runtime.config),
+      });
       const sent = await deliverer.deliverDue(now, signal);
       const changed = changes.map((change) => `${change.dedupKey} ${change.event}`).join(", ") || "no change";
       const { delivered, failed, abandoned } = sent;

@@ -7,7 +7,8 @@ import { and, asc, eq, getTableColumns, gt, notLike } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { signingKeyRowIdentity } from "../../auth/signing-keys.ts";
 import { DecryptError } from "../../crypto/envelope-encryption.ts";
-import { signingKeys, webhookEndpointSecrets, webhookSourceSecrets } from "../../db/schema/index.ts";
+import { signingKeys, sloAlertChannels, webhookEndpointSecrets, webhookSourceSecrets } from "../../db/schema/index.ts";
+import { alertChannelRowIdentity } from "../../slo/alert-channels.ts";
 import { endpointSecretRowIdentity } from "../../webhooks/webhook-endpoints.ts";
 import { webhookSecretRowIdentity } from "../../webhooks/webhook-sources.ts";
 import type { ScheduledJob } from "../scheduled-job.ts";
@@ -45,6 +46,13 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
     id: webhookEndpointSecrets.id,
     ciphertext: webhookEndpointSecrets.secretCiphertext,
     rowIdentity: endpointSecretRowIdentity,
+  },
+  {
+    name: "slo_alert_channels.secret_ciphertext",
+    table: sloAlertChannels,
+    id: sloAlertChannels.id,
+    ciphertext: sloAlertChannels.secretCiphertext,
+    rowIdentity: alertChannelRowIdentity,
   },
 ];
 

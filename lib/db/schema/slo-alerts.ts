@@ -1,6 +1,28 @@
-/** SLO alert state, one row per (SLO, severity), and the notifications of its changes waiting to be delivered. */
+/**
+ * SLO alert state, one row per (SLO, severity), the channels operators stored (secrets encrypted), and the
+ * notifications of its changes waiting to be delivered.
+ */
 import { sql } from "drizzle-orm";
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+export const SLO_ALERT_CHANNEL_KINDS = ["slack", "pagerduty", "webhook"] as const;
+
+export const sloAlertChannels = pgTable("slo_alert_channels", {
+  // Text, so the re-encryption job can page through it by id like every other encrypted column.
+  id: text("id")
+    .primaryKey()
+    .$defaultFn(() => crypto.randomUUID()),
+  kind: text("kind", { enum: SLO_ALERT_CHANNEL_KINDS }).notNull(),
+  /** The Slack incoming webhook URL, the PagerDuty routing key or the whsec_ secret, sealed and bound to the row. */
+  secretCiphertext: text("secret_ciphertext").notNull(),
+  /** The last characters of the secret, so operators can tell channels apart; never more. */
+  secretHint: text("secret_hint").notNull(),
+  /** Where it is sent when that is not the secret: the PagerDuty events URL, the operator's webhook URL. */
+  url: text("url"),
+  enabled: boolean("enabled").notNull().default(true),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull(),
+});
 
 export const sloAlerts = pgTable(
   "slo_alerts",
@@ -25,7 +47,9 @@ export const sloAlertNotifications = pgTable(
   "slo_alert_notifications",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    channel: text("channel", { enum: ["slack", "pagerduty", "webhook"] }).notNull(),
+    channel: text("channel", { enum: SLO_ALERT_CHANNEL_KINDS }).notNull(),
+    /** The stored channel it goes to; null for the channel of that kind configured by environment variables. */
+    channelId: text("channel_id").references(() => sloAlertChannels.id, { onDelete: "cascade" }),
     dedupKey: text("dedup_key").notNull(),
     event: text("event", { enum: ["firing", "resolved"] }).notNull(),
     /** The alert as it changed (AlertChange); the channel's message is built from it when sent. No secrets. */
