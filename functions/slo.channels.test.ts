@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { loadConfig } from "../lib/config/config.ts";
 import { createEvaluateSlosJob } from "../lib/cron/jobs/evaluate-slos.ts";
 import { reencryptSecrets } from "../lib/cron/jobs/reencrypt-secrets.ts";
@@ -289,6 +289,32 @@ describe("stored SLO alert channels", () => {
       .where(eq(sloAlertChannels.id, disabled.id));
     const v2 = createEncryptor(loadConfig({ NODE_ENV: "test", ENCRYPTION_KEYS: `${V2},${V1}` }).encryptionKeys);
     await expect(openAlertChannel(runtime.db.primary, v2, disabled.id)).rejects.toThrow(DecryptError);
+  });
+
+  test("a change whose audit row fails answers 5xx and does not happen", async () => {
+    const db = runtime.db.primary;
+    await db.execute(
+      sql`create or replace function test_refuse_audit() returns trigger as $$
+        begin raise exception 'audit refused by the test'; end; $$ language plpgsql`,
+    );
+    await db.execute(
+      sql`create trigger test_refuse_audit before insert on audit_events
+        for each row execute function test_refuse_audit()`,
+    );
+    const before = await channelRows();
+    try {
+      for (const [method, path, body] of [
+        ["POST", "/admin/slo/channels", { kind: "slack", webhookUrl: `${base}/services/T/B/unaudited` }],
+        ["PATCH", `/admin/slo/channels/${slack.id}`, { enabled: false }],
+        ["DELETE", `/admin/slo/channels/${pagerduty.id}`, undefined],
+      ] as const) {
+        const answer = await call(method, path, { body });
+        expect({ path, failed: answer.status >= 500 }).toEqual({ path, failed: true });
+      }
+    } finally {
+      await db.execute(sql`drop trigger if exists test_refuse_audit on audit_events`);
+    }
+    expect(await channelRows()).toEqual(before);
   });
 
   test("deleting a channel is audited; no answer, log line or audit row ever held a secret", async () => {
