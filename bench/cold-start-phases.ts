@@ -7,10 +7,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createScratchDatabase, GATEWAY_TOKEN, openTestDatabase, upstashGatewayUrl } from "../test/backends.ts";
 import { EMBEDDED_DATABASE_PACKAGES } from "../tools/bundle-options.ts";
 import { routeGroupFiles } from "../tools/route-groups.ts";
-import { denoExecutable, median } from "./cold-start-runs.ts";
+import { denoExecutable, median, openProductionScratch } from "./cold-start-runs.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const ROUNDS = Number(process.env.COLD_START_RUNS ?? 9);
@@ -94,20 +93,9 @@ async function runMarks(command: string[], env: Record<string, string>): Promise
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "rampart-phases-"));
-  const scratch = await createScratchDatabase();
+  const scratch = await openProductionScratch();
   try {
-    const migrating = await openTestDatabase("postgres", undefined, scratch.url);
-    await migrating.migrate();
-    await migrating.close();
-    const env = {
-      NODE_ENV: "production",
-      DATABASE_URL: scratch.url,
-      DATABASE_DRIVER: "postgres",
-      UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
-      UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-      ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
-      TRUST_PROXY: "vercel",
-    };
+    const env = scratch.env;
     const write = (name: string, text: string) => {
       writeFileSync(join(work, name), text);
       return join(work, name);

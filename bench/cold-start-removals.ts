@@ -7,9 +7,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createScratchDatabase, GATEWAY_TOKEN, openTestDatabase, upstashGatewayUrl } from "../test/backends.ts";
 import { EMBEDDED_DATABASE_PACKAGES } from "../tools/bundle-options.ts";
-import { median } from "./cold-start-runs.ts";
+import { median, openProductionScratch } from "./cold-start-runs.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const ROUNDS = Number(process.env.COLD_START_RUNS ?? 9);
@@ -71,21 +70,12 @@ const wrapper = (bundle: string) =>
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "rampart-removals-"));
-  const scratch = await createScratchDatabase();
+  const scratch = await openProductionScratch();
   try {
-    const migrating = await openTestDatabase("postgres", undefined, scratch.url);
-    await migrating.migrate();
-    await migrating.close();
     const env = {
       PATH: process.env.PATH ?? "",
       LOG_LEVEL: "error",
-      NODE_ENV: "production",
-      DATABASE_URL: scratch.url,
-      DATABASE_DRIVER: "postgres",
-      UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
-      UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-      ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
-      TRUST_PROXY: "vercel",
+      ...scratch.env,
     };
     const wrappers: Record<string, string> = {};
     for (const [index, [name, text]] of Object.entries(VARIANTS).entries()) {

@@ -115,24 +115,37 @@ export interface ColdStartOptions {
 }
 
 /** Builds everything, then runs `rounds` rounds, each starting every target once in turn. */
+export interface ProductionScratch {
+  /** The production variables: postgres.js on a migrated scratch database, Upstash through the gateway. */
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** A migrated scratch database and the production environment that points at it and the test Redis. */
+export async function openProductionScratch(): Promise<ProductionScratch> {
+  const scratch = await createScratchDatabase();
+  const migrating = await openTestDatabase("postgres", undefined, scratch.url);
+  await migrating.migrate();
+  await migrating.close();
+  const env = {
+    NODE_ENV: "production",
+    DATABASE_URL: scratch.url,
+    DATABASE_DRIVER: "postgres",
+    UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
+    UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
+    ENCRYPTION_KEYS: `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
+    TRUST_PROXY: "vercel",
+  };
+  return { env, drop: () => scratch.drop() };
+}
+
 export async function measureColdStarts({ rounds, deno }: ColdStartOptions): Promise<ColdStartRow[]> {
   if (process.env.TEST_POSTGRES_URL === undefined || process.env.TEST_REDIS_URL === undefined)
     throw new Error("needs TEST_POSTGRES_URL and TEST_REDIS_URL (`.ci/start-services`)");
   const work = mkdtempSync(join(tmpdir(), "rampart-cold-"));
-  const scratch = await createScratchDatabase();
+  const scratch = await openProductionScratch();
   try {
-    const migrating = await openTestDatabase("postgres", undefined, scratch.url);
-    await migrating.migrate();
-    await migrating.close();
-    const productionEnv = {
-      NODE_ENV: "production",
-      DATABASE_URL: scratch.url,
-      DATABASE_DRIVER: "postgres",
-      UPSTASH_REDIS_REST_URL: await upstashGatewayUrl(),
-      UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
-      ENCRYPTION_KEYS: `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
-      TRUST_PROXY: "vercel",
-    };
+    const productionEnv = scratch.env;
     await buildVercelOutput();
     const hello = join(work, "hello.ts");
     writeFileSync(

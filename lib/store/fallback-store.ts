@@ -65,11 +65,8 @@ export class FallbackStore implements Store {
 
   private async run<T>(call: (store: Store) => Promise<T>): Promise<T> {
     try {
-      const result = await this.breaker.execute(() => call(this.primary));
-      this.markRecovered();
-      return result;
-    } catch (error) {
-      this.markDegraded(error);
+      return await this.onPrimary(call);
+    } catch {
       return call(this.fallback);
     }
   }
