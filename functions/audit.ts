@@ -4,7 +4,9 @@
  */
 import { Elysia } from "elysia";
 import { type AuditFilters, auditDateFilter, MAX_AUDIT_PAGE_SIZE, queryAuditEvents } from "../lib/audit/audit-query.ts";
+import { orgAuditTag } from "../lib/cache/cache-tags.ts";
 import { type Arktype, lazySchema } from "../lib/core/lazy-schema.ts";
+import { orgCache } from "../lib/core/policy-presets.ts";
 import type { AccessPolicy, UserPolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -47,7 +49,12 @@ export default defineRouteGroup("audit", (runtime) =>
         const search: AuditFilters = { ...query, orgId: org.id };
         return queryAuditEvents(runtime.db, search);
       },
-      { userOrKey: ORG_AUDIT, org: { param: "orgId", role: "admin" }, params: orgParams, query: orgAuditQuery },
+      {
+        userOrKey: { ...ORG_AUDIT, cache: orgCache((id) => [orgAuditTag(id)]) },
+        org: { param: "orgId", role: "admin" },
+        params: orgParams,
+        query: orgAuditQuery,
+      },
     )
     .get("/admin/audit", ({ query }) => queryAuditEvents(runtime.db, query), {
       admin: ADMIN_AUDIT,

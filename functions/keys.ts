@@ -15,9 +15,10 @@ import {
   rotateApiKey,
 } from "../lib/auth/api-keys.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
+import { orgKeysTag } from "../lib/cache/cache-tags.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
-import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
+import { orgCache, perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -85,7 +86,13 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
         },
       )
       .get("/v1/orgs/:orgId/keys", async ({ org }) => ({ keys: await listApiKeys(runtime.db.primary, org.id) }), {
-        userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] },
+        userOrKey: {
+          ...READ,
+          scopes: ["keys:read"],
+          rateLimits: [perUser(300, "1m"), perKey(600, "1m")],
+          // A key's lastUsedAt is written without a purge: it may lag by the TTL.
+          cache: orgCache((id) => [orgKeysTag(id)], "1m"),
+        },
         org: ORG_ADMIN,
         params: orgParams,
       })

@@ -6,9 +6,10 @@ import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
 import { orgNotFound } from "../lib/auth/org-access.ts";
 import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/password-policy.ts";
+import { orgMembersTag, orgTag } from "../lib/cache/cache-tags.ts";
 import { type Arktype, lazySchema } from "../lib/core/lazy-schema.ts";
 import { ORG_ROLES } from "../lib/core/org-roles.ts";
-import { perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
+import { orgCache, perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -26,7 +27,14 @@ import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.
 const READS = [perUser(300, "1m"), perKey(600, "1m")];
 const WRITES = [perUser(60, "1m"), perKey(60, "1m")];
 
-const READ_ORG = { userOrKey: { ...READ, scopes: ["orgs:read"], rateLimits: READS }, org: "orgId" } as const;
+const READ_ORG = {
+  userOrKey: { ...READ, scopes: ["orgs:read"], rateLimits: READS, cache: orgCache((id) => [orgTag(id)]) },
+  org: "orgId",
+} as const;
+const READ_MEMBERS = {
+  userOrKey: { ...READ_ORG.userOrKey, cache: orgCache((id) => [orgMembersTag(id)]) },
+  org: "orgId",
+} as const;
 const UPDATE_ORG = {
   userOrKey: { ...WRITE, scopes: ["orgs:write"], rateLimits: WRITES },
   org: { param: "orgId", role: "admin" },
@@ -98,7 +106,7 @@ export function orgRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
         { ...UPDATE_ORG, params: orgParams, body: updateOrgBody },
       )
       .get("/v1/orgs/:orgId/members", async ({ org }) => ({ members: await listMembers(runtime.db.primary, org.id) }), {
-        ...READ_ORG,
+        ...READ_MEMBERS,
         params: orgParams,
       })
       .post(

@@ -21,7 +21,7 @@ describe("the public status page", () => {
   test("the data names each SLO group's objectives, their SLIs and budgets, and the firing incident", async () => {
     const response = await get(STATUS_DATA_PATH);
     expect(response.status).toBe(200);
-    expect(response.headers.get("cache-control")).toBe("public, max-age=30");
+    expect(response.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=30");
     const data = (await response.json()) as StatusData;
     const orgs = data.groups.find(({ name }) => name === "orgs");
     // 1 request in 1000 failed: exactly the 99.9 % objective, the budget exactly spent.

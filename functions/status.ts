@@ -4,6 +4,7 @@
  * origin, under a CSP that admits nothing else.
  */
 import { Elysia } from "elysia";
+import { STATUS_TAG } from "../lib/cache/cache-tags.ts";
 import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -70,7 +71,10 @@ const PAGE_POLICY: UserPolicy = {
 const OWN_ASSET_POLICY: UserPolicy = { ...PAGE_POLICY, cache: "public, max-age=3600" };
 const UPLOT_ASSET_POLICY: UserPolicy = { ...PAGE_POLICY, cache: "public, max-age=31536000, immutable" };
 // Read from the rollups: 30 s of staleness costs nothing and spares the database under a burst of viewers.
-const DATA_POLICY: UserPolicy = { ...PAGE_POLICY, cache: "public, max-age=30" };
+const DATA_POLICY: UserPolicy = {
+  ...PAGE_POLICY,
+  cache: { scope: "public", ttl: "30s", staleWhileRevalidate: "30s", staleIfError: "10m", tags: () => [STATUS_TAG] },
+};
 
 export default defineRouteGroup("status", (runtime) => {
   const uplotScript = createStaticAsset({ path: uplotScriptPath, contentType: JAVASCRIPT });

@@ -3,6 +3,7 @@
  * read and a write. A route spreads them and adds its own, e.g.
  * `userOrKey: { ...READ, scopes: ["orgs:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] }`.
  */
+import type { CachePolicy } from "./cache-policy.ts";
 import type { Duration } from "./duration.ts";
 import type { AccessPolicy, RateLimitRule, RateLimitScope } from "./route-policy.ts";
 
@@ -28,3 +29,15 @@ export const READ = { body: "none", timeout: "read" } as const satisfies AccessP
 export const WRITE = { bodyLimitBytes: 4 * 1024, timeout: "write" } as const satisfies AccessPolicy;
 /** A write that takes no body (a revocation, a grant named by the path), the write deadline. */
 export const WRITE_NO_BODY = { body: "none", timeout: "write" } as const satisfies AccessPolicy;
+
+/**
+ * A private response cache for a read of the organization in the path (`:orgId`), filed under the tags
+ * `tagsOf` names for it; the writes that change the answer purge them once they commit, so the TTL bounds only
+ * a purge that failed.
+ */
+export const orgCache = (tagsOf: (orgId: string) => readonly string[], ttl: Duration = "5m"): CachePolicy => ({
+  scope: "private",
+  ttl,
+  staleIfError: "10m",
+  tags: ({ params }) => tagsOf(params.orgId as string),
+});
