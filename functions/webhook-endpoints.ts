@@ -4,6 +4,8 @@
  */
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
+import { orgAuditTag } from "../lib/cache/cache-tags.ts";
+import { purgedAfter } from "../lib/cache/purge-after-commit.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { createWaitUntil } from "../lib/core/wait-until.ts";
@@ -106,16 +108,24 @@ export function webhookEndpointRoutes(options: Partial<OutboundDeliveryOptions> 
       .post(
         "/v1/orgs/:orgId/webhook-endpoints/:endpointId/disable",
         async ({ org, params, request, user }) =>
-          runtime.db.primary.transaction((tx) =>
-            setEndpointEnabled(tx, endpointChange(org.id, params.endpointId, false), auditActorOf(user), request),
+          purgedAfter(
+            runtime,
+            [orgAuditTag(org.id)],
+            runtime.db.primary.transaction((tx) =>
+              setEndpointEnabled(tx, endpointChange(org.id, params.endpointId, false), auditActorOf(user), request),
+            ),
           ),
         { user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")] }, org: ORG_ADMIN, params: endpointParams },
       )
       .post(
         "/v1/orgs/:orgId/webhook-endpoints/:endpointId/enable",
         async ({ org, params, request, user }) =>
-          runtime.db.primary.transaction((tx) =>
-            setEndpointEnabled(tx, endpointChange(org.id, params.endpointId, true), auditActorOf(user), request),
+          purgedAfter(
+            runtime,
+            [orgAuditTag(org.id)],
+            runtime.db.primary.transaction((tx) =>
+              setEndpointEnabled(tx, endpointChange(org.id, params.endpointId, true), auditActorOf(user), request),
+            ),
           ),
         { user: { ...WRITE_NO_BODY, rateLimits: [perUser(60, "1m")] }, org: ORG_ADMIN, params: endpointParams },
       )

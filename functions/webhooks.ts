@@ -4,6 +4,8 @@
  */
 import { Elysia } from "elysia";
 import { auditActorOf, recordAuditEvent } from "../lib/audit/audit-log.ts";
+import { orgAuditTag } from "../lib/cache/cache-tags.ts";
+import { purgeAfterCommit } from "../lib/cache/purge-after-commit.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { perUser, READ, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { createWaitUntil } from "../lib/core/wait-until.ts";
@@ -145,6 +147,7 @@ export default defineRouteGroup("webhooks", (runtime) => {
             );
           return why;
         });
+        if (refused === undefined) await purgeAfterCommit(runtime, [orgAuditTag(org.id)]);
         if (refused === "not-found") throw new AppError("NOT_FOUND", "No such webhook delivery.");
         if (refused === "not-dead") throw new AppError("CONFLICT", "Only a dead delivery can be replayed.");
         if (refused === "pruned") throw new AppError("CONFLICT", "This delivery's body was pruned; it cannot run.");

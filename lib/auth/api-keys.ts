@@ -4,6 +4,8 @@
  */
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import { orgAuditTag, orgKeysTag } from "../cache/cache-tags.ts";
+import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
 import type { ApiKeyScope } from "../core/api-key-scopes.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
@@ -89,7 +91,7 @@ export async function createApiKey(
   request?: Request,
 ): Promise<IssuedApiKey> {
   const { key, hash, visiblePrefix } = runtime.services.identity.apiKeys.format.generate();
-  return runtime.db.primary.transaction(async (tx) => {
+  const issued = await runtime.db.primary.transaction(async (tx) => {
     const [row] = await tx
       .insert(apiKeys)
       .values({
@@ -119,7 +121,12 @@ export async function createApiKey(
     await enqueueWebhookMessage(tx, { orgId, type: "api_key.created", data }, runtime.now());
     return { ...viewOf(row), key };
   });
+  await purgeAfterCommit(runtime, keyChangeTags(orgId));
+  return issued;
 }
+
+/** What a change to an organization's keys makes stale: its key list and its audit log. */
+const keyChangeTags = (orgId: string) => [orgKeysTag(orgId), orgAuditTag(orgId)];
 
 export async function listApiKeys(db: Db, orgId: string): Promise<ApiKeyView[]> {
   const rows = await db
@@ -167,7 +174,9 @@ export async function revokeApiKey(
     await enqueueWebhookMessage(tx, { orgId, type: "api_key.revoked", data: { keyId } }, now.getTime());
     return true;
   });
-  if (revoked) await runtime.services.identity.apiKeys.invalidate(keyId, now);
+  if (!revoked) return;
+  await purgeAfterCommit(runtime, keyChangeTags(orgId));
+  await runtime.services.identity.apiKeys.invalidate(keyId, now);
 }
 
 /**
@@ -217,8 +226,9 @@ export async function rotateApiKey(
     );
     const data = { keyId, newKeyId: row.id, graceEndsAt: graceEndsAt.toISOString() };
     await enqueueWebhookMessage(tx, { orgId: old.orgId, type: "api_key.rotated", data }, now.getTime());
-    return { row, graceEndsAt };
+    return { row, graceEndsAt, orgId: old.orgId };
   });
+  await purgeAfterCommit(runtime, keyChangeTags(rotated.orgId));
   await runtime.services.identity.apiKeys.invalidate(keyId, rotated.graceEndsAt);
   return { ...viewOf(rotated.row), key, replaces: { id: keyId, graceEndsAt: rotated.graceEndsAt.toISOString() } };
 }

@@ -3,6 +3,8 @@
  * window, a `signing_key.rotated` audit event in the rotation's transaction, and the local ring reloaded afterwards.
  */
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import { JWKS_TAG } from "../cache/cache-tags.ts";
+import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
 import type { AuthConfig } from "../config/config.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-tokens.ts";
 import type { IdentityRuntime } from "./identity.ts";
@@ -45,6 +47,9 @@ export async function rotateRuntimeSigningKeys(
         trigger.request,
       ),
   });
-  if (outcome.rotated || outcome.retired.length > 0) identity.keyRing.invalidate();
+  if (outcome.rotated || outcome.retired.length > 0) {
+    identity.keyRing.invalidate();
+    await purgeAfterCommit(runtime, [JWKS_TAG]);
+  }
   return outcome;
 }

@@ -6,6 +6,8 @@
 import { and, count, eq } from "drizzle-orm";
 import { recordAuditEvent } from "../audit/audit-log.ts";
 import { orgNotFound } from "../auth/org-access.ts";
+import { orgAuditTag, orgMembersTag } from "../cache/cache-tags.ts";
+import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
 import { type OrgRole, roleAtLeast } from "../core/org-roles.ts";
 import type { Db } from "../db/database.ts";
 import { memberships, users } from "../db/schema/index.ts";
@@ -57,6 +59,9 @@ async function lockAsMember(tx: Db, orgId: string, actorId: string, minimumRole:
   return role;
 }
 
+/** What a change to an organization's members makes stale: its member list and its audit log. */
+const memberChangeTags = (orgId: string) => [orgMembersTag(orgId), orgAuditTag(orgId)];
+
 export async function listMembers(db: Db, orgId: string): Promise<MemberView[]> {
   const rows = await db
     .select({ userId: memberships.userId, email: users.email, role: memberships.role, joinedAt: memberships.createdAt })
@@ -74,7 +79,7 @@ export async function addMember(
   member: NewMember,
   request?: Request,
 ): Promise<MemberView> {
-  return runtime.db.primary.transaction(async (tx) => {
+  const added = await runtime.db.primary.transaction(async (tx) => {
     requireOwnerFor(await lockAsMember(tx, orgId, actorId, "admin"), member.role);
     const [user] = await tx
       .select({ id: users.id, email: users.email })
@@ -102,6 +107,8 @@ export async function addMember(
     await enqueueWebhookMessage(tx, { orgId, type: "member.added", data }, runtime.now());
     return { userId: user.id, email: user.email, role: member.role, joinedAt: added.joinedAt.toISOString() };
   });
+  await purgeAfterCommit(runtime, memberChangeTags(orgId));
+  return added;
 }
 
 export async function changeMemberRole(
@@ -112,7 +119,7 @@ export async function changeMemberRole(
   role: OrgRole,
   request?: Request,
 ): Promise<{ userId: string; role: OrgRole }> {
-  return runtime.db.primary.transaction(async (tx) => {
+  const changed = await runtime.db.primary.transaction(async (tx) => {
     const actorRole = await lockAsMember(tx, orgId, actorId, "admin");
     const current = await roleOf(tx, orgId, userId);
     if (current === undefined) throw memberNotFound();
@@ -138,6 +145,8 @@ export async function changeMemberRole(
     await enqueueWebhookMessage(tx, { orgId, type: "member.role_changed", data }, runtime.now());
     return { userId, role };
   });
+  await purgeAfterCommit(runtime, memberChangeTags(orgId));
+  return changed;
 }
 
 /** Admins remove others; any member may leave. */
@@ -170,4 +179,5 @@ export async function removeMember(
     const data = { userId, role: current };
     await enqueueWebhookMessage(tx, { orgId, type: "member.removed", data }, runtime.now());
   });
+  await purgeAfterCommit(runtime, memberChangeTags(orgId));
 }

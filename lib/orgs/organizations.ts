@@ -1,6 +1,8 @@
 /** Organizations: creating one (its creator becomes the owner), reading and renaming, with audit events. */
 import { eq } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
+import { orgAuditTag, orgTag } from "../cache/cache-tags.ts";
+import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
 import type { OrgRole } from "../core/org-roles.ts";
 import type { Db } from "../db/database.ts";
 import { memberships, organizations } from "../db/schema/index.ts";
@@ -46,7 +48,7 @@ export async function createOrganization(
   input: { name: string; apiKeyMaxAgeDays?: number | null },
   request?: Request,
 ): Promise<OrganizationView> {
-  return runtime.db.primary.transaction(async (tx) => {
+  const created = await runtime.db.primary.transaction(async (tx) => {
     const [org] = await tx
       .insert(organizations)
       .values({ name: input.name, apiKeyMaxAgeDays: input.apiKeyMaxAgeDays ?? null })
@@ -66,6 +68,8 @@ export async function createOrganization(
     );
     return viewOf(org);
   });
+  await purgeAfterCommit(runtime, [orgAuditTag(created.id)]);
+  return created;
 }
 
 export async function findOrganization(db: Db, orgId: string): Promise<OrganizationView | undefined> {
@@ -90,7 +94,7 @@ export async function updateOrganization(
   changes: OrganizationChanges,
   request?: Request,
 ): Promise<OrganizationView | undefined> {
-  return runtime.db.primary.transaction(async (tx) => {
+  const updated = await runtime.db.primary.transaction(async (tx) => {
     const [org] = await tx
       .update(organizations)
       .set(changes)
@@ -104,4 +108,6 @@ export async function updateOrganization(
     );
     return viewOf(org);
   });
+  if (updated !== undefined) await purgeAfterCommit(runtime, [orgTag(orgId), orgAuditTag(orgId)]);
+  return updated;
 }

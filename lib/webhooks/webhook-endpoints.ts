@@ -6,6 +6,8 @@
 import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { IdentityRuntime } from "../auth/identity.ts";
+import { orgAuditTag } from "../cache/cache-tags.ts";
+import { purgedAfter } from "../cache/purge-after-commit.ts";
 import type { Db } from "../db/database.ts";
 import { webhookEndpointSecrets, webhookEndpoints } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -78,26 +80,30 @@ export async function createWebhookEndpoint(
 ): Promise<WebhookEndpointView & { secret: string }> {
   await requireDeliverableUrl(input.url, urlOptions);
   const now = new Date(runtime.now());
-  return runtime.db.primary.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(webhookEndpoints)
-      .values({ orgId, url: input.url, eventTypes: [...new Set(input.eventTypes)], createdAt: now })
-      .returning();
-    if (row === undefined) throw new Error("inserting a webhook endpoint returned no row");
-    const secret = await insertSecret(tx, runtime, row.id, now);
-    await recordAuditEvent(
-      tx,
-      {
-        action: "webhook_endpoint.created",
-        actor,
-        orgId,
-        target: { type: "webhook_endpoint", id: row.id },
-        metadata: { url: row.url, eventTypes: row.eventTypes },
-      },
-      request,
-    );
-    return { ...viewOf(row), secret };
-  });
+  return purgedAfter(
+    runtime,
+    [orgAuditTag(orgId)],
+    runtime.db.primary.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(webhookEndpoints)
+        .values({ orgId, url: input.url, eventTypes: [...new Set(input.eventTypes)], createdAt: now })
+        .returning();
+      if (row === undefined) throw new Error("inserting a webhook endpoint returned no row");
+      const secret = await insertSecret(tx, runtime, row.id, now);
+      await recordAuditEvent(
+        tx,
+        {
+          action: "webhook_endpoint.created",
+          actor,
+          orgId,
+          target: { type: "webhook_endpoint", id: row.id },
+          metadata: { url: row.url, eventTypes: row.eventTypes },
+        },
+        request,
+      );
+      return { ...viewOf(row), secret };
+    }),
+  );
 }
 
 export async function listWebhookEndpoints(db: Db, orgId: string): Promise<WebhookEndpointView[]> {
@@ -133,30 +139,34 @@ export async function rotateEndpointSecret(
 ): Promise<{ secret: string; overlapEndsAt: string }> {
   const now = new Date(runtime.now());
   const overlapEndsAt = new Date(now.getTime() + overlapSeconds * 1000);
-  return runtime.db.primary.transaction(async (tx) => {
-    await lockEndpoint(tx, orgId, endpointId);
-    const live = await tx
-      .select({ id: webhookEndpointSecrets.id, notAfter: webhookEndpointSecrets.notAfter })
-      .from(webhookEndpointSecrets)
-      .where(and(eq(webhookEndpointSecrets.endpointId, endpointId), liveEndpointSecretAt(now)));
-    for (const old of live) {
-      const notAfter = old.notAfter === null ? overlapEndsAt : now;
-      await tx.update(webhookEndpointSecrets).set({ notAfter }).where(eq(webhookEndpointSecrets.id, old.id));
-    }
-    const secret = await insertSecret(tx, runtime, endpointId, now);
-    await recordAuditEvent(
-      tx,
-      {
-        action: "webhook_endpoint.secret_rotated",
-        actor,
-        orgId,
-        target: { type: "webhook_endpoint", id: endpointId },
-        metadata: { overlapEndsAt: overlapEndsAt.toISOString() },
-      },
-      request,
-    );
-    return { secret, overlapEndsAt: overlapEndsAt.toISOString() };
-  });
+  return purgedAfter(
+    runtime,
+    [orgAuditTag(orgId)],
+    runtime.db.primary.transaction(async (tx) => {
+      await lockEndpoint(tx, orgId, endpointId);
+      const live = await tx
+        .select({ id: webhookEndpointSecrets.id, notAfter: webhookEndpointSecrets.notAfter })
+        .from(webhookEndpointSecrets)
+        .where(and(eq(webhookEndpointSecrets.endpointId, endpointId), liveEndpointSecretAt(now)));
+      for (const old of live) {
+        const notAfter = old.notAfter === null ? overlapEndsAt : now;
+        await tx.update(webhookEndpointSecrets).set({ notAfter }).where(eq(webhookEndpointSecrets.id, old.id));
+      }
+      const secret = await insertSecret(tx, runtime, endpointId, now);
+      await recordAuditEvent(
+        tx,
+        {
+          action: "webhook_endpoint.secret_rotated",
+          actor,
+          orgId,
+          target: { type: "webhook_endpoint", id: endpointId },
+          metadata: { overlapEndsAt: overlapEndsAt.toISOString() },
+        },
+        request,
+      );
+      return { secret, overlapEndsAt: overlapEndsAt.toISOString() };
+    }),
+  );
 }
 
 /**

@@ -6,6 +6,8 @@
 import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import type { IdentityRuntime } from "../auth/identity.ts";
+import { orgAuditTag } from "../cache/cache-tags.ts";
+import { purgeAfterCommit, purgedAfter } from "../cache/purge-after-commit.ts";
 import type { Db } from "../db/database.ts";
 import { webhookSourceSecrets, webhookSources } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -55,33 +57,37 @@ export async function createWebhookSource(
 ): Promise<WebhookSourceView> {
   validSecret(input.kind, input.secret);
   const now = new Date(runtime.now());
-  return runtime.db.primary.transaction(async (tx) => {
-    const [source] = await tx
-      .insert(webhookSources)
-      .values({ orgId, kind: input.kind, name: input.name, createdAt: now })
-      .returning();
-    if (source === undefined) throw new Error("inserting a webhook source returned no row");
-    const secretId = await insertSecret(tx, runtime, source.id, input.secret, now);
-    await recordAuditEvent(
-      tx,
-      {
-        action: "webhook_source.created",
-        actor,
-        orgId,
-        target: { type: "webhook_source", id: source.id },
-        metadata: { kind: source.kind, name: source.name },
-      },
-      request,
-    );
-    return {
-      id: source.id,
-      kind: source.kind,
-      name: source.name,
-      createdAt: source.createdAt.toISOString(),
-      disabledAt: null,
-      secrets: [{ id: secretId, notBefore: now.toISOString(), notAfter: null }],
-    };
-  });
+  return purgedAfter(
+    runtime,
+    [orgAuditTag(orgId)],
+    runtime.db.primary.transaction(async (tx) => {
+      const [source] = await tx
+        .insert(webhookSources)
+        .values({ orgId, kind: input.kind, name: input.name, createdAt: now })
+        .returning();
+      if (source === undefined) throw new Error("inserting a webhook source returned no row");
+      const secretId = await insertSecret(tx, runtime, source.id, input.secret, now);
+      await recordAuditEvent(
+        tx,
+        {
+          action: "webhook_source.created",
+          actor,
+          orgId,
+          target: { type: "webhook_source", id: source.id },
+          metadata: { kind: source.kind, name: source.name },
+        },
+        request,
+      );
+      return {
+        id: source.id,
+        kind: source.kind,
+        name: source.name,
+        createdAt: source.createdAt.toISOString(),
+        disabledAt: null,
+        secrets: [{ id: secretId, notBefore: now.toISOString(), notAfter: null }],
+      };
+    }),
+  );
 }
 
 export async function listWebhookSources(db: Db, orgId: string, nowMs: number): Promise<WebhookSourceView[]> {
@@ -149,6 +155,7 @@ export async function disableWebhookSource(
       request,
     );
   });
+  await purgeAfterCommit(runtime, [orgAuditTag(orgId)]);
 }
 
 /**
@@ -165,34 +172,38 @@ export async function rotateWebhookSecret(
 ): Promise<{ secretId: string; overlapEndsAt: string }> {
   const now = new Date(runtime.now());
   const overlapEndsAt = new Date(now.getTime() + input.overlapSeconds * 1000);
-  return runtime.db.primary.transaction(async (tx) => {
-    const [source] = await tx
-      .select({ kind: webhookSources.kind })
-      .from(webhookSources)
-      .where(and(eq(webhookSources.id, sourceId), eq(webhookSources.orgId, orgId)))
-      .for("update");
-    if (source === undefined) throw sourceNotFound();
-    validSecret(source.kind, input.secret);
-    const live = await tx
-      .select({ id: webhookSourceSecrets.id, notAfter: webhookSourceSecrets.notAfter })
-      .from(webhookSourceSecrets)
-      .where(and(eq(webhookSourceSecrets.sourceId, sourceId), liveAt(now)));
-    for (const secret of live) {
-      const notAfter = secret.notAfter === null ? overlapEndsAt : now;
-      await tx.update(webhookSourceSecrets).set({ notAfter }).where(eq(webhookSourceSecrets.id, secret.id));
-    }
-    const secretId = await insertSecret(tx, runtime, sourceId, input.secret, now);
-    await recordAuditEvent(
-      tx,
-      {
-        action: "webhook_source.secret_rotated",
-        actor,
-        orgId,
-        target: { type: "webhook_source", id: sourceId },
-        metadata: { newSecretId: secretId, overlapEndsAt: overlapEndsAt.toISOString() },
-      },
-      request,
-    );
-    return { secretId, overlapEndsAt: overlapEndsAt.toISOString() };
-  });
+  return purgedAfter(
+    runtime,
+    [orgAuditTag(orgId)],
+    runtime.db.primary.transaction(async (tx) => {
+      const [source] = await tx
+        .select({ kind: webhookSources.kind })
+        .from(webhookSources)
+        .where(and(eq(webhookSources.id, sourceId), eq(webhookSources.orgId, orgId)))
+        .for("update");
+      if (source === undefined) throw sourceNotFound();
+      validSecret(source.kind, input.secret);
+      const live = await tx
+        .select({ id: webhookSourceSecrets.id, notAfter: webhookSourceSecrets.notAfter })
+        .from(webhookSourceSecrets)
+        .where(and(eq(webhookSourceSecrets.sourceId, sourceId), liveAt(now)));
+      for (const secret of live) {
+        const notAfter = secret.notAfter === null ? overlapEndsAt : now;
+        await tx.update(webhookSourceSecrets).set({ notAfter }).where(eq(webhookSourceSecrets.id, secret.id));
+      }
+      const secretId = await insertSecret(tx, runtime, sourceId, input.secret, now);
+      await recordAuditEvent(
+        tx,
+        {
+          action: "webhook_source.secret_rotated",
+          actor,
+          orgId,
+          target: { type: "webhook_source", id: sourceId },
+          metadata: { newSecretId: secretId, overlapEndsAt: overlapEndsAt.toISOString() },
+        },
+        request,
+      );
+      return { secretId, overlapEndsAt: overlapEndsAt.toISOString() };
+    }),
+  );
 }

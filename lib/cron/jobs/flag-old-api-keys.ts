@@ -4,6 +4,8 @@
  */
 import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { recordAuditEvents } from "../../audit/audit-log.ts";
+import { orgAuditTag, orgKeysTag } from "../../cache/cache-tags.ts";
+import { purgeAfterCommit } from "../../cache/purge-after-commit.ts";
 import { apiKeys, organizations } from "../../db/schema/index.ts";
 import type { ScheduledJob } from "../scheduled-job.ts";
 
@@ -30,7 +32,7 @@ export const flagOldApiKeys: ScheduledJob = {
     );
     let flagged = 0;
     while (!signal.aborted) {
-      const found = await db.transaction(async (tx) => {
+      const { found, orgIds } = await db.transaction(async (tx) => {
         const candidates = await tx
           .select({
             id: apiKeys.id,
@@ -43,7 +45,7 @@ export const flagOldApiKeys: ScheduledJob = {
           .where(due)
           .orderBy(apiKeys.id)
           .limit(BATCH_SIZE);
-        if (candidates.length === 0) return 0;
+        if (candidates.length === 0) return { found: 0, orgIds: new Set<string>() };
         // Only rows this run flagged get an event, should another run have raced it.
         const rows = await tx
           .update(apiKeys)
@@ -59,24 +61,27 @@ export const flagOldApiKeys: ScheduledJob = {
           )
           .returning({ id: apiKeys.id });
         const flaggedIds = new Set(rows.map((row) => row.id));
+        const flaggedKeys = candidates.filter((key) => flaggedIds.has(key.id));
         await recordAuditEvents(
           tx,
-          candidates
-            .filter((key) => flaggedIds.has(key.id))
-            .map((key) => ({
-              action: "api_key.flagged" as const,
-              actor: { type: "system" as const, id: "flag-old-api-keys" },
-              orgId: key.orgId,
-              target: { type: "api_key", id: key.id },
-              metadata: {
-                ageDays: Math.floor((now.getTime() - key.createdAt.getTime()) / DAY_MS),
-                maxAgeDays: key.maxAgeDays,
-              },
-            })),
+          flaggedKeys.map((key) => ({
+            action: "api_key.flagged" as const,
+            actor: { type: "system" as const, id: "flag-old-api-keys" },
+            orgId: key.orgId,
+            target: { type: "api_key", id: key.id },
+            metadata: {
+              ageDays: Math.floor((now.getTime() - key.createdAt.getTime()) / DAY_MS),
+              maxAgeDays: key.maxAgeDays,
+            },
+          })),
         );
         flagged += flaggedIds.size;
-        return candidates.length;
+        return { found: candidates.length, orgIds: new Set(flaggedKeys.map((key) => key.orgId)) };
       });
+      await purgeAfterCommit(
+        runtime,
+        [...orgIds].flatMap((orgId) => [orgKeysTag(orgId), orgAuditTag(orgId)]),
+      );
       if (found < BATCH_SIZE) break;
     }
     return `flagged ${flagged} API keys`;
