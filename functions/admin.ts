@@ -8,8 +8,11 @@ import { applyAfterAudit } from "../lib/audit/audit-first.ts";
 import type { AuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
+import { createCdnPurger } from "../lib/cache/cdn-purge.ts";
+import { purgeTags } from "../lib/cache/purge-tags.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
 import type { UserPolicy } from "../lib/core/route-policy.ts";
+import { createWaitUntil } from "../lib/core/wait-until.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { canonicalBlockTarget, type IpBlock } from "../lib/guards/ip-block.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
@@ -34,6 +37,10 @@ const SettingsPatchBody = lazySchema(
       .settingsPatchSchema,
 );
 const EmergencyBody = lazySchema(({ type }) => type({ "+": "reject", enabled: "boolean" }));
+// Bounded: one request purges at most 100 tags (the CDN takes them 16 a call).
+const CachePurgeBody = lazySchema(({ type }) =>
+  type({ "+": "reject", tags: type("0 < string <= 200").array().atLeastLength(1).atMostLength(100) }),
+);
 
 const ADMIN_READ: UserPolicy = {
   rateLimits: [{ name: "admin-read", limit: 120, window: "1m", scope: "ip" }],
@@ -70,6 +77,8 @@ function present(block: IpBlock) {
 export default defineRouteGroup("admin", (runtime) => {
   const blocker = runtime.services.ipBlocker;
   const { settings } = runtime;
+  const cdn = createCdnPurger(runtime.config.cdnPurge, runtime.logger);
+  const waitUntil = createWaitUntil(runtime.logger);
   // Store-backed changes: checked, then audited, then applied (lib/audit/audit-first.ts).
   const audited = <T>(
     { actor, request }: { actor: AdminActor; request: Request },
@@ -139,6 +148,22 @@ export default defineRouteGroup("admin", (runtime) => {
         return { emergency: next.emergency };
       },
       { admin: ADMIN_WRITE, body: EmergencyBody },
+    )
+    .post(
+      "/admin/cache/purge",
+      async ({ actor, body, request }) => {
+        const tags = [...new Set(body.tags)];
+        const event = {
+          action: "admin.cache.purged",
+          target: { type: "cache", id: "tags" },
+          metadata: { tags },
+        } as const;
+        await audited({ actor, request }, event, () => purgeTags(runtime, tags));
+        // The CDN is slower and retried; it never fails the request (lib/cache/cdn-purge.ts logs and counts).
+        waitUntil(cdn.purgeTags(tags));
+        return { purged: tags, cdn: cdn.provider };
+      },
+      { admin: ADMIN_WRITE, body: CachePurgeBody },
     )
     .get(
       "/admin/operators",

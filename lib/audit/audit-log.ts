@@ -34,6 +34,7 @@ export type AuditAction =
   | "admin.ip_block.removed"
   | "admin.operator.granted"
   | "admin.operator.revoked"
+  | "admin.cache.purged"
   | "admin.change_failed"
   | "ip.blocked"
   | "webhook_source.created"
