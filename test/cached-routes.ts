@@ -9,6 +9,7 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 
 export const TTL_MS = 30_000;
+export const ADAPTIVE_TTL = { min: "500ms", max: "5m" } as const;
 const PRIVATE_POLICY: UserPolicy = {
   body: "none",
   cache: { scope: "private", ttl: "30s", tags: ({ orgId }) => [`org:${orgId}`] },
@@ -72,6 +73,20 @@ export function cachedRoutes(runs: Map<string, number>, gate: { opened: Promise<
               staleIfError: "10m",
               tags: ({ params }) => [`org:${params.orgId}`, "orgs"],
             },
+          },
+        },
+      )
+      .get(
+        "/cached/adaptive/:orgId",
+        async ({ params }) => {
+          count("adaptive");
+          return { name: await nameOf(params.orgId) };
+        },
+        {
+          public: {
+            body: "none",
+            rateLimits: [],
+            cache: { scope: "public", ttl: ADAPTIVE_TTL, tags: ({ params }) => [`org:${params.orgId}`] },
           },
         },
       )

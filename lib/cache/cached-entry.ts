@@ -13,6 +13,8 @@ export interface CachedEntry {
   readonly storedAt: number;
   /** The version of each of the request's tags when its computation began (lib/cache/purge-tags.ts). */
   readonly versions: readonly number[];
+  /** How long it is fresh, chosen when stored (an adaptive TTL); absent in older entries: the route's TTL. */
+  readonly ttlMs?: number;
 }
 
 export type CacheStatus = "HIT" | "STALE" | "MISS" | "BYPASS";

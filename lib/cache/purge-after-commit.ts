@@ -9,7 +9,7 @@ import { purgeTags } from "./purge-tags.ts";
 
 /** @example const org = await db.transaction(...); await purgeAfterCommit(runtime, [orgTag(org.id)]); */
 export async function purgeAfterCommit(
-  runtime: { readonly store: Store; readonly logger: Logger },
+  runtime: { readonly store: Store; readonly logger: Logger; now(): number },
   tags: readonly string[],
 ): Promise<void> {
   if (tags.length === 0) return;
@@ -25,7 +25,7 @@ export async function purgeAfterCommit(
  * @example return purgedAfter(runtime, [orgAuditTag(orgId)], db.transaction(async (tx) => { … }));
  */
 export async function purgedAfter<T>(
-  runtime: { readonly store: Store; readonly logger: Logger },
+  runtime: { readonly store: Store; readonly logger: Logger; now(): number },
   tags: readonly string[],
   committed: Promise<T>,
 ): Promise<T> {

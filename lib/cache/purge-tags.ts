@@ -5,6 +5,7 @@
  * and the commit would store the old value under the new version.
  */
 import type { Store } from "../store/store.ts";
+import { recordPurges } from "./purge-intervals.ts";
 
 const TAG_KEY_PREFIX = "rct:";
 
@@ -40,9 +41,15 @@ export function knownTagVersion(store: Store, tag: string): number {
  * their in-process layer's lifetime, at most a second; at once on this one).
  * @example await purgeTags(runtime, [`org:${orgId}`])
  */
-export async function purgeTags(runtime: { readonly store: Store }, tags: readonly string[]): Promise<void> {
+export async function purgeTags(
+  runtime: { readonly store: Store; now(): number },
+  tags: readonly string[],
+): Promise<void> {
   const { store } = runtime;
   // The counters never expire: one that did would start again at 0 and revive the entries purged under it.
-  const bumped = await Promise.all(tags.map((tag) => store.incr(tagVersionKey(tag))));
+  const [bumped] = await Promise.all([
+    Promise.all(tags.map((tag) => store.incr(tagVersionKey(tag)))),
+    recordPurges(store, tags, runtime.now()),
+  ]);
   for (let i = 0; i < tags.length; i++) noteTagVersion(store, tags[i] as string, bumped[i] as number);
 }

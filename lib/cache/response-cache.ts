@@ -33,6 +33,7 @@ import {
 } from "./cached-entry.ts";
 import { cdnHeaders } from "./cdn-headers.ts";
 import { entityTag, matchesIfNoneMatch } from "./entity-tag.ts";
+import { adaptiveTtlMs, purgeIntervalKey } from "./purge-intervals.ts";
 import { knownTagVersion, noteTagVersion, tagVersionKey } from "./purge-tags.ts";
 import { type Flight, SingleFlight } from "./single-flight.ts";
 
@@ -100,6 +101,8 @@ interface Ticket {
   readonly key: string;
   readonly tags: readonly string[];
   versions: readonly number[];
+  /** The tags' purge histories, read with their versions when the route's TTL is adaptive. */
+  purgeHistories: readonly (string | null)[] | undefined;
   /** An entry past its freshness kept for stale-if-error. */
   fallback: CachedEntry | undefined;
   flight: Flight<CachedEntry | undefined> | undefined;
@@ -161,10 +164,17 @@ export function createResponseCache(
   }
 
   function isFresh(policy: ResolvedCachePolicy, entry: CachedEntry, within: number): boolean {
-    return now() - entry.storedAt < policy.ttlMs + within;
+    return now() - entry.storedAt < (entry.ttlMs ?? policy.ttlMs) + within;
   }
 
-  // One store round trip at most: the entry and its tags' versions in one MGET.
+  // The TTL an entry stored now gets; without the histories (read from memory), the shortest allowed.
+  function ttlOf(policy: ResolvedCachePolicy, ticket: Ticket): number {
+    if (policy.minTtlMs === policy.ttlMs) return policy.ttlMs;
+    if (ticket.purgeHistories === undefined) return policy.minTtlMs;
+    return adaptiveTtlMs(ticket.purgeHistories, now(), policy.minTtlMs, policy.ttlMs);
+  }
+
+  // One store round trip at most: the entry, its tags' versions and, for an adaptive TTL, their purge histories.
   async function read(ticket: Ticket): Promise<CachedEntry | undefined> {
     const remembered = memory.get(ticket.key);
     if (
@@ -175,7 +185,10 @@ export function createResponseCache(
       ticket.versions = remembered.entry.versions;
       return remembered.entry;
     }
-    const replies = await store.mget([ENTRY_KEY_PREFIX + ticket.key, ...ticket.tags.map(tagVersionKey)]);
+    const { policy } = ticket.route;
+    const histories = policy.minTtlMs === policy.ttlMs ? [] : ticket.tags.map(purgeIntervalKey);
+    const replies = await store.mget([ENTRY_KEY_PREFIX + ticket.key, ...ticket.tags.map(tagVersionKey), ...histories]);
+    if (histories.length > 0) ticket.purgeHistories = replies.slice(1 + ticket.tags.length);
     const versions = ticket.tags.map((tag, i) => {
       const version = Number(replies[i + 1] ?? 0);
       noteTagVersion(store, tag, version);
@@ -251,6 +264,7 @@ export function createResponseCache(
       key,
       tags,
       versions: [],
+      purgeHistories: undefined,
       fallback: undefined,
       flight: undefined,
       locked: false,
@@ -312,6 +326,8 @@ export function createResponseCache(
       return passed;
     }
     route.counters.miss.add();
+    const { policy } = route;
+    const ttlMs = ttlOf(policy, ticket);
     const entry: CachedEntry = {
       status: 200,
       contentType,
@@ -319,11 +335,11 @@ export function createResponseCache(
       etag: entityTag(body),
       storedAt: now(),
       versions: ticket.versions,
+      ttlMs,
     };
     setBounded(memory, ticket.key, { entry, readAt: entry.storedAt }, options.memoryEntries);
     ticket.flight?.settle(entry);
-    const { policy } = route;
-    const keepMs = policy.ttlMs + Math.max(policy.staleWhileRevalidateMs, policy.staleIfErrorMs);
+    const keepMs = ttlMs + Math.max(policy.staleWhileRevalidateMs, policy.staleIfErrorMs);
     try {
       await store.set(ENTRY_KEY_PREFIX + ticket.key, JSON.stringify(entry), { ttlMs: keepMs });
     } catch (error) {

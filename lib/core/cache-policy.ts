@@ -17,8 +17,11 @@ export interface CachePolicy {
    * Authorization); private: kept per caller's organization, or per user without one.
    */
   scope: "public" | "private";
-  /** How long an entry is fresh. */
-  ttl: Duration;
+  /**
+   * How long an entry is fresh: fixed, or adaptive, a tenth of the shortest interval between purges of its tags
+   * (lib/cache/purge-intervals.ts) within `{ min, max }`; `max` for tags without a purge history.
+   */
+  ttl: Duration | { min: Duration; max: Duration };
   /** How long past `ttl` an entry is still served (STALE) while one background refresh runs. */
   staleWhileRevalidate?: Duration;
   /** How long past `ttl` an entry is still served when the handler fails with a dependency error. */
@@ -31,7 +34,10 @@ export interface CachePolicy {
 
 export interface ResolvedCachePolicy {
   readonly scope: "public" | "private";
+  /** The longest an entry is fresh: the fixed TTL, or an adaptive one's maximum. */
   readonly ttlMs: number;
+  /** The shortest an adaptive TTL may be; equal to `ttlMs` for a fixed one. */
+  readonly minTtlMs: number;
   readonly staleWhileRevalidateMs: number;
   readonly staleIfErrorMs: number;
   readonly tags: (facts: CacheFacts) => readonly string[];
@@ -58,10 +64,14 @@ export function resolveCachePolicy(policy: CachePolicy, access: string, route: s
       `route ${route} declares a public cache but its access is "${access}": a CDN's cache key ignores ` +
         'Authorization, so use scope "private"',
     );
-  const ttlMs = msOf(policy.ttl);
+  const { ttl } = policy;
+  const ttlMs = msOf(typeof ttl === "string" ? ttl : ttl.max);
+  const minTtlMs = typeof ttl === "string" ? ttlMs : msOf(ttl.min);
+  if (minTtlMs > ttlMs) throw new Error(`route ${route} declares a TTL whose min is above its max`);
   return {
     scope: policy.scope,
     ttlMs,
+    minTtlMs,
     staleWhileRevalidateMs: policy.staleWhileRevalidate === undefined ? 0 : msOf(policy.staleWhileRevalidate),
     staleIfErrorMs: policy.staleIfError === undefined ? 0 : msOf(policy.staleIfError),
     tags: policy.tags ?? NO_TAGS,
