@@ -35,7 +35,10 @@ export const WRITE_NO_BODY = { body: "none", timeout: "write" } as const satisfi
  * `tagsOf` names for it; the writes that change the answer purge them once they commit, so the TTL bounds only
  * a purge that failed.
  */
-export const orgCache = (tagsOf: (orgId: string) => readonly string[], ttl: Duration = "5m"): CachePolicy => ({
+export const orgCache = (
+  tagsOf: (orgId: string) => readonly string[],
+  ttl: CachePolicy["ttl"] = "5m",
+): CachePolicy => ({
   scope: "private",
   ttl,
   staleIfError: "10m",
