@@ -27,7 +27,6 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { openRuntime, type Runtime } from "../lib/runtime/runtime.ts";
-import type { Store } from "../lib/store/store.ts";
 import {
   createScratchDatabase,
   openTestDatabase,
@@ -35,6 +34,7 @@ import {
   TEST_POSTGRES_URL,
   TEST_REDIS_URL,
 } from "../test/backends.ts";
+import { countingStore } from "../test/counting-store.ts";
 
 const KEYS = 1_000;
 const WRITE_SHARE = 0.05;
@@ -85,22 +85,6 @@ const benchRoutes = defineRouteGroup("bench", (runtime: Runtime) => {
       { public: POLICY },
     );
 });
-
-/** A store that counts the calls made through it (one per round trip to Redis). */
-function countingStore(store: Store): { store: Store; calls: string[] } {
-  const calls: string[] = [];
-  const counted = new Proxy(store, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls.push(String(name));
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: counted, calls };
-}
 
 /** Zipf (s = 1) over 1..KEYS by its cumulative distribution; a seeded generator keeps runs comparable. */
 function zipf(seed: number): () => number {

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS } from "../../test/backends.ts";
 import { cachedRoutes, get, insertOrg, read } from "../../test/cached-routes.ts";
+import { countingStore } from "../../test/counting-store.ts";
 import { type IdentityTestApp, openIdentityTestApp } from "../../test/identity-client.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import { deriveRuntime } from "../runtime/runtime.ts";
-import type { Store } from "../store/store.ts";
 import { purgeTags } from "./purge-tags.ts";
 
 // The route's adaptive TTL is { min: "500ms", max: "5m" } (test/cached-routes.ts).
@@ -66,17 +66,7 @@ describe.each(STORE_BACKENDS)("adaptive TTL on the %s store", (backend) => {
   }, 30_000);
 
   test("a hit on an adaptive route still makes one store round trip", async () => {
-    const calls: string[] = [];
-    const counted = new Proxy(rig.runtime.store, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          calls.push(String(name));
-          return value.apply(target, args);
-        };
-      },
-    }) as Store;
+    const { store: counted, calls } = countingStore(rig.runtime.store);
     const app = build(deriveRuntime(rig.runtime, { store: counted }));
     const orgId = await insertOrg(rig.runtime.db, "Counted");
     await purgeEvery(orgId, 60_000, 3);

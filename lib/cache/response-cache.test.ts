@@ -3,12 +3,12 @@ import { eq } from "drizzle-orm";
 import orgs from "../../functions/orgs.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS, type StoreBackend } from "../../test/backends.ts";
 import { cachedRoutes, get, insertOrg, read, TTL_MS } from "../../test/cached-routes.ts";
+import { countingStore } from "../../test/counting-store.ts";
 import { type IdentityTestApp, openIdentityTestApp } from "../../test/identity-client.ts";
 import { organizations } from "../db/schema/index.ts";
 import { type AppOptions, buildApp, type RampartApp } from "../http/app.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import { deriveRuntime, type Runtime } from "../runtime/runtime.ts";
-import type { Store } from "../store/store.ts";
 import { purgeTags } from "./purge-tags.ts";
 
 interface Rig extends IdentityTestApp {
@@ -24,22 +24,6 @@ async function openRig(store: StoreBackend): Promise<Rig> {
   const build = (runtime: Runtime, options?: AppOptions) =>
     buildApp(runtime, [orgs, cachedRoutes(runs, gate)], options);
   return { ...rig, app: build(rig.runtime), runs, gate, build };
-}
-
-/** A store that counts the calls made through it (one per round trip to Redis). */
-function countingStore(store: Store): { store: Store; calls: string[] } {
-  const calls: string[] = [];
-  const counted = new Proxy(store, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls.push(String(name));
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: counted, calls };
 }
 
 describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
