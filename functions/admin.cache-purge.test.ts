@@ -108,14 +108,33 @@ describe("POST /admin/cache/purge", () => {
     expect(received).toEqual([]);
   }, 30_000);
 
-  test("a body without tags, with too many or with unknown fields is 422; a wrong token 401", async () => {
+  test("a path purges what that URL answers, for every caller, and the CDN's copy of it", async () => {
+    await readOrg();
+    expect((await readOrg()).cache).toBe("HIT");
+    await rig.runtime.db.primary.update(organizations).set({ name: "By path" }).where(eq(organizations.id, orgId));
+    received.length = 0;
+    const path = `/v1/orgs/${orgId}`;
+    const response = await purge({ paths: [path, path] });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ purged: [`path:${path}`], cdn: "vercel" });
+    expect(await readOrg()).toEqual({ cache: "MISS", name: "By path" });
+    for (let i = 0; i < 200 && received.length === 0; i++) await Bun.sleep(10);
+    expect(received).toEqual([[cdnTag(`path:${path}`)]]);
+  }, 30_000);
+
+  test("no tags or paths, too many, bad paths or unknown fields are 422; a wrong token is 401", async () => {
     for (const body of [
       {},
       { tags: [] },
+      { tags: [], paths: [] },
       { tags: Array.from({ length: 101 }, (_, i) => `t${i}`) },
+      { tags: Array.from({ length: 60 }, (_, i) => `t${i}`), paths: Array.from({ length: 60 }, (_, i) => `/p${i}`) },
+      { paths: ["v1/orgs"] },
+      { paths: ["/v1/orgs?x=1"] },
+      { paths: ["/with space"] },
       { tags: ["a"], x: 1 },
     ])
-      expect((await purge(body)).status).toBe(422);
+      expect({ body, status: (await purge(body)).status }).toEqual({ body, status: 422 });
     expect((await purge({ tags: ["a"] }, "wrong-token-0123456789-0123456789-abcdef")).status).toBe(401);
   }, 30_000);
 });

@@ -8,6 +8,7 @@ import { applyAfterAudit } from "../lib/audit/audit-first.ts";
 import type { AuditEvent } from "../lib/audit/audit-log.ts";
 import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
+import { pathTag } from "../lib/cache/cache-tags.ts";
 import { createCdnPurger } from "../lib/cache/cdn-purge.ts";
 import { purgeTags } from "../lib/cache/purge-tags.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
@@ -39,7 +40,13 @@ const SettingsPatchBody = lazySchema(
 const EmergencyBody = lazySchema(({ type }) => type({ "+": "reject", enabled: "boolean" }));
 // Bounded: one request purges at most 100 tags (the CDN takes them 16 a call).
 const CachePurgeBody = lazySchema(({ type }) =>
-  type({ "+": "reject", tags: type("0 < string <= 200").array().atLeastLength(1).atMostLength(100) }),
+  type({
+    "+": "reject",
+    "tags?": type("0 < string <= 200").array().atMostLength(100),
+    "paths?": type(/^\/[^\s?#]{0,2047}$/)
+      .array()
+      .atMostLength(100),
+  }),
 );
 
 const ADMIN_READ: UserPolicy = {
@@ -152,11 +159,16 @@ export default defineRouteGroup("admin", (runtime) => {
     .post(
       "/admin/cache/purge",
       async ({ actor, body, request }) => {
-        const tags = [...new Set(body.tags)];
+        const paths = [...new Set(body.paths ?? [])];
+        const tags = [...new Set([...(body.tags ?? []), ...paths.map(pathTag)])];
+        if (tags.length === 0 || tags.length > 100)
+          throw new AppError("VALIDATION_FAILED", undefined, {
+            fields: [{ path: "tags", message: "name 1 to 100 tags or paths to purge" }],
+          });
         const event = {
           action: "admin.cache.purged",
-          target: { type: "cache", id: "tags" },
-          metadata: { tags },
+          target: { type: "cache", id: paths.length > 0 ? "tags-and-paths" : "tags" },
+          metadata: { tags, paths },
         } as const;
         await audited({ actor, request }, event, () => purgeTags(runtime, tags));
         // The CDN is slower and retried; it never fails the request (lib/cache/cdn-purge.ts logs and counts).

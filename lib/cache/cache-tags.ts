@@ -14,3 +14,9 @@ export const orgMembersTag = (orgId: string): string => `org:${orgId}:members`;
 export const orgKeysTag = (orgId: string): string => `org:${orgId}:keys`;
 /** Every audit query of the organization: any write that records an event for it purges this one. */
 export const orgAuditTag = (orgId: string): string => `org:${orgId}:audit`;
+
+/**
+ * Every cached answer is also filed under its path, so an operator can purge what one URL answers (every
+ * caller's entry and the CDN's copy) without knowing its tags.
+ */
+export const pathTag = (path: string): string => `path:${path}`;

@@ -71,8 +71,9 @@ describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
       expect(response.headers.get("cdn-cache-control")).toBe(
         "max-age=30, stale-while-revalidate=60, stale-if-error=600",
       );
-      expect(response.headers.get("vercel-cache-tag")).toBe(`org:${orgId},orgs`);
-      expect(response.headers.get("surrogate-key")).toBe(`org:${orgId} orgs`);
+      const path = `path:/cached/large/${orgId}`;
+      expect(response.headers.get("vercel-cache-tag")).toBe(`org:${orgId},orgs,${path}`);
+      expect(response.headers.get("surrogate-key")).toBe(`org:${orgId} orgs ${path}`);
     }
   });
 

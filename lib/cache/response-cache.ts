@@ -22,6 +22,7 @@ import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { SeriesRecorder } from "../metrics/recorders.ts";
 import type { Store } from "../store/store.ts";
 import { cacheKeyOf, ENTRY_KEY_PREFIX, LOCK_KEY_PREFIX, pathParamsOf } from "./cache-key.ts";
+import { pathTag } from "./cache-tags.ts";
 import {
   applyCacheHeaders,
   type BodyEncoder,
@@ -247,11 +248,11 @@ export function createResponseCache(
     const route = routeOf(info);
     const { policy } = route;
     const url = new URL(request.url);
-    const tags = policy.tags({
-      params: pathParamsOf(info.path, context.path ?? url.pathname),
-      orgId: context.orgId,
-      userId: context.userId,
-    });
+    const path = context.path ?? url.pathname;
+    const tags = [
+      ...policy.tags({ params: pathParamsOf(info.path, path), orgId: context.orgId, userId: context.userId }),
+      pathTag(path),
+    ];
     const key = cacheKeyOf(
       info.path,
       url,
