@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EMBEDDED_DATABASE_PACKAGES } from "../tools/bundle-options.ts";
+import { FUNCTION_BUNDLE_OPTIONS } from "../tools/bundle-options.ts";
 import { median, openProductionScratch } from "./cold-start-runs.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -84,12 +84,7 @@ async function main(): Promise<void> {
       const built = await Bun.build({
         entrypoints: [join(work, `${index}.ts`)],
         outdir: dir,
-        target: "bun",
-        format: "esm",
-        minify: true,
-        splitting: true,
-        naming: { entry: "index.mjs", chunk: "[name]-[hash].mjs" },
-        external: EMBEDDED_DATABASE_PACKAGES,
+        ...FUNCTION_BUNDLE_OPTIONS,
       });
       if (!built.success) throw new AggregateError(built.logs);
       wrappers[name] = join(work, `w${index}.mjs`);

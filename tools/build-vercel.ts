@@ -9,7 +9,7 @@ import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import type { RouteGroup } from "../lib/http/route-group.ts";
 import { routePatternSource } from "../lib/http/route-pattern.ts";
 import { buildTimeRuntime } from "./build-time-runtime.ts";
-import { EMBEDDED_DATABASE_PACKAGES } from "./bundle-options.ts";
+import { FUNCTION_BUNDLE_OPTIONS } from "./bundle-options.ts";
 import { routeGroupFiles } from "./route-groups.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -75,13 +75,7 @@ export async function buildVercelOutput(): Promise<{ functions: string[]; routes
     const result = await Bun.build({
       entrypoints: [entry],
       outdir: funcDir,
-      target: "bun",
-      format: "esm",
-      minify: true,
-      // What loads on demand (the unused drivers, arktype) ships as chunks beside index.mjs, parsed only if imported.
-      splitting: true,
-      naming: { entry: "index.mjs", chunk: "[name]-[hash].mjs" },
-      external: EMBEDDED_DATABASE_PACKAGES,
+      ...FUNCTION_BUNDLE_OPTIONS,
     });
     rmSync(entry);
     if (!result.success) throw new AggregateError(result.logs, `bundling ${name} failed`);
