@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
 import { findScheduledJob } from "../lib/cron/registry.ts";
 import { runScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
@@ -10,7 +9,7 @@ import { DAY_MS } from "../lib/metrics-rollup/rollup-minutes.ts";
 import { DECLARED_SLOS } from "../lib/slo/declared-slos.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, STORE_BACKENDS, type TestRuntime } from "../test/backends.ts";
 import { describeWithServers } from "../test/describe-with-servers.ts";
-import { discardRecordedMetrics, metricsRoutes, send } from "../test/metrics-app.ts";
+import { clearRollups, discardRecordedMetrics, metricsRoutes, send } from "../test/metrics-app.ts";
 import { type ParsedFamily, parseExposition } from "../test/prometheus-parser.ts";
 import { createTestClock } from "../test/test-clock.ts";
 import admin from "./admin.ts";
@@ -41,9 +40,7 @@ describe(`GET /metrics (${store} store)`, () => {
   afterAll(() => runtime.close());
   beforeEach(async () => {
     clock.reset();
-    await runtime.db.primary.execute(
-      sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_series_minute, metrics_rollup_cursor, slo_alerts`,
-    );
+    await clearRollups(runtime.db.primary);
   });
 
   const get = (path: string, token?: string, accept?: string) =>

@@ -4,11 +4,11 @@ import { findScheduledJob } from "../lib/cron/registry.ts";
 import { runScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { metricsRegistry } from "../lib/metrics/metrics-registry.ts";
-import { MINUTE_MS, minuteKey, minuteOf } from "../lib/metrics/minute-fields.ts";
+import { MINUTE_MS, minuteOf } from "../lib/metrics/minute-fields.ts";
 import { DAY_MS } from "../lib/metrics-rollup/rollup-minutes.ts";
 import type { SloReport } from "../lib/slo/slo-report.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
-import { discardRecordedMetrics } from "../test/metrics-app.ts";
+import { clearMinuteKeys, clearRollups, discardRecordedMetrics } from "../test/metrics-app.ts";
 import { createTestClock } from "../test/test-clock.ts";
 import auth from "./auth.ts";
 import slo from "./slo.ts";
@@ -70,11 +70,8 @@ describe(`GET /admin/slo (${store} store)`, () => {
       const start = Math.floor((Date.now() + 28 * DAY_MS) / MINUTE_MS) * MINUTE_MS;
       clock.advance(start + 1_000 - clock.now());
       await discardRecordedMetrics(clock.now());
-      for (let minute = minuteOf(start); minute <= minuteOf(start) + 1; minute++)
-        await runtime.store.del(minuteKey(minute));
-      await runtime.db.primary.execute(
-        sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_rollup_cursor, slo_alerts`,
-      );
+      await clearMinuteKeys(runtime.store, minuteOf(start));
+      await clearRollups(runtime.db.primary);
       await refresh(40, (code) => code === 401, 1);
       await runtime.db.primary.execute(sql`alter table refresh_tokens rename to refresh_tokens_gone`);
       try {

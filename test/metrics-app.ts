@@ -1,12 +1,16 @@
 /** An app with routes that answer 200 and 500, for the metrics tests, and a way to start them from a clean slate. */
+import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
 import health from "../functions/health.ts";
+import type { Db } from "../lib/db/database.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { metricsRegistry } from "../lib/metrics/metrics-registry.ts";
+import { MINUTE_KEY_TTL_MS, MINUTE_MS, minuteKey } from "../lib/metrics/minute-fields.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
+import type { Store } from "../lib/store/store.ts";
 
 const PUBLIC = { public: { rateLimits: [] } } as const;
 
@@ -43,4 +47,20 @@ export async function send(app: RampartApp, path: string, count: number, status:
     await response.arrayBuffer();
     if (response.status !== status) throw new Error(`${path} answered ${response.status}, expected ${status}`);
   }
+}
+
+/** Empties the rollup tables, their cursor and the SLO alert state, so a test reads only what it recorded. */
+export async function clearRollups(db: Db): Promise<void> {
+  await db.execute(
+    sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_series_minute, metrics_rollup_cursor, slo_alerts`,
+  );
+}
+
+/**
+ * The rollup catches up from an empty cursor over every minute a key can still live (3 h): deletes the minute
+ * keys an earlier run against the same Redis left there, up to a few minutes past `minute`.
+ */
+export async function clearMinuteKeys(store: Store, minute: number): Promise<void> {
+  const span = MINUTE_KEY_TTL_MS / MINUTE_MS;
+  await store.del(...Array.from({ length: span + 10 }, (_, back) => minuteKey(minute + 10 - back)));
 }

@@ -1,13 +1,8 @@
-/**
- * A day of rolled-up traffic for the status page: the orgs routes answer 1 request in 1000 with a 5xx, the auth
- * routes had a bad hour, and the orgs availability page is firing. Minute rows, as the rollup writes them.
- */
-import { sql } from "drizzle-orm";
 import { metricsMinute, sloAlerts } from "../lib/db/schema/index.ts";
 import { LATENCY_BUCKET_COUNT } from "../lib/metrics/latency-buckets.ts";
 import type { RouteMinute, StatusClass } from "../lib/metrics/route-minute.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
-import { discardRecordedMetrics } from "./metrics-app.ts";
+import { clearRollups, discardRecordedMetrics } from "./metrics-app.ts";
 
 const MINUTE_MS = 60_000;
 export const FIXTURE_NOW = Date.UTC(2027, 2, 1, 12, 0, 30);
@@ -35,7 +30,7 @@ export async function seedStatusFixture(runtime: Runtime): Promise<void> {
   // The registry is one per process: traffic other test files recorded would be flushed into this store.
   await discardRecordedMetrics(FIXTURE_NOW);
   const db = runtime.db.primary;
-  await db.execute(sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_rollup_cursor, slo_alerts`);
+  await clearRollups(db);
   const rows = fixtureRows();
   for (let index = 0; index < rows.length; index += 200)
     await db.insert(metricsMinute).values(rows.slice(index, index + 200));

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
 import {
   BACKEND_HOOK_TIMEOUT_MS,
   DATABASE_BACKENDS,
@@ -7,7 +6,13 @@ import {
   STORE_BACKENDS,
   type TestRuntime,
 } from "../../test/backends.ts";
-import { buildMetricsApp, discardRecordedMetrics, send } from "../../test/metrics-app.ts";
+import {
+  buildMetricsApp,
+  clearMinuteKeys,
+  clearRollups,
+  discardRecordedMetrics,
+  send,
+} from "../../test/metrics-app.ts";
 import { createTestClock } from "../../test/test-clock.ts";
 import { findScheduledJob } from "../cron/registry.ts";
 import { runScheduledJob } from "../cron/scheduled-job.ts";
@@ -42,9 +47,7 @@ describe.each(DATABASE_BACKENDS)(`rollup-metrics on %s with the ${store} store`,
   afterAll(() => runtime.close());
   beforeEach(async () => {
     clock.reset();
-    await runtime.db.primary.execute(
-      sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_series_minute, metrics_rollup_cursor`,
-    );
+    await clearRollups(runtime.db.primary);
   });
 
   /** Moves the stopped clock to `at` (epoch ms), which must not be in its past. */
@@ -65,7 +68,7 @@ describe.each(DATABASE_BACKENDS)(`rollup-metrics on %s with the ${store} store`,
       // A minute well after anything other tests of this file used, so the cursor of an earlier test is no concern.
       const minute = baseMinute() + 2;
       // The rollup catches up 3 h from an empty cursor: what an earlier run left in the shared Redis goes first.
-      await runtime.store.del(...Array.from({ length: 200 }, (_, back) => minuteKey(minute + 5 - back)));
+      await clearMinuteKeys(runtime.store, minute);
       const at = (ms: number) => moveTo(minute * MINUTE_MS + ms);
       at(5_000);
       await discardRecordedMetrics(clock.now());

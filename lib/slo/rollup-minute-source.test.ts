@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, STORE_BACKENDS, type TestRuntime } from "../../test/backends.ts";
-import { buildMetricsApp, discardRecordedMetrics, send } from "../../test/metrics-app.ts";
+import {
+  buildMetricsApp,
+  clearMinuteKeys,
+  clearRollups,
+  discardRecordedMetrics,
+  send,
+} from "../../test/metrics-app.ts";
 import { createTestClock } from "../../test/test-clock.ts";
 import { createEvaluateSlosJob } from "../cron/jobs/evaluate-slos.ts";
 import { findScheduledJob } from "../cron/registry.ts";
 import { runScheduledJob } from "../cron/scheduled-job.ts";
 import { metricsHour, metricsMinute, sloAlerts } from "../db/schema/index.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
-import { MINUTE_MS, minuteKey, minuteOf } from "../metrics/minute-fields.ts";
+import { MINUTE_MS, minuteOf } from "../metrics/minute-fields.ts";
 import { MINUTE_DETAIL_MS, rollupMinuteSource } from "./rollup-minute-source.ts";
 import { defineSlo } from "./slo-declaration.ts";
 import { buildSloReport } from "./slo-report.ts";
@@ -32,9 +37,7 @@ describe(`SLOs read from recorded traffic (${store} store)`, () => {
   afterAll(() => runtime.close());
   beforeEach(async () => {
     clock.reset();
-    await runtime.db.primary.execute(
-      sql`truncate metrics_minute, metrics_hour, metrics_day, metrics_series_minute, metrics_rollup_cursor, slo_alerts`,
-    );
+    await clearRollups(runtime.db.primary);
   });
 
   const moveTo = (at: number) => clock.advance(at - clock.now());
@@ -51,7 +54,7 @@ describe(`SLOs read from recorded traffic (${store} store)`, () => {
       // Minutes of their own in the shared Redis, past anything the rollup tests use; the rollup looks back
       // 3 h from an empty cursor, so what an earlier run left in that span is deleted first.
       const minute = minuteOf(Date.now()) + 7 * 1440 + 11;
-      await runtime.store.del(...Array.from({ length: 200 }, (_, back) => minuteKey(minute + 5 - back)));
+      await clearMinuteKeys(runtime.store, minute);
       moveTo(minute * MINUTE_MS + 1_000);
       await discardRecordedMetrics(clock.now());
       const app = buildMetricsApp(runtime);
