@@ -6,6 +6,8 @@ import { sha256Hex } from "../crypto/sha256.ts";
 
 export const ENTRY_KEY_PREFIX = "rc:v1:";
 export const LOCK_KEY_PREFIX = "rcl:v1:";
+/** Entries a route stored in a window of an entry's lifetime (the store's entry cap). */
+export const COUNT_KEY_PREFIX = "rcc:v1:";
 
 /** The path parameters of `template` (`/v1/orgs/:orgId`) in `path`, which the router matched to it. */
 export function pathParamsOf(template: string, path: string): Record<string, string> {

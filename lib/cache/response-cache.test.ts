@@ -192,6 +192,28 @@ describe.each(STORE_BACKENDS)("response cache on the %s store", (backend) => {
     }
   }, 30_000);
 
+  test("past the entry cap a route's answers are sent but not stored, until the window passes", async () => {
+    const options = { responseCache: { maxStoredEntries: 2 } };
+    const [filling, reading] = [rig.build(rig.runtime, options), rig.build(rig.runtime, options)];
+    const orgIds = [await insertOrg(rig.runtime.db, "One"), await insertOrg(rig.runtime.db, "Two")];
+    orgIds.push(await insertOrg(rig.runtime.db, "Three"));
+    // A window of its own: counts left in a shared Redis by other runs fall in other windows.
+    rig.clock.advance(Math.floor(Math.random() * 1e6) * 86_400_000);
+    try {
+      for (const orgId of orgIds) expect((await read(await get(filling, `/cached/large/${orgId}`))).cache).toBe("MISS");
+      const seen = [];
+      for (const orgId of orgIds) seen.push((await read(await get(reading, `/cached/large/${orgId}`))).cache);
+      expect(seen).toEqual(["HIT", "HIT", "MISS"]);
+      // The next window (an entry of this route lives 10.5 minutes, stale-if-error included).
+      rig.clock.advance(25 * 60_000);
+      const later = await insertOrg(rig.runtime.db, "Later");
+      await read(await get(filling, `/cached/large/${later}`));
+      expect((await read(await get(reading, `/cached/large/${later}`))).cache).toBe("HIT");
+    } finally {
+      rig.clock.reset();
+    }
+  }, 30_000);
+
   test("an answer with Set-Cookie is never stored, and says BYPASS", async () => {
     rig.runs.set("cookie", 0);
     for (let i = 0; i < 2; i++) {

@@ -9,7 +9,8 @@
  *    loser polls the store for the winner's answer, then computes anyway.
  * 3. complete, after the handler: a 200 without Set-Cookie, textual and within `maxEntryBytes`, is stored under
  *    the versions read before computing and handed to the flight; otherwise the flight ends empty and its
- *    waiters compute for themselves.
+ *    waiters compute for themselves. A route that has stored `maxStoredEntries` within an entry's lifetime
+ *    stores no more until that window passes, so the entries it keeps never exceed twice that.
  * 4. staleOnError: a dependency error (503 DEPENDENCY_UNAVAILABLE: database or store down, breaker open) is
  *    answered with the entry while it is within stale-if-error.
  */
@@ -21,7 +22,7 @@ import type { Logger } from "../log/logger.ts";
 import { metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { SeriesRecorder } from "../metrics/recorders.ts";
 import type { Store } from "../store/store.ts";
-import { cacheKeyOf, ENTRY_KEY_PREFIX, LOCK_KEY_PREFIX, pathParamsOf } from "./cache-key.ts";
+import { COUNT_KEY_PREFIX, cacheKeyOf, ENTRY_KEY_PREFIX, LOCK_KEY_PREFIX, pathParamsOf } from "./cache-key.ts";
 import { pathTag } from "./cache-tags.ts";
 import {
   applyCacheHeaders,
@@ -45,6 +46,8 @@ export interface ResponseCacheOptions {
   memoryEntries: number;
   /** Larger bodies are answered, not cached. */
   maxEntryBytes: number;
+  /** Entries one route may add to the store per lifetime of an entry; past it, answers are sent but not stored. */
+  maxStoredEntries: number;
   /** How long the lock across instances holds when its holder never releases it. */
   lockMs: number;
   /** How long an instance that lost the lock waits for the winner's entry before computing it itself. */
@@ -56,6 +59,7 @@ export const DEFAULT_RESPONSE_CACHE_OPTIONS: ResponseCacheOptions = {
   memoryMs: 1_000,
   memoryEntries: 500,
   maxEntryBytes: 256 * 1024,
+  maxStoredEntries: 10_000,
   lockMs: 5_000,
   waitForLockMs: 250,
   pollEveryMs: 25,
@@ -92,6 +96,7 @@ export interface ResponseCache {
 }
 
 interface CachedRoute {
+  readonly path: string;
   readonly policy: ResolvedCachePolicy;
   readonly headers: CacheHeaders;
   readonly counters: Readonly<Record<CacheOutcome, SeriesRecorder>>;
@@ -158,7 +163,7 @@ export function createResponseCache(
           : undefined;
       const vary = [...cache.vary, ...(deps.encode.variesByEncoding ? ["accept-encoding"] : [])].join(", ");
       const headers = { cacheControl: cache.cacheControl, vary, cdn };
-      route = { policy: cache, headers, counters };
+      route = { path, policy: cache, headers, counters };
       routes.set(path, route);
     }
     return route;
@@ -242,6 +247,19 @@ export function createResponseCache(
       if (entry !== undefined && sameVersions(entry.versions, ticket.versions)) return entry;
     }
     return undefined;
+  }
+
+  // The write and the count go out together (one round trip's wait); an entry past the route's cap is taken back.
+  async function keep(ticket: Ticket, entry: CachedEntry, keepMs: number): Promise<void> {
+    const window = Math.floor(now() / keepMs);
+    const [, stored] = await Promise.all([
+      store.set(ENTRY_KEY_PREFIX + ticket.key, JSON.stringify(entry), { ttlMs: keepMs }),
+      store.incr(`${COUNT_KEY_PREFIX}${ticket.route.path}:${window}`, keepMs * 2),
+    ]);
+    if (stored <= options.maxStoredEntries) return;
+    await store.del(ENTRY_KEY_PREFIX + ticket.key);
+    if (stored === options.maxStoredEntries + 1)
+      deps.logger.warn("response cache entry cap reached", { route: ticket.route.path, cap: options.maxStoredEntries });
   }
 
   async function lookup(request: Request, info: CachedRouteInfo, context: RequestContext) {
@@ -342,7 +360,7 @@ export function createResponseCache(
     ticket.flight?.settle(entry);
     const keepMs = ttlMs + Math.max(policy.staleWhileRevalidateMs, policy.staleIfErrorMs);
     try {
-      await store.set(ENTRY_KEY_PREFIX + ticket.key, JSON.stringify(entry), { ttlMs: keepMs });
+      await keep(ticket, entry, keepMs);
     } catch (error) {
       // Answered all the same: only the next request pays for the store's failure.
       deps.logger.warn("response cache write failed", { route: ticket.key, error });
