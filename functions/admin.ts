@@ -10,7 +10,7 @@ import { type Account, disableUser } from "../lib/auth/accounts.ts";
 import { listOperators, setOperator } from "../lib/auth/operators.ts";
 import { pathTag } from "../lib/cache/cache-tags.ts";
 import { createCdnPurger } from "../lib/cache/cdn-purge.ts";
-import { purgeTags } from "../lib/cache/purge-tags.ts";
+import { PurgeNotSharedError, purgeTags } from "../lib/cache/purge-tags.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
 import type { UserPolicy } from "../lib/core/route-policy.ts";
 import { createWaitUntil } from "../lib/core/wait-until.ts";
@@ -170,7 +170,13 @@ export default defineRouteGroup("admin", (runtime) => {
           target: { type: "cache", id: paths.length > 0 ? "tags-and-paths" : "tags" },
           metadata: { tags, paths },
         } as const;
-        await audited({ actor, request }, event, () => purgeTags(runtime, tags));
+        await audited({ actor, request }, event, () =>
+          purgeTags(runtime, tags).catch((error: unknown) => {
+            // Only this instance's stand-in was purged: say so, rather than claim a purge the others never saw.
+            if (error instanceof PurgeNotSharedError) throw new AppError("DEPENDENCY_UNAVAILABLE");
+            throw error;
+          }),
+        );
         // The CDN is slower and retried; it never fails the request (lib/cache/cdn-purge.ts logs and counts).
         waitUntil(cdn.purgeTags(tags));
         return { purged: tags, cdn: cdn.provider };

@@ -4,14 +4,29 @@
  * second has passed (its clock is moved, not slept on), and another org's entry stays cached.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import admin from "../functions/admin.ts";
 import audit from "../functions/audit.ts";
 import keys from "../functions/keys.ts";
 import orgs from "../functions/orgs.ts";
 import { DEFAULT_RESPONSE_CACHE_OPTIONS } from "../lib/cache/response-cache.ts";
+import { replayCachePurges } from "../lib/cron/jobs/replay-cache-purges.ts";
+import { pendingCachePurges } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import { createBreaker } from "../lib/resilience/breaker.ts";
 import { deriveRuntime } from "../lib/runtime/runtime.ts";
-import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestStore, TEST_REDIS_URL } from "./backends.ts";
-import { type IdentityTestApp, openIdentityTestApp, type TestUser } from "./identity-client.ts";
+import { FallbackStore } from "../lib/store/fallback-store.ts";
+import { UpstashStore } from "../lib/store/upstash-store.ts";
+import {
+  BACKEND_HOOK_TIMEOUT_MS,
+  DATABASE_BACKENDS,
+  GATEWAY_TOKEN,
+  openTestStore,
+  TEST_REDIS_URL,
+  upstashGatewayUrl,
+} from "./backends.ts";
+import { ADMIN_TOKEN, type IdentityTestApp, openIdentityTestApp, type TestUser } from "./identity-client.ts";
+import { startTcpRelay, type TcpRelay } from "./tcp-relay.ts";
 import { createTestClock } from "./test-clock.ts";
 
 const TIMEOUT_MS = 60_000;
@@ -62,13 +77,29 @@ describe.if(TEST_REDIS_URL !== undefined)(`cached reads after a write, two insta
   let rig: IdentityTestApp;
   let appB: RampartApp;
   const clockB = createTestClock();
+  // Instance C reaches Redis through a relay the test can cut.
+  let appC: RampartApp;
+  let relayC: TcpRelay;
   beforeAll(async () => {
     rig = await openIdentityTestApp(DATABASE, "upstash");
     // Instance B: its own store client (so its own view of the tag versions), its own cache and clock.
     const runtimeB = deriveRuntime(rig.runtime, { store: await openTestStore("upstash"), now: clockB.now });
     appB = buildApp(runtimeB, [orgs, keys, audit]);
+    const redis = new URL(TEST_REDIS_URL ?? "");
+    relayC = startTcpRelay({ hostname: redis.hostname, port: Number(redis.port) });
+    const quiet = createLogger({ sink: () => {} });
+    const upstash = new UpstashStore({
+      url: await upstashGatewayUrl(`redis://127.0.0.1:${relayC.port}`),
+      token: GATEWAY_TOKEN,
+      timeoutMs: 500,
+    });
+    const storeC = new FallbackStore(upstash, createBreaker("redis", quiet), quiet);
+    appC = buildApp(deriveRuntime(rig.runtime, { store: storeC, logger: quiet }), [orgs, keys, audit, admin]);
   }, BACKEND_HOOK_TIMEOUT_MS);
-  afterAll(() => rig.runtime.close(), BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(async () => {
+    relayC.close();
+    await rig.runtime.close();
+  }, BACKEND_HOOK_TIMEOUT_MS);
 
   const read = async (app: RampartApp, user: TestUser, path: string): Promise<Read> => {
     const response = await app.fetch(
@@ -101,6 +132,55 @@ describe.if(TEST_REDIS_URL !== undefined)(`cached reads after a write, two insta
         expect(onB.status).toBe(200);
         expect(each.changed(onB.body)).toBe(true);
         expect((await read(appB, other, each.path(otherOrgId))).cache).toBe("HIT");
+      } finally {
+        clockB.reset();
+      }
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "a write acknowledged while its instance cannot reach Redis is purged by the replay job",
+    async () => {
+      const owner = await rig.client.createUser();
+      const orgId = await rig.client.createOrg(owner, "Acme");
+      const path = `/v1/orgs/${orgId}`;
+      await read(appB, owner, path);
+      expect(await read(appB, owner, path)).toMatchObject({ cache: "HIT", body: { name: "Acme" } });
+      relayC.kill();
+      try {
+        const renamed = await appC.fetch(
+          new Request(`http://localhost${path}`, {
+            method: "PATCH",
+            headers: { authorization: `Bearer ${owner.token}`, "content-type": "application/json" },
+            body: JSON.stringify({ name: "Renamed offline" }),
+          }),
+        );
+        expect(renamed.status).toBe(200);
+        // A purge by hand cannot be kept for later the same way: the operator is told it did not happen.
+        const byHand = await appC.fetch(
+          new Request("http://localhost/admin/cache/purge", {
+            method: "POST",
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+            body: JSON.stringify({ paths: [path] }),
+          }),
+        );
+        expect([byHand.status, ((await byHand.json()) as { error: { code: string } }).error.code]).toEqual([
+          503,
+          "DEPENDENCY_UNAVAILABLE",
+        ]);
+      } finally {
+        relayC.revive();
+      }
+      // The purge never reached Redis: B still holds the entry cached before the write, until the replay.
+      clockB.advance(DEFAULT_RESPONSE_CACHE_OPTIONS.memoryMs);
+      try {
+        expect((await read(appB, owner, path)).body).toMatchObject({ name: "Acme" });
+        expect(await replayCachePurges.run(rig.runtime, AbortSignal.timeout(30_000))).toMatch(/^purged [1-9]\d* /);
+        clockB.advance(DEFAULT_RESPONSE_CACHE_OPTIONS.memoryMs);
+        expect(await read(appB, owner, path)).toMatchObject({ status: 200, body: { name: "Renamed offline" } });
+        const kept = await rig.runtime.db.primary.select().from(pendingCachePurges);
+        expect(kept.filter((row) => row.tag.includes(orgId))).toEqual([]);
       } finally {
         clockB.reset();
       }

@@ -36,9 +36,20 @@ export function knownTagVersion(store: Store, tag: string): number {
   return knownVersions.get(store)?.get(tag) ?? 0;
 }
 
+/** The purge reached only this instance's stand-in for the store: the shared entries are still there. */
+export class PurgeNotSharedError extends Error {
+  constructor(
+    readonly tags: readonly string[],
+    cause: unknown,
+  ) {
+    super("the tag purge did not reach the shared store", { cause });
+  }
+}
+
 /**
  * Makes every cached answer tagged with any of `tags` unreachable, on every instance sharing the store (within
- * their in-process layer's lifetime, at most a second; at once on this one).
+ * their in-process layer's lifetime, at most a second; at once on this one). Throws PurgeNotSharedError when
+ * the store cannot be reached; the entries kept by this instance's stand-in are purged all the same.
  * @example await purgeTags(runtime, [`org:${orgId}`])
  */
 export async function purgeTags(
@@ -46,10 +57,16 @@ export async function purgeTags(
   tags: readonly string[],
 ): Promise<void> {
   const { store } = runtime;
-  // The counters never expire: one that did would start again at 0 and revive the entries purged under it.
-  const [bumped] = await Promise.all([
-    Promise.all(tags.map((tag) => store.incr(tagVersionKey(tag)))),
-    recordPurges(store, tags, runtime.now()),
-  ]);
+  let bumped: number[];
+  try {
+    // The counters never expire: one that did would start again at 0 and revive the entries purged under it.
+    [bumped] = await Promise.all([
+      Promise.all(tags.map((tag) => store.incrShared(tagVersionKey(tag)))),
+      recordPurges(store, tags, runtime.now()),
+    ]);
+  } catch (error) {
+    await Promise.all(tags.map((tag) => store.incr(tagVersionKey(tag)))).catch(() => undefined);
+    throw new PurgeNotSharedError(tags, error);
+  }
   for (let i = 0; i < tags.length; i++) noteTagVersion(store, tags[i] as string, bumped[i] as number);
 }

@@ -7,6 +7,7 @@ import { pruneMetrics } from "./jobs/prune-metrics.ts";
 import { pruneSessions } from "./jobs/prune-sessions.ts";
 import { pruneWebhookInbox } from "./jobs/prune-webhook-inbox.ts";
 import { reencryptSecrets } from "./jobs/reencrypt-secrets.ts";
+import { replayCachePurges } from "./jobs/replay-cache-purges.ts";
 import { rollupMetrics } from "./jobs/rollup-metrics.ts";
 import { rotateSigningKeysJob } from "./jobs/rotate-signing-keys.ts";
 import { sweepWebhookInbox } from "./jobs/sweep-webhook-inbox.ts";
@@ -24,6 +25,7 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   rollupMetrics,
   pruneMetrics,
   evaluateSlos,
+  replayCachePurges,
 ];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {

@@ -96,8 +96,11 @@ export class FallbackStore implements Store {
     return this.run((s) => s.ping());
   }
 
-  // Shared counters written to the in-process stand-in would never reach the cluster's rollup: these two
-  // reach Redis or fail, and the caller keeps its deltas (or its minute) for the next attempt.
+  // Shared counters written to the in-process stand-in would never reach the cluster (its rollup, its tag
+  // purges): these reach Redis or fail, and the caller keeps what it meant to write for the next attempt.
+  incrShared(key: string) {
+    return this.onPrimary((s) => s.incrShared(key));
+  }
   incrementFields(key: string, fields: Record<string, number>, ttlMs: number) {
     return this.onPrimary((s) => s.incrementFields(key, fields, ttlMs));
   }

@@ -64,6 +64,10 @@ export class MemoryStore implements Store {
     return next;
   }
 
+  incrShared(key: string): Promise<number> {
+    return this.incr(key);
+  }
+
   async expire(key: string, ttlMs: number): Promise<boolean> {
     const entry = this.live(key);
     if (entry === undefined) return false;

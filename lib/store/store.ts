@@ -13,6 +13,8 @@ export interface Store {
   set(key: string, value: string, options?: SetOptions): Promise<boolean>;
   /** Increments a counter; when `ttlMs` is given, a counter that did not exist expires after it. */
   incr(key: string, ttlMs?: number): Promise<number>;
+  /** Increments a counter in the shared store itself, never in a stand-in: it reaches Redis or throws. */
+  incrShared(key: string): Promise<number>;
   expire(key: string, ttlMs: number): Promise<boolean>;
   /** Remaining time to live in ms; -1 without expiry, -2 when the key does not exist. */
   ttl(key: string): Promise<number>;

@@ -62,6 +62,10 @@ export class UpstashStore implements Store {
     return this.incrScript.exec([key], [String(ttlMs ?? 0)]);
   }
 
+  incrShared(key: string): Promise<number> {
+    return this.redis.incr(key);
+  }
+
   async expire(key: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.pexpire(key, ttlMs)) === 1;
   }

@@ -206,6 +206,7 @@ describe("versioned document", () => {
       mget: (keys) => failing(() => redis.mget(keys)),
       set: (key, value, options) => failing(() => redis.set(key, value, options)),
       incr: (key, ttlMs) => failing(() => redis.incr(key, ttlMs)),
+      incrShared: (key) => failing(() => redis.incrShared(key)),
       expire: (key, ttlMs) => failing(() => redis.expire(key, ttlMs)),
       ttl: (key) => failing(() => redis.ttl(key)),
       del: (...keys) => failing(() => redis.del(...keys)),

@@ -1,6 +1,7 @@
 /** The whole drizzle schema; drizzle-kit generates migrations/ from it. */
 export * from "./api-keys.ts";
 export * from "./audit-events.ts";
+export * from "./cache-purges.ts";
 export * from "./job-runs.ts";
 export * from "./metrics.ts";
 export * from "./organizations.ts";
