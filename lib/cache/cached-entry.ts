@@ -21,11 +21,12 @@ export type CacheStatus = "HIT" | "STALE" | "MISS" | "BYPASS";
 
 /** What every answer of a cached route carries besides its body. */
 export interface CacheHeaders {
-  readonly cacheControl: string;
+  /** For an entry fresh for `ttlMs` (an adaptive TTL's pick), or for the route's TTL when undefined. */
+  readonly cacheControl: (ttlMs: number | undefined) => string;
   /** Comma-joined, or "" for none. */
   readonly vary: string;
   /** A public route's CDN headers for a request's tags (lib/cache/cdn-headers.ts); they replace Cache-Control. */
-  readonly cdn?: (tags: readonly string[]) => [string, string][];
+  readonly cdn?: (tags: readonly string[], ttlMs: number | undefined) => [string, string][];
 }
 
 /** How an answer's body is sent to a client: as stored, or compressed (lib/http/cached-body-encoder.ts). */
@@ -51,8 +52,9 @@ export function applyCacheHeaders(
 ): Headers {
   // Cache-Control keeps the policy's s-maxage for caches that read only it (Deno Deploy's); CDN-Cache-Control
   // and Vercel-CDN-Cache-Control take precedence where they are read.
-  list.set("cache-control", headers.cacheControl);
-  for (const [name, value] of headers.cdn?.(tags) ?? []) if (name !== "cache-control") list.set(name, value);
+  list.set("cache-control", headers.cacheControl(entry.ttlMs));
+  for (const [name, value] of headers.cdn?.(tags, entry.ttlMs) ?? [])
+    if (name !== "cache-control") list.set(name, value);
   list.set("etag", entry.etag);
   list.set("x-cache", status);
   if (headers.vary !== "") list.set("vary", headers.vary);

@@ -50,6 +50,17 @@ describe.each(STORE_BACKENDS)("adaptive TTL on the %s store", (backend) => {
     expect(runs.get("adaptive")).toBe(2);
   }, 30_000);
 
+  test("a CDN is told the entry's adaptive TTL, not the route's maximum", async () => {
+    const orgId = await insertOrg(rig.runtime.db, "Edge");
+    await purgeEvery(orgId, 60_000, 3);
+    const answer = await get(rig.app, `/cached/adaptive/${orgId}`);
+    // A one-minute interval: a tenth of it.
+    expect(answer.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=6");
+    expect(answer.headers.get("cdn-cache-control")).toBe("max-age=6");
+    rig.clock.advance(1_000);
+    expect((await get(rig.app, `/cached/adaptive/${orgId}`)).headers.get("cdn-cache-control")).toBe("max-age=6");
+  }, 30_000);
+
   test("a tag purged hourly gives its entries the route's maximum", async () => {
     const orgId = await insertOrg(rig.runtime.db, "Hourly");
     await purgeEvery(orgId, 3_600_000, 3);

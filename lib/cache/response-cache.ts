@@ -15,7 +15,7 @@
  *    answered with the entry while it is within stale-if-error.
  */
 import { setBounded } from "../collections/bounded-map.ts";
-import type { ResolvedCachePolicy } from "../core/cache-policy.ts";
+import { cacheControlOf, type ResolvedCachePolicy } from "../core/cache-policy.ts";
 import type { RequestContext } from "../core/request-context.ts";
 import type { AppError } from "../errors/app-error.ts";
 import type { Logger } from "../log/logger.ts";
@@ -124,6 +124,10 @@ function sameVersions(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((version, i) => version === b[i]);
 }
 
+function secondsOrUndefined(ms: number): number | undefined {
+  return ms === 0 ? undefined : Math.floor(ms / 1000);
+}
+
 function ownerOf(context: RequestContext): string {
   if (context.orgId !== undefined) return `o:${context.orgId}`;
   return context.userId === undefined ? "anonymous" : `u:${context.userId}`;
@@ -153,16 +157,20 @@ export function createResponseCache(
       // A public answer tells CDNs how long to keep it and which tags purge it; a private one, only browsers.
       const cdn =
         cache.scope === "public"
-          ? (tags: readonly string[]) =>
+          ? (tags: readonly string[], ttlMs = cache.ttlMs) =>
               cdnHeaders({
-                ttlSeconds: Math.floor(cache.ttlMs / 1000),
-                staleWhileRevalidateSeconds: Math.floor(cache.staleWhileRevalidateMs / 1000),
-                staleIfErrorSeconds: Math.floor(cache.staleIfErrorMs / 1000),
+                ttlSeconds: Math.floor(ttlMs / 1000),
+                // A window the route does not declare is left out rather than sent as 0.
+                staleWhileRevalidateSeconds: secondsOrUndefined(cache.staleWhileRevalidateMs),
+                staleIfErrorSeconds: secondsOrUndefined(cache.staleIfErrorMs),
                 tags,
               })
           : undefined;
       const vary = [...cache.vary, ...(deps.encode.variesByEncoding ? ["accept-encoding"] : [])].join(", ");
-      const headers = { cacheControl: cache.cacheControl, vary, cdn };
+      // A CDN keeps an answer of an adaptive TTL as long as the cache itself does, not for the route's maximum.
+      const cacheControl = (ttlMs = cache.ttlMs) =>
+        ttlMs === cache.ttlMs ? cache.cacheControl : cacheControlOf(cache.scope, ttlMs);
+      const headers = { cacheControl, vary, cdn };
       route = { path, policy: cache, headers, counters };
       routes.set(path, route);
     }

@@ -53,7 +53,7 @@ const NO_TAGS = (): readonly string[] => [];
  * Browsers keep a private answer but revalidate it each time (a 304 costs no body); a public one is revalidated
  * by browsers too, while shared caches may hold it for its TTL.
  */
-function cacheControlOf(scope: CachePolicy["scope"], ttlMs: number): string {
+export function cacheControlOf(scope: CachePolicy["scope"], ttlMs: number): string {
   return scope === "private" ? "private, no-cache" : `public, max-age=0, s-maxage=${Math.floor(ttlMs / 1000)}`;
 }
 
