@@ -14,6 +14,8 @@ export type AuditAction =
   | "user.password.changed"
   | "user.password.change_failed"
   | "user.disabled"
+  | "user.oidc.linked"
+  | "user.oidc.link_refused"
   | "session.refreshed"
   | "session.token_reused"
   | "session.logout"

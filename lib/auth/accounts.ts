@@ -45,7 +45,7 @@ export const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: us
  * `action` names (none when the caller's own row covers it). Signed before commit: a session is never
  * opened without the tokens that use it reaching the client.
  */
-async function openSignedInSession(
+export async function openSignedInSession(
   tx: Db,
   ring: KeyRing,
   auth: AuthConfig,

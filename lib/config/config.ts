@@ -59,6 +59,30 @@ export type CdnPurgeConfig =
       url: string;
     };
 
+/** A sign-in provider: an OpenID Connect issuer found by discovery, or GitHub's OAuth with its user API. */
+export interface OidcProviderConfig {
+  /** The path segment of its routes: `google`, `microsoft`, `github` or `oidc` (OIDC_ISSUER). */
+  id: "google" | "microsoft" | "github" | "oidc";
+  /** What a sign-in page shows. */
+  name: string;
+  kind: "oidc" | "github";
+  /** The issuer identifier discovery starts from; for GitHub, its web origin (the identity's issuer). */
+  issuer: string;
+  clientId: string;
+  /** Sent only to the provider's token endpoint; never logged. */
+  clientSecret: string;
+  /** GitHub's REST API origin; unused by OIDC providers. */
+  apiUrl: string;
+}
+
+export interface OidcConfig {
+  /** The public origin the provider sends the browser back to: `<base>/v1/auth/oidc/<id>/callback`. */
+  redirectBaseUrl: string;
+  providers: readonly OidcProviderConfig[];
+  /** http: issuers and redirects (a local provider); never in production. */
+  allowHttp: boolean;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   port: number;
@@ -91,6 +115,8 @@ export interface Config {
   /** `auto` compresses large JSON answers by Accept-Encoding; `off` where the CDN in front compresses. */
   compression: "auto" | "off";
   cdnPurge: CdnPurgeConfig;
+  /** Sign-in providers; none while no OIDC_* variable is set. */
+  oidc: OidcConfig;
 }
 
 export const DEFAULT_CONFIG = {
@@ -122,6 +148,12 @@ export const DEFAULT_CONFIG = {
   pagerdutyEventsUrl: "https://events.pagerduty.com/v2/enqueue",
   compression: "auto",
   vercelPurgeUrl: "https://api.vercel.com/v1/edge-cache/invalidate-by-tags",
+  oidc: {
+    googleIssuer: "https://accounts.google.com",
+    githubUrl: "https://github.com",
+    githubApiUrl: "https://api.github.com",
+    genericName: "OpenID Connect",
+  },
 } as const;
 
 // Outside production, a fixed key keeps `bun dev` working on a fresh machine. Never valid in production.
@@ -256,6 +288,81 @@ function parseCdnPurge(parsed: ParsedEnv, env: Config["env"]): CdnPurgeConfig {
   };
 }
 
+// Each provider is on when its client id is set; its secret must come with it.
+const OIDC_PROVIDER_VARIABLES = [
+  { id: "google", clientId: "OIDC_GOOGLE_CLIENT_ID", secret: "OIDC_GOOGLE_CLIENT_SECRET" },
+  { id: "microsoft", clientId: "OIDC_MICROSOFT_CLIENT_ID", secret: "OIDC_MICROSOFT_CLIENT_SECRET" },
+  { id: "github", clientId: "OIDC_GITHUB_CLIENT_ID", secret: "OIDC_GITHUB_CLIENT_SECRET" },
+  { id: "oidc", clientId: "OIDC_CLIENT_ID", secret: "OIDC_CLIENT_SECRET" },
+] as const;
+
+// Their ID tokens name the signing-in user's own tenant, so no fixed issuer could be checked.
+const MULTI_TENANT = new Set(["common", "organizations"]);
+
+function parseOidc(parsed: ParsedEnv, env: Config["env"]): OidcConfig {
+  const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
+  const defaults = DEFAULT_CONFIG.oidc;
+  const providers: OidcProviderConfig[] = [];
+  for (const { id, clientId: idName, secret: secretName } of OIDC_PROVIDER_VARIABLES) {
+    const clientId = parsed[idName];
+    const clientSecret = parsed[secretName];
+    if (clientId === undefined && clientSecret === undefined) continue;
+    if (clientId === undefined || clientSecret === undefined)
+      throw invalid(`${clientId === undefined ? idName : secretName} must be set together with the other`);
+    const provider = { id, clientId, clientSecret, apiUrl: "" };
+    if (id === "google") providers.push({ ...provider, name: "Google", kind: "oidc", issuer: defaults.googleIssuer });
+    else if (id === "microsoft") {
+      const tenant = parsed.OIDC_MICROSOFT_TENANT;
+      if (tenant === undefined || MULTI_TENANT.has(tenant))
+        throw invalid(
+          "OIDC_MICROSOFT_TENANT must be set to one tenant's id or domain, e.g. contoso.onmicrosoft.com " +
+            "(common and organizations issue tokens whose issuer cannot be checked)",
+        );
+      const issuer = `https://login.microsoftonline.com/${tenant}/v2.0`;
+      providers.push({ ...provider, name: "Microsoft", kind: "oidc", issuer });
+    } else if (id === "github")
+      providers.push({
+        ...provider,
+        name: "GitHub",
+        kind: "github",
+        issuer: parsed.OIDC_GITHUB_URL ?? defaults.githubUrl,
+        apiUrl: parsed.OIDC_GITHUB_API_URL ?? defaults.githubApiUrl,
+      });
+    else {
+      if (parsed.OIDC_ISSUER === undefined)
+        throw invalid("OIDC_ISSUER must be set when OIDC_CLIENT_ID is set (the issuer discovery starts from)");
+      const name = parsed.OIDC_NAME ?? defaults.genericName;
+      providers.push({ ...provider, name, kind: "oidc", issuer: parsed.OIDC_ISSUER });
+    }
+  }
+  const stray = (
+    [
+      ["OIDC_MICROSOFT_TENANT", "OIDC_MICROSOFT_CLIENT_ID"],
+      ["OIDC_GITHUB_URL", "OIDC_GITHUB_CLIENT_ID"],
+      ["OIDC_GITHUB_API_URL", "OIDC_GITHUB_CLIENT_ID"],
+      ["OIDC_ISSUER", "OIDC_CLIENT_ID"],
+      ["OIDC_NAME", "OIDC_CLIENT_ID"],
+    ] as const
+  ).find(([name, needs]) => parsed[name] !== undefined && parsed[needs] === undefined);
+  if (stray !== undefined) throw invalid(`${stray[1]} must be set when ${stray[0]} is set`);
+  const redirectBaseUrl = parsed.OIDC_REDIRECT_BASE_URL;
+  if (providers.length > 0 && redirectBaseUrl === undefined)
+    throw invalid(
+      "OIDC_REDIRECT_BASE_URL must be set when a sign-in provider is configured (this API's public origin, " +
+        "e.g. https://api.example.com)",
+    );
+  // The client secret and the authorization code travel to and from these URLs.
+  if (env === "production")
+    for (const [name, url] of [
+      ["OIDC_REDIRECT_BASE_URL", redirectBaseUrl],
+      ["OIDC_ISSUER", parsed.OIDC_ISSUER],
+      ["OIDC_GITHUB_URL", parsed.OIDC_GITHUB_URL],
+      ["OIDC_GITHUB_API_URL", parsed.OIDC_GITHUB_API_URL],
+    ] as const)
+      if (url?.startsWith("https:") === false) throw invalid(`${name} must be an https URL in production`);
+  return { redirectBaseUrl: (redirectBaseUrl ?? "").replace(/\/+$/, ""), providers, allowHttp: env !== "production" };
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -367,5 +474,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     webhookLocalEndpoints: parsed.WEBHOOK_LOCAL_ENDPOINTS === "true",
     compression: parsed.COMPRESSION ?? DEFAULT_CONFIG.compression,
     cdnPurge: parseCdnPurge(parsed, env_),
+    oidc: parseOidc(parsed, env_),
   };
 }

@@ -2,9 +2,17 @@
 export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, message: "The request is malformed." },
   INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },
+  OIDC_STATE_INVALID: {
+    status: 400,
+    message: "This sign-in is unknown, expired, already used or from another browser; start it again.",
+  },
   VALIDATION_FAILED: { status: 422, message: "The request does not match the expected schema." },
   UNAUTHORIZED: { status: 401, message: "Authentication is required." },
   TOKEN_REUSED: { status: 401, message: "This refresh token was already used; the session has been revoked." },
+  OIDC_SIGN_IN_FAILED: {
+    status: 401,
+    message: "The identity provider refused the sign-in, or its answer could not be verified; start it again.",
+  },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   IP_BLOCKED: { status: 403, message: "Requests from this address are blocked." },
   HUMAN_VERIFICATION_REQUIRED: {
@@ -14,6 +22,12 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, message: "No such resource." },
   METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
+  OIDC_EMAIL_UNVERIFIED: {
+    status: 409,
+    message:
+      "An account with this e-mail address exists; it is linked only when both the provider and the account " +
+      "have the address verified. Sign in with the password instead.",
+  },
   GONE: {
     status: 410,
     message: "This endpoint was retired at its sunset date; see the Link header of its last answers.",

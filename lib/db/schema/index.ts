@@ -4,6 +4,7 @@ export * from "./audit-events.ts";
 export * from "./cache-purges.ts";
 export * from "./job-runs.ts";
 export * from "./metrics.ts";
+export * from "./oidc-identities.ts";
 export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";
