@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { disableUser } from "../lib/auth/accounts.ts";
 import { auditEvents, oidcIdentities, sessions, users } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { authClient, errorOf, FAST_HASHING, freshEmail, freshIp } from "../test/auth-client.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
+import { freePort } from "../test/free-port.ts";
 import { type LocalOidcProvider, OTHER_CLIENT_ID, startLocalOidcProvider } from "../test/oidc-provider.ts";
 import { createTestClock } from "../test/test-clock.ts";
 import { createAuthRoutes } from "./auth.ts";
@@ -238,10 +240,48 @@ describe("sign-in with a real local OpenID provider", () => {
     expect(await identitiesOf(subject)).toMatchObject([{ userId: local.user.id, provider: "oidc" }]);
   });
 
+  test("a disabled account's linked identity opens no session", async () => {
+    const { subject } = newSubject();
+    const created = (await (await signIn(subject)).json()) as { user: { id: string } };
+    await disableUser(runtime, created.user.id, { type: "system" });
+    const response = await signIn(subject);
+    expect(response.status).toBe(401);
+    expect((await errorOf(response)).code).toBe("UNAUTHORIZED");
+  });
+
   test("an unknown provider is 404, and a callback without state is refused", async () => {
     expect((await get("/v1/auth/oidc/google/start")).status).toBe(404);
     const response = await get("/v1/auth/oidc/oidc/callback?code=abc");
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe("OIDC_STATE_INVALID");
+  });
+});
+
+describe("sign-in while the provider does not answer", () => {
+  let runtime: TestRuntime;
+  let app: RampartApp;
+  beforeAll(async () => {
+    runtime = await openTestRuntime({
+      env: {
+        OIDC_REDIRECT_BASE_URL: BASE,
+        // Nothing listens there: discovery fails as against a provider that is down.
+        OIDC_ISSUER: `http://127.0.0.1:${freePort()}`,
+        OIDC_CLIENT_ID: "rampart",
+        OIDC_CLIENT_SECRET: "secret-never-echoed",
+      },
+    });
+    app = buildApp(runtime, [
+      createOidcRoutes({ passwordHashing: FAST_HASHING, providerClient: { timeoutMs: 1_000 } }),
+    ]);
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => runtime.close());
+
+  test("start answers 503 DEPENDENCY_UNAVAILABLE with Retry-After, never a 500", async () => {
+    const response = await app.fetch(new Request(`${BASE}/v1/auth/oidc/oidc/start`));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("5");
+    const error = await errorOf(response);
+    expect(error.code).toBe("DEPENDENCY_UNAVAILABLE");
+    expect(JSON.stringify(error)).not.toContain("secret-never-echoed");
   });
 });

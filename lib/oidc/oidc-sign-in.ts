@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
-import { ACCOUNT_COLUMNS, openSignedInSession, type SignedIn } from "../auth/accounts.ts";
+import { ACCOUNT_COLUMNS, type Account, openSignedInSession, type SignedIn } from "../auth/accounts.ts";
 import type { IdentityRuntime } from "../auth/identity.ts";
 import type { PasswordHasher } from "../auth/password-hashing.ts";
 import type { Db } from "../db/database.ts";
@@ -31,7 +31,7 @@ export async function signInWithIdentity(
   request?: Request,
 ): Promise<SignedIn & { outcome: OidcOutcome }> {
   const db = runtime.db.primary;
-  const method = { method: "oidc", provider };
+  const method = { method: "oidc" as const, provider };
   const refuse = async (reason: string, target: AuditEvent["target"], error: AppError): Promise<never> => {
     await recordAuditEvent(
       db,
@@ -48,11 +48,12 @@ export async function signInWithIdentity(
     .where(and(eq(oidcIdentities.issuer, identity.issuer), eq(oidcIdentities.subject, identity.subject)));
   if (linked !== undefined) {
     if (linked.disabled) await refuse("disabled", { type: "user", id: linked.id }, new AppError("UNAUTHORIZED"));
-    return open(runtime, linked, "signed_in", async (tx) => {
+    return openSession(runtime, method, request, async (tx) => {
       await tx
         .update(oidcIdentities)
         .set({ lastSignInAt: new Date(runtime.now()), email: identity.email ?? null })
         .where(and(eq(oidcIdentities.issuer, identity.issuer), eq(oidcIdentities.subject, identity.subject)));
+      return { account: { id: linked.id, email: linked.email, createdAt: linked.createdAt }, outcome: "signed_in" };
     });
   }
 
@@ -81,21 +82,21 @@ export async function signInWithIdentity(
       throw new AppError("OIDC_EMAIL_UNVERIFIED");
     }
     if (local.disabled) await refuse("disabled", target, new AppError("UNAUTHORIZED"));
-    return open(runtime, local, "linked", async (tx) => {
+    return openSession(runtime, method, request, async (tx) => {
       await link(tx, local.id);
       await recordAuditEvent(
         tx,
         { action: "user.oidc.linked", actor: { type: "user", id: local.id }, target, metadata: method },
         request,
       );
+      return { account: { id: local.id, email: local.email, createdAt: local.createdAt }, outcome: "linked" };
     });
   }
 
   // A password nobody knows, hashed like any other: the password login of this account then costs and answers
   // exactly what a wrong password does, and a reset by e-mail gives it a real one.
   const passwordHash = await hasher.hash(randomBytes(32).toString("base64url"));
-  const ring = await runtime.services.identity.keyRing.get();
-  return db.transaction(async (tx) => {
+  return openSession(runtime, method, request, async (tx) => {
     const [account] = await tx
       .insert(users)
       .values({ email, passwordHash, emailVerifiedAt: new Date(runtime.now()) })
@@ -104,49 +105,44 @@ export async function signInWithIdentity(
     // Another request created it in between (a double-clicked link): that one signs in, this one starts over.
     if (account === undefined) throw new AppError("OIDC_STATE_INVALID");
     await link(tx, account.id);
-    const target = { type: "user", id: account.id };
     await recordAuditEvent(
       tx,
-      { action: "user.signup", actor: { type: "user", id: account.id }, target, metadata: method },
+      {
+        action: "user.signup",
+        actor: { type: "user", id: account.id },
+        target: { type: "user", id: account.id },
+        metadata: method,
+      },
       request,
     );
+    return { account, outcome: "created" };
+  });
+}
+
+/**
+ * In one transaction: `prepare` (which finds, links or creates the account), a session for it and its login
+ * row. Signed before commit, like a password login: no session is opened without its tokens reaching the client.
+ */
+async function openSession(
+  runtime: IdentityRuntime,
+  method: { method: "oidc"; provider: string },
+  request: Request | undefined,
+  prepare: (tx: Db) => Promise<{ account: Account; outcome: OidcOutcome }>,
+): Promise<SignedIn & { outcome: OidcOutcome }> {
+  const ring = await runtime.services.identity.keyRing.get();
+  return runtime.db.primary.transaction(async (tx) => {
+    const { account, outcome } = await prepare(tx);
     const signedIn = await openSignedInSession(tx, ring, runtime.config.auth, account.id, request);
     await recordAuditEvent(
       tx,
       {
         action: "user.login.succeeded",
         actor: { type: "user", id: account.id },
-        target,
+        target: { type: "user", id: account.id },
         metadata: { ...method, sessionId: signedIn.session.sessionId },
       },
       request,
     );
-    return { account, ...signedIn, outcome: "created" as const };
+    return { account, ...signedIn, outcome };
   });
-
-  /** A session for an existing account, after `change` (in the same transaction), with its login row. */
-  async function open(
-    runtime_: IdentityRuntime,
-    account: { id: string; email: string; createdAt: Date },
-    outcome: OidcOutcome,
-    change: (tx: Db) => Promise<void>,
-  ): Promise<SignedIn & { outcome: OidcOutcome }> {
-    const ringOf = await runtime_.services.identity.keyRing.get();
-    return db.transaction(async (tx) => {
-      await change(tx);
-      const signedIn = await openSignedInSession(tx, ringOf, runtime_.config.auth, account.id, request);
-      await recordAuditEvent(
-        tx,
-        {
-          action: "user.login.succeeded",
-          actor: { type: "user", id: account.id },
-          target: { type: "user", id: account.id },
-          metadata: { ...method, sessionId: signedIn.session.sessionId },
-        },
-        request,
-      );
-      const { id, email: accountEmail, createdAt } = account;
-      return { account: { id, email: accountEmail, createdAt }, ...signedIn, outcome };
-    });
-  }
 }
