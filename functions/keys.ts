@@ -85,17 +85,21 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
           body: createKeyBody,
         },
       )
-      .get("/v1/orgs/:orgId/keys", async ({ org }) => ({ keys: await listApiKeys(runtime.db.primary, org.id) }), {
-        userOrKey: {
-          ...READ,
-          scopes: ["keys:read"],
-          rateLimits: [perUser(300, "1m"), perKey(600, "1m")],
-          // A key's lastUsedAt is written without a purge: it may lag by the TTL.
-          cache: orgCache((id) => [orgKeysTag(id)], "1m"),
+      .get(
+        "/v1/orgs/:orgId/keys",
+        async ({ org }) => ({ keys: await runtime.db.read((db) => listApiKeys(db, org.id)) }),
+        {
+          userOrKey: {
+            ...READ,
+            scopes: ["keys:read"],
+            rateLimits: [perUser(300, "1m"), perKey(600, "1m")],
+            // A key's lastUsedAt is written without a purge: it may lag by the TTL.
+            cache: orgCache((id) => [orgKeysTag(id)], "1m"),
+          },
+          org: ORG_ADMIN,
+          params: orgParams,
         },
-        org: ORG_ADMIN,
-        params: orgParams,
-      })
+      )
       .delete(
         "/v1/orgs/:orgId/keys/:keyId",
         async ({ org, params, request, set, user }) => {

@@ -88,13 +88,17 @@ export function orgRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
         },
         { user: { ...WRITE, rateLimits: [perUser(10, "1m", { name: "create" })] }, body: createOrgBody },
       )
-      .get("/v1/orgs", async ({ user }) => ({ orgs: await listOrganizationsOf(runtime.db.primary, user.userId) }), {
-        user: { ...READ, rateLimits: [perUser(300, "1m")] },
-      })
+      .get(
+        "/v1/orgs",
+        async ({ user }) => ({ orgs: await runtime.db.read((db) => listOrganizationsOf(db, user.userId)) }),
+        {
+          user: { ...READ, rateLimits: [perUser(300, "1m")] },
+        },
+      )
       .get(
         "/v1/orgs/:orgId",
         async ({ org: bound }) => {
-          const org = await findOrganization(runtime.db.primary, bound.id);
+          const org = await runtime.db.read((db) => findOrganization(db, bound.id));
           if (org === undefined) throw orgNotFound();
           return org;
         },
@@ -111,10 +115,14 @@ export function orgRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
         },
         { ...UPDATE_ORG, params: orgParams, body: updateOrgBody },
       )
-      .get("/v1/orgs/:orgId/members", async ({ org }) => ({ members: await listMembers(runtime.db.primary, org.id) }), {
-        ...READ_MEMBERS,
-        params: orgParams,
-      })
+      .get(
+        "/v1/orgs/:orgId/members",
+        async ({ org }) => ({ members: await runtime.db.read((db) => listMembers(db, org.id)) }),
+        {
+          ...READ_MEMBERS,
+          params: orgParams,
+        },
+      )
       .post(
         "/v1/orgs/:orgId/members",
         async ({ body, org, request, set, user }) => {

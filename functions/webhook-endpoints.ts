@@ -80,7 +80,7 @@ export function webhookEndpointRoutes(options: Partial<OutboundDeliveryOptions> 
       )
       .get(
         "/v1/orgs/:orgId/webhook-endpoints",
-        async ({ org }) => ({ endpoints: await listWebhookEndpoints(runtime.db.primary, org.id) }),
+        async ({ org }) => ({ endpoints: await runtime.db.read((db) => listWebhookEndpoints(db, org.id)) }),
         { user: { ...READ, rateLimits: [perUser(300, "1m")] }, org: ORG_ADMIN, params: orgParams },
       )
       .post(
@@ -132,7 +132,7 @@ export function webhookEndpointRoutes(options: Partial<OutboundDeliveryOptions> 
       .get(
         "/v1/orgs/:orgId/webhook-messages/:messageId/attempts",
         async ({ org, params }) => {
-          const attempts = await listAttempts(runtime.db.primary, org.id, params.messageId);
+          const attempts = await runtime.db.read((db) => listAttempts(db, org.id, params.messageId));
           if (attempts === undefined) throw messageNotFound();
           return { attempts };
         },

@@ -57,7 +57,7 @@ export default defineRouteGroup("webhook-sources", (runtime) =>
     )
     .get(
       "/v1/orgs/:orgId/webhook-sources",
-      async ({ org }) => ({ sources: await listWebhookSources(runtime.db.primary, org.id, runtime.now()) }),
+      async ({ org }) => ({ sources: await runtime.db.read((db) => listWebhookSources(db, org.id, runtime.now())) }),
       { user: { ...READ, rateLimits: [perUser(300, "1m")] }, org: ORG_ADMIN, params: orgParams },
     )
     .delete(

@@ -116,11 +116,9 @@ export default defineRouteGroup("webhooks", (runtime) => {
     .get(
       "/v1/orgs/:orgId/webhooks/deliveries",
       async ({ org, query }) =>
-        listDeliveries(runtime.db.primary, org.id, {
-          status: query.status,
-          before: query.before,
-          limit: query.limit ?? 50,
-        }),
+        runtime.db.read((db) =>
+          listDeliveries(db, org.id, { status: query.status, before: query.before, limit: query.limit ?? 50 }),
+        ),
       {
         user: { ...READ, rateLimits: [perUser(300, "1m")] },
         org: ORG_ADMIN,

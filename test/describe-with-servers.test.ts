@@ -11,12 +11,13 @@ test(
   async () => {
     const run = Bun.spawn(["bun", "test", "tools/neon-ws-proxy.test.ts", "test/store.integration.test.ts"], {
       cwd: ROOT,
-      // Chromium and the Prometheus parser configured, so the notice is the servers' alone.
+      // Chromium, the Prometheus parser and PostgreSQL's programs configured, so the notice is the servers' alone.
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
         TEST_CHROMIUM: "/usr/bin/chromium",
         TEST_PROMETHEUS_PYTHON: "/usr/bin/python3",
+        TEST_POSTGRES_BIN: "/usr/lib/postgresql/15/bin",
       },
       stdout: "pipe",
       stderr: "pipe",

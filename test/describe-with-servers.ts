@@ -6,19 +6,21 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from "bun:test";
 
-export type TestServer = "postgres" | "redis" | "chromium" | "prometheus";
+export type TestServer = "postgres" | "redis" | "chromium" | "prometheus" | "postgres-programs";
 
 const VARIABLES: Record<TestServer, string> = {
   postgres: "TEST_POSTGRES_URL",
   redis: "TEST_REDIS_URL",
   chromium: "TEST_CHROMIUM",
   prometheus: "TEST_PROMETHEUS_PYTHON",
+  "postgres-programs": "TEST_POSTGRES_BIN",
 };
 const NAMES: Record<TestServer, string> = {
   postgres: "PostgreSQL",
   redis: "Redis",
   chromium: "Chromium",
   prometheus: "Prometheus parser (python3-prometheus-client)",
+  "postgres-programs": "PostgreSQL's own programs (pg_basebackup, pg_ctl, pg_dump)",
 };
 const START_SERVICES = `eval "$(.ci/start-services | sed 's/^/export /')"`;
 const INSTALL: Partial<Record<TestServer, string>> = {

@@ -27,6 +27,20 @@ describe("loadConfig", () => {
     );
   });
 
+  test("read routing: the replica's lag limit and read-your-writes window, only beside DATABASE_READ_URL", () => {
+    const replica = { DATABASE_URL: "postgres://u:p@db/app", DATABASE_READ_URL: "postgres://u:p@replica/app" };
+    expect(loadConfig(replica).database).toMatchObject({ readRouting: {} });
+    expect(
+      loadConfig({ ...replica, DATABASE_READ_MAX_LAG_MS: "2000", DATABASE_READ_AFTER_WRITE_MS: "10000" }).database,
+    ).toMatchObject({ readRouting: { maxLagMs: 2000, readAfterWriteMs: 10000 } });
+    expect(configError({ ...replica, DATABASE_READ_MAX_LAG_MS: "0" })).toContain(
+      "DATABASE_READ_MAX_LAG_MS must be a positive integer",
+    );
+    expect(configError({ DATABASE_URL: replica.DATABASE_URL, DATABASE_READ_AFTER_WRITE_MS: "5000" })).toContain(
+      "DATABASE_READ_URL must be set when DATABASE_READ_AFTER_WRITE_MS is set",
+    );
+  });
+
   test("Upstash variables select the Redis store with a deadline of at most 250 ms by default", () => {
     const config = loadConfig({ UPSTASH_REDIS_REST_URL: "https://eu1.upstash.io", UPSTASH_REDIS_REST_TOKEN: "tok" });
     expect(config.store).toEqual({ driver: "upstash", url: "https://eu1.upstash.io", token: "tok", timeoutMs: 250 });

@@ -4,7 +4,20 @@ import { checkEnv, type ParsedEnv } from "./env-check.ts";
 
 export type DatabaseConfig =
   | { driver: "pglite"; dataDir: string | undefined }
-  | { driver: "neon" | "postgres"; url: string; readUrl: string | undefined; wsProxy: string | undefined };
+  | {
+      driver: "neon" | "postgres";
+      url: string;
+      readUrl: string | undefined;
+      wsProxy: string | undefined;
+      /** Only what the environment sets: lib/db holds the defaults. */
+      readRouting: ReadRoutingConfig;
+    };
+
+/** When reads leave the replica: past a replay lag, and for a caller's reads shortly after its writes. */
+export interface ReadRoutingConfig {
+  maxLagMs?: number;
+  readAfterWriteMs?: number;
+}
 
 export type StoreConfig = { driver: "memory" } | { driver: "upstash"; url: string; token: string; timeoutMs: number };
 
@@ -386,6 +399,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (parsed.DATABASE_URL === undefined && parsed.DATABASE_READ_URL !== undefined) {
     throw missing("DATABASE_URL", "when DATABASE_READ_URL is set");
   }
+  for (const name of ["DATABASE_READ_MAX_LAG_MS", "DATABASE_READ_AFTER_WRITE_MS"] as const)
+    if (parsed[name] !== undefined && parsed.DATABASE_READ_URL === undefined)
+      throw missing("DATABASE_READ_URL", `when ${name} is set (it tunes reads from the replica)`);
   const env_ = parsed.NODE_ENV ?? "development";
   if (env_ === "production" && parsed.DATABASE_URL === undefined) {
     throw missing("DATABASE_URL", "in production (the embedded PGlite database is for development)");
@@ -426,6 +442,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
           url: parsed.DATABASE_URL,
           readUrl: parsed.DATABASE_READ_URL,
           wsProxy: parsed.NEON_WS_PROXY,
+          readRouting: {
+            ...(parsed.DATABASE_READ_MAX_LAG_MS !== undefined && { maxLagMs: parsed.DATABASE_READ_MAX_LAG_MS }),
+            ...(parsed.DATABASE_READ_AFTER_WRITE_MS !== undefined && {
+              readAfterWriteMs: parsed.DATABASE_READ_AFTER_WRITE_MS,
+            }),
+          },
         };
 
   const store: StoreConfig =

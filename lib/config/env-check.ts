@@ -68,6 +68,8 @@ const RULES = {
   LOG_LEVEL: oneOf("debug", "info", "warn", "error"),
   DATABASE_URL: postgresUrl,
   DATABASE_READ_URL: postgresUrl,
+  DATABASE_READ_MAX_LAG_MS: positiveInt,
+  DATABASE_READ_AFTER_WRITE_MS: positiveInt,
   DATABASE_DRIVER: oneOf("neon", "postgres"),
   PGLITE_DATA_DIR: nonEmpty,
   NEON_WS_PROXY: nonEmpty,

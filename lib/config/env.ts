@@ -20,6 +20,8 @@ export const envSchema = type({
   "LOG_LEVEL?": "'debug' | 'info' | 'warn' | 'error'",
   "DATABASE_URL?": postgresUrl,
   "DATABASE_READ_URL?": postgresUrl,
+  "DATABASE_READ_MAX_LAG_MS?": positiveInt,
+  "DATABASE_READ_AFTER_WRITE_MS?": positiveInt,
   "DATABASE_DRIVER?": "'neon' | 'postgres'",
   "PGLITE_DATA_DIR?": "string > 0",
   "NEON_WS_PROXY?": "string > 0",

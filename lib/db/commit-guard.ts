@@ -4,6 +4,7 @@
  * unseen. The request is found through AsyncLocalStorage, so no query site has to pass it down.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { Caller } from "../core/caller.ts";
 import { processWide } from "../core/process-wide.ts";
 import type { Database, Db } from "./database.ts";
 
@@ -12,6 +13,10 @@ export interface CommitScope {
   readonly signal: AbortSignal;
   /** Set when one of its transactions begins to commit: from then on only the handler's own answer is true. */
   commitStarted: boolean;
+  /** Who the request acts for and on, once its guards have run: read-your-writes marks them (read-your-writes.ts). */
+  readonly caller?: Caller;
+  readonly orgId?: string;
+  readonly org?: { readonly id: string };
 }
 
 const scopes = processWide("commit-scopes", () => new AsyncLocalStorage<CommitScope>());
@@ -19,6 +24,11 @@ const scopes = processWide("commit-scopes", () => new AsyncLocalStorage<CommitSc
 /** Runs `run` (a request's handling) so that the transactions it opens answer to `scope`. */
 export function runInCommitScope<T>(scope: CommitScope, run: () => T): T {
   return scopes.run(scope, run);
+}
+
+/** The scope of the request whose handling is running, if any. */
+export function currentCommitScope(): CommitScope | undefined {
+  return scopes.getStore();
 }
 
 function guardTransactions(db: Db): Db {

@@ -11,9 +11,14 @@ export interface Database {
   readonly driver: "pglite" | "neon" | "postgres";
   /** The breaker every query (and each transaction, as one call) passes through; PGlite, in process, has none. */
   readonly breaker?: Breaker;
+  /** The read replica's own breaker, when DATABASE_READ_URL names one: a dead replica never opens the primary's. */
+  readonly replicaBreaker?: Breaker;
   /** Writes, and reads that must see the caller's own writes. */
   readonly primary: Db;
-  /** Runs a read on the replica when there is one, falling back to the primary if the replica fails. */
+  /**
+   * Runs a read on the replica when there is one and it is close enough behind, on the primary otherwise (and
+   * within the read-your-writes window of the request's caller, see lib/db/read-your-writes.ts).
+   */
   read<T>(query: (db: Db) => Promise<T>): Promise<T>;
   ping(signal?: AbortSignal): Promise<void>;
   migrate(): Promise<void>;

@@ -5,7 +5,7 @@ import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import type { Logger } from "../log/logger.ts";
 import { type Breaker, createBreaker } from "../resilience/breaker.ts";
 import { DATABASE_BREAKER, type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
-import { createReadRouter } from "./read-replica.ts";
+import { createReadRouter, type ReadRoutingOptions, type ReplicaConnection } from "./read-replica.ts";
 import * as schema from "./schema/index.ts";
 
 export interface NeonOptions {
@@ -13,6 +13,7 @@ export interface NeonOptions {
   readUrl: string | undefined;
   /** `host:port` of a local WebSocket-to-TCP proxy, for self-hosted PostgreSQL behind the Neon driver. */
   wsProxy: string | undefined;
+  readRouting?: Partial<ReadRoutingOptions>;
 }
 
 function useLocalProxy(proxy: string): void {
@@ -36,15 +37,22 @@ function guardTransactions(db: Db, breaker: Breaker): void {
   db.transaction = (run, config) => breaker.execute(() => transaction(run, config));
 }
 
+function openReplica(url: string, logger: Logger): ReplicaConnection & { pool: Pool } {
+  const pool = new Pool({ connectionString: url });
+  const breaker = createBreaker("postgres-replica", logger, DATABASE_BREAKER);
+  guardQueries(pool, breaker);
+  pool.on("error", (error: Error) => logger.warn("read replica pool error", { error }));
+  return { pool, breaker, db: drizzle({ client: pool, schema }) as unknown as Db };
+}
+
 export function openNeon(options: NeonOptions, logger: Logger): Database {
   if (options.wsProxy !== undefined) useLocalProxy(options.wsProxy);
   const pool = new Pool({ connectionString: options.url });
   const breaker = createBreaker("postgres", logger, DATABASE_BREAKER);
   guardQueries(pool, breaker);
-  const replicaPool = options.readUrl === undefined ? undefined : new Pool({ connectionString: options.readUrl });
+  const replica = options.readUrl === undefined ? undefined : openReplica(options.readUrl, logger);
   // Idle clients that lose their socket emit 'error' on the pool; without a listener that crashes the process.
   pool.on("error", (error: Error) => logger.warn("database pool error", { error }));
-  replicaPool?.on("error", (error: Error) => logger.warn("read replica pool error", { error }));
   // The pool stops listening to a client it hands out, and a client that loses its socket between two queries of
   // a transaction emits 'error' with no listener, thrown out of the WebSocket's handler. Its next query fails anyway.
   pool.on("connect", (client: PoolClient) =>
@@ -52,18 +60,18 @@ export function openNeon(options: NeonOptions, logger: Logger): Database {
   );
   const primary = drizzle({ client: pool, schema }) as unknown as Db;
   guardTransactions(primary, breaker);
-  const replica = replicaPool === undefined ? undefined : (drizzle({ client: replicaPool, schema }) as unknown as Db);
   return {
     driver: "neon",
     breaker,
+    replicaBreaker: replica?.breaker,
     primary,
-    read: createReadRouter(primary, replica, logger),
+    read: createReadRouter(primary, replica, logger, options.readRouting),
     ping: async () => {
       await pool.query("select 1");
     },
     migrate: () => migrate(drizzle({ client: pool, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
     close: async () => {
-      await Promise.all([pool.end(), replicaPool?.end()]);
+      await Promise.all([pool.end(), replica?.pool.end()]);
     },
   };
 }

@@ -5,7 +5,7 @@ import postgres from "postgres";
 import type { Logger } from "../log/logger.ts";
 import { type Breaker, createBreaker } from "../resilience/breaker.ts";
 import { DATABASE_BREAKER, type Database, type Db, MIGRATIONS_FOLDER } from "./database.ts";
-import { createReadRouter } from "./read-replica.ts";
+import { createReadRouter, type ReadRoutingOptions, type ReplicaConnection } from "./read-replica.ts";
 import * as schema from "./schema/index.ts";
 
 const POOL_OPTIONS = { max: 10, idle_timeout: 30, connect_timeout: 5, onnotice: () => {} } as const;
@@ -39,23 +39,35 @@ function guardQueries(sql: Sql, breaker: Breaker): Sql {
   });
 }
 
-export function openPostgres(options: { url: string; readUrl: string | undefined }, logger: Logger): Database {
+export interface PostgresOptions {
+  url: string;
+  readUrl: string | undefined;
+  readRouting?: Partial<ReadRoutingOptions>;
+}
+
+function openReplica(url: string, logger: Logger): ReplicaConnection & { sql: Sql } {
+  const breaker = createBreaker("postgres-replica", logger, DATABASE_BREAKER);
+  const sql = guardQueries(postgres(url, POOL_OPTIONS), breaker);
+  return { sql, breaker, db: drizzle({ client: sql, schema }) as unknown as Db };
+}
+
+export function openPostgres(options: PostgresOptions, logger: Logger): Database {
   const breaker = createBreaker("postgres", logger, DATABASE_BREAKER);
   const sql = guardQueries(postgres(options.url, POOL_OPTIONS), breaker);
-  const replicaSql = options.readUrl === undefined ? undefined : postgres(options.readUrl, POOL_OPTIONS);
   const primary = drizzle({ client: sql, schema }) as unknown as Db;
-  const replica = replicaSql === undefined ? undefined : (drizzle({ client: replicaSql, schema }) as unknown as Db);
+  const replica = options.readUrl === undefined ? undefined : openReplica(options.readUrl, logger);
   return {
     driver: "postgres",
     breaker,
+    replicaBreaker: replica?.breaker,
     primary,
-    read: createReadRouter(primary, replica, logger),
+    read: createReadRouter(primary, replica, logger, options.readRouting),
     ping: async () => {
       await sql`select 1`;
     },
     migrate: () => migrate(drizzle({ client: sql, schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
     close: async () => {
-      await Promise.all([sql.end({ timeout: 5 }), replicaSql?.end({ timeout: 5 })]);
+      await Promise.all([sql.end({ timeout: 5 }), replica?.sql.end({ timeout: 5 })]);
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from "../config/config.ts";
 import { withCommitGuard } from "../db/commit-guard.ts";
 import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open-database.ts";
+import { withReadYourWrites } from "../db/read-your-writes.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { createLiveSettings } from "../settings/live-settings.ts";
 import { type SettingsSource, settingsFromConfig } from "../settings/settings.ts";
@@ -41,12 +42,17 @@ export interface RuntimeParts {
  */
 export async function openRuntime(config: Config, parts: RuntimeParts = {}): Promise<Runtime> {
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
-  const db = withCommitGuard(parts.db ?? (await openDatabase(config.database, logger)));
+  const opened = parts.db ?? (await openDatabase(config.database, logger));
   const store = parts.store ?? (await openStore(config.store, logger));
+  const now = parts.now ?? Date.now;
+  const windowMs = config.database.driver === "pglite" ? undefined : config.database.readRouting.readAfterWriteMs;
+  const db = withReadYourWrites(withCommitGuard(opened), store, logger, {
+    now,
+    ...(windowMs !== undefined && { windowMs }),
+  });
   const settings =
     parts.settings ??
     createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
-  const now = parts.now ?? Date.now;
   return assembleRuntime({ config, logger, db, store, lifecycle: { shuttingDown: false }, settings, now });
 }
 
