@@ -20,9 +20,14 @@ const asRoot = process.getuid?.() === 0;
 const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
 
 /** Runs `program` from `bin` with `args`; throws with its output when it fails. */
-export async function runPostgresProgram(bin: string, program: string, args: readonly string[]): Promise<string> {
-  const command = [join(bin, program), ...args];
-  const argv = asRoot ? ["su", "postgres", "-s", "/bin/sh", "-c", command.map(quote).join(" ")] : command;
+export function runPostgresProgram(bin: string, program: string, args: readonly string[]): Promise<string> {
+  return runAsPostgres([join(bin, program), ...args]);
+}
+
+/** Runs a command as the user owning the clusters (`postgres` when we are root); throws with its output on failure. */
+export async function runAsPostgres(command: readonly string[]): Promise<string> {
+  const program = command[0] ?? "";
+  const argv = asRoot ? ["su", "postgres", "-s", "/bin/sh", "-c", command.map(quote).join(" ")] : [...command];
   const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   if ((await child.exited) !== 0) throw new Error(`${program} failed: ${stderr.trim() || stdout.trim()}`);
