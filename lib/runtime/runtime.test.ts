@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { withCountedQueries } from "../../test/counting-db.ts";
-import { deriveRuntime } from "./runtime.ts";
+import { loadConfig } from "../config/config.ts";
+import { deriveRuntime, openRuntime } from "./runtime.ts";
 
 const SOME_USER = "00000000-0000-4000-8000-000000000001";
 
@@ -29,5 +30,20 @@ describe("runtime services", () => {
     expect(elsewhere.services.identity).not.toBe(runtime.services.identity);
     expect(elsewhere.services.operators).not.toBe(runtime.services.operators);
     expect(elsewhere.services.ipBlocker).not.toBe(runtime.services.ipBlocker);
+  });
+});
+
+describe("opening a runtime", () => {
+  const replica = {
+    NODE_ENV: "test",
+    DATABASE_URL: "postgres://127.0.0.1:1/primary",
+    DATABASE_READ_URL: "postgres://127.0.0.1:1/replica",
+  };
+
+  test("refuses a read-your-writes window no longer than the replica lag allowed, before connecting", async () => {
+    const config = loadConfig({ ...replica, DATABASE_READ_MAX_LAG_MS: "10000" });
+    await expect(openRuntime(config)).rejects.toThrow(
+      "DATABASE_READ_AFTER_WRITE_MS (5000) must be longer than DATABASE_READ_MAX_LAG_MS (10000)",
+    );
   });
 });

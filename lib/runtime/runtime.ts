@@ -3,7 +3,8 @@ import type { Config } from "../config/config.ts";
 import { withCommitGuard } from "../db/commit-guard.ts";
 import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open-database.ts";
-import { withReadYourWrites } from "../db/read-your-writes.ts";
+import { DEFAULT_READ_ROUTING } from "../db/read-replica.ts";
+import { DEFAULT_READ_YOUR_WRITES, withReadYourWrites } from "../db/read-your-writes.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { createLiveSettings } from "../settings/live-settings.ts";
 import { type SettingsSource, settingsFromConfig } from "../settings/settings.ts";
@@ -41,6 +42,7 @@ export interface RuntimeParts {
  * Settings are shared through the store and start polling when the server or function says so.
  */
 export async function openRuntime(config: Config, parts: RuntimeParts = {}): Promise<Runtime> {
+  checkReadRouting(config);
   const logger = parts.logger ?? createLogger({ level: config.logLevel });
   const opened = parts.db ?? (await openDatabase(config.database, logger));
   const store = parts.store ?? (await openStore(config.store, logger));
@@ -54,6 +56,20 @@ export async function openRuntime(config: Config, parts: RuntimeParts = {}): Pro
     parts.settings ??
     createLiveSettings({ store, logger, base: settingsFromConfig(config), pollMs: config.settingsPollMs });
   return assembleRuntime({ config, logger, db, store, lifecycle: { shuttingDown: false }, settings, now });
+}
+
+/**
+ * A read after the read-your-writes window must find the write on the replica: otherwise a cache refill after
+ * the write's purge could keep the old answer for its whole TTL.
+ */
+function checkReadRouting(config: Config): void {
+  if (config.database.driver === "pglite") return;
+  const { maxLagMs = DEFAULT_READ_ROUTING.maxLagMs, readAfterWriteMs = DEFAULT_READ_YOUR_WRITES.windowMs } =
+    config.database.readRouting;
+  if (readAfterWriteMs <= maxLagMs)
+    throw new Error(
+      `DATABASE_READ_AFTER_WRITE_MS (${readAfterWriteMs}) must be longer than DATABASE_READ_MAX_LAG_MS (${maxLagMs})`,
+    );
 }
 
 /** The parts of a runtime a copy may replace. */
