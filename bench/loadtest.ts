@@ -82,7 +82,8 @@ if (scenario === "smoke") {
     console.log(`${c.route}: req/s ÷ health ${c.measured} now, ${c.committed} committed (×${c.change})`);
   const regressed = comparisons.filter((c) => c.regressed);
   if (regressed.length > 0) {
-    console.error(`regressed more than ${REGRESSION_FACTOR}×: ${regressed.map((c) => c.route).join(", ")}`);
+    const names = regressed.map((c) => c.route).join(", ");
+    console.error(`regressed: ${names} (under the slowest committed round ÷ ${REGRESSION_FACTOR})`);
     process.exit(1);
   }
 } else {

@@ -18,7 +18,7 @@ export interface LatencySummary {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Share of requests answered 5xx or 429, not answered at all, or dropped by the generator. */
+  /** Share of requests answered 4xx or 5xx (each one sent should succeed), not answered, or dropped. */
   errorRate: number;
   statuses: Record<string, number>;
   failures: number;
@@ -54,7 +54,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 export function summarise(tally: RouteTally, seconds: number): LatencySummary {
   const sorted = tally.latenciesMs.toSorted((a, b) => a - b);
   let failed = tally.failures + tally.dropped;
-  for (const [status, n] of tally.statuses) if (status >= 500 || status === 429) failed += n;
+  for (const [status, n] of tally.statuses) if (status >= 400) failed += n;
   const attempted = sorted.length + tally.failures + tally.dropped;
   return {
     requests: sorted.length,

@@ -46,7 +46,7 @@ export interface LoadTestOptions {
   log?: (line: string) => void;
 }
 
-const DEFAULT_SECONDS: Record<Scenario, number> = { baseline: 4, stress: 5, "breaking-point": 5, soak: 60, smoke: 1 };
+const DEFAULT_SECONDS: Record<Scenario, number> = { baseline: 4, stress: 5, "breaking-point": 5, soak: 60, smoke: 0.7 };
 const STRESS_STEPS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -125,7 +125,7 @@ export async function runLoadTest(scenario: Scenario, options: LoadTestOptions):
         ? { overridden: false, how: "no ADMIN_TOKEN given: the rate-limited routes were skipped, not measured" }
         : {
             overridden: true,
-            how: `rateLimitOverrides["${lifted.prefix}"] = [] through PATCH /admin/settings, restored after`,
+            how: `rateLimitOverrides ${lifted.prefixes.join(", ")} = [] by PATCH /admin/settings, restored after`,
           },
     latencyModel:
       "closed model for baseline and stress; open model (evenly spaced arrivals, latency from the due moment) " +
@@ -146,7 +146,7 @@ export async function runLoadTest(scenario: Scenario, options: LoadTestOptions):
       const settings = {
         concurrency: options.concurrency ?? 10,
         sliceMs: seconds * 1000,
-        rounds: options.rounds ?? (scenario === "smoke" ? 2 : 3),
+        rounds: options.rounds ?? 3,
       };
       report.settings = settings;
       log(`baseline: ${Object.keys(routes).length} routes × ${settings.rounds} rounds × ${seconds} s`);

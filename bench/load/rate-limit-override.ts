@@ -4,8 +4,8 @@
  * 429 within a second, and each 429 counts toward an automatic block of that address.
  */
 
-/** The prefix whose declared limits are lifted: the organization routes the key GETs and the write use. */
-const LIFTED_PREFIX = "/v1/orgs";
+/** Prefixes whose limits are lifted: the organization routes, and inbound webhooks (the default 300/min per IP). */
+const LIFTED_PREFIXES = ["/v1/orgs", "/v1/webhooks"] as const;
 
 type Overrides = Record<string, unknown[]>;
 
@@ -24,17 +24,18 @@ function patchOverrides(base: string, token: string, overrides: Overrides): Prom
 }
 
 export interface LiftedLimits {
-  /** What the report records: which prefix was lifted. */
-  readonly prefix: string;
+  /** What the report records: which prefixes were lifted. */
+  readonly prefixes: readonly string[];
   restore(): Promise<void>;
 }
 
-/** Lifts the limits under `/v1/orgs` (an empty rule list) and answers how to restore the previous overrides. */
+/** Lifts the limits under each prefix (an empty rule list) and answers how to restore the previous overrides. */
 export async function liftRateLimits(base: string, adminToken: string): Promise<LiftedLimits> {
   const previous = await settingsCall(base, adminToken);
-  await patchOverrides(base, adminToken, { ...previous, [LIFTED_PREFIX]: [] });
+  const lifted = Object.fromEntries(LIFTED_PREFIXES.map((prefix) => [prefix, []]));
+  await patchOverrides(base, adminToken, { ...previous, ...lifted });
   return {
-    prefix: LIFTED_PREFIX,
+    prefixes: LIFTED_PREFIXES,
     restore: async () => {
       await patchOverrides(base, adminToken, previous);
     },
