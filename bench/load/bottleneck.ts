@@ -59,18 +59,19 @@ export function nameBottleneck(evidence: BottleneckEvidence): Bottleneck {
         `the server process used ${server.mean}% of a core (peak ${server.max}%): its JavaScript runs on one ` +
         "thread, so one instance is saturated; more instances scale it out",
     });
+  // Every pooled connection busy is a queue of its own, whatever the cores do.
+  const database = resources.databaseConnections;
+  if (database !== undefined && database.maxActive >= Math.max(2, database.max * 0.9))
+    return withRoute({
+      resource: "database connections",
+      detail: `${database.maxActive} of ${database.max} database connections were busy at once: the pool is the queue`,
+    });
   if (resources.machineCpuPct.mean >= BUSY.machineCpuPct)
     return withRoute({
       resource: "machine CPU",
       detail:
         `all ${evidence.cores} cores were ${resources.machineCpuPct.mean}% busy while the server used ` +
         `${server?.mean ?? "?"}% of one: the generator, the database and other processes compete for them`,
-    });
-  const database = resources.databaseConnections;
-  if (database !== undefined && database.maxActive >= Math.max(2, database.max * 0.9))
-    return withRoute({
-      resource: "database connections",
-      detail: `${database.maxActive} of ${database.max} database connections were busy at once: the pool is the queue`,
     });
   return withRoute({
     resource: "route latency",

@@ -58,19 +58,32 @@ function serverPid(url: URL, pid: number | undefined): number | undefined {
   return findListeningPid(port);
 }
 
+const asSummary = (r: BaselineRoute): LatencySummary => ({
+  requests: 0,
+  rps: r.rps,
+  p50Ms: r.p50Ms,
+  p90Ms: r.p90Ms,
+  p99Ms: r.p99Ms,
+  maxMs: r.maxMs,
+  errorRate: r.errorRate,
+  statuses: r.statuses,
+  failures: 0,
+  dropped: 0,
+});
+
+/** Each route's own bottleneck, from what was sampled while it alone was under load. */
+function routeBottlenecks(baseline: Partial<Record<RouteName, BaselineRoute>>, cores: number) {
+  const health = baseline.health === undefined ? {} : { health: asSummary(baseline.health) };
+  const entries = Object.entries(baseline) as [RouteName, BaselineRoute][];
+  return Object.fromEntries(
+    entries.map(([name, r]) => {
+      const evidence = { summary: asSummary(r), routes: { ...health, [name]: asSummary(r) }, resources: r.resources };
+      return [name, nameBottleneck({ ...evidence, cores }).resource];
+    }),
+  ) as Partial<Record<RouteName, Bottleneck["resource"]>>;
+}
+
 function baselineEvidence(baseline: Partial<Record<RouteName, BaselineRoute>>): Measured {
-  const asSummary = (r: BaselineRoute): LatencySummary => ({
-    requests: 0,
-    rps: r.rps,
-    p50Ms: r.p50Ms,
-    p90Ms: r.p90Ms,
-    p99Ms: r.p99Ms,
-    maxMs: r.maxMs,
-    errorRate: r.errorRate,
-    statuses: r.statuses,
-    failures: 0,
-    dropped: 0,
-  });
   const entries = Object.entries(baseline) as [RouteName, BaselineRoute][];
   // The route that served the fewest requests is where the server worked hardest per request.
   const [, heaviest] = entries.reduce((a, b) => (b[1].rps < a[1].rps ? b : a));
@@ -181,6 +194,7 @@ export async function runLoadTest(scenario: Scenario, options: LoadTestOptions):
     await lifted?.restore();
   }
   report.loadAverageAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+  if (report.baseline) report.routeBottlenecks = routeBottlenecks(report.baseline, run.machine.cores);
   const evidence = evidenceOf(report);
   if (evidence !== undefined)
     report.bottleneck = nameBottleneck({ ...evidence, cores: run.machine.cores } satisfies BottleneckEvidence);

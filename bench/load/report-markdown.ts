@@ -14,12 +14,14 @@ export interface LoadReport {
   breakingPoint?: BreakingPointResult;
   soak?: SoakResult;
   bottleneck?: Bottleneck;
+  /** Baseline: what held each route back while it alone was under load. */
+  routeBottlenecks?: Partial<Record<RouteName, Bottleneck["resource"]>>;
   skippedRoutes: RouteName[];
   loadAverageAtEnd: number;
 }
 
 const pct = (share: number) => `${Math.round(share * 10_000) / 100}%`;
-const resources = (m: Measured) => {
+const resources = (m: Pick<Measured, "resources">) => {
   const r = m.resources;
   const parts = [
     r.serverCpuPct === undefined ? "server CPU ?" : `server CPU ${r.serverCpuPct.mean}% (max ${r.serverCpuPct.max}%)`,
@@ -36,13 +38,13 @@ const resources = (m: Measured) => {
 const row = (cells: readonly (string | number)[]) => `| ${cells.join(" | ")} |`;
 const latencyCells = (s: LatencySummary) => [s.rps, s.p50Ms, s.p90Ms, s.p99Ms, s.maxMs, pct(s.errorRate)];
 
-function baselineTable(baseline: NonNullable<LoadReport["baseline"]>): string[] {
+function baselineTable(report: LoadReport, baseline: NonNullable<LoadReport["baseline"]>): string[] {
   const lines = [
-    "| route | req/s (range) | p50 ms | p90 ms | p99 ms (range) | max ms | errors | req/s ÷ health | server CPU, RSS |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| route | req/s (range) | p50 ms | p90 ms | p99 ms (range) | max ms | errors | req/s ÷ health | resources " +
+      "| held back by |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const [name, r] of Object.entries(baseline) as [RouteName, BaselineRoute][]) {
-    const cpu = r.resources.serverCpuPct;
     lines.push(
       row([
         ROUTE_LABELS[name],
@@ -53,7 +55,8 @@ function baselineTable(baseline: NonNullable<LoadReport["baseline"]>): string[] 
         r.maxMs,
         pct(r.errorRate),
         `${r.rpsVsHealth} (${r.rpsVsHealthRange.join("–")})`,
-        `${cpu === undefined ? "?" : `${cpu.mean}%`}, ${r.resources.serverRssMb?.max ?? "?"} MB`,
+        resources(r),
+        report.routeBottlenecks?.[name] ?? "?",
       ]),
     );
   }
@@ -119,7 +122,7 @@ export function renderMarkdown(report: LoadReport): string {
     "",
   ];
   if (report.baseline)
-    lines.push("## Baseline (closed model, each route alone)", "", ...baselineTable(report.baseline), "");
+    lines.push("## Baseline (closed model, each route alone)", "", ...baselineTable(report, report.baseline), "");
   if (report.stress) lines.push("## Stress (closed model, the mix)", "", ...stressTable(report.stress), "");
   if (report.breakingPoint)
     lines.push("## Breaking point (open model, the mix)", "", ...breakingTable(report.breakingPoint), "");

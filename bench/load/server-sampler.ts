@@ -113,6 +113,8 @@ export function startSampler(targets: SamplerTargets, intervalMs = 500): Resourc
     const at = performance.now();
     const machine = machineTicks();
     const elapsedTicks = ((at - last.at) / 1000) * CLOCK_TICKS_PER_SECOND;
+    // Two samples within one clock tick have nothing between them to compare.
+    if (machine.total === last.machine.total) return;
     machineCpu.push(Math.round(((machine.busy - last.machine.busy) / (machine.total - last.machine.total)) * 100));
     if (pid !== undefined) {
       const ticks = processTicks(pid);
