@@ -234,7 +234,7 @@ export async function runSoak(
   const windows: SoakResult["windows"] = [];
   for (let i = 0; i < options.windows; i++) {
     const measured = await measure(target, () => runOpen(mixOf(target), options.rate, options.windowMs));
-    windows.push({ minute: rounded(((i + 1) * options.windowMs) / 60_000, 1), ...measured });
+    windows.push({ minute: rounded(((i + 1) * options.windowMs) / 60_000, 2), ...measured });
   }
   const first = windows[0] as Measured;
   const last = windows.at(-1) as Measured;
