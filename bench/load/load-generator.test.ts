@@ -26,7 +26,7 @@ afterAll(() => server.stop(true));
 
 const route: LoadRoute = { name: "serial", next: () => ({ url: server.url.href, init: {} }) };
 
-test("the open model keeps arrivals coming when the server falls behind, so latency and rate show the overload", async () => {
+test("arrivals keep coming while the server falls behind: latency and rate show the overload", async () => {
   const closed = await runClosed([{ route, weight: 1 }], 1, 1_000);
   const closedSummary = summarise(closed.tallies.get("serial") ?? expect.unreachable(), closed.seconds);
   mostWaiting = 0;
