@@ -27,11 +27,13 @@ test("no route has become several times slower than the health route since the c
   const report = await runLoadTest("smoke", { url, adminToken: ADMIN_TOKEN });
   const measured = report.baseline ?? {};
   expect(Object.keys(measured).toSorted()).toEqual([...ROUTE_NAMES].toSorted());
-  for (const route of Object.values(measured)) expect(route.errorRate).toBeLessThanOrEqual(0.01);
+  const failing = Object.entries(measured).filter(([, route]) => route.errorRate > 0.01);
+  expect(failing.map(([name, route]) => [name, route.statuses])).toEqual([]);
   expect(report.run.rateLimits.overridden).toBe(true);
-  // The cached GET answers from the cache: a broken cache would still be only a few times slower.
+  // The cached GET answers from the cache (fresh or stale): a broken cache would be only a few times slower.
   const cache = measured.cachedGet?.cache ?? {};
-  expect((cache.HIT ?? 0) / Object.values(cache).reduce((a, b) => a + b, 0)).toBeGreaterThan(0.9);
+  const fromCache = ((cache.HIT ?? 0) + (cache.STALE ?? 0)) / Object.values(cache).reduce((a, b) => a + b, 0);
+  expect({ fromCache: fromCache > 0.9, cache }).toMatchObject({ fromCache: true });
   const committed = (await Bun.file(BASELINE_FILE).json()) as { baseline: Record<RouteName, BaselineRoute> };
   const regressed = compareWithBaseline(committed.baseline, measured).filter((c) => c.regressed);
   expect(regressed).toEqual([]);
