@@ -18,7 +18,7 @@ export const users = pgTable(
       .default("user"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }).notNull().defaultNow(),
-    /** When the owner proved they receive mail at `email`; null until then. */
+    /** When the owner last proved they receive mail at `email`; null until then, and again after a change. */
     emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true }),
   },
   (table) => [check("users_platform_role_check", sql`${table.platformRole} in ('user', 'operator')`)],
