@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { IssuedAccessToken } from "../lib/auth/access-tokens.ts";
 import { changePassword, logIn, type SignedIn, signUp } from "../lib/auth/accounts.ts";
 import { loginBody, passwordChangeBody, signupBody } from "../lib/auth/credentials.ts";
+import { sendVerificationLink } from "../lib/auth/email-verification.ts";
 import {
   createPasswordHasher,
   DEFAULT_PASSWORD_HASHING,
@@ -44,6 +45,8 @@ const LOGIN: UserPolicy = {
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
   humanVerification: "in-emergency",
+  // With EMAIL_VERIFICATION_REQUIRED, the right password of an unverified account.
+  errors: ["EMAIL_NOT_VERIFIED"],
 };
 
 // Applied by the handler once the body names the account, before any password work. Counting every
@@ -121,6 +124,8 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
           "/v1/auth/signup",
           async ({ body, request, set }) => {
             const signedIn = await signUp(runtime, hasher, body, request);
+            // Its own transaction: an account whose link failed to issue asks for another one.
+            await sendVerificationLink(runtime, { userId: signedIn.account.id, email: signedIn.account.email });
             set.status = 201;
             return tokensOf(signedIn);
           },

@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
+import { requireVerifiedEmail } from "../lib/auth/email-verification.ts";
 import { orgNotFound } from "../lib/auth/org-access.ts";
 import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/password-policy.ts";
 import { orgMembersTag, orgTag } from "../lib/cache/cache-tags.ts";
@@ -82,11 +83,15 @@ export function orgRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
       .post(
         "/v1/orgs",
         async ({ body, request, set, user }) => {
+          await requireVerifiedEmail(runtime, user.userId);
           const org = await createOrganization(runtime, user.userId, body, request);
           set.status = 201;
           return { ...org, role: "owner" };
         },
-        { user: { ...WRITE, rateLimits: [perUser(10, "1m", { name: "create" })] }, body: createOrgBody },
+        {
+          user: { ...WRITE, rateLimits: [perUser(10, "1m", { name: "create" })], errors: ["EMAIL_NOT_VERIFIED"] },
+          body: createOrgBody,
+        },
       )
       .get(
         "/v1/orgs",

@@ -105,7 +105,12 @@ export async function logIn(
 ): Promise<SignedIn> {
   const db = runtime.db.primary;
   const [user] = await db
-    .select({ ...ACCOUNT_COLUMNS, passwordHash: users.passwordHash, disabled: users.disabled })
+    .select({
+      ...ACCOUNT_COLUMNS,
+      passwordHash: users.passwordHash,
+      disabled: users.disabled,
+      emailVerifiedAt: users.emailVerifiedAt,
+    })
     .from(users)
     .where(eq(users.email, credentials.email));
   const matches =
@@ -121,6 +126,20 @@ export async function logIn(
       request,
     );
     throw new AppError("UNAUTHORIZED", INVALID_CREDENTIALS_MESSAGE);
+  }
+  // Told only to whoever proved the password, so it reveals nothing about the address to anyone else.
+  if (runtime.config.email.verificationRequired && user.emailVerifiedAt === null) {
+    await recordAuditEvent(
+      db,
+      {
+        action: "user.login.failed",
+        actor: { type: "anonymous" },
+        target: { type: "user", id: user.id },
+        metadata: { reason: "email_unverified" },
+      },
+      request,
+    );
+    throw new AppError("EMAIL_NOT_VERIFIED");
   }
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
   const upgradedHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(credentials.password) : undefined;

@@ -10,7 +10,13 @@ import { sessions } from "../db/schema/index.ts";
 import { enqueueUserWebhookMessage, type MessagesCommitted, type UserMessage } from "../outbox/webhook-outbox.ts";
 import type { IdentityRuntime } from "./identity.ts";
 
-export type RevocationReason = "logout" | "revoked" | "token_reused" | "password_changed" | "user_disabled";
+export type RevocationReason =
+  | "logout"
+  | "revoked"
+  | "token_reused"
+  | "password_changed"
+  | "password_reset"
+  | "user_disabled";
 
 export interface SessionSummary {
   id: string;

@@ -186,3 +186,60 @@ describe("loadConfig", () => {
     });
   });
 });
+
+describe("e-mail configuration", () => {
+  const apiKey = "re_secret_never_echoed_0123";
+  const production = {
+    NODE_ENV: "production",
+    DATABASE_URL: "postgres://u:p@db/app",
+    ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 1).toString("base64")}`,
+  };
+  const resend = { EMAIL_PROVIDER: "resend", EMAIL_API_KEY: apiKey, EMAIL_FROM: "Acme <no-reply@acme.example>" };
+
+  test("development keeps mail in the database; production without a provider sends none", () => {
+    expect(loadConfig({}).email).toEqual({
+      provider: "database",
+      from: "Rampart <no-reply@localhost>",
+      appUrl: "http://localhost:3000",
+      verificationRequired: false,
+    });
+    expect(loadConfig(production).email.provider).toBe("none");
+  });
+
+  test("resend takes its key, sender and Resend's endpoint; APP_URL is reduced to its origin", () => {
+    expect(
+      loadConfig({ ...resend, APP_URL: "https://app.acme.example/", EMAIL_VERIFICATION_REQUIRED: "true" }).email,
+    ).toEqual({
+      provider: "resend",
+      apiKey,
+      url: "https://api.resend.com/emails",
+      from: "Acme <no-reply@acme.example>",
+      appUrl: "https://app.acme.example",
+      verificationRequired: true,
+    });
+  });
+
+  test("half a configuration is refused, naming what is missing, without echoing the key", () => {
+    expect(configError({ EMAIL_PROVIDER: "resend", EMAIL_FROM: "a@b.example" })).toContain(
+      "EMAIL_API_KEY must be set when EMAIL_PROVIDER is resend",
+    );
+    const message = configError({ EMAIL_PROVIDER: "resend", EMAIL_API_KEY: apiKey });
+    expect(message).toContain("EMAIL_FROM must be set when EMAIL_PROVIDER is resend");
+    expect(message).not.toContain(apiKey);
+    expect(configError({ EMAIL_API_KEY: apiKey })).toContain("EMAIL_PROVIDER must be set (resend) when EMAIL_API_KEY");
+  });
+
+  test("production refuses the development mailbox, plain-http endpoints and links, and resend without APP_URL", () => {
+    expect(configError({ ...production, EMAIL_PROVIDER: "database" })).toContain(
+      "EMAIL_PROVIDER must not be database in production",
+    );
+    expect(loadConfig({ ...production, ...resend, APP_URL: "https://app.acme.example" }).email.provider).toBe("resend");
+    expect(configError({ ...production, ...resend })).toContain("APP_URL must be set when EMAIL_PROVIDER is resend");
+    expect(configError({ ...production, ...resend, APP_URL: "http://app.acme.example" })).toContain(
+      "APP_URL must be an https URL in production",
+    );
+    expect(
+      configError({ ...production, ...resend, APP_URL: "https://a.example", EMAIL_API_URL: "http://mail.internal/e" }),
+    ).toContain("EMAIL_API_URL must be an https URL in production");
+  });
+});

@@ -95,6 +95,27 @@ export interface OidcConfig {
   /** http: issuers and redirects (a local provider); never in production. */
   allowHttp: boolean;
 }
+/**
+ * Where e-mail goes: `database` keeps it for `GET /dev/emails` (development only), `resend` sends it through
+ * Resend's API, `none` (production without EMAIL_PROVIDER) drops it with a warning.
+ */
+export type EmailConfig = (
+  | { provider: "none" }
+  | { provider: "database" }
+  | {
+      provider: "resend";
+      /** Sent as a bearer token; a secret, never logged. */
+      apiKey: string;
+      /** Resend's `POST /emails`, or EMAIL_API_URL (a stand-in in tests). */
+      url: string;
+    }
+) & {
+  from: string;
+  /** The origin the links in messages point at (the application's pages, which post the token back). */
+  appUrl: string;
+  /** Accounts whose address is not verified can neither log in nor create organizations. */
+  verificationRequired: boolean;
+};
 
 export interface Config {
   env: "development" | "production" | "test";
@@ -130,6 +151,7 @@ export interface Config {
   cdnPurge: CdnPurgeConfig;
   /** Sign-in providers; none while no OIDC_* variable is set. */
   oidc: OidcConfig;
+  email: EmailConfig;
 }
 
 export const DEFAULT_CONFIG = {
@@ -166,6 +188,11 @@ export const DEFAULT_CONFIG = {
     githubUrl: "https://github.com",
     githubApiUrl: "https://api.github.com",
     genericName: "OpenID Connect",
+  },
+  email: {
+    resendUrl: "https://api.resend.com/emails",
+    from: "Rampart <no-reply@localhost>",
+    appUrl: "http://localhost:3000",
   },
 } as const;
 
@@ -374,6 +401,37 @@ function parseOidc(parsed: ParsedEnv, env: Config["env"]): OidcConfig {
     ] as const)
       if (url?.startsWith("https:") === false) throw invalid(`${name} must be an https URL in production`);
   return { redirectBaseUrl: (redirectBaseUrl ?? "").replace(/\/+$/, ""), providers, allowHttp: env !== "production" };
+function parseEmail(parsed: ParsedEnv, env: Config["env"]): EmailConfig {
+  const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
+  const provider = parsed.EMAIL_PROVIDER ?? (env === "production" ? "none" : "database");
+  // The embedded mailbox shows every link, password resets included, to anyone who can reach the dev route.
+  if (provider === "database" && env === "production")
+    throw invalid("EMAIL_PROVIDER must not be database in production (it is the development mailbox); use resend");
+  if (provider !== "resend")
+    for (const name of ["EMAIL_API_KEY", "EMAIL_API_URL"] as const)
+      if (parsed[name] !== undefined) throw invalid(`EMAIL_PROVIDER must be set (resend) when ${name} is set`);
+  if (env === "production" && parsed.APP_URL?.startsWith("https:") === false)
+    throw invalid("APP_URL must be an https URL in production (links carry single-use tokens)");
+  if (provider === "resend" && env === "production" && parsed.APP_URL === undefined)
+    throw invalid("APP_URL must be set when EMAIL_PROVIDER is resend in production, e.g. https://app.example.com");
+  const common = {
+    from: parsed.EMAIL_FROM ?? DEFAULT_CONFIG.email.from,
+    appUrl: new URL(parsed.APP_URL ?? DEFAULT_CONFIG.email.appUrl).origin,
+    verificationRequired: parsed.EMAIL_VERIFICATION_REQUIRED === "true",
+  };
+  if (provider !== "resend") return { provider, ...common };
+  if (parsed.EMAIL_API_KEY === undefined) throw invalid("EMAIL_API_KEY must be set when EMAIL_PROVIDER is resend");
+  if (parsed.EMAIL_FROM === undefined)
+    throw invalid("EMAIL_FROM must be set when EMAIL_PROVIDER is resend, e.g. Acme <no-reply@acme.example>");
+  // The API key travels in the Authorization header to this URL.
+  if (env === "production" && parsed.EMAIL_API_URL?.startsWith("https:") === false)
+    throw invalid("EMAIL_API_URL must be an https URL in production (the API key is sent to it)");
+  return {
+    provider,
+    apiKey: parsed.EMAIL_API_KEY,
+    url: parsed.EMAIL_API_URL ?? DEFAULT_CONFIG.email.resendUrl,
+    ...common,
+  };
 }
 
 export class ConfigError extends Error {
@@ -497,5 +555,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     compression: parsed.COMPRESSION ?? DEFAULT_CONFIG.compression,
     cdnPurge: parseCdnPurge(parsed, env_),
     oidc: parseOidc(parsed, env_),
+    email: parseEmail(parsed, env_),
   };
 }

@@ -135,6 +135,15 @@ const RULES = {
     /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
     "a Standard Webhooks secret, e.g. whsec_$(openssl rand -base64 32)",
   ),
+  EMAIL_PROVIDER: oneOf("database", "resend"),
+  EMAIL_FROM: matching(
+    /^(?:[^\r\n<>"]{1,100} )?<?[^\s<>@]+@[^\s<>@]+>?$/,
+    "a sender address, e.g. Acme <no-reply@acme.example>",
+  ),
+  EMAIL_API_KEY: nonEmpty,
+  EMAIL_API_URL: httpUrl,
+  APP_URL: httpUrl,
+  EMAIL_VERIFICATION_REQUIRED: oneOf("true", "false"),
 } satisfies Record<string, Rule<unknown>>;
 
 /** Every variable Rampart reads, parsed; the ones not set are absent. */

@@ -88,6 +88,14 @@ export const envSchema = type({
   "SLO_WEBHOOK_SECRET?": type(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/).describe(
     "a Standard Webhooks secret, e.g. whsec_$(openssl rand -base64 32)",
   ),
+  "EMAIL_PROVIDER?": "'database' | 'resend'",
+  "EMAIL_FROM?": type(/^(?:[^\r\n<>"]{1,100} )?<?[^\s<>@]+@[^\s<>@]+>?$/).describe(
+    "a sender address, e.g. Acme <no-reply@acme.example>",
+  ),
+  "EMAIL_API_KEY?": "string > 0",
+  "EMAIL_API_URL?": httpUrl,
+  "APP_URL?": httpUrl,
+  "EMAIL_VERIFICATION_REQUIRED?": "'true' | 'false'",
 });
 
 export type RawEnv = typeof envSchema.inferIn;

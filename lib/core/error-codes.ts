@@ -13,6 +13,11 @@ export const ERROR_CODES = {
     status: 401,
     message: "The identity provider refused the sign-in, or its answer could not be verified; start it again.",
   },
+  TOKEN_INVALID: {
+    status: 400,
+    message: "This link is not valid: it may have been used or have expired. Ask for a new one.",
+  },
+  EMAIL_NOT_VERIFIED: { status: 403, message: "Confirm your e-mail address first, through the link sent to it." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   IP_BLOCKED: { status: 403, message: "Requests from this address are blocked." },
   HUMAN_VERIFICATION_REQUIRED: {

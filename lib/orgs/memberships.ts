@@ -29,7 +29,7 @@ export type NewMember = ({ userId: string } | { email: string }) & { role: OrgRo
 const memberNotFound = () => new AppError("NOT_FOUND", "No such member.");
 const lastOwner = () => new AppError("CONFLICT", "The organization's last owner cannot be removed or demoted.");
 
-function requireOwnerFor(actorRole: OrgRole, ...roles: OrgRole[]): void {
+export function requireOwnerFor(actorRole: OrgRole, ...roles: OrgRole[]): void {
   if (roles.includes("owner") && actorRole !== "owner")
     throw new AppError("FORBIDDEN", "Only an owner may grant or change the owner role.");
 }
@@ -51,7 +51,7 @@ async function ownerCount(tx: Db, orgId: string): Promise<number> {
 }
 
 /** Locks the organization and reads the actor's role under the lock, so a concurrent demotion is seen. */
-async function lockAsMember(tx: Db, orgId: string, actorId: string, minimumRole: OrgRole): Promise<OrgRole> {
+export async function lockAsMember(tx: Db, orgId: string, actorId: string, minimumRole: OrgRole): Promise<OrgRole> {
   const role = (await lockOrganization(tx, orgId)) ? await roleOf(tx, orgId, actorId) : undefined;
   if (role === undefined) throw orgNotFound();
   if (!roleAtLeast(role, minimumRole))
@@ -60,7 +60,7 @@ async function lockAsMember(tx: Db, orgId: string, actorId: string, minimumRole:
 }
 
 /** What a change to an organization's members makes stale: its member list and its audit log. */
-const memberChangeTags = (orgId: string) => [orgMembersTag(orgId), orgAuditTag(orgId)];
+export const memberChangeTags = (orgId: string) => [orgMembersTag(orgId), orgAuditTag(orgId)];
 
 export async function listMembers(db: Db, orgId: string): Promise<MemberView[]> {
   const rows = await db
