@@ -7,7 +7,7 @@ import {
   type TestRuntime,
 } from "../../../test/backends.ts";
 import { hashRefreshToken, startSession } from "../../auth/refresh-tokens.ts";
-import { refreshTokens, sessions, users } from "../../db/schema/index.ts";
+import { emailTokens, refreshTokens, sessions, users } from "../../db/schema/index.ts";
 import { findScheduledJob } from "../registry.ts";
 import { runScheduledJob } from "../scheduled-job.ts";
 import { ENDED_SESSION_RETENTION_MS, pruneSessions } from "./prune-sessions.ts";
@@ -67,8 +67,26 @@ describe.each(DATABASE_BACKENDS)("prune-sessions on %s", (backend) => {
         expiresAt: ago(2 * DAY),
       });
 
+      // E-mail links: one expired over a day ago, one expired just now (kept a day like an ended session).
+      const link = (tokenHash: string, expiresAt: Date) => ({
+        purpose: "verify_email" as const,
+        userId,
+        email: "unused@example.com",
+        tokenHash,
+        expiresAt,
+      });
+      await db.insert(emailTokens).values([link(`old-${userId}`, ago(2 * DAY)), link(`new-${userId}`, ago(HOUR))]);
+
       const outcome = await runScheduledJob(runtime, pruneSessions);
-      expect(outcome).toEqual({ status: "succeeded", detail: "deleted 3 sessions and 1 refresh tokens" });
+      expect(outcome).toEqual({
+        status: "succeeded",
+        detail: "deleted 3 sessions, 1 refresh tokens and 1 e-mail tokens",
+      });
+      const links = await db
+        .select({ hash: emailTokens.tokenHash })
+        .from(emailTokens)
+        .where(eq(emailTokens.userId, userId));
+      expect(links).toEqual([{ hash: `new-${userId}` }]);
       const left = (await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId)))
         .map((s) => s.id)
         .sort();
