@@ -67,11 +67,13 @@ export function invitationMessage(
   invitation: LinkedMessage & { orgName: string; role: string; inviterEmail: string | undefined },
 ): EmailMessage {
   const by = invitation.inviterEmail === undefined ? "" : ` by ${invitation.inviterEmail}`;
+  // On one line in the text too: a name must not make a line of its own that reads like ours.
+  const orgName = oneLine(invitation.orgName);
   return render(
     "invitation",
     invitation.to,
-    `You are invited to join ${invitation.orgName}`,
-    [plain(`You have been invited${by} to join ${invitation.orgName} as ${invitation.role}.`)],
+    `You are invited to join ${orgName}`,
+    [plain(`You have been invited${by} to join ${orgName} as ${invitation.role}.`)],
     { label: "Accept the invitation", link: invitation.link },
     `The invitation can be accepted once, within ${lifetime(invitation.expiresInMinutes)}, ` +
       `by an account with the address ${invitation.to}.`,
