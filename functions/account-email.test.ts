@@ -285,3 +285,25 @@ describe("the provider", () => {
     expect(line).not.toContain("#token=");
   });
 });
+
+describe("guessing links", () => {
+  test("a client address gets 20 tries a minute at reset links, then 429 even with a right one", async () => {
+    const email = freshEmail();
+    await t.client.signUp(email);
+    await t.mail();
+    await post("/v1/auth/password-reset/request", { email });
+    const token = onlyToken(await t.mail());
+    const ip = "10.250.0.1";
+    const reset = (guess: string) =>
+      t.client.call("POST", "/v1/auth/password-reset", { body: { token: guess, newPassword: NEW_PASSWORD }, ip });
+    for (let i = 0; i < 20; i++) {
+      const response = await reset(`${String(i).padStart(2, "0")}${"G".repeat(41)}`);
+      expect((await refusal(response)).code).toBe("TOKEN_INVALID");
+    }
+    const limited = await reset(token);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    // The right link still works from elsewhere: the limit is the guesser's, not the account's.
+    expect((await post("/v1/auth/password-reset", { token, newPassword: NEW_PASSWORD })).status).toBe(200);
+  });
+});
