@@ -44,23 +44,26 @@ const COLUMNS = {
   revokedAt: orgInvitations.revokedAt,
 };
 
-function viewOf(row: { [K in keyof typeof COLUMNS]: (typeof COLUMNS)[K]["_"]["data"] | null }, nowMs: number) {
-  const status: InvitationView["status"] =
-    row.acceptedAt !== null
-      ? "accepted"
-      : row.revokedAt !== null
-        ? "revoked"
-        : (row.expiresAt as Date).getTime() <= nowMs
-          ? "expired"
-          : "pending";
+type InvitationRow = Pick<
+  typeof orgInvitations.$inferSelect,
+  "id" | "email" | "role" | "invitedBy" | "createdAt" | "expiresAt" | "acceptedAt" | "revokedAt"
+>;
+
+function statusOf(row: InvitationRow, nowMs: number): InvitationView["status"] {
+  if (row.acceptedAt !== null) return "accepted";
+  if (row.revokedAt !== null) return "revoked";
+  return row.expiresAt.getTime() <= nowMs ? "expired" : "pending";
+}
+
+function viewOf(row: InvitationRow, nowMs: number): InvitationView {
   return {
-    id: row.id as string,
-    email: row.email as string,
-    role: row.role as OrgRole,
+    id: row.id,
+    email: row.email,
+    role: row.role,
     invitedBy: row.invitedBy,
-    createdAt: (row.createdAt as Date).toISOString(),
-    expiresAt: (row.expiresAt as Date).toISOString(),
-    status,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+    status: statusOf(row, nowMs),
   };
 }
 
