@@ -4,9 +4,9 @@
  */
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
-import { requireVerifiedEmail } from "../lib/auth/email-verification.ts";
 import { orgNotFound } from "../lib/auth/org-access.ts";
 import { MAX_EMAIL_LENGTH, normaliseEmail } from "../lib/auth/password-policy.ts";
+import { requireVerifiedEmail } from "../lib/auth/require-verified-email.ts";
 import { orgMembersTag, orgTag } from "../lib/cache/cache-tags.ts";
 import { type Arktype, lazySchema } from "../lib/core/lazy-schema.ts";
 import { ORG_ROLES } from "../lib/core/org-roles.ts";

@@ -148,13 +148,3 @@ export async function requestEmailChange(
   });
   runtime.services.mailer.send(message);
 }
-
-/** With EMAIL_VERIFICATION_REQUIRED, refuses an account whose address is not verified (one query; none when off). */
-export async function requireVerifiedEmail(runtime: IdentityRuntime, userId: string): Promise<void> {
-  if (!runtime.config.email.verificationRequired) return;
-  const [user] = await runtime.db.primary
-    .select({ verifiedAt: users.emailVerifiedAt })
-    .from(users)
-    .where(eq(users.id, userId));
-  if (user?.verifiedAt == null) throw new AppError("EMAIL_NOT_VERIFIED");
-}
