@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mailerOf } from "../lib/email/mailer.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { FAST_HASHING, freshEmail } from "../test/auth-client.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
@@ -29,7 +30,7 @@ describe("the development mailbox", () => {
       }),
     );
     expect(signup.status).toBe(201);
-    await runtime.services.mailer.settled();
+    await mailerOf(runtime).settled();
     const response = await app.fetch(new Request("http://localhost/dev/emails"));
     expect(response.status).toBe(200);
     const { emails } = (await response.json()) as Mailbox;

@@ -7,6 +7,7 @@ import { createAuthRoutes } from "../functions/auth.ts";
 import { createInvitationRoutes } from "../functions/invitations.ts";
 import me from "../functions/me.ts";
 import orgs from "../functions/orgs.ts";
+import { mailerOf } from "../lib/email/mailer.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
 import { type AuthClient, authClient, FAST_HASHING } from "./auth-client.ts";
 import { openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
@@ -55,13 +56,13 @@ export async function openEmailTestApp(options: { env?: Record<string, string>; 
     resend,
     clock,
     async mail() {
-      await runtime.services.mailer.settled();
+      await mailerOf(runtime).settled();
       const fresh = resend.sent.slice(read);
       read = resend.sent.length;
       return fresh;
     },
     async close() {
-      await runtime.services.mailer.settled();
+      await mailerOf(runtime).settled();
       resend.stop();
       await runtime.close();
     },

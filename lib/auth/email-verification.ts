@@ -8,17 +8,12 @@ import { recordAuditEvent } from "../audit/audit-log.ts";
 import type { Db } from "../db/database.ts";
 import { users } from "../db/schema/index.ts";
 import type { EmailMessage } from "../email/email-message.ts";
-import type { Mailer } from "../email/mailer.ts";
+import { mailerOf } from "../email/mailer.ts";
 import { verifyEmailMessage } from "../email/templates.ts";
 import { AppError } from "../errors/app-error.ts";
 import { EMAIL_TOKEN_TTL_MS, issueEmailToken, spendEmailToken } from "./email-tokens.ts";
 import type { IdentityRuntime } from "./identity.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
-
-/** A runtime that can send e-mail. */
-export interface MailingRuntime extends IdentityRuntime {
-  readonly services: IdentityRuntime["services"] & { readonly mailer: Mailer };
-}
 
 /** The same refusal for a wrong, used and expired link: none may be told apart. */
 export const invalidLink = () => new AppError("TOKEN_INVALID");
@@ -44,10 +39,10 @@ export async function issueVerificationLink(
 
 /** Issues a verification link and sends it once its token has committed. */
 export async function sendVerificationLink(
-  runtime: MailingRuntime,
+  runtime: IdentityRuntime,
   account: { userId: string; email: string },
 ): Promise<void> {
-  runtime.services.mailer.send(await issueVerificationLink(runtime, runtime.db.primary, account));
+  mailerOf(runtime).send(await issueVerificationLink(runtime, runtime.db.primary, account));
 }
 
 /** The account of an address that is not verified yet, for a resend; undefined otherwise. */
@@ -108,7 +103,7 @@ export async function verifyEmail(
  * to its thief's address), then a link goes to the new address. The account keeps its address until then.
  */
 export async function requestEmailChange(
-  runtime: MailingRuntime,
+  runtime: IdentityRuntime,
   hasher: PasswordHasher,
   change: { userId: string; email: string; currentPassword: string },
   request?: Request,
@@ -146,5 +141,5 @@ export async function requestEmailChange(
     );
     return issueVerificationLink(runtime, tx, { userId: change.userId, email: change.email });
   });
-  runtime.services.mailer.send(message);
+  mailerOf(runtime).send(message);
 }

@@ -7,10 +7,11 @@ import { and, eq, isNull } from "drizzle-orm";
 import { recordAuditEvent } from "../audit/audit-log.ts";
 import { sha256Hex } from "../crypto/sha256.ts";
 import { emailTokens, users } from "../db/schema/index.ts";
+import { mailerOf } from "../email/mailer.ts";
 import { passwordResetMessage } from "../email/templates.ts";
 import { AppError } from "../errors/app-error.ts";
 import { EMAIL_TOKEN_TTL_MS, issueEmailToken, spendEmailToken } from "./email-tokens.ts";
-import { invalidLink, linkTo, type MailingRuntime } from "./email-verification.ts";
+import { invalidLink, linkTo } from "./email-verification.ts";
 import type { IdentityRuntime } from "./identity.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { passwordProblem } from "./password-policy.ts";
@@ -21,7 +22,7 @@ import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
  * Refusals are silent: the caller answers the same either way.
  */
 export async function requestPasswordReset(
-  runtime: MailingRuntime,
+  runtime: IdentityRuntime,
   email: string,
   mayMail: (userId: string) => Promise<boolean>,
   request?: Request,
@@ -46,7 +47,7 @@ export async function requestPasswordReset(
       : undefined;
   });
   if (token !== undefined)
-    runtime.services.mailer.send(
+    mailerOf(runtime).send(
       passwordResetMessage({
         to: email,
         link: linkTo(runtime, "reset-password", token),

@@ -39,6 +39,19 @@ function openTransport({ config, db, logger }: MailerParts, resend: Partial<Rese
   };
 }
 
+// One per runtime, made on first use: only the functions that send mail import this module at all.
+const mailers = new WeakMap<MailerParts, Mailer>();
+
+/** The runtime's mailer. */
+export function mailerOf(runtime: MailerParts): Mailer {
+  let mailer = mailers.get(runtime);
+  if (mailer === undefined) {
+    mailer = createMailer(runtime);
+    mailers.set(runtime, mailer);
+  }
+  return mailer;
+}
+
 export function createMailer(parts: MailerParts, resend: Partial<ResendTransportOptions> = {}): Mailer {
   const transport = openTransport(parts, resend);
   const waitUntil = createWaitUntil(parts.logger);

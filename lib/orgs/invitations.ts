@@ -7,7 +7,7 @@ import { and, desc, eq, gt, isNull } from "drizzle-orm";
 import { recordAuditEvent } from "../audit/audit-log.ts";
 import { openSignedInSession, type SignedIn } from "../auth/accounts.ts";
 import { newSingleUseToken } from "../auth/email-tokens.ts";
-import { invalidLink, linkTo, type MailingRuntime } from "../auth/email-verification.ts";
+import { invalidLink, linkTo } from "../auth/email-verification.ts";
 import type { PasswordHasher } from "../auth/password-hashing.ts";
 import { passwordProblem } from "../auth/password-policy.ts";
 import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
@@ -15,6 +15,7 @@ import type { OrgRole } from "../core/org-roles.ts";
 import { sha256Hex } from "../crypto/sha256.ts";
 import type { Db } from "../db/database.ts";
 import { memberships, organizations, orgInvitations, users } from "../db/schema/index.ts";
+import { mailerOf } from "../email/mailer.ts";
 import { invitationMessage } from "../email/templates.ts";
 import { AppError } from "../errors/app-error.ts";
 import { enqueueWebhookMessage } from "../outbox/webhook-outbox.ts";
@@ -76,7 +77,7 @@ const pending = (nowMs: number) =>
 
 /** Invites `email` with `role` (only an owner invites an owner) and mails the link once it has committed. */
 export async function inviteMember(
-  runtime: MailingRuntime & Runtime,
+  runtime: Runtime,
   actorId: string,
   orgId: string,
   invite: { email: string; role: OrgRole },
@@ -120,7 +121,7 @@ export async function inviteMember(
       .where(eq(organizations.id, orgId));
     return { view: viewOf(row, now), orgName: names?.orgName ?? "", inviterEmail: names?.inviterEmail };
   });
-  runtime.services.mailer.send(
+  mailerOf(runtime).send(
     invitationMessage({
       to: invite.email,
       link: linkTo(runtime, "accept-invitation", token),

@@ -6,7 +6,6 @@ import { createIdentityServices, type IdentityServices } from "../auth/identity.
 import { type OperatorCheck, openOperatorCheck } from "../auth/operators.ts";
 import type { Config } from "../config/config.ts";
 import type { Database } from "../db/database.ts";
-import { createMailer, type Mailer } from "../email/mailer.ts";
 import { type IpBlocker, openIpBlocker } from "../guards/ip-block.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SettingsSource } from "../settings/settings.ts";
@@ -19,8 +18,6 @@ export interface Services {
   readonly operators: OperatorCheck;
   /** Blocked client addresses, shared through the store and refreshed on the settings poll. */
   readonly ipBlocker: IpBlocker;
-  /** Sends e-mail after the answer, through the configured transport. */
-  readonly mailer: Mailer;
 }
 
 /** The parts the services are built over. */
@@ -37,7 +34,6 @@ export function createServices(parts: ServiceParts): Services {
   let identity: IdentityServices | undefined;
   let operators: OperatorCheck | undefined;
   let ipBlocker: IpBlocker | undefined;
-  let mailer: Mailer | undefined;
   return {
     get identity() {
       return (identity ??= createIdentityServices(parts));
@@ -47,9 +43,6 @@ export function createServices(parts: ServiceParts): Services {
     },
     get ipBlocker() {
       return (ipBlocker ??= openIpBlocker(parts));
-    },
-    get mailer() {
-      return (mailer ??= createMailer(parts));
     },
   };
 }
