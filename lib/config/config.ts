@@ -401,6 +401,8 @@ function parseOidc(parsed: ParsedEnv, env: Config["env"]): OidcConfig {
     ] as const)
       if (url?.startsWith("https:") === false) throw invalid(`${name} must be an https URL in production`);
   return { redirectBaseUrl: (redirectBaseUrl ?? "").replace(/\/+$/, ""), providers, allowHttp: env !== "production" };
+}
+
 function parseEmail(parsed: ParsedEnv, env: Config["env"]): EmailConfig {
   const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
   const provider = parsed.EMAIL_PROVIDER ?? (env === "production" ? "none" : "database");
