@@ -106,6 +106,26 @@ describe("loadConfig", () => {
     );
   });
 
+  test("storage is embedded by default, S3 or R2 from S3_*, and a partial S3 set names what is missing", () => {
+    expect(loadConfig({ NODE_ENV: "development", PORT: "4000" }).storage).toEqual({
+      driver: "embedded",
+      dir: ".data/storage",
+      publicUrl: "http://localhost:4001",
+      timeoutMs: 10_000,
+    });
+    const r2 = { S3_ENDPOINT: "https://acct.r2.cloudflarestorage.com", S3_REGION: "auto", S3_BUCKET: "files" };
+    const keys = { S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "do-not-echo" };
+    expect(loadConfig({ ...r2, ...keys }).storage).toMatchObject({ driver: "s3", pathStyle: true, region: "auto" });
+    expect(loadConfig({ S3_REGION: "eu-west-1", S3_BUCKET: "files", ...keys }).storage).toMatchObject({
+      endpoint: "https://s3.eu-west-1.amazonaws.com",
+      pathStyle: false,
+    });
+    const message = configError({ ...r2, S3_SECRET_ACCESS_KEY: "do-not-echo" });
+    expect(message).toContain("S3_ACCESS_KEY_ID must be set when any S3_* variable is set");
+    expect(message).not.toContain("do-not-echo");
+    expect(configError({ S3_BUCKET: "files", ...keys })).toContain("S3_ENDPOINT or S3_REGION must be set");
+  });
+
   test("production refuses to start without DATABASE_URL", () => {
     expect(configError({ NODE_ENV: "production" })).toContain("DATABASE_URL must be set in production");
   });

@@ -21,6 +21,25 @@ export interface ReadRoutingConfig {
 
 export type StoreConfig = { driver: "memory" } | { driver: "upstash"; url: string; token: string; timeoutMs: number };
 
+/**
+ * Where uploaded files live: an S3-compatible bucket (S3, R2), files under `.data/` outside production, or
+ * nowhere (production without a bucket: upload routes answer 503).
+ */
+export type StorageConfig =
+  | {
+      driver: "s3";
+      endpoint: string;
+      region: string;
+      bucket: string;
+      accessKeyId: string;
+      /** A secret, never logged. */
+      secretAccessKey: string;
+      pathStyle: boolean;
+      timeoutMs: number;
+    }
+  | { driver: "embedded"; dir: string | undefined; publicUrl: string; timeoutMs: number }
+  | { driver: "none" };
+
 /** Which proxy headers carry the client's address: none, Vercel's, or the Nth-from-last X-Forwarded-For hop. */
 export type TrustProxy = { kind: "none" } | { kind: "vercel" } | { kind: "hops"; hops: number };
 
@@ -152,6 +171,9 @@ export interface Config {
   /** Sign-in providers; none while no OIDC_* variable is set. */
   oidc: OidcConfig;
   email: EmailConfig;
+  storage: StorageConfig;
+  /** Bytes each organization may store, pending uploads included. */
+  uploadQuotaBytes: number;
 }
 
 export const DEFAULT_CONFIG = {
@@ -194,6 +216,9 @@ export const DEFAULT_CONFIG = {
     from: "Rampart <no-reply@localhost>",
     appUrl: "http://localhost:3000",
   },
+  storageDir: ".data/storage",
+  storageTimeoutMs: 10_000,
+  uploadQuotaBytes: 1024 ** 3,
 } as const;
 
 // Outside production, a fixed key keeps `bun dev` working on a fresh machine. Never valid in production.
@@ -436,6 +461,44 @@ function parseEmail(parsed: ParsedEnv, env: Config["env"]): EmailConfig {
   };
 }
 
+const S3_VARIABLES = ["S3_ENDPOINT", "S3_REGION", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const;
+
+function parseStorage(parsed: ParsedEnv, env: Config["env"], port: number): StorageConfig {
+  const invalid = (line: string) => new ConfigError(`Invalid environment:\n  ${line}`);
+  const timeoutMs = parsed.STORAGE_TIMEOUT_MS ?? DEFAULT_CONFIG.storageTimeoutMs;
+  if (!S3_VARIABLES.some((name) => parsed[name] !== undefined)) {
+    if (env === "production") return { driver: "none" };
+    return {
+      driver: "embedded",
+      dir: parsed.STORAGE_DIR ?? (env === "test" ? undefined : DEFAULT_CONFIG.storageDir),
+      // Its own origin: user content is never served from the API's.
+      publicUrl: (parsed.STORAGE_EMBEDDED_URL ?? `http://localhost:${port + 1}`).replace(/\/$/, ""),
+      timeoutMs,
+    };
+  }
+  const { S3_ENDPOINT: endpoint, S3_REGION: region, S3_BUCKET: bucket } = parsed;
+  const { S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = parsed;
+  const absent = (["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const).find((n) => !parsed[n]);
+  if (absent !== undefined || bucket === undefined || accessKeyId === undefined || secretAccessKey === undefined)
+    throw invalid(`${absent} must be set when any S3_* variable is set (bucket and both keys are required)`);
+  if (endpoint === undefined && region === undefined)
+    throw invalid("S3_ENDPOINT or S3_REGION must be set: R2's endpoint, or the AWS region such as eu-west-1");
+  // Signed URLs and the secret-derived signatures travel to this host.
+  if (env === "production" && endpoint?.startsWith("https:") === false)
+    throw invalid("S3_ENDPOINT must be an https URL in production");
+  return {
+    driver: "s3",
+    endpoint: (endpoint ?? `https://s3.${region}.amazonaws.com`).replace(/\/$/, ""),
+    region: region ?? "auto",
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    // AWS's own endpoint is addressed by bucket host name; R2 and stand-ins by path.
+    pathStyle: parsed.S3_PATH_STYLE === undefined ? endpoint !== undefined : parsed.S3_PATH_STYLE === "true",
+    timeoutMs,
+  };
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -558,5 +621,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     cdnPurge: parseCdnPurge(parsed, env_),
     oidc: parseOidc(parsed, env_),
     email: parseEmail(parsed, env_),
+    storage: parseStorage(parsed, env_, parsed.PORT ?? DEFAULT_CONFIG.port),
+    uploadQuotaBytes: parsed.UPLOAD_QUOTA_BYTES ?? DEFAULT_CONFIG.uploadQuotaBytes,
   };
 }

@@ -144,6 +144,16 @@ const RULES = {
   EMAIL_API_URL: httpUrl,
   APP_URL: httpUrl,
   EMAIL_VERIFICATION_REQUIRED: oneOf("true", "false"),
+  S3_ENDPOINT: httpUrl,
+  S3_REGION: nonEmpty,
+  S3_BUCKET: nonEmpty,
+  S3_ACCESS_KEY_ID: nonEmpty,
+  S3_SECRET_ACCESS_KEY: nonEmpty,
+  S3_PATH_STYLE: oneOf("true", "false"),
+  STORAGE_TIMEOUT_MS: positiveInt,
+  STORAGE_DIR: nonEmpty,
+  STORAGE_EMBEDDED_URL: httpUrl,
+  UPLOAD_QUOTA_BYTES: positiveInt,
 } satisfies Record<string, Rule<unknown>>;
 
 /** Every variable Rampart reads, parsed; the ones not set are absent. */

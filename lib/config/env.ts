@@ -96,6 +96,16 @@ export const envSchema = type({
   "EMAIL_API_URL?": httpUrl,
   "APP_URL?": httpUrl,
   "EMAIL_VERIFICATION_REQUIRED?": "'true' | 'false'",
+  "S3_ENDPOINT?": httpUrl,
+  "S3_REGION?": "string > 0",
+  "S3_BUCKET?": "string > 0",
+  "S3_ACCESS_KEY_ID?": "string > 0",
+  "S3_SECRET_ACCESS_KEY?": "string > 0",
+  "S3_PATH_STYLE?": "'true' | 'false'",
+  "STORAGE_TIMEOUT_MS?": positiveInt,
+  "STORAGE_DIR?": "string > 0",
+  "STORAGE_EMBEDDED_URL?": httpUrl,
+  "UPLOAD_QUOTA_BYTES?": positiveInt,
 });
 
 export type RawEnv = typeof envSchema.inferIn;

@@ -24,7 +24,13 @@ export interface SigningKeyStatus {
 
 export interface ReadinessReport {
   status: "ready" | "not_ready" | "shutting_down";
-  checks: { database: DependencyStatus; store: DependencyStatus; signingKeys: SigningKeyStatus };
+  checks: {
+    database: DependencyStatus;
+    store: DependencyStatus;
+    signingKeys: SigningKeyStatus;
+    /** Present when object storage is configured. */
+    storage?: DependencyStatus;
+  };
 }
 
 export interface ReadinessOptions {
@@ -96,15 +102,29 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
     }
   };
 
+  const checkStorage = async (): Promise<DependencyStatus | undefined> => {
+    if (runtime.config.storage.driver === "none") return undefined;
+    const storage = await runtime.services.storage;
+    return storage === undefined
+      ? undefined
+      : probe(storage.kind, (signal) => storage.ping(signal), dependencyTimeoutMs);
+  };
+
   const run = async (): Promise<ReadinessReport> => {
-    const [databaseStatus, storeStatus, signingKeys] = await Promise.all([
+    const [databaseStatus, storeStatus, signingKeys, storage] = await Promise.all([
       probe(db.driver, (signal) => db.ping(signal), dependencyTimeoutMs),
       checkStore(),
       checkSigningKeys(),
+      checkStorage(),
     ]);
     const database = db.breaker === undefined ? databaseStatus : { ...databaseStatus, breaker: db.breaker.state };
-    const ready = database.status === "up" && storeStatus.status === "up" && signingKeys.status !== "down";
-    return { status: ready ? "ready" : "not_ready", checks: { database, store: storeStatus, signingKeys } };
+    const ready =
+      database.status === "up" &&
+      storeStatus.status === "up" &&
+      signingKeys.status !== "down" &&
+      storage?.status !== "down";
+    const checks = { database, store: storeStatus, signingKeys, ...(storage === undefined ? {} : { storage }) };
+    return { status: ready ? "ready" : "not_ready", checks };
   };
 
   return async (): Promise<ReadinessReport> => {
