@@ -62,7 +62,11 @@ export type AuditAction =
   | "slo.channel.created"
   | "slo.channel.enabled"
   | "slo.channel.disabled"
-  | "slo.channel.deleted";
+  | "slo.channel.deleted"
+  | "upload.reserved"
+  | "upload.completed"
+  | "upload.rejected"
+  | "upload.deleted";
 
 export interface AuditEvent {
   action: AuditAction;

@@ -1,6 +1,7 @@
 /** Every scheduled job; vercel.json's crons and the Deno entry are checked against this list. */
 import { deliverWebhooks } from "./jobs/deliver-webhooks.ts";
 import { evaluateSlos } from "./jobs/evaluate-slos.ts";
+import { expireUploads } from "./jobs/expire-uploads.ts";
 import { flagOldApiKeys } from "./jobs/flag-old-api-keys.ts";
 import { pruneJobRuns } from "./jobs/prune-job-runs.ts";
 import { pruneMetrics } from "./jobs/prune-metrics.ts";
@@ -26,6 +27,7 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   pruneMetrics,
   evaluateSlos,
   replayCachePurges,
+  expireUploads,
 ];
 
 export function findScheduledJob(name: string): ScheduledJob | undefined {

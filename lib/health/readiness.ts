@@ -3,7 +3,9 @@
  * decrypt. Results are cached briefly and concurrent checks share one probe, so a load balancer polling
  * hard cannot turn readiness into load.
  */
+
 import type { Runtime } from "../runtime/runtime.ts";
+import { storageFor } from "../storage/runtime-storage.ts";
 import { FallbackStore } from "../store/fallback-store.ts";
 
 export interface DependencyStatus {
@@ -104,7 +106,7 @@ export function createReadinessCheck(runtime: Runtime, options: Partial<Readines
 
   const checkStorage = async (): Promise<DependencyStatus | undefined> => {
     if (runtime.config.storage.driver === "none") return undefined;
-    const storage = await runtime.services.storage;
+    const storage = await storageFor(runtime);
     return storage === undefined
       ? undefined
       : probe(storage.kind, (signal) => storage.ping(signal), dependencyTimeoutMs);

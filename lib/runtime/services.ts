@@ -9,8 +9,6 @@ import type { Database } from "../db/database.ts";
 import { type IpBlocker, openIpBlocker } from "../guards/ip-block.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SettingsSource } from "../settings/settings.ts";
-import type { ObjectStorage } from "../storage/object-storage.ts";
-import { openStorage } from "../storage/open-storage.ts";
 import type { Store } from "../store/store.ts";
 
 export interface Services {
@@ -20,8 +18,6 @@ export interface Services {
   readonly operators: OperatorCheck;
   /** Blocked client addresses, shared through the store and refreshed on the settings poll. */
   readonly ipBlocker: IpBlocker;
-  /** Object storage for uploads; undefined when none is configured (production without a bucket). */
-  readonly storage: Promise<ObjectStorage | undefined>;
 }
 
 /** The parts the services are built over. */
@@ -38,7 +34,6 @@ export function createServices(parts: ServiceParts): Services {
   let identity: IdentityServices | undefined;
   let operators: OperatorCheck | undefined;
   let ipBlocker: IpBlocker | undefined;
-  let storage: Promise<ObjectStorage | undefined> | undefined;
   return {
     get identity() {
       return (identity ??= createIdentityServices(parts));
@@ -48,11 +43,6 @@ export function createServices(parts: ServiceParts): Services {
     },
     get ipBlocker() {
       return (ipBlocker ??= openIpBlocker(parts));
-    },
-    get storage() {
-      const { config, logger, now } = parts;
-      const secret = config.encryptionKeys[0]?.key ?? new Uint8Array(32);
-      return (storage ??= openStorage(config.storage, { logger, now, secret }));
     },
   };
 }

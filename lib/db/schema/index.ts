@@ -11,6 +11,7 @@ export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";
 export * from "./slo-alerts.ts";
+export * from "./uploads.ts";
 export * from "./users.ts";
 export * from "./webhook-endpoints.ts";
 export * from "./webhooks.ts";
