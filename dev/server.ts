@@ -9,6 +9,7 @@ import { type Config, ConfigError, loadConfig } from "../lib/config/config.ts";
 import { SCHEDULED_JOBS } from "../lib/cron/registry.ts";
 import { openRuntime } from "../lib/runtime/runtime.ts";
 import { type ServedApp, serveApp } from "../lib/server/serve-app.ts";
+import { storageFor } from "../lib/storage/runtime-storage.ts";
 import { loadRouteGroups } from "../tools/route-groups.ts";
 
 const holder = globalThis as typeof globalThis & { rampartDev?: ServedApp };
@@ -47,6 +48,24 @@ function configOrExit(): Config {
   }
 }
 
+/**
+ * The embedded storage's signed URLs, on their own origin (STORAGE_EMBEDDED_URL): uploaded files are never served
+ * from the API's.
+ */
+async function serveEmbeddedStorage(runtime: ServedApp["runtime"]): Promise<string | undefined> {
+  const { storage: config } = runtime.config;
+  if (config.driver !== "embedded") return undefined;
+  const [{ createEmbeddedStorageHandler }, { EmbeddedStorage }, storage] = await Promise.all([
+    import("../lib/storage/embedded-url.ts"),
+    import("../lib/storage/embedded-storage.ts"),
+    storageFor(runtime),
+  ]);
+  if (!(storage instanceof EmbeddedStorage)) return undefined;
+  const url = new URL(config.publicUrl);
+  Bun.serve({ hostname: url.hostname, port: Number(url.port || 80), fetch: createEmbeddedStorageHandler(storage) });
+  return `files under ${storage.options.dir}, signed URLs on ${config.publicUrl}`;
+}
+
 async function start(): Promise<void> {
   const started = performance.now();
   const config = configOrExit();
@@ -65,6 +84,8 @@ async function start(): Promise<void> {
   console.log(
     `  store:    ${config.store.driver === "memory" ? "in-process store" : "Upstash Redis, in-process fallback"}`,
   );
+  const storage = await serveEmbeddedStorage(runtime);
+  console.log(`  storage:  ${storage ?? (config.storage.driver === "s3" ? "S3-compatible bucket" : "none")}`);
   console.log(`  ready in ${Math.round(performance.now() - started)} ms`);
 }
 
