@@ -17,7 +17,7 @@ export interface RunningDenoBundle {
 }
 
 /** The Deno executable: the npm package's launcher puts it beside itself on first use. */
-async function denoExecutable(): Promise<string> {
+export async function denoExecutable(): Promise<string> {
   const exe = join(ROOT, "node_modules", "deno", "deno");
   if (!existsSync(exe)) {
     const first = Bun.spawn([join(ROOT, "node_modules", ".bin", "deno"), "--version"], {
