@@ -231,6 +231,8 @@ export class S3Storage implements ObjectStorage {
       query: {
         "response-content-disposition": attachmentDisposition(options.filename),
         "response-content-type": options.contentType,
+        // Content-addressed: the bytes behind a key never change, so a browser may keep them while the URL lives.
+        "response-cache-control": `private, max-age=${options.expiresInSeconds}, immutable`,
       },
     });
   }
