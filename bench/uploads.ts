@@ -23,7 +23,7 @@ import { startS3StandIn } from "../test/s3-stand-in.ts";
 const ROUNDS = Math.max(2, Number(process.env.UPLOAD_BENCH_ROUNDS ?? 5));
 const FILES = Number(process.env.UPLOAD_BENCH_FILES ?? 100);
 const CONCURRENCY = 8;
-const LARGE_BYTES = 12 * 1024 * 1024;
+const LARGE_MIB = 12;
 const RESULTS_FILE = join(import.meta.dir, "results", "uploads.txt");
 const PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
@@ -116,47 +116,57 @@ async function uploadsPerSecond(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function streamingPeakRss(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "bench-large-"));
-  const file = join(dir, "large.pdf");
-  const bytes = new Uint8Array(LARGE_BYTES).map((_, i) => i % 251);
+/** Peak RSS growth of the storage process while one upload of `mib` MiB goes through it. */
+async function peakGrowthMiB(mode: "streamed" | "buffered", mib: number, dir: string): Promise<number> {
+  const file = join(dir, `large-${mib}.pdf`);
+  const bytes = new Uint8Array(mib * 1024 * 1024).map((_, i) => i % 251);
   writeFileSync(file, bytes);
   const sha256 = createHash("sha256").update(bytes).digest("base64");
-  const growth = new Map<string, number[]>([
-    ["streamed", []],
-    ["buffered", []],
-  ]);
+  const child = Bun.spawn(
+    ["bun", join(import.meta.dir, "uploads-stream-server.ts"), String(bytes.length), sha256, mode],
+    { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+  );
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const nextLine = async () => {
+    while (!buffer.includes("\n")) buffer += (await reader.read()).value ?? "";
+    const [line = "", ...rest] = buffer.split("\n");
+    buffer = rest.join("\n");
+    return line;
+  };
+  const put = JSON.parse(await nextLine()) as { url: string; headers: Record<string, string> };
+  child.stdin.write("peak\n");
+  const before = Number((await nextLine()).split(" ")[1]);
+  const answer = await fetch(put.url, { method: "PUT", headers: put.headers, body: Bun.file(file) });
+  if (answer.status !== 200) throw new Error(`PUT answered ${answer.status}: ${await answer.text()}`);
+  child.stdin.write("peak\n");
+  const after = Number((await nextLine()).split(" ")[1]);
+  child.stdin.write("stop\n");
+  await child.exited;
+  return (after - before) / 1024;
+}
+
+async function streamingPeakRss(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-large-"));
+  // A streamed body four times larger shows whether memory follows the body (buffering) or stays bounded.
+  const cases = [
+    ["streamed", LARGE_MIB],
+    ["buffered", LARGE_MIB],
+    ["streamed", 4 * LARGE_MIB],
+  ] as const;
+  const growth = cases.map(() => [] as number[]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? ["streamed", "buffered"] : ["buffered", "streamed"]) {
-      const child = Bun.spawn(
-        ["bun", join(import.meta.dir, "uploads-stream-server.ts"), String(LARGE_BYTES), sha256, mode],
-        { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
-      );
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      const nextLine = async () => {
-        while (!buffer.includes("\n")) buffer += (await reader.read()).value ?? "";
-        const [line = "", ...rest] = buffer.split("\n");
-        buffer = rest.join("\n");
-        return line;
-      };
-      const put = JSON.parse(await nextLine()) as { url: string; headers: Record<string, string> };
-      child.stdin.write("peak\n");
-      const before = Number((await nextLine()).split(" ")[1]);
-      const answer = await fetch(put.url, { method: "PUT", headers: put.headers, body: Bun.file(file) });
-      if (answer.status !== 200) throw new Error(`PUT answered ${answer.status}: ${await answer.text()}`);
-      child.stdin.write("peak\n");
-      const after = Number((await nextLine()).split(" ")[1]);
-      child.stdin.write("stop\n");
-      await child.exited;
-      growth.get(mode)?.push((after - before) / 1024);
+    const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+    for (const i of order) {
+      const [mode, mib] = cases[i] ?? cases[0];
+      growth[i]?.push(await peakGrowthMiB(mode, mib, dir));
     }
   }
-  for (const [mode, values] of growth)
-    say(
-      `12 MiB upload through the embedded storage, ${mode}: peak RSS +${median(values).toFixed(1)} MiB ` +
-        `(${range(values)})`,
-    );
+  cases.forEach(([mode, mib], i) => {
+    const values = growth[i] ?? [];
+    const peak = `peak RSS +${median(values).toFixed(1)} MiB (${range(values)})`;
+    say(`${mib} MiB upload through the embedded storage, ${mode}: ${peak}`);
+  });
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -192,3 +192,40 @@ describeWithServers(["redis"], "health when Redis dies", () => {
     }
   });
 });
+
+describe("health with object storage", () => {
+  test(
+    "ready reports the bucket up while s3rver answers, and 503 with storage down once it stops",
+    async () => {
+      const { startS3StandIn } = await import("../test/s3-stand-in.ts");
+      const standIn = await startS3StandIn();
+      const { config } = standIn;
+      const runtime = await openTestRuntime({
+        env: {
+          S3_ENDPOINT: config.endpoint,
+          S3_REGION: config.region,
+          S3_BUCKET: config.bucket,
+          S3_ACCESS_KEY_ID: config.accessKeyId,
+          S3_SECRET_ACCESS_KEY: config.secretAccessKey,
+          READINESS_CACHE_MS: "1",
+        },
+      });
+      const app = buildApp(runtime, [health]);
+      try {
+        const up = await get(app, "/health/ready");
+        expect(up.status).toBe(200);
+        const upBody = (await up.json()) as { checks: { storage?: { status: string; driver: string } } };
+        expect(upBody.checks.storage).toMatchObject({ status: "up", driver: "s3" });
+        // Stopping takes longer than the 1 ms the report is cached for.
+        await standIn.stop();
+        const down = await get(app, "/health/ready");
+        expect(down.status).toBe(503);
+        const downBody = (await down.json()) as { checks: { storage?: { status: string } } };
+        expect(downBody.checks.storage?.status).toBe("down");
+      } finally {
+        await runtime.close();
+      }
+    },
+    BACKEND_HOOK_TIMEOUT_MS,
+  );
+});
