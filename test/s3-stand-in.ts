@@ -14,6 +14,8 @@ export const S3_STAND_IN_KEYS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVE
 
 export interface S3StandIn {
   readonly config: Extract<StorageConfig, { driver: "s3" }>;
+  /** s3rver's notification for each object written, e.g. `ObjectCreated:Put` or `ObjectCreated:Post` (multipart). */
+  readonly events: { eventName: string; key: string }[];
   stop(): Promise<void>;
 }
 
@@ -26,8 +28,13 @@ export async function startS3StandIn(bucket = "rampart-test"): Promise<S3StandIn
     directory,
     configureBuckets: [{ name: bucket }],
   });
+  const events: { eventName: string; key: string }[] = [];
+  server.on("event", (event: { Records: { eventName: string; s3: { object: { key: string } } }[] }) => {
+    for (const record of event.Records) events.push({ eventName: record.eventName, key: record.s3.object.key });
+  });
   const { port } = (await server.run()) as { port: number };
   return {
+    events,
     config: {
       driver: "s3",
       endpoint: `http://127.0.0.1:${port}`,

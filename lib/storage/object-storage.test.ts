@@ -19,14 +19,16 @@ const bytesOf = (text: string) => new TextEncoder().encode(text);
 
 interface Subject {
   storage: ObjectStorage;
-  /** The raw answer of an unsigned GET, for what the interface does not expose (s3rver's multipart ETag). */
+  /** How the store reported writing `key` (s3rver's notifications), where it reports it. */
+  writesOf?: (key: string) => string[];
   stop(): Promise<void>;
 }
 
 async function openS3(): Promise<Subject> {
   const standIn = await startS3StandIn();
   const storage = new S3Storage(standIn.config, createBreaker("storage", quiet));
-  return { storage, stop: standIn.stop };
+  const writesOf = (key: string) => standIn.events.filter((e) => e.key === key).map((e) => e.eventName);
+  return { storage, writesOf, stop: standIn.stop };
 }
 
 async function openEmbedded(): Promise<Subject> {
@@ -127,6 +129,8 @@ describe.each([
       const actual = createHash("sha256").update(new Uint8Array(await new Response(object?.body).arrayBuffer()));
       expect(object?.size).toBe(total);
       expect(actual.digest("hex")).toBe(expected.digest("hex"));
+      // A multipart upload completes with a POST; a single PUT would be ObjectCreated:Put.
+      if (subject.writesOf !== undefined) expect(subject.writesOf("orgs/a/large")).toEqual(["ObjectCreated:Post"]);
     },
     HOOK_TIMEOUT_MS,
   );
