@@ -27,7 +27,7 @@ describe("the OpenAPI breaking-change gate", () => {
     const after = await current();
     delete after.paths["/v1/orgs/{orgId}/keys"].get;
     createKeyBody(after).required.push("rateLimitPerMinute");
-    createKeyBody(after).properties.scopes.items.enum.pop();
+    createKeyBody(after).properties.scopes.items.enum.shift();
     createKeyBody(after).properties.name.type = "null";
     expect(findBreakingChanges(baseline, after).sort()).toEqual(
       [
