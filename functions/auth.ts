@@ -15,6 +15,7 @@ import {
 import { logOut, REFRESH_TOKEN_PATTERN, rotateRefreshToken } from "../lib/auth/refresh-tokens.ts";
 import { listLiveSessions, revokeOwnSession } from "../lib/auth/sessions.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
+import { RECENT_SIGN_IN } from "../lib/core/policy-presets.ts";
 import type { RateLimitRule, UserPolicy } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { createEmailRateLimit } from "../lib/guards/rate-limit/email-rate-limit.ts";
@@ -80,6 +81,7 @@ const REVOKE_SESSION: UserPolicy = {
 // Each attempt costs two argon2 runs, and a stolen access token must not be a way to guess the password.
 const CHANGE_PASSWORD: UserPolicy = {
   rateLimits: [{ name: "password", limit: 5, window: "15m", scope: "user", onStoreFailure: "closed" }],
+  recentAuth: RECENT_SIGN_IN,
   bodyLimitBytes: CREDENTIALS_BODY_BYTES,
   timeout: "auth",
 };
@@ -135,7 +137,9 @@ export function createAuthRoutes(options: Partial<AuthRouteOptions> = {}): Route
           "/v1/auth/login",
           async ({ body, request }) => {
             await limitLoginsPerEmail(request, body.email);
-            return tokensOf(await logIn(runtime, hasher, body, request));
+            const outcome = await logIn(runtime, hasher, body, request);
+            // An account with a second factor gets its challenge token, not a session (functions/mfa.ts).
+            return "mfaRequired" in outcome ? outcome : tokensOf(outcome);
           },
           { public: LOGIN, body: loginBody },
         )

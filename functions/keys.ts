@@ -18,7 +18,7 @@ import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { orgKeysTag } from "../lib/cache/cache-tags.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
-import { orgCache, perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
+import { orgCache, perKey, perUser, READ, RECENT_SIGN_IN, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
@@ -79,6 +79,7 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
           user: {
             ...WRITE,
             rateLimits: [perUser(10, "1s", { name: "burst" }), perUser(60, "1m", { name: "sustained" })],
+            recentAuth: RECENT_SIGN_IN,
           },
           org: ORG_ADMIN,
           params: orgParams,

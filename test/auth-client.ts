@@ -7,6 +7,7 @@ import { createAuthRoutes } from "../functions/auth.ts";
 import me from "../functions/me.ts";
 import type { PasswordHashingOptions } from "../lib/auth/password-hashing.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import type { RouteGroup } from "../lib/http/route-group.ts";
 import { type DatabaseBackend, openTestRuntime, type StoreBackend, type TestRuntime } from "./backends.ts";
 
 /** Far below the production cost (see password-hashing.ts), to keep the suite quick. */
@@ -95,6 +96,10 @@ export interface AuthTestOptions {
   store?: StoreBackend;
   env?: Record<string, string>;
   hashing?: PasswordHashingOptions;
+  /** The runtime's clock (a test clock moves challenge expiries and step-up windows). */
+  now?: () => number;
+  /** Route groups served besides auth and me. */
+  groups?: readonly RouteGroup[];
 }
 
 /** A runtime with the auth and me routes, trusting one X-Forwarded-For hop. */
@@ -103,9 +108,11 @@ export async function openAuthTestApp({
   store,
   env = {},
   hashing = FAST_HASHING,
+  now,
+  groups = [],
 }: AuthTestOptions = {}): Promise<AuthTestApp> {
-  const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ...env } });
-  const app = buildApp(runtime, [createAuthRoutes({ passwordHashing: hashing }), me]);
+  const runtime = await openTestRuntime({ database, store, env: { TRUST_PROXY: "1", ...env }, ...(now && { now }) });
+  const app = buildApp(runtime, [createAuthRoutes({ passwordHashing: hashing }), me, ...groups]);
   return { runtime, app, client: authClient(app) };
 }
 

@@ -77,6 +77,8 @@ export function identityClient(runtime: TestRuntime, app: RampartApp) {
       const { token } = await signAccessToken(await runtime.services.identity.keyRing.get(), runtime.config.auth, {
         userId: user.id,
         sessionId: session.id,
+        // A fresh sign-in, as a real login gives: step-up routes admit it within their window.
+        authTime: Math.floor(Date.now() / 1000),
       });
       return { userId: user.id, email, token };
     },

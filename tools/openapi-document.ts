@@ -61,6 +61,7 @@ export function errorCodesOf(route: RouteEntry, validated: boolean): ErrorCode[]
   if (policy.ipBlocks === "enforced") codes.push("IP_BLOCKED");
   if (policy.access !== "public") codes.push("UNAUTHORIZED", "FORBIDDEN");
   if (policy.humanVerification === "in-emergency") codes.push("HUMAN_VERIFICATION_REQUIRED");
+  if (policy.recentAuthMs !== undefined) codes.push("REAUTHENTICATION_REQUIRED");
   if (policy.org !== undefined || route.path.includes("/:")) codes.push("NOT_FOUND");
   if (policy.body !== "none") codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
   if (policy.body === "json") codes.push("INVALID_JSON");

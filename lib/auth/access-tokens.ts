@@ -28,6 +28,8 @@ const FORBIDDEN_HEADERS = ["jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit"
 export interface AccessTokenSubject {
   userId: string;
   sessionId: string;
+  /** When the session last proved who its user is (epoch seconds): the `auth_time` claim step-up reads. */
+  authTime?: number;
 }
 
 export interface VerifiedAccessToken extends AccessTokenSubject {
@@ -55,7 +57,8 @@ export async function signAccessToken(
   if (signingKey === undefined) throw new AppError("SIGNING_KEY_UNAVAILABLE");
   // One clock reading for both claims: verification refuses a lifetime longer than the TTL by even a second.
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ sid: subject.sessionId })
+  const claims = subject.authTime === undefined ? {} : { auth_time: subject.authTime };
+  const token = await new SignJWT({ sid: subject.sessionId, ...claims })
     .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: signingKid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(auth.issuer)
     .setAudience(auth.audience)
@@ -117,7 +120,7 @@ function kidOf(encodedHeader: string): string | undefined {
  * the TTL, each allowing CLOCK_SKEW_SECONDS; and a lifetime (exp - iat) no longer than the TTL we issue.
  */
 function claimsOf(claims: Record<string, unknown>, auth: AuthConfig, now: number) {
-  const { iss, aud, sub, sid, jti, exp, iat, nbf } = claims;
+  const { iss, aud, sub, sid, jti, exp, iat, nbf, auth_time: authTime } = claims;
   if (iss !== auth.issuer) return undefined;
   if (aud !== auth.audience && !(Array.isArray(aud) && aud.includes(auth.audience))) return undefined;
   if (!isNonEmptyString(sub) || !isNonEmptyString(sid) || !isNonEmptyString(jti)) return undefined;
@@ -127,7 +130,8 @@ function claimsOf(claims: Record<string, unknown>, auth: AuthConfig, now: number
     return undefined;
   if (nbf !== undefined && (!isWholeSeconds(nbf) || nbf > now + CLOCK_SKEW_SECONDS)) return undefined;
   if (exp - iat > auth.accessTokenTtlSeconds) return undefined;
-  return { userId: sub, sessionId: sid, jti, expiresAt: exp * 1000 };
+  if (authTime !== undefined && !isWholeSeconds(authTime)) return undefined;
+  return { userId: sub, sessionId: sid, jti, expiresAt: exp * 1000, ...(authTime === undefined ? {} : { authTime }) };
 }
 
 // node:crypto's Ed25519 verify on a KeyObject, made once per ring key, runs in place; Bun's

@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS, openTestRuntime, type TestRuntime } from "../../test/backends.ts";
 import { auditEvents, sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
-import { disableUser, logIn, signUp } from "./accounts.ts";
+import { disableUser, logIn, type SignedIn, signUp } from "./accounts.ts";
 import { createPasswordHasher } from "./password-hashing.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 
@@ -34,7 +34,7 @@ describe.each(DATABASE_BACKENDS)("accounts on %s", (backend) => {
   test("disableUser should stop logins, refreshes and access tokens, and record who did it", async () => {
     const address = email();
     const { account, session } = await signUp(runtime, hasher, { email: address, password: PASSWORD });
-    const other = await logIn(runtime, hasher, { email: address, password: PASSWORD });
+    const other = (await logIn(runtime, hasher, { email: address, password: PASSWORD })) as SignedIn;
 
     expect(await disableUser(runtime, account.id, { type: "admin" })).toEqual({ revokedSessions: 2 });
     const [user] = await runtime.db.primary.select().from(users).where(eq(users.id, account.id));

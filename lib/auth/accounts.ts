@@ -10,9 +10,10 @@ import { users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
 import type { IdentityRuntime } from "./identity.ts";
+import { type SecondFactor, secondFactorsOf, startMfaSignIn } from "./mfa-challenge.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { passwordProblem } from "./password-policy.ts";
-import { type IssuedSession, startSession } from "./refresh-tokens.ts";
+import { epochSecondsOf, type IssuedSession, startSession } from "./refresh-tokens.ts";
 import { publishRevocations, revokeSessionsIn } from "./sessions.ts";
 import type { KeyRing } from "./signing-keys.ts";
 
@@ -40,10 +41,19 @@ export const INVALID_CREDENTIALS_MESSAGE = "The e-mail address or password is in
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const ACCOUNT_COLUMNS = { id: users.id, email: users.email, createdAt: users.createdAt };
 
+/** The answer to a correct password on an account with a second factor: no session yet, a challenge. */
+export interface MfaRequired {
+  mfaRequired: true;
+  /** Single-use, short-lived, good only for the second step (never a bearer token). */
+  challengeToken: string;
+  expiresIn: number;
+  methods: SecondFactor[];
+}
+
 /**
  * A new session for `userId` and its access token, inside the caller's transaction, with the audit row
  * `action` names (none when the caller's own row covers it). Signed before commit: a session is never
- * opened without the tokens that use it reaching the client.
+ * opened without the tokens that use it reaching the client. `method` is how the user signed in.
  */
 export async function openSignedInSession(
   tx: Db,
@@ -52,8 +62,10 @@ export async function openSignedInSession(
   userId: string,
   request: Request | undefined,
   action?: "user.signup" | "user.login.succeeded",
+  method: "password" | SecondFactor | "recovery_code" = "password",
 ): Promise<Omit<SignedIn, "account">> {
-  const session = await startSession(tx, auth, userId, request);
+  const now = new Date();
+  const session = await startSession(tx, auth, userId, request, now);
   if (action !== undefined)
     await recordAuditEvent(
       tx,
@@ -61,11 +73,12 @@ export async function openSignedInSession(
         action,
         actor: { type: "user", id: userId },
         target: { type: "user", id: userId },
-        metadata: { sessionId: session.sessionId },
+        metadata: { sessionId: session.sessionId, method },
       },
       request,
     );
-  return { session, accessToken: await signAccessToken(ring, auth, { userId, sessionId: session.sessionId }) };
+  const subject = { userId, sessionId: session.sessionId, authTime: epochSecondsOf(now) };
+  return { session, accessToken: await signAccessToken(ring, auth, subject) };
 }
 
 /**
@@ -94,15 +107,16 @@ export async function signUp(
 }
 
 /**
- * Checks the password and opens a session. Every refusal does the same work (an unknown e-mail is verified
- * against a dummy hash of the same cost, a disabled account's password is still checked) and the same audit write.
+ * Checks the password and opens a session, or, for an account with a second factor, issues the challenge its
+ * second step takes. Every refusal does the same work (an unknown e-mail is verified against a dummy hash of the
+ * same cost, a disabled account's password is still checked) and the same audit write.
  */
 export async function logIn(
   runtime: IdentityRuntime,
   hasher: PasswordHasher,
   credentials: Credentials,
   request?: Request,
-): Promise<SignedIn> {
+): Promise<SignedIn | MfaRequired> {
   const db = runtime.db.primary;
   const [user] = await db
     .select({
@@ -144,6 +158,12 @@ export async function logIn(
   // Raising DEFAULT_PASSWORD_HASHING upgrades each stored hash at its owner's next login.
   const upgradedHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(credentials.password) : undefined;
   const account = { id: user.id, email: user.email, createdAt: user.createdAt };
+  const methods = await secondFactorsOf(db, user.id);
+  if (methods.length > 0) {
+    if (upgradedHash !== undefined)
+      await db.update(users).set({ passwordHash: upgradedHash }).where(eq(users.id, user.id));
+    return { mfaRequired: true, ...(await startMfaSignIn(runtime, user.id, request)), methods };
+  }
   const ring = await runtime.services.identity.keyRing.get();
   return db.transaction(async (tx) => {
     if (upgradedHash !== undefined)

@@ -54,7 +54,9 @@ export function createAuthenticator(identity: IdentityServices, auth: AuthConfig
   };
 
   const userCaller = (token: VerifiedAccessToken): Caller | Promise<Caller> => {
-    const caller: Caller = { kind: "user", userId: token.userId, sessionId: token.sessionId };
+    const { userId, sessionId, authTime } = token;
+    const caller: Caller =
+      authTime === undefined ? { kind: "user", userId, sessionId } : { kind: "user", userId, sessionId, authTime };
     const revoked = revocations.isRevoked(token.sessionId);
     if (revoked instanceof Promise) {
       return revoked.then((isRevoked) => {

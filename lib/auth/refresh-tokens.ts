@@ -31,6 +31,8 @@ export interface RotatedSession extends IssuedSession {
   accessToken: IssuedAccessToken;
 }
 
+export const epochSecondsOf = (date: Date) => Math.floor(date.getTime() / 1000);
+
 export function generateRefreshToken(): string {
   return randomBytes(REFRESH_TOKEN_BYTES).toString("base64url");
 }
@@ -75,7 +77,7 @@ export async function startSession(
   return db.transaction(async (tx) => {
     const [session] = await tx
       .insert(sessions)
-      .values({ userId, device, ip, createdAt: now, lastUsedAt: now, expiresAt })
+      .values({ userId, device, ip, createdAt: now, lastUsedAt: now, authenticatedAt: now, expiresAt })
       .returning({ id: sessions.id });
     if (session === undefined) throw new Error("inserting a session returned no row");
     return { sessionId: session.id, refreshToken: await issueToken(tx, auth, session.id, expiresAt, now) };
@@ -128,6 +130,7 @@ export async function rotateRefreshToken(
         email: users.email,
         expiresAt: sessions.expiresAt,
         revokedAt: sessions.revokedAt,
+        authenticatedAt: sessions.authenticatedAt,
         disabled: users.disabled,
       })
       .from(sessions)
@@ -150,7 +153,11 @@ export async function rotateRefreshToken(
       },
       request,
     );
-    const accessToken = await signAccessToken(ring, auth, { userId: session.userId, sessionId: claimed.sessionId });
+    const accessToken = await signAccessToken(ring, auth, {
+      userId: session.userId,
+      sessionId: claimed.sessionId,
+      authTime: epochSecondsOf(session.authenticatedAt),
+    });
     return {
       kind: "rotated",
       session: {

@@ -56,6 +56,8 @@ export interface AuthConfig {
   refreshIdleTtlSeconds: number;
   sessionAbsoluteTtlSeconds: number;
   apiKeyPrefix: string;
+  /** Passkeys: the relying party's id (a host name) and the exact origins its pages are served from. */
+  webauthn: { rpId: string; origins: readonly string[] };
 }
 
 export type HumanVerificationProvider = "turnstile" | "hcaptcha";
@@ -193,6 +195,7 @@ export const DEFAULT_CONFIG = {
     refreshIdleTtlSeconds: 14 * 86_400,
     sessionAbsoluteTtlSeconds: 30 * 86_400,
     apiKeyPrefix: "rk",
+    webauthn: { rpId: "localhost", origins: ["http://localhost:3000"] },
   },
   humanVerification: {
     verifyUrls: {
@@ -240,7 +243,7 @@ function parseTrustProxy(value: string | undefined): TrustProxy {
   return { kind: "hops", hops: Number(value) };
 }
 
-function parseOrigins(value: string | undefined): string[] {
+function parseOrigins(value: string | undefined, variable = "CORS_ORIGINS"): string[] {
   if (value === undefined) return [];
   const origins = value
     .split(",")
@@ -256,7 +259,7 @@ function parseOrigins(value: string | undefined): string[] {
     // Only exact origins are allowed: no wildcard, no path, no "null".
     if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
       throw new ConfigError(
-        `Invalid environment:\n  CORS_ORIGINS must be a comma-separated list of origins like ` +
+        `Invalid environment:\n  ${variable} must be a comma-separated list of origins like ` +
           `https://app.example.com (got "${origin}")`,
       );
     }
@@ -613,6 +616,13 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       refreshIdleTtlSeconds: parsed.REFRESH_IDLE_TTL_SECONDS ?? DEFAULT_CONFIG.auth.refreshIdleTtlSeconds,
       sessionAbsoluteTtlSeconds: parsed.SESSION_ABSOLUTE_TTL_SECONDS ?? DEFAULT_CONFIG.auth.sessionAbsoluteTtlSeconds,
       apiKeyPrefix: parsed.API_KEY_PREFIX ?? DEFAULT_CONFIG.auth.apiKeyPrefix,
+      webauthn: {
+        rpId: parsed.WEBAUTHN_RP_ID ?? DEFAULT_CONFIG.auth.webauthn.rpId,
+        origins:
+          parsed.WEBAUTHN_ORIGINS === undefined
+            ? DEFAULT_CONFIG.auth.webauthn.origins
+            : parseOrigins(parsed.WEBAUTHN_ORIGINS, "WEBAUTHN_ORIGINS"),
+      },
     },
     humanVerification,
     alertChannels: parseAlertChannels(parsed, env_),

@@ -104,6 +104,8 @@ const RULES = {
   ),
   ENCRYPTION_RETIRED_VERSIONS: matching(/^v\d+(,v\d+)*$/, "key versions, e.g. v1 or v1,v2"),
   JWT_ISSUER: nonEmpty,
+  WEBAUTHN_RP_ID: matching(/^[a-z0-9.-]+$/, "a host name, e.g. example.com"),
+  WEBAUTHN_ORIGINS: anyString,
   JWT_AUDIENCE: nonEmpty,
   ACCESS_TOKEN_TTL_SECONDS: positiveInt,
   REFRESH_IDLE_TTL_SECONDS: positiveInt,

@@ -58,6 +58,8 @@ export const envSchema = type({
   ),
   "ENCRYPTION_RETIRED_VERSIONS?": type(/^v\d+(,v\d+)*$/).describe("key versions, e.g. v1 or v1,v2"),
   "JWT_ISSUER?": "string > 0",
+  "WEBAUTHN_RP_ID?": type(/^[a-z0-9.-]+$/).describe("a host name, e.g. example.com"),
+  "WEBAUTHN_ORIGINS?": "string",
   "JWT_AUDIENCE?": "string > 0",
   "ACCESS_TOKEN_TTL_SECONDS?": positiveInt,
   "REFRESH_IDLE_TTL_SECONDS?": positiveInt,

@@ -1,6 +1,12 @@
 /** Who is calling: a signed-in user (access token) or an organization's API key. */
 export type Caller =
-  | { kind: "user"; userId: string; sessionId: string }
+  | {
+      kind: "user";
+      userId: string;
+      sessionId: string;
+      /** When the session last proved who its user is, epoch seconds (the token's `auth_time`); step-up reads it. */
+      authTime?: number;
+    }
   | {
       kind: "api_key";
       keyId: string;

@@ -23,6 +23,12 @@ export const perKey = (limit: number, window: Duration, options?: RuleOptions) =
 /** Counts per organization: the bound one, or the key's own, for users and keys alike. */
 export const perOrg = (limit: number, window: Duration, options?: RuleOptions) => rule("org", limit, window, options);
 
+/**
+ * The step-up window of sensitive actions (password change, key creation, removing a second factor): a user
+ * who signed in or confirmed who they are longer ago than this is asked to again (403 REAUTHENTICATION_REQUIRED).
+ */
+export const RECENT_SIGN_IN = "10m" as const satisfies Duration;
+
 /** A read: no body accepted, the read deadline. */
 export const READ = { body: "none", timeout: "read" } as const satisfies AccessPolicy;
 /** A write with a small JSON body (up to 4 KiB), the write deadline. */

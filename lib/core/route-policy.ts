@@ -96,6 +96,11 @@ export interface RoutePolicy {
   humanVerification?: HumanVerificationPolicy;
   /** Sends `Deprecation`, `Sunset` and `Link` headers on every answer, then 410 GONE from the sunset on. */
   deprecated?: Deprecation;
+  /**
+   * Step-up: a signed-in user must have proved who they are (sign-in or POST /v1/auth/reauthenticate) within
+   * this window, else 403 REAUTHENTICATION_REQUIRED. API keys are not asked: they are no one's interactive session.
+   */
+  recentAuth?: Duration;
   /** Errors the handler itself can answer beyond those the policy implies (e.g. CONFLICT), for the API docs. */
   errors?: readonly ErrorCode[];
   /**
@@ -139,6 +144,8 @@ export interface ResolvedPolicy {
   deprecated: ResolvedDeprecation | undefined;
   errors: readonly ErrorCode[];
   metricsToken: boolean;
+  /** The step-up window in milliseconds, when the route declares one. */
+  recentAuthMs: number | undefined;
 }
 
 export interface ResolvedDeprecation {
@@ -211,6 +218,8 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     throw new Error(`route ${route} binds an organization but its access is "${policy.access}"`);
   if (policy.metricsToken === true && policy.access !== "admin")
     throw new Error(`route ${route} admits the metrics token but its access is "${policy.access}"`);
+  if (policy.recentAuth !== undefined && policy.access !== "user" && policy.access !== "user-or-key")
+    throw new Error(`route ${route} asks for a recent authentication but its access is "${policy.access}"`);
   for (const rule of policy.rateLimits ?? []) {
     if (!scopeResolves(rule.scope, policy))
       throw new Error(
@@ -234,6 +243,7 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     deprecated: policy.deprecated === undefined ? undefined : resolveDeprecation(policy.deprecated, route),
     errors: policy.errors ?? [],
     metricsToken: policy.metricsToken ?? false,
+    recentAuthMs: policy.recentAuth === undefined ? undefined : msOf(policy.recentAuth),
   };
 }
 

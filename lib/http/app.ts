@@ -7,7 +7,8 @@
  *                   sunset (a deprecated route past its sunset date: 410) → client address → IP block (not
  *                   on admin routes, nor on routes exempt from it) → guess budget (API keys, admin and cron
  *                   secrets) → access (one strategy per access kind; a
- *                   refused key or secret spends the budget) → tenant (the path's org: a member's role or
+ *                   refused key or secret spends the budget) → recent authentication (a user's
+ *                   step-up window) → tenant (the path's org: a member's role or
  *                   the org's own key, else 404) → rate limits (per ip, user, org or key) → body (declared
  *                   size and type) → deadline (by route class) → human verification (in emergency mode)
  *   onParse:        body read up to the route's limit → strict JSON (or the bytes, for `body: "raw"`)

@@ -155,6 +155,16 @@ export const GUARD_STEPS: readonly GuardStep[] = [
     },
   },
   {
+    // After access, which found the token's auth_time; a key is no interactive session, so it is not asked.
+    name: "recent authentication",
+    run: ({ services, policy, context }) => {
+      if (policy.recentAuthMs === undefined || context.caller?.kind !== "user") return;
+      const { authTime } = context.caller;
+      if (authTime === undefined || services.now() - authTime * 1000 > policy.recentAuthMs)
+        throw new AppError("REAUTHENTICATION_REQUIRED");
+    },
+  },
+  {
     // After access, so the org is bound to a verified caller; before rate limits, which count per org.
     name: "tenant",
     run: (guard) => (guard.route.orgSegment === undefined ? undefined : bindTenant(guard)),

@@ -55,7 +55,7 @@ describe("typed route options hand the handler what the pipeline admitted", () =
     const answer = await get("/typed/user", owner.token, "typed-request-0001");
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
-      user: { kind: "user", userId: owner.userId, sessionId: expect.any(String) },
+      user: { kind: "user", userId: owner.userId, sessionId: expect.any(String), authTime: expect.any(Number) },
       requestId: "typed-request-0001",
     });
   });

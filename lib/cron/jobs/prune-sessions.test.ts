@@ -80,7 +80,7 @@ describe.each(DATABASE_BACKENDS)("prune-sessions on %s", (backend) => {
       const outcome = await runScheduledJob(runtime, pruneSessions);
       expect(outcome).toEqual({
         status: "succeeded",
-        detail: "deleted 3 sessions, 1 refresh tokens and 1 e-mail tokens",
+        detail: "deleted 3 sessions, 1 refresh tokens, 1 e-mail tokens and 0 challenges",
       });
       const links = await db
         .select({ hash: emailTokens.tokenHash })

@@ -1,12 +1,13 @@
 /**
- * Deletes sessions that can no longer be used and refresh tokens past their lifetime, in bounded batches.
+ * Deletes sessions that can no longer be used, and refresh tokens and sign-in challenges past their lifetime,
+ * in bounded batches.
  * A used token is kept until it would have expired, so replaying it until then is still caught as reuse.
  * E-mail links (verification, reset) go a day after they expire: past it they are refused anyway.
  */
 import { inArray, lt, or, type SQL } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../../db/database.ts";
-import { emailTokens, refreshTokens, sessions } from "../../db/schema/index.ts";
+import { authChallenges, emailTokens, refreshTokens, sessions } from "../../db/schema/index.ts";
 import type { ScheduledJob } from "../scheduled-job.ts";
 
 /** Ended sessions stay listed this long, so the moments after a revocation can still be looked into. */
@@ -59,6 +60,16 @@ export const pruneSessions: ScheduledJob = {
       lt(emailTokens.expiresAt, endedBefore),
       signal,
     );
-    return `deleted ${sessionCount} sessions, ${tokenCount} refresh tokens and ${linkCount} e-mail tokens`;
+    const challengeCount = await deleteInBatches(
+      db,
+      authChallenges,
+      authChallenges.tokenHash,
+      lt(authChallenges.expiresAt, new Date(now)),
+      signal,
+    );
+    return (
+      `deleted ${sessionCount} sessions, ${tokenCount} refresh tokens, ${linkCount} e-mail tokens and ` +
+      `${challengeCount} challenges`
+    );
   },
 };

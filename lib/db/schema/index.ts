@@ -7,6 +7,7 @@ export * from "./invitations.ts";
 export * from "./job-runs.ts";
 export * from "./metrics.ts";
 export * from "./oidc-identities.ts";
+export * from "./mfa.ts";
 export * from "./organizations.ts";
 export * from "./sessions.ts";
 export * from "./signing-keys.ts";

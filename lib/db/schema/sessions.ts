@@ -19,6 +19,8 @@ export const sessions = pgTable(
     /** The absolute lifetime: no rotation extends a session past it. */
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    /** When the user last proved who they are in this session (sign-in or step-up), for recent-auth routes. */
+    authenticatedAt: timestamp("authenticated_at", { withTimezone: true }).notNull().defaultNow(),
     revokedReason: text("revoked_reason"),
   },
   (t) => [index("sessions_user_idx").on(t.userId), index("sessions_expires_idx").on(t.expiresAt)],
