@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { auditEvents } from "../lib/db/schema/index.ts";
+import { type AuthTestApp, errorOf, freshEmail, freshIp, PASSWORD } from "../test/auth-client.ts";
+import { BACKEND_HOOK_TIMEOUT_MS } from "../test/backends.ts";
+import { mfaClient, openMfaTestApp, totpCode } from "../test/mfa-client.ts";
+import type { TestClock } from "../test/test-clock.ts";
+import keys from "./keys.ts";
+import orgs from "./orgs.ts";
+
+describe("MFA routes: replay, guessing and challenge-token misuse", () => {
+  let t: AuthTestApp & { clock: TestClock };
+  let mfa: ReturnType<typeof mfaClient>;
+  beforeAll(async () => {
+    t = await openMfaTestApp({ groups: [orgs, keys] });
+    mfa = mfaClient(t);
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => t.runtime.close());
+
+  const refusal = async (response: Response) => ({ status: response.status, code: (await errorOf(response)).code });
+
+  /** An account with TOTP on, the clock stopped well past the step that confirmed it. */
+  const totpAccount = async () => {
+    const email = freshEmail();
+    const signedUp = await t.client.signUp(email);
+    const { secret, recoveryCodes } = await mfa.enableTotp(signedUp.accessToken);
+    t.clock.advance(5 * 60_000);
+    return { email, secret, recoveryCodes, userId: signedUp.user.id };
+  };
+
+  test("a TOTP code that signed in once is refused the next time, even within its step", async () => {
+    try {
+      const { email, secret } = await totpAccount();
+      const code = totpCode(secret, t.clock.now());
+      const first = await mfa.passwordStep(email);
+      await mfa.signedIn(await mfa.verify({ challengeToken: first.challengeToken, code }));
+      const second = await mfa.passwordStep(email);
+      expect(await refusal(await mfa.verify({ challengeToken: second.challengeToken, code }))).toEqual({
+        status: 401,
+        code: "MFA_CODE_INVALID",
+      });
+    } finally {
+      t.clock.reset();
+    }
+  });
+
+  test("of two concurrent sign-ins with one code, exactly one gets a session", async () => {
+    try {
+      const { email, secret } = await totpAccount();
+      const code = totpCode(secret, t.clock.now());
+      const challenges = [await mfa.passwordStep(email), await mfa.passwordStep(email)];
+      const answers = await Promise.all(challenges.map(({ challengeToken }) => mfa.verify({ challengeToken, code })));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401]);
+    } finally {
+      t.clock.reset();
+    }
+  });
+
+  test("a code two steps away from now is refused: the drift window is one step", async () => {
+    try {
+      const { email, secret } = await totpAccount();
+      const { challengeToken } = await mfa.passwordStep(email);
+      for (const offset of [-60_000, 60_000])
+        expect((await mfa.verify({ challengeToken, code: totpCode(secret, t.clock.now() + offset) })).status).toBe(401);
+    } finally {
+      t.clock.reset();
+    }
+  });
+
+  test("five wrong codes from five addresses lock the account's second step, the right code too, for 15 min", async () => {
+    try {
+      const { email, secret, userId } = await totpAccount();
+      const { challengeToken } = await mfa.passwordStep(email);
+      const right = totpCode(secret, t.clock.now());
+      const wrong = right === "000000" ? "111111" : "000000";
+      for (let attempt = 1; attempt <= 4; attempt++)
+        expect(await refusal(await mfa.verify({ challengeToken, code: wrong }, freshIp()))).toEqual({
+          status: 401,
+          code: "MFA_CODE_INVALID",
+        });
+      const fifth = await mfa.verify({ challengeToken, code: wrong }, freshIp());
+      expect(fifth.headers.get("retry-after")).toBe("900");
+      expect(await refusal(fifth)).toEqual({ status: 429, code: "MFA_LOCKED" });
+      expect(await refusal(await mfa.verify({ challengeToken, code: right }, freshIp()))).toEqual({
+        status: 429,
+        code: "MFA_LOCKED",
+      });
+      const locked = await t.runtime.db.primary
+        .select({ id: auditEvents.id })
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, "user.mfa.locked"), eq(auditEvents.targetId, userId)));
+      expect(locked).toHaveLength(1);
+      // Past the lock (and the challenge's 5 minutes): a new password step and the current code get in.
+      t.clock.advance(16 * 60_000);
+      const again = await mfa.passwordStep(email);
+      await mfa.signedIn(
+        await mfa.verify({ challengeToken: again.challengeToken, code: totpCode(secret, t.clock.now()) }),
+      );
+    } finally {
+      t.clock.reset();
+    }
+  });
+
+  test("one address gets 10 second steps a minute, whatever the codes", async () => {
+    const ip = freshIp();
+    const { challengeToken } = await mfa.passwordStep((await totpAccount()).email);
+    t.clock.reset();
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 11; attempt++)
+      statuses.push(
+        (await mfa.verify({ challengeToken: `${challengeToken.slice(0, 42)}A`, code: "123456" }, ip)).status,
+      );
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+  });
+
+  test("a challenge token is no bearer token, is spent by its sign-in, and dies after 5 minutes", async () => {
+    try {
+      const { email, secret } = await totpAccount();
+      const { challengeToken } = await mfa.passwordStep(email);
+      expect(await refusal(await t.client.me(challengeToken))).toEqual({ status: 401, code: "UNAUTHORIZED" });
+      await mfa.signedIn(await mfa.verify({ challengeToken, code: totpCode(secret, t.clock.now()) }));
+      const reused = await mfa.verify({ challengeToken, code: totpCode(secret, t.clock.now() + 30_000) });
+      expect(await refusal(reused)).toEqual({ status: 401, code: "UNAUTHORIZED" });
+
+      const late = await mfa.passwordStep(email);
+      t.clock.advance(5 * 60_000 + 1_000);
+      const expired = await mfa.verify({ challengeToken: late.challengeToken, code: totpCode(secret, t.clock.now()) });
+      expect(await refusal(expired)).toEqual({ status: 401, code: "UNAUTHORIZED" });
+    } finally {
+      t.clock.reset();
+    }
+  });
+
+  test("a recovery code works once, and another account's code not at all", async () => {
+    try {
+      const owner = await totpAccount();
+      const other = await totpAccount();
+      const { challengeToken } = await mfa.passwordStep(other.email);
+      const foreign = await mfa.verify({ challengeToken, recoveryCode: owner.recoveryCodes[0] as string });
+      expect(await refusal(foreign)).toEqual({ status: 401, code: "MFA_CODE_INVALID" });
+    } finally {
+      t.clock.reset();
+    }
+  });
+
+  test("with a second factor, step-up by password alone is refused", async () => {
+    const { accessToken } = await t.client.signUp();
+    await mfa.enableTotp(accessToken);
+    const answer = await t.client.call("POST", "/v1/auth/reauthenticate", {
+      token: accessToken,
+      body: { password: PASSWORD },
+    });
+    expect(await refusal(answer)).toEqual({ status: 403, code: "FORBIDDEN" });
+  });
+
+  test("creating an API key needs a recent sign-in", async () => {
+    const { accessToken } = await t.client.signUp();
+    const { id: orgId } = await mfa.json<{ id: string }>(
+      await t.client.call("POST", "/v1/orgs", { token: accessToken, body: { name: "Acme" } }),
+      201,
+    );
+    try {
+      t.clock.advance(11 * 60_000);
+      const answer = await t.client.call("POST", `/v1/orgs/${orgId}/keys`, {
+        token: accessToken,
+        body: { name: "ci", scopes: ["orgs:read"] },
+      });
+      expect(await refusal(answer)).toEqual({ status: 403, code: "REAUTHENTICATION_REQUIRED" });
+    } finally {
+      t.clock.reset();
+    }
+  });
+});
+
+describe("MFA routes: errors", () => {
+  let t: AuthTestApp & { clock: TestClock };
+  let mfa: ReturnType<typeof mfaClient>;
+  beforeAll(async () => {
+    t = await openMfaTestApp();
+    mfa = mfaClient(t);
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => t.runtime.close());
+
+  test("confirming with nothing enrolled is 409, enrolling twice is 409, a malformed code is 422", async () => {
+    const { accessToken } = await t.client.signUp();
+    const confirm = (code: string) =>
+      t.client.call("POST", "/v1/auth/mfa/totp/confirm", { token: accessToken, body: { code } });
+    expect((await confirm("123456")).status).toBe(409);
+    expect((await confirm("12345")).status).toBe(422);
+    await mfa.enableTotp(accessToken);
+    expect((await t.client.call("POST", "/v1/auth/mfa/totp", { token: accessToken })).status).toBe(409);
+  });
+
+  test("recovery codes for an account without a second factor are 409; removing absent TOTP is 404", async () => {
+    const { accessToken } = await t.client.signUp();
+    expect((await t.client.call("POST", "/v1/auth/mfa/recovery-codes", { token: accessToken })).status).toBe(409);
+    expect((await t.client.call("DELETE", "/v1/auth/mfa/totp", { token: accessToken })).status).toBe(404);
+  });
+
+  test("the second step refuses a body with both a code and a recovery code, or neither", async () => {
+    const challengeToken = "A".repeat(43);
+    for (const body of [{ challengeToken }, { challengeToken, code: "123456", recoveryCode: "aaaa-bbbb-cccc-dddd" }])
+      expect((await t.client.call("POST", "/v1/auth/mfa/verify", { body })).status).toBe(422);
+  });
+});
