@@ -67,7 +67,7 @@ describe("MFA routes: replay, guessing and challenge-token misuse", () => {
     }
   });
 
-  test("five wrong codes from five addresses lock the account's second step, the right code too, for 15 min", async () => {
+  test("five wrong codes from five addresses lock the second step for 15 min, the right code too", async () => {
     try {
       const { email, secret, userId } = await totpAccount();
       const { challengeToken } = await mfa.passwordStep(email);
