@@ -1,11 +1,26 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { auditEvents } from "../lib/db/schema/index.ts";
-import { type AuthTestApp, errorOf, freshEmail, freshIp, PASSWORD } from "../test/auth-client.ts";
+import { loadConfig } from "../lib/config/config.ts";
+import { reencryptSecrets } from "../lib/cron/jobs/reencrypt-secrets.ts";
+import { runScheduledJob } from "../lib/cron/scheduled-job.ts";
+import { auditEvents, userTotp } from "../lib/db/schema/index.ts";
+import { buildApp } from "../lib/http/app.ts";
+import { deriveRuntime } from "../lib/runtime/runtime.ts";
+import {
+  type AuthTestApp,
+  authClient,
+  errorOf,
+  FAST_HASHING,
+  freshEmail,
+  freshIp,
+  PASSWORD,
+} from "../test/auth-client.ts";
 import { BACKEND_HOOK_TIMEOUT_MS } from "../test/backends.ts";
 import { mfaClient, openMfaTestApp, totpCode } from "../test/mfa-client.ts";
 import type { TestClock } from "../test/test-clock.ts";
+import { createAuthRoutes } from "./auth.ts";
 import keys from "./keys.ts";
+import { createMfaRoutes } from "./mfa.ts";
 import orgs from "./orgs.ts";
 
 describe("MFA routes: replay, guessing and challenge-token misuse", () => {
@@ -201,5 +216,40 @@ describe("MFA routes: errors", () => {
     const challengeToken = "A".repeat(43);
     for (const body of [{ challengeToken }, { challengeToken, code: "123456", recoveryCode: "aaaa-bbbb-cccc-dddd" }])
       expect((await t.client.call("POST", "/v1/auth/mfa/verify", { body })).status).toBe(422);
+  });
+});
+
+describe("TOTP secrets under key rotation", () => {
+  const V1 = `v1:${Buffer.alloc(32, 1).toString("base64")}`;
+  const V2 = `v2:${Buffer.alloc(32, 2).toString("base64")}`;
+  let t: AuthTestApp & { clock: TestClock };
+  beforeAll(async () => {
+    t = await openMfaTestApp({ env: { ENCRYPTION_KEYS: V1 } });
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => t.runtime.close());
+
+  test("re-encrypted by reencrypt-secrets, a TOTP secret still checks codes once its old key is retired", async () => {
+    const email = freshEmail();
+    const { secret } = await mfaClient(t).enableTotp((await t.client.signUp(email)).accessToken);
+    const withKeys = (env: Record<string, string>) =>
+      deriveRuntime(t.runtime, { config: loadConfig({ NODE_ENV: "test", TRUST_PROXY: "1", ...env }) });
+    const rotated = withKeys({ ENCRYPTION_KEYS: `${V2},${V1}` });
+    expect((await runScheduledJob(rotated, reencryptSecrets, new Date())).status).toBe("succeeded");
+    const [row] = await t.runtime.db.primary.select().from(userTotp);
+    expect(row?.secretSealed).toStartWith("v2.");
+
+    const v2Only = withKeys({ ENCRYPTION_KEYS: `${V2},${V1}`, ENCRYPTION_RETIRED_VERSIONS: "v1" });
+    const groups = [
+      createAuthRoutes({ passwordHashing: FAST_HASHING }),
+      createMfaRoutes({ passwordHashing: FAST_HASHING }),
+    ];
+    const mfa = mfaClient({ client: authClient(buildApp(v2Only, groups)), clock: t.clock });
+    try {
+      t.clock.advance(5 * 60_000);
+      const { challengeToken } = await mfa.passwordStep(email);
+      await mfa.signedIn(await mfa.verify({ challengeToken, code: totpCode(secret, t.clock.now()) }));
+    } finally {
+      t.clock.reset();
+    }
   });
 });

@@ -20,6 +20,7 @@ import { verifyPasskeyAssertion } from "./passkeys.ts";
 import type { PasswordHasher } from "./password-hashing.ts";
 import { spendRecoveryCode } from "./recovery-codes.ts";
 import { epochSecondsOf } from "./refresh-tokens.ts";
+import type { KeyRing } from "./signing-keys.ts";
 import { acceptTotpCode } from "./totp.ts";
 
 /** A TOTP code (`pending`: the first one, confirming an enrolment) or a recovery code. */
@@ -102,10 +103,14 @@ async function activeAccountIn(tx: Db, userId: string) {
     : { id: user.id, email: user.email, createdAt: user.createdAt };
 }
 
-/** Opens the session in `tx` once the challenge `token` (for `userId`, when given) is spent there. */
+/**
+ * Opens the session in `tx` once the challenge `token` (for `userId`, when given) is spent there. The ring is
+ * loaded before the transaction: loading it inside would wait for a second connection (PGlite has one).
+ */
 async function signInIn(
   tx: Db,
   runtime: IdentityRuntime,
+  ring: KeyRing,
   userId: string,
   method: SignInMethod,
   request: Request | undefined,
@@ -117,7 +122,6 @@ async function signInIn(
   }
   const account = await activeAccountIn(tx, userId);
   if (account === undefined) throw challengeRefused();
-  const ring = await runtime.services.identity.keyRing.get();
   const opened = await openSignedInSession(
     tx,
     ring,
@@ -140,8 +144,9 @@ export async function completeMfaWithCode(
   const pending = await readChallenge(runtime.db.primary, "mfa_login", challengeToken, runtime.now());
   if (pending?.userId == null) throw challengeRefused();
   const { userId } = pending;
+  const ring = await runtime.services.identity.keyRing.get();
   return withCode(runtime, userId, proof, request, (tx, method) =>
-    signInIn(tx, runtime, userId, method, request, challengeToken),
+    signInIn(tx, runtime, ring, userId, method, request, challengeToken),
   );
 }
 
@@ -155,9 +160,10 @@ export async function signInWithPasskey(
   challengeToken: string | undefined,
   request?: Request,
 ): Promise<SignedIn> {
+  const ring = await runtime.services.identity.keyRing.get();
   return runtime.db.primary.transaction(async (tx) => {
     const userId = await verifyPasskeyAssertion(tx, runtime, proof);
-    return signInIn(tx, runtime, userId, "passkey", request, challengeToken);
+    return signInIn(tx, runtime, ring, userId, "passkey", request, challengeToken);
   });
 }
 
@@ -178,6 +184,7 @@ export async function reauthenticate(
   const db = runtime.db.primary;
   const { userId, sessionId } = caller;
   const now = runtime.now();
+  const ring = await runtime.services.identity.keyRing.get();
   const stamp = async (tx: Db, method: string): Promise<IssuedAccessToken> => {
     const [session] = await tx
       .update(sessions)
@@ -195,7 +202,6 @@ export async function reauthenticate(
       },
       request,
     );
-    const ring = await runtime.services.identity.keyRing.get();
     return signAccessToken(ring, runtime.config.auth, { userId, sessionId, authTime: epochSecondsOf(new Date(now)) });
   };
 

@@ -8,13 +8,12 @@ import { Secret, TOTP } from "otpauth";
 import type { Encryptor } from "../crypto/envelope-encryption.ts";
 import type { Db } from "../db/database.ts";
 import { userTotp } from "../db/schema/index.ts";
+import { totpSecretRowIdentity as sealedIdentity } from "./totp-secret.ts";
 
 export const TOTP_PERIOD_SECONDS = 30;
 /** Steps accepted either side of the current one: a clock a little off, or a code typed as it changes. */
 export const TOTP_DRIFT_STEPS = 1;
 export const TOTP_CODE_PATTERN = /^\d{6}$/;
-
-const sealedIdentity = (userId: string) => `user_totp:${userId}`;
 
 function totpOf(secret: string, label: string, issuer: string): TOTP {
   return new TOTP({ issuer, label, secret: Secret.fromBase32(secret), period: TOTP_PERIOD_SECONDS });

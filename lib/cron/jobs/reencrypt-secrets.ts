@@ -6,8 +6,15 @@
 import { and, asc, eq, getTableColumns, gt, notLike } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { signingKeyRowIdentity } from "../../auth/signing-keys.ts";
+import { totpSecretRowIdentity } from "../../auth/totp-secret.ts";
 import { DecryptError } from "../../crypto/envelope-encryption.ts";
-import { signingKeys, sloAlertChannels, webhookEndpointSecrets, webhookSourceSecrets } from "../../db/schema/index.ts";
+import {
+  signingKeys,
+  sloAlertChannels,
+  userTotp,
+  webhookEndpointSecrets,
+  webhookSourceSecrets,
+} from "../../db/schema/index.ts";
 import { alertChannelRowIdentity } from "../../slo/alert-channels.ts";
 import { endpointSecretRowIdentity } from "../../webhooks/webhook-endpoints.ts";
 import { webhookSecretRowIdentity } from "../../webhooks/webhook-sources.ts";
@@ -18,7 +25,7 @@ export interface EncryptedColumn {
   /** `table.column`, for reports. */
   readonly name: string;
   readonly table: PgTable;
-  /** The row's text primary key, which also orders the scan. */
+  /** The row's primary key (text or uuid), which also orders the scan. */
   readonly id: AnyPgColumn<{ data: string; notNull: true }>;
   readonly ciphertext: AnyPgColumn<{ data: string; notNull: true }>;
   rowIdentity(id: string): string;
@@ -54,6 +61,13 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
     ciphertext: sloAlertChannels.secretCiphertext,
     rowIdentity: alertChannelRowIdentity,
   },
+  {
+    name: "user_totp.secret_sealed",
+    table: userTotp,
+    id: userTotp.userId,
+    ciphertext: userTotp.secretSealed,
+    rowIdentity: totpSecretRowIdentity,
+  },
 ];
 
 export const DEFAULT_REENCRYPT_BATCH_SIZE = 200;
@@ -83,12 +97,13 @@ export const reencryptSecrets: ScheduledJob = {
     for (const column of ENCRYPTED_COLUMNS) {
       // Keyset paging: a row that cannot be decrypted is passed over, not selected again forever.
       const field = fieldNameOf(column);
-      let after = "";
+      // Undefined before the first page: "" is no valid uuid, which some tables' keys are.
+      let after: string | undefined;
       while (!signal.aborted) {
         const rows = await db
           .select({ id: column.id, ciphertext: column.ciphertext })
           .from(column.table)
-          .where(and(notLike(column.ciphertext, stale), gt(column.id, after)))
+          .where(and(notLike(column.ciphertext, stale), after === undefined ? undefined : gt(column.id, after)))
           .orderBy(asc(column.id))
           .limit(DEFAULT_REENCRYPT_BATCH_SIZE);
         for (const { id, ciphertext } of rows) {
