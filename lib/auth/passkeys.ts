@@ -3,15 +3,11 @@
  * sign in without a password or stand as a login's second factor. Each ceremony's challenge is single-use and
  * short-lived (auth-challenges.ts); user verification is required, attestation is not asked for.
  */
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from "@simplewebauthn/server";
 import { and, eq } from "drizzle-orm";
 import { recordAuditEvent } from "../audit/audit-log.ts";
@@ -43,6 +39,9 @@ const SUMMARY_COLUMNS = {
   lastUsedAt: passkeys.lastUsedAt,
 };
 
+// Loaded on the first ceremony: its import (CBOR, ASN.1, COSE) would otherwise weigh on every cold start.
+const webauthn = () => import("@simplewebauthn/server");
+
 const refused = () => new AppError("UNAUTHORIZED", "The passkey could not be verified.");
 
 export function listPasskeys(db: Db, userId: string): Promise<PasskeySummary[]> {
@@ -59,7 +58,7 @@ export async function startPasskeyRegistration(
     .select({ id: passkeys.id, transports: passkeys.transports })
     .from(passkeys)
     .where(eq(passkeys.userId, account.id));
-  const options = await generateRegistrationOptions({
+  const options = await (await webauthn()).generateRegistrationOptions({
     rpName: rpId,
     rpID: rpId,
     userName: account.email,
@@ -89,13 +88,15 @@ export async function finishPasskeyRegistration(
     const pending = await consumeChallenge(tx, "passkey_registration", answer.ceremonyToken, runtime.now());
     if (pending?.userId !== userId || pending.challenge === null)
       throw new AppError("UNAUTHORIZED", "The registration ceremony is unknown, used or expired.");
-    const verification = await verifyRegistrationResponse({
-      response: answer.response,
-      expectedChallenge: pending.challenge,
-      expectedOrigin: [...origins],
-      expectedRPID: rpId,
-      requireUserVerification: true,
-    }).catch(() => undefined);
+    const verification = await (await webauthn())
+      .verifyRegistrationResponse({
+        response: answer.response,
+        expectedChallenge: pending.challenge,
+        expectedOrigin: [...origins],
+        expectedRPID: rpId,
+        requireUserVerification: true,
+      })
+      .catch(() => undefined);
     if (verification?.verified !== true)
       throw new AppError("BAD_REQUEST", "The authenticator's answer could not be verified.");
     const { credential } = verification.registrationInfo;
@@ -142,7 +143,7 @@ export async function startPasskeyAuthentication(
           .select({ id: passkeys.id, transports: passkeys.transports })
           .from(passkeys)
           .where(eq(passkeys.userId, userId));
-  const options = await generateAuthenticationOptions({
+  const options = await (await webauthn()).generateAuthenticationOptions({
     rpID: runtime.config.auth.webauthn.rpId,
     allowCredentials: allowCredentials as { id: string; transports?: never[] }[],
     userVerification: "required",
@@ -177,19 +178,21 @@ export async function verifyPasskeyAssertion(
         : and(eq(passkeys.id, answer.response.id), eq(passkeys.userId, pending.userId)),
     );
   if (stored === undefined) throw refused();
-  const verification = await verifyAuthenticationResponse({
-    response: answer.response,
-    expectedChallenge: pending.challenge,
-    expectedOrigin: [...origins],
-    expectedRPID: rpId,
-    credential: {
-      id: stored.id,
-      publicKey: new Uint8Array(Buffer.from(stored.publicKey, "base64url")),
-      counter: stored.signCount,
-      transports: stored.transports as never[],
-    },
-    requireUserVerification: true,
-  }).catch(() => undefined);
+  const verification = await (await webauthn())
+    .verifyAuthenticationResponse({
+      response: answer.response,
+      expectedChallenge: pending.challenge,
+      expectedOrigin: [...origins],
+      expectedRPID: rpId,
+      credential: {
+        id: stored.id,
+        publicKey: new Uint8Array(Buffer.from(stored.publicKey, "base64url")),
+        counter: stored.signCount,
+        transports: stored.transports as never[],
+      },
+      requireUserVerification: true,
+    })
+    .catch(() => undefined);
   if (verification?.verified !== true) throw refused();
   await tx
     .update(passkeys)
