@@ -240,7 +240,9 @@ describe.each(DATABASE_BACKENDS)("outbound webhooks on %s", (backend) => {
       await client.createKey(owner, orgId);
       await settled();
       clock.advance(DISABLE_AFTER_FAILING_MS - 1);
-      await client.createKey(owner, orgId);
+      // Days later, creating a key needs a recent sign-in.
+      const later = await client.reauthenticated(owner, clock.now());
+      await client.createKey(later, orgId);
       await settled();
       const disabledAt = async () =>
         (
@@ -251,7 +253,7 @@ describe.each(DATABASE_BACKENDS)("outbound webhooks on %s", (backend) => {
         ).endpoints[0]?.disabledAt;
       expect(await disabledAt()).toBeNull();
       clock.advance(1);
-      await client.createKey(owner, orgId);
+      await client.createKey(later, orgId);
       await settled();
       expect(await disabledAt()).toBe(new Date(clock.now()).toISOString());
       const audited = await runtime.db.primary

@@ -20,6 +20,8 @@ export interface TestUser {
   userId: string;
   email: string;
   token: string;
+  /** The session `token` belongs to, for `reauthenticated`. */
+  sessionId?: string;
 }
 
 export interface ErrorBody {
@@ -80,7 +82,15 @@ export function identityClient(runtime: TestRuntime, app: RampartApp) {
         // A fresh sign-in, as a real login gives: step-up routes admit it within their window.
         authTime: Math.floor(Date.now() / 1000),
       });
-      return { userId: user.id, email, token };
+      return { userId: user.id, email, token, sessionId: session.id };
+    },
+    /** The user with a token whose sign-in time is `atMs`: a step-up, for a test whose clock moved on. */
+    async reauthenticated(user: TestUser, atMs: number): Promise<TestUser> {
+      const ring = await runtime.services.identity.keyRing.get();
+      const { userId, sessionId } = user;
+      if (sessionId === undefined) throw new Error("reauthenticated needs a user made by createUser");
+      const subject = { userId, sessionId, authTime: Math.floor(atMs / 1000) };
+      return { ...user, token: (await signAccessToken(ring, runtime.config.auth, subject)).token };
     },
     async createOrg(owner: TestUser, name = "Acme"): Promise<string> {
       return (
