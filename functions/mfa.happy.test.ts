@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { auditEvents, recoveryCodes, userTotp } from "../lib/db/schema/index.ts";
-import { type AuthTestApp, errorOf, freshEmail, type Tokens } from "../test/auth-client.ts";
+import { type AuthTestApp, errorOf, freshEmail, PASSWORD, type Tokens } from "../test/auth-client.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, DATABASE_BACKENDS } from "../test/backends.ts";
 import { mfaClient, openMfaTestApp, totpCode } from "../test/mfa-client.ts";
 import type { TestClock } from "../test/test-clock.ts";
@@ -114,7 +114,7 @@ describe.each(DATABASE_BACKENDS)("MFA routes on %s: the happy path", (backend) =
       );
       // With its only factor gone, the account signs in with the password alone again.
       const tokens = await mfa.json<Tokens>(
-        await t.client.call("POST", "/v1/auth/login", { body: { email, password: "correct horse battery" } }),
+        await t.client.call("POST", "/v1/auth/login", { body: { email, password: PASSWORD } }),
         200,
       );
       expect(tokens.refreshToken).toEqual(expect.any(String));
@@ -130,19 +130,19 @@ describe.each(DATABASE_BACKENDS)("MFA routes on %s: the happy path", (backend) =
       const refreshed = await t.client.refreshed(refreshToken);
       const refused = await t.client.call("POST", "/v1/auth/password", {
         token: refreshed.accessToken,
-        body: { currentPassword: "correct horse battery", newPassword: "another long passphrase" },
+        body: { currentPassword: PASSWORD, newPassword: "another long passphrase" },
       });
       expect((await errorOf(refused)).code).toBe("REAUTHENTICATION_REQUIRED");
       const renewed = await mfa.json<{ accessToken: string }>(
         await t.client.call("POST", "/v1/auth/reauthenticate", {
           token: accessToken,
-          body: { password: "correct horse battery" },
+          body: { password: PASSWORD },
         }),
         200,
       );
       const changed = await t.client.call("POST", "/v1/auth/password", {
         token: renewed.accessToken,
-        body: { currentPassword: "correct horse battery", newPassword: "another long passphrase" },
+        body: { currentPassword: PASSWORD, newPassword: "another long passphrase" },
       });
       expect(changed.status).toBe(200);
     } finally {
