@@ -14,6 +14,7 @@ import {
   revokeApiKey,
   rotateApiKey,
 } from "../lib/auth/api-keys.ts";
+import { assertMetaSize } from "../lib/auth/key-meta.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
 import { orgKeysTag } from "../lib/cache/cache-tags.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
@@ -26,6 +27,7 @@ import { createFirstAttemptSender } from "../lib/webhooks/first-attempts.ts";
 import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.ts";
 
 const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
+const MAX_CREDITS = 1_000_000_000;
 
 const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
 const orgKeyParams = lazySchema(({ type }) => type({ orgId: "string.uuid", keyId: "string.uuid" }));
@@ -40,6 +42,11 @@ const createKeyBody = lazySchema(({ type }) =>
       .atLeastLength(1),
     "expiresAt?": "string.date.iso.parse",
     "rateLimitPerMinute?": "1 <= number.integer <= 100000",
+    "remaining?": `0 <= number.integer <= ${MAX_CREDITS}`,
+    "refill?": { "+": "reject", interval: "'daily' | 'monthly'", amount: `1 <= number.integer <= ${MAX_CREDITS}` },
+    "meta?": "Record<string, unknown>",
+    "externalId?": type("string.trim").to("1 <= string <= 255"),
+    "enabled?": "boolean",
   }),
 );
 // The body is optional: a POST without one arrives as an empty string (the pipeline decodes non-JSON bodies as text).
@@ -64,11 +71,18 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
               fields: [{ path: "expiresAt", message: "expiresAt must be in the future" }],
             });
           }
+          const { remaining, refill, ...key } = body;
+          assertMetaSize(key.meta);
+          // A refilling key given no starting count starts full.
+          const credits =
+            remaining === undefined && refill === undefined
+              ? undefined
+              : { remaining: remaining ?? refill?.amount ?? 0, refill };
           const issued = await createApiKey(
             runtime,
             auditActorOf(user),
             org.id,
-            { ...body, scopes: [...new Set(body.scopes)] },
+            { ...key, credits, scopes: [...new Set(body.scopes)] },
             request,
           );
           sendFirstAttempts(org.id);

@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
 import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
+import { createUsageCredits, creditTermsOf, type UsageCredits, type UsageCreditsOptions } from "./usage-credits.ts";
 
 export interface ApiKeyVerifierOptions {
   /** How long a key's row is trusted before it is read again: the bound when the store cannot carry a marker. */
@@ -23,6 +24,7 @@ export interface ApiKeyVerifierOptions {
   /** Entries per cache (live keys, unknown keys); the oldest go first. */
   maxEntries: number;
   usage: Partial<ApiKeyUsageOptions>;
+  credits: Partial<UsageCreditsOptions>;
   /**
    * The time in epoch milliseconds the caches' ages are measured by; tests move it instead of sleeping.
    * @default Date.now
@@ -36,6 +38,7 @@ export const DEFAULT_API_KEY_VERIFIER_OPTIONS: ApiKeyVerifierOptions = {
   unknownTtlMs: 10_000,
   maxEntries: 10_000,
   usage: {},
+  credits: {},
   now: Date.now,
 };
 
@@ -43,9 +46,11 @@ export const API_KEY_DEAD_AT_PREFIX = "rampart:api-key-dead-at:";
 
 export interface ApiKeyService extends ApiKeyVerifier {
   readonly format: ApiKeyFormat;
+  /** Usage credits, spent by the guard chain and the verify endpoint. */
+  readonly credits: UsageCredits;
   /** The key stops working at `deadAt`: on this instance at once, on the others within `revocationCheckMs`. */
   invalidate(keyId: string, deadAt: Date): Promise<void>;
-  /** Resolves when pending last-used writes have finished. */
+  /** Resolves when pending last-used and credit writes have finished. */
   settled(): Promise<void>;
 }
 
@@ -76,11 +81,13 @@ export function createApiKeyVerifier(
     unknownTtlMs,
     maxEntries,
     usage: usageOptions,
+    credits: creditOptions,
     now: clock,
   } = { ...DEFAULT_API_KEY_VERIFIER_OPTIONS, ...options };
   const { db, store } = deps;
   const format = createApiKeyFormat(deps.prefix);
   const usage: ApiKeyUsage = createApiKeyUsage(db, deps.logger, usageOptions);
+  const credits = createUsageCredits({ db, store, logger: deps.logger }, creditOptions);
   // Outlives every cache entry loaded before the marker was written; after that the row itself says so.
   const markerTtlMs = 2 * cacheTtlMs + revocationCheckMs;
   const live = new Map<string, LiveKey>();
@@ -98,6 +105,11 @@ export function createApiKeyVerifier(
         expiresAt: apiKeys.expiresAt,
         graceEndsAt: apiKeys.graceEndsAt,
         revokedAt: apiKeys.revokedAt,
+        creditsRemaining: apiKeys.creditsRemaining,
+        creditsRefillAmount: apiKeys.creditsRefillAmount,
+        creditsRefillInterval: apiKeys.creditsRefillInterval,
+        creditsPeriod: apiKeys.creditsPeriod,
+        creditsVersion: apiKeys.creditsVersion,
       })
       .from(apiKeys)
       .where(eq(apiKeys.keyHash, hash));
@@ -113,6 +125,7 @@ export function createApiKeyVerifier(
       orgId: row.orgId,
       scopes: Object.freeze([...row.scopes]),
       rateLimitPerMinute: row.rateLimitPerMinute ?? undefined,
+      credits: creditTermsOf({ kind: "key", id: row.id }, row),
     };
     // A fresh row already shows a committed revocation; one read just before it is caught by the marker
     // within revocationCheckMs, like any cached entry.
@@ -207,6 +220,9 @@ export function createApiKeyVerifier(
       if (entry !== undefined) entry.liveUntil = Math.min(entry.liveUntil, at);
       await store.set(`${API_KEY_DEAD_AT_PREFIX}${keyId}`, String(at), { ttlMs: markerTtlMs });
     },
-    settled: () => usage.settled(),
+    credits,
+    settled: async () => {
+      await Promise.all([usage.settled(), credits.settled()]);
+    },
   };
 }

@@ -7,20 +7,34 @@ import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import { orgAuditTag, orgKeysTag } from "../cache/cache-tags.ts";
 import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
 import type { ApiKeyScope } from "../core/api-key-scopes.ts";
+import type { RefillInterval } from "../core/caller.ts";
 import type { Db } from "../db/database.ts";
 import { apiKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { enqueueWebhookMessage } from "../outbox/webhook-outbox.ts";
 import type { IdentityRuntime } from "./identity.ts";
+import { seedPeriodOf } from "./usage-credits.ts";
 
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 86_400;
+
+/** Usage credits as an owner sets them: a count, and optionally what it refills to each day or month. */
+export interface CreditSettings {
+  remaining: number;
+  refill?: { interval: RefillInterval; amount: number };
+}
 
 export interface NewApiKey {
   name: string;
   scopes: readonly ApiKeyScope[];
   expiresAt?: Date;
   rateLimitPerMinute?: number;
+  /** Verifications the key may make; unlimited when absent. */
+  credits?: CreditSettings;
+  meta?: Record<string, unknown>;
+  externalId?: string;
+  /** @default true */
+  enabled?: boolean;
 }
 
 export interface ApiKeyView {
@@ -37,6 +51,12 @@ export interface ApiKeyView {
   replacedBy: string | null;
   lastUsedAt: string | null;
   flaggedAt: string | null;
+  meta: Record<string, unknown> | null;
+  enabled: boolean;
+  externalId: string | null;
+  /** Credits left as last written behind the live count (it may trail it by a second); null when unlimited. */
+  remaining: number | null;
+  refill: { interval: RefillInterval; amount: number } | null;
 }
 
 export interface IssuedApiKey extends ApiKeyView {
@@ -58,15 +78,26 @@ const VIEW_COLUMNS = {
   replacedBy: apiKeys.replacedBy,
   lastUsedAt: apiKeys.lastUsedAt,
   flaggedAt: apiKeys.flaggedAt,
+  meta: apiKeys.meta,
+  enabled: apiKeys.enabled,
+  externalId: apiKeys.externalId,
+  creditsRemaining: apiKeys.creditsRemaining,
+  creditsRefillAmount: apiKeys.creditsRefillAmount,
+  creditsRefillInterval: apiKeys.creditsRefillInterval,
 };
 
 type ViewRow = Pick<typeof apiKeys.$inferSelect, keyof typeof VIEW_COLUMNS>;
 
 const iso = (at: Date | null) => (at === null ? null : at.toISOString());
 
-function viewOf(row: ViewRow): ApiKeyView {
+function viewOf({ creditsRemaining, creditsRefillAmount, creditsRefillInterval, ...row }: ViewRow): ApiKeyView {
   return {
     ...row,
+    remaining: creditsRemaining,
+    refill:
+      creditsRefillInterval === null || creditsRefillAmount === null
+        ? null
+        : { interval: creditsRefillInterval, amount: creditsRefillAmount },
     scopes: [...row.scopes],
     createdAt: row.createdAt.toISOString(),
     expiresAt: iso(row.expiresAt),
@@ -74,6 +105,16 @@ function viewOf(row: ViewRow): ApiKeyView {
     graceEndsAt: iso(row.graceEndsAt),
     lastUsedAt: iso(row.lastUsedAt),
     flaggedAt: iso(row.flaggedAt),
+  };
+}
+
+/** The credit columns of a key or identity for `credits` set at `now`: all null for unlimited. */
+export function creditColumnsOf(credits: CreditSettings | undefined, now: number) {
+  return {
+    creditsRemaining: credits?.remaining ?? null,
+    creditsRefillAmount: credits?.refill?.amount ?? null,
+    creditsRefillInterval: credits?.refill?.interval ?? null,
+    creditsPeriod: seedPeriodOf(credits?.refill?.interval, now),
   };
 }
 
@@ -103,6 +144,10 @@ export async function createApiKey(
         rateLimitPerMinute: input.rateLimitPerMinute ?? null,
         expiresAt: input.expiresAt ?? null,
         createdBy: createdByOf(actor),
+        meta: input.meta ?? null,
+        externalId: input.externalId ?? null,
+        enabled: input.enabled ?? true,
+        ...creditColumnsOf(input.credits, runtime.now()),
       })
       .returning(VIEW_COLUMNS);
     if (row === undefined) throw new Error("inserting an API key returned no row");
@@ -111,6 +156,10 @@ export async function createApiKey(
       scopes: row.scopes,
       expiresAt: iso(row.expiresAt),
       rateLimitPerMinute: row.rateLimitPerMinute,
+      enabled: row.enabled,
+      externalId: row.externalId,
+      remaining: row.creditsRemaining,
+      refill: input.credits?.refill ?? null,
     };
     await recordAuditEvent(
       tx,
@@ -209,6 +258,14 @@ export async function rotateApiKey(
         rateLimitPerMinute: old.rateLimitPerMinute,
         expiresAt: old.expiresAt,
         createdBy: createdByOf(actor),
+        meta: old.meta,
+        externalId: old.externalId,
+        enabled: old.enabled,
+        // The successor starts from the count the database last had; the old key spends its own until its grace ends.
+        creditsRemaining: old.creditsRemaining,
+        creditsRefillAmount: old.creditsRefillAmount,
+        creditsRefillInterval: old.creditsRefillInterval,
+        creditsPeriod: old.creditsPeriod,
       })
       .returning(VIEW_COLUMNS);
     if (row === undefined) throw new Error("inserting an API key returned no row");

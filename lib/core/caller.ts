@@ -1,3 +1,17 @@
+export type RefillInterval = "daily" | "monthly";
+
+/**
+ * A key's usage credits as its database row had them when loaded: the seed of the live count in the store
+ * (lib/auth/usage-credits.ts). `owner` is the key, or the identity whose credits its keys share.
+ */
+export interface CreditTerms {
+  owner: { kind: "key" | "identity"; id: string };
+  remaining: number;
+  period: number;
+  version: number;
+  refill: { amount: number; interval: RefillInterval } | undefined;
+}
+
 /** Who is calling: a signed-in user (access token) or an organization's API key. */
 export type Caller =
   | {
@@ -13,6 +27,8 @@ export type Caller =
       orgId: string;
       scopes: readonly string[];
       rateLimitPerMinute: number | undefined;
+      /** Undefined for a key without a usage limit. */
+      credits: CreditTerms | undefined;
     };
 
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;

@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   MFA_CODE_INVALID: { status: 401, message: "The code is wrong, expired or already used." },
   MFA_LOCKED: { status: 429, message: "Too many wrong codes for this account; try again later." },
   RATE_LIMITED: { status: 429, message: "Too many requests." },
+  USAGE_EXCEEDED: { status: 429, message: "This API key has no usage credits left." },
   INTERNAL: { status: 500, message: "An unexpected error occurred." },
   DEPENDENCY_UNAVAILABLE: { status: 503, message: "A dependency is unavailable." },
   SHUTTING_DOWN: { status: 503, message: "The server is shutting down." },

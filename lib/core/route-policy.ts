@@ -101,6 +101,11 @@ export interface RoutePolicy {
    * this window, else 403 REAUTHENTICATION_REQUIRED. API keys are not asked: they are no one's interactive session.
    */
   recentAuth?: Duration;
+  /**
+   * Usage credits an API key with a usage limit spends per request (lib/auth/usage-credits.ts); 0 spends none.
+   * @default 1
+   */
+  cost?: number;
   /** Errors the handler itself can answer beyond those the policy implies (e.g. CONFLICT), for the API docs. */
   errors?: readonly ErrorCode[];
   /**
@@ -146,6 +151,7 @@ export interface ResolvedPolicy {
   metricsToken: boolean;
   /** The step-up window in milliseconds, when the route declares one. */
   recentAuthMs: number | undefined;
+  cost: number;
 }
 
 export interface ResolvedDeprecation {
@@ -220,6 +226,8 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     throw new Error(`route ${route} admits the metrics token but its access is "${policy.access}"`);
   if (policy.recentAuth !== undefined && policy.access !== "user" && policy.access !== "user-or-key")
     throw new Error(`route ${route} asks for a recent authentication but its access is "${policy.access}"`);
+  if (policy.cost !== undefined && !(Number.isInteger(policy.cost) && policy.cost >= 0))
+    throw new Error(`route ${route}: cost must be a whole number of credits, 0 or more`);
   for (const rule of policy.rateLimits ?? []) {
     if (!scopeResolves(rule.scope, policy))
       throw new Error(
@@ -244,6 +252,7 @@ export function resolvePolicy(policy: RoutePolicy, method: string, route = metho
     errors: policy.errors ?? [],
     metricsToken: policy.metricsToken ?? false,
     recentAuthMs: policy.recentAuth === undefined ? undefined : msOf(policy.recentAuth),
+    cost: policy.cost ?? 1,
   };
 }
 

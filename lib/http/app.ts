@@ -9,8 +9,9 @@
  *                   secrets) → access (one strategy per access kind; a
  *                   refused key or secret spends the budget) → recent authentication (a user's
  *                   step-up window) → tenant (the path's org: a member's role or
- *                   the org's own key, else 404) → rate limits (per ip, user, org or key) → body (declared
- *                   size and type) → deadline (by route class) → human verification (in emergency mode)
+ *                   the org's own key, else 404) → rate limits (per ip, user, org or key) → usage credits
+ *                   (a key's usage limit) → body (declared size and type) → deadline (by route class) →
+ *                   human verification (in emergency mode)
  *   onParse:        body read up to the route's limit → strict JSON (or the bytes, for `body: "raw"`)
  *   then:           schema validation (arktype) → handler → error envelope
  *   cached GETs:    after the guards the response cache (lib/cache/) answers, or keeps the handler's answer
@@ -135,6 +136,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
     rateLimiter,
     rateLimitRulesFor,
     verifyHuman,
+    credits: runtime.services.identity.apiKeys.credits,
     settings,
     inBackground,
     now: runtime.now,

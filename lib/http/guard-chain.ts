@@ -3,7 +3,8 @@
  * `onRequest` hook in lib/http/app.ts like Hono's `compose`. A step throws an AppError to refuse; one that
  * must wait returns a promise. The README's order is tested against this list (guard-chain.test.ts).
  */
-import type { Caller } from "../core/caller.ts";
+import type { UsageCredits } from "../auth/usage-credits.ts";
+import type { Caller, CreditTerms } from "../core/caller.ts";
 import type { RequestContext } from "../core/request-context.ts";
 import type { ResolvedPolicy } from "../core/route-policy.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -29,6 +30,7 @@ export interface GuardServices {
   rateLimiter: RateLimiter;
   rateLimitRulesFor: RateLimitRulesFor;
   verifyHuman: HumanVerification;
+  credits: UsageCredits;
   settings: SettingsSource;
   inBackground(pending: Promise<unknown>): void;
   /** Epoch milliseconds, for sunsets. */
@@ -107,6 +109,37 @@ function enforceOutcome(guard: GuardContext, outcome: Awaited<ReturnType<RateLim
   throw new AppError("RATE_LIMITED");
 }
 
+export const USAGE_HEADERS = { remaining: "usage-remaining", reset: "usage-reset" } as const;
+
+/** Spends the route's cost from a key's usage credits: after rate limits, so a refused request spends none. */
+function spendCredits(guard: GuardContext): void | Promise<void> {
+  const caller = guard.context.caller;
+  const terms = caller?.kind === "api_key" ? caller.credits : undefined;
+  return terms === undefined ? undefined : chargeCredits(guard, terms);
+}
+
+async function chargeCredits(guard: GuardContext, terms: CreditTerms): Promise<void> {
+  const { services, set } = guard;
+  const now = services.now();
+  let outcome: Awaited<ReturnType<UsageCredits["spend"]>>;
+  try {
+    outcome = await services.credits.spend(terms, guard.policy.cost, now);
+  } catch {
+    // Counting in-process would let every instance spend the whole balance: no answer, no admission.
+    throw new AppError("DEPENDENCY_UNAVAILABLE", "Usage credits are unavailable; try again shortly.", undefined, {
+      "retry-after": "1",
+    });
+  }
+  if (outcome.remaining === undefined) return;
+  set.headers[USAGE_HEADERS.remaining] = outcome.remaining;
+  const resetSeconds = outcome.refillsAt === undefined ? undefined : Math.ceil((outcome.refillsAt - now) / 1000);
+  if (resetSeconds !== undefined) set.headers[USAGE_HEADERS.reset] = resetSeconds;
+  if (outcome.spent) return;
+  const headers: Record<string, string> = { [USAGE_HEADERS.remaining]: String(outcome.remaining) };
+  if (resetSeconds !== undefined) headers["retry-after"] = String(resetSeconds);
+  throw new AppError("USAGE_EXCEEDED", undefined, { remaining: outcome.remaining }, headers);
+}
+
 /** The order every routed request is guarded in; the README lists these names. */
 export const GUARD_STEPS: readonly GuardStep[] = [
   {
@@ -170,6 +203,7 @@ export const GUARD_STEPS: readonly GuardStep[] = [
     run: (guard) => (guard.route.orgSegment === undefined ? undefined : bindTenant(guard)),
   },
   { name: "rate limits", run: countRequest },
+  { name: "usage credits", run: spendCredits },
   { name: "body", run: ({ request, policy }) => checkDeclaredBody(request, policy) },
   {
     name: "deadline",

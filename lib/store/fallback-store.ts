@@ -5,7 +5,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { Breaker } from "../resilience/breaker.ts";
 import { MemoryStore } from "./memory-store.ts";
-import type { SetOptions, Store } from "./store.ts";
+import type { BudgetSpend, SetOptions, Store } from "./store.ts";
 
 export interface StoreHealth {
   degraded: boolean;
@@ -106,6 +106,10 @@ export class FallbackStore implements Store {
   }
   readFields(key: string) {
     return this.onPrimary((s) => s.readFields(key));
+  }
+  // A budget counted in-process would admit its whole balance on every instance.
+  spendBudget(key: string, spend: BudgetSpend) {
+    return this.onPrimary((s) => s.spendBudget(key, spend));
   }
 
   private async onPrimary<T>(call: (store: Store) => Promise<T>): Promise<T> {

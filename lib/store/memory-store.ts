@@ -1,11 +1,14 @@
 /** In-process store: the embedded default, and the fallback when Redis does not answer. */
-import type { SetOptions, Store } from "./store.ts";
+import { type BudgetState, spendFrom } from "./budget.ts";
+import type { BudgetOutcome, BudgetSpend, SetOptions, Store } from "./store.ts";
 
 interface Entry {
   value: string;
   expiresAt: number;
   /** The fields of a hash (incrementFields); a plain value has none. */
   fields?: Map<string, number>;
+  /** A budget (spendBudget). */
+  budget?: BudgetState;
 }
 
 const NO_EXPIRY = Number.POSITIVE_INFINITY;
@@ -101,6 +104,18 @@ export class MemoryStore implements Store {
 
   async readFields(key: string): Promise<Record<string, number>> {
     return Object.fromEntries(this.live(key)?.fields ?? []);
+  }
+
+  async spendBudget(key: string, spend: BudgetSpend): Promise<BudgetOutcome | undefined> {
+    const entry = this.live(key);
+    const outcome = spendFrom(entry?.budget, spend);
+    if (outcome === undefined) return undefined;
+    const budget = { remaining: outcome.remaining, period: outcome.period, version: outcome.version };
+    if (entry === undefined) {
+      this.entries.set(key, { value: "", expiresAt: NO_EXPIRY, budget });
+      this.noteWrite();
+    } else entry.budget = budget;
+    return outcome;
   }
 
   async ping(): Promise<void> {}

@@ -5,6 +5,28 @@ export interface SetOptions {
   onlyIfAbsent?: boolean;
 }
 
+/** One spend from a budget that may refill each period (lib/auth/usage-credits.ts): see `Store.spendBudget`. */
+export interface BudgetSpend {
+  /** Units to take; 0 only reads the budget. */
+  cost: number;
+  /** The current refill period; a budget last set in an earlier one is refilled first. */
+  period: number;
+  /** What a refill sets the budget to. */
+  refillAmount: number;
+  /** The owner's setting the caller knows of; a budget stored for an older one is not used. */
+  version: number;
+  /** The budget as the database has it at `version`, to start from when the store has none at that version. */
+  seed?: { remaining: number; period: number };
+}
+
+export interface BudgetOutcome {
+  spent: boolean;
+  /** Left after this spend (or, when refused, what was left). */
+  remaining: number;
+  period: number;
+  version: number;
+}
+
 export interface Store {
   readonly kind: "memory" | "upstash";
   get(key: string): Promise<string | null>;
@@ -23,6 +45,12 @@ export interface Store {
   incrementFields(key: string, fields: Record<string, number>, ttlMs: number): Promise<void>;
   /** Every field of the hash at `key` (HGETALL); empty when the key does not exist. */
   readFields(key: string): Promise<Record<string, number>>;
+  /**
+   * Takes `cost` units from the budget at `key` when at least that many are left, in one atomic step after a due
+   * refill: concurrent spends on any instance never take more than the budget holds. Undefined when the store
+   * has no budget at `spend.version` and no seed was given: read the database and spend again with one.
+   */
+  spendBudget(key: string, spend: BudgetSpend): Promise<BudgetOutcome | undefined>;
   ping(): Promise<void>;
   /** True while answering from a stand-in for the real store (FallbackStore during an outage). */
   isDegraded?(): boolean;

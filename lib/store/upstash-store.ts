@@ -1,6 +1,7 @@
 /** Redis over HTTP through @upstash/redis, with a hard per-call deadline and no client-side retries. */
 import { Redis } from "@upstash/redis";
-import type { SetOptions, Store } from "./store.ts";
+import { budgetOutcomeOf, budgetScriptArgs, SPEND_BUDGET_SCRIPT } from "./budget.ts";
+import type { BudgetOutcome, BudgetSpend, SetOptions, Store } from "./store.ts";
 
 export interface UpstashStoreOptions {
   url: string;
@@ -30,10 +31,12 @@ export class UpstashStore implements Store {
   readonly kind = "upstash";
   readonly redis: Redis;
   private readonly incrScript;
+  private readonly budgetScript;
 
   constructor(readonly options: UpstashStoreOptions) {
     this.redis = createUpstashClient(options);
     this.incrScript = this.redis.createScript<number>(INCR_WITH_EXPIRY);
+    this.budgetScript = this.redis.createScript<number[]>(SPEND_BUDGET_SCRIPT);
   }
 
   /** A second client to the same Redis with its own deadline, so callers need not import @upstash/redis. */
@@ -91,6 +94,11 @@ export class UpstashStore implements Store {
     const fields: Record<string, number> = {};
     for (let i = 0; i + 1 < (reply?.length ?? 0); i += 2) fields[reply?.[i] as string] = Number(reply?.[i + 1]);
     return fields;
+  }
+
+  async spendBudget(key: string, spend: BudgetSpend): Promise<BudgetOutcome | undefined> {
+    // EVALSHA: one round trip once the script is loaded.
+    return budgetOutcomeOf(await this.budgetScript.exec([key], budgetScriptArgs(spend)));
   }
 
   async ping(): Promise<void> {

@@ -212,6 +212,7 @@ describe("versioned document", () => {
       del: (...keys) => failing(() => redis.del(...keys)),
       incrementFields: (key, fields, ttlMs) => failing(() => redis.incrementFields(key, fields, ttlMs)),
       readFields: (key) => failing(() => redis.readFields(key)),
+      spendBudget: (key, spend) => failing(() => redis.spendBudget(key, spend)),
       ping: () => failing(() => redis.ping()),
     };
     const quiet = createLogger({ sink: () => {} });
