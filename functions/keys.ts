@@ -1,10 +1,12 @@
 /**
- * An organization's API keys. Creating, revoking and rotating need a signed-in admin: a key that could
- * mint keys would let a leaked one outlive its own revocation. Keys holding `keys:read` may list them.
+ * An organization's API keys. Creating, changing, revoking and rotating need a signed-in admin: a key that could
+ * mint keys would let a leaked one outlive its own revocation. Keys holding `keys:read` may list them, and keys
+ * holding `keys:verify` (the organization's root credential for its other services) may verify its keys.
  */
 import { Elysia } from "elysia";
 import { auditActorOf } from "../lib/audit/audit-log.ts";
 import {
+  type CreditSettings,
   createApiKey,
   DEFAULT_ROTATION_GRACE_SECONDS,
   keyNotFound,
@@ -13,14 +15,20 @@ import {
   orgOfApiKey,
   revokeApiKey,
   rotateApiKey,
+  updateApiKey,
 } from "../lib/auth/api-keys.ts";
+import { getIdentity, putIdentity } from "../lib/auth/key-identities.ts";
 import { assertMetaSize } from "../lib/auth/key-meta.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
+import { type KeyLimitCheck, verifyKeyFor } from "../lib/auth/verify-key.ts";
 import { orgKeysTag } from "../lib/cache/cache-tags.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
 import { lazySchema } from "../lib/core/lazy-schema.ts";
 import { orgCache, perKey, perUser, READ, RECENT_SIGN_IN, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
+import type { ResolvedRateLimitRule } from "../lib/core/route-policy.ts";
 import { AppError } from "../lib/errors/app-error.ts";
+import { rateLimiterOf } from "../lib/guards/rate-limit/open-rate-limiter.ts";
+import { withIdentityLimits, withPerKeyLimit } from "../lib/guards/rate-limit/per-key-limit.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { createFirstAttemptSender } from "../lib/webhooks/first-attempts.ts";
@@ -28,6 +36,8 @@ import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.
 
 const ORG_ADMIN = { param: "orgId", role: "admin" } as const;
 const MAX_CREDITS = 1_000_000_000;
+const VERIFY_ROUTE = "POST /v1/keys/verify";
+const NO_RULES: readonly ResolvedRateLimitRule[] = [];
 
 const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
 const orgKeyParams = lazySchema(({ type }) => type({ orgId: "string.uuid", keyId: "string.uuid" }));
@@ -49,6 +59,62 @@ const createKeyBody = lazySchema(({ type }) =>
     "enabled?": "boolean",
   }),
 );
+const updateKeyBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    "name?": type("string.trim").to("1 <= string <= 100"),
+    "meta?": "Record<string, unknown> | null",
+    "enabled?": "boolean",
+    "externalId?": type("string.trim").to("1 <= string <= 255").or("null"),
+    "remaining?": `0 <= number.integer <= ${MAX_CREDITS} | null`,
+    "refill?": type({
+      "+": "reject",
+      interval: "'daily' | 'monthly'",
+      amount: `1 <= number.integer <= ${MAX_CREDITS}`,
+    }).or("null"),
+  }),
+);
+const identityParams = lazySchema(({ type }) =>
+  type({ orgId: "string.uuid", externalId: type("string").to("1 <= string <= 255") }),
+);
+const putIdentityBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    "meta?": "Record<string, unknown>",
+    "ratelimits?": type({
+      "+": "reject",
+      name: /^[\w.:-]{1,64}$/,
+      limit: "1 <= number.integer <= 1000000",
+      duration: "1000 <= number.integer <= 86400000",
+    })
+      .array()
+      .atMostLength(10),
+    "remaining?": `0 <= number.integer <= ${MAX_CREDITS} | null`,
+    "refill?": { "+": "reject", interval: "'daily' | 'monthly'", amount: `1 <= number.integer <= ${MAX_CREDITS}` },
+  }),
+);
+const verifyBody = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    key: "1 <= string <= 512",
+    "scopes?": type("1 <= string <= 100").array().atMostLength(50),
+    "cost?": `0 <= number.integer <= ${MAX_CREDITS}`,
+  }),
+);
+
+/**
+ * The credits a change sets: `remaining` (null: unlimited) and `refill` (null: none); a refill without a count
+ * starts full. Undefined when the change leaves the credits alone.
+ */
+function creditsOf(
+  remaining: number | null | undefined,
+  refill: CreditSettings["refill"] | null | undefined,
+): CreditSettings | null | undefined {
+  if (remaining === undefined && refill === undefined) return undefined;
+  if (remaining === null) return null;
+  return { remaining: remaining ?? refill?.amount ?? 0, refill: refill ?? undefined };
+}
+
 // The body is optional: a POST without one arrives as an empty string (the pipeline decodes non-JSON bodies as text).
 const rotateBody = lazySchema(({ type }) =>
   type({
@@ -61,6 +127,18 @@ const rotateBody = lazySchema(({ type }) =>
 export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
   return defineRouteGroup("keys", (runtime) => {
     const sendFirstAttempts = createFirstAttemptSender(runtime, outbound);
+    // The verified key's own and identity limits, in the same counters as the guard chain's (across routes).
+    const rateLimiter = rateLimiterOf(runtime);
+    const checkLimits: KeyLimitCheck = async (caller) => {
+      let rules: readonly ResolvedRateLimitRule[] = NO_RULES;
+      if (caller.rateLimitPerMinute !== undefined) rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
+      if (caller.identity !== undefined) rules = withIdentityLimits(rules, caller.identity.rateLimits);
+      if (rules.length === 0) return undefined;
+      const subject = { ip: "verify", key: caller.keyId, org: caller.orgId, identity: caller.identity?.id };
+      const waitMs = runtime.settings.current().timeoutsMs.read;
+      const outcome = await rateLimiter.check(VERIFY_ROUTE, rules, subject, waitMs);
+      return outcome === undefined ? undefined : { allowed: outcome.allowed, ...outcome.binding };
+    };
     return new Elysia({ name: "keys" })
       .use(policyPlugin)
       .post(
@@ -73,11 +151,7 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
           }
           const { remaining, refill, ...key } = body;
           assertMetaSize(key.meta);
-          // A refilling key given no starting count starts full.
-          const credits =
-            remaining === undefined && refill === undefined
-              ? undefined
-              : { remaining: remaining ?? refill?.amount ?? 0, refill };
+          const credits = creditsOf(remaining, refill) ?? undefined;
           const issued = await createApiKey(
             runtime,
             auditActorOf(user),
@@ -92,6 +166,8 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
         {
           user: {
             ...WRITE,
+            // Room for 4 KiB of metadata beside the rest.
+            bodyLimitBytes: 8 * 1024,
             rateLimits: [perUser(10, "1s", { name: "burst" }), perUser(60, "1m", { name: "sustained" })],
             recentAuth: RECENT_SIGN_IN,
           },
@@ -113,6 +189,81 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
           },
           org: ORG_ADMIN,
           params: orgParams,
+        },
+      )
+      .patch(
+        "/v1/orgs/:orgId/keys/:keyId",
+        async ({ body, org, params, request, user }) => {
+          const { remaining, refill, ...changes } = body;
+          assertMetaSize(changes.meta ?? undefined);
+          const credits = creditsOf(remaining, refill);
+          const key = await updateApiKey(
+            runtime,
+            auditActorOf(user),
+            org.id,
+            params.keyId,
+            { ...changes, credits },
+            request,
+          );
+          sendFirstAttempts(org.id);
+          return key;
+        },
+        {
+          // A revoked key cannot be changed: 404 like a missing one.
+          user: { ...WRITE, bodyLimitBytes: 8 * 1024, rateLimits: [perUser(60, "1m", { name: "update" })] },
+          org: ORG_ADMIN,
+          params: orgKeyParams,
+          body: updateKeyBody,
+        },
+      )
+      .put(
+        "/v1/orgs/:orgId/identities/:externalId",
+        async ({ body, org, params, request, user }) => {
+          assertMetaSize(body.meta);
+          const identity = await putIdentity(
+            runtime,
+            auditActorOf(user),
+            org.id,
+            params.externalId,
+            {
+              meta: body.meta,
+              rateLimits: body.ratelimits?.map(({ name, limit, duration }) => ({ name, limit, windowMs: duration })),
+              credits: creditsOf(body.remaining, body.refill),
+            },
+            request,
+          );
+          return { identity };
+        },
+        {
+          user: { ...WRITE, bodyLimitBytes: 8 * 1024, rateLimits: [perUser(60, "1m", { name: "identity" })] },
+          org: ORG_ADMIN,
+          params: identityParams,
+          body: putIdentityBody,
+        },
+      )
+      .get(
+        "/v1/orgs/:orgId/identities/:externalId",
+        async ({ org, params }) => ({ identity: await getIdentity(runtime.db.primary, org.id, params.externalId) }),
+        {
+          userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] },
+          org: ORG_ADMIN,
+          params: identityParams,
+        },
+      )
+      .post(
+        "/v1/keys/verify",
+        ({ body, key }) =>
+          verifyKeyFor({ apiKeys: runtime.services.identity.apiKeys, checkLimits, now: runtime.now }, key.orgId, body),
+        {
+          // The caller is the organization's root credential: its own credits are not spent by verifying others.
+          key: {
+            ...WRITE,
+            bodyLimitBytes: 2 * 1024,
+            scopes: ["keys:verify"],
+            cost: 0,
+            rateLimits: [perKey(60_000, "1m", { name: "verify" })],
+          },
+          body: verifyBody,
         },
       )
       .delete(

@@ -30,6 +30,9 @@ export const SAMPLE_BODIES: Readonly<Record<string, () => unknown>> = {
   "POST /v1/orgs/:orgId/members": () => ({ userId: crypto.randomUUID(), role: "member" }),
   "PATCH /v1/orgs/:orgId/members/:userId": () => ({ role: "member" }),
   "POST /v1/orgs/:orgId/keys": () => ({ name: "suite", scopes: ["orgs:read"] }),
+  "PATCH /v1/orgs/:orgId/keys/:keyId": () => ({ enabled: true }),
+  "PUT /v1/orgs/:orgId/identities/:externalId": () => ({ meta: { plan: "suite" } }),
+  "POST /v1/keys/verify": () => ({ key: "rk_not_a_key" }),
 };
 
 const ROLE_RANK: Readonly<Record<OrgRole, number>> = { member: 1, admin: 2, owner: 3 };

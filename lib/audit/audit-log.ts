@@ -48,6 +48,8 @@ export type AuditAction =
   | "api_key.rotated"
   | "api_key.revoked"
   | "api_key.flagged"
+  | "api_key.updated"
+  | "key_identity.updated"
   | "signing_key.rotated"
   | "admin.settings.changed"
   | "admin.emergency.changed"

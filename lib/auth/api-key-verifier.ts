@@ -3,15 +3,16 @@
  * rotating a key writes a "dead at" marker to the shared store; each instance reads a cached key's marker
  * at most once per `revocationCheckMs`, which bounds how long a key revoked elsewhere still works.
  */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { setBounded } from "../collections/bounded-map.ts";
 import type { ApiKeyCaller, ApiKeyVerifier, LookupGate } from "../core/caller.ts";
 import type { Db } from "../db/database.ts";
-import { apiKeys } from "../db/schema/index.ts";
+import { apiKeys, keyIdentities } from "../db/schema/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiKeyFormat, createApiKeyFormat } from "./api-key-format.ts";
 import { type ApiKeyUsage, type ApiKeyUsageOptions, createApiKeyUsage } from "./api-key-usage.ts";
+import { identityCreditsOf, identityRulesOf } from "./identity-limits.ts";
 import { createUsageCredits, creditTermsOf, type UsageCredits, type UsageCreditsOptions } from "./usage-credits.ts";
 
 export interface ApiKeyVerifierOptions {
@@ -50,6 +51,13 @@ export interface ApiKeyService extends ApiKeyVerifier {
   readonly credits: UsageCredits;
   /** The key stops working at `deadAt`: on this instance at once, on the others within `revocationCheckMs`. */
   invalidate(keyId: string, deadAt: Date): Promise<void>;
+  /**
+   * The key's row changed (enabled again, new metadata or credits): reloaded on this instance at its next use, on
+   * the others within `cacheTtlMs`. `revived` also removes the marker a disabling left.
+   */
+  forget(keyId: string, options?: { revived?: boolean }): Promise<void>;
+  /** Like `verify`, with the reason a key is refused; reads the row again for a cached key that has just died. */
+  inspect(presented: string): Promise<KeyInspection>;
   /** Resolves when pending last-used and credit writes have finished. */
   settled(): Promise<void>;
 }
@@ -59,6 +67,21 @@ export interface ApiKeyVerifierDeps {
   store: Store;
   logger: Logger;
   prefix: string;
+}
+
+/** Why a key is not valid, as the verify endpoint tells its organization. */
+export type KeyRefusal = "NOT_FOUND" | "DISABLED" | "EXPIRED";
+
+/** A key's standing, for the verify endpoint: its caller, or why not (with its org, for the owner alone). */
+export type KeyInspection =
+  | { code: "VALID"; caller: ApiKeyCaller }
+  | { code: KeyRefusal; keyId?: string; orgId?: string };
+
+interface DeadKey {
+  at: number;
+  code: KeyRefusal;
+  keyId?: string;
+  orgId?: string;
 }
 
 interface LiveKey {
@@ -92,7 +115,7 @@ export function createApiKeyVerifier(
   const markerTtlMs = 2 * cacheTtlMs + revocationCheckMs;
   const live = new Map<string, LiveKey>();
   const hashOfKeyId = new Map<string, string>();
-  const unknownSince = new Map<string, number>();
+  const dead = new Map<string, DeadKey>();
   const loading = new Map<string, Promise<Loaded>>();
 
   const load = async (hash: string, now: number): Promise<Loaded> => {
@@ -110,22 +133,59 @@ export function createApiKeyVerifier(
         creditsRefillInterval: apiKeys.creditsRefillInterval,
         creditsPeriod: apiKeys.creditsPeriod,
         creditsVersion: apiKeys.creditsVersion,
+        enabled: apiKeys.enabled,
+        meta: apiKeys.meta,
+        externalId: apiKeys.externalId,
+        identityId: keyIdentities.id,
+        identityRateLimits: keyIdentities.rateLimits,
+        identityCreditsRemaining: keyIdentities.creditsRemaining,
+        identityCreditsRefillAmount: keyIdentities.creditsRefillAmount,
+        identityCreditsRefillInterval: keyIdentities.creditsRefillInterval,
+        identityCreditsPeriod: keyIdentities.creditsPeriod,
+        identityCreditsVersion: keyIdentities.creditsVersion,
       })
       .from(apiKeys)
+      .leftJoin(
+        keyIdentities,
+        and(eq(keyIdentities.orgId, apiKeys.orgId), eq(keyIdentities.externalId, apiKeys.externalId)),
+      )
       .where(eq(apiKeys.keyHash, hash));
     const liveUntil = Math.min(row?.expiresAt?.getTime() ?? Infinity, row?.graceEndsAt?.getTime() ?? Infinity);
-    if (row === undefined || row.revokedAt !== null || liveUntil <= now) {
+    const refusal: KeyRefusal | undefined =
+      row === undefined || row.revokedAt !== null
+        ? "NOT_FOUND"
+        : !row.enabled
+          ? "DISABLED"
+          : liveUntil <= now
+            ? "EXPIRED"
+            : undefined;
+    if (row === undefined || refusal !== undefined) {
       live.delete(hash);
-      setBounded(unknownSince, hash, now, maxEntries);
+      // A revoked key is as unknown as one never issued; only a disabled or expired one names its org.
+      const owner = refusal === "NOT_FOUND" || row === undefined ? {} : { keyId: row.id, orgId: row.orgId };
+      setBounded(dead, hash, { at: now, code: refusal ?? "NOT_FOUND", ...owner }, maxEntries);
+      if (row !== undefined) setBounded(hashOfKeyId, row.id, hash, maxEntries);
       return undefined;
     }
+    const identity =
+      row.identityId === null
+        ? undefined
+        : { id: row.identityId, rateLimits: identityRulesOf(row.identityRateLimits ?? []) };
     const caller: ApiKeyCaller = {
       kind: "api_key",
       keyId: row.id,
       orgId: row.orgId,
       scopes: Object.freeze([...row.scopes]),
       rateLimitPerMinute: row.rateLimitPerMinute ?? undefined,
-      credits: creditTermsOf({ kind: "key", id: row.id }, row),
+      // An identity's credits, when it has some, are shared by its keys in place of their own.
+      credits:
+        (row.identityId === null
+          ? undefined
+          : creditTermsOf({ kind: "identity", id: row.identityId }, identityCreditsOf(row))) ??
+        creditTermsOf({ kind: "key", id: row.id }, row),
+      meta: row.meta ?? undefined,
+      externalId: row.externalId ?? undefined,
+      identity,
     };
     // A fresh row already shows a committed revocation; one read just before it is caught by the marker
     // within revocationCheckMs, like any cached entry.
@@ -170,8 +230,8 @@ export function createApiKeyVerifier(
       // While this request waited its turn, another may have looked the same key up.
       const loaded = live.get(hash);
       if (loaded !== undefined && now - loaded.loadedAt < cacheTtlMs) return loaded;
-      const unknownAt = unknownSince.get(hash);
-      if (unknownAt !== undefined && now - unknownAt < unknownTtlMs) return undefined;
+      const known = dead.get(hash);
+      if (known !== undefined && now - known.at < unknownTtlMs) return undefined;
       return await loadOnce(hash, now);
     } finally {
       gate.release(client);
@@ -190,8 +250,8 @@ export function createApiKeyVerifier(
     if (entry === undefined || now - entry.loadedAt >= cacheTtlMs) {
       // Checked only off the warm path: a cached hash was a stored key's, so its checksum was right.
       if (!format.hasValidChecksum(presented)) return undefined;
-      const seen = unknownSince.get(hash);
-      if (seen !== undefined && now - seen < unknownTtlMs) return undefined;
+      const seen = dead.get(hash);
+      if (seen !== undefined && now - seen.at < unknownTtlMs) return undefined;
       entry = await loadThrough(hash, now, gate, client);
       if (entry === undefined) return undefined;
     }
@@ -212,6 +272,36 @@ export function createApiKeyVerifier(
       if (entry !== undefined && now - entry.loadedAt < cacheTtlMs && now - entry.markerCheckedAt < revocationCheckMs)
         return answer(entry, now);
       return verifyCold(presented, hash, entry, now, gate, client);
+    },
+    async inspect(presented) {
+      if (!format.hasShape(presented) || !format.hasValidChecksum(presented)) return { code: "NOT_FOUND" };
+      const hash = format.hash(presented);
+      const now = clock();
+      let entry = live.get(hash);
+      if (entry !== undefined && now - entry.markerCheckedAt >= revocationCheckMs) await checkMarker(entry, now);
+      // A key that died while cached (expired, revoked, disabled) is read again once, for its reason.
+      if (entry !== undefined && (now >= entry.liveUntil || now - entry.loadedAt >= cacheTtlMs)) {
+        live.delete(hash);
+        entry = undefined;
+      }
+      if (entry === undefined) {
+        const seen = dead.get(hash);
+        if (seen === undefined || now - seen.at >= unknownTtlMs) entry = await loadOnce(hash, now);
+        if (entry === undefined) {
+          const { code, keyId, orgId } = dead.get(hash) ?? { code: "NOT_FOUND" as const };
+          return { code, keyId, orgId };
+        }
+      }
+      usage.record(entry.caller.keyId, now);
+      return { code: "VALID", caller: entry.caller };
+    },
+    async forget(keyId, { revived = false } = {}) {
+      const hash = hashOfKeyId.get(keyId);
+      if (hash !== undefined) {
+        live.delete(hash);
+        dead.delete(hash);
+      }
+      if (revived) await store.del(`${API_KEY_DEAD_AT_PREFIX}${keyId}`);
     },
     async invalidate(keyId, deadAt) {
       const at = deadAt.getTime();

@@ -2,7 +2,7 @@
  * Managing an organization's API keys: create (the key is returned once), list, revoke and rotate, each
  * with its audit event. Only the hash and a short visible prefix are stored; no key reaches a log or audit row.
  */
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { type AuditEvent, recordAuditEvent } from "../audit/audit-log.ts";
 import { orgAuditTag, orgKeysTag } from "../cache/cache-tags.ts";
 import { purgeAfterCommit } from "../cache/purge-after-commit.ts";
@@ -13,7 +13,7 @@ import { apiKeys } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { enqueueWebhookMessage } from "../outbox/webhook-outbox.ts";
 import type { IdentityRuntime } from "./identity.ts";
-import { seedPeriodOf } from "./usage-credits.ts";
+import { creditsKeyOf, seedPeriodOf } from "./usage-credits.ts";
 
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3_600;
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 86_400;
@@ -226,6 +226,89 @@ export async function revokeApiKey(
   if (!revoked) return;
   await purgeAfterCommit(runtime, keyChangeTags(orgId));
   await runtime.services.identity.apiKeys.invalidate(keyId, now);
+}
+
+/** What an owner may change on a key without reissuing it; absent fields stay as they are. */
+export interface ApiKeyChanges {
+  name?: string;
+  meta?: Record<string, unknown> | null;
+  enabled?: boolean;
+  externalId?: string | null;
+  /** Null makes the key unlimited. */
+  credits?: CreditSettings | null;
+}
+
+/**
+ * Changes a key, with an audit row naming each changed field's old and new value. Disabling stops the key like a
+ * revocation (at once here, within `revocationCheckMs` elsewhere); any other change, enabling included, reaches
+ * other instances when their cached row ages out (`cacheTtlMs`). New credits replace the live count at once.
+ */
+export async function updateApiKey(
+  runtime: IdentityRuntime,
+  actor: AuditEvent["actor"],
+  orgId: string,
+  keyId: string,
+  changes: ApiKeyChanges,
+  request?: Request,
+): Promise<ApiKeyView> {
+  const now = runtime.now();
+  const { credits, ...plain } = changes;
+  const updated = await runtime.db.primary.transaction(async (tx) => {
+    const [before] = await tx
+      .select(VIEW_COLUMNS)
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)))
+      .for("update");
+    if (before === undefined) throw keyNotFound();
+    const creditColumns =
+      credits === undefined
+        ? {}
+        : { ...creditColumnsOf(credits ?? undefined, now), creditsVersion: sql`${apiKeys.creditsVersion} + 1` };
+    const [row] = await tx
+      .update(apiKeys)
+      .set({ ...plain, ...creditColumns })
+      .where(eq(apiKeys.id, keyId))
+      .returning({ ...VIEW_COLUMNS, creditsPeriod: apiKeys.creditsPeriod, creditsVersion: apiKeys.creditsVersion });
+    if (row === undefined) throw keyNotFound();
+    const old = viewOf(before);
+    const { creditsPeriod, creditsVersion, ...viewRow } = row;
+    const view = viewOf(viewRow);
+    const fields = ["name", "meta", "enabled", "externalId", "remaining", "refill"] as const;
+    const changed = fields.filter((field) => JSON.stringify(old[field]) !== JSON.stringify(view[field]));
+    await recordAuditEvent(
+      tx,
+      {
+        action: "api_key.updated",
+        actor,
+        orgId,
+        target: { type: "api_key", id: keyId },
+        metadata: {
+          old: Object.fromEntries(changed.map((field) => [field, old[field]])),
+          new: Object.fromEntries(changed.map((field) => [field, view[field]])),
+        },
+      },
+      request,
+    );
+    return { view, wasEnabled: old.enabled, creditsPeriod, creditsVersion };
+  });
+  const { view } = updated;
+  const apiKeysService = runtime.services.identity.apiKeys;
+  if (view.enabled === false && updated.wasEnabled) await apiKeysService.invalidate(keyId, new Date(now));
+  else await apiKeysService.forget(keyId, { revived: view.enabled && !updated.wasEnabled });
+  if (credits != null) {
+    // Pushes the new count now; should this fail, instances seed it once they read the new version.
+    await runtime.store
+      .spendBudget(creditsKeyOf({ kind: "key", id: keyId }), {
+        cost: 0,
+        period: updated.creditsPeriod,
+        refillAmount: view.refill?.amount ?? 0,
+        version: updated.creditsVersion,
+        seed: { remaining: view.remaining ?? 0, period: updated.creditsPeriod },
+      })
+      .catch((error: unknown) => runtime.logger.warn("key credits not pushed to the store", { error }));
+  }
+  await purgeAfterCommit(runtime, keyChangeTags(orgId));
+  return view;
 }
 
 /**

@@ -3,6 +3,7 @@ export const API_KEY_SCOPES = [
   "orgs:read",
   "orgs:write",
   "keys:read",
+  "keys:verify",
   "audit:read",
   "uploads:read",
   "uploads:write",

@@ -1,3 +1,5 @@
+import type { ResolvedRateLimitRule } from "./route-policy.ts";
+
 export type RefillInterval = "daily" | "monthly";
 
 /**
@@ -10,6 +12,13 @@ export interface CreditTerms {
   period: number;
   version: number;
   refill: { amount: number; interval: RefillInterval } | undefined;
+}
+
+/** A customer's identity: every key with its `externalId` counts against these limits together. */
+export interface KeyIdentity {
+  id: string;
+  /** Resolved rules counting per identity across routes. */
+  rateLimits: readonly ResolvedRateLimitRule[];
 }
 
 /** Who is calling: a signed-in user (access token) or an organization's API key. */
@@ -29,6 +38,11 @@ export type Caller =
       rateLimitPerMinute: number | undefined;
       /** Undefined for a key without a usage limit. */
       credits: CreditTerms | undefined;
+      /** The owner's JSON for the key, returned by the verify endpoint. */
+      meta: Readonly<Record<string, unknown>> | undefined;
+      /** The customer the key serves, and its identity when the organization made one for it. */
+      externalId: string | undefined;
+      identity: KeyIdentity | undefined;
     };
 
 export type ApiKeyCaller = Extract<Caller, { kind: "api_key" }>;

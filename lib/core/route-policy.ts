@@ -17,7 +17,8 @@ export type Access = "public" | "admin" | "cron" | "user" | "user-or-key" | "key
 /** json: parsed as strict JSON; raw: the bytes, unparsed (to verify a signature over them); none: no body accepted. */
 export type BodyMode = "json" | "raw" | "none";
 export type TimeoutClass = "read" | "write" | "auth" | "cron";
-export type RateLimitScope = "ip" | "user" | "org" | "key" | "email";
+/** identity: the customer (`externalId`) a key serves, for the limits its identity declares. */
+export type RateLimitScope = "ip" | "user" | "org" | "key" | "email" | "identity";
 export type RateLimitAlgorithm = "fixed-window" | "sliding-window";
 /** enforced: a blocked address is refused (403 IP_BLOCKED); exempt: the route answers it anyway. */
 export type IpBlockPolicy = "enforced" | "exempt";
@@ -209,6 +210,7 @@ function scopeResolves(scope: RateLimitScope, policy: RoutePolicy): boolean {
     case "user":
       return policy.access === "user" || policy.access === "user-or-key";
     case "key":
+    case "identity":
       return policy.access === "key" || policy.access === "user-or-key";
     case "org":
       return policy.org !== undefined || policy.access === "key";

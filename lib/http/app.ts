@@ -36,7 +36,7 @@ import { deprecationHeaders } from "../guards/deprecation.ts";
 import { createHumanVerification } from "../guards/human-verification.ts";
 import { parseJsonBody } from "../guards/json-body.ts";
 import { createOrgBinder } from "../guards/org-binding.ts";
-import { openRateLimiter } from "../guards/rate-limit/open-rate-limiter.ts";
+import { rateLimiterOf } from "../guards/rate-limit/open-rate-limiter.ts";
 import { createRateLimitOverrides } from "../guards/rate-limit/rate-limit-overrides.ts";
 import { applyHeaders, buildSecurityHeaders, type HeaderList, withOverrides } from "../guards/security-headers.ts";
 import type { LogFields } from "../log/logger.ts";
@@ -100,7 +100,7 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
   const { logger, lifecycle, config, settings } = runtime;
   const defaultHeaders = buildSecurityHeaders({ hstsMaxAge: config.hstsMaxAge });
   const resolveClientIp = createClientIpResolver(config.trustProxy);
-  const rateLimiter = openRateLimiter(runtime);
+  const rateLimiter = rateLimiterOf(runtime);
   const rateLimitRulesFor = createRateLimitOverrides(settings);
   const ipBlocker = runtime.services.ipBlocker;
   const inBackground = createWaitUntil(logger);

@@ -14,7 +14,7 @@ import { assertNotSunset } from "../guards/deprecation.ts";
 import type { HumanVerification } from "../guards/human-verification.ts";
 import type { IpBlocker } from "../guards/ip-block.ts";
 import type { OrgBinder } from "../guards/org-binding.ts";
-import { withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
+import { withIdentityLimits, withPerKeyLimit } from "../guards/rate-limit/per-key-limit.ts";
 import type { RateLimitRulesFor } from "../guards/rate-limit/rate-limit-overrides.ts";
 import { type CallerIdentity, type RateLimiter, writeRateLimitHeaders } from "../guards/rate-limit/rate-limiter.ts";
 import type { SettingsSource } from "../settings/settings.ts";
@@ -67,6 +67,7 @@ function admit(guard: GuardContext, caller: Caller | undefined): void {
   else {
     context.orgId = identity.org = caller.orgId;
     identity.key = caller.keyId;
+    if (caller.identity !== undefined) identity.identity = caller.identity.id;
   }
 }
 
@@ -95,6 +96,8 @@ function countRequest(guard: GuardContext): void | Promise<void> {
   const caller = context.caller;
   if (caller?.kind === "api_key" && caller.rateLimitPerMinute !== undefined)
     rules = withPerKeyLimit(rules, caller.rateLimitPerMinute);
+  if (caller?.kind === "api_key" && caller.identity !== undefined)
+    rules = withIdentityLimits(rules, caller.identity.rateLimits);
   const waitMs = services.settings.current().timeoutsMs[policy.timeout];
   const outcome = services.rateLimiter.check(route.key, rules, guard.identity, waitMs);
   if (outcome instanceof Promise) return outcome.then((settled) => enforceOutcome(guard, settled));

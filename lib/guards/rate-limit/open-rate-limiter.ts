@@ -52,3 +52,15 @@ export function openRateLimiter({ store, config, logger, settings }: RateLimiter
   }
   return createRateLimiter({ shared, settings, logger });
 }
+
+const limiterOfRuntime = new WeakMap<RateLimiterParts, RateLimiter>();
+
+/**
+ * The runtime's one rate limiter: the guard chain's, which a handler counting the same callers (the verify
+ * endpoint) must share, or the in-process store would keep two counts of one key.
+ */
+export function rateLimiterOf(parts: RateLimiterParts): RateLimiter {
+  let limiter = limiterOfRuntime.get(parts);
+  if (limiter === undefined) limiterOfRuntime.set(parts, (limiter = openRateLimiter(parts)));
+  return limiter;
+}
