@@ -10,6 +10,7 @@ import {
   createApiKey,
   DEFAULT_ROTATION_GRACE_SECONDS,
   keyNotFound,
+  lastUsedOf,
   listApiKeys,
   MAX_ROTATION_GRACE_SECONDS,
   orgOfApiKey,
@@ -20,6 +21,7 @@ import {
 import { getIdentity, putIdentity } from "../lib/auth/key-identities.ts";
 import { assertMetaSize } from "../lib/auth/key-meta.ts";
 import { requireOrgRole } from "../lib/auth/org-access.ts";
+import { subjectLabels, VERIFICATION_SERIES } from "../lib/auth/verification-analytics.ts";
 import { type KeyLimitCheck, verifyKeyFor } from "../lib/auth/verify-key.ts";
 import { orgKeysTag } from "../lib/cache/cache-tags.ts";
 import { API_KEY_SCOPES } from "../lib/core/api-key-scopes.ts";
@@ -31,6 +33,7 @@ import { rateLimiterOf } from "../lib/guards/rate-limit/open-rate-limiter.ts";
 import { withIdentityLimits, withPerKeyLimit } from "../lib/guards/rate-limit/per-key-limit.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
+import { readVerifications, type VerificationGranularity } from "../lib/metrics-rollup/read-verifications.ts";
 import { createFirstAttemptSender } from "../lib/webhooks/first-attempts.ts";
 import type { OutboundDeliveryOptions } from "../lib/webhooks/outbound-delivery.ts";
 
@@ -93,6 +96,16 @@ const putIdentityBody = lazySchema(({ type }) =>
     "refill?": { "+": "reject", interval: "'daily' | 'monthly'", amount: `1 <= number.integer <= ${MAX_CREDITS}` },
   }),
 );
+const verificationsQuery = lazySchema(({ type }) =>
+  type({
+    "+": "reject",
+    "granularity?": "'minute' | 'hour' | 'day'",
+    "from?": "string.date.iso.parse",
+    "to?": "string.date.iso.parse",
+  }),
+);
+const DEFAULT_VERIFICATIONS_SPAN_MS = 86_400_000;
+const MAX_VERIFICATIONS_SPAN_MS = 31 * 86_400_000;
 const verifyBody = lazySchema(({ type }) =>
   type({
     "+": "reject",
@@ -127,6 +140,28 @@ const rotateBody = lazySchema(({ type }) =>
 export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
   return defineRouteGroup("keys", (runtime) => {
     const sendFirstAttempts = createFirstAttemptSender(runtime, outbound);
+    const verificationsOf = async (
+      series: { series: string; labels: Record<string, string> },
+      query: { granularity?: VerificationGranularity; from?: Date; to?: Date },
+    ) => {
+      const now = runtime.now();
+      const to = query.to ?? new Date(now + 1);
+      const from = query.from ?? new Date(to.getTime() - DEFAULT_VERIFICATIONS_SPAN_MS);
+      if (from >= to || to.getTime() - from.getTime() > MAX_VERIFICATIONS_SPAN_MS)
+        throw new AppError("VALIDATION_FAILED", undefined, {
+          fields: [{ path: "from", message: "from must be before to, at most 31 days earlier" }],
+        });
+      const granularity = query.granularity ?? "hour";
+      const buckets = await readVerifications(runtime.db.primary, {
+        ...series,
+        from,
+        to,
+        granularity,
+        store: runtime.store,
+        now,
+      });
+      return { granularity, from: from.toISOString(), to: to.toISOString(), buckets };
+    };
     // The verified key's own and identity limits, in the same counters as the guard chain's (across routes).
     const rateLimiter = rateLimiterOf(runtime);
     const checkLimits: KeyLimitCheck = async (caller) => {
@@ -248,6 +283,47 @@ export function keyRoutes(outbound: Partial<OutboundDeliveryOptions> = {}) {
           userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(300, "1m"), perKey(600, "1m")] },
           org: ORG_ADMIN,
           params: identityParams,
+        },
+      )
+      .get(
+        "/v1/orgs/:orgId/keys/:keyId/verifications",
+        async ({ org, params, query }) => {
+          const lastUsedAt = await lastUsedOf(runtime.db.primary, org.id, params.keyId);
+          const series = { series: VERIFICATION_SERIES.key, labels: subjectLabels("key", params.keyId, org.id) };
+          return { keyId: params.keyId, lastUsedAt, ...(await verificationsOf(series, query)) };
+        },
+        {
+          userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(120, "1m"), perKey(120, "1m")] },
+          org: ORG_ADMIN,
+          params: orgKeyParams,
+          query: verificationsQuery,
+        },
+      )
+      .get(
+        "/v1/orgs/:orgId/verifications",
+        async ({ org, query }) => {
+          const series = { series: VERIFICATION_SERIES.org, labels: subjectLabels("org", org.id, org.id) };
+          return { orgId: org.id, ...(await verificationsOf(series, query)) };
+        },
+        {
+          userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(120, "1m"), perKey(120, "1m")] },
+          org: ORG_ADMIN,
+          params: orgParams,
+          query: verificationsQuery,
+        },
+      )
+      .get(
+        "/v1/orgs/:orgId/identities/:externalId/verifications",
+        async ({ org, params, query }) => {
+          const { id } = await getIdentity(runtime.db.primary, org.id, params.externalId);
+          const series = { series: VERIFICATION_SERIES.identity, labels: subjectLabels("identity", id, org.id) };
+          return { externalId: params.externalId, ...(await verificationsOf(series, query)) };
+        },
+        {
+          userOrKey: { ...READ, scopes: ["keys:read"], rateLimits: [perUser(120, "1m"), perKey(120, "1m")] },
+          org: ORG_ADMIN,
+          params: identityParams,
+          query: verificationsQuery,
         },
       )
       .post(

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditEvents } from "../lib/db/schema/index.ts";
+import { metricsRegistry } from "../lib/metrics/metrics-registry.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, STORE_BACKENDS } from "../test/backends.ts";
 import {
   type IdentityTestApp,
@@ -184,6 +185,39 @@ describe.each(STORE_BACKENDS)("key metadata, state, identities and the verify en
     // Topped up by the owner: the new count replaces the live one at once.
     await putIdentity("cus_metered", { remaining: 10 });
     expect(await verify({ key: b.key })).toMatchObject({ code: "VALID", remaining: 9 });
+  });
+
+  test("every outcome is counted per key and per organization, read back by outcome over time", async () => {
+    const issued = await harness.client.issueKey(owner, orgId, { credits: { remaining: 1 } });
+    expect((await readOrg(issued.key)).status).toBe(200);
+    expect((await readOrg(issued.key)).status).toBe(429);
+    expect((await verify({ key: issued.key, scopes: ["audit:read"] })).code).toBe("INSUFFICIENT_SCOPES");
+    expect((await verify({ key: issued.key })).code).toBe("USAGE_EXCEEDED");
+    await metricsRegistry().flush(harness.runtime.store, harness.clock.now(), true);
+    await harness.runtime.services.identity.apiKeys.settled();
+    // Up to a few minutes ahead: an earlier test moved the clock forward, and the registry's window with it.
+    const window = `granularity=day&to=${new Date(harness.clock.now() + 300_000).toISOString()}`;
+    const counts = await harness.client.expectJson<{ lastUsedAt: string | null; buckets: { outcomes: object }[] }>(
+      await harness.client.call("GET", `/v1/orgs/${orgId}/keys/${issued.id}/verifications?${window}`, {
+        token: owner.token,
+      }),
+      200,
+    );
+    expect(counts.buckets.map((bucket) => bucket.outcomes)).toEqual([
+      { VALID: 1, USAGE_EXCEEDED: 2, INSUFFICIENT_SCOPES: 1 },
+    ]);
+    expect(Date.parse(counts.lastUsedAt ?? "")).toBeGreaterThan(harness.clock.now() - 60_000);
+    const org = await harness.client.expectJson<{ buckets: { outcomes: Record<string, number> }[] }>(
+      await harness.client.call("GET", `/v1/orgs/${orgId}/verifications?${window}`, { token: owner.token }),
+      200,
+    );
+    expect(org.buckets.at(-1)?.outcomes.INSUFFICIENT_SCOPES).toBeGreaterThanOrEqual(1);
+    // Another organization's key is not this organization's to count.
+    const theirs = await harness.client.issueKey(owner, otherOrgId);
+    const hidden = await harness.client.call("GET", `/v1/orgs/${orgId}/keys/${theirs.id}/verifications`, {
+      token: owner.token,
+    });
+    expect(hidden.status).toBe(404);
   });
 
   test("metadata over 4 KiB is refused with the field named", async () => {

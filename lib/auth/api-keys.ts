@@ -186,6 +186,16 @@ export async function listApiKeys(db: Db, orgId: string): Promise<ApiKeyView[]> 
   return rows.map(viewOf);
 }
 
+/** When the key was last used (it trails the last use by at most a minute); 404 for another org's key. */
+export async function lastUsedOf(db: Db, orgId: string, keyId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ lastUsedAt: apiKeys.lastUsedAt })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)));
+  if (row === undefined) throw keyNotFound();
+  return iso(row.lastUsedAt);
+}
+
 /** The organization a key belongs to, to authorise an action named by the key's id alone. */
 export async function orgOfApiKey(db: Db, keyId: string): Promise<string | undefined> {
   const [row] = await db.select({ orgId: apiKeys.orgId }).from(apiKeys).where(eq(apiKeys.id, keyId));

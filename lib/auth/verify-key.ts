@@ -5,17 +5,9 @@
  */
 import type { ApiKeyCaller } from "../core/caller.ts";
 import type { ApiKeyService, KeyRefusal } from "./api-key-verifier.ts";
+import { recordVerification, type VerificationOutcome } from "./verification-analytics.ts";
 
-export const VERIFY_CODES = [
-  "VALID",
-  "NOT_FOUND",
-  "DISABLED",
-  "EXPIRED",
-  "RATE_LIMITED",
-  "USAGE_EXCEEDED",
-  "INSUFFICIENT_SCOPES",
-] as const;
-export type VerifyCode = (typeof VERIFY_CODES)[number];
+export type VerifyCode = VerificationOutcome;
 
 export interface VerifyRequest {
   key: string;
@@ -50,8 +42,6 @@ export interface KeyVerification {
   apiKeys: ApiKeyService;
   checkLimits: KeyLimitCheck;
   now(): number;
-  /** Told every answer, for the verification analytics. */
-  onOutcome?(orgId: string, answer: VerifyAnswer, identityId: string | undefined): void;
 }
 
 const NONE = { keyId: null, externalId: null, scopes: null, meta: null, remaining: null, ratelimit: null };
@@ -61,9 +51,9 @@ export async function verifyKeyFor(
   orgId: string,
   request: VerifyRequest,
 ): Promise<VerifyAnswer> {
-  const answer = await decide(verification, orgId, request);
-  verification.onOutcome?.(orgId, answer.answer, answer.identityId);
-  return answer.answer;
+  const { answer, identityId } = await decide(verification, orgId, request);
+  recordVerification({ orgId, keyId: answer.keyId ?? undefined, identityId }, answer.code);
+  return answer;
 }
 
 async function decide(

@@ -4,6 +4,7 @@
  * must wait returns a promise. The README's order is tested against this list (guard-chain.test.ts).
  */
 import type { UsageCredits } from "../auth/usage-credits.ts";
+import { recordCallerVerification } from "../auth/verification-analytics.ts";
 import type { Caller, CreditTerms } from "../core/caller.ts";
 import type { RequestContext } from "../core/request-context.ts";
 import type { ResolvedPolicy } from "../core/route-policy.ts";
@@ -108,17 +109,30 @@ function enforceOutcome(guard: GuardContext, outcome: Awaited<ReturnType<RateLim
   if (outcome === undefined) return;
   writeRateLimitHeaders(guard.set.headers, outcome);
   if (outcome.allowed) return;
+  const caller = guard.context.caller;
+  if (caller?.kind === "api_key") recordCallerVerification(caller, "RATE_LIMITED");
   guard.services.inBackground(guard.services.ipBlocker.recordViolation(guard.identity.ip));
   throw new AppError("RATE_LIMITED");
 }
 
 export const USAGE_HEADERS = { remaining: "usage-remaining", reset: "usage-reset" } as const;
 
-/** Spends the route's cost from a key's usage credits: after rate limits, so a refused request spends none. */
+/**
+ * Spends the route's cost from a key's usage credits: after rate limits, so a refused request spends none. A key
+ * that passes is counted VALID in the verification analytics.
+ */
 function spendCredits(guard: GuardContext): void | Promise<void> {
   const caller = guard.context.caller;
-  const terms = caller?.kind === "api_key" ? caller.credits : undefined;
-  return terms === undefined ? undefined : chargeCredits(guard, terms);
+  if (caller?.kind !== "api_key") return;
+  if (caller.credits === undefined) return recordCallerVerification(caller, "VALID");
+  return chargeCredits(guard, caller.credits).then(
+    () => recordCallerVerification(caller, "VALID"),
+    (error: unknown) => {
+      if (error instanceof AppError && error.code === "USAGE_EXCEEDED")
+        recordCallerVerification(caller, "USAGE_EXCEEDED");
+      throw error;
+    },
+  );
 }
 
 async function chargeCredits(guard: GuardContext, terms: CreditTerms): Promise<void> {
