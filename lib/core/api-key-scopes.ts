@@ -5,6 +5,7 @@ export const API_KEY_SCOPES = [
   "keys:read",
   "keys:verify",
   "audit:read",
+  "events:read",
   "uploads:read",
   "uploads:write",
 ] as const;

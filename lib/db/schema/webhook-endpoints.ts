@@ -1,5 +1,5 @@
 /** Outbound webhooks: an organization's endpoints, their signing secrets (encrypted), the outbox and its attempts. */
-import { bigserial, index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
 import { organizations } from "./organizations.ts";
 
 export const webhookEndpoints = pgTable(
@@ -51,9 +51,25 @@ export const webhookMessages = pgTable(
     eventType: text("event_type").notNull(),
     payload: jsonb("payload").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The event's number within its organization: dense and in commit order (org_event_sequences). */
+    seq: bigint("seq", { mode: "number" }),
   },
-  (t) => [index("webhook_messages_org_idx").on(t.orgId, t.createdAt)],
+  (t) => [
+    index("webhook_messages_org_idx").on(t.orgId, t.createdAt),
+    unique("webhook_messages_org_seq_key").on(t.orgId, t.seq),
+  ],
 );
+
+/**
+ * The last event number of each organization. Taking the next one locks the row until the transaction ends,
+ * so an organization's events commit in number order and a reader that sees number n sees every lower one.
+ */
+export const orgEventSequences = pgTable("org_event_sequences", {
+  orgId: uuid("org_id")
+    .primaryKey()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+  lastSeq: bigint("last_seq", { mode: "number" }).notNull(),
+});
 
 export const WEBHOOK_ATTEMPT_STATUSES = ["pending", "sending", "success", "failed", "exhausted", "cancelled"] as const;
 
