@@ -3,27 +3,50 @@
  * keys holding `events:read`: Server-Sent Events on every platform, WebSocket where the server can upgrade.
  * Browsers open either with a single-use ticket (lib/live/live-tickets.ts), never a token in the URL.
  */
+import type { ServerWebSocket } from "bun";
 import { Elysia } from "elysia";
 import { type Arktype, lazySchema } from "../lib/core/lazy-schema.ts";
 import { perIp, perKey, perUser, READ, WRITE, WRITE_NO_BODY } from "../lib/core/policy-presets.ts";
+import { requestContextOf } from "../lib/core/request-context.ts";
 import { AppError } from "../lib/errors/app-error.ts";
 import { createOriginCheck } from "../lib/guards/cors.ts";
 import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup, type RouteGroup } from "../lib/http/route-group.ts";
+import {
+  type ConnectionCapOptions,
+  type ConnectionLease,
+  createConnectionCaps,
+  DEFAULT_CONNECTION_CAPS,
+} from "../lib/live/connection-caps.ts";
 import {
   createEventFeed,
   DEFAULT_EVENT_FEED_OPTIONS,
   type EventFeed,
   type EventFeedOptions,
 } from "../lib/live/event-feed.ts";
-import { DEFAULT_LIVE_STREAM_OPTIONS, type LiveStreamOptions } from "../lib/live/live-stream.ts";
+import {
+  DEFAULT_LIVE_STREAM_OPTIONS,
+  LIVE_CLOSE,
+  type LiveFrames,
+  type LiveStream,
+  type LiveStreamOptions,
+  type LiveTransport,
+  openLiveStream,
+} from "../lib/live/live-stream.ts";
 import { issueTicket, redeemTicket, TICKET_TTL_MS, type TicketClaims } from "../lib/live/live-tickets.ts";
-import { sseResponse } from "../lib/live/sse-stream.ts";
+import { createMessageBucket, DEFAULT_MESSAGE_RATE, type MessageRateOptions } from "../lib/live/message-rate.ts";
+import { eventMessage, sseResponse } from "../lib/live/sse-stream.ts";
 import { grantOf, isGrantLive, type StreamGrant } from "../lib/live/stream-grant.ts";
+import { COMPRESS_FROM_BYTES } from "../lib/live/websocket-server.ts";
 import { WEBHOOK_EVENT_TYPES } from "../lib/outbox/webhook-outbox.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
 
-export type LiveOptions = EventFeedOptions & LiveStreamOptions;
+export type LiveOptions = EventFeedOptions &
+  LiveStreamOptions & { messageRate: MessageRateOptions; connectionCaps: ConnectionCapOptions };
+
+/** The application protocol a WebSocket client offers first; its ticket rides beside it as `ticket.<ticket>`. */
+export const LIVE_PROTOCOL = "rampart.v1";
+const TICKET_PROTOCOL_PREFIX = "ticket.";
 
 const LIVE_SCOPE = "events:read";
 const LAST_EVENT_ID = /^(0|[1-9][0-9]{0,15})$/;
@@ -40,6 +63,8 @@ const streamFilters = (ark: Arktype) =>
   }) as const;
 const orgParams = lazySchema(({ type }) => type({ orgId: "string.uuid" }));
 const streamQuery = lazySchema((ark) => ark.type(streamFilters(ark)));
+// `ticket` is named only to be refused (and spent) with a clear error, not as a validation failure.
+const socketQuery = lazySchema((ark) => ark.type({ ...streamFilters(ark), "ticket?": "string" }));
 const ticketStreamBody = lazySchema((ark) =>
   ark.type({
     "+": "reject",
@@ -75,18 +100,59 @@ export async function redeemForStream(
   return claims;
 }
 
+/** The offered subprotocols: whether the application's is among them, and the ticket if one rides along. */
+function offeredProtocolsOf(request: Request): { live: boolean; ticket: string | undefined } {
+  const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((protocol) => protocol.trim());
+  const ticket = offered.find((protocol) => protocol.startsWith(TICKET_PROTOCOL_PREFIX));
+  return { live: offered.includes(LIVE_PROTOCOL), ticket: ticket?.slice(TICKET_PROTOCOL_PREFIX.length) };
+}
+
+const subjectOf = (grant: StreamGrant) => (grant.kind === "user" ? `user:${grant.userId}` : `key:${grant.keyId}`);
+
+/** One WebSocket's state, from its handshake to its close. */
+interface LiveSocket {
+  readonly claims: TicketClaims;
+  readonly lease: ConnectionLease;
+  readonly takeMessage: () => boolean;
+  stream?: LiveStream;
+  closed: boolean;
+}
+
+const WS_FRAMES: LiveFrames = {
+  event: (event) => JSON.stringify({ kind: "event", ...eventMessage(event) }),
+  heartbeat: () => '{"kind":"heartbeat"}',
+  truncated: (startsAfter) => JSON.stringify({ kind: "truncated", startsAfter: String(startsAfter) }),
+};
+
 export function liveRoutes(options: Partial<LiveOptions> = {}): RouteGroup {
-  const settings: LiveOptions = { ...DEFAULT_EVENT_FEED_OPTIONS, ...DEFAULT_LIVE_STREAM_OPTIONS, ...options };
+  const settings: LiveOptions = {
+    ...DEFAULT_EVENT_FEED_OPTIONS,
+    ...DEFAULT_LIVE_STREAM_OPTIONS,
+    messageRate: DEFAULT_MESSAGE_RATE,
+    connectionCaps: DEFAULT_CONNECTION_CAPS,
+    ...options,
+  };
   return defineRouteGroup("live", (runtime) => {
     // Made on first use: building the routes (the OpenAPI build) must not touch the database.
     let feed: EventFeed | undefined;
     const feedOf = () => (feed ??= createEventFeed({ ...runtime, db: runtime.db.primary }, settings));
     const isAllowedOrigin = createOriginCheck(runtime.settings);
+    const caps = createConnectionCaps(runtime.store, crypto.randomUUID(), settings.connectionCaps);
+    const isLive = (grant: StreamGrant) => () =>
+      isGrantLive(runtime.db.primary, runtime.services.identity, grant, runtime.now());
+    // Handshakes admitted by their ticket, until the socket opens; then the socket's own state.
+    const admitted = new WeakMap<Request, LiveSocket>();
+    const sockets = new WeakMap<object, LiveSocket>();
+    const admit = async (claims: TicketClaims, ip: string | undefined): Promise<ConnectionLease> => {
+      const lease = await caps.acquire(subjectOf(claims.grant), ip);
+      if (lease === undefined) throw new AppError("RATE_LIMITED", "Too many live streams are open.");
+      return lease;
+    };
     const stream = (grant: StreamGrant, types: readonly string[] | undefined, lastEventId: number | undefined) =>
       sseResponse({
         feed: feedOf(),
         subscribe: { orgId: grant.orgId, types: types === undefined ? undefined : new Set(types), lastEventId },
-        isGrantLive: () => isGrantLive(runtime.db.primary, runtime.services.identity, grant, runtime.now()),
+        isGrantLive: isLive(grant),
         options: settings,
         logger: runtime.logger,
       });
@@ -125,7 +191,85 @@ export function liveRoutes(options: Partial<LiveOptions> = {}): RouteGroup {
           return stream(claims.grant, body.types, lastEventIdOf(request, body.lastEventId));
         },
         { public: { ...WRITE, rateLimits: [perIp(60, "1m")] }, body: ticketStreamBody },
-      );
+      )
+      .ws("/v1/live", {
+        public: { ...READ, rateLimits: [perIp(60, "1m")] },
+        query: socketQuery,
+        // Everything is refused here, before the upgrade: a refused handshake gets an HTTP error, never a socket.
+        // (`upgrade`, not `beforeHandle`: Elysia would run a ws route's beforeHandle twice, spending the ticket.)
+        async upgrade({ request, set }) {
+          const url = new URL(request.url);
+          if (url.searchParams.has("ticket")) {
+            // It has been in a URL, so in someone's logs: it is spent, whatever happens next.
+            await redeemTicket(runtime.store, url.searchParams.get("ticket") ?? "", runtime.now());
+            throw new AppError("BAD_REQUEST", "A ticket goes in the WebSocket subprotocol, never in the URL.");
+          }
+          const offered = offeredProtocolsOf(request);
+          if (!offered.live) throw new AppError("BAD_REQUEST", `Offer the ${LIVE_PROTOCOL} subprotocol.`);
+          const claims = await redeemForStream(runtime, isAllowedOrigin, offered.ticket, request.headers.get("origin"));
+          const lease = await admit(claims, requestContextOf(request).clientIp);
+          admitted.set(request, {
+            claims,
+            lease,
+            takeMessage: createMessageBucket(settings.messageRate),
+            closed: false,
+          });
+          // Only the application protocol is echoed: the ticket never comes back in a response header.
+          set.headers["sec-websocket-protocol"] = LIVE_PROTOCOL;
+        },
+        async open(ws) {
+          const socket = admitted.get(ws.data.request);
+          if (socket === undefined) return ws.close(LIVE_CLOSE.policy, "not admitted");
+          admitted.delete(ws.data.request);
+          sockets.set(ws.raw, socket);
+          const raw = ws.raw as unknown as ServerWebSocket<unknown>;
+          const transport: LiveTransport = {
+            send: (frame) => {
+              raw.send(frame, frame.length >= COMPRESS_FROM_BYTES);
+              return raw.getBufferedAmount();
+            },
+            close: (code, reason) => raw.close(code, reason),
+            ping: () => raw.ping(),
+          };
+          const { types, lastEventId } = ws.data.query;
+          socket.stream = await openLiveStream({
+            feed: feedOf(),
+            subscribe: {
+              orgId: socket.claims.grant.orgId,
+              types: types === undefined ? undefined : new Set(types),
+              lastEventId: lastEventIdOf(ws.data.request, lastEventId),
+            },
+            transport,
+            frames: WS_FRAMES,
+            isGrantLive: isLive(socket.claims.grant),
+            options: settings,
+            logger: runtime.logger,
+          });
+          if (socket.closed) socket.stream.end();
+        },
+        message(ws, message) {
+          const socket = sockets.get(ws.raw);
+          if (socket === undefined || socket.closed) return;
+          socket.stream?.heard();
+          if (!socket.takeMessage()) {
+            socket.closed = true;
+            socket.stream?.end();
+            return ws.close(LIVE_CLOSE.policy, "message rate exceeded");
+          }
+          if (typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === "ping")
+            ws.raw.send('{"kind":"pong"}', false);
+        },
+        pong(ws) {
+          sockets.get(ws.raw)?.stream?.heard();
+        },
+        close(ws) {
+          const socket = sockets.get(ws.raw);
+          if (socket === undefined) return;
+          socket.closed = true;
+          socket.stream?.end();
+          void socket.lease.release();
+        },
+      });
   });
 }
 

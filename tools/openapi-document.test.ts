@@ -10,7 +10,7 @@ import { policyPlugin } from "../lib/http/policy-plugin.ts";
 import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { BACKEND_HOOK_TIMEOUT_MS, openTestRuntime, type TestRuntime } from "../test/backends.ts";
 import { OPENAPI_PATH, renderOpenApiDocument } from "./build-openapi.ts";
-import { errorCodesOf, generateOpenApiDocument, openApiPathOf } from "./openapi-document.ts";
+import { errorCodesOf, generateOpenApiDocument, openApiMethodOf, openApiPathOf } from "./openapi-document.ts";
 import { loadRouteGroups } from "./route-groups.ts";
 
 // Building every group and rendering its schemas takes a few seconds on a loaded machine.
@@ -42,7 +42,7 @@ describe("openapi.json", () => {
       const routes = buildApp(runtime, await loadRouteGroups()).routes.routes;
       expect(routes.length).toBeGreaterThan(20);
       for (const route of routes) {
-        const operation = document.paths[openApiPathOf(route.path)]?.[route.method.toLowerCase()];
+        const operation = document.paths[openApiPathOf(route.path)]?.[openApiMethodOf(route.method)];
         expect({ route: route.key, present: operation !== undefined }).toEqual({ route: route.key, present: true });
         const pathParams = [...route.path.matchAll(/:(\w+)/g)].map((match) => match[1]);
         expect(

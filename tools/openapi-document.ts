@@ -174,6 +174,11 @@ export function openApiPathOf(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 }
 
+/** The operation's method: OpenAPI has none for WebSocket, so a `.ws()` route is the GET that asks to upgrade. */
+export function openApiMethodOf(method: string): string {
+  return method === "WS" ? "get" : method.toLowerCase();
+}
+
 /** Builds every group against a runtime that refuses I/O and renders the document. */
 export function generateOpenApiDocument(groups: readonly RouteGroup[]): Json {
   const runtime = buildTimeRuntime("the OpenAPI build");
@@ -190,10 +195,12 @@ export function generateOpenApiDocument(groups: readonly RouteGroup[]): Json {
   const paths: Record<string, Record<string, Operation>> = {};
   for (const route of table.routes) {
     const path = openApiPathOf(route.path);
-    const method = route.method.toLowerCase();
-    const operation = rendered.paths[path]?.[method as "get"] as Operation | undefined;
+    const rendersAs = route.method.toLowerCase();
+    const operation = rendered.paths[path]?.[rendersAs as "get"] as Operation | undefined;
     if (operation === undefined) throw new Error(`route ${route.key} is missing from the rendered document`);
     const completed = completeOperation(tidySchema(operation), route);
+    const method = openApiMethodOf(route.method);
+    if (method !== rendersAs) completed["x-websocket"] = true;
     paths[path] = { ...paths[path], [method]: { tags: [groupOf.get(route.key) ?? "other"], ...completed } };
   }
   return {

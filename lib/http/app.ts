@@ -16,6 +16,7 @@
  *   then:           schema validation (arktype) → handler → error envelope
  *   cached GETs:    after the guards the response cache (lib/cache/) answers, or keeps the handler's answer
  */
+import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { createAuthenticator } from "../auth/authenticate.ts";
 import { createResponseCache, type ResponseCacheOptions } from "../cache/response-cache.ts";
@@ -162,7 +163,11 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
     .onRequest(async ({ request, set }) => {
       const context = requestContextOf(request);
       const path = (context.path ??= requestTargetOf(request).path);
-      const route = routeTable.find(request.method, path);
+      // Elysia routes a GET asking to upgrade to the path's WebSocket route (`.ws()`), so the guards look there first.
+      const route =
+        (request.method === "GET" && request.headers.get("upgrade") === "websocket"
+          ? routeTable.find("WS", path)
+          : undefined) ?? routeTable.find(request.method, path);
       if (route === undefined) return;
       assertAcceptableTarget(request.url, path);
       const { policy } = route;
@@ -304,6 +309,8 @@ export function buildApp(runtime: Runtime, groups: readonly RouteGroup[], option
         const method = request.method;
         context.setDeadline(settings.current().timeoutsMs[method === "GET" || method === "HEAD" ? "read" : "write"]);
         context.socketAddress = server?.requestIP(received)?.address;
+        // A `.ws()` route upgrades through the server that received the request (Bun's; Elysia asks the root app).
+        if (server !== undefined && "upgrade" in server && app.server === null) app.server = server as Server<unknown>;
         let abandon: () => void = () => {};
         // One promise settled by whichever comes first, the handler, the deadline or shutdown (cheaper than
         // Promise.race).

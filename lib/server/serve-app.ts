@@ -7,6 +7,7 @@ import { startInProcessScheduler } from "../cron/in-process-scheduler.ts";
 import type { ScheduledJob } from "../cron/scheduled-job.ts";
 import { buildApp, type RampartApp } from "../http/app.ts";
 import type { RouteGroup } from "../http/route-group.ts";
+import { LIVE_WEBSOCKET_SERVER } from "../live/websocket-server.ts";
 import { FLUSH_EVERY_MS, metricsRegistry } from "../metrics/metrics-registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { shutDown } from "./graceful-shutdown.ts";
@@ -21,7 +22,7 @@ export interface ServedApp {
 
 export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: readonly ScheduledJob[]): ServedApp {
   const app = buildApp(runtime, groups);
-  const server = Bun.serve({ port: runtime.config.port, fetch: app.fetch });
+  const server = Bun.serve({ port: runtime.config.port, fetch: app.fetch, websocket: LIVE_WEBSOCKET_SERVER });
   const scheduler = startInProcessScheduler(runtime, jobs);
   runtime.settings.start();
   // Requests flush too, but an idle server's last deltas would otherwise wait for its next request.
@@ -35,7 +36,7 @@ export function serveApp(runtime: Runtime, groups: readonly RouteGroup[], jobs: 
     app,
     replaceRoutes(next) {
       served.app = buildApp(runtime, next);
-      server.reload({ fetch: served.app.fetch });
+      server.reload({ fetch: served.app.fetch, websocket: LIVE_WEBSOCKET_SERVER });
     },
   };
 
