@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { buildApp } from "../lib/http/app.ts";
+import { eq } from "drizzle-orm";
+import { sessions } from "../lib/db/schema/index.ts";
+import { buildApp, type RampartApp } from "../lib/http/app.ts";
+import { connectLive, type LiveEventMessage } from "../lib/live/reconnecting-client.ts";
 import { LIVE_WEBSOCKET_SERVER } from "../lib/live/websocket-server.ts";
 import { enqueueWebhookMessage } from "../lib/outbox/webhook-outbox.ts";
+import { deriveRuntime, type Runtime } from "../lib/runtime/runtime.ts";
 import { BACKEND_HOOK_TIMEOUT_MS } from "../test/backends.ts";
 import { type IdentityTestApp, openIdentityTestApp, type TestUser } from "../test/identity-client.ts";
 import { closeCodeOf, rawHandshake } from "../test/raw-websocket.ts";
@@ -25,17 +29,20 @@ describe("live events over WebSocket", () => {
   // Two instances over one database and store, each with its own feed and Bun server.
   let serverA: Server<unknown>;
   let serverB: Server<unknown>;
+  let runtimeA: Runtime;
   let owner: TestUser;
   let orgId: string;
   let addresses = 0;
   beforeAll(async () => {
     harness = await openIdentityTestApp("pglite", "memory", { CORS_ORIGINS: APP_ORIGIN });
-    const serve = () => {
-      const app = buildApp(harness.runtime, [orgs, keys, liveRoutes(LIVE)]);
+    // Each instance with a lifecycle (and revocation cache) of its own, over the shared database and store.
+    const serve = (runtime: Runtime) => {
+      const app: RampartApp = buildApp(runtime, [orgs, keys, liveRoutes(LIVE)]);
       return Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch, websocket: LIVE_WEBSOCKET_SERVER });
     };
-    serverA = serve();
-    serverB = serve();
+    runtimeA = deriveRuntime(harness.runtime, { lifecycle: { shuttingDown: false } });
+    serverA = serve(runtimeA);
+    serverB = serve(deriveRuntime(harness.runtime, { lifecycle: { shuttingDown: false } }));
     owner = await harness.client.createUser();
     orgId = await harness.client.createOrg(owner);
   }, BACKEND_HOOK_TIMEOUT_MS);
@@ -45,10 +52,10 @@ describe("live events over WebSocket", () => {
     await harness.runtime.close();
   });
 
-  const ticketFor = async (user: TestUser, origin: string | null = APP_ORIGIN): Promise<string> => {
+  const ticketFor = async (user: TestUser, origin: string | null = APP_ORIGIN, via = serverA): Promise<string> => {
     const headers: Record<string, string> = { authorization: `Bearer ${user.token}`, "x-forwarded-for": "10.8.0.1" };
     if (origin !== null) headers.origin = origin;
-    const response = await fetch(`http://127.0.0.1:${serverA.port}/v1/orgs/${orgId}/live/tickets`, {
+    const response = await fetch(`http://127.0.0.1:${via.port}/v1/orgs/${orgId}/live/tickets`, {
       method: "POST",
       headers,
     });
@@ -209,8 +216,9 @@ describe("live events over WebSocket", () => {
       );
       const large = await socket.waitFor((frame) => frame.opcode === 1 && frame.compressed);
       expect(large?.payload.length).toBeLessThan(1_000);
-      const small = socket.frames().filter((frame) => frame.opcode === 1 && !frame.compressed);
-      expect(small.length).toBeGreaterThan(0);
+      // The heartbeat, a few bytes, goes out as it is.
+      const small = await socket.waitFor((frame) => frame.opcode === 1 && !frame.compressed);
+      expect(new TextDecoder().decode(small?.payload)).toBe('{"kind":"heartbeat"}');
       socket.close();
     },
     TEST_TIMEOUT_MS,
@@ -238,6 +246,73 @@ describe("live events over WebSocket", () => {
       }
       expect(admitted).toBe(101);
       second.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a revoked session's stream is closed with 4401 within the heartbeat plus the 5 s revocation cache",
+    async () => {
+      const user = await harness.client.createUser();
+      await harness.client.addMember(owner, orgId, user, "member");
+      const socket = await connect(serverB, await ticketFor(user));
+      const code = closed(socket);
+      const started = performance.now();
+      const [session] = await harness.runtime.db.primary
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(eq(sessions.userId, user.userId));
+      // Revoked by another instance (the harness's runtime): B learns of it through the store.
+      await harness.runtime.services.identity.revocations.revoke(session?.id ?? "");
+      expect(await code).toBe(4401);
+      expect(performance.now() - started).toBeLessThan(100 + 5_000 + 2_000);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "shutdown closes streams with 1001, and the client reconnects elsewhere after a jittered wait, losing nothing",
+    async () => {
+      const received: LiveEventMessage[] = [];
+      const closes: { code: number; retryInMs: number | undefined }[] = [];
+      let target = serverA;
+      let arrived: () => void = () => {};
+      const nextArrival = () => new Promise<void>((resolve) => (arrived = resolve));
+      let opened = nextArrival();
+      const client = connectLive({
+        url: () => `ws://127.0.0.1:${target.port}/v1/live?types=api_key.created`,
+        ticket: () => ticketFor(owner, APP_ORIGIN, target),
+        onEvent: (event) => {
+          received.push(event);
+          arrived();
+        },
+        onClose: (code, retryInMs) => closes.push({ code, retryInMs }),
+        reconnect: { baseMs: 200, random: () => 0.5 },
+        socketOptions: { headers: { origin: APP_ORIGIN, "x-forwarded-for": "10.5.0.1" } },
+      });
+      try {
+        // The first event proves the client is subscribed on A.
+        let first = await harness.client.createKey(owner, orgId, { name: "before-shutdown" });
+        for (let tries = 0; tries < 20 && received.length === 0; tries++) {
+          await Promise.race([opened, Bun.sleep(200)]);
+          if (received.length === 0) first = await harness.client.createKey(owner, orgId, { name: "before-shutdown" });
+        }
+        const seenBefore = received.length;
+        expect(received.at(-1)?.data).toMatchObject({ keyId: first.id });
+        target = serverB;
+        runtimeA.lifecycle.shuttingDown = true;
+        while (closes.length === 0) await Bun.sleep(20);
+        expect(closes[0]).toEqual({ code: 1001, retryInMs: 100 });
+        opened = nextArrival();
+        const during = await harness.client.createKey(owner, orgId, { name: "while-away" });
+        await opened;
+        expect(received.slice(seenBefore).map((event) => (event.data as { keyId: string }).keyId)).toEqual([during.id]);
+        const ids = received.map((event) => Number(event.id));
+        expect(new Set(ids).size).toBe(ids.length);
+      } finally {
+        client.close();
+        runtimeA.lifecycle.shuttingDown = false;
+      }
     },
     TEST_TIMEOUT_MS,
   );
