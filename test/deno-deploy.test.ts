@@ -10,6 +10,7 @@
 import { expect, test } from "bun:test";
 import { inArray } from "drizzle-orm";
 import authRoutes from "../functions/auth.ts";
+import live from "../functions/live.ts";
 import me from "../functions/me.ts";
 import orgs from "../functions/orgs.ts";
 import webhookSources from "../functions/webhook-sources.ts";
@@ -29,6 +30,7 @@ import {
 import { type RunningDenoBundle, startDenoBundle } from "./deno-bundle.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { identityClient } from "./identity-client.ts";
+import { sseReader } from "./live-client.ts";
 import { createInteropSources, expectedResults, interopCases, sendInteropMatrix } from "./webhook-interop.ts";
 
 // Building the bundle, starting Deno and hashing at the production cost take seconds.
@@ -87,7 +89,7 @@ describeWithServers(
       };
       deno = await startDenoBundle(env);
       denoUrl = deno.url;
-      bun = createServerlessApp(loadConfig(env), [authRoutes, me]);
+      bun = createServerlessApp(loadConfig(env), [authRoutes, me, live]);
     }, SETUP_TIMEOUT_MS);
 
     afterAll(async () => {
@@ -202,6 +204,47 @@ describeWithServers(
           expect(rows.map((row) => row.externalId).sort()).toEqual(accepted.sort());
         } finally {
           await runtime.close();
+        }
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    test(
+      "streams an organization's events as Server-Sent Events under Deno, and opens one with a ticket under Bun",
+      async () => {
+        const signup = await callDeno("/v1/auth/signup", credentials(freshEmail()));
+        const tokens = (await signup.json()) as Tokens;
+        const created = await callDeno("/v1/orgs", {
+          method: "POST",
+          headers: { authorization: `Bearer ${tokens.accessToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "Live" }),
+        });
+        const { id: orgId } = (await created.json()) as { id: string };
+        const stream = await callDeno(`/v1/orgs/${orgId}/events`, bearer(tokens));
+        expect(stream.status).toBe(200);
+        expect(stream.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+        const events = sseReader(stream);
+        const ticketResponse = await callDeno(`/v1/orgs/${orgId}/live/tickets`, { method: "POST", ...bearer(tokens) });
+        expect(ticketResponse.status).toBe(201);
+        const { ticket } = (await ticketResponse.json()) as { ticket: string };
+        const underBun = sseReader(
+          await callBun("/v1/live/events", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ ticket }),
+          }),
+        );
+        const key = await callDeno(`/v1/orgs/${orgId}/keys`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${tokens.accessToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "live", scopes: ["events:read"] }),
+        });
+        const { id: keyId } = (await key.json()) as { id: string };
+        for (const reader of [events, underBun]) {
+          const [frame] = await reader.next(1);
+          expect(frame?.event).toBe("api_key.created");
+          expect(JSON.parse(frame?.data ?? "{}").data.keyId).toBe(keyId);
+          await reader.cancel();
         }
       },
       TEST_TIMEOUT_MS,
