@@ -38,7 +38,8 @@ export interface CallOptions {
   userAgent?: string;
 }
 
-let addresses = 0;
+// A random start: test files that share one Redis must not count against each other's addresses.
+let addresses = Math.floor(Math.random() * 2 ** 23);
 /** A client address no other test uses. */
 export const freshIp = () => `10.${(++addresses >> 16) & 255}.${(addresses >> 8) & 255}.${addresses & 255}`;
 export const freshEmail = () => `user-${crypto.randomUUID()}@example.com`;
