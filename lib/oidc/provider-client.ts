@@ -113,12 +113,9 @@ export function createProviderClient(
       : oauth.ClientSecretPost(provider.clientSecret);
   };
 
-  const verifyOidc = async (
-    as: oauth.AuthorizationServer,
-    params: URLSearchParams,
-    pending: PendingSignIn,
-  ): Promise<VerifiedIdentity> => {
-    const response = await oauth.authorizationCodeGrantRequest(
+  // The code and the PKCE verifier go to the token endpoint with the client's credentials.
+  const exchangeCode = (as: oauth.AuthorizationServer, params: URLSearchParams, pending: PendingSignIn) =>
+    oauth.authorizationCodeGrantRequest(
       as,
       client,
       clientAuthFor(as),
@@ -127,6 +124,13 @@ export function createProviderClient(
       pending.codeVerifier,
       fetchOptions,
     );
+
+  const verifyOidc = async (
+    as: oauth.AuthorizationServer,
+    params: URLSearchParams,
+    pending: PendingSignIn,
+  ): Promise<VerifiedIdentity> => {
+    const response = await exchangeCode(as, params, pending);
     const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, {
       expectedNonce: pending.nonce,
       requireIdToken: true,
@@ -155,15 +159,7 @@ export function createProviderClient(
     params: URLSearchParams,
     pending: PendingSignIn,
   ): Promise<VerifiedIdentity> => {
-    const response = await oauth.authorizationCodeGrantRequest(
-      as,
-      client,
-      clientAuthFor(as),
-      params,
-      redirectUri,
-      pending.codeVerifier,
-      fetchOptions,
-    );
+    const response = await exchangeCode(as, params, pending);
     const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
     const identity = await fetchGitHubIdentity(outbound, provider.apiUrl, tokens.access_token);
     return { issuer: provider.issuer, ...identity };
