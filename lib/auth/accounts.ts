@@ -180,8 +180,13 @@ export async function logIn(
   });
 }
 
-export async function findActiveAccount(runtime: IdentityRuntime, userId: string): Promise<Account | undefined> {
-  const [user] = await runtime.db.primary
+export function findActiveAccount(runtime: IdentityRuntime, userId: string): Promise<Account | undefined> {
+  return findActiveAccountIn(runtime.db.primary, userId);
+}
+
+/** The account of `userId` unless it is missing or disabled, read through `db` (a transaction, say). */
+export async function findActiveAccountIn(db: Db, userId: string): Promise<Account | undefined> {
+  const [user] = await db
     .select({ ...ACCOUNT_COLUMNS, disabled: users.disabled })
     .from(users)
     .where(eq(users.id, userId));

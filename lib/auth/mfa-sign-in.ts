@@ -11,7 +11,7 @@ import type { Db } from "../db/database.ts";
 import { sessions, users } from "../db/schema/index.ts";
 import { AppError } from "../errors/app-error.ts";
 import { type IssuedAccessToken, signAccessToken } from "./access-tokens.ts";
-import { ACCOUNT_COLUMNS, openSignedInSession, type SignedIn } from "./accounts.ts";
+import { findActiveAccountIn, openSignedInSession, type SignedIn } from "./accounts.ts";
 import { consumeChallenge, readChallenge } from "./auth-challenges.ts";
 import type { IdentityRuntime } from "./identity.ts";
 import { secondFactorsOf } from "./mfa-challenge.ts";
@@ -93,16 +93,6 @@ export async function withCode<T>(
   throw lock;
 }
 
-async function activeAccountIn(tx: Db, userId: string) {
-  const [user] = await tx
-    .select({ ...ACCOUNT_COLUMNS, disabled: users.disabled })
-    .from(users)
-    .where(eq(users.id, userId));
-  return user === undefined || user.disabled
-    ? undefined
-    : { id: user.id, email: user.email, createdAt: user.createdAt };
-}
-
 /**
  * Opens the session in `tx` once the challenge `token` (for `userId`, when given) is spent there. The ring is
  * loaded before the transaction: loading it inside would wait for a second connection (PGlite has one).
@@ -120,7 +110,7 @@ async function signInIn(
     const spent = await consumeChallenge(tx, "mfa_login", challengeToken, runtime.now());
     if (spent?.userId !== userId) throw challengeRefused();
   }
-  const account = await activeAccountIn(tx, userId);
+  const account = await findActiveAccountIn(tx, userId);
   if (account === undefined) throw challengeRefused();
   const opened = await openSignedInSession(
     tx,
