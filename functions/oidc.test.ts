@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import { disableUser } from "../lib/auth/accounts.ts";
 import { auditEvents, oidcIdentities, sessions, users } from "../lib/db/schema/index.ts";
 import { buildApp, type RampartApp } from "../lib/http/app.ts";
@@ -185,6 +186,46 @@ describe("sign-in with a real local OpenID provider", () => {
     }
     expect(await identitiesOf(subject)).toEqual([]);
   });
+
+  /** The token's own header and signature around a claim to another user's verified e-mail: no longer matching. */
+  const claimEmail = (victim: string) => async (idToken: string) => {
+    const [header, , signature] = idToken.split(".");
+    const forged = { ...decodeJwt(idToken), email: victim, email_verified: true };
+    const claims = Buffer.from(JSON.stringify(forged)).toString("base64url");
+    return `${header}.${claims}.${signature}`;
+  };
+  /** The same claims and key id, signed with a key the provider's JWKS does not hold. */
+  const signWithForeignKey = async (idToken: string) => {
+    const { alg = "RS256", kid } = decodeProtectedHeader(idToken);
+    const { privateKey } = await generateKeyPair(alg);
+    return new SignJWT(decodeJwt(idToken)).setProtectedHeader({ alg, kid }).sign(privateKey);
+  };
+
+  for (const [name, tamper] of [
+    ["a claim changed after signing", (victim: string) => claimEmail(victim)],
+    ["a signature by another key under the provider's key id", () => signWithForeignKey],
+  ] as const)
+    test(`an ID token whose signature does not verify against the JWKS is refused: ${name}`, async () => {
+      const victim = newSubject();
+      const victimAccount = (await (await signIn(victim.subject)).json()) as { user: { id: string } };
+      const attacker = newSubject();
+      provider.tamperIdTokens = tamper(victim.email);
+      const usersBefore = await runtime.db.primary.$count(users);
+      try {
+        const response = await signIn(attacker.subject);
+        expect(response.status).toBe(401);
+        expect((await errorOf(response)).code).toBe("OIDC_SIGN_IN_FAILED");
+        expect(response.headers.get("set-cookie") ?? "").not.toContain("rampart_session");
+      } finally {
+        provider.tamperIdTokens = undefined;
+      }
+      expect(refusalLogged()).toMatch(/signature/i);
+      // No session on the account whose e-mail the forged claims name, and no account or identity for the attacker.
+      const opened = await runtime.db.primary.select().from(sessions).where(eq(sessions.userId, victimAccount.user.id));
+      expect(opened).toHaveLength(1);
+      expect(await identitiesOf(attacker.subject)).toEqual([]);
+      expect(await runtime.db.primary.$count(users)).toBe(usersBefore);
+    });
 
   test("a sign-in that comes back after ten minutes has expired", async () => {
     const { subject } = newSubject();

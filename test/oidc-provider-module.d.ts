@@ -10,6 +10,7 @@ declare module "oidc-provider" {
   export default class Provider {
     constructor(issuer: string, configuration: Record<string, unknown>);
     listen(port: number, host: string): Server;
+    use(middleware: (ctx: { path: string; body: unknown }, next: () => Promise<void>) => Promise<void>): void;
     readonly IdToken: { prototype: { issue(...args: unknown[]): Promise<string> } };
     readonly Client: { find(clientId: string): Promise<unknown> };
   }

@@ -23,6 +23,11 @@ export interface LocalOidcProvider {
    * configuration would hand back.
    */
   issueIdTokensTo: string | undefined;
+  /**
+   * Rewrites the ID token in the token endpoint's answer after the provider signed it: what a proxy or a forger
+   * between the provider and us would hand back. Discovery and the JWKS stay the provider's own.
+   */
+  tamperIdTokens: ((idToken: string) => Promise<string>) | undefined;
   /** Follows `authorizationUrl` through the provider's login and consent as `subject`; the redirect back to us. */
   signInAt(authorizationUrl: string, subject: string): Promise<URL>;
   close(): Promise<void>;
@@ -48,12 +53,21 @@ export async function startLocalOidcProvider(redirectUri: string): Promise<Local
     },
     cookies: { keys: ["local-provider-cookie-key"] },
   });
-  const state: { issueIdTokensTo: string | undefined } = { issueIdTokensTo: undefined };
+  const state: Pick<LocalOidcProvider, "issueIdTokensTo" | "tamperIdTokens"> = {
+    issueIdTokensTo: undefined,
+    tamperIdTokens: undefined,
+  };
   const issue = provider.IdToken.prototype.issue;
   provider.IdToken.prototype.issue = async function (this: { client: unknown }, ...args: unknown[]) {
     if (state.issueIdTokensTo !== undefined) this.client = await provider.Client.find(state.issueIdTokensTo);
     return issue.apply(this, args as Parameters<typeof issue>);
   };
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as { id_token?: unknown } | undefined;
+    if (state.tamperIdTokens !== undefined && ctx.path === "/token" && typeof body?.id_token === "string")
+      body.id_token = await state.tamperIdTokens(body.id_token);
+  });
   const server: Server = provider.listen(port, "127.0.0.1");
   await new Promise<void>((resolve) => server.once("listening", resolve));
 
@@ -109,6 +123,12 @@ export async function startLocalOidcProvider(redirectUri: string): Promise<Local
     },
     set issueIdTokensTo(clientId) {
       state.issueIdTokensTo = clientId;
+    },
+    get tamperIdTokens() {
+      return state.tamperIdTokens;
+    },
+    set tamperIdTokens(tamper) {
+      state.tamperIdTokens = tamper;
     },
     signInAt,
     close: () => {
