@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
+import { Elysia } from "elysia";
 import { loadConfig } from "../lib/config/config.ts";
+import { READ, RECENT_SIGN_IN } from "../lib/core/policy-presets.ts";
 import { reencryptSecrets } from "../lib/cron/jobs/reencrypt-secrets.ts";
 import { runScheduledJob } from "../lib/cron/scheduled-job.ts";
 import { auditEvents, userTotp } from "../lib/db/schema/index.ts";
 import { buildApp } from "../lib/http/app.ts";
+import { policyPlugin } from "../lib/http/policy-plugin.ts";
+import { defineRouteGroup } from "../lib/http/route-group.ts";
 import { deriveRuntime } from "../lib/runtime/runtime.ts";
 import {
   type AuthTestApp,
@@ -18,6 +22,7 @@ import {
 import { BACKEND_HOOK_TIMEOUT_MS } from "../test/backends.ts";
 import { mfaClient, openMfaTestApp, totpCode } from "../test/mfa-client.ts";
 import type { TestClock } from "../test/test-clock.ts";
+import { loadRouteGroups } from "../tools/route-groups.ts";
 import { createAuthRoutes } from "./auth.ts";
 import keys from "./keys.ts";
 import { createMfaRoutes } from "./mfa.ts";
@@ -181,6 +186,76 @@ describe("MFA routes: replay, guessing and challenge-token misuse", () => {
         body: { name: "ci", scopes: ["orgs:read"] },
       });
       expect(await refusal(answer)).toEqual({ status: 403, code: "REAUTHENTICATION_REQUIRED" });
+    } finally {
+      t.clock.reset();
+    }
+  });
+});
+
+// No route in functions/ that declares `recentAuth` admits API keys yet; one shaped like the README's rule does.
+const stepUpEither = defineRouteGroup("step-up-either", () =>
+  new Elysia({ name: "step-up-either" })
+    .use(policyPlugin)
+    .get("/v1/step-up-either", ({ caller }) => ({ kind: caller.kind }), {
+      userOrKey: { ...READ, scopes: ["orgs:read"], rateLimits: [], recentAuth: RECENT_SIGN_IN },
+    }),
+);
+
+describe("step-up asks signed-in users only, never API keys", () => {
+  let t: AuthTestApp & { clock: TestClock };
+  let mfa: ReturnType<typeof mfaClient>;
+  beforeAll(async () => {
+    t = await openMfaTestApp({ groups: [orgs, keys, stepUpEither] });
+    mfa = mfaClient(t);
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => t.runtime.close());
+
+  const answer = async (response: Response) => ({ status: response.status, body: await response.json() });
+
+  test("the routes that declare it: password change, key creation and MFA changes, none open to keys", async () => {
+    const every = buildApp(t.runtime, await loadRouteGroups());
+    const stepUp = every.routes.routes.filter((route) => route.policy.recentAuthMs !== undefined);
+    expect(stepUp.map((route) => route.key).sort()).toEqual([
+      "DELETE /v1/auth/mfa/totp",
+      "DELETE /v1/auth/passkeys/:id",
+      "POST /v1/auth/mfa/recovery-codes",
+      "POST /v1/auth/mfa/totp",
+      "POST /v1/auth/mfa/totp/confirm",
+      "POST /v1/auth/passkeys",
+      "POST /v1/auth/passkeys/registration-options",
+      "POST /v1/auth/password",
+      "POST /v1/orgs/:orgId/keys",
+    ]);
+    for (const route of stepUp)
+      expect({ route: route.key, access: route.policy.access }).toMatchObject({ access: "user" });
+  });
+
+  test("past the window an API key is still served where a signed-in user must step up", async () => {
+    const { accessToken } = await t.client.signUp();
+    const { id: orgId } = await mfa.json<{ id: string }>(
+      await t.client.call("POST", "/v1/orgs", { token: accessToken, body: { name: "Acme" } }),
+      201,
+    );
+    const { key } = await mfa.json<{ key: string }>(
+      await t.client.call("POST", `/v1/orgs/${orgId}/keys`, {
+        token: accessToken,
+        body: { name: "ci", scopes: ["orgs:read"] },
+      }),
+      201,
+    );
+    expect(await answer(await t.client.call("GET", "/v1/step-up-either", { token: accessToken }))).toEqual({
+      status: 200,
+      body: { kind: "user" },
+    });
+    try {
+      t.clock.advance(11 * 60_000);
+      expect(await answer(await t.client.call("GET", "/v1/step-up-either", { token: key }))).toEqual({
+        status: 200,
+        body: { kind: "api_key" },
+      });
+      const user = await t.client.call("GET", "/v1/step-up-either", { token: accessToken });
+      expect(user.status).toBe(403);
+      expect((await errorOf(user)).code).toBe("REAUTHENTICATION_REQUIRED");
     } finally {
       t.clock.reset();
     }
