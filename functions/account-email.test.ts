@@ -307,3 +307,35 @@ describe("guessing links", () => {
     expect((await post("/v1/auth/password-reset", { token, newPassword: NEW_PASSWORD })).status).toBe(200);
   });
 });
+
+describe("the silent per-account limit", () => {
+  let lifted: EmailTestApp;
+  beforeAll(async () => {
+    // The per-address limit (3 in 15 min) would refuse first; lifted, the per-account one behind it shows.
+    lifted = await openEmailTestApp({
+      accountEmail: { perAddress: [{ name: "email", limit: 100, window: "1h", scope: "email" }] },
+    });
+  }, BACKEND_HOOK_TIMEOUT_MS);
+  afterAll(() => lifted.close(), BACKEND_HOOK_TIMEOUT_MS);
+
+  for (const [name, path, subject] of [
+    ["verification resends", "/v1/auth/email/verification", "Confirm your e-mail address"],
+    ["password-reset requests", "/v1/auth/password-reset/request", "Reset your password"],
+  ] as const)
+    test(`past 5 ${name} an hour one account gets no more mail, and the same 202`, async () => {
+      const email = freshEmail();
+      await lifted.client.signUp(email);
+      await lifted.mail();
+      const answers = [];
+      // Each from its own client address, as a spread-out attacker would send them.
+      for (let i = 0; i < 7; i++) {
+        const response = await lifted.client.call("POST", path, { body: { email } });
+        answers.push({ status: response.status, body: await response.json() });
+      }
+      expect(answers).toEqual(Array.from({ length: 7 }, () => ({ status: 202, body: { accepted: true } })));
+      const sent = await lifted.mail();
+      expect(sent.map((message) => [message.to[0], message.subject])).toEqual(
+        Array.from({ length: 5 }, () => [email, subject]),
+      );
+    });
+});

@@ -79,15 +79,21 @@ const ACCEPTED = { accepted: true } as const;
 
 export interface AccountEmailRouteOptions {
   passwordHashing: PasswordHashingOptions;
+  /** Requests naming one address, known or not; a test lifts it to reach the per-account limit behind it. */
+  perAddress: readonly RateLimitRule[];
 }
 
 export function createAccountEmailRoutes(options: Partial<AccountEmailRouteOptions> = {}): RouteGroup {
-  const { passwordHashing } = { passwordHashing: DEFAULT_PASSWORD_HASHING, ...options };
+  const { passwordHashing, perAddress } = {
+    passwordHashing: DEFAULT_PASSWORD_HASHING,
+    perAddress: PER_ADDRESS,
+    ...options,
+  };
   return defineRouteGroup("account-email", (runtime) => {
     const hasher = createPasswordHasher(passwordHashing);
-    const limitVerificationAddress = createEmailRateLimit(runtime, "POST /v1/auth/email/verification", PER_ADDRESS);
+    const limitVerificationAddress = createEmailRateLimit(runtime, "POST /v1/auth/email/verification", perAddress);
     const limitVerificationAccount = createAccountRateLimit(runtime, "POST /v1/auth/email/verification", PER_ACCOUNT);
-    const limitResetAddress = createEmailRateLimit(runtime, "POST /v1/auth/password-reset/request", PER_ADDRESS);
+    const limitResetAddress = createEmailRateLimit(runtime, "POST /v1/auth/password-reset/request", perAddress);
     const limitResetAccount = createAccountRateLimit(runtime, "POST /v1/auth/password-reset/request", PER_ACCOUNT);
 
     return new Elysia({ name: "account-email" })

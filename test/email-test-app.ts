@@ -2,7 +2,7 @@
  * An app with the account, e-mail, invitation and organization routes whose mail goes to a Resend stand-in, on a
  * clock tests move, trusting one X-Forwarded-For hop.
  */
-import { createAccountEmailRoutes } from "../functions/account-email.ts";
+import { type AccountEmailRouteOptions, createAccountEmailRoutes } from "../functions/account-email.ts";
 import { createAuthRoutes } from "../functions/auth.ts";
 import { createInvitationRoutes } from "../functions/invitations.ts";
 import me from "../functions/me.ts";
@@ -25,7 +25,13 @@ export interface EmailTestApp {
   close(): Promise<void>;
 }
 
-export async function openEmailTestApp(options: { env?: Record<string, string>; store?: StoreBackend } = {}) {
+export async function openEmailTestApp(
+  options: {
+    env?: Record<string, string>;
+    store?: StoreBackend;
+    accountEmail?: Partial<AccountEmailRouteOptions>;
+  } = {},
+) {
   const resend = startResendStandIn();
   const clock = createTestClock();
   const runtime = await openTestRuntime({
@@ -43,7 +49,7 @@ export async function openEmailTestApp(options: { env?: Record<string, string>; 
   });
   const app = buildApp(runtime, [
     createAuthRoutes({ passwordHashing: FAST_HASHING }),
-    createAccountEmailRoutes({ passwordHashing: FAST_HASHING }),
+    createAccountEmailRoutes({ passwordHashing: FAST_HASHING, ...options.accountEmail }),
     createInvitationRoutes(FAST_HASHING),
     orgs,
     me,
