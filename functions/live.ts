@@ -18,26 +18,26 @@ import {
   createConnectionCaps,
   DEFAULT_CONNECTION_CAPS,
 } from "../lib/live/connection-caps.ts";
+import { denoUpgradeWebSocket, upgradeOnDeno } from "../lib/live/deno-websocket.ts";
 import {
   createEventFeed,
   DEFAULT_EVENT_FEED_OPTIONS,
   type EventFeed,
   type EventFeedOptions,
 } from "../lib/live/event-feed.ts";
+import { createLiveSocket, type LiveSocket, type SocketSink } from "../lib/live/live-socket.ts";
 import {
   DEFAULT_LIVE_STREAM_OPTIONS,
   LIVE_CLOSE,
   type LiveFrames,
-  type LiveStream,
   type LiveStreamOptions,
   type LiveTransport,
   openLiveStream,
 } from "../lib/live/live-stream.ts";
 import { issueTicket, redeemTicket, TICKET_TTL_MS, type TicketClaims } from "../lib/live/live-tickets.ts";
 import { createMessageBucket, DEFAULT_MESSAGE_RATE, type MessageRateOptions } from "../lib/live/message-rate.ts";
-import { eventMessage, sseResponse } from "../lib/live/sse-stream.ts";
+import { sseResponse } from "../lib/live/sse-stream.ts";
 import { grantOf, isGrantLive, type StreamGrant } from "../lib/live/stream-grant.ts";
-import { COMPRESS_FROM_BYTES } from "../lib/live/websocket-server.ts";
 import { WEBHOOK_EVENT_TYPES } from "../lib/outbox/webhook-outbox.ts";
 import type { Runtime } from "../lib/runtime/runtime.ts";
 
@@ -109,21 +109,6 @@ function offeredProtocolsOf(request: Request): { live: boolean; ticket: string |
 
 const subjectOf = (grant: StreamGrant) => (grant.kind === "user" ? `user:${grant.userId}` : `key:${grant.keyId}`);
 
-/** One WebSocket's state, from its handshake to its close. */
-interface LiveSocket {
-  readonly claims: TicketClaims;
-  readonly lease: ConnectionLease;
-  readonly takeMessage: () => boolean;
-  stream?: LiveStream;
-  closed: boolean;
-}
-
-const WS_FRAMES: LiveFrames = {
-  event: (event) => JSON.stringify({ kind: "event", ...eventMessage(event) }),
-  heartbeat: () => '{"kind":"heartbeat"}',
-  truncated: (startsAfter) => JSON.stringify({ kind: "truncated", startsAfter: String(startsAfter) }),
-};
-
 export function liveRoutes(options: Partial<LiveOptions> = {}): RouteGroup {
   const settings: LiveOptions = {
     ...DEFAULT_EVENT_FEED_OPTIONS,
@@ -148,6 +133,39 @@ export function liveRoutes(options: Partial<LiveOptions> = {}): RouteGroup {
       if (lease === undefined) throw new AppError("RATE_LIMITED", "Too many live streams are open.");
       return lease;
     };
+    // Everything is refused here, before the upgrade: a refused handshake gets an HTTP error, never a socket.
+    const handshake = async (request: Request): Promise<LiveSocket> => {
+      const url = new URL(request.url);
+      if (url.searchParams.has("ticket")) {
+        // It has been in a URL, so in someone's logs: it is spent, whatever happens next.
+        await redeemTicket(runtime.store, url.searchParams.get("ticket") ?? "", runtime.now());
+        throw new AppError("BAD_REQUEST", "A ticket goes in the WebSocket subprotocol, never in the URL.");
+      }
+      const offered = offeredProtocolsOf(request);
+      if (!offered.live) throw new AppError("BAD_REQUEST", `Offer the ${LIVE_PROTOCOL} subprotocol.`);
+      const claims = await redeemForStream(runtime, isAllowedOrigin, offered.ticket, request.headers.get("origin"));
+      const lease = await admit(claims, requestContextOf(request).clientIp);
+      return createLiveSocket(claims, lease, createMessageBucket(settings.messageRate));
+    };
+    /** Opens the admitted socket's stream, filtered and resumed as its handshake asked. */
+    const starter = (socket: LiveSocket, request: Request, query: { types?: string[]; lastEventId?: string }) => {
+      // Read now: once Deno has upgraded, the request's headers are gone.
+      const lastEventId = lastEventIdOf(request, query.lastEventId);
+      return (transport: LiveTransport, frames: LiveFrames) =>
+        openLiveStream({
+          feed: feedOf(),
+          subscribe: {
+            orgId: socket.claims.grant.orgId,
+            types: query.types === undefined ? undefined : new Set(query.types),
+            lastEventId,
+          },
+          transport,
+          frames,
+          isGrantLive: isLive(socket.claims.grant),
+          options: settings,
+          logger: runtime.logger,
+        });
+    };
     const stream = (grant: StreamGrant, types: readonly string[] | undefined, lastEventId: number | undefined) =>
       sseResponse({
         feed: feedOf(),
@@ -156,7 +174,7 @@ export function liveRoutes(options: Partial<LiveOptions> = {}): RouteGroup {
         options: settings,
         logger: runtime.logger,
       });
-    return new Elysia({ name: "live" })
+    const routes = new Elysia({ name: "live" })
       .use(policyPlugin)
       .post(
         "/v1/orgs/:orgId/live/tickets",
@@ -191,85 +209,60 @@ export function liveRoutes(options: Partial<LiveOptions> = {}): RouteGroup {
           return stream(claims.grant, body.types, lastEventIdOf(request, body.lastEventId));
         },
         { public: { ...WRITE, rateLimits: [perIp(60, "1m")] }, body: ticketStreamBody },
-      )
-      .ws("/v1/live", {
-        public: { ...READ, rateLimits: [perIp(60, "1m")] },
-        query: socketQuery,
-        // Everything is refused here, before the upgrade: a refused handshake gets an HTTP error, never a socket.
-        // (`upgrade`, not `beforeHandle`: Elysia would run a ws route's beforeHandle twice, spending the ticket.)
-        async upgrade({ request, set }) {
-          const url = new URL(request.url);
-          if (url.searchParams.has("ticket")) {
-            // It has been in a URL, so in someone's logs: it is spent, whatever happens next.
-            await redeemTicket(runtime.store, url.searchParams.get("ticket") ?? "", runtime.now());
-            throw new AppError("BAD_REQUEST", "A ticket goes in the WebSocket subprotocol, never in the URL.");
-          }
-          const offered = offeredProtocolsOf(request);
-          if (!offered.live) throw new AppError("BAD_REQUEST", `Offer the ${LIVE_PROTOCOL} subprotocol.`);
-          const claims = await redeemForStream(runtime, isAllowedOrigin, offered.ticket, request.headers.get("origin"));
-          const lease = await admit(claims, requestContextOf(request).clientIp);
-          admitted.set(request, {
-            claims,
-            lease,
-            takeMessage: createMessageBucket(settings.messageRate),
-            closed: false,
-          });
-          // Only the application protocol is echoed: the ticket never comes back in a response header.
-          set.headers["sec-websocket-protocol"] = LIVE_PROTOCOL;
+      );
+    const upgradeWebSocket = denoUpgradeWebSocket();
+    if (upgradeWebSocket !== undefined)
+      return routes.get(
+        "/v1/live",
+        async ({ request, query }) => {
+          if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
+            throw new AppError("BAD_REQUEST", "This route is a WebSocket: send Upgrade: websocket.");
+          // A bad resume point is refused before the ticket is spent.
+          lastEventIdOf(request, query.lastEventId);
+          const socket = await handshake(request);
+          const start = starter(socket, request, query);
+          return upgradeOnDeno(upgradeWebSocket, request, LIVE_PROTOCOL, socket, start, (error) =>
+            runtime.logger.error("live stream failed to open", { error }),
+          );
         },
-        async open(ws) {
-          const socket = admitted.get(ws.data.request);
-          if (socket === undefined) return ws.close(LIVE_CLOSE.policy, "not admitted");
-          admitted.delete(ws.data.request);
-          sockets.set(ws.raw, socket);
-          const raw = ws.raw as unknown as ServerWebSocket<unknown>;
-          const transport: LiveTransport = {
-            send: (frame) => {
-              raw.send(frame, frame.length >= COMPRESS_FROM_BYTES);
-              return raw.getBufferedAmount();
-            },
-            close: (code, reason) => raw.close(code, reason),
-            ping: () => raw.ping(),
-          };
-          const { types, lastEventId } = ws.data.query;
-          socket.stream = await openLiveStream({
-            feed: feedOf(),
-            subscribe: {
-              orgId: socket.claims.grant.orgId,
-              types: types === undefined ? undefined : new Set(types),
-              lastEventId: lastEventIdOf(ws.data.request, lastEventId),
-            },
-            transport,
-            frames: WS_FRAMES,
-            isGrantLive: isLive(socket.claims.grant),
-            options: settings,
-            logger: runtime.logger,
-          });
-          if (socket.closed) socket.stream.end();
-        },
-        message(ws, message) {
-          const socket = sockets.get(ws.raw);
-          if (socket === undefined || socket.closed) return;
-          socket.stream?.heard();
-          if (!socket.takeMessage()) {
-            socket.closed = true;
-            socket.stream?.end();
-            return ws.close(LIVE_CLOSE.policy, "message rate exceeded");
-          }
-          if (typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === "ping")
-            ws.raw.send('{"kind":"pong"}', false);
-        },
-        pong(ws) {
-          sockets.get(ws.raw)?.stream?.heard();
-        },
-        close(ws) {
-          const socket = sockets.get(ws.raw);
-          if (socket === undefined) return;
-          socket.closed = true;
-          socket.stream?.end();
-          void socket.lease.release();
-        },
-      });
+        { public: { ...READ, rateLimits: [perIp(60, "1m")] }, query: socketQuery },
+      );
+    return routes.ws("/v1/live", {
+      public: { ...READ, rateLimits: [perIp(60, "1m")] },
+      query: socketQuery,
+      // (`upgrade`, not `beforeHandle`: Elysia would run a ws route's beforeHandle twice, spending the ticket.)
+      async upgrade({ request, set }) {
+        admitted.set(request, await handshake(request));
+        // Only the application protocol is echoed: the ticket never comes back in a response header.
+        set.headers["sec-websocket-protocol"] = LIVE_PROTOCOL;
+      },
+      async open(ws) {
+        const socket = admitted.get(ws.data.request);
+        if (socket === undefined) return ws.close(LIVE_CLOSE.policy, "not admitted");
+        admitted.delete(ws.data.request);
+        sockets.set(ws.raw, socket);
+        const raw = ws.raw as unknown as ServerWebSocket<unknown>;
+        const sink: SocketSink = {
+          send: (frame, compress) => {
+            raw.send(frame, compress);
+            return raw.getBufferedAmount();
+          },
+          close: (code, reason) => raw.close(code, reason),
+          ping: () => raw.ping(),
+        };
+        await socket.open(sink, starter(socket, ws.data.request, ws.data.query));
+      },
+      message(ws, message) {
+        // Bun has refused anything over maxPayloadLength already.
+        sockets.get(ws.raw)?.message(message, 0);
+      },
+      pong(ws) {
+        sockets.get(ws.raw)?.pong();
+      },
+      close(ws) {
+        sockets.get(ws.raw)?.closed();
+      },
+    });
   });
 }
 

@@ -10,7 +10,7 @@
 import { expect, test } from "bun:test";
 import { inArray } from "drizzle-orm";
 import authRoutes from "../functions/auth.ts";
-import live from "../functions/live.ts";
+import live, { LIVE_PROTOCOL } from "../functions/live.ts";
 import me from "../functions/me.ts";
 import orgs from "../functions/orgs.ts";
 import webhookSources from "../functions/webhook-sources.ts";
@@ -31,11 +31,13 @@ import { type RunningDenoBundle, startDenoBundle } from "./deno-bundle.ts";
 import { describeWithServers } from "./describe-with-servers.ts";
 import { identityClient } from "./identity-client.ts";
 import { sseReader } from "./live-client.ts";
+import { rawHandshake } from "./raw-websocket.ts";
 import { createInteropSources, expectedResults, interopCases, sendInteropMatrix } from "./webhook-interop.ts";
 
 // Building the bundle, starting Deno and hashing at the production cost take seconds.
 const SETUP_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 30_000;
+const APP_ORIGIN = "https://app.example.com";
 
 interface Tokens {
   accessToken: string;
@@ -84,6 +86,7 @@ describeWithServers(
         UPSTASH_REDIS_REST_TOKEN: GATEWAY_TOKEN,
         ENCRYPTION_KEYS: encryptionKeys,
         TRUST_PROXY: "1",
+        CORS_ORIGINS: APP_ORIGIN,
         // Dropping the scratch database at the end ends pooled connections, which warns.
         LOG_LEVEL: "error",
       };
@@ -246,6 +249,72 @@ describeWithServers(
           expect(JSON.parse(frame?.data ?? "{}").data.keyId).toBe(keyId);
           await reader.cancel();
         }
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    test(
+      "a WebSocket with a ticket upgrades under Deno and gets an event; a reused ticket or foreign origin is refused",
+      async () => {
+        const tokens = (await (await callDeno("/v1/auth/signup", credentials(freshEmail()))).json()) as Tokens;
+        const created = await callDeno("/v1/orgs", {
+          method: "POST",
+          headers: { authorization: `Bearer ${tokens.accessToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "Live socket" }),
+        });
+        const { id: orgId } = (await created.json()) as { id: string };
+        const ticketFor = async () => {
+          const response = await callDeno(`/v1/orgs/${orgId}/live/tickets`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${tokens.accessToken}`, origin: APP_ORIGIN },
+          });
+          expect(response.status).toBe(201);
+          return ((await response.json()) as { ticket: string }).ticket;
+        };
+        const ticket = await ticketFor();
+        const socket = new WebSocket(`${denoUrl.replace("http", "ws")}/v1/live`, {
+          protocols: [LIVE_PROTOCOL, `ticket.${ticket}`],
+          headers: { origin: APP_ORIGIN, "x-forwarded-for": freshIp() },
+        } as unknown as string[]);
+        const firstEvent = new Promise<{ type: string; data: { keyId?: string } }>((resolve, reject) => {
+          socket.onmessage = (message) => {
+            const parsed = JSON.parse(String(message.data));
+            if (parsed.kind === "event") resolve(parsed);
+          };
+          socket.onclose = (event) => reject(new Error(`closed with ${event.code} ${event.reason}`));
+        });
+        // Awaited below once the socket is open; a close before that is the open's failure to report.
+        firstEvent.catch(() => undefined);
+        await new Promise<void>((resolve, reject) => {
+          socket.onopen = () => resolve();
+          socket.onerror = () => reject(new Error("the WebSocket did not open under Deno"));
+        });
+        try {
+          expect(socket.protocol).toBe(LIVE_PROTOCOL);
+          const key = await callDeno(`/v1/orgs/${orgId}/keys`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${tokens.accessToken}`, "content-type": "application/json" },
+            body: JSON.stringify({ name: "live", scopes: ["events:read"] }),
+          });
+          const { id: keyId } = (await key.json()) as { id: string };
+          expect(await firstEvent).toMatchObject({ type: "api_key.created", data: { keyId } });
+        } finally {
+          socket.close();
+        }
+
+        const port = Number(new URL(denoUrl).port);
+        const handshake = (used: string, origin: string) =>
+          rawHandshake(port, "/v1/live", {
+            Origin: origin,
+            "Sec-WebSocket-Protocol": `${LIVE_PROTOCOL}, ticket.${used}`,
+            "X-Forwarded-For": freshIp(),
+          });
+        const reused = await handshake(ticket, APP_ORIGIN);
+        expect(reused.status).toBe(401);
+        reused.close();
+        const foreign = await handshake(await ticketFor(), "https://evil.example");
+        expect(foreign.status).toBe(403);
+        foreign.close();
       },
       TEST_TIMEOUT_MS,
     );

@@ -5,11 +5,7 @@
  */
 import type { WebSocketHandler } from "bun";
 import { websocket } from "elysia/ws";
-
-/** Largest message a client may send; a larger one closes the socket with 1009. */
-export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
-/** Frames this size and up are sent compressed; smaller ones cost more to compress than they save. */
-export const COMPRESS_FROM_BYTES = 1024;
+import { MAX_CLIENT_MESSAGE_BYTES } from "./live-socket.ts";
 
 // Elysia types its handlers against its own copy of Bun's socket type; they are Bun's at run time.
 const elysiaHandlers = websocket as unknown as Pick<WebSocketHandler<unknown>, "open" | "message" | "close">;
