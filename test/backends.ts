@@ -4,6 +4,7 @@
  * Each database a test opens is a fresh one, dropped when the test closes it; a PGlite one starts as a
  * copy of a migrated template (see pglite-template.ts).
  */
+import { RedisClient } from "bun";
 import postgres from "postgres";
 import { loadConfig } from "../lib/config/config.ts";
 import type { Database } from "../lib/db/database.ts";
@@ -13,6 +14,7 @@ import { openPostgres } from "../lib/db/postgres.ts";
 import { createLogger, createMemorySink, type Logger } from "../lib/log/logger.ts";
 import { createBreaker } from "../lib/resilience/breaker.ts";
 import { openRuntime, type Runtime } from "../lib/runtime/runtime.ts";
+import { DEFAULT_LIVE_SETTINGS } from "../lib/settings/live-settings.ts";
 import { FallbackStore } from "../lib/store/fallback-store.ts";
 import { MemoryStore } from "../lib/store/memory-store.ts";
 import type { Store } from "../lib/store/store.ts";
@@ -128,6 +130,20 @@ async function openServerDriver(
 }
 
 /** The URL of an Upstash-compatible gateway over `redisUrl` (one shared gateway for TEST_REDIS_URL). */
+/**
+ * Removes the live settings document from the test Redis: an earlier test's change (CORS origins, overrides)
+ * would otherwise override the environment of a server a test starts over the same Redis.
+ */
+export async function clearLiveSettings(redisUrl: string = TEST_REDIS_URL ?? ""): Promise<void> {
+  const redis = new RedisClient(redisUrl);
+  try {
+    const keys = (await redis.send("KEYS", [`${DEFAULT_LIVE_SETTINGS.key}*`])) as string[];
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.close();
+  }
+}
+
 export async function upstashGatewayUrl(redisUrl: string = TEST_REDIS_URL ?? ""): Promise<string> {
   const start = () =>
     import("../tools/upstash-gateway.ts").then(({ startUpstashGateway }) =>

@@ -20,6 +20,7 @@ import { buildApp } from "../lib/http/app.ts";
 import { createServerlessApp, type ServerlessApp } from "../lib/serverless/serverless-app.ts";
 import { freshEmail, freshIp, PASSWORD } from "./auth-client.ts";
 import {
+  clearLiveSettings,
   createScratchDatabase,
   GATEWAY_TOKEN,
   neonProxyAddress,
@@ -90,6 +91,7 @@ describeWithServers(
         // Dropping the scratch database at the end ends pooled connections, which warns.
         LOG_LEVEL: "error",
       };
+      await clearLiveSettings();
       deno = await startDenoBundle(env);
       denoUrl = deno.url;
       bun = createServerlessApp(loadConfig(env), [authRoutes, me, live]);

@@ -49,12 +49,15 @@ export function upgradeOnDeno(
   };
   raw.onmessage = (event: MessageEvent) => {
     const text = typeof event.data === "string" ? event.data : undefined;
-    const bytes = text === undefined ? (event.data as ArrayBuffer).byteLength : text.length;
+    // The limit is in UTF-8 bytes, as Bun counts it; a string's length counts UTF-16 units.
+    const bytes = text === undefined ? (event.data as ArrayBuffer).byteLength : UTF8.encode(text).byteLength;
     socket.message(text === undefined ? undefined : parseJson(text), bytes);
   };
   raw.onclose = () => socket.closed();
   return response;
 }
+
+const UTF8 = new TextEncoder();
 
 function parseJson(text: string): unknown {
   try {
