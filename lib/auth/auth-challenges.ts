@@ -45,6 +45,16 @@ export async function issueChallenge(
   return { token, expiresIn: ttlMs / 1000 };
 }
 
+const PENDING_COLUMNS = {
+  userId: authChallenges.userId,
+  challenge: authChallenges.challenge,
+  expiresAt: authChallenges.expiresAt,
+};
+
+// Only the hash of a token is stored; a token of one purpose never answers for another.
+const challengeOf = (purpose: ChallengePurpose, token: string) =>
+  and(eq(authChallenges.tokenHash, sha256Hex(token)), eq(authChallenges.purpose, purpose));
+
 /** The challenge, left in place (a wrong code does not end a login); undefined when unknown, spent or expired. */
 export async function readChallenge(
   db: Db,
@@ -52,10 +62,7 @@ export async function readChallenge(
   token: string,
   now: number,
 ): Promise<PendingChallenge | undefined> {
-  const [row] = await db
-    .select({ userId: authChallenges.userId, challenge: authChallenges.challenge, expiresAt: authChallenges.expiresAt })
-    .from(authChallenges)
-    .where(and(eq(authChallenges.tokenHash, sha256Hex(token)), eq(authChallenges.purpose, purpose)));
+  const [row] = await db.select(PENDING_COLUMNS).from(authChallenges).where(challengeOf(purpose, token));
   return row === undefined || row.expiresAt.getTime() <= now ? undefined : row;
 }
 
@@ -66,13 +73,6 @@ export async function consumeChallenge(
   token: string,
   now: number,
 ): Promise<PendingChallenge | undefined> {
-  const [row] = await db
-    .delete(authChallenges)
-    .where(and(eq(authChallenges.tokenHash, sha256Hex(token)), eq(authChallenges.purpose, purpose)))
-    .returning({
-      userId: authChallenges.userId,
-      challenge: authChallenges.challenge,
-      expiresAt: authChallenges.expiresAt,
-    });
+  const [row] = await db.delete(authChallenges).where(challengeOf(purpose, token)).returning(PENDING_COLUMNS);
   return row === undefined || row.expiresAt.getTime() <= now ? undefined : row;
 }
